@@ -1,0 +1,25 @@
+import os
+import pathlib
+
+import pytest
+
+from emorec import synthetic
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Real RAVDESS material lives beside the checkout, never inside it.
+REAL_RAVDESS = pathlib.Path(os.environ.get("RAVDESS_DIR", ROOT.parent / "shared" / "data" / "ravdess"))
+
+
+def real_ravdess() -> pathlib.Path:
+    if not (REAL_RAVDESS / "Audio_Speech_Actors_01-24").is_dir():
+        pytest.skip(f"real RAVDESS not found at {REAL_RAVDESS} (set RAVDESS_DIR to use it)")
+    return REAL_RAVDESS
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> pathlib.Path:
+    """A tiny synthetic sample shared by the tests: 2 actors, 3 emotions, AV + audio-only."""
+    root = tmp_path_factory.mktemp("sample")
+    synthetic.make_sample(str(root), synthetic.clips(actors=(1, 2), emotions=(1, 5, 8), statements=(1,)),
+                          duration=1.0, size=(160, 120))
+    return root
