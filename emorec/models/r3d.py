@@ -1,0 +1,43 @@
+"""3D ResNet-18 (Tran et al. 2018, "A Closer Look at Spatiotemporal Convolutions").
+
+Full 3x3x3 convolutions in every residual block; a (3,7,7) stride-(1,2,2) stem without
+max pooling; stages of 64, 128, 256 and 512 channels, each after the first downsampling
+time and space by 2. 33.4 M parameters with 400 classes, as the reference model.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from emorec.models.layers import FacePreprocess
+
+
+def _conv_bn(x, filters, kernel, stride, name, relu=True):
+    # Explicit symmetric padding, as the reference's padding=k//2, then a valid conv.
+    x = layers.ZeroPadding3D([k // 2 for k in kernel])(x)
+    x = layers.Conv3D(filters, kernel, strides=stride, use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{name}_bn")(x)
+    return layers.ReLU()(x) if relu else x
+
+
+def _basic_block(x, filters, stride, name):
+    shortcut = x
+    y = _conv_bn(x, filters, (3, 3, 3), stride, f"{name}_a")
+    y = _conv_bn(y, filters, (3, 3, 3), 1, f"{name}_b", relu=False)
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv3D(filters, 1, strides=stride, use_bias=False, name=f"{name}_down_conv")(x)
+        shortcut = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{name}_down_bn")(shortcut)
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 512)) -> keras.Model:
+    """faces uint8 [batch, frames, S, S, 3] -> [batch, widths[-1]]."""
+    faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
+    x = FacePreprocess("kinetics")(faces)
+    x = _conv_bn(x, widths[0], (3, 7, 7), (1, 2, 2), "stem")
+    for stage, width in enumerate(widths):
+        for block in range(2):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = _basic_block(x, width, stride, f"stage{stage + 1}_block{block + 1}")
+    x = layers.GlobalAveragePooling3D()(x)
+    return keras.Model(faces, x, name="r3d_encoder")

