@@ -23,17 +23,16 @@ setup(
     description="Emotion recognition from faces and voice on video: RAVDESS TFDS builder, "
     "Keras encoders and fusion, multi-device training, TF Serving export, streaming inference.",
     python_requires=">=3.10",
-    packages=find_packages(include=["emorec", "emorec.*", "datasets", "datasets.*",
-                                    "trainers", "trainers.*"]),
-    package_data={"datasets.ravdess": ["CITATIONS.bib", "README.md", "dummy_data/**/*"],
-                  "trainers": ["configs/*.cfg"]},
+    # datasets/ravdess is used by path (`tfds build datasets/ravdess`), not installed: a
+    # top-level `datasets` package would shadow Hugging Face's.
+    packages=find_packages(include=["emorec", "emorec.*"]),
     install_requires=CORE,
     # TensorFlow comes as an extra: the CPU and CUDA wheels both install the `tensorflow`
     # module, so exactly one of them must be chosen (`make install` picks by nvidia-smi).
     extras_require={
         "cpu": ["tensorflow-cpu==2.21.0"],
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
-        "test": ["pytest==9.2.0"],
+        "test": ["pytest==9.2.0", "dill==0.4.1"],  # dill: tfds.testing imports it
     },
     entry_points={"console_scripts": ["emorec-demo=emorec.demo:run"]},
 )

@@ -161,7 +161,8 @@ class Source(NamedTuple):
 
 
 class Scan(NamedTuple):
-    """Clips found under a folder, and every file that was passed over, with the reason."""
+    """Clips found under a folder, and every file passed over with its reason, written
+    'kind: detail' (kinds: unparsable name, unreadable zip, duplicate)."""
 
     sources: list[Source]
     skipped: list[tuple[str, str]]
@@ -198,7 +199,7 @@ def scan(root: str, modalities: Sequence[int] = (1, 2, 3),
         if clip.modality not in modalities or clip.vocal_channel not in vocal_channels:
             return
         if clip in found:
-            skipped.append((location, f"duplicate of {found[clip].location}"))
+            skipped.append((location, f"duplicate: same clip as {found[clip].location}"))
             return
         found[clip] = Source(path, member, clip)
 

@@ -89,7 +89,7 @@ def test_scan_reads_folders_and_zips_in_place_and_reports_what_it_passes_over(tm
     copies = {str(tmp_path / "Actor_01" / "01-01-03-01-01-01-01.mp4"),
               f"{tmp_path / 'Video_Speech_Actor_02.zip'}!Actor_02/01-01-03-01-01-01-01.mp4"}
     (duplicate,) = copies & set(reasons)
-    assert reasons[duplicate] == f"duplicate of {(copies - {duplicate}).pop()}"
+    assert reasons[duplicate] == f"duplicate: same clip as {(copies - {duplicate}).pop()}"
 
     audio_only = ravdess.scan(str(tmp_path), modalities=(3,))
     assert [s.extension for s in audio_only.sources] == [".wav"]

@@ -1,0 +1,231 @@
+"""RAVDESS as a TFDS dataset: face crops, 16 kHz audio and log-mel per clip, one split per actor.
+
+    tfds build datasets/ravdess --config=av --manual_dir=/path/to/ravdess --data_dir=DIR
+    tfds build datasets/ravdess --config=av ... --beam_pipeline_options="runner=DirectRunner,direct_num_workers=2,direct_running_mode=multi_processing"
+
+Every clip that cannot be used (undecodable, no audio stream, no face, corrupt zip member,
+unparsable name, duplicate) is reported by name with its reason in a summary printed at the
+end and saved as `build_summary.json` next to the data. EMOREC_STRICT=1 makes any of them
+an error instead.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import itertools
+import json
+import uuid
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+from emorec import ravdess
+from emorec.media import examples, features, video
+
+_CITATION = """@article{livingstone2018ravdess,
+  title={The Ryerson Audio-Visual Database of Emotional Speech and Song (RAVDESS)},
+  author={Livingstone, Steven R. and Russo, Frank A.},
+  journal={PLoS ONE}, volume={13}, number={5}, pages={e0196391}, year={2018}}"""
+
+SUMMARY_FILE = "build_summary.json"
+_PROBLEMS_DIR = "_problems"
+
+
+@dataclasses.dataclass
+class RavdessConfig(tfds.core.BuilderConfig):
+    with_faces: bool = True
+    with_audio: bool = True
+    vocal_channel: int = 1  # 1 speech, 2 song
+    face_size: int = 112
+    detect_every: int = 2  # run the face detector on every n-th frame, track in between
+
+
+def _configs():
+    kinds = {"av": (True, True, "face crops, 16 kHz waveform and log-mel of the audio-video clips"),
+             "audio": (False, True, "16 kHz waveform and log-mel of the audio-only wavs "
+                                    "(or of the audio-video clips' audio when no wavs are given)"),
+             "video": (True, False, "face crops of the audio-video and video-only clips")}
+    for channel, suffix in ((1, ""), (2, "_song")):
+        for kind, (faces, audio, text) in kinds.items():
+            yield RavdessConfig(name=kind + suffix, with_faces=faces, with_audio=audio, vocal_channel=channel,
+                                description=f"{ravdess.VOCAL_CHANNELS[channel].capitalize()}: {text}.")
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """RAVDESS (Livingstone & Russo 2018): 24 actors, 8 emotions, speech and song."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Face crops, 16 kHz audio and log-mel; one split per actor."}
+    BUILDER_CONFIGS = list(_configs())
+    DEFAULT_CONFIG_NAME = "av"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """
+    Download RAVDESS from Zenodo (https://zenodo.org/record/1188976, CC BY-NC-SA 4.0) and put
+    the files in the manual folder (--manual_dir) as they come; zips are read in place,
+    unpacked `Actor_XX/` folders work too:
+      Video_Speech_Actor_01.zip ... Video_Speech_Actor_24.zip   (configs av, video)
+      Video_Song_Actor_01.zip ... Video_Song_Actor_24.zip       (av_song, video_song)
+      Audio_Speech_Actors_01-24.zip                             (audio)
+      Audio_Song_Actors_01-24.zip                               (audio_song)
+    Only the files of the configs you build are needed.
+    """
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        config = self.builder_config
+        size = config.face_size
+        feats = {
+            "name": tfds.features.Text(doc="the clip's file name"),
+            "label": tfds.features.ClassLabel(names=ravdess.EMOTIONS),
+            "modality": tfds.features.ClassLabel(names=list(ravdess.MODALITIES.values())),
+            "vocal_channel": tfds.features.ClassLabel(names=list(ravdess.VOCAL_CHANNELS.values())),
+            "intensity": tfds.features.ClassLabel(names=list(ravdess.INTENSITIES.values())),
+            "statement": np.int32, "repetition": np.int32, "actor": np.int32,
+            "gender": tfds.features.ClassLabel(names=["male", "female"]),
+        }
+        if config.with_faces:
+            feats.update(
+                faces=tfds.features.Video((None, size, size, 3), encoding_format="jpeg",
+                                          doc="uint8 RGB face crop of every frame"),
+                timestamps=tfds.features.Tensor(shape=(None,), dtype=np.float32, doc="seconds, per frame"),
+                fps=tfds.features.Scalar(np.float32, doc="the source's nominal frame rate"),
+                face_detected=tfds.features.Tensor(shape=(None,), dtype=np.bool_,
+                                                   doc="whether the detector found the face in that frame"),
+                face_fraction=tfds.features.Scalar(np.float32, doc="detected / examined frames"))
+        if config.with_audio:
+            bytes_ = tfds.features.Encoding.BYTES
+            feats.update(
+                waveform=tfds.features.Tensor(shape=(None,), dtype=np.float32, encoding=bytes_,
+                                              doc=f"mono, {features.SAMPLE_RATE} Hz"),
+                log_mel=tfds.features.Tensor(shape=(None, features.NUM_MELS), dtype=np.float32, encoding=bytes_,
+                                             doc=f"{features.WINDOW_MS} ms windows, {features.HOP_MS} ms hop"))
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(feats), supervised_keys=None,
+            homepage="https://zenodo.org/record/1188976", citation=_CITATION,
+            license="CC BY-NC-SA 4.0")
+
+    def _download_and_prepare(self, dl_manager, download_config):
+        self._use_beam = bool(download_config.beam_runner or download_config.beam_options)
+        # Paths as strings: they travel to Beam workers. epath works on GCS data dirs too.
+        self._problems_dir = str(epath.Path(self.data_dir) / _PROBLEMS_DIR)
+        epath.Path(self._problems_dir).mkdir(parents=True, exist_ok=True)
+        self._found = 0
+        try:
+            super()._download_and_prepare(dl_manager, download_config)
+        finally:
+            # Also when TFDS stops on an actor none of whose clips could be used: say why.
+            summary = write_summary(str(self.data_dir), self._problems_dir, self._found)
+            print(format_summary(summary))
+        if summary["problems"] and examples.strict():
+            raise RuntimeError(f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
+                               f"(see above); the dataset was not written")
+
+    def _sources(self, root: str) -> list[ravdess.Source]:
+        config = self.builder_config
+        channels = (config.vocal_channel,)
+        if config.with_faces:
+            modalities = (1,) if config.with_audio else (1, 2)
+            scan = ravdess.scan(root, modalities, channels)
+        else:
+            scan = ravdess.scan(root, (3,), channels)
+            if not scan.sources:  # no wavs: take the audio of the audio-video clips
+                scan = ravdess.scan(root, (1,), channels)
+        for location, reason in scan.skipped:
+            kind, _, detail = reason.partition(": ")
+            record_problem(self._problems_dir, location, kind, detail, stage="scan")
+        if not scan.sources:
+            raise FileNotFoundError(f"no RAVDESS clips for config {config.name!r} in {root}.\n"
+                                    f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        return scan.sources
+
+    def _split_generators(self, dl_manager):
+        sources = self._sources(str(dl_manager.manual_dir))
+        self._found = len(sources)
+        config = self.builder_config
+        process = functools.partial(_example, problems_dir=self._problems_dir, with_faces=config.with_faces,
+                                    with_audio=config.with_audio, face_size=config.face_size,
+                                    detect_every=config.detect_every)
+        by_actor = collections.defaultdict(list)
+        for source in sources:
+            by_actor[source.clip.actor].append(source)
+        splits = {}
+        for actor, clips in sorted(by_actor.items()):
+            # TFDS cannot write an empty split: find each actor's first usable clip now (its
+            # example is kept, not recomputed) and leave out actors that have none.
+            first, rest = _first_usable(process, clips)
+            if first:
+                splits[f"actor_{actor:02d}"] = self._generate_examples(first, rest, process)
+            else:
+                record_problem(self._problems_dir, f"actor_{actor:02d}", "empty split",
+                               f"none of its {len(clips)} clip(s) could be used; the split is left out", "split")
+        if not splits:
+            raise RuntimeError(f"no usable clip among {len(sources)} in {dl_manager.manual_dir}")
+        return splits
+
+    def _generate_examples(self, first, sources, process):
+        if self._use_beam:
+            beam = tfds.core.lazy_imports.apache_beam
+
+            @beam.ptransform_fn
+            def examples_of_actor(start):
+                done = start | "first usable clip" >> beam.Create(first)
+                rest = start | "clips" >> beam.Create(sources) | "process" >> beam.FlatMap(process)
+                return (done, rest) | beam.Flatten()
+
+            return examples_of_actor()
+        return itertools.chain(first, (item for result in examples.map_in_threads(process, sources)
+                                       for item in result))
+
+
+def _first_usable(process, clips):
+    """(the first usable clip's [(key, example)], the clips after it); ([], []) if none is."""
+    for i, source in enumerate(clips):
+        result = process(source)
+        if result:
+            return result, clips[i + 1:]
+    return [], []
+
+
+def _example(source: ravdess.Source, problems_dir: str, **options):
+    """[(key, example)] for a usable clip; [] and a problem record for any other."""
+    try:
+        example = examples.clip_example(source, **options)
+    except video.MediaError as e:
+        record_problem(problems_dir, source.location, e.reason, e.detail, stage="decode")
+        return []
+    clip = source.clip
+    # Codes (1-based) to the ClassLabel indices; the emotion is the label already.
+    example.update(modality=clip.modality - 1, vocal_channel=clip.vocal_channel - 1,
+                   intensity=clip.intensity - 1)
+    del example["emotion"]
+    return [(example["name"], example)]
+
+
+def record_problem(problems_dir: str, location: str, reason: str, detail: str, stage: str):
+    """One file per problem, so that parallel and Beam workers never share a file.
+
+    stage 'scan': passed over while listing files; 'decode': a listed clip that could not be used."""
+    record = {"clip": location, "reason": reason, "detail": detail, "stage": stage}
+    (epath.Path(problems_dir) / f"{uuid.uuid4().hex}.json").write_text(json.dumps(record))
+
+
+def write_summary(data_dir: str, problems_dir: str, found: int) -> dict:
+    problems = []
+    for path in epath.Path(problems_dir).iterdir():
+        problems.append(json.loads(path.read_text()))
+        path.unlink()
+    epath.Path(problems_dir).rmdir()
+    problems.sort(key=lambda p: p["clip"])
+    unusable = sum(p["stage"] == "decode" for p in problems)
+    summary = {"clips_found": found, "examples_written": found - unusable,
+               "problems": dict(collections.Counter(p["reason"] for p in problems)), "problem_clips": problems}
+    (epath.Path(data_dir) / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"RAVDESS build: {summary['examples_written']} of {summary['clips_found']} clips written"]
+    if summary["problems"]:
+        lines.append("Not written, by reason: " + ", ".join(f"{n} {r}" for r, n in sorted(summary["problems"].items())))
+        lines += [f"  {p['clip']}: {p['reason']} ({p['detail']})" for p in summary["problem_clips"]]
+    return "\n".join(lines)

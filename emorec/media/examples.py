@@ -1,0 +1,54 @@
+"""One RAVDESS clip -> the features the dataset stores: faces, waveform, log-mel, labels."""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+
+import numpy as np
+
+from emorec import ravdess
+from emorec.media import audio, faces, features, video
+
+
+def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio: bool = True,
+                 face_size: int = 112, detect_every: int = 2, detector=None) -> dict:
+    """Features of one clip, or MediaError saying why it cannot be used.
+
+    Faces: one uint8 crop per video frame with its timestamp; the fraction of examined
+    frames where a face was found. Audio: the 16 kHz waveform and its log-mel on the same
+    clock (mel frame j starts at j * 10 ms, video frame i at timestamps[i]).
+    """
+    clip = source.clip
+    example = {
+        "name": source.location.rsplit("/", 1)[-1].rsplit("!", 1)[-1],
+        "label": ravdess.label(clip.emotion),
+        "modality": clip.modality, "vocal_channel": clip.vocal_channel, "emotion": clip.emotion,
+        "intensity": clip.intensity, "statement": clip.statement, "repetition": clip.repetition,
+        "actor": clip.actor, "gender": clip.gender,
+    }
+    with video.local_file(source) as path:
+        info = video.probe(path)
+        if with_audio and info["audio"] is None:  # say so before the costly video decode
+            raise video.MediaError("no audio stream", f"{example['name']} has no audio stream")
+        if with_faces:
+            frames, timestamps, fps = video.read_frames(path, video_stream=info["video"])
+            crops, _, detected, examined = faces.face_crops(frames, face_size, detector, detect_every)
+            example.update(faces=crops, timestamps=timestamps.astype(np.float32), fps=np.float32(fps),
+                           face_detected=detected,
+                           face_fraction=np.float32(detected[examined].mean()))
+        if with_audio:
+            waveform = audio.load_audio(path, info=info)
+            example.update(waveform=waveform, log_mel=features.log_mel(waveform).numpy())
+    return example
+
+
+def map_in_threads(function, items, workers: int | None = None):
+    """function(item) for each item, in order, on a thread per core: ffmpeg runs in
+    subprocesses and OpenCV releases the GIL, so threads keep every core busy."""
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        yield from pool.map(function, items)
+
+
+def strict() -> bool:
+    """EMOREC_STRICT=1: any clip that cannot be used fails the build instead of being reported."""
+    return os.environ.get("EMOREC_STRICT") == "1"

@@ -1,0 +1,93 @@
+"""Faces: detect, keep the largest per frame, smooth over time, crop squares.
+
+The default detector is OpenCV's frontal-face Haar cascade (ships with opencv 4.x, works
+offline), run on a small grey copy of every `every`-th frame; frames in between, and frames
+where it finds nothing, take boxes interpolated from their detected neighbours. The same
+code serves the dataset builder and the streaming predictor.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from emorec.media.video import MediaError
+
+
+class HaarDetector:
+    """Boxes (x, y, w, h) in the frame's pixels; detection runs at `detect_width` pixels wide
+    (small frames are enlarged: the cascade's smallest face is 24 pixels)."""
+
+    def __init__(self, detect_width: int = 320, min_face: float = 0.12):
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        self.cascade = cv2.CascadeClassifier(path)
+        if self.cascade.empty():
+            raise RuntimeError(f"OpenCV could not load {path}: opencv-python-headless 4.x is needed (5.0 has no cascades)")
+        self.detect_width, self.min_face = detect_width, min_face
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        height, width = frame.shape[:2]
+        scale = self.detect_width / width
+        small = cv2.resize(frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        side = int(self.min_face * min(grey.shape))
+        boxes = self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=4, minSize=(side, side))
+        return np.asarray(boxes, np.float32).reshape(-1, 4) / scale
+
+
+def largest(boxes: np.ndarray) -> np.ndarray | None:
+    return boxes[np.argmax(boxes[:, 2] * boxes[:, 3])] if len(boxes) else None
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or len(values) < 2:
+        return values
+    pad = window // 2
+    padded = np.pad(values, ((pad, pad), (0, 0)), mode="edge")
+    kernel = np.ones(window) / window
+    return np.stack([np.convolve(padded[:, i], kernel, mode="valid") for i in range(values.shape[1])], 1)
+
+
+def track(frames, detector=None, every: int = 1, smooth: int = 5):
+    """Per-frame square face boxes (cx, cy, side) over a clip.
+
+    Returns (boxes float32 [N, 3], detected bool [N], examined bool [N]). `detected` is True
+    where the detector itself found a face, `examined` where it looked; other frames reuse
+    their neighbours' boxes. Raises MediaError('no face') when no frame has a face.
+    """
+    detector = detector or HaarDetector()
+    n = len(frames)
+    examined = np.zeros(n, bool)
+    examined[::every] = examined[-1] = True
+    detected = np.zeros(n, bool)
+    found = {}
+    for i in np.flatnonzero(examined):
+        box = largest(detector(frames[i]))
+        if box is not None:
+            x, y, w, h = box
+            found[i] = (x + w / 2, y + h / 2, max(w, h))
+            detected[i] = True
+    if not found:
+        raise MediaError("no face", f"no face in any of {examined.sum()} examined frames")
+    keys = np.array(sorted(found))
+    values = np.array([found[k] for k in keys], np.float32)
+    # Linear between detections, held at the ends.
+    boxes = np.stack([np.interp(np.arange(n), keys, values[:, j]) for j in range(3)], 1)
+    return _smooth(boxes, smooth).astype(np.float32), detected, examined
+
+
+def crop(frame: np.ndarray, box, size: int, margin: float = 1.3) -> np.ndarray:
+    """A square crop of side `margin * box side` around the box centre, resized to `size`;
+    parts outside the frame repeat its border."""
+    cx, cy, side = box
+    side *= margin
+    scale = size / side
+    matrix = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]], np.float32)
+    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def face_crops(frames, size: int = 112, detector=None, every: int = 1, margin: float = 1.3):
+    """uint8 crops [N, size, size, 3] and the `track` results (boxes, detected, examined)."""
+    boxes, detected, examined = track(frames, detector, every)
+    crops = np.stack([crop(f, b, size, margin) for f, b in zip(frames, boxes)])
+    return crops, boxes, detected, examined

@@ -1,0 +1,125 @@
+"""Building the RAVDESS TFDS dataset from a synthetic sample with every kind of bad input."""
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from datasets.ravdess import ravdess_dataset_builder
+from emorec import ravdess, synthetic
+from emorec.media import features
+
+from conftest import REAL_RAVDESS
+
+NO_AUDIO_REAL = REAL_RAVDESS / "clips" / "01-01-08-02-01-01-19.mp4"
+
+
+@pytest.fixture(scope="module")
+def messy_dir(tmp_path_factory, sample_dir):
+    """Good clips of actors 1 and 2, plus one bad input of each kind."""
+    root = tmp_path_factory.mktemp("messy")
+    for path in sample_dir.rglob("*.mp4"):
+        target = root / path.parent.name / path.name
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy(path, target)
+    (root / "Actor_01" / "01-01-02-01-01-01-01.mp4").write_bytes(b"\x00not an mp4" * 100)   # undecodable
+    (root / "Actor_01" / "01-01-03-01-01-01.mp4").write_bytes(b"bad name")                  # unparsable
+    no_face = ravdess.Clip(1, 1, 4, 1, 1, 1, 2)
+    synthetic.write_mp4(str(root / "Actor_02" / no_face.name(".mp4")),
+                        np.full((15, 96, 128, 3), 90, np.uint8), synthetic.render_audio(no_face, 0.5))
+    no_audio = ravdess.Clip(1, 1, 4, 1, 1, 1, 1)
+    if NO_AUDIO_REAL.exists():  # the real damaged RAVDESS clip, under a name of this sample's
+        shutil.copy(NO_AUDIO_REAL, root / "Actor_01" / no_audio.name(".mp4"))
+    else:
+        synthetic.write_mp4(str(root / "Actor_01" / no_audio.name(".mp4")),
+                            synthetic.render_frames(no_audio, (128, 96), 15), None)
+    # A zip whose member fails its CRC check.
+    good = next(sample_dir.rglob("01-01-05-*-01.mp4")).read_bytes()
+    with zipfile.ZipFile(root / "Video_Speech_Actor_03.zip", "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("Actor_03/01-01-06-01-01-01-03.mp4", good)
+    data = bytearray((root / "Video_Speech_Actor_03.zip").read_bytes())
+    start = data.index(good[:64])
+    data[start + 5000: start + 5010] = b"\xff" * 10
+    (root / "Video_Speech_Actor_03.zip").write_bytes(bytes(data))
+    return root
+
+
+def _build(manual_dir, data_dir, config="av", **download_options):
+    builder = ravdess_dataset_builder.Builder(data_dir=str(data_dir), config=config)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=str(manual_dir), **download_options))
+    return builder
+
+
+def test_every_bad_clip_is_reported_by_name_and_reason(messy_dir, tmp_path, capsys):
+    builder = _build(messy_dir, tmp_path)
+    summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
+    assert summary["problems"] == {"undecodable": 1, "no audio stream": 1, "no face": 1,
+                                   "corrupt zip member": 1, "unparsable name": 1, "empty split": 1}
+    reasons = {p["clip"].rsplit("/", 1)[-1]: p["reason"] for p in summary["problem_clips"]}
+    assert reasons["01-01-02-01-01-01-01.mp4"] == "undecodable"
+    assert reasons["01-01-04-01-01-01-01.mp4"] == "no audio stream"
+    assert reasons["01-01-04-01-01-01-02.mp4"] == "no face"
+    assert reasons["01-01-06-01-01-01-03.mp4"] == "corrupt zip member"
+    assert any(p["clip"].endswith("Video_Speech_Actor_03.zip!Actor_03/01-01-06-01-01-01-03.mp4")
+               for p in summary["problem_clips"])
+    assert reasons["actor_03"] == "empty split"  # its only clip was the corrupt one
+    assert summary["clips_found"] == 10 and summary["examples_written"] == 6
+    printed = capsys.readouterr().out
+    assert "RAVDESS build: 6 of 10 clips written" in printed
+    assert "01-01-04-01-01-01-02.mp4: no face" in printed
+
+    splits = builder.info.splits
+    assert sorted(splits) == ["actor_01", "actor_02"]
+    assert splits["actor_01"].num_examples == 3 and splits["actor_02"].num_examples == 3
+
+
+def test_examples_hold_faces_audio_and_log_mel_on_one_timeline(messy_dir, tmp_path):
+    builder = _build(messy_dir, tmp_path)
+    examples = list(tfds.as_numpy(builder.as_dataset(split="actor_02")))
+    by_name = {e["name"].decode(): e for e in examples}
+    e = by_name["01-01-05-01-01-01-02.mp4"]
+    assert e["label"] == 4 and e["actor"] == 2 and e["gender"] == 1 and e["modality"] == 0
+    assert e["faces"].dtype == np.uint8 and e["faces"].shape[1:] == (112, 112, 3)
+    n = len(e["faces"])
+    assert n == len(e["timestamps"]) == len(e["face_detected"]) == 30  # 1 s at 29.97 fps
+    np.testing.assert_allclose(np.diff(e["timestamps"]), 1001 / 30000, rtol=1e-3)
+    assert e["fps"] == pytest.approx(29.97, abs=0.01)
+    assert e["face_fraction"] > 0.5
+    assert abs(len(e["waveform"]) - 16000) < 400
+    assert e["log_mel"].shape == (features.num_mel_frames(len(e["waveform"])), features.NUM_MELS)
+    np.testing.assert_allclose(e["log_mel"], features.log_mel(e["waveform"]).numpy(), rtol=1e-5, atol=1e-5)
+    # The crop shows the emotion's colour cue: the face is tinted towards angry red.
+    crop = e["faces"][:, 40:72, 40:72].reshape(-1, 3).mean(0)
+    assert crop[0] > crop[2] + 20
+
+
+def test_strict_build_fails_and_names_the_clips(messy_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOREC_STRICT", "1")
+    with pytest.raises(RuntimeError, match="EMOREC_STRICT=1 and 6 clip"):
+        _build(messy_dir, tmp_path)
+    assert not list(tmp_path.rglob("*.tfrecord*")), "a strict failure must not leave a dataset behind"
+
+
+def test_audio_config_falls_back_to_the_audio_of_av_clips(messy_dir, tmp_path):
+    builder = _build(messy_dir, tmp_path, config="audio")
+    summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
+    # No wavs in this folder: the mp4s' audio is used; the silent clip and broken ones are reported.
+    assert summary["examples_written"] == 7
+    assert "faces" not in builder.info.features and "waveform" in builder.info.features
+
+
+@pytest.mark.slow
+def test_beam_build_matches_the_local_build(messy_dir, tmp_path):
+    beam = pytest.importorskip("apache_beam")
+    options = beam.options.pipeline_options.PipelineOptions(
+        runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing")
+    built = _build(messy_dir, tmp_path / "beam", beam_options=options)
+    local = _build(messy_dir, tmp_path / "local")
+    for builder in (built, local):
+        summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
+        assert summary["examples_written"] == 6 and len(summary["problem_clips"]) == 6
+    names = [sorted(e["name"] for e in tfds.as_numpy(b.as_dataset(split="actor_01"))) for b in (built, local)]
+    assert names[0] == names[1]
