@@ -4,14 +4,16 @@ from __future__ import annotations
 import concurrent.futures
 import os
 
+import cv2
 import numpy as np
 
 from emorec import ravdess
-from emorec.media import audio, faces, features, video
+from emorec.media import faces, features, video
 
 
 def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio: bool = True,
-                 face_size: int = 112, detect_every: int = 2, detector=None) -> dict:
+                 face_size: int = 112, decode_width: int = 640, fast_decode: bool = False,
+                 detect_every: int = 4, detect_width: int = 240, min_face: float = 0.15) -> dict:
     """Features of one clip, or MediaError saying why it cannot be used.
 
     Faces: one uint8 crop per video frame with its timestamp; the fraction of examined
@@ -27,26 +29,32 @@ def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio:
         "actor": clip.actor, "gender": clip.gender,
     }
     with video.local_file(source) as path:
-        info = video.probe(path)
-        if with_audio and info["audio"] is None:  # say so before the costly video decode
-            raise video.MediaError("no audio stream", f"{example['name']} has no audio stream")
-        if with_faces:
-            frames, timestamps, fps = video.read_frames(path, video_stream=info["video"])
-            crops, _, detected, examined = faces.face_crops(frames, face_size, detector, detect_every)
-            example.update(faces=crops, timestamps=timestamps.astype(np.float32), fps=np.float32(fps),
-                           face_detected=detected,
-                           face_fraction=np.float32(detected[examined].mean()))
-        if with_audio:
-            waveform = audio.load_audio(path, info=info)
-            example.update(waveform=waveform, log_mel=features.log_mel(waveform).numpy())
+        media = video.decode(path, with_video=with_faces, with_audio=with_audio, max_width=decode_width,
+                             skip_deblocking=fast_decode)
+    if with_faces:
+        detector = faces.detector_for_thread(detect_width, min_face)
+        crops, _, detected, examined = faces.face_crops(media["frames"], face_size, detector, detect_every)
+        example.update(faces=crops, timestamps=media["timestamps"].astype(np.float32),
+                       fps=np.float32(media["fps"]), face_detected=detected,
+                       face_fraction=np.float32(detected[examined].mean()))
+    if with_audio:
+        if media["waveform"].size == 0:
+            raise video.MediaError("no audio stream", f"{example['name']}: the audio stream is empty")
+        example.update(waveform=media["waveform"], log_mel=features.log_mel(media["waveform"]).numpy())
     return example
 
 
 def map_in_threads(function, items, workers: int | None = None):
     """function(item) for each item, in order, on a thread per core: ffmpeg runs in
-    subprocesses and OpenCV releases the GIL, so threads keep every core busy."""
-    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        yield from pool.map(function, items)
+    subprocesses and OpenCV releases the GIL, so threads keep every core busy. OpenCV's own
+    threads would only compete with them, so it runs single-threaded meanwhile."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+            yield from pool.map(function, items)
+    finally:
+        cv2.setNumThreads(threads)
 
 
 def strict() -> bool:

@@ -7,6 +7,8 @@ code serves the dataset builder and the streaming predictor.
 """
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -17,7 +19,7 @@ class HaarDetector:
     """Boxes (x, y, w, h) in the frame's pixels; detection runs at `detect_width` pixels wide
     (small frames are enlarged: the cascade's smallest face is 24 pixels)."""
 
-    def __init__(self, detect_width: int = 320, min_face: float = 0.12):
+    def __init__(self, detect_width: int = 240, min_face: float = 0.15):
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():
@@ -32,6 +34,18 @@ class HaarDetector:
         side = int(self.min_face * min(grey.shape))
         boxes = self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=4, minSize=(side, side))
         return np.asarray(boxes, np.float32).reshape(-1, 4) / scale
+
+
+_local = threading.local()
+
+
+def detector_for_thread(detect_width: int = 240, min_face: float = 0.15) -> HaarDetector:
+    """One detector per thread and setting: OpenCV's cascade is not shared across threads,
+    and loading it costs more than detecting a face."""
+    cache = _local.__dict__.setdefault("detectors", {})
+    if (detect_width, min_face) not in cache:
+        cache[(detect_width, min_face)] = HaarDetector(detect_width, min_face)
+    return cache[(detect_width, min_face)]
 
 
 def largest(boxes: np.ndarray) -> np.ndarray | None:
@@ -54,7 +68,7 @@ def track(frames, detector=None, every: int = 1, smooth: int = 5):
     where the detector itself found a face, `examined` where it looked; other frames reuse
     their neighbours' boxes. Raises MediaError('no face') when no frame has a face.
     """
-    detector = detector or HaarDetector()
+    detector = detector or detector_for_thread()
     n = len(frames)
     examined = np.zeros(n, bool)
     examined[::every] = examined[-1] = True

@@ -1,8 +1,7 @@
-"""Reading media files with ffmpeg: stream info, video frames with their timestamps."""
+"""Reading media files with ffmpeg: video frames with their timestamps, and audio."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -24,61 +23,65 @@ class MediaError(Exception):
 
 
 def require_ffmpeg():
-    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
-        raise RuntimeError("ffmpeg and ffprobe are needed: `apt-get install ffmpeg` (or `make install`)")
+    if not shutil.which("ffmpeg"):
+        raise RuntimeError("ffmpeg is needed: `apt-get install ffmpeg` (or `make install`)")
 
 
-def probe(path: str) -> dict:
-    """{'video': {...} or None, 'audio': {...} or None, 'duration': s} of a media file."""
-    require_ffmpeg()
-    result = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", path],
-                            capture_output=True, text=True)
-    if result.returncode:
-        raise MediaError("undecodable", result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "ffprobe failed")
-    info = json.loads(result.stdout)
-    streams = {}
-    for stream in info.get("streams", []):
-        streams.setdefault(stream.get("codec_type"), stream)
-    return {"video": streams.get("video"), "audio": streams.get("audio"),
-            "duration": float(info.get("format", {}).get("duration", 0) or 0)}
+def decode(path: str, with_video: bool = True, with_audio: bool = True, max_width: int = 640,
+           sample_rate: int = 16000, skip_deblocking: bool = False) -> dict:
+    """One ffmpeg pass over a clip: its frames and/or its audio.
 
-
-def frame_rate(video_stream: dict) -> float:
-    for key in ("avg_frame_rate", "r_frame_rate"):
-        num, _, den = video_stream.get(key, "0/0").partition("/")
-        if float(den or 0) > 0 and float(num) > 0:
-            return float(num) / float(den)
-    return 0.0
-
-
-def read_frames(path: str, max_width: int = 640, video_stream: dict | None = None):
-    """Decodes every frame, scaled down to at most `max_width` wide.
-
-    Returns (frames uint8 [N, H, W, 3] RGB, timestamps float64 [N] in seconds from the
-    first frame, fps). Frames are neither dropped nor duplicated (variable frame rates keep
-    their own timeline), so timestamps come from the stream, not from N / fps.
+    Returns {'frames': uint8 [N, H, W, 3] RGB at most `max_width` wide, 'timestamps':
+    float64 [N] seconds from the first frame, 'fps': the nominal rate} and/or {'waveform':
+    float32 mono at `sample_rate`}. Frames are neither dropped nor duplicated, so variable
+    frame rates keep their own timeline. A missing stream or an undecodable file raises
+    MediaError before any frame is decoded where ffmpeg can tell. `skip_deblocking` skips
+    H.264's loop filter: about 7% faster, with artefacts that vanish when frames are shrunk.
     """
-    video_stream = video_stream or probe(path)["video"]
-    if video_stream is None:
-        raise MediaError("no video stream", path)
-    width, height = int(video_stream["width"]), int(video_stream["height"])
-    if width > max_width:
-        height, width = 2 * round(height * max_width / width / 2), max_width
-    cmd = ["ffmpeg", "-nostdin", "-v", "info", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
-           "-vf", f"scale={width}:{height},showinfo", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    result = subprocess.run(cmd, capture_output=True)
-    raw = np.frombuffer(result.stdout, np.uint8)
-    count = raw.size // (width * height * 3)
-    if result.returncode or count == 0:
-        lines = result.stderr.decode(errors="replace").strip().splitlines()
-        raise MediaError("undecodable", lines[-1] if lines else f"ffmpeg exit {result.returncode}")
-    frames = raw[: count * width * height * 3].reshape(count, height, width, 3)
-    times = [float(t) for t in re.findall(rb"pts_time:\s*(-?[\d.]+)", result.stderr)]
-    timestamps = np.asarray(times[:count], np.float64)
-    fps = frame_rate(video_stream)
-    if len(timestamps) != count:  # showinfo output missing: fall back to the nominal rate
-        timestamps = np.arange(count) / (fps or 30.0)
-    return frames, timestamps - timestamps[0], fps
+    require_ffmpeg()
+    cmd = ["ffmpeg", "-nostdin", "-v", "info"]
+    cmd += ["-skip_loop_filter", "all"] if skip_deblocking else []
+    cmd += ["-i", path]
+    with tempfile.TemporaryDirectory() as tmp:
+        audio_path = os.path.join(tmp, "audio.f32")
+        if with_audio:
+            cmd += ["-map", "0:a:0", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", audio_path]
+        if with_video:
+            cmd += ["-map", "0:v:0", "-fps_mode", "passthrough",
+                    "-vf", f"scale=w='min(iw,{max_width})':h=-2:flags=area,showinfo",
+                    "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        result = subprocess.run(cmd, capture_output=True)
+        log = result.stderr.decode(errors="replace")
+        if result.returncode:
+            missing = re.search(r"Stream map '0:(a|v):0' matches no streams", log)
+            if missing:
+                kind = "audio" if missing.group(1) == "a" else "video"
+                raise MediaError(f"no {kind} stream", f"{path} has no {kind} stream")
+            lines = [line for line in log.strip().splitlines() if "showinfo" not in line]
+            raise MediaError("undecodable", lines[-1] if lines else f"ffmpeg exit {result.returncode}")
+        out = {}
+        if with_audio:
+            out["waveform"] = np.fromfile(audio_path, np.float32)
+    if with_video:
+        # ffmpeg lists its outputs in the order they start, not as given: find the pipe's.
+        size = re.search(r"Output #\d+, rawvideo, to 'pipe:1'.*?Video: rawvideo.*?, (\d+)x(\d+)", log, re.S)
+        if not size:
+            raise MediaError("undecodable", f"{path}: ffmpeg reported no video output")
+        width, height = int(size.group(1)), int(size.group(2))
+        raw = np.frombuffer(result.stdout, np.uint8)
+        count = raw.size // (width * height * 3)
+        if count == 0:
+            raise MediaError("undecodable", f"{path}: no video frame could be decoded")
+        frames = raw[: count * width * height * 3].reshape(count, height, width, 3)
+        times = np.array([float(t) for t in re.findall(r"pts_time:\s*(-?[\d.]+)", log)[:count]])
+        nominal = re.search(r"Stream #0:\d+.*?: Video: .*?(\d+(?:\.\d+)?) fps", log)
+        fps = float(nominal.group(1)) if nominal else 0.0
+        if len(times) != count:  # no showinfo lines: fall back to the nominal rate
+            times = np.arange(count) / (fps or 30.0)
+        if not fps and count > 1:
+            fps = 1 / float(np.median(np.diff(times)))
+        out.update(frames=frames, timestamps=times - times[0], fps=fps)
+    return out
 
 
 @contextlib.contextmanager

@@ -1,0 +1,122 @@
+"""Dataset build speed: clips per second, peak memory and bytes per clip for the `av` config.
+
+    .venv/bin/python -m benchmarks.build [--copies=48]
+
+Clips are in the RAVDESS originals' format (1280x720 H.264 at 29.97 fps with 48 kHz AAC),
+made by re-encoding the real clip in ../shared/data/ravdess/clips (or, where that folder
+is absent, a synthetic clip) and copying it under RAVDESS names. Each build runs in a fresh
+process: once with the default local builder (a thread per core), once as an Apache Beam
+pipeline on the DirectRunner with 2 worker processes. Time is measured around
+`download_and_prepare` (interpreter and TensorFlow start-up excluded); memory is the peak
+resident size of the largest process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+
+from absl import app, flags
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+REAL_CLIP = ROOT.parent / "shared" / "data" / "ravdess" / "clips" / "01-01-07-02-02-01-01.mp4"
+
+_COPIES = flags.DEFINE_integer("copies", 48, "Clips to build (8 emotions x copies/8 actors).")
+_WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "build"), "Scratch folder.")
+_RUN = flags.DEFINE_enum("run", None, ["local", "beam"], "Internal: one build in this process.")
+_MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "Internal.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Internal.")
+
+
+def make_clips(workdir: pathlib.Path, copies: int) -> tuple[pathlib.Path, str]:
+    """`copies` clips in the originals' format; returns their folder and where they came from."""
+    from emorec import ravdess, synthetic
+
+    clips = workdir / "clips"
+    hd = workdir / "source_720p.mp4"
+    if REAL_CLIP.exists():
+        origin = f"the real clip {REAL_CLIP.name}, re-encoded"
+        if not hd.exists():
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(REAL_CLIP),
+                            "-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:0", "-r", "30000/1001",
+                            "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
+                            "-c:a", "aac", "-ar", "48000", str(hd)], check=True)
+    else:
+        origin = "a synthetic clip (real RAVDESS not found)"
+        if not hd.exists():
+            clip = ravdess.Clip(1, 1, 5, 1, 1, 1, 1)
+            frames = synthetic.render_frames(clip, (1280, 720), 120)
+            synthetic.write_mp4(str(hd), frames, synthetic.render_audio(clip, 4.0))
+    shutil.rmtree(clips, ignore_errors=True)
+    for i in range(copies):
+        clip = ravdess.Clip(1, 1, i % 8 + 1, 1, 1, 1, i // 8 + 1)
+        target = clips / f"Actor_{clip.actor:02d}" / clip.name(".mp4")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(hd, target)
+    return clips, origin
+
+
+def run_one(mode: str, manual_dir: str, data_dir: str) -> dict:
+    import time
+
+    import tensorflow_datasets as tfds
+
+    from datasets.ravdess.ravdess_dataset_builder import Builder
+
+    options = {}
+    if mode == "beam":
+        import apache_beam as beam
+        options["beam_options"] = beam.options.pipeline_options.PipelineOptions(
+            runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing")
+    builder = Builder(data_dir=data_dir, config="av")
+    start = time.perf_counter()
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir, **options))
+    seconds = time.perf_counter() - start
+    examples = sum(s.num_examples for s in builder.info.splits.values())
+    size = sum(f.stat().st_size for f in pathlib.Path(builder.data_dir).glob("*.tfrecord*"))
+    return {"seconds": seconds, "examples": examples, "bytes": size}
+
+
+def measure(mode: str, clips: pathlib.Path, workdir: pathlib.Path) -> dict:
+    data_dir = workdir / f"data_{mode}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, "-m", "benchmarks.build", f"--run={mode}", f"--manual_dir={clips}", f"--data_dir={data_dir}"]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"{mode} build failed:\n{result.stderr[-3000:]}")
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    # Peak RSS of the largest descendant waited for so far: runs go from small to large memory.
+    out["peak_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return out
+
+
+def main(argv):
+    del argv
+    if _RUN.value:
+        print(json.dumps(run_one(_RUN.value, _MANUAL_DIR.value, _DATA_DIR.value)))
+        return
+    workdir = pathlib.Path(_WORKDIR.value)
+    workdir.mkdir(parents=True, exist_ok=True)
+    clips, origin = make_clips(workdir, _COPIES.value)
+    rows = []
+    for mode, label in (("local", "single process, a thread per core"), ("beam", "Beam DirectRunner, 2 workers")):
+        r = measure(mode, clips, workdir)
+        rows.append([label, f"{r['examples']}", f"{r['seconds']:.1f}", f"{r['examples'] / r['seconds']:.2f}",
+                     f"{r['peak_mib']:.0f}", f"{r['bytes'] / r['examples'] / 1024:.0f}"])
+        print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
+    print(f"\n`python -m benchmarks.build --copies={_COPIES.value}`: `av` config, {_COPIES.value} clips of 1280x720 "
+          f"H.264 29.97 fps + 48 kHz AAC, 4 s ({origin}); {os.cpu_count()} cores, {platform.machine()}\n")
+    print("| build | clips | seconds | clips/s | peak MiB (largest process) | KiB on disk per clip |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,120 @@
+import subprocess
+
+import numpy as np
+import pytest
+
+from emorec import ravdess, synthetic
+from emorec.media import audio, faces, features, video
+
+from conftest import real_ravdess
+
+
+def _clip(tmp_path, size=(640, 480), seconds=1.0, with_audio=True, name="01-01-05-01-01-01-03.mp4"):
+    clip = ravdess.parse(name)
+    frames = synthetic.render_frames(clip, size, int(round(seconds * synthetic.FPS)))
+    path = str(tmp_path / name)
+    synthetic.write_mp4(path, frames, synthetic.render_audio(clip, seconds) if with_audio else None)
+    return path
+
+
+def test_decode_gives_frames_timestamps_and_16k_audio_in_one_pass(tmp_path):
+    # 640x480 makes ffmpeg list the video pipe before the audio output in its log.
+    media = video.decode(_clip(tmp_path), max_width=320)
+    assert media["frames"].shape == (30, 240, 320, 3) and media["frames"].dtype == np.uint8
+    np.testing.assert_allclose(np.diff(media["timestamps"]), 1001 / 30000, rtol=1e-3)
+    assert media["timestamps"][0] == 0 and media["fps"] == pytest.approx(29.97, abs=0.01)
+    assert abs(len(media["waveform"]) - 16000) < 200  # 1 s resampled from 48 kHz
+
+
+def test_variable_frame_rate_keeps_its_own_timeline(tmp_path):
+    source = _clip(tmp_path, size=(160, 120), with_audio=False)
+    vfr = str(tmp_path / "vfr.mp4")
+    # Frame n is shown at n * 33 ms for the first half, then at twice the spacing.
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", source, "-vf",
+                    "setpts='if(lt(N,15),N,15+(N-15)*2)/(30*TB)'", "-fps_mode", "passthrough",
+                    "-c:v", "libx264", "-preset", "ultrafast", vfr], check=True)
+    t = video.decode(vfr, with_audio=False)["timestamps"]
+    assert len(t) == 30
+    steps = np.diff(t)
+    assert steps[:14].mean() == pytest.approx(1 / 30, rel=0.05)
+    assert steps[16:].mean() == pytest.approx(2 / 30, rel=0.05)
+
+
+def test_missing_audio_and_undecodable_files_say_why(tmp_path):
+    with pytest.raises(video.MediaError) as error:
+        video.decode(_clip(tmp_path, size=(160, 120), with_audio=False))
+    assert error.value.reason == "no audio stream"
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    with pytest.raises(video.MediaError) as error:
+        video.decode(str(bad))
+    assert error.value.reason == "undecodable"
+
+
+def test_real_clips(tmp_path):
+    clips = real_ravdess() / "clips"
+    media = video.decode(str(clips / "01-01-07-02-02-01-01.mp4"))
+    assert media["frames"].shape[0] == 120 and media["fps"] == pytest.approx(29.97, abs=0.01)
+    assert abs(len(media["waveform"]) - 4.0 * 16000) < 800
+    crops, boxes, detected, examined = faces.face_crops(media["frames"], 112, every=2)
+    assert detected[examined].mean() > 0.9
+    # The face sits in the middle of the frame, in every frame.
+    width = media["frames"].shape[2]
+    assert np.all(np.abs(boxes[:, 0] - width / 2) < width / 4)
+    with pytest.raises(video.MediaError, match="no audio stream"):
+        video.decode(str(clips / "01-01-08-02-01-01-19.mp4"))
+    assert video.decode(str(clips / "01-01-08-02-01-01-19.mp4"), with_audio=False)["frames"].shape[0] > 100
+
+
+def test_load_audio_resamples_a_48k_wav(tmp_path):
+    clip = ravdess.Clip(3, 1, 3, 1, 1, 1, 1)
+    path = str(tmp_path / clip.name(".wav"))
+    synthetic.write_wav(path, synthetic.render_audio(clip, 2.0), 48000)
+    waveform = audio.load_audio(path)
+    assert waveform.dtype == np.float32 and len(waveform) == 32000
+    spectrum = np.abs(np.fft.rfft(waveform))
+    peak = np.fft.rfftfreq(len(waveform), 1 / 16000)[spectrum.argmax()]
+    assert peak == pytest.approx(synthetic.EMOTION_PITCH_HZ[2], rel=0.06)  # the pitch survives
+
+
+def test_log_mel_timeline():
+    waveform = np.zeros(16000, np.float32)
+    waveform[8000:8160] = 0.5  # a click at 0.5 s
+    mel = features.log_mel(waveform).numpy()
+    assert mel.shape == (100, features.NUM_MELS) == (features.num_mel_frames(16000), features.NUM_MELS)
+    loudest = mel.mean(1).argmax()
+    assert 48 <= loudest <= 50  # frame j starts at j * 10 ms (and spans 25 ms)
+    assert features.window_samples(16, 30000 / 1001) == 8542  # 16 / 29.97 s = 8541.9 samples
+
+
+class _Scripted:
+    """A detector that finds a face only where told to."""
+
+    def __init__(self, boxes):
+        self.boxes, self.calls = boxes, 0
+
+    def __call__(self, frame):
+        box = self.boxes.get(int(frame[0, 0, 0]))
+        self.calls += 1
+        return np.array([box], np.float32) if box else np.zeros((0, 4), np.float32)
+
+
+def test_track_interpolates_between_detections_and_counts_them():
+    frames = np.zeros((9, 40, 40, 3), np.uint8)
+    frames[:, 0, 0, 0] = np.arange(9)  # the scripted detector reads the frame number here
+    detector = _Scripted({0: (0, 0, 10, 10), 8: (16, 0, 10, 10)})  # a face moving right
+    boxes, detected, examined = faces.track(frames, detector, every=2, smooth=1)
+    assert detector.calls == 5 and examined.tolist() == [True, False] * 4 + [True]
+    assert detected.tolist() == [True] + [False] * 7 + [True]
+    np.testing.assert_allclose(boxes[:, 0], 5 + 2 * np.arange(9))  # centre x, interpolated
+    with pytest.raises(video.MediaError, match="no face"):
+        faces.track(frames, _Scripted({}))
+
+
+def test_crop_is_square_centred_and_padded_at_the_border():
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[40:60, 40:60] = 255
+    centred = faces.crop(frame, (50, 50, 20), size=32, margin=1.0)
+    assert centred.shape == (32, 32, 3) and centred[4:28, 4:28].min() == 255
+    edge = faces.crop(frame, (0, 0, 40), size=32)  # mostly outside: border pixels repeat
+    assert edge.shape == (32, 32, 3)
