@@ -15,6 +15,7 @@ CORE = [
     "scikit-image==0.26.0",        # ships the public-domain face used by the synthetic sample
     "matplotlib==3.11.2",
     "tqdm==4.70.1",
+    "tensorboard==2.21.0",         # TensorFlow 2.21 no longer brings it; Keras' TensorBoard callback needs it
 ]
 
 setup(

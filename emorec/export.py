@@ -1,0 +1,53 @@
+"""SavedModel export in TF Serving's layout: `<export_dir>/<name>/<version>/`.
+
+`serving_default` takes what a client has, `faces` uint8 [batch, frames, H, W, 3] and/or
+`waveform` float32 [batch, samples] of 16 kHz audio (the model computes its log-mel in its
+own graph, with the function the dataset builder used), and returns `probabilities`
+[batch, classes] and `labels` [batch] (per-frame models: [batch, frames, classes] and
+[batch, frames]), labels being class names.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+
+class _Serving(tf.Module):
+    def __init__(self, model, class_names):
+        super().__init__()
+        self.model = model
+        self.class_names = tf.constant(list(class_names))
+
+    def __call__(self, inputs):
+        probabilities = self.model(inputs, training=False)
+        labels = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))
+        return {"probabilities": probabilities, "labels": labels}
+
+
+def signature_specs(model) -> dict:
+    return {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs}
+
+
+def next_version(base: str) -> int:
+    existing = [int(v) for v in tf.io.gfile.listdir(base) if v.strip("/").isdigit()] if tf.io.gfile.exists(base) else []
+    return max(existing, default=0) + 1
+
+
+def export(model, export_dir: str, name: str, class_names, version: int | None = None,
+           metadata: dict | None = None) -> str:
+    """Writes the SavedModel and returns its path; the version defaults to one past the newest."""
+    base = os.path.join(export_dir, name)
+    version = version or next_version(base)
+    path = os.path.join(base, str(version))
+    module = _Serving(model, class_names)
+    specs = signature_specs(model)
+    concrete = tf.function(lambda **inputs: module(inputs)).get_concrete_function(**specs)
+    tf.saved_model.save(module, path, signatures={"serving_default": concrete})
+    info = {"name": name, "version": version, "class_names": list(class_names),
+            "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in specs.items()}, **(metadata or {})}
+    # TF Serving ignores extra files; the predictor reads the window size and classes here.
+    with tf.io.gfile.GFile(os.path.join(path, "emorec.json"), "w") as f:
+        json.dump(info, f, indent=1)
+    return path

@@ -1,0 +1,218 @@
+"""Trains a registered model on a built RAVDESS dataset, for one actor-independent fold or all.
+
+    python -m trainers.train --flagfile=trainers/configs/NAME.cfg [--flags]
+
+Per fold, under --model_dir/fold_K: `backup/` (a killed run started again with the same
+command continues from its last finished epoch), `best.weights.h5` (the epoch with the best
+validation accuracy: model choice sees validation actors only), TensorBoard logs in
+`logs/`, `history.csv`, `metrics.json` (validation and test, window- and clip-level),
+`confusion_test.png` and `curves.png`. Over folds: `summary.json` with mean and spread.
+With --export_dir, the best fold's model is exported for TF Serving.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import time
+
+from absl import app, flags, logging
+
+import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
+import keras
+import numpy as np
+import tensorflow as tf
+
+from emorec import data, distribute, export, metrics, models, plots, ravdess
+
+FLAGS = flags.FLAGS
+# What to train.
+flags.DEFINE_string("model", None, "A name from emorec.models.names(); fusions as VIDEO+AUDIO.")
+flags.DEFINE_string("backbone", None, "Frame encoder of per-frame models: resnet50, mobilenet_v2, small_cnn, fer.")
+flags.DEFINE_string("weights", None, "Backbone weights: imagenet, fer2013, or a weights file.")
+flags.DEFINE_string("merge", None, "Fusion merge layer: concat, gated, cross_attention.")
+flags.DEFINE_list("options", [], "More model options as key=value (Python literals), e.g. lstm_units=128.")
+flags.DEFINE_integer("frames", 16, "Window length W in video frames (audio: W / 29.97 s).")
+flags.DEFINE_integer("image_size", 112, "Face size the model takes.")
+flags.DEFINE_enum("classes", "8", ["8", "7"], "8 RAVDESS emotions, or 7 without neutral (the reference study).")
+# Data.
+flags.DEFINE_string("data_dir", "~/tensorflow_datasets", "TFDS data_dir holding a built ravdess/<config>.")
+flags.DEFINE_string("config", "av", "Dataset config: av, audio, video (+ _song).")
+flags.DEFINE_integer("fold", 0, "Fold to run (1-based); 0 runs every fold in turn.")
+flags.DEFINE_integer("num_folds", None, "Folds of consecutive actors; default one per 4 actors present (6 for 24).")
+flags.DEFINE_boolean("augment", True, "Augment training windows (faces and audio).")
+flags.DEFINE_enum("eval_windows", "all", ["all", "centre"], "Evaluate every window (W/2 apart) or the centre one.")
+# Optimisation.
+flags.DEFINE_integer("batch_size", 16, "Global batch size, split across replicas.")
+flags.DEFINE_integer("epochs", 30, "Epochs.")
+flags.DEFINE_float("learning_rate", 1e-3, "Peak learning rate.")
+flags.DEFINE_enum("schedule", "cosine", ["cosine", "constant"], "Learning rate schedule (cosine: warm-up then decay).")
+flags.DEFINE_float("warmup_epochs", 1.0, "Linear warm-up for the cosine schedule.")
+flags.DEFINE_float("weight_decay", 1e-4, "AdamW weight decay.")
+flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing.")
+flags.DEFINE_boolean("mixed_precision", False, "bfloat16 on CPU/TPU, float16 on GPU.")
+flags.DEFINE_boolean("jit_compile", False, "Compile train steps with XLA.")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+# Where and how.
+flags.DEFINE_string("model_dir", None, "Run folder (checkpoints, logs, metrics, plots).")
+flags.DEFINE_string("export_dir", None, "Export the best fold's model here as <name>/<version>/ (TF Serving).")
+flags.DEFINE_string("export_name", None, "Name of the export; default the model name.")
+flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES), "tf.distribute strategy.")
+flags.DEFINE_string("tpu", None, "TPU name or address (implies --strategy=tpu under auto).")
+flags.DEFINE_integer("verbose", 1, "Keras progress: 1 bars, 2 a line per epoch, 0 silent.")
+
+
+def model_options() -> dict:
+    options = {}
+    for name in ("backbone", "weights", "merge"):
+        if FLAGS[name].value is not None:
+            options[name] = FLAGS[name].value
+    for item in FLAGS.options:
+        key, _, value = item.partition("=")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    return options
+
+
+def sparse_loss(num_classes: int, smoothing: float):
+    """Cross-entropy on integer labels, with optional label smoothing."""
+    if not smoothing:
+        return keras.losses.SparseCategoricalCrossentropy()
+    dense = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+    return lambda y, p: dense(keras.ops.one_hot(keras.ops.cast(y, "int32"), num_classes), p)
+
+
+def optimizer(steps_per_epoch: int):
+    lr = FLAGS.learning_rate
+    if FLAGS.schedule == "cosine":
+        warmup = int(FLAGS.warmup_epochs * steps_per_epoch)
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else lr, max(FLAGS.epochs * steps_per_epoch - warmup, 1),
+            warmup_target=lr if warmup else None, warmup_steps=warmup)
+    return keras.optimizers.AdamW(lr, weight_decay=FLAGS.weight_decay)
+
+
+def _distributed(ds):
+    options = tf.data.Options()
+    # Examples, not files, are sharded between workers: a split may be a single file.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
+
+
+def _worker_dir(path: str) -> str:
+    """The chief writes to `path`; other workers to a folder of their own inside it."""
+    if distribute.is_chief():
+        return path
+    task = json.loads(os.environ["TF_CONFIG"])["task"]
+    return os.path.join(path, f"{task['type']}_{task['index']}")
+
+
+def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir: str) -> dict:
+    class_names = ravdess.class_names(num_classes)
+    fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
+    splits = data.splits_of(fold)
+    with strategy.scope():
+        model = models.build(FLAGS.model, num_classes=num_classes, frames=FLAGS.frames,
+                             image_size=FLAGS.image_size, **model_options())
+    spec = data.WindowSpec.for_model(model, num_classes)
+    train_clips = builder.info.splits[splits["train"]].num_examples
+    steps = max(train_clips // FLAGS.batch_size, 1)
+    train_ds = _distributed(data.train_dataset(builder, splits["train"], spec, FLAGS.batch_size,
+                                               FLAGS.augment, seed=FLAGS.seed + fold.number))
+    val_windows = data.eval_dataset(builder, splits["validation"], spec, FLAGS.batch_size, FLAGS.eval_windows)
+    with strategy.scope():
+        model.compile(optimizer(steps), sparse_loss(num_classes, FLAGS.label_smoothing),
+                      metrics=["accuracy"], jit_compile=FLAGS.jit_compile)
+    best = os.path.join(_worker_dir(fold_dir), "best.weights.h5")
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(_worker_dir(fold_dir), "backup")),
+        keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True, save_weights_only=True),
+        keras.callbacks.CSVLogger(os.path.join(_worker_dir(fold_dir), "history.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(_worker_dir(fold_dir), "logs")),
+    ]
+    logging.info("fold %d: train %s (%d clips), validation %s, test %s", fold.number, fold.train, train_clips,
+                 fold.validation, fold.test)
+    start = time.time()
+    model.fit(train_ds, epochs=FLAGS.epochs, validation_data=_distributed(val_windows.map(lambda x, y, n: (x, y))),
+              callbacks=callbacks, verbose=FLAGS.verbose)
+    seconds = time.time() - start
+    model.load_weights(best)
+
+    result = {"fold": fold.number, "actors": fold._asdict(), "train_seconds": seconds,
+              "model": FLAGS.model, "options": model_options(), "frames": spec.frames, "config": FLAGS.config}
+    for part in ("validation", "test"):
+        windows = data.eval_dataset(builder, splits[part], spec, FLAGS.batch_size, FLAGS.eval_windows)
+        predicted = data.predict_clips(model, windows)
+        result[part] = {"window": metrics.summarize(*predicted["window"], class_names),
+                        "clip": metrics.summarize(*predicted["clip"][:2], class_names)}
+    if distribute.is_chief():
+        with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
+            json.dump(result, f, indent=1)
+        plots.confusion_matrix(result["test"]["clip"]["confusion"], class_names,
+                               os.path.join(fold_dir, "confusion_test.png"),
+                               f"{FLAGS.model}, fold {fold.number} test actors {fold.test} (clip level)")
+        history = _history(os.path.join(fold_dir, "history.csv"))
+        plots.training_curves(history, os.path.join(fold_dir, "curves.png"), f"{FLAGS.model}, fold {fold.number}")
+    result["model_object"] = model
+    return result
+
+
+def _history(path: str) -> dict:
+    """history.csv (appended across restarts) as lists per metric."""
+    import csv
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(r[key]) for r in rows] for key in (rows[0] if rows else {}) if key != "epoch"}
+
+
+def summarize_folds(results: list[dict], run_dir: str) -> dict:
+    summary = {"model": FLAGS.model, "config": FLAGS.config, "classes": int(FLAGS.classes), "folds": len(results)}
+    for part in ("validation", "test"):
+        for level in ("window", "clip"):
+            for name in ("accuracy", "uar", "macro_f1"):
+                summary[f"{part}_{level}_{name}"] = metrics.mean_and_spread([r[part][level][name] for r in results])
+    summary["train_seconds"] = metrics.mean_and_spread([r["train_seconds"] for r in results])
+    with open(os.path.join(run_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    return summary
+
+
+def main(argv):
+    del argv
+    if not FLAGS.model:
+        raise app.UsageError(f"--model is required; one of {models.names()}")
+    keras.utils.set_random_seed(FLAGS.seed)
+    strategy = distribute.strategy(FLAGS.strategy, FLAGS.tpu)
+    if FLAGS.mixed_precision:
+        keras.mixed_precision.set_global_policy(
+            "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
+    num_classes = int(FLAGS.classes)
+    builder = data.load_builder(FLAGS.data_dir, FLAGS.config)
+    actors = data.actors_of(builder)
+    num_folds = FLAGS.num_folds or (6 if len(actors) == 24 else max(3, len(actors) // 4))
+    folds = ravdess.folds(num_folds, actors)
+    chosen = folds if FLAGS.fold == 0 else [folds[FLAGS.fold - 1]]
+    run_dir = os.path.expanduser(FLAGS.model_dir or os.path.join("runs", FLAGS.model.replace("+", "_")))
+    os.makedirs(run_dir, exist_ok=True)
+    logging.info("%s on ravdess/%s (%d actors), %d replica(s), folds %s", FLAGS.model, FLAGS.config, len(actors),
+                 strategy.num_replicas_in_sync, [f.number for f in chosen])
+
+    results = [train_fold(fold, builder, strategy, num_classes, run_dir) for fold in chosen]
+    summary = summarize_folds(results, run_dir)
+    exported = None
+    if FLAGS.export_dir and distribute.is_chief():
+        best = max(results, key=lambda r: r["validation"]["clip"]["accuracy"])
+        exported = export.export(best["model_object"], FLAGS.export_dir, FLAGS.export_name or FLAGS.model.replace("+", "_"),
+                                 ravdess.class_names(num_classes),
+                                 metadata={"fold": best["fold"], "fps": data.RAVDESS_FPS, "run_dir": run_dir})
+    test, val = summary["test_clip_accuracy"], summary["validation_clip_accuracy"]
+    print(f"{FLAGS.model} on ravdess/{FLAGS.config}, {len(results)} fold(s): clip-level test accuracy "
+          f"{test['mean']:.3f} ± {test['std']:.3f} (UAR {summary['test_clip_uar']['mean']:.3f}), validation "
+          f"{val['mean']:.3f}; {summary['train_seconds']['mean']:.0f} s per fold; run in {run_dir}"
+          + (f"; exported to {exported}" if exported else ""))
+
+
+if __name__ == "__main__":
+    app.run(main)
