@@ -9,6 +9,26 @@ import tensorflow as tf
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 
 
+class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """TensorFlow's multi-worker strategy, with a `reduce` that Keras 3's `fit` can use.
+
+    Keras 3 (keras-team/keras#20585) reduces a whole batch, a dict of inputs and the
+    labels, in one call, which the strategy takes one value at a time; and it reduces each
+    step's scalar loss and metrics over `axis=0`, which a scalar does not have. This reduces
+    nested structures value by value, and scalars over replicas alone.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        reduce_one = super().reduce
+
+        def one(v):
+            sample = v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v
+            scalar = getattr(sample, "shape", None) is not None and sample.shape.rank == 0
+            return reduce_one(reduce_op, v, None if scalar else axis)
+
+        return tf.nest.map_structure(one, value)
+
+
 def choose(name: str = "auto", tpu: str | None = None) -> str:
     """auto: TPU when `tpu` is given, multi-worker when TF_CONFIG names a cluster, mirrored
     when several GPUs are visible, else one device."""
@@ -31,7 +51,7 @@ def strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.Strate
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return MultiWorkerMirroredStrategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     gpus = tf.config.list_physical_devices("GPU")

@@ -138,6 +138,10 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     model.fit(train_ds, epochs=FLAGS.epochs, validation_data=_distributed(val_windows.map(lambda x, y, n: (x, y))),
               callbacks=callbacks, verbose=FLAGS.verbose)
     seconds = time.time() - start
+    # Evaluated and exported outside the strategy: a multi-worker model would gather every
+    # worker's predictions into each batch.
+    model = models.build(FLAGS.model, num_classes=num_classes, frames=FLAGS.frames,
+                         image_size=FLAGS.image_size, **model_options())
     model.load_weights(best)
 
     result = {"fold": fold.number, "actors": fold._asdict(), "train_seconds": seconds,

@@ -10,7 +10,7 @@ import keras
 from keras import layers
 
 from emorec.media.features import SAMPLE_RATE, window_samples
-from emorec.models.layers import LogMel, UtteranceNorm
+from emorec.models.layers import LogMel, UtteranceNorm, batch_norm
 
 DEFAULT_FPS = 30000 / 1001
 
@@ -33,7 +33,7 @@ def wave_cnn1d_encoder(frames=16, fps=DEFAULT_FPS, widths=(64, 128, 256, 512), d
     for i, width in enumerate(widths):
         kernel, stride = (80, 4) if i == 0 else (3, 1)  # the first layer spans 5 ms
         x = layers.Conv1D(width, kernel, strides=stride, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = layers.ReLU()(layers.BatchNormalization(name=f"bn{i}")(x))
+        x = layers.ReLU()(batch_norm(f"bn{i}")(x))
         x = layers.MaxPooling1D(4, padding="same")(x)
     return keras.Model(waveform, layers.Dropout(dropout)(_pooled(x)), name="wave_cnn1d_encoder")
 
@@ -47,6 +47,6 @@ def mel_cnn2d_encoder(frames=16, fps=DEFAULT_FPS, num_mels=64, widths=(32, 64, 1
     for i, width in enumerate(widths):
         for j in range(2):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
-            x = layers.ReLU()(layers.BatchNormalization(name=f"bn{i}_{j}")(x))
+            x = layers.ReLU()(batch_norm(f"bn{i}_{j}")(x))
         x = layers.MaxPooling2D(2, padding="same")(x)
     return keras.Model(waveform, layers.Dropout(dropout)(_pooled(x)), name="mel_cnn2d_encoder")

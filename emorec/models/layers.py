@@ -148,6 +148,13 @@ class DropPath(layers.Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
+def batch_norm(name: str, **kwargs) -> layers.BatchNormalization:
+    """BatchNormalization with statistics over the global batch: under a distribution
+    strategy every replica normalises alike and keeps the same moving statistics, so all
+    workers end with the same weights. On one device it is plain batch norm."""
+    return layers.BatchNormalization(synchronized=True, name=name, **kwargs)
+
+
 def transformer_block(x, num_heads: int, mlp_dim: int, dropout: float = 0.1, name: str = "block"):
     """A pre-norm transformer encoder block on [batch, length, dim]."""
     dim = x.shape[-1]

@@ -1,0 +1,268 @@
+"""trainers.train end to end on a tiny built dataset: metrics, plots, export, serving,
+resuming after a kill, and MultiWorkerMirroredStrategy with two real worker processes."""
+import concurrent.futures
+import csv
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from datasets.ravdess import ravdess_dataset_builder
+from emorec import data, metrics, models, serving, synthetic
+
+from conftest import ROOT
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """ravdess/av built from a synthetic sample of 3 actors x 3 emotions."""
+    root = tmp_path_factory.mktemp("train")
+    synthetic.make_sample(str(root / "sample"), synthetic.clips(actors=(1, 2, 3), emotions=(1, 5, 8),
+                                                                statements=(1, 2), modalities=(1,)),
+                          duration=1.0, size=(160, 120))
+    builder = ravdess_dataset_builder.Builder(data_dir=str(root / "data"), config="av")
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root / "sample")))
+    return root / "data"
+
+
+def train_command(data_dir, model_dir, *flags):
+    return [sys.executable, "-m", "trainers.train", f"--data_dir={data_dir}", "--config=av",
+            f"--model_dir={model_dir}", "--batch_size=4", "--verbose=0", "--frames=8", "--image_size=32", *flags]
+
+
+def train(data_dir, model_dir, *flags, env=None, check=True, **kwargs):
+    return subprocess.run(train_command(data_dir, model_dir, *flags), cwd=ROOT, env=env or ENV,
+                          capture_output=True, text=True, check=check, **kwargs)
+
+
+def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
+    run = train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=2",
+                f"--export_dir={tmp_path / 'exports'}", "--export_name=audio")
+    assert "clip-level test accuracy" in run.stdout
+    fold = tmp_path / "run" / "fold_1"
+    result = json.loads((fold / "metrics.json").read_text())
+    assert result["actors"]["test"] == [1] and result["actors"]["validation"] == [2]
+    for part in ("validation", "test"):
+        for level in ("window", "clip"):
+            assert set(result[part][level]) >= {"accuracy", "uar", "macro_f1", "per_class", "confusion"}
+    assert result["test"]["clip"]["examples"] == 6  # actor 1's clips
+    assert result["test"]["window"]["examples"] > result["test"]["clip"]["examples"]
+    for png in ("confusion_test.png", "curves.png"):
+        assert (fold / png).read_bytes()[:4] == b"\x89PNG"
+    assert list((fold / "logs").rglob("events.out.tfevents*"))
+
+    export = tmp_path / "exports" / "audio" / "1"
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")  # installed beside TensorFlow
+    shown = subprocess.run([cli, "show", "--dir", str(export), "--tag_set", "serve",
+                            "--signature_def", "serving_default"], capture_output=True, text=True, env=ENV)
+    assert "inputs['waveform']" in shown.stdout and "outputs['probabilities']" in shown.stdout
+    assert "outputs['labels']" in shown.stdout
+
+    model = models.build("wave_cnn1d", num_classes=8, frames=8, image_size=32)
+    model.load_weights(fold / "best.weights.h5")
+    waveform = np.random.default_rng(0).normal(0, 0.1, (3, model.inputs[0].shape[1])).astype("float32")
+    local = serving.LocalModel(str(export))
+    out = local.predict({"waveform": waveform})
+    np.testing.assert_allclose(out["probabilities"], model.predict({"waveform": waveform}, verbose=0), atol=1e-5)
+    assert [label.decode() for label in out["labels"]] == [
+        ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")[i]
+        for i in out["probabilities"].argmax(1)]
+    with pytest.raises(ValueError, match=r"expected shape \['batch', 4271\]"):
+        local.predict({"waveform": waveform[:, :100]})
+    with pytest.raises(ValueError, match="missing \\['waveform'\\]"):
+        local.predict({"faces": np.zeros((1, 8, 32, 32, 3), np.uint8)})
+
+
+def _history_epochs(path):
+    with open(path) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def test_a_killed_run_resumes_where_it_stopped(built, tmp_path):
+    flags = ["--model=wave_cnn1d", "--fold=1", "--epochs=25"]
+    history = tmp_path / "run" / "fold_1" / "history.csv"
+    process = subprocess.Popen(train_command(built, tmp_path / "run", *flags), cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline and not (history.exists() and len(_history_epochs(history)) >= 3):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    done = _history_epochs(history)
+    assert 3 <= len(done) < 25
+
+    train(built, tmp_path / "run", *flags)
+    epochs = _history_epochs(history)
+    assert epochs == list(range(25)), f"restarted instead of resuming: {epochs}"
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_training_with_two_processes(built, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+
+    def worker(index):
+        env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        return train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=2",
+                     "--strategy=multi_worker", env=env, check=False, timeout=300)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(worker, (0, 1)))
+    for index, result in enumerate(results):
+        assert result.returncode == 0, f"worker {index} failed:\n{result.stderr[-3000:]}"
+    assert "2 replica(s)" in results[0].stderr
+    chief = models.build("wave_cnn1d", frames=8)
+    chief.load_weights(tmp_path / "run" / "fold_1" / "best.weights.h5")
+    other = models.build("wave_cnn1d", frames=8)
+    other.load_weights(tmp_path / "run" / "fold_1" / "worker_1" / "best.weights.h5")
+    for a, b in zip(chief.get_weights(), other.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert (tmp_path / "run" / "fold_1" / "metrics.json").exists()
+
+
+class _Rest(http.server.BaseHTTPRequestHandler):
+    """TF Serving's REST predict API in front of a local SavedModel (loopback only)."""
+
+    model = None
+
+    def do_POST(self):
+        assert self.path == "/v1/models/audio/versions/1:predict", self.path
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        inputs = {k: np.asarray(v, np.float32) for k, v in body["inputs"].items()}
+        outputs = self.model.predict(inputs)
+        payload = json.dumps({"outputs": {"probabilities": outputs["probabilities"].tolist(),
+                                          "labels": [x.decode() for x in outputs["labels"]]}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_serving_client_over_rest_and_grpc(tmp_path):
+    import grpc
+    import tensorflow as tf
+    from emorec import export
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    model = models.build("mel_cnn2d", frames=4)
+    path = export.export(model, str(tmp_path), "audio", ("neutral", "calm", "happy", "sad", "angry",
+                                                         "fearful", "disgust", "surprised"), version=1)
+    local = serving.LocalModel(path)
+    signature = serving.read_signature(path)
+    waveform = np.random.default_rng(1).normal(0, 0.1, (2, signature["waveform"][0][1])).astype("float32")
+    expected = local.predict({"waveform": waveform})
+
+    _Rest.model = local
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Rest)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = serving.ServingClient("audio", signature, host="127.0.0.1", rest_port=server.server_port, version=1)
+        out = client.predict({"waveform": waveform})
+    finally:
+        server.shutdown()
+    np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=1e-5)
+
+    class Predictions(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):
+            assert request.model_spec.name == "audio" and request.model_spec.signature_name == "serving_default"
+            outputs = local.predict({k: tf.make_ndarray(v) for k, v in request.inputs.items()})
+            response = predict_pb2.PredictResponse()
+            for k, v in outputs.items():
+                response.outputs[k].CopyFrom(tf.make_tensor_proto(v))
+            return response
+
+    grpc_server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Predictions(), grpc_server)
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    grpc_server.start()
+    try:
+        client = serving.ServingClient("audio", signature, host="127.0.0.1", grpc_port=port, protocol="grpc")
+        out = client.predict({"waveform": waveform})
+    finally:
+        grpc_server.stop(0)
+    np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=1e-5)
+    with pytest.raises(ValueError, match="expected shape"):
+        client.grpc_request({"waveform": waveform[:, :10]})
+
+
+def test_compare_tables_and_plots_runs(tmp_path):
+    for name, accuracies in (("audio", [0.6, 0.7]), ("video", [0.4, 0.5])):
+        run = tmp_path / name
+        run.mkdir()
+        summary = {"model": "mel_cnn2d" if name == "audio" else "r3d", "config": "av", "classes": 8, "folds": 2}
+        for key in ("test_clip_accuracy", "test_clip_uar", "test_clip_macro_f1", "validation_clip_accuracy",
+                    "train_seconds"):
+            summary[key] = metrics.mean_and_spread(accuracies)
+        (run / "summary.json").write_text(json.dumps(summary))
+    out = subprocess.run([sys.executable, "-m", "trainers.compare", str(tmp_path / "audio"), str(tmp_path / "video"),
+                          f"--out={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| audio") or line.startswith("| video")]
+    assert rows[0].startswith("| audio | mel_cnn2d | audio | 2 | 0.650 ± 0.071")
+    assert rows[1].startswith("| video | r3d | video |")
+    assert (tmp_path / "cmp.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_metrics_against_hand_counts():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    probabilities = np.eye(3)[[0, 1, 1, 1, 0, 2]]
+    m = metrics.summarize(probabilities, labels, ["a", "b", "c"])
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["uar"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert m["per_class"]["b"]["precision"] == pytest.approx(2 / 3)
+    assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+
+
+def test_fold_splits_and_windows(built):
+    builder = data.load_builder(str(built), "av")
+    assert data.actors_of(builder) == [1, 2, 3]
+    splits = data.fold_splits(2, 3, [1, 2, 3])
+    assert splits == {"train": "actor_01", "validation": "actor_03", "test": "actor_02"}
+    spec = data.WindowSpec(frames=8, image_size=32)
+    x, y = next(iter(data.train_dataset(builder, "actor_01", spec, batch_size=4)))
+    assert x["faces"].shape == (4, 8, 32, 32, 3) and x["waveform"].shape == (4, spec.samples)
+    windows = list(data.eval_dataset(builder, "actor_01", spec, batch_size=64).unbatch())
+    per_clip = len(windows) / 6
+    assert per_clip == (30 - 8) // 4 + 1  # 1 s clips, windows 4 frames apart
+    with pytest.raises(FileNotFoundError, match="tfds build datasets/ravdess --config=audio"):
+        data.load_builder(str(built), "audio")
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "trainers" / "configs").glob("*.cfg")), ids=lambda p: p.stem)
+def test_every_experiment_config_parses_and_says_how_it_runs(config):
+    from trainers import train
+
+    header = [line for line in config.read_text().splitlines() if line.startswith("#")]
+    assert any(f"--flagfile=trainers/configs/{config.name}" in line for line in header)
+    assert any(line.startswith("# Result:") for line in header)
+    try:
+        train.FLAGS(["train", f"--flagfile={config}"])
+        model = train.FLAGS.model
+        video, _, audio = model.partition("+")
+        known = set(models.VIDEO_ENCODERS) | set(models.AUDIO_ENCODERS) | set(models.MODELS)
+        assert video in known and (not audio or audio in models.AUDIO_ENCODERS), model
+        assert train.FLAGS.config in ("av", "audio", "video")
+    finally:
+        train.FLAGS.unparse_flags()

@@ -1,0 +1,64 @@
+"""Compares training runs: a markdown table and a bar plot of clip-level test results.
+
+    python -m trainers.compare RUN_DIR [RUN_DIR ...] [--out=comparison.png]
+
+Reads each run's summary.json (mean and spread over its folds), as the reference study
+compares models and modalities.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from absl import app, flags
+
+from emorec import plots
+
+_OUT = flags.DEFINE_string("out", "comparison.png", "Where the bar plot goes.")
+_METRIC = flags.DEFINE_enum("metric", "accuracy", ["accuracy", "uar", "macro_f1"], "Metric to plot.")
+
+
+def load(run_dir: str) -> dict:
+    path = os.path.join(run_dir, "summary.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: is {run_dir!r} a finished trainers.train run?")
+    with open(path) as f:
+        return {"run": os.path.basename(os.path.normpath(run_dir)), **json.load(f)}
+
+
+def modality(summary: dict) -> str:
+    if "+" in summary["model"] or summary["model"] in ("per_frame", "av_transformer"):
+        return "audio + video"
+    if summary["model"] in ("wave_cnn1d", "mel_cnn2d"):
+        return "audio"
+    return "video"
+
+
+def table(summaries: list[dict]) -> str:
+    def cell(s, key):
+        return f"{s[key]['mean']:.3f} ± {s[key]['std']:.3f}"
+    lines = ["| run | model | modality | folds | test accuracy | test UAR | test macro-F1 | validation accuracy | s per fold |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for s in sorted(summaries, key=lambda s: -s["test_clip_accuracy"]["mean"]):
+        lines.append(f"| {s['run']} | {s['model']} | {modality(s)} | {s['folds']} | {cell(s, 'test_clip_accuracy')} | "
+                     f"{cell(s, 'test_clip_uar')} | {cell(s, 'test_clip_macro_f1')} | "
+                     f"{cell(s, 'validation_clip_accuracy')} | {s['train_seconds']['mean']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv):
+    runs = argv[1:]
+    if not runs:
+        raise app.UsageError("give one or more run folders")
+    summaries = [load(r) for r in runs]
+    print("Clip-level results, mean ± spread over folds:\n")
+    print(table(summaries))
+    key = f"test_clip_{_METRIC.value}"
+    plots.comparison([(f"{s['run']}\n({modality(s)})", s[key]["mean"], s[key]["std"]) for s in summaries],
+                     _OUT.value, _METRIC.value)
+    print(f"\nPlot: {_OUT.value}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    app.run(main)
