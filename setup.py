@@ -35,5 +35,6 @@ setup(
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
         "test": ["pytest==9.2.0", "dill==0.4.1"],  # dill: tfds.testing imports it
     },
-    entry_points={"console_scripts": ["emorec-demo=emorec.demo:run"]},
+    entry_points={"console_scripts": ["emorec-demo=emorec.demo:run",
+                                      "emorec-predict=emorec.inference.cli:main"]},
 )

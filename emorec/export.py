@@ -46,6 +46,7 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     concrete = tf.function(lambda **inputs: module(inputs)).get_concrete_function(**specs)
     tf.saved_model.save(module, path, signatures={"serving_default": concrete})
     info = {"name": name, "version": version, "class_names": list(class_names),
+            "per_frame": len(model.outputs[0].shape) == 3,
             "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in specs.items()}, **(metadata or {})}
     # TF Serving ignores extra files; the predictor reads the window size and classes here.
     with tf.io.gfile.GFile(os.path.join(path, "emorec.json"), "w") as f:

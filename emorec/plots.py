@@ -63,3 +63,24 @@ def comparison(rows, path: str, metric: str = "accuracy") -> str:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def timeline(rows: list[dict], class_names, path: str, title: str = "") -> str:
+    """Probabilities over time, a line per class; stretches without a face shaded."""
+    times = np.array([r["time"] for r in rows])
+    fig, ax = plt.subplots(figsize=(11, 4))
+    for name in class_names:
+        ax.plot(times, [r["probabilities"][name] for r in rows], label=name, linewidth=1.5)
+    for row, t in zip(rows, times):
+        if row["face"] is False:
+            ax.axvspan(t - 0.02, t + 0.02, color="grey", alpha=0.3, linewidth=0)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(ncol=4, fontsize=8, loc="upper right")
+    ax.set_title(title + ("  (grey: no face found)" if any(r["face"] is False for r in rows) else ""))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

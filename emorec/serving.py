@@ -77,6 +77,18 @@ class ServingClient:
         self.model, self.signature, self.host, self.version = model, signature, host, version
         self.rest_port, self.grpc_port, self.protocol, self.timeout = rest_port, grpc_port, protocol, timeout
 
+    @classmethod
+    def from_server(cls, model: str, host: str = "localhost", rest_port: int = 8501, **kwargs) -> "ServingClient":
+        """A client whose signature is read from TF Serving's model metadata (REST)."""
+        url = f"http://{host}:{rest_port}/v1/models/{model}/metadata"
+        with urllib.request.urlopen(url, timeout=kwargs.get("timeout", 30.0)) as response:
+            metadata = json.loads(response.read())
+        inputs = metadata["metadata"]["signature_def"]["signature_def"][SIGNATURE]["inputs"]
+        signature = {name: (tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in spec["tensor_shape"]["dim"]),
+                            tf.dtypes.as_dtype(spec["dtype"].lower().replace("dt_", "")).as_numpy_dtype)
+                     for name, spec in inputs.items()}
+        return cls(model, signature, host=host, rest_port=rest_port, **kwargs)
+
     def rest_url(self) -> str:
         version = f"/versions/{self.version}" if self.version else ""
         return f"http://{self.host}:{self.rest_port}/v1/models/{self.model}{version}:predict"

@@ -135,8 +135,9 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     logging.info("fold %d: train %s (%d clips), validation %s, test %s", fold.number, fold.train, train_clips,
                  fold.validation, fold.test)
     start = time.time()
-    model.fit(train_ds, epochs=FLAGS.epochs, validation_data=_distributed(val_windows.map(lambda x, y, n: (x, y))),
-              callbacks=callbacks, verbose=FLAGS.verbose)
+    # Repeated, with the epoch's length given: a new random window of every clip each epoch.
+    model.fit(train_ds.repeat(), epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=callbacks,
+              validation_data=_distributed(val_windows.map(lambda x, y, n: (x, y))), verbose=FLAGS.verbose)
     seconds = time.time() - start
     # Evaluated and exported outside the strategy: a multi-worker model would gather every
     # worker's predictions into each batch.

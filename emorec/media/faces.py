@@ -105,3 +105,31 @@ def face_crops(frames, size: int = 112, detector=None, every: int = 1, margin: f
     boxes, detected, examined = track(frames, detector, every)
     crops = np.stack([crop(f, b, size, margin) for f, b in zip(frames, boxes)])
     return crops, boxes, detected, examined
+
+
+class OnlineTracker:
+    """Face boxes for frames as they arrive (a camera or a stream has no future frames).
+
+    Runs the detector on every `every`-th frame, keeps the largest face, and smooths the box
+    exponentially; frames in between, and frames where the detector finds nothing, keep the
+    last box. `update` returns (box (cx, cy, side) or None before the first face, whether
+    the detector found a face in this frame, whether it looked).
+    """
+
+    def __init__(self, detector=None, every: int = 2, smoothing: float = 0.5):
+        self.detector = detector or detector_for_thread()
+        self.every, self.smoothing = every, smoothing
+        self.box, self.count = None, 0
+
+    def update(self, frame: np.ndarray):
+        looked = self.count % self.every == 0
+        self.count += 1
+        found = False
+        if looked:
+            box = largest(self.detector(frame))
+            if box is not None:
+                x, y, w, h = box
+                new = np.array([x + w / 2, y + h / 2, max(w, h)], np.float32)
+                self.box = new if self.box is None else self.smoothing * self.box + (1 - self.smoothing) * new
+                found = True
+        return self.box, found, looked

@@ -1,0 +1,126 @@
+"""emorec-predict: emotion over time in a video file or a camera.
+
+    emorec-predict INPUT --model saved_models/NAME/VERSION [--mode queue|per-frame] [--annotate]
+    emorec-predict 0 --serving localhost --serving_model demo --protocol grpc   # camera 0, TF Serving
+
+Writes INPUT.timeline.json and .csv (time, frame, per-class probabilities, top label,
+whether a face was found), INPUT.timeline.png and, with --annotate, INPUT.annotated.mp4 to
+--out, and prints a short summary.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
+from emorec import plots, ravdess, serving
+from emorec.inference import outputs
+from emorec.inference.predictor import Predictor
+from emorec.inference.sources import open_input
+from emorec.media.video import MediaError
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="emorec-predict", description=__doc__.split("\n")[0])
+    parser.add_argument("input", help="a video file, or a camera index (0, 1, ...)")
+    parser.add_argument("--model", help="a SavedModel folder: saved_models/NAME/VERSION")
+    parser.add_argument("--serving", help="a TF Serving host instead of --model")
+    parser.add_argument("--serving_model", help="the model's name on TF Serving")
+    parser.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
+    parser.add_argument("--rest_port", type=int, default=8501)
+    parser.add_argument("--grpc_port", type=int, default=8500)
+    parser.add_argument("--mode", choices=("queue", "per-frame"), default="queue")
+    parser.add_argument("--stride", type=int, help="queue mode: frames between predictions (default W/2)")
+    parser.add_argument("--smoothing", type=float, default=0.0, help="queue mode: moving-average weight of the past, 0..1")
+    parser.add_argument("--detect_every", type=int, default=2, help="run the face detector on every n-th frame")
+    parser.add_argument("--max_width", type=int, default=640, help="frames are scaled down to this width")
+    parser.add_argument("--max_frames", type=int, help="stop after this many frames (cameras run until stopped)")
+    parser.add_argument("--out", default="predictions", help="output folder")
+    parser.add_argument("--annotate", action="store_true", help="also write a copy of the video with box and emotion")
+    args = parser.parse_args(argv)
+    if bool(args.model) == bool(args.serving):
+        parser.error("give either --model (a local SavedModel) or --serving (a TF Serving host)")
+    if args.serving and not args.serving_model:
+        parser.error("--serving needs --serving_model, the model's name on TF Serving")
+    return args
+
+
+def load_model(args):
+    if args.model:
+        model = serving.LocalModel(args.model)
+        return model, model.info.get("class_names", ravdess.EMOTIONS)
+    model = serving.ServingClient.from_server(args.serving_model, args.serving, args.rest_port,
+                                              grpc_port=args.grpc_port, protocol=args.protocol)
+    return model, ravdess.EMOTIONS
+
+
+def run(args) -> dict:
+    os.makedirs(args.out, exist_ok=True)
+    model, class_names = load_model(args)
+    source = open_input(args.input, args.max_width)
+    predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
+                          args.detect_every, source_name=source.name)
+    stem = "camera" if args.input.isdigit() else os.path.splitext(os.path.basename(args.input))[0]
+    annotated, last = None, None
+    rows, start, decode = [], time.perf_counter(), 0.0
+    progress = None
+    if source.count:  # files: a progress bar; cameras run until stopped
+        from tqdm import tqdm
+        progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame", desc=stem)
+    frames = iter(source.frames)
+    count = 0
+    while args.max_frames is None or count < args.max_frames:
+        tick = time.perf_counter()
+        frame = next(frames, None)
+        decode += time.perf_counter() - tick
+        if frame is None:
+            break
+        count += 1
+        new = predictor.push(frame)
+        rows += new
+        last = new[-1] if new else last
+        if args.annotate:
+            if annotated is None:
+                height, width = frame.image.shape[:2]
+                annotated = outputs.AnnotatedVideo(os.path.join(args.out, f"{stem}.annotated.mp4"), (width, height),
+                                                   source.fps, None if args.input.isdigit() else args.input)
+            box = predictor.boxes.get(frame.index)
+            annotated.write(frame.image, box, last and last["label"], last and max(last["probabilities"].values()))
+        if progress:
+            progress.update()
+    rows += predictor.flush()
+    if progress:
+        progress.close()
+    seconds = time.perf_counter() - start
+    meta = {"input": args.input, "model": args.model or f"{args.serving}/{args.serving_model}", "mode": args.mode,
+            "window_frames": predictor.window, "stride": predictor.stride, "class_names": list(class_names),
+            "frames": count, "seconds": round(seconds, 3), "frames_per_second": round(count / max(seconds, 1e-9), 2),
+            "time_split": {"decode": round(decode, 3), **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
+    paths = outputs.write_timeline(rows, class_names, args.out, stem, meta)
+    if rows:
+        paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),
+                                       f"{stem}: {args.mode} prediction")
+    if annotated:
+        paths["video"] = annotated.close()
+    return {"rows": rows, "meta": meta, "paths": paths, "class_names": class_names}
+
+
+def main(argv=None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        result = run(args)
+    except (MediaError, ValueError, RuntimeError, FileNotFoundError) as e:
+        print(f"emorec-predict: {e}", file=sys.stderr)
+        return 2
+    meta = result["meta"]
+    print(outputs.summary(result["rows"], result["class_names"]))
+    print(f"{meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} frames/s); "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
+    print("wrote " + ", ".join(result["paths"].values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

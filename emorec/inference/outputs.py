@@ -1,0 +1,80 @@
+"""What a prediction run leaves: the timeline as JSON and CSV, a plot, an annotated video."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+
+import cv2
+import numpy as np
+
+
+def write_timeline(rows: list[dict], class_names, out_dir: str, stem: str, meta: dict) -> dict:
+    """timeline.json ({meta, rows}) and timeline.csv (a column per class); returns the paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {"json": os.path.join(out_dir, f"{stem}.timeline.json"), "csv": os.path.join(out_dir, f"{stem}.timeline.csv")}
+    with open(paths["json"], "w") as f:
+        json.dump({**meta, "rows": rows}, f, indent=1)
+    with open(paths["csv"], "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["time", "frame", *class_names, "label", "face"])
+        for row in rows:
+            face = "" if row["face"] is None else int(row["face"])
+            writer.writerow([row["time"], row["frame"], *(row["probabilities"][c] for c in class_names), row["label"], face])
+    return paths
+
+
+class AnnotatedVideo:
+    """An H.264 copy of the input with the face box and the current emotion drawn on each
+    frame; the input's audio, if any, is carried over."""
+
+    def __init__(self, path: str, size: tuple[int, int], fps: float, audio_from: str | None = None):
+        width, height = size
+        cmd = ["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{width}x{height}", "-r", f"{fps or 30:.5f}", "-i", "-"]
+        if audio_from:
+            cmd += ["-i", audio_from, "-map", "0:v", "-map", "1:a?", "-c:a", "aac"]
+        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-shortest", path]
+        self.path = path
+        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, image: np.ndarray, box, label: str | None, probability: float | None):
+        frame = np.ascontiguousarray(image).copy()
+        if box is not None:
+            cx, cy, side = box
+            x0, y0, x1, y1 = (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
+            cv2.rectangle(frame, (x0, y0), (x1, y1), (60, 220, 60), 2)
+            anchor = (x0, max(y0 - 8, 16))
+        else:
+            anchor = (8, 24)
+        text = f"{label} {probability:.0%}" if label else "..."
+        cv2.putText(frame, text if box is not None else f"{text} (no face)", anchor,
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+        self.process.stdin.write(frame.tobytes())
+
+    def close(self) -> str:
+        self.process.stdin.close()
+        if self.process.wait():
+            raise RuntimeError(f"ffmpeg could not write {self.path}: {self.process.stderr.read().decode()}")
+        return self.path
+
+
+def summary(rows: list[dict], class_names) -> str:
+    """A few lines a person reads: the dominant emotion, where it changes, faceless stretches."""
+    if not rows:
+        return "no prediction (the input is shorter than one window)"
+    labels = [r["label"] for r in rows]
+    counts = {c: labels.count(c) for c in class_names if c in labels}
+    top = max(counts, key=counts.get)
+    changes = [(rows[i]["time"], labels[i]) for i in range(1, len(rows)) if labels[i] != labels[i - 1]]
+    faceless = sum(r["face"] is False for r in rows)
+    lines = [f"{len(rows)} predictions from {rows[0]['time']:.2f} s to {rows[-1]['time']:.2f} s; mostly {top} "
+             f"({counts[top] / len(rows):.0%}); " + ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda x: -x[1]))]
+    if changes:
+        lines.append("changes: " + ", ".join(f"{t:.2f} s -> {label}" for t, label in changes[:8])
+                     + (" ..." if len(changes) > 8 else ""))
+    if faceless:
+        lines.append(f"{faceless} prediction(s) without a face found")
+    return "\n".join(lines)
+

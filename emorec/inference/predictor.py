@@ -1,0 +1,145 @@
+"""Streaming prediction: frames in, timeline rows out.
+
+- queue: a buffer of the last W face crops and the audio under them; a prediction every
+  `stride` frames, optionally smoothed over time (exponential moving average).
+- per-frame: one row for every frame, from a per-frame model (non-overlapping windows, one
+  prediction per frame each) or, for a clip-level model, from the window ending at that
+  frame (sliding windows, batched).
+
+The model is anything with `signature` and `predict(inputs)`: `emorec.serving.LocalModel`
+or `emorec.serving.ServingClient`. Faces are found and cropped by `emorec.media.faces`, the
+code the dataset builder uses.
+"""
+from __future__ import annotations
+
+import collections
+import time
+
+import numpy as np
+
+from emorec.inference.sources import Frame
+from emorec.media import faces
+from emorec.media.features import SAMPLE_RATE
+
+
+class Predictor:
+    def __init__(self, model, class_names, mode: str = "queue", stride: int | None = None,
+                 smoothing: float = 0.0, waveform: np.ndarray | None = None, detect_every: int = 2,
+                 margin: float = 1.3, batch: int = 8, source_name: str = "the input"):
+        if mode not in ("queue", "per-frame"):
+            raise ValueError(f"mode must be 'queue' or 'per-frame', got {mode!r}")
+        self.model, self.class_names, self.mode = model, list(class_names), mode
+        signature = model.signature
+        self.uses_faces, self.uses_audio = "faces" in signature, "waveform" in signature
+        if self.uses_audio and waveform is None:
+            kind = "audio-visual" if self.uses_faces else "audio"
+            raise ValueError(f"{source_name} has no audio, and this {kind} model takes `waveform`: use a "
+                             "video-only model (one trained with a video encoder alone, e.g. --model=r3d or "
+                             "--model=resnet_lstm on --config=video)")
+        if self.uses_faces:
+            _, self.window, self.size, _, _ = signature["faces"][0]
+        else:
+            self.window, self.size = None, None
+        self.samples = signature["waveform"][0][1] if self.uses_audio else None
+        if self.window is None:  # audio-only: windows of the same duration on the frame clock
+            self.window = int(round(self.samples / SAMPLE_RATE * 29.97))
+        self.stride = stride or (max(self.window // 2, 1) if mode == "queue" else 1)
+        self.smoothing, self.waveform, self.margin, self.batch = smoothing, waveform, margin, batch
+        self.tracker = faces.OnlineTracker(every=detect_every) if self.uses_faces else None
+        self.buffer: collections.deque = collections.deque(maxlen=self.window)
+        self.pending: list = []  # windows waiting for a batched prediction (per-frame mode)
+        self.smoothed = None
+        self.per_frame_model: bool | None = None
+        self.seconds = collections.Counter()  # where the time goes: detect, crop, model
+        self.predictions = 0
+        self.last_row = -1  # the last frame that has a row
+        self.boxes: dict[int, tuple] = {}
+
+    def _crop(self, frame: Frame):
+        start = time.perf_counter()
+        box, found, looked = self.tracker.update(frame.image)
+        self.seconds["detect"] += time.perf_counter() - start
+        start = time.perf_counter()
+        if box is None:  # no face yet: the centre of the frame, marked as faceless
+            h, w = frame.image.shape[:2]
+            box_used = (w / 2, h / 2, min(h, w) / self.margin)
+        else:
+            box_used = tuple(box)
+        crop = faces.crop(frame.image, box_used, self.size, self.margin)
+        self.seconds["crop"] += time.perf_counter() - start
+        self.boxes[frame.index] = box_used if box is not None else None
+        return crop, found if looked else None
+
+    def push(self, frame: Frame) -> list[dict]:
+        """Rows the frame completes (possibly none)."""
+        crop, found = self._crop(frame) if self.uses_faces else (None, None)
+        self.buffer.append((frame, crop, found))
+        if len(self.buffer) < self.window:
+            return []
+        window = list(self.buffer)
+        if self.mode == "queue":
+            if (frame.index - (self.window - 1)) % self.stride:
+                return []
+            return self._predict([self._window_inputs()], [window])
+        if self.per_frame_model is None:  # the first window tells whether the model is per-frame
+            return self._predict([self._window_inputs()], [window])
+        if self.per_frame_model:  # W frames at a time, windows side by side
+            return [] if (frame.index + 1) % self.window else self._predict([self._window_inputs()], [window])
+        self.pending.append((self._window_inputs(), window))
+        return self._predict_pending() if len(self.pending) >= self.batch else []
+
+    def flush(self) -> list[dict]:
+        """Rows still owed at the end of the input."""
+        if self.pending:
+            return self._predict_pending()
+        if self.mode == "per-frame" and self.per_frame_model and self.buffer[-1][0].index > self.last_row:
+            # The frames after the last full window, from the window of the last W frames.
+            return self._predict([self._window_inputs()], [list(self.buffer)])
+        return []
+
+    def _window_inputs(self) -> dict:
+        inputs = {}
+        if self.uses_faces:
+            inputs["faces"] = np.stack([crop for _, crop, _ in self.buffer])
+        if self.uses_audio:
+            start = int(round(self.buffer[0][0].time * SAMPLE_RATE))
+            piece = self.waveform[start:start + self.samples]
+            inputs["waveform"] = np.pad(piece, (0, self.samples - len(piece))).astype(np.float32)
+        return inputs
+
+    def _predict_pending(self):
+        inputs, windows = zip(*self.pending)
+        self.pending = []
+        return self._predict(list(inputs), list(windows))
+
+    def _predict(self, inputs: list[dict], windows: list[list]) -> list[dict]:
+        batch = {key: np.stack([x[key] for x in inputs]) for key in inputs[0]}
+        start = time.perf_counter()
+        probabilities = np.asarray(self.model.predict(batch)["probabilities"])
+        self.seconds["model"] += time.perf_counter() - start
+        self.predictions += len(inputs)
+        if self.per_frame_model is None:
+            self.per_frame_model = probabilities.ndim == 3
+        rows = []
+        for p, window in zip(probabilities, windows):
+            if self.mode == "queue":
+                p = p.mean(0) if p.ndim == 2 else p
+                if self.smoothing:
+                    self.smoothed = p if self.smoothed is None else self.smoothing * self.smoothed + (1 - self.smoothing) * p
+                    p = self.smoothed
+                rows.append(self._row(window[-1][0], p, [found for _, _, found in window]))
+            elif p.ndim == 2:  # a per-frame model: a row for each frame of the window not yet covered
+                rows += [self._row(frame, q, [found]) for (frame, _, found), q in zip(window, p)
+                         if frame.index > self.last_row]
+            else:  # sliding windows: the window ends at its frame; the first also covers those before
+                frames = window if window[0][0].index == 0 else window[-1:]
+                rows += [self._row(frame, p, [found]) for frame, _, found in frames]
+        return rows
+
+    def _row(self, frame: Frame, probabilities, found) -> dict:
+        examined = [f for f in found if f is not None]
+        self.last_row = max(self.last_row, frame.index)
+        return {"time": round(float(frame.time), 4), "frame": frame.index,
+                "probabilities": {c: round(float(v), 5) for c, v in zip(self.class_names, probabilities)},
+                "label": self.class_names[int(np.argmax(probabilities))],
+                "face": (any(examined) if examined else None) if self.uses_faces else None}

@@ -1,0 +1,119 @@
+"""Frames as they arrive, from a video file (streamed through ffmpeg) or a camera."""
+from __future__ import annotations
+
+import queue
+import re
+import subprocess
+import threading
+import time
+from typing import Iterator, NamedTuple
+
+import cv2
+import numpy as np
+
+from emorec.media import video
+
+
+class Frame(NamedTuple):
+    index: int
+    time: float  # seconds from the first frame
+    image: np.ndarray  # uint8 RGB
+
+
+class Source(NamedTuple):
+    frames: Iterator[Frame]
+    fps: float
+    count: int | None  # frames expected (files), None for cameras
+    waveform: np.ndarray | None  # 16 kHz mono audio of the whole file, None if it has none
+    name: str
+
+
+def _scaled(width: int, height: int, max_width: int) -> tuple[int, int]:
+    if width <= max_width:
+        return width, height
+    return max_width, 2 * round(height * max_width / width / 2)
+
+
+def _file_frames(path: str, width: int, height: int) -> Iterator[Frame]:
+    """Decodes frame by frame; times come from the stream, so variable frame rates keep theirs."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "info", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
+           "-vf", f"scale={width}:{height}:flags=area,showinfo", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    times: queue.Queue = queue.Queue()
+    log: list[str] = []
+
+    def read_log():
+        for line in iter(process.stderr.readline, b""):
+            text = line.decode(errors="replace")
+            match = re.search(r"pts_time:\s*(-?[\d.]+)", text)
+            if match:
+                times.put(float(match.group(1)))
+            else:
+                log.append(text)
+        times.put(None)
+
+    threading.Thread(target=read_log, daemon=True).start()
+    size, index, first = width * height * 3, 0, None
+    try:
+        while True:
+            data = process.stdout.read(size)
+            if len(data) < size:
+                break
+            t = times.get()
+            if t is None:
+                break
+            first = t if first is None else first
+            yield Frame(index, t - first, np.frombuffer(data, np.uint8).reshape(height, width, 3))
+            index += 1
+    finally:
+        process.stdout.close()
+        process.kill()
+        process.wait()
+    if index == 0:
+        raise video.MediaError("undecodable", f"{path}: {log[-1].strip() if log else 'no frame decoded'}")
+
+
+def open_file(path: str, max_width: int = 640) -> Source:
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise video.MediaError("undecodable", f"{path} could not be opened as a video")
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    fps, count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    try:
+        waveform = video.decode(path, with_video=False)["waveform"]
+    except video.MediaError as e:
+        if e.reason != "no audio stream":
+            raise
+        waveform = None
+    width, height = _scaled(width, height, max_width)
+    return Source(_file_frames(path, width, height), fps, count or None, waveform, path)
+
+
+def open_camera(index: int, max_width: int = 640) -> Source:
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise RuntimeError(f"camera {index} could not be opened: is it connected, and free (not used by "
+                           f"another program)? On Linux, check that /dev/video{index} exists and is readable")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+
+    def frames():
+        start, index_ = time.monotonic(), 0
+        try:
+            while True:
+                ok, bgr = capture.read()
+                if not ok:
+                    break
+                height, width = bgr.shape[:2]
+                rgb = cv2.cvtColor(cv2.resize(bgr, _scaled(width, height, max_width)), cv2.COLOR_BGR2RGB)
+                yield Frame(index_, time.monotonic() - start, rgb)
+                index_ += 1
+        finally:
+            capture.release()
+
+    return Source(frames(), fps, None, None, f"camera {index}")
+
+
+def open_input(spec: str, max_width: int = 640) -> Source:
+    """A camera index ('0') or a video file path."""
+    return open_camera(int(spec), max_width) if spec.isdigit() else open_file(spec, max_width)
