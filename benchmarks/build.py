@@ -23,8 +23,7 @@ import sys
 
 from absl import app, flags
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-REAL_CLIP = ROOT.parent / "shared" / "data" / "ravdess" / "clips" / "01-01-07-02-02-01-01.mp4"
+from benchmarks.common import ROOT, hd_clip, print_table
 
 _COPIES = flags.DEFINE_integer("copies", 48, "Clips to build (8 emotions x copies/8 actors).")
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "build"), "Scratch folder.")
@@ -34,24 +33,11 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "Internal.")
 
 
 def make_clips(workdir: pathlib.Path, copies: int) -> tuple[pathlib.Path, str]:
-    """`copies` clips in the originals' format; returns their folder and where they came from."""
-    from emorec import ravdess, synthetic
+    """`copies` clips in the originals' format under RAVDESS names; their folder and origin."""
+    from emorec import ravdess
 
+    hd, origin = hd_clip(workdir)
     clips = workdir / "clips"
-    hd = workdir / "source_720p.mp4"
-    if REAL_CLIP.exists():
-        origin = f"the real clip {REAL_CLIP.name}, re-encoded"
-        if not hd.exists():
-            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(REAL_CLIP),
-                            "-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:0", "-r", "30000/1001",
-                            "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
-                            "-c:a", "aac", "-ar", "48000", str(hd)], check=True)
-    else:
-        origin = "a synthetic clip (real RAVDESS not found)"
-        if not hd.exists():
-            clip = ravdess.Clip(1, 1, 5, 1, 1, 1, 1)
-            frames = synthetic.render_frames(clip, (1280, 720), 120)
-            synthetic.write_mp4(str(hd), frames, synthetic.render_audio(clip, 4.0))
     shutil.rmtree(clips, ignore_errors=True)
     for i in range(copies):
         clip = ravdess.Clip(1, 1, i % 8 + 1, 1, 1, 1, i // 8 + 1)
@@ -110,12 +96,9 @@ def main(argv):
         rows.append([label, f"{r['examples']}", f"{r['seconds']:.1f}", f"{r['examples'] / r['seconds']:.2f}",
                      f"{r['peak_mib']:.0f}", f"{r['bytes'] / r['examples'] / 1024:.0f}"])
         print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
-    print(f"\n`python -m benchmarks.build --copies={_COPIES.value}`: `av` config, {_COPIES.value} clips of 1280x720 "
-          f"H.264 29.97 fps + 48 kHz AAC, 4 s ({origin}); {os.cpu_count()} cores, {platform.machine()}\n")
-    print("| build | clips | seconds | clips/s | peak MiB (largest process) | KiB on disk per clip |")
-    print("|---|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(f"`python -m benchmarks.build --copies={_COPIES.value}`: `av` config, {_COPIES.value} clips of "
+                f"1280x720 H.264 29.97 fps + 48 kHz AAC, 4 s ({origin}); {os.cpu_count()} cores, {platform.machine()}",
+                ["build", "clips", "seconds", "clips/s", "peak MiB (largest process)", "KiB on disk per clip"], rows)
 
 
 if __name__ == "__main__":

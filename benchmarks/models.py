@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from benchmarks.common import print_table
 from emorec import models
 
 DEFAULT_MODELS = ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "mvitv2_tiny", "wave_cnn1d",
@@ -76,13 +77,11 @@ def main(argv):
     for spec in _MODELS.value:
         rows.append(measure(spec, _FRAMES.value, _IMAGE_SIZE.value, _BATCH.value, _STEPS.value))
         print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
-    print(f"\n`{' '.join(['python -m benchmarks.models'] + sys.argv[1:])}` on {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, TF {tf.__version__}; {_FRAMES.value} frames x {_IMAGE_SIZE.value}x{_IMAGE_SIZE.value} "
-          f"faces + their audio, batch {_BATCH.value}, mean of {_STEPS.value} steps\n")
-    print("| model | parameters | GFLOPs per clip (forward) | training ms per clip | inference ms per clip |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(f"`{' '.join(['python -m benchmarks.models'] + sys.argv[1:])}` on {platform.machine()}, "
+                f"{os.cpu_count()} cores, TF {tf.__version__}; {_FRAMES.value} frames x {_IMAGE_SIZE.value}x"
+                f"{_IMAGE_SIZE.value} faces + their audio, batch {_BATCH.value}, mean of {_STEPS.value} steps",
+                ["model", "parameters", "GFLOPs per clip (forward)", "training ms per clip", "inference ms per clip"],
+                rows)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@
    emotion and actor, files passed over with the reason, and the actor-independent folds;
 2. builds the TFDS dataset (`av` config) from it;
 3. trains a small audio-video fusion model on one fold (trainers/configs/demo.cfg), which
-   reports clip-level validation and test accuracy, and exports it for TF Serving.
+   reports clip-level validation and test accuracy, and exports it for TF Serving;
+4. runs `emorec-predict` with that export on a clip of a test actor and summarises the
+   timeline.
 """
 from __future__ import annotations
 
@@ -85,6 +87,19 @@ def train(data_dir: str, out: str) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
+def predict(out: str) -> None:
+    """emorec-predict, as a user runs it, on an angry clip of test actor 1."""
+    from emorec import export
+
+    base = os.path.join(ROOT, "saved_models", "demo")
+    model = os.path.join(base, str(export.latest_version(base)))
+    clip = os.path.join(out, "sample", "Actor_01", "01-01-05-01-02-01-01.mp4")
+    cmd = [sys.executable, "-m", "emorec.inference.cli", clip, "--model", model,
+           "--out", os.path.join(out, "predictions"), "--annotate"]
+    print("\n$ emorec-predict " + " ".join(cmd[3:]), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
 def main(argv):
     del argv
     start = time.time()
@@ -102,10 +117,13 @@ def main(argv):
     print(f"\nBuilding the TFDS dataset ravdess/av in {data_dir}")
     build_dataset(root, data_dir)
     train(data_dir, os.path.abspath(_OUT.value))
+    if not _RAVDESS_DIR.value:
+        predict(os.path.abspath(_OUT.value))
     run_dir = os.path.join(_OUT.value, "run", "fold_1")
     print(f"\nDone in {time.time() - start:.0f} s. Metrics: {run_dir}/metrics.json; plots: {run_dir}/confusion_test.png, "
           f"{run_dir}/curves.png; TensorBoard: tensorboard --logdir {run_dir}/logs; "
-          f"export: saved_models/demo/ (TF Serving layout, see saved_models/models.config)")
+          f"export: saved_models/demo/ (TF Serving layout, see saved_models/models.config); "
+          f"predictions: {_OUT.value}/predictions/")
 
 
 def run():

@@ -30,9 +30,15 @@ def signature_specs(model) -> dict:
     return {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs}
 
 
+def latest_version(base: str) -> int | None:
+    """The newest numbered version under saved_models/<name>, None if there is none."""
+    existing = [int(v.strip("/")) for v in tf.io.gfile.listdir(base) if v.strip("/").isdigit()] \
+        if tf.io.gfile.exists(base) else []
+    return max(existing, default=None)
+
+
 def next_version(base: str) -> int:
-    existing = [int(v) for v in tf.io.gfile.listdir(base) if v.strip("/").isdigit()] if tf.io.gfile.exists(base) else []
-    return max(existing, default=0) + 1
+    return (latest_version(base) or 0) + 1
 
 
 def export(model, export_dir: str, name: str, class_names, version: int | None = None,

@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from emorec import plots, ravdess, serving
 from emorec.inference import outputs
-from emorec.inference.predictor import Predictor
+from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import open_input
 from emorec.media.video import MediaError
 
@@ -63,41 +62,31 @@ def run(args) -> dict:
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
                           args.detect_every, source_name=source.name)
     stem = "camera" if args.input.isdigit() else os.path.splitext(os.path.basename(args.input))[0]
-    annotated, last = None, None
-    rows, start, decode = [], time.perf_counter(), 0.0
-    progress = None
+    progress, annotated = None, None
     if source.count:  # files: a progress bar; cameras run until stopped
         from tqdm import tqdm
         progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame", desc=stem)
-    frames = iter(source.frames)
-    count = 0
-    while args.max_frames is None or count < args.max_frames:
-        tick = time.perf_counter()
-        frame = next(frames, None)
-        decode += time.perf_counter() - tick
-        if frame is None:
-            break
-        count += 1
-        new = predictor.push(frame)
-        rows += new
-        last = new[-1] if new else last
+
+    def on_frame(frame, last):
+        nonlocal annotated
         if args.annotate:
             if annotated is None:
                 height, width = frame.image.shape[:2]
                 annotated = outputs.AnnotatedVideo(os.path.join(args.out, f"{stem}.annotated.mp4"), (width, height),
                                                    source.fps, None if args.input.isdigit() else args.input)
-            box = predictor.boxes.get(frame.index)
-            annotated.write(frame.image, box, last and last["label"], last and max(last["probabilities"].values()))
+            annotated.write(frame.image, predictor.boxes.get(frame.index), last and last["label"],
+                            last and max(last["probabilities"].values()))
         if progress:
             progress.update()
-    rows += predictor.flush()
+
+    result = run_stream(predictor, source.frames, args.max_frames, on_frame)
     if progress:
         progress.close()
-    seconds = time.perf_counter() - start
+    rows, count, seconds = result["rows"], result["frames"], result["seconds"]
     meta = {"input": args.input, "model": args.model or f"{args.serving}/{args.serving_model}", "mode": args.mode,
             "window_frames": predictor.window, "stride": predictor.stride, "class_names": list(class_names),
             "frames": count, "seconds": round(seconds, 3), "frames_per_second": round(count / max(seconds, 1e-9), 2),
-            "time_split": {"decode": round(decode, 3), **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
+            "time_split": {"decode": round(result["decode"], 3), **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
     paths = outputs.write_timeline(rows, class_names, args.out, stem, meta)
     if rows:
         paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),

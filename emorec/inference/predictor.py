@@ -143,3 +143,33 @@ class Predictor:
                 "probabilities": {c: round(float(v), 5) for c, v in zip(self.class_names, probabilities)},
                 "label": self.class_names[int(np.argmax(probabilities))],
                 "face": (any(examined) if examined else None) if self.uses_faces else None}
+
+
+def run_stream(predictor: Predictor, frames, max_frames: int | None = None, on_frame=None) -> dict:
+    """Feeds frames through `predictor` until they end (or `max_frames`).
+
+    `on_frame(frame, last_row)` is called after each frame (for drawing, progress). Returns
+    the rows, the frame count, the seconds taken, the seconds spent waiting for frames
+    (decoding) and each prediction's latency (from the frame that completed its window).
+    """
+    rows, latencies, decode, count, last = [], [], 0.0, 0, None
+    iterator = iter(frames)
+    start = time.perf_counter()
+    while max_frames is None or count < max_frames:
+        tick = time.perf_counter()
+        frame = next(iterator, None)
+        decode += time.perf_counter() - tick
+        if frame is None:
+            break
+        count += 1
+        tick = time.perf_counter()
+        new = predictor.push(frame)
+        if new:
+            latencies.append(time.perf_counter() - tick)
+            rows += new
+            last = new[-1]
+        if on_frame:
+            on_frame(frame, last)
+    rows += predictor.flush()
+    return {"rows": rows, "frames": count, "seconds": time.perf_counter() - start, "decode": decode,
+            "latencies": latencies}

@@ -1,0 +1,40 @@
+"""What the benchmarks share: a clip in the RAVDESS originals' format (1280x720 H.264,
+29.97 fps, 48 kHz AAC, 4 s: the real clip in ../shared/data/ravdess/clips re-encoded, or,
+where that folder is absent, a synthetic one), and the printing of their one table."""
+from __future__ import annotations
+
+import pathlib
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+REAL_CLIP = ROOT.parent / "shared" / "data" / "ravdess" / "clips" / "01-01-07-02-02-01-01.mp4"
+
+
+def hd_clip(workdir: pathlib.Path) -> tuple[pathlib.Path, str]:
+    """(path, where it came from); made once per workdir."""
+    from emorec import ravdess, synthetic
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "source_720p.mp4"
+    if REAL_CLIP.exists():
+        origin = f"the real clip {REAL_CLIP.name}, re-encoded"
+        if not path.exists():
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(REAL_CLIP),
+                            "-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:0", "-r", "30000/1001",
+                            "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
+                            "-c:a", "aac", "-ar", "48000", str(path)], check=True)
+    else:
+        origin = "a synthetic clip (real RAVDESS not found)"
+        if not path.exists():
+            clip = ravdess.Clip(1, 1, 5, 1, 1, 1, 1)
+            synthetic.write_mp4(str(path), synthetic.render_frames(clip, (1280, 720), 120),
+                                synthetic.render_audio(clip, 4.0))
+    return path, origin
+
+
+def print_table(caption: str, header: list[str], rows: list[list[str]]) -> None:
+    """The one table a benchmark prints, under the command and setting that produced it."""
+    from emorec.demo import table
+
+    print(f"\n{caption}\n")
+    print(table(rows, header))
