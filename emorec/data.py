@@ -119,7 +119,9 @@ def _labels(label, spec: WindowSpec):
 
 def augment(inputs: dict, seed) -> dict:
     """Faces: flip, crop, brightness, contrast, saturation (the same for every frame of a
-    window). Audio: gain, noise at a random SNR, and masking of a random stretch."""
+    window). Audio: gain, noise at a random SNR, a masked stretch of time and a masked band
+    of frequencies (SpecAugment's masks, applied to the waveform so that raw-waveform and
+    log-mel models both get them)."""
     seeds = tf.random.experimental.stateless_split(seed, 8)
     out = dict(inputs)
     if "faces" in inputs:
@@ -139,7 +141,7 @@ def augment(inputs: dict, seed) -> dict:
     if "waveform" in inputs:
         x = inputs["waveform"]
         x = x * tf.pow(10.0, tf.random.stateless_uniform([], seeds[6], -6.0, 6.0) / 20)
-        audio_seeds = tf.random.experimental.stateless_split(seeds[7], 3)
+        audio_seeds = tf.random.experimental.stateless_split(seeds[7], 4)
         rms = tf.sqrt(tf.reduce_mean(tf.square(x)) + 1e-8)
         snr_db = tf.random.stateless_uniform([], audio_seeds[0], 15.0, 40.0)
         x = x + tf.random.stateless_normal(tf.shape(x), audio_seeds[1]) * rms * tf.pow(10.0, -snr_db / 20)
@@ -147,8 +149,21 @@ def augment(inputs: dict, seed) -> dict:
         length = tf.cast(tf.cast(n, tf.float32) * tf.random.stateless_uniform([], audio_seeds[2], 0.0, 0.1), tf.int32)
         start = tf.random.stateless_uniform([], audio_seeds[2][::-1], 0, tf.maximum(n - length, 1), tf.int32)
         keep = tf.logical_or(tf.range(n) < start, tf.range(n) >= start + length)
-        out["waveform"] = x * tf.cast(keep, x.dtype)
+        x = x * tf.cast(keep, x.dtype)
+        out["waveform"] = mask_frequencies(x, audio_seeds[3])
     return out
+
+
+def mask_frequencies(x, seed, max_fraction: float = 0.15):
+    """Zeroes a random band of up to `max_fraction` of the spectrum of a waveform."""
+    n = tf.shape(x)[0]
+    spectrum = tf.signal.rfft(x)
+    bins = tf.shape(spectrum)[0]
+    width = tf.cast(tf.cast(bins, tf.float32) * tf.random.stateless_uniform([], seed, 0.0, max_fraction), tf.int32)
+    low = tf.random.stateless_uniform([], seed[::-1], 0, tf.maximum(bins - width, 1), tf.int32)
+    index = tf.range(bins)
+    keep = tf.cast(tf.logical_or(index < low, index >= low + width), spectrum.dtype)
+    return tf.signal.irfft(spectrum * keep, fft_length=[n])
 
 
 def _examples(builder, split: str, spec: WindowSpec, shuffle_files: bool, seed: int | None):

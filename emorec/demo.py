@@ -5,7 +5,9 @@
    emotion and actor, files passed over with the reason, and the actor-independent folds;
 2. builds the TFDS dataset (`av` config) from it;
 3. trains a small audio-video fusion model on one fold (trainers/configs/demo.cfg), which
-   reports clip-level validation and test accuracy, and exports it for TF Serving;
+   reports clip-level validation and test accuracy, and exports it for TF Serving (a
+   folder without audio-video clips, like the audio-only speech set, gets the `audio`
+   config and an audio model instead);
 4. runs `emorec-predict` with that export on a clip of a test actor and summarises the
    timeline.
 """
@@ -63,7 +65,7 @@ def describe(scan: ravdess.Scan, num_folds: int | None = None) -> str:
     return "\n".join(out)
 
 
-def build_dataset(root: str, data_dir: str) -> None:
+def build_dataset(root: str, data_dir: str, config: str) -> None:
     import tensorflow_datasets as tfds
 
     from emorec.data import dataset_dir
@@ -71,18 +73,20 @@ def build_dataset(root: str, data_dir: str) -> None:
     from datasets.ravdess.ravdess_dataset_builder import Builder
 
     try:
-        print(f"Dataset already built in {dataset_dir(data_dir, 'av')}")
+        print(f"Dataset already built in {dataset_dir(data_dir, config)}")
         return
     except FileNotFoundError:
         pass
-    Builder(data_dir=data_dir, config="av").download_and_prepare(
+    Builder(data_dir=data_dir, config=config).download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=root))
 
 
-def train(data_dir: str, out: str) -> None:
+def train(data_dir: str, out: str, config: str, num_folds: int) -> None:
     """The trainer as a user runs it, with the demo's flagfile."""
     cmd = [sys.executable, "-m", "trainers.train", f"--flagfile={DEMO_CONFIG}", f"--data_dir={data_dir}",
-           f"--model_dir={os.path.join(out, 'run')}"]
+           f"--model_dir={os.path.join(out, 'run')}", f"--num_folds={num_folds}"]
+    if config == "audio":
+        cmd += ["--config=audio", "--model=mel_cnn2d", "--backbone=", "--options="]
     print("\n$ " + " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
 
@@ -110,20 +114,27 @@ def main(argv):
         root = os.path.join(_OUT.value, "sample")
         print(f"Making the synthetic sample (not real data) in {root}")
         synthetic.make_sample(root, progress=True)
-    print(describe(ravdess.scan(root), _NUM_FOLDS.value))
+    scan = ravdess.scan(root)
+    print(describe(scan, _NUM_FOLDS.value))
     if not _TRAIN.value:
         return
+    av_actors = {s.clip.actor for s in scan.sources if s.clip.modality == 1}
+    config = "av" if len(av_actors) >= 3 else "audio"
+    actors = av_actors if config == "av" else {s.clip.actor for s in scan.sources if s.clip.modality == 3}
+    if len(actors) < 3:
+        raise app.UsageError(f"{root} has clips of {len(actors)} actor(s); folds need at least 3")
     data_dir = os.path.abspath(os.path.join(_OUT.value, "tensorflow_datasets"))
-    print(f"\nBuilding the TFDS dataset ravdess/av in {data_dir}")
-    build_dataset(root, data_dir)
-    train(data_dir, os.path.abspath(_OUT.value))
-    if not _RAVDESS_DIR.value:
+    print(f"\nBuilding the TFDS dataset ravdess/{config} in {data_dir}")
+    build_dataset(root, data_dir, config)
+    train(data_dir, os.path.abspath(_OUT.value), config, _NUM_FOLDS.value or max(3, len(actors) // 4))
+    predicted = config == "av" and not _RAVDESS_DIR.value
+    if predicted:
         predict(os.path.abspath(_OUT.value))
     run_dir = os.path.join(_OUT.value, "run", "fold_1")
     print(f"\nDone in {time.time() - start:.0f} s. Metrics: {run_dir}/metrics.json; plots: {run_dir}/confusion_test.png, "
           f"{run_dir}/curves.png; TensorBoard: tensorboard --logdir {run_dir}/logs; "
-          f"export: saved_models/demo/ (TF Serving layout, see saved_models/models.config); "
-          f"predictions: {_OUT.value}/predictions/")
+          f"export: saved_models/demo/ (TF Serving layout, see saved_models/models.config)"
+          + (f"; predictions: {_OUT.value}/predictions/" if predicted else ""))
 
 
 def run():

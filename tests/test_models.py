@@ -167,3 +167,15 @@ def test_temporal_models_learn_frame_order_that_an_order_blind_model_cannot():
         accuracy[name] = model.evaluate({"faces": x_test}, y_test, verbose=0)[1]
     assert accuracy["resnet_lstm"] >= 0.9, accuracy
     assert accuracy["order_blind"] <= 0.6, accuracy
+
+
+def test_video_encoders_without_keras_weights_take_a_file(tmp_path):
+    from emorec.models import mvit, r3d
+    source = r3d.r3d_encoder(frames=4, image_size=32, widths=(8, 8, 8, 8))
+    path = str(tmp_path / "r3d.weights.h5")
+    source.save_weights(path)
+    loaded = r3d.r3d_encoder(frames=4, image_size=32, widths=(8, 8, 8, 8), weights=path)
+    for a, b in zip(source.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="no imagenet weights"):
+        mvit.mvitv2_tiny_encoder(frames=4, image_size=32, weights="imagenet")

@@ -266,3 +266,21 @@ def test_every_experiment_config_parses_and_says_how_it_runs(config):
         assert train.FLAGS.config in ("av", "audio", "video")
     finally:
         train.FLAGS.unparse_flags()
+
+
+def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    inputs = {"faces": tf.constant(rng.integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)),
+              "waveform": tf.constant(rng.normal(0, 0.1, 8000).astype(np.float32))}
+    a, b = data.augment(inputs, tf.constant([3, 4])), data.augment(inputs, tf.constant([3, 4]))
+    c = data.augment(inputs, tf.constant([5, 6]))
+    for key in inputs:
+        assert a[key].shape == inputs[key].shape and a[key].dtype == inputs[key].dtype
+        np.testing.assert_array_equal(a[key], b[key])
+        assert not np.array_equal(a[key], inputs[key]) and not np.array_equal(a[key], c[key])
+    t = np.arange(16000) / 16000
+    tone = tf.constant(np.sin(2 * np.pi * 1000 * t).astype(np.float32))
+    energies = [np.abs(np.fft.rfft(data.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000] for s in range(20)]
+    assert min(energies) < 1 and max(energies) > 7000  # some masks cover 1 kHz, others leave it

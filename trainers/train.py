@@ -65,7 +65,7 @@ flags.DEFINE_integer("verbose", 1, "Keras progress: 1 bars, 2 a line per epoch, 
 def model_options() -> dict:
     options = {}
     for name in ("backbone", "weights", "merge"):
-        if FLAGS[name].value is not None:
+        if FLAGS[name].value:  # an empty value (--backbone=) clears one set by a flagfile
             options[name] = FLAGS[name].value
     for item in FLAGS.options:
         key, _, value = item.partition("=")
@@ -126,10 +126,14 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
         model.compile(optimizer(steps), sparse_loss(num_classes, FLAGS.label_smoothing),
                       metrics=["accuracy"], jit_compile=FLAGS.jit_compile)
     best = os.path.join(_worker_dir(fold_dir), "best.weights.h5")
+    backup = os.path.join(_worker_dir(fold_dir), "backup")
+    history_csv = os.path.join(_worker_dir(fold_dir), "history.csv")
+    if not os.path.exists(backup) and os.path.exists(history_csv):
+        os.remove(history_csv)  # a finished run's curves: this is a new run, not a resumed one
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(_worker_dir(fold_dir), "backup")),
+        keras.callbacks.BackupAndRestore(backup),
         keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True, save_weights_only=True),
-        keras.callbacks.CSVLogger(os.path.join(_worker_dir(fold_dir), "history.csv"), append=True),
+        keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.TensorBoard(os.path.join(_worker_dir(fold_dir), "logs")),
     ]
     logging.info("fold %d: train %s (%d clips), validation %s, test %s", fold.number, fold.train, train_clips,

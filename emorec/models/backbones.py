@@ -25,6 +25,15 @@ def _load_path_weights(model: keras.Model, weights):
     return model
 
 
+def weights_file_only(model: keras.Model, weights) -> keras.Model:
+    """For encoders Keras has no pretrained weights for: None, or a file saved from the same
+    encoder (e.g. converted Kinetics weights)."""
+    if weights in ("imagenet", "fer2013"):
+        raise ValueError(f"{model.name}: Keras ships no {weights} weights for this encoder; "
+                         "give a weights file saved from the same encoder, or None")
+    return _load_path_weights(model, weights)
+
+
 def _keras_application(application, preprocess, image_size, weights, name):
     inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
     x = FacePreprocess(preprocess)(inputs)

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from emorec.models.backbones import weights_file_only
 from emorec.models.layers import ClassToken, DropPath, FacePreprocess, register
 
 
@@ -161,7 +162,7 @@ def block_settings(depths, dim, heads, kv_stride):
 
 
 def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=1, kv_stride=None,
-                 drop_path=0.2, name="mvitv2") -> keras.Model:
+                 drop_path=0.2, name="mvitv2", weights=None) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> class-token embedding [batch, 8 * dim]."""
     faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
     x = FacePreprocess("kinetics")(faces)
@@ -179,14 +180,15 @@ def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=
         x = block(x)
         thw = block.q_thw
     x = layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
-    return keras.Model(faces, x[:, 0], name=f"{name}_encoder")
+    return weights_file_only(keras.Model(faces, x[:, 0], name=f"{name}_encoder"), weights)
 
 
-def mvitv2_encoder(frames=16, image_size=224, drop_path=0.2) -> keras.Model:
+def mvitv2_encoder(frames=16, image_size=224, drop_path=0.2, weights=None) -> keras.Model:
     """MViTv2-S: 16 blocks in stages of 1, 2, 11, 2; widths 96 to 768; heads 1 to 8."""
-    return mvit_encoder(frames, image_size, (1, 2, 11, 2), 96, 1, drop_path=drop_path, name="mvitv2")
+    return mvit_encoder(frames, image_size, (1, 2, 11, 2), 96, 1, drop_path=drop_path, name="mvitv2", weights=weights)
 
 
-def mvitv2_tiny_encoder(frames=16, image_size=112, drop_path=0.1) -> keras.Model:
+def mvitv2_tiny_encoder(frames=16, image_size=112, drop_path=0.1, weights=None) -> keras.Model:
     """A 5-block MViTv2 (widths 48 to 384) that trains on a CPU at 16x112x112."""
-    return mvit_encoder(frames, image_size, (1, 1, 2, 1), 48, 1, drop_path=drop_path, name="mvitv2_tiny")
+    return mvit_encoder(frames, image_size, (1, 1, 2, 1), 48, 1, drop_path=drop_path, name="mvitv2_tiny",
+                        weights=weights)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from emorec.models.backbones import weights_file_only
 from emorec.models.layers import FacePreprocess, batch_norm
 
 
@@ -30,8 +31,8 @@ def _basic_block(x, filters, stride, name):
     return layers.ReLU()(layers.Add()([y, shortcut]))
 
 
-def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 512)) -> keras.Model:
-    """faces uint8 [batch, frames, S, S, 3] -> [batch, widths[-1]]."""
+def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 512), weights=None) -> keras.Model:
+    """faces uint8 [batch, frames, S, S, 3] -> [batch, widths[-1]]; `weights`: None or a file."""
     faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
     x = FacePreprocess("kinetics")(faces)
     x = _conv_bn(x, widths[0], (3, 7, 7), (1, 2, 2), "stem")
@@ -40,4 +41,4 @@ def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 5
             stride = 2 if stage > 0 and block == 0 else 1
             x = _basic_block(x, width, stride, f"stage{stage + 1}_block{block + 1}")
     x = layers.GlobalAveragePooling3D()(x)
-    return keras.Model(faces, x, name="r3d_encoder")
+    return weights_file_only(keras.Model(faces, x, name="r3d_encoder"), weights)
