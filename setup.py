@@ -16,6 +16,8 @@ CORE = [
     "matplotlib==3.11.2",
     "tqdm==4.70.1",
     "tensorboard==2.21.0",         # TensorFlow 2.21 no longer brings it; Keras' TensorBoard callback needs it
+    "opensmile==2.6.0",            # the eGeMAPS baseline (ships its native library)
+    "scikit-learn==1.9.1",
 ]
 
 setup(

@@ -61,7 +61,8 @@ def measure(spec: str, frames: int, image_size: int, batch: int, steps: int) -> 
     model = models.build(name, num_classes=8, frames=frames, image_size=image_size, **options)
     params = model.count_params()
     flops = flops_per_clip(model)
-    model.compile(keras.optimizers.AdamW(1e-4), "sparse_categorical_crossentropy")
+    # As trainers.train compiles by default: no XLA (Keras' "auto" would use it here).
+    model.compile(keras.optimizers.AdamW(1e-4), "sparse_categorical_crossentropy", jit_compile=False)
     x = _inputs(model, batch)
     y = np.zeros((batch, frames) if name == "per_frame" else (batch,), np.int32)
     train = _timed(lambda: model.train_on_batch(x, y), steps) / batch

@@ -28,10 +28,10 @@ def load(run_dir: str) -> dict:
 
 
 def modality(summary: dict) -> str:
+    if summary["config"] == "audio" or summary["model"] in ("wave_cnn1d", "mel_cnn2d"):
+        return "audio"
     if "+" in summary["model"] or summary["model"] in ("per_frame", "av_transformer"):
         return "audio + video"
-    if summary["model"] in ("wave_cnn1d", "mel_cnn2d"):
-        return "audio"
     return "video"
 
 

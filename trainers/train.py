@@ -76,6 +76,14 @@ def model_options() -> dict:
     return options
 
 
+def build_model(num_classes: int, weights_file: str | None = None):
+    model = models.build(FLAGS.model, num_classes=num_classes, frames=FLAGS.frames,
+                         image_size=FLAGS.image_size, **model_options())
+    if weights_file:
+        model.load_weights(weights_file)
+    return model
+
+
 def sparse_loss(num_classes: int, smoothing: float):
     """Cross-entropy on integer labels, with optional label smoothing."""
     if not smoothing:
@@ -114,8 +122,7 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
     splits = data.splits_of(fold)
     with strategy.scope():
-        model = models.build(FLAGS.model, num_classes=num_classes, frames=FLAGS.frames,
-                             image_size=FLAGS.image_size, **model_options())
+        model = build_model(num_classes)
     spec = data.WindowSpec.for_model(model, num_classes)
     train_clips = builder.info.splits[splits["train"]].num_examples
     steps = max(train_clips // FLAGS.batch_size, 1)
@@ -145,9 +152,7 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     seconds = time.time() - start
     # Evaluated and exported outside the strategy: a multi-worker model would gather every
     # worker's predictions into each batch.
-    model = models.build(FLAGS.model, num_classes=num_classes, frames=FLAGS.frames,
-                         image_size=FLAGS.image_size, **model_options())
-    model.load_weights(best)
+    model = build_model(num_classes, best)
 
     result = {"fold": fold.number, "actors": fold._asdict(), "train_seconds": seconds,
               "model": FLAGS.model, "options": model_options(), "frames": spec.frames, "config": FLAGS.config}
@@ -164,7 +169,7 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
                                f"{FLAGS.model}, fold {fold.number} test actors {fold.test} (clip level)")
         history = _history(os.path.join(fold_dir, "history.csv"))
         plots.training_curves(history, os.path.join(fold_dir, "curves.png"), f"{FLAGS.model}, fold {fold.number}")
-    result["model_object"] = model
+    result["weights"] = best
     return result
 
 
@@ -213,8 +218,8 @@ def main(argv):
     exported = None
     if FLAGS.export_dir and distribute.is_chief():
         best = max(results, key=lambda r: r["validation"]["clip"]["accuracy"])
-        exported = export.export(best["model_object"], FLAGS.export_dir, FLAGS.export_name or FLAGS.model.replace("+", "_"),
-                                 ravdess.class_names(num_classes),
+        exported = export.export(build_model(num_classes, best["weights"]), FLAGS.export_dir,
+                                 FLAGS.export_name or FLAGS.model.replace("+", "_"), ravdess.class_names(num_classes),
                                  metadata={"fold": best["fold"], "fps": data.RAVDESS_FPS, "run_dir": run_dir})
     test, val = summary["test_clip_accuracy"], summary["validation_clip_accuracy"]
     print(f"{FLAGS.model} on ravdess/{FLAGS.config}, {len(results)} fold(s): clip-level test accuracy "

@@ -11,7 +11,7 @@ from typing import Iterator, NamedTuple
 import cv2
 import numpy as np
 
-from emorec.media import video
+from emorec.media import audio, video
 
 
 class Frame(NamedTuple):
@@ -81,7 +81,7 @@ def open_file(path: str, max_width: int = 640) -> Source:
     fps, count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     capture.release()
     try:
-        waveform = video.decode(path, with_video=False)["waveform"]
+        waveform = audio.load_audio(path)
     except video.MediaError as e:
         if e.reason != "no audio stream":
             raise
