@@ -31,8 +31,6 @@ _RAVDESS_DIR = flags.DEFINE_string(
     "ravdess_dir", os.environ.get("RAVDESS_DIR"),
     "A real RAVDESS folder (Actor_XX/ folders or the Zenodo zips). Default: $RAVDESS_DIR, "
     "else a synthetic sample is made under --out.")
-_NUM_FOLDS = flags.DEFINE_integer("num_folds", None,
-                                  "Folds of consecutive actors; default: one per 4 actors present.")
 _TRAIN = flags.DEFINE_boolean("train", True, "Build the dataset and train (off: only describe the clips).")
 
 
@@ -115,7 +113,7 @@ def main(argv):
         print(f"Making the synthetic sample (not real data) in {root}")
         synthetic.make_sample(root, progress=True)
     scan = ravdess.scan(root)
-    print(describe(scan, _NUM_FOLDS.value))
+    print(describe(scan))
     if not _TRAIN.value:
         return
     av_actors = {s.clip.actor for s in scan.sources if s.clip.modality == 1}
@@ -126,7 +124,7 @@ def main(argv):
     data_dir = os.path.abspath(os.path.join(_OUT.value, "tensorflow_datasets"))
     print(f"\nBuilding the TFDS dataset ravdess/{config} in {data_dir}")
     build_dataset(root, data_dir, config)
-    train(data_dir, os.path.abspath(_OUT.value), config, _NUM_FOLDS.value or max(3, len(actors) // 4))
+    train(data_dir, os.path.abspath(_OUT.value), config, max(3, len(actors) // 4))
     predicted = config == "av" and not _RAVDESS_DIR.value
     if predicted:
         predict(os.path.abspath(_OUT.value))
