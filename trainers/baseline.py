@@ -58,7 +58,7 @@ def fit_svm(x, y, groups):
     from sklearn.svm import SVC
 
     grid = {"svc__C": [0.1, 1, 10, 100], "svc__gamma": ["scale", 0.001, 0.01]}
-    search = GridSearchCV(make_pipeline(StandardScaler(), SVC(kernel="rbf", probability=True)), grid,
+    search = GridSearchCV(make_pipeline(StandardScaler(), SVC(kernel="rbf")), grid,
                           cv=GroupKFold(n_splits=min(4, len(np.unique(groups)))), n_jobs=-1)
     search.fit(x, y, groups=groups)
     return search
@@ -89,7 +89,9 @@ def main(argv):
                       "model": variant, "best_params": search.best_params_}
             for part in ("validation", "test"):
                 rows = np.isin(actors, getattr(fold, part))
-                summary = metrics.summarize(search.predict_proba(x[rows]), labels[rows], class_names)
+                # The SVM's decisions as one-hot rows: the metrics read the argmax.
+                decisions = np.eye(num_classes)[search.predict(x[rows])]
+                summary = metrics.summarize(decisions, labels[rows], class_names)
                 result[part] = {"window": summary, "clip": summary}  # one feature vector per clip
             results.append(result)
             logging.info("%s fold %d: test accuracy %.3f", variant, fold.number, result["test"]["clip"]["accuracy"])

@@ -1,22 +1,24 @@
 """The log-mel spectrogram: the one feature function shared by builder, models and serving."""
 from __future__ import annotations
 
-import tensorflow as tf
-
 SAMPLE_RATE = 16000
 WINDOW_MS = 25
 HOP_MS = 10
 NUM_MELS = 64
 
 
-def log_mel(waveform: tf.Tensor, sample_rate: int = SAMPLE_RATE, num_mels: int = NUM_MELS,
+def log_mel(waveform, sample_rate: int = SAMPLE_RATE, num_mels: int = NUM_MELS,
             window_ms: float = WINDOW_MS, hop_ms: float = HOP_MS, fmin: float = 20.0,
-            fmax: float | None = None) -> tf.Tensor:
+            fmax: float | None = None):
     """float32 waveform [..., samples] -> log-mel [..., ceil(samples / hop), num_mels].
 
     Frame j starts at j * hop_ms, so mel frames and video frames share one clock: the video
     frame at t seconds lies over mel frame floor(t * 1000 / hop_ms).
     """
+    # Imported here so that reading audio never loads TensorFlow: openSMILE's native library
+    # aborted (malloc) in a process that had TensorFlow loaded (trainers/baseline.py).
+    import tensorflow as tf
+
     waveform = tf.convert_to_tensor(waveform, tf.float32)
     frame_length = int(round(sample_rate * window_ms / 1000))
     frame_step = int(round(sample_rate * hop_ms / 1000))
