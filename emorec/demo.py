@@ -84,7 +84,7 @@ def train(data_dir: str, out: str, config: str, num_folds: int) -> None:
     cmd = [sys.executable, "-m", "trainers.train", f"--flagfile={DEMO_CONFIG}", f"--data_dir={data_dir}",
            f"--model_dir={os.path.join(out, 'run')}", f"--num_folds={num_folds}"]
     if config == "audio":
-        cmd += ["--config=audio", "--model=mel_cnn2d", "--backbone=", "--options="]
+        cmd += ["--config=audio", "--model=mel_cnn2d", "--backbone=", "--options=", "--export_name=demo_audio"]
     print("\n$ " + " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
 
