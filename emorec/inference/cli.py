@@ -74,7 +74,7 @@ def run(args) -> dict:
                 height, width = frame.image.shape[:2]
                 annotated = outputs.AnnotatedVideo(os.path.join(args.out, f"{stem}.annotated.mp4"), (width, height),
                                                    source.fps, None if args.input.isdigit() else args.input)
-            annotated.write(frame.image, predictor.boxes.get(frame.index), last and last["label"],
+            annotated.write(frame.image, predictor.box, last and last["label"],
                             last and max(last["probabilities"].values()))
         if progress:
             progress.update()

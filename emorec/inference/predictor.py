@@ -53,7 +53,7 @@ class Predictor:
         self.seconds = collections.Counter()  # where the time goes: detect, crop, model
         self.predictions = 0
         self.last_row = -1  # the last frame that has a row
-        self.boxes: dict[int, tuple] = {}
+        self.box = None  # the face box of the last frame pushed, None without a face
 
     def _crop(self, frame: Frame):
         start = time.perf_counter()
@@ -67,7 +67,7 @@ class Predictor:
             box_used = tuple(box)
         crop = faces.crop(frame.image, box_used, self.size, self.margin)
         self.seconds["crop"] += time.perf_counter() - start
-        self.boxes[frame.index] = box_used if box is not None else None
+        self.box = box_used if box is not None else None
         return crop, found if looked else None
 
     def push(self, frame: Frame) -> list[dict]:
