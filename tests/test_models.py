@@ -179,3 +179,17 @@ def test_video_encoders_without_keras_weights_take_a_file(tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="no imagenet weights"):
         mvit.mvitv2_tiny_encoder(frames=4, image_size=32, weights="imagenet")
+
+
+@pytest.mark.parametrize("kernel, strides", [((3, 7, 7), (2, 4, 4)), ((3, 3, 3), (2, 1, 1)), ((1, 1, 1), (2, 2, 2))])
+def test_frame_conv3d_computes_conv3d(kernel, strides):
+    from emorec.models.layers import FrameConv3D
+    x = np.random.default_rng(0).normal(size=(2, 7, 13, 13, 3)).astype("float32")
+    reference = keras.layers.Conv3D(5, kernel, strides=strides)
+    ours = FrameConv3D(5, kernel, strides)
+    reference.build(x.shape)
+    ours.build(x.shape)
+    ours.set_weights([w + 0.1 for w in reference.get_weights()])  # a non-zero bias too
+    reference.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(x), reference(x), atol=1e-5)
+    assert ours.compute_output_shape(x.shape) == reference.compute_output_shape(x.shape)

@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from emorec.models.audio import DEFAULT_FPS, waveform_input
-from emorec.models.layers import (ClassToken, FacePreprocess, LogMel, PositionEmbedding,
+from emorec.models.layers import (ClassToken, FacePreprocess, FrameConv3D, LogMel, PositionEmbedding,
                                   UtteranceNorm, classifier_head, register, transformer_block)
 
 
@@ -35,8 +35,8 @@ def av_transformer(num_classes=8, frames=16, image_size=112, fps=DEFAULT_FPS, pa
     faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
     waveform = waveform_input(frames, fps)
 
-    v = layers.Conv3D(dim, (tubelet, patch, patch), strides=(tubelet, patch, patch),
-                      name="tubelet_embed")(FacePreprocess("symmetric")(faces))
+    v = FrameConv3D(dim, (tubelet, patch, patch), (tubelet, patch, patch),
+                    name="tubelet_embed")(FacePreprocess("symmetric")(faces))
     v = layers.Reshape((-1, dim))(v)
     v = ModalityEmbedding(name="video_modality")(PositionEmbedding(name="video_positions")(v))
 

@@ -148,6 +148,49 @@ class DropPath(layers.Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
+@register
+class FrameConv3D(layers.Layer):
+    """A 'valid' Conv3D computed as one 2D convolution over frames stacked on channels.
+
+    The kernel keeps Conv3D's shape [kt, kh, kw, in, out], so counts and weights match
+    `layers.Conv3D`. TensorFlow's Conv3D backward pass on CPUs is slow without oneDNN
+    (off here, see emorec/__init__.py): the (3, 7, 7) patch embedding of mvitv2_tiny took
+    31 s per training step of two clips, the same step as a 2D convolution well under one.
+    """
+
+    def __init__(self, filters: int, kernel, strides=(1, 1, 1), use_bias: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.use_bias = filters, use_bias
+        self.kernel_size = (kernel,) * 3 if isinstance(kernel, int) else tuple(kernel)
+        self.strides = (strides,) * 3 if isinstance(strides, int) else tuple(strides)
+
+    def build(self, shape):
+        self.kernel = self.add_weight(shape=(*self.kernel_size, shape[-1], self.filters), name="kernel",
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight(shape=(self.filters,), name="bias", initializer="zeros") if self.use_bias else None
+
+    def call(self, x):
+        kt, kh, kw = self.kernel_size
+        st, sh, sw = self.strides
+        _, t, h, w, c = x.shape
+        t_out = (t - kt) // st + 1
+        # Frame t' * st + dt of every offset dt side by side: channel index dt * c + channel.
+        frames = ops.concatenate([x[:, dt: dt + (t_out - 1) * st + 1: st] for dt in range(kt)], axis=-1)
+        kernel = ops.reshape(ops.transpose(self.kernel, (1, 2, 0, 3, 4)), (kh, kw, kt * c, self.filters))
+        y = ops.conv(ops.reshape(frames, (-1, h, w, kt * c)), kernel, strides=(sh, sw), padding="valid")
+        if self.bias is not None:
+            y = y + self.bias
+        return ops.reshape(y, (-1, t_out, *y.shape[1:]))
+
+    def compute_output_shape(self, shape):
+        sizes = [(n - k) // s + 1 for n, k, s in zip(shape[1:4], self.kernel_size, self.strides)]
+        return (shape[0], *sizes, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel": self.kernel_size,
+                "strides": self.strides, "use_bias": self.use_bias}
+
+
 def batch_norm(name: str, **kwargs) -> layers.BatchNormalization:
     """BatchNormalization with statistics over the global batch: under a distribution
     strategy every replica normalises alike and keeps the same moving statistics, so all

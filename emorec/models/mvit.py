@@ -17,7 +17,7 @@ import numpy as np
 from keras import layers, ops
 
 from emorec.models.backbones import weights_file_only
-from emorec.models.layers import ClassToken, DropPath, FacePreprocess, register
+from emorec.models.layers import ClassToken, DropPath, FacePreprocess, FrameConv3D, register
 
 
 def _rel_index(q: int, k: int) -> np.ndarray:
@@ -200,7 +200,7 @@ def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=
     faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
     x = FacePreprocess("kinetics")(faces)
     x = layers.ZeroPadding3D((1, 3, 3))(x)
-    x = layers.Conv3D(dim, (3, 7, 7), strides=(2, 4, 4), name="patch_embed")(x)
+    x = FrameConv3D(dim, (3, 7, 7), (2, 4, 4), name="patch_embed")(x)
     thw = tuple(x.shape[1:4])
     if kv_stride is None:
         # Keys and values pooled to about 7x7 as in the paper's 224 setting.

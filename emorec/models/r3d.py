@@ -10,13 +10,13 @@ import keras
 from keras import layers
 
 from emorec.models.backbones import weights_file_only
-from emorec.models.layers import FacePreprocess, batch_norm
+from emorec.models.layers import FacePreprocess, FrameConv3D, batch_norm
 
 
 def _conv_bn(x, filters, kernel, stride, name, relu=True):
     # Explicit symmetric padding, as the reference's padding=k//2, then a valid conv.
     x = layers.ZeroPadding3D([k // 2 for k in kernel])(x)
-    x = layers.Conv3D(filters, kernel, strides=stride, use_bias=False, name=f"{name}_conv")(x)
+    x = FrameConv3D(filters, kernel, stride, use_bias=False, name=f"{name}_conv")(x)
     x = batch_norm(f"{name}_bn", epsilon=1e-5, momentum=0.9)(x)
     return layers.ReLU()(x) if relu else x
 
@@ -26,7 +26,7 @@ def _basic_block(x, filters, stride, name):
     y = _conv_bn(x, filters, (3, 3, 3), stride, f"{name}_a")
     y = _conv_bn(y, filters, (3, 3, 3), 1, f"{name}_b", relu=False)
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = layers.Conv3D(filters, 1, strides=stride, use_bias=False, name=f"{name}_down_conv")(x)
+        shortcut = FrameConv3D(filters, 1, stride, use_bias=False, name=f"{name}_down_conv")(x)
         shortcut = batch_norm(f"{name}_down_bn", epsilon=1e-5, momentum=0.9)(shortcut)
     return layers.ReLU()(layers.Add()([y, shortcut]))
 
