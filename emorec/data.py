@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from emorec import ravdess
-from emorec.media.features import SAMPLE_RATE, window_samples
+from emorec.media.features import SAMPLE_RATE, speaker_statistics, window_samples
 
 RAVDESS_FPS = 30000 / 1001
 
@@ -31,6 +31,7 @@ class WindowSpec:
     faces: bool = True
     audio: bool = True
     per_frame: bool = False  # labels [W] instead of a scalar
+    speaker_stats: bool = False  # the speaker's log-mel statistics beside the audio
     num_classes: int = 8
     fps: float = RAVDESS_FPS
 
@@ -45,7 +46,7 @@ class WindowSpec:
         frames = faces[1] if faces is not None else round(shapes["waveform"][1] * fps / SAMPLE_RATE)
         return cls(frames=frames, image_size=faces[2] if faces is not None else 112, faces=faces is not None,
                    audio="waveform" in shapes, per_frame=len(model.outputs[0].shape) == 3,
-                   num_classes=num_classes, fps=fps)
+                   speaker_stats="speaker_stats" in shapes, num_classes=num_classes, fps=fps)
 
 
 def dataset_dir(data_dir: str, config: str) -> str:
@@ -110,6 +111,8 @@ def _window(example, start, spec: WindowSpec):
         piece = waveform[offset: offset + spec.samples]
         piece = tf.pad(piece, [[0, spec.samples - tf.shape(piece)[0]]])
         inputs["waveform"] = tf.ensure_shape(piece, (spec.samples,))
+    if spec.speaker_stats:
+        inputs["speaker_stats"] = example["speaker_stats"]
     return inputs
 
 
@@ -179,8 +182,37 @@ def _examples(builder, split: str, spec: WindowSpec, shuffle_files: bool, seed: 
     ds = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
     if spec.num_classes == 7:
         ds = ds.filter(lambda e: e["label"] != 0)
-    return ds.map(lambda e: {**{k: e[k] for k in keep}, "label": _label(e, spec), "name": e["name"]},
-                  num_parallel_calls=tf.data.AUTOTUNE)
+    table = speaker_table(builder, split) if spec.speaker_stats else None
+
+    def select(e):
+        out = {**{k: e[k] for k in keep}, "label": _label(e, spec), "name": e["name"]}
+        if table is not None:
+            out["speaker_stats"] = tf.gather(table, e["actor"])
+        return out
+
+    return ds.map(select, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+_SPEAKER_TABLES: dict = {}
+
+
+def speaker_table(builder, split: str) -> tf.Tensor:
+    """[max actor + 1, 2, mels]: each actor's `features.speaker_statistics` over all of its
+    clips in `split` (all emotions; labels are not read), zeros for absent actors."""
+    key = (builder.data_dir, split)
+    if key not in _SPEAKER_TABLES:
+        if "log_mel" not in builder.info.features:
+            raise ValueError(f"ravdess/{builder.info.config_name} has no log_mel: speaker statistics need audio")
+        skip = {k: tfds.decode.SkipDecoding() for k in ("faces",) if k in builder.info.features}
+        by_actor = collections.defaultdict(list)
+        for example in builder.as_dataset(split=split, decoders=skip or None):
+            by_actor[int(example["actor"])].append(example["log_mel"].numpy())
+        stats = {actor: speaker_statistics(mels) for actor, mels in by_actor.items()}
+        table = np.zeros((max(stats) + 1, *next(iter(stats.values())).shape), np.float32)
+        for actor, value in stats.items():
+            table[actor] = value
+        _SPEAKER_TABLES[key] = tf.constant(table)
+    return _SPEAKER_TABLES[key]
 
 
 def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmentation: bool = True,

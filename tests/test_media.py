@@ -87,6 +87,22 @@ def test_log_mel_timeline():
     assert features.window_samples(16, 30000 / 1001) == 8542  # 16 / 29.97 s = 8541.9 samples
 
 
+def test_speaker_statistics_standardise_every_band_over_the_speakers_clips():
+    from emorec.models.layers import SpeakerNorm
+    rng = np.random.default_rng(0)
+    low, high = rng.normal(0, 0.05, 16000), rng.normal(0, 0.5, 24000)  # a quiet and a loud clip
+    mels = [features.log_mel(w.astype(np.float32)).numpy() for w in (low, high)]
+    stats = features.speaker_statistics(mels)
+    assert stats.shape == (2, features.NUM_MELS)
+    together = np.concatenate([SpeakerNorm()([m[None], stats[None]]).numpy()[0] for m in mels])
+    np.testing.assert_allclose(together.mean(0), 0, atol=1e-3)
+    np.testing.assert_allclose(together.std(0), 1, atol=1e-2)
+    # The loud clip stays louder than the speaker's average: what per-clip standardisation loses.
+    assert SpeakerNorm()([mels[1][None], stats[None]]).numpy().mean() > 0.5
+    with pytest.raises(ValueError, match="at least one"):
+        features.speaker_statistics([np.zeros((0, features.NUM_MELS))])
+
+
 class _Scripted:
     """A detector that finds a face only where told to."""
 

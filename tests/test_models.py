@@ -15,6 +15,7 @@ CASES = [
     ("mvitv2_tiny", {}),
     ("wave_cnn1d", {}),
     ("mel_cnn2d", {}),
+    ("mel_cnn2d", {"normalization": "utterance"}),
     ("per_frame", {"backbone": "small_cnn"}),
     ("av_transformer", {}),
     ("mvitv2_tiny+wave_cnn1d", {}),
@@ -30,6 +31,9 @@ def batch(model, size=2, seed=0):
         shape = (size, *tensor.shape[1:])
         if "int" in str(tensor.dtype):
             feed[tensor.name] = rng.integers(0, 256, shape).astype("uint8")
+        elif tensor.name == "speaker_stats":  # per mel band: a mean, then a positive spread
+            feed[tensor.name] = np.stack([rng.normal(-5, 1, shape[::2]), rng.uniform(1, 3, shape[::2])], 1
+                                         ).astype("float32")
         else:
             feed[tensor.name] = (0.1 * rng.standard_normal(shape)).astype("float32")
     return feed
@@ -71,7 +75,8 @@ def test_builds_trains_and_round_trips(name, options, tmp_path):
 
 def test_probabilities_sum_to_one_and_inputs_are_what_a_client_has():
     model = models.build("mvitv2_tiny+mel_cnn2d", **SMALL)
-    assert {t.name: str(t.dtype) for t in model.inputs} == {"faces": "uint8", "waveform": "float32"}
+    assert {t.name: str(t.dtype) for t in model.inputs} == {"faces": "uint8", "waveform": "float32",
+                                                            "speaker_stats": "float32"}
     # 4 frames at 29.97 fps of 16 kHz audio
     assert dict((t.name, t.shape[1:]) for t in model.inputs)["waveform"] == (2135,)
     p = model.predict(batch(model), verbose=0)
@@ -193,3 +198,14 @@ def test_frame_conv3d_computes_conv3d(kernel, strides):
     reference.set_weights(ours.get_weights())
     np.testing.assert_allclose(ours(x), reference(x), atol=1e-5)
     assert ours.compute_output_shape(x.shape) == reference.compute_output_shape(x.shape)
+
+
+def test_speaker_normalisation_uses_the_speakers_statistics():
+    model = models.build("mel_cnn2d", **SMALL)
+    feed = batch(model)
+    other = dict(feed, speaker_stats=feed["speaker_stats"] + np.array([[[1.0]], [[0.5]]], "float32"))
+    assert not np.allclose(model.predict(feed, verbose=0), model.predict(other, verbose=0), atol=1e-4)
+    utterance = models.build("mel_cnn2d", **SMALL, normalization="utterance")
+    assert [t.name for t in utterance.inputs] == ["waveform"]
+    with pytest.raises(ValueError, match="normalization"):
+        models.build("mel_cnn2d", normalization="global")

@@ -18,6 +18,7 @@ from emorec import plots, ravdess, serving
 from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import open_input
+from emorec.media import audio, features
 from emorec.media.video import MediaError
 
 
@@ -36,6 +37,9 @@ def parse(argv):
     parser.add_argument("--detect_every", type=int, default=2, help="run the face detector on every n-th frame")
     parser.add_argument("--max_width", type=int, default=640, help="frames are scaled down to this width")
     parser.add_argument("--max_frames", type=int, help="stop after this many frames (cameras run until stopped)")
+    parser.add_argument("--speaker_audio", nargs="+", metavar="FILE",
+                        help="speaker-normalised models: other recordings of the same speaker to take the "
+                             "speaker's statistics from (default: the input's own audio)")
     parser.add_argument("--out", default="predictions", help="output folder")
     parser.add_argument("--annotate", action="store_true", help="also write a copy of the video with box and emotion")
     args = parser.parse_args(argv)
@@ -55,12 +59,19 @@ def load_model(args):
     return model, ravdess.EMOTIONS
 
 
+def speaker_stats(paths):
+    """The speaker's log-mel statistics from their other recordings, or None."""
+    if not paths:
+        return None
+    return features.speaker_statistics([features.log_mel(audio.load_audio(p)).numpy() for p in paths])
+
+
 def run(args) -> dict:
     os.makedirs(args.out, exist_ok=True)
     model, class_names = load_model(args)
     source = open_input(args.input, args.max_width)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
-                          args.detect_every, source_name=source.name)
+                          args.detect_every, source_name=source.name, speaker_stats=speaker_stats(args.speaker_audio))
     stem = "camera" if args.input.isdigit() else os.path.splitext(os.path.basename(args.input))[0]
     progress, annotated = None, None
     if source.count:  # files: a progress bar; cameras run until stopped

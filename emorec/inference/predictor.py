@@ -18,14 +18,15 @@ import time
 import numpy as np
 
 from emorec.inference.sources import Frame
-from emorec.media import faces
+from emorec.media import faces, features
 from emorec.media.features import SAMPLE_RATE
 
 
 class Predictor:
     def __init__(self, model, class_names, mode: str = "queue", stride: int | None = None,
                  smoothing: float = 0.0, waveform: np.ndarray | None = None, detect_every: int = 2,
-                 margin: float = 1.3, batch: int = 8, source_name: str = "the input"):
+                 margin: float = 1.3, batch: int = 8, source_name: str = "the input",
+                 speaker_stats: np.ndarray | None = None):
         if mode not in ("queue", "per-frame"):
             raise ValueError(f"mode must be 'queue' or 'per-frame', got {mode!r}")
         self.model, self.class_names, self.mode = model, list(class_names), mode
@@ -45,6 +46,12 @@ class Predictor:
             self.window = int(round(self.samples / SAMPLE_RATE * 29.97))
         self.stride = stride or (max(self.window // 2, 1) if mode == "queue" else 1)
         self.smoothing, self.waveform, self.margin, self.batch = smoothing, waveform, margin, batch
+        self.speaker_stats = None
+        if "speaker_stats" in signature:
+            # Without statistics from other recordings of the speaker, the input's own audio
+            # stands in: the whole file, or what a camera has heard when the stream starts.
+            self.speaker_stats = (np.asarray(speaker_stats, np.float32) if speaker_stats is not None
+                                  else features.speaker_statistics([features.log_mel(waveform).numpy()]))
         self.tracker = faces.OnlineTracker(every=detect_every) if self.uses_faces else None
         self.buffer: collections.deque = collections.deque(maxlen=self.window)
         self.pending: list = []  # windows waiting for a batched prediction (per-frame mode)
@@ -105,6 +112,8 @@ class Predictor:
             start = int(round(self.buffer[0][0].time * SAMPLE_RATE))
             piece = self.waveform[start:start + self.samples]
             inputs["waveform"] = np.pad(piece, (0, self.samples - len(piece))).astype(np.float32)
+        if self.speaker_stats is not None:
+            inputs["speaker_stats"] = self.speaker_stats
         return inputs
 
     def _predict_pending(self):

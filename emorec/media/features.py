@@ -1,6 +1,8 @@
 """The log-mel spectrogram: the one feature function shared by builder, models and serving."""
 from __future__ import annotations
 
+import numpy as np
+
 SAMPLE_RATE = 16000
 WINDOW_MS = 25
 HOP_MS = 10
@@ -38,3 +40,17 @@ def num_mel_frames(samples: int, sample_rate: int = SAMPLE_RATE, hop_ms: float =
 def window_samples(frames: int, fps: float, sample_rate: int = SAMPLE_RATE) -> int:
     """Audio samples that go with a window of `frames` video frames."""
     return int(round(frames * sample_rate / fps))
+
+
+def speaker_statistics(log_mels) -> np.ndarray:
+    """Mean and standard deviation per mel band over every frame of one speaker's log-mels:
+    float32 [2, num_mels], the `speaker_stats` input of speaker-normalised models.
+
+    Removing a speaker's own average spectrum and range leaves how this utterance departs
+    from that speaker's usual voice, which is what carries emotion across speakers. The
+    statistics need the speaker's audio only, never labels.
+    """
+    frames = np.concatenate([np.asarray(m, np.float32).reshape(-1, np.shape(m)[-1]) for m in log_mels])
+    if not len(frames):
+        raise ValueError("speaker_statistics needs at least one log-mel frame")
+    return np.stack([frames.mean(0), frames.std(0) + 1e-3]).astype(np.float32)

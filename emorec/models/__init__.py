@@ -78,9 +78,9 @@ def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 1
         encoders = [_encoder(name, frames, image_size, options, used)]
     if set(options) - used:
         raise TypeError(f"{name}: unknown option(s) {sorted(set(options) - used)}")
-    inputs = {encoder.input.name: keras.Input(encoder.input.shape[1:], dtype=encoder.input.dtype,
-                                              name=encoder.input.name) for encoder in encoders}
-    embeddings = [encoder(inputs[encoder.input.name]) for encoder in encoders]
+    inputs = {t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name) for e in encoders for t in e.inputs}
+    embeddings = [encoder([inputs[t.name] for t in encoder.inputs] if len(encoder.inputs) > 1
+                          else inputs[encoder.input.name]) for encoder in encoders]
     x = fusion.merge(*embeddings, mode=mode, **merge_options) if len(embeddings) == 2 else embeddings[0]
     model_name = name.replace("+", "_")
     return keras.Model(inputs, classifier_head(x, num_classes, head_dropout), name=model_name)

@@ -78,6 +78,19 @@ class UtteranceNorm(layers.Layer):
 
 
 @register
+class SpeakerNorm(layers.Layer):
+    """log-mel [batch, frames, mels] and the speaker's statistics [batch, 2, mels] (mean and
+    std per band, `features.speaker_statistics`) -> the log-mel standardised per band."""
+
+    def call(self, inputs):
+        mel, stats = inputs
+        return (mel - stats[:, :1]) / stats[:, 1:]
+
+    def compute_output_shape(self, shapes):
+        return shapes[0]
+
+
+@register
 class FrameSpectrogram(layers.Layer):
     """log-mel [batch, mel frames, mels] -> [batch, frames, k, mels]: the mel frames under
     each video frame (k = ceil(frame period / hop)), starting where that frame starts."""
