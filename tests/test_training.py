@@ -172,15 +172,18 @@ def test_serving_client_over_rest_and_grpc(tmp_path):
                                                          "fearful", "disgust", "surprised"), version=1)
     local = serving.LocalModel(path)
     signature = serving.read_signature(path)
-    waveform = np.random.default_rng(1).normal(0, 0.1, (2, signature["waveform"][0][1])).astype("float32")
-    expected = local.predict({"waveform": waveform})
+    rng = np.random.default_rng(1)
+    waveform = rng.normal(0, 0.1, (2, signature["waveform"][0][1])).astype("float32")
+    inputs = {"waveform": waveform,  # a request with two inputs: audio and the speaker's statistics
+              "speaker_stats": np.stack([rng.normal(-5, 1, (2, 64)), rng.uniform(1, 3, (2, 64))], 1)}
+    expected = local.predict(inputs)
 
     _Rest.model = local
     server = http.server.HTTPServer(("127.0.0.1", 0), _Rest)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         client = serving.ServingClient("audio", signature, host="127.0.0.1", rest_port=server.server_port, version=1)
-        out = client.predict({"waveform": waveform})
+        out = client.predict(inputs)
     finally:
         server.shutdown()
     np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=1e-5)
@@ -200,12 +203,12 @@ def test_serving_client_over_rest_and_grpc(tmp_path):
     grpc_server.start()
     try:
         client = serving.ServingClient("audio", signature, host="127.0.0.1", grpc_port=port, protocol="grpc")
-        out = client.predict({"waveform": waveform})
+        out = client.predict(inputs)
     finally:
         grpc_server.stop(0)
     np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=1e-5)
     with pytest.raises(ValueError, match="expected shape"):
-        client.grpc_request({"waveform": waveform[:, :10]})
+        client.grpc_request({**inputs, "waveform": waveform[:, :10]})
 
 
 def test_compare_tables_and_plots_runs(tmp_path):
