@@ -6,6 +6,8 @@ from __future__ import annotations
 import pathlib
 import subprocess
 
+from emorec.metrics import markdown_table
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_CLIP = ROOT.parent / "shared" / "data" / "ravdess" / "clips" / "01-01-07-02-02-01-01.mp4"
 
@@ -34,7 +36,5 @@ def hd_clip(workdir: pathlib.Path) -> tuple[pathlib.Path, str]:
 
 def print_table(caption: str, header: list[str], rows: list[list[str]]) -> None:
     """The one table a benchmark prints, under the command and setting that produced it."""
-    from emorec.demo import table
-
     print(f"\n{caption}\n")
-    print(table(rows, header))
+    print(markdown_table(rows, header))

@@ -35,8 +35,14 @@ _STEPS = flags.DEFINE_integer("steps", 3, "Timed repetitions.")
 
 def _inputs(model, batch):
     rng = np.random.default_rng(0)
-    return {t.name: (rng.integers(0, 256, (batch, *t.shape[1:])).astype("uint8") if "int" in str(t.dtype)
-                     else rng.standard_normal((batch, *t.shape[1:])).astype("float32")) for t in model.inputs}
+    def one(t):
+        shape = (batch, *t.shape[1:])
+        if "int" in str(t.dtype):
+            return rng.integers(0, 256, shape).astype("uint8")
+        values = rng.standard_normal(shape)
+        # speaker_stats: a mean and a positive spread per mel band
+        return (values if t.name != "speaker_stats" else np.abs(values) + 1).astype("float32")
+    return {t.name: one(t) for t in model.inputs}
 
 
 def flops_per_clip(model) -> float:

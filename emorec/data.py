@@ -17,9 +17,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from emorec import ravdess
-from emorec.media.features import SAMPLE_RATE, speaker_statistics, window_samples
-
-RAVDESS_FPS = 30000 / 1001
+from emorec.media.features import SAMPLE_RATE, speaker_statistics, window_frames, window_samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,17 +31,17 @@ class WindowSpec:
     per_frame: bool = False  # labels [W] instead of a scalar
     speaker_stats: bool = False  # the speaker's log-mel statistics beside the audio
     num_classes: int = 8
-    fps: float = RAVDESS_FPS
+    fps: float = ravdess.FPS
 
     @property
     def samples(self) -> int:
         return window_samples(self.frames, self.fps, SAMPLE_RATE)
 
     @classmethod
-    def for_model(cls, model, num_classes: int, fps: float = RAVDESS_FPS) -> "WindowSpec":
+    def for_model(cls, model, num_classes: int, fps: float = ravdess.FPS) -> "WindowSpec":
         shapes = {t.name: t.shape for t in model.inputs}
         faces = shapes.get("faces")
-        frames = faces[1] if faces is not None else round(shapes["waveform"][1] * fps / SAMPLE_RATE)
+        frames = faces[1] if faces is not None else window_frames(shapes["waveform"][1], fps)
         return cls(frames=frames, image_size=faces[2] if faces is not None else 112, faces=faces is not None,
                    audio="waveform" in shapes, per_frame=len(model.outputs[0].shape) == 3,
                    speaker_stats="speaker_stats" in shapes, num_classes=num_classes, fps=fps)

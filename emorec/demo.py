@@ -22,6 +22,7 @@ import time
 from absl import app, flags
 
 from emorec import ravdess, synthetic
+from emorec.metrics import markdown_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_CONFIG = os.path.join(ROOT, "trainers", "configs", "demo.cfg")
@@ -34,13 +35,6 @@ _RAVDESS_DIR = flags.DEFINE_string(
 _TRAIN = flags.DEFINE_boolean("train", True, "Build the dataset and train (off: only describe the clips).")
 
 
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """A markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def describe(scan: ravdess.Scan, num_folds: int | None = None) -> str:
     """What the package sees in a scan: counts per emotion and actor, skips, folds."""
     counts = collections.Counter((s.clip.emotion, s.clip.actor) for s in scan.sources)
@@ -50,7 +44,7 @@ def describe(scan: ravdess.Scan, num_folds: int | None = None) -> str:
            f"from {len(actors)} actors\n"]
     rows = [[name] + [counts[(code, a)] or "" for a in actors]
             for code, name in enumerate(ravdess.EMOTIONS, start=1)]
-    out.append(table(rows, ["emotion \\ actor"] + [f"{a:02d}" for a in actors]))
+    out.append(markdown_table(rows, ["emotion \\ actor"] + [f"{a:02d}" for a in actors]))
     if scan.skipped:
         out.append(f"\n{len(scan.skipped)} file(s) passed over:")
         out += [f"  {location}: {reason}" for location, reason in scan.skipped]
@@ -58,7 +52,7 @@ def describe(scan: ravdess.Scan, num_folds: int | None = None) -> str:
     if len(actors) >= 3:
         folds = ravdess.folds(min(num_folds, len(actors)), actors)
         out.append(f"\nActor-independent folds ({len(folds)}; validation on the next fold):")
-        out.append(table([[f.number, f.test, f.validation, f.train] for f in folds],
+        out.append(markdown_table([[f.number, f.test, f.validation, f.train] for f in folds],
                          ["fold", "test actors", "validation actors", "training actors"]))
     return "\n".join(out)
 

@@ -37,3 +37,11 @@ def mean_and_spread(values) -> dict:
     values = np.asarray(values, float)
     return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
             "values": values.tolist()}
+
+
+def markdown_table(rows, header) -> str:
+    """Rows under a header as a markdown table: how the demo, the benchmarks and
+    trainers.compare print results."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)

@@ -28,7 +28,7 @@ def exports(tmp_path_factory):
 
 def _clip(path, seconds=1.0, with_audio=True, faceless_frames=0):
     clip = ravdess.parse(path.name)
-    frames = synthetic.render_frames(clip, (160, 120), int(round(seconds * synthetic.FPS)))
+    frames = synthetic.render_frames(clip, (160, 120), int(round(seconds * ravdess.FPS)))
     frames[:faceless_frames] = 90  # a grey screen: no face to find
     synthetic.write_mp4(str(path), frames, synthetic.render_audio(clip, seconds) if with_audio else None)
     return str(path)

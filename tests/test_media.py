@@ -11,7 +11,7 @@ from conftest import real_ravdess
 
 def _clip(tmp_path, size=(640, 480), seconds=1.0, with_audio=True, name="01-01-05-01-01-01-03.mp4"):
     clip = ravdess.parse(name)
-    frames = synthetic.render_frames(clip, size, int(round(seconds * synthetic.FPS)))
+    frames = synthetic.render_frames(clip, size, int(round(seconds * ravdess.FPS)))
     path = str(tmp_path / name)
     synthetic.write_mp4(path, frames, synthetic.render_audio(clip, seconds) if with_audio else None)
     return path

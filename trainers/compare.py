@@ -13,7 +13,7 @@ import sys
 
 from absl import app, flags
 
-from emorec import plots
+from emorec import metrics, plots
 
 _OUT = flags.DEFINE_string("out", "comparison.png", "Where the bar plot goes.")
 _METRIC = flags.DEFINE_enum("metric", "accuracy", ["accuracy", "uar", "macro_f1"], "Metric to plot.")
@@ -38,13 +38,12 @@ def modality(summary: dict) -> str:
 def table(summaries: list[dict]) -> str:
     def cell(s, key):
         return f"{s[key]['mean']:.3f} ± {s[key]['std']:.3f}"
-    lines = ["| run | model | modality | folds | test accuracy | test UAR | test macro-F1 | validation accuracy | s per fold |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for s in sorted(summaries, key=lambda s: -s["test_clip_accuracy"]["mean"]):
-        lines.append(f"| {s['run']} | {s['model']} | {modality(s)} | {s['folds']} | {cell(s, 'test_clip_accuracy')} | "
-                     f"{cell(s, 'test_clip_uar')} | {cell(s, 'test_clip_macro_f1')} | "
-                     f"{cell(s, 'validation_clip_accuracy')} | {s['train_seconds']['mean']:.0f} |")
-    return "\n".join(lines)
+    header = ["run", "model", "modality", "folds", "test accuracy", "test UAR", "test macro-F1",
+              "validation accuracy", "s per fold"]
+    rows = [[s["run"], s["model"], modality(s), s["folds"], cell(s, "test_clip_accuracy"), cell(s, "test_clip_uar"),
+             cell(s, "test_clip_macro_f1"), cell(s, "validation_clip_accuracy"), f"{s['train_seconds']['mean']:.0f}"]
+            for s in sorted(summaries, key=lambda s: -s["test_clip_accuracy"]["mean"])]
+    return metrics.markdown_table(rows, header)
 
 
 def main(argv):

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from emorec import ravdess
 from emorec.inference.sources import Frame
 from emorec.media import faces, features
 from emorec.media.features import SAMPLE_RATE
@@ -43,7 +44,7 @@ class Predictor:
             self.window, self.size = None, None
         self.samples = signature["waveform"][0][1] if self.uses_audio else None
         if self.window is None:  # audio-only: windows of the same duration on the frame clock
-            self.window = int(round(self.samples / SAMPLE_RATE * 29.97))
+            self.window = features.window_frames(self.samples, ravdess.FPS)
         self.stride = stride or (max(self.window // 2, 1) if mode == "queue" else 1)
         self.smoothing, self.waveform, self.margin, self.batch = smoothing, waveform, margin, batch
         self.speaker_stats = None

@@ -42,6 +42,11 @@ def window_samples(frames: int, fps: float, sample_rate: int = SAMPLE_RATE) -> i
     return int(round(frames * sample_rate / fps))
 
 
+def window_frames(samples: int, fps: float, sample_rate: int = SAMPLE_RATE) -> int:
+    """Video frames a window of `samples` audio samples spans (the inverse of window_samples)."""
+    return int(round(samples * fps / sample_rate))
+
+
 def speaker_statistics(log_mels) -> np.ndarray:
     """Mean and standard deviation per mel band over every frame of one speaker's log-mels:
     float32 [2, num_mels], the `speaker_stats` input of speaker-normalised models.
