@@ -15,7 +15,7 @@ CASES = [
     ("mvitv2_tiny", {}),
     ("wave_cnn1d", {}),
     ("mel_cnn2d", {}),
-    ("mel_cnn2d", {"normalization": "utterance"}),
+    ("mel_cnn2d", {"normalization": "utterance", "spec_augment": True}),
     ("per_frame", {"backbone": "small_cnn"}),
     ("av_transformer", {}),
     ("mvitv2_tiny+wave_cnn1d", {}),
@@ -209,3 +209,17 @@ def test_speaker_normalisation_uses_the_speakers_statistics():
     assert [t.name for t in utterance.inputs] == ["waveform"]
     with pytest.raises(ValueError, match="normalization"):
         models.build("mel_cnn2d", normalization="global")
+
+
+def test_spec_augment_masks_stretches_and_bands_while_training_only():
+    from emorec.models.layers import SpecAugment
+    x = np.ones((8, 100, 64), "float32")
+    layer = SpecAugment(time_masks=2, time_width=20, band_masks=2, band_width=8)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    y = np.asarray(layer(x, training=True))
+    masked_frames = (y.sum(2) == 0).sum(1)
+    masked_bands = (y.sum(1) == 0).sum(1)
+    assert masked_frames.max() <= 40 and masked_bands.max() <= 16
+    assert masked_frames.sum() > 0 and masked_bands.sum() > 0
+    assert len(set(map(tuple, (y.sum(2) == 0).astype(int)))) > 1  # each example its own masks
+    assert set(np.unique(y)) <= {0.0, 1.0}

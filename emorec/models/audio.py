@@ -11,7 +11,7 @@ from keras import layers
 
 from emorec import ravdess
 from emorec.media.features import SAMPLE_RATE, window_samples
-from emorec.models.layers import LogMel, SpeakerNorm, UtteranceNorm, batch_norm
+from emorec.models.layers import LogMel, SpeakerNorm, SpecAugment, UtteranceNorm, batch_norm
 
 
 
@@ -43,7 +43,7 @@ def speaker_stats_input(num_mels: int) -> keras.KerasTensor:
 
 
 def mel_cnn2d_encoder(frames=16, fps=ravdess.FPS, num_mels=64, widths=(16, 32, 64, 128, 256),
-                      convs_per_stage=1, normalization="speaker", dropout=0.2) -> keras.Model:
+                      convs_per_stage=1, normalization="speaker", spec_augment=False, dropout=0.2) -> keras.Model:
     """waveform float32 [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
     speaker_stats float32 [batch, 2, num_mels]) -> log-mel -> [batch, 2 * widths[-1]].
 
@@ -62,6 +62,8 @@ def mel_cnn2d_encoder(frames=16, fps=ravdess.FPS, num_mels=64, widths=(16, 32, 6
         inputs, x = [waveform, stats], SpeakerNorm()([mel, stats])
     else:
         inputs, x = waveform, UtteranceNorm()(mel)
+    if spec_augment:
+        x = SpecAugment(name="spec_augment")(x)
     x = layers.Reshape((-1, num_mels, 1))(x)
     for i, width in enumerate(widths):
         for j in range(convs_per_stage):

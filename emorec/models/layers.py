@@ -91,6 +91,41 @@ class SpeakerNorm(layers.Layer):
 
 
 @register
+class SpecAugment(layers.Layer):
+    """SpecAugment's masks (Park et al. 2019) on [batch, frames, bands], while training only:
+    per example, `time_masks` stretches of up to `time_width` frames and `band_masks` bands
+    of up to `band_width` mel bands are set to zero (after normalisation: the mean)."""
+
+    def __init__(self, time_masks: int = 2, time_width: int = 20, band_masks: int = 2, band_width: int = 8,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.time_masks, self.time_width = time_masks, time_width
+        self.band_masks, self.band_width = band_masks, band_width
+        self.seed = keras.random.SeedGenerator(0)
+
+    def _keep(self, batch, length, count, max_width):
+        keep = ops.ones((batch, length))
+        position = ops.arange(length, dtype="float32")[None]
+        for _ in range(count):
+            width = ops.floor(keras.random.uniform((batch, 1), 0, max_width + 1, seed=self.seed))
+            start = ops.floor(keras.random.uniform((batch, 1), seed=self.seed) * (length - width + 1))
+            keep = keep * ops.cast((position < start) | (position >= start + width), "float32")
+        return keep
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        batch, frames, bands = ops.shape(x)[0], x.shape[1], x.shape[2]
+        keep = (self._keep(batch, frames, self.time_masks, min(self.time_width, frames))[:, :, None]
+                * self._keep(batch, bands, self.band_masks, min(self.band_width, bands))[:, None, :])
+        return x * ops.cast(keep, x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "time_masks": self.time_masks, "time_width": self.time_width,
+                "band_masks": self.band_masks, "band_width": self.band_width}
+
+
+@register
 class FrameSpectrogram(layers.Layer):
     """log-mel [batch, mel frames, mels] -> [batch, frames, k, mels]: the mel frames under
     each video frame (k = ceil(frame period / hop)), starting where that frame starts."""
