@@ -63,7 +63,7 @@ def speaker_stats(paths):
     """The speaker's log-mel statistics from their other recordings, or None."""
     if not paths:
         return None
-    return features.speaker_statistics([features.log_mel(audio.load_audio(p)).numpy() for p in paths])
+    return features.audio_speaker_statistics([audio.load_audio(p) for p in paths])
 
 
 def run(args) -> dict:

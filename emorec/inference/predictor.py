@@ -49,10 +49,10 @@ class Predictor:
         self.smoothing, self.waveform, self.margin, self.batch = smoothing, waveform, margin, batch
         self.speaker_stats = None
         if "speaker_stats" in signature:
-            # Without statistics from other recordings of the speaker, the input's own audio
-            # stands in: the whole file, or what a camera has heard when the stream starts.
+            # Without statistics from other recordings of the speaker, the input's whole
+            # audio stands in.
             self.speaker_stats = (np.asarray(speaker_stats, np.float32) if speaker_stats is not None
-                                  else features.speaker_statistics([features.log_mel(waveform).numpy()]))
+                                  else features.audio_speaker_statistics([waveform]))
         self.tracker = faces.OnlineTracker(every=detect_every) if self.uses_faces else None
         self.buffer: collections.deque = collections.deque(maxlen=self.window)
         self.pending: list = []  # windows waiting for a batched prediction (per-frame mode)

@@ -59,3 +59,8 @@ def speaker_statistics(log_mels) -> np.ndarray:
     if not len(frames):
         raise ValueError("speaker_statistics needs at least one log-mel frame")
     return np.stack([frames.mean(0), frames.std(0) + 1e-3]).astype(np.float32)
+
+
+def audio_speaker_statistics(waveforms) -> np.ndarray:
+    """`speaker_statistics` of the log-mels of one speaker's 16 kHz waveforms."""
+    return speaker_statistics([log_mel(w).numpy() for w in waveforms])

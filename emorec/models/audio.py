@@ -14,7 +14,6 @@ from emorec.media.features import SAMPLE_RATE, window_samples
 from emorec.models.layers import LogMel, SpeakerNorm, SpecAugment, UtteranceNorm, batch_norm
 
 
-
 def waveform_input(frames: int, fps: float = ravdess.FPS) -> keras.KerasTensor:
     return keras.Input((window_samples(frames, fps, SAMPLE_RATE),), dtype="float32", name="waveform")
 

@@ -17,7 +17,8 @@ import numpy as np
 from keras import layers, ops
 
 from emorec.models.backbones import weights_file_only
-from emorec.models.layers import ClassToken, DropPath, FacePreprocess, FrameConv3D, register
+from emorec.models.layers import (ClassToken, DropPath, FacePreprocess, FrameConv3D, register, temporal_taps,
+                                  valid_sizes)
 
 
 def _rel_index(q: int, k: int) -> np.ndarray:
@@ -46,17 +47,16 @@ class DepthwiseConv3D(layers.Layer):
     def call(self, x):
         kt, _, _ = self.kernel_size
         st, sh, sw = self.strides
-        _, t, h, w, c = x.shape
-        t_out = (t - kt) // st + 1
+        _, _, h, w, c = x.shape
+        taps = temporal_taps(x, kt, st)
         out = 0
-        for dt in range(kt):
-            frames = ops.reshape(x[:, dt: dt + (t_out - 1) * st + 1: st], (-1, h, w, c))
+        for dt, frames in enumerate(taps):
+            frames = ops.reshape(frames, (-1, h, w, c))
             out = out + ops.depthwise_conv(frames, self.kernel[dt][..., None], strides=(sh, sw), padding="valid")
-        return ops.reshape(out, (-1, t_out, *out.shape[1:]))
+        return ops.reshape(out, (-1, taps[0].shape[1], *out.shape[1:]))
 
     def compute_output_shape(self, shape):
-        sizes = [(n - k) // s + 1 for n, k, s in zip(shape[1:4], self.kernel_size, self.strides)]
-        return (shape[0], *sizes, shape[4])
+        return (shape[0], *valid_sizes(shape[1:4], self.kernel_size, self.strides), shape[4])
 
     def get_config(self):
         return {**super().get_config(), "kernel": self.kernel_size, "strides": self.strides}
