@@ -84,6 +84,28 @@ def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
         local.predict({"faces": np.zeros((1, 8, 32, 32, 3), np.uint8)})
 
 
+def test_refit_trains_on_validation_actors_too_and_exports_the_average(built, tmp_path):
+    train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=4", "--refit",
+          f"--export_dir={tmp_path / 'exports'}", "--export_name=audio")
+    fold = tmp_path / "run" / "fold_1"
+    result = json.loads((fold / "metrics.json").read_text())
+    with open(fold / "history.csv") as f:
+        validation = [float(row["val_accuracy"]) for row in csv.DictReader(f)]
+    assert result["refit"]["epochs"] == int(np.argmax(validation)) + 1
+    assert len(_history_epochs(fold / "refit_history.csv")) == result["refit"]["epochs"]
+    assert result["train_seconds"] > result["refit"]["seconds"] > 0
+
+    members = []
+    for weights in ("best.weights.h5", "refit.weights.h5"):
+        members.append(models.build("wave_cnn1d", num_classes=8, frames=8, image_size=32))
+        members[-1].load_weights(fold / weights)
+    waveform = np.random.default_rng(1).normal(0, 0.1, (2, members[0].inputs[0].shape[1])).astype("float32")
+    each = [m.predict({"waveform": waveform}, verbose=0) for m in members]
+    assert np.abs(each[0] - each[1]).max() > 1e-4  # two different models
+    served = serving.LocalModel(str(tmp_path / "exports" / "audio" / "1")).predict({"waveform": waveform})
+    np.testing.assert_allclose(served["probabilities"], (each[0] + each[1]) / 2, atol=1e-5)
+
+
 def _history_epochs(path):
     with open(path) as f:
         return [int(row["epoch"]) for row in csv.DictReader(f)]

@@ -84,3 +84,12 @@ def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 1
     x = fusion.merge(*embeddings, mode=mode, **merge_options) if len(embeddings) == 2 else embeddings[0]
     model_name = name.replace("+", "_")
     return keras.Model(inputs, classifier_head(x, num_classes, head_dropout), name=model_name)
+
+
+def average(members: list[keras.Model], name: str = "average") -> keras.Model:
+    """One model whose output is the mean of `members`' outputs (same inputs, same output
+    shape): an ensemble that exports and serves as one model."""
+    inputs = {t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name) for t in members[0].inputs}
+    # Renamed wrappers: a functional model needs unique layer names, and the members share theirs.
+    outputs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members)]
+    return keras.Model(inputs, keras.layers.Average(name="probabilities")(outputs), name=name)
