@@ -94,6 +94,9 @@ def test_refit_trains_on_validation_actors_too_and_exports_the_average(built, tm
     assert result["refit"]["epochs"] == int(np.argmax(validation)) + 1
     assert len(_history_epochs(fold / "refit_history.csv")) == result["refit"]["epochs"]
     assert result["train_seconds"] > result["refit"]["seconds"] > 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["test_validated_model_clip_accuracy"]["values"] == [
+        result["refit"]["test_validated_model"]["clip"]["accuracy"]]
 
     members = []
     for weights in ("best.weights.h5", "refit.weights.h5"):
