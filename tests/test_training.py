@@ -296,6 +296,24 @@ def test_every_experiment_config_parses_and_says_how_it_runs(config):
         train.FLAGS.unparse_flags()
 
 
+def test_the_cosine_schedule_ends_at_zero_after_the_epochs_it_is_given():
+    from trainers import train
+
+    try:
+        train.FLAGS(["train", "--epochs=80", "--learning_rate=1e-3", "--warmup_epochs=1"])
+        full, refit = train.optimizer(10), train.optimizer(10, epochs=59)
+
+        def rate(optimizer, step):
+            optimizer.iterations.assign(step)
+            return float(optimizer.learning_rate)
+
+        assert rate(full, 10) == pytest.approx(1e-3) and rate(refit, 10) == pytest.approx(1e-3)
+        assert rate(refit, 590) == pytest.approx(0, abs=1e-9) and rate(full, 590) > 1e-4
+        assert rate(full, 800) == pytest.approx(0, abs=1e-9)
+    finally:
+        train.FLAGS.unparse_flags()
+
+
 def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     import tensorflow as tf
 
