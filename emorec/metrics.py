@@ -33,10 +33,20 @@ def summarize(probabilities, labels, class_names) -> dict:
     }
 
 
+# The numbers a run is compared on (summarize's scalar scores).
+HEADLINE = ("accuracy", "uar", "macro_f1")
+
+
 def mean_and_spread(values) -> dict:
     values = np.asarray(values, float)
     return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
             "values": values.tolist()}
+
+
+def over_folds(scores: list[dict], prefix: str) -> dict:
+    """Mean and spread of each headline score over folds' summarize() results, keyed
+    `{prefix}_{name}` as summary.json holds them."""
+    return {f"{prefix}_{name}": mean_and_spread([s[name] for s in scores]) for name in HEADLINE}
 
 
 def markdown_table(rows, header) -> str:

@@ -99,8 +99,7 @@ def main(argv):
         os.makedirs(run_dir, exist_ok=True)
         summary = {"model": variant, "config": "audio", "classes": num_classes, "folds": len(results)}
         for part in ("validation", "test"):
-            for name in ("accuracy", "uar", "macro_f1"):
-                summary[f"{part}_clip_{name}"] = metrics.mean_and_spread([r[part]["clip"][name] for r in results])
+            summary.update(metrics.over_folds([r[part]["clip"] for r in results], f"{part}_clip"))
         summary["train_seconds"] = metrics.mean_and_spread([r["train_seconds"] for r in results])
         with open(os.path.join(run_dir, "summary.json"), "w") as f:
             json.dump({**summary, "per_fold": results}, f, indent=1)

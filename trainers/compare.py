@@ -16,7 +16,7 @@ from absl import app, flags
 from emorec import metrics, plots
 
 _OUT = flags.DEFINE_string("out", "comparison.png", "Where the bar plot goes.")
-_METRIC = flags.DEFINE_enum("metric", "accuracy", ["accuracy", "uar", "macro_f1"], "Metric to plot.")
+_METRIC = flags.DEFINE_enum("metric", "accuracy", list(metrics.HEADLINE), "Metric to plot.")
 
 
 def load(run_dir: str) -> dict:

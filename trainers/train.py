@@ -234,13 +234,11 @@ def summarize_folds(results: list[dict], run_dir: str) -> dict:
     summary = {"model": FLAGS.model, "config": FLAGS.config, "classes": int(FLAGS.classes), "folds": len(results)}
     for part in ("validation", "test"):
         for level in ("window", "clip"):
-            for name in ("accuracy", "uar", "macro_f1"):
-                summary[f"{part}_{level}_{name}"] = metrics.mean_and_spread([r[part][level][name] for r in results])
+            summary.update(metrics.over_folds([r[part][level] for r in results], f"{part}_{level}"))
     if all("refit" in r for r in results):
         # What the refit added: the same test actors scored by the validated model alone.
-        for name in ("accuracy", "uar", "macro_f1"):
-            summary[f"test_validated_model_clip_{name}"] = metrics.mean_and_spread(
-                [r["refit"]["test_validated_model"]["clip"][name] for r in results])
+        summary.update(metrics.over_folds([r["refit"]["test_validated_model"]["clip"] for r in results],
+                                          "test_validated_model_clip"))
         summary["refit_epochs"] = metrics.mean_and_spread([r["refit"]["epochs"] for r in results])
     summary["train_seconds"] = metrics.mean_and_spread([r["train_seconds"] for r in results])
     with open(os.path.join(run_dir, "summary.json"), "w") as f:
