@@ -31,9 +31,11 @@ demo: install
 test: install
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m "not slow"
 
-# Real RAVDESS audio, actor-independent: builds the `audio` config, runs the eGeMAPS + SVM
-# baseline and 5-fold (6 for 24 actors) CV of mel_cnn2d and wave_cnn1d on 16- and 64-frame
-# windows, prints one table, exports the best mel_cnn2d fold and runs emorec-predict on a clip.
+# Real RAVDESS audio, actor-independent: builds the `audio` config, runs the openSMILE + SVM
+# baselines (eGeMAPS, ComParE) and 5-fold (6 for 24 actors) CV of mel_cnn2d and wave_cnn1d on
+# 16- and 64-frame windows, fuses mel_cnn2d with the speaker-normalised baselines (weights
+# chosen per fold on validation actors), prints one table, exports the best mel_cnn2d fold
+# and runs emorec-predict on a clip.
 # oneDNN is on for these runs: the audio models have no 1x1 stride-2 convolution (the kernel
 # that crashed) and train 1.75 times faster with it.
 ravdess-audio: install
@@ -44,7 +46,9 @@ ravdess-audio: install
 	    --data_dir=$(AUDIO_RUNS)/tfds --model_dir=$(AUDIO_RUNS)/$$run --verbose=2 \
 	    $$([ $$run = mel_cnn2d ] && echo --export_dir=$(AUDIO_RUNS)/saved_models) || exit 1; \
 	done
-	$(PY) -m trainers.compare $(AUDIO_RUNS)/egemaps_svm* $(AUDIO_RUNS)/mel_cnn2d $(AUDIO_RUNS)/wave_cnn1d_* \
+	$(PY) -m trainers.fuse $(AUDIO_RUNS)/mel_cnn2d $(AUDIO_RUNS)/compare_svm_speaker_norm \
+	  $(AUDIO_RUNS)/egemaps_svm_speaker_norm --model_dir=$(AUDIO_RUNS)/fusion
+	$(PY) -m trainers.compare $(AUDIO_RUNS)/fusion $(AUDIO_RUNS)/*_svm* $(AUDIO_RUNS)/mel_cnn2d $(AUDIO_RUNS)/wave_cnn1d_* \
 	  --out=$(AUDIO_RUNS)/comparison.png | tee $(AUDIO_RUNS)/table.md
 	$(VENV)/bin/emorec-predict $(AUDIO_CLIP) --model=$$(ls -d $(AUDIO_RUNS)/saved_models/mel_cnn2d/* | sort -V | tail -1) --out=$(AUDIO_RUNS)/predictions
 

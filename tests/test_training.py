@@ -18,6 +18,7 @@ import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
 from emorec import data, metrics, models, serving, synthetic
+from trainers import predictions
 
 from conftest import ROOT
 
@@ -58,6 +59,11 @@ def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
             assert set(result[part][level]) >= {"accuracy", "uar", "macro_f1", "per_class", "confusion"}
     assert result["test"]["clip"]["examples"] == 6  # actor 1's clips
     assert result["test"]["window"]["examples"] > result["test"]["clip"]["examples"]
+    kept = predictions.load(str(fold))  # what trainers.fuse reads
+    assert [n[-2:] for n in kept["test"][2]] == ["01"] * 6 and [n[-2:] for n in kept["validation"][2]] == ["02"] * 6
+    probabilities, labels, _ = kept["test"]
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert np.mean(probabilities.argmax(1) == labels) == result["test"]["clip"]["accuracy"]
     for png in ("confusion_test.png", "curves.png"):
         assert (fold / png).read_bytes()[:4] == b"\x89PNG"
     assert list((fold / "logs").rglob("events.out.tfevents*"))

@@ -6,7 +6,8 @@ Per fold, under --model_dir/fold_K: `backup/` (a killed run started again with t
 command continues from its last finished epoch), `best.weights.h5` (the epoch with the best
 validation accuracy: model choice sees validation actors only), TensorBoard logs in
 `logs/`, `history.csv`, `metrics.json` (validation and test, window- and clip-level),
-`confusion_test.png` and `curves.png`. Over folds: `summary.json` with mean and spread.
+`predictions.npz` (their per-clip probabilities, for trainers.fuse), `confusion_test.png`
+and `curves.png`. Over folds: `summary.json` with mean and spread.
 With --export_dir, the best fold's model is exported for TF Serving.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from emorec import data, distribute, export, metrics, models, plots, ravdess
+from trainers import predictions
 
 FLAGS = flags.FLAGS
 # What to train.
@@ -166,14 +168,18 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
         start = time.time()
         result["weights"].append(refit(fold, builder, strategy, spec, num_classes, fold_dir, epochs))
         result["refit"] = {"epochs": epochs, "seconds": time.time() - start,
-                           "test_validated_model": _scores(validated, builder, splits["test"], spec, class_names)}
+                           "test_validated_model": _scores(_predict(validated, builder, splits["test"], spec),
+                                                           class_names)}
         result["train_seconds"] += result["refit"]["seconds"]
         tested = fold_model(num_classes, result["weights"])
-    result["validation"] = _scores(validated, builder, splits["validation"], spec, class_names)
-    result["test"] = _scores(tested, builder, splits["test"], spec, class_names)
+    clips = {}
+    for part, scored in (("validation", validated), ("test", tested)):
+        predicted = _predict(scored, builder, splits[part], spec)
+        result[part], clips[part] = _scores(predicted, class_names), predicted["clip"]
     if distribute.is_chief():
         with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
             json.dump(result, f, indent=1)
+        predictions.save(fold_dir, clips)
         plots.confusion_matrix(result["test"]["clip"]["confusion"], class_names,
                                os.path.join(fold_dir, "confusion_test.png"),
                                f"{FLAGS.model}, fold {fold.number} test actors {fold.test} (clip level)")
@@ -182,9 +188,11 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     return result
 
 
-def _scores(model, builder, split: str, spec, class_names) -> dict:
-    windows = data.eval_dataset(builder, split, spec, FLAGS.batch_size, FLAGS.eval_windows)
-    predicted = data.predict_clips(model, windows)
+def _predict(model, builder, split: str, spec) -> dict:
+    return data.predict_clips(model, data.eval_dataset(builder, split, spec, FLAGS.batch_size, FLAGS.eval_windows))
+
+
+def _scores(predicted: dict, class_names) -> dict:
     return {"window": metrics.summarize(*predicted["window"], class_names),
             "clip": metrics.summarize(*predicted["clip"][:2], class_names)}
 

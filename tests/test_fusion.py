@@ -1,0 +1,124 @@
+"""trainers.baseline (openSMILE functionals + SVM) and trainers.fuse on the same folds."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emorec import metrics, synthetic
+from trainers import fuse, predictions
+
+from conftest import ROOT
+from test_training import ENV
+
+
+def _fake_run(run_dir, folds: dict, seconds=(10.0, 20.0, 30.0)):
+    """A finished run: per fold {part: (probabilities, labels)}, clips named by part."""
+    for fold, parts in folds.items():
+        (run_dir / f"fold_{fold}").mkdir(parents=True)
+        predictions.save(str(run_dir / f"fold_{fold}"), {
+            part: (p, y, [f"03-01-0{fold}-01-01-{i:02d}-{part[:3]}" for i in range(len(y))])
+            for part, (p, y) in parts.items()})
+    summary = {"model": run_dir.name, "config": "audio", "classes": 8, "folds": len(folds),
+               "train_seconds": metrics.mean_and_spread(seconds)}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+
+
+def _confident(predicted, confidence=0.9):
+    p = np.full((len(predicted), 8), (1 - confidence) / 7)
+    p[np.arange(len(predicted)), predicted] = confidence
+    return p
+
+
+def test_fusion_weights_are_chosen_on_validation_actors_only(tmp_path):
+    """Run `good` is right on validation and half right on test; `bad` wrong on validation
+    and right on test. Chosen on validation the weights are all `good`'s, and the fused
+    test accuracy is its 0.5: a choice that looked at test actors would give 1.0."""
+    labels = np.arange(8).repeat(2)
+    wrong = (labels + 1) % 8
+    half = np.where(np.arange(16) % 2 == 0, labels, wrong)
+    folds = [1, 2, 3]
+    _fake_run(tmp_path / "good", {f: {"validation": (_confident(labels), labels), "test": (_confident(half), labels)}
+                                  for f in folds})
+    _fake_run(tmp_path / "bad", {f: {"validation": (_confident(wrong), labels), "test": (_confident(labels), labels)}
+                                 for f in folds})
+    out = subprocess.run([sys.executable, "-m", "trainers.fuse", str(tmp_path / "good"), str(tmp_path / "bad"),
+                          f"--model_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                         check=True)
+    summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
+    assert [r["weights"] for r in summary["per_fold"]] == [{"good": 1.0, "bad": 0.0}] * 3
+    assert summary["test_clip_accuracy"]["values"] == [0.5] * 3
+    assert summary["validation_clip_accuracy"]["values"] == [1.0] * 3
+    assert summary["train_seconds"]["values"] == [20.0, 40.0, 60.0]
+    assert "clip-level test accuracy 0.500" in out.stdout
+    table = subprocess.run([sys.executable, "-m", "trainers.compare", str(tmp_path / "fused"),
+                            f"--out={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                           check=True).stdout
+    assert "| fused | good+bad | audio | 3 | 0.500 ± 0.000" in table
+
+
+def test_fusion_combines_what_each_run_gets_right():
+    """Each run is sure of half of the clips and unsure of the rest: fused, all are right."""
+    labels = np.arange(8).repeat(2)
+    first = np.where(np.arange(16) < 8, 0.9, 0.2)[:, None] * np.eye(8)[labels]
+    second = np.where(np.arange(16) >= 8, 0.9, 0.2)[:, None] * np.eye(8)[labels]
+    noise = np.eye(8)[(labels + 1) % 8] * 0.3
+    runs = [first + noise + 0.01, second + noise + 0.01]
+    runs = [p / p.sum(1, keepdims=True) for p in runs]
+    assert all(np.mean(p.argmax(1) == labels) == 0.5 for p in runs)
+    weights = fuse.choose_weights(runs, labels, 0.1)
+    np.testing.assert_allclose(weights, [0.5, 0.5])
+    assert np.mean(fuse.fuse(runs, weights).argmax(1) == labels) == 1.0
+    assert len(fuse.weightings(3, 0.5)) == 6 and np.allclose(fuse.weightings(3, 0.5).sum(1), 1)
+
+
+def test_fusion_refuses_runs_of_other_clips(tmp_path):
+    labels = np.arange(8)
+    parts = {"validation": (_confident(labels), labels), "test": (_confident(labels), labels)}
+    _fake_run(tmp_path / "a", {1: parts, 2: parts, 3: parts})
+    _fake_run(tmp_path / "b", {1: parts, 2: parts, 3: parts})
+    (tmp_path / "b" / "fold_2" / predictions.FILE).unlink()
+    predictions.save(str(tmp_path / "b" / "fold_2"), {part: (p, y, [f"other_{i}" for i in range(8)])
+                                                      for part, (p, y) in parts.items()})
+    out = subprocess.run([sys.executable, "-m", "trainers.fuse", str(tmp_path / "a"), str(tmp_path / "b"),
+                          f"--model_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert f"{tmp_path / 'b'}/fold_2 and {tmp_path / 'a'}/fold_2 hold different validation clips" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def audio_sample(tmp_path_factory):
+    """Audio-only wavs of 6 actors, neutral and angry (their synthetic voices differ in pitch)."""
+    root = tmp_path_factory.mktemp("baseline")
+    synthetic.make_sample(str(root / "sample"), synthetic.clips(actors=range(1, 7), emotions=(1, 5),
+                                                                repetitions=(1, 2), modalities=(3,)), duration=1.0)
+    return root
+
+
+def test_baselines_score_held_out_actors_and_fuse(audio_sample):
+    runs = audio_sample / "runs"
+    out = subprocess.run([sys.executable, "-m", "trainers.baseline", f"--ravdess_dir={audio_sample / 'sample'}",
+                          f"--model_dir={runs}", "--num_folds=3"], cwd=ROOT, env=ENV, capture_output=True,
+                         text=True, check=True)
+    variants = ["egemaps_svm", "egemaps_svm_speaker_norm", "compare_svm", "compare_svm_speaker_norm"]
+    assert all(f"{v}: test accuracy" in out.stdout for v in variants)
+    summary = json.loads((runs / "compare_svm_speaker_norm" / "summary.json").read_text())
+    fold = summary["per_fold"][0]
+    assert fold["actors"] == {"number": 1, "train": [5, 6], "validation": [3, 4], "test": [1, 2]}
+    assert set(fold["best_params"]["validation"]) == {"C"} and set(fold["best_params"]["test"]) == {"C"}
+    kept = predictions.load(str(runs / "compare_svm_speaker_norm" / "fold_1"))
+    # 2 emotions x 2 statements x 2 repetitions of each of the fold's 2 test actors.
+    assert sorted({name[-2:] for name in kept["test"][2]}) == ["01", "02"] and len(kept["test"][2]) == 16
+    assert sorted({name[-2:] for name in kept["validation"][2]}) == ["03", "04"]
+    probabilities, labels, _ = kept["test"]
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert fold["test"]["clip"]["accuracy"] == np.mean(probabilities.argmax(1) == labels)
+    # Pitch tells the two emotions apart once each speaker's own pitch is removed.
+    assert summary["test_clip_accuracy"]["mean"] >= 0.9
+
+    subprocess.run([sys.executable, "-m", "trainers.fuse", str(runs / "egemaps_svm_speaker_norm"),
+                    str(runs / "compare_svm_speaker_norm"), f"--model_dir={runs / 'fused'}"], cwd=ROOT, env=ENV,
+                   capture_output=True, text=True, check=True)
+    fused = json.loads((runs / "fused" / "summary.json").read_text())
+    assert fused["folds"] == 3 and all(abs(sum(r["weights"].values()) - 1) < 1e-9 for r in fused["per_fold"])
