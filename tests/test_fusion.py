@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emorec import metrics, synthetic
-from trainers import fuse, predictions
+from trainers import predictions
 
 from conftest import ROOT
 from test_training import ENV
@@ -58,19 +58,26 @@ def test_fusion_weights_are_chosen_on_validation_actors_only(tmp_path):
     assert "| fused | good+bad | audio | 3 | 0.500 ± 0.000" in table
 
 
-def test_fusion_combines_what_each_run_gets_right():
+def test_fusion_combines_what_each_run_gets_right(tmp_path):
     """Each run is sure of half of the clips and unsure of the rest: fused, all are right."""
     labels = np.arange(8).repeat(2)
-    first = np.where(np.arange(16) < 8, 0.9, 0.2)[:, None] * np.eye(8)[labels]
-    second = np.where(np.arange(16) >= 8, 0.9, 0.2)[:, None] * np.eye(8)[labels]
     noise = np.eye(8)[(labels + 1) % 8] * 0.3
-    runs = [first + noise + 0.01, second + noise + 0.01]
-    runs = [p / p.sum(1, keepdims=True) for p in runs]
-    assert all(np.mean(p.argmax(1) == labels) == 0.5 for p in runs)
-    weights = fuse.choose_weights(runs, labels, 0.1)
-    np.testing.assert_allclose(weights, [0.5, 0.5])
-    assert np.mean(fuse.fuse(runs, weights).argmax(1) == labels) == 1.0
-    assert len(fuse.weightings(3, 0.5)) == 6 and np.allclose(fuse.weightings(3, 0.5).sum(1), 1)
+    runs = {}
+    for name, sure in (("first", np.arange(16) < 8), ("second", np.arange(16) >= 8)):
+        p = np.where(sure, 0.9, 0.2)[:, None] * np.eye(8)[labels] + noise + 0.01
+        runs[name] = p / p.sum(1, keepdims=True)
+        assert np.mean(runs[name].argmax(1) == labels) == 0.5
+        _fake_run(tmp_path / name, {f: {"validation": (runs[name], labels), "test": (runs[name], labels)}
+                                    for f in (1, 2, 3)})
+    subprocess.run([sys.executable, "-m", "trainers.fuse", str(tmp_path / "first"), str(tmp_path / "second"),
+                    f"--model_dir={tmp_path / 'fused'}", "--step=0.1"], cwd=ROOT, env=ENV, check=True,
+                   capture_output=True)
+    summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
+    assert [r["weights"] for r in summary["per_fold"]] == [{"first": 0.5, "second": 0.5}] * 3
+    assert summary["test_clip_accuracy"]["values"] == [1.0] * 3
+    fused = predictions.load(str(tmp_path / "fused" / "fold_1"))["test"][0]
+    expected = np.sqrt(runs["first"] * runs["second"])
+    np.testing.assert_allclose(fused, expected / expected.sum(1, keepdims=True), rtol=1e-5)
 
 
 def test_fusion_refuses_runs_of_other_clips(tmp_path):
