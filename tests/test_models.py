@@ -15,7 +15,7 @@ CASES = [
     ("mvitv2_tiny", {}),
     ("wave_cnn1d", {}),
     ("mel_cnn2d", {}),
-    ("mel_cnn2d", {"normalization": "utterance", "spec_augment": True}),
+    ("mel_cnn2d", {"normalization": "utterance", "spec_augment": True, "freq_warp": 0.1, "time_warp": 0.1}),
     ("per_frame", {"backbone": "small_cnn"}),
     ("av_transformer", {}),
     ("mvitv2_tiny+wave_cnn1d", {}),
@@ -209,6 +209,25 @@ def test_speaker_normalisation_uses_the_speakers_statistics():
     assert [t.name for t in utterance.inputs] == ["waveform"]
     with pytest.raises(ValueError, match="normalization"):
         models.build("mel_cnn2d", normalization="global")
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_random_stretch_rescales_one_axis_per_example_while_training_only(axis):
+    from emorec.models.layers import RandomStretch
+    ramp = np.arange(40, dtype="float32")
+    # The ramp runs along the stretched axis and is constant along the other one.
+    x = np.tile(ramp[None, None], (16, 30, 1)) if axis == -1 else np.tile(ramp[None, :, None], (16, 1, 30))
+    layer = RandomStretch(axis=axis, max_change=0.1)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    y = np.asarray(layer(x, training=True))
+    along = y[:, 0, :] if axis == -1 else y[:, :, 0]
+    other = 1 if axis == -1 else 2
+    np.testing.assert_allclose(y, np.take(y, [0], axis=other).repeat(30, other))  # the other axis untouched
+    slopes = along[:, 1] - along[:, 0]  # position i reads i * factor: the ramp's new slope is the factor
+    assert np.all((slopes >= 0.9 - 1e-5) & (slopes <= 1.1 + 1e-5))
+    assert slopes.std() > 0.01  # each example its own factor
+    np.testing.assert_allclose(along[:, :20], slopes[:, None] * np.arange(20), atol=1e-4)
+    assert along.max() <= 39 and along.min() >= 0  # reads stay inside the axis
 
 
 def test_spec_augment_masks_stretches_and_bands_while_training_only():

@@ -126,6 +126,46 @@ class SpecAugment(layers.Layer):
 
 
 @register
+class RandomStretch(layers.Layer):
+    """Stretches one axis of [batch, frames, bands] by a random factor per example, while
+    training only: position i reads position i * factor (linearly interpolated, the last one
+    repeated past the end), factor uniform in [1 - max_change, 1 + max_change].
+
+    On the band axis of a log-mel (`axis=-1`) this is vocal tract length
+    perturbation (Jaitly & Hinton 2013): the same words from a voice with a shorter or longer
+    vocal tract, a new speaker to a network that learns from 12 of them.
+    """
+
+    def __init__(self, axis: int = -1, max_change: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        if axis not in (1, -1, 2):
+            raise ValueError(f"RandomStretch works on axis 1 (frames) or -1 (bands), got {axis}")
+        self.axis, self.max_change = axis, max_change
+        self.seed = keras.random.SeedGenerator(0)
+
+    def call(self, x, training=None):
+        if not training or self.max_change == 0:
+            return x
+        axis = len(x.shape) - 1 if self.axis == -1 else self.axis
+        length = x.shape[axis]
+        factor = keras.random.uniform((ops.shape(x)[0], 1), 1 - self.max_change, 1 + self.max_change, seed=self.seed)
+        source = ops.clip(ops.arange(length, dtype="float32")[None] * factor, 0, length - 1)  # [batch, length]
+        low = ops.floor(source)
+        weight = source - low
+        low = ops.cast(low, "int32")
+        high = ops.minimum(low + 1, length - 1)
+        # Index and weight shaped for the axis: [batch, length, 1] for frames, [batch, 1, length] for bands.
+        expand = 2 if axis == 1 else 1
+        low, high, weight = (ops.expand_dims(t, expand) for t in (low, high, weight))
+        shape = ops.shape(x)
+        low, high = ops.broadcast_to(low, shape), ops.broadcast_to(high, shape)
+        return ops.take_along_axis(x, low, axis) * (1 - weight) + ops.take_along_axis(x, high, axis) * weight
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "max_change": self.max_change}
+
+
+@register
 class FrameSpectrogram(layers.Layer):
     """log-mel [batch, mel frames, mels] -> [batch, frames, k, mels]: the mel frames under
     each video frame (k = ceil(frame period / hop)), starting where that frame starts."""
