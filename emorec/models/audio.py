@@ -51,9 +51,10 @@ def mel_cnn2d_encoder(frames=16, fps=ravdess.FPS, num_mels=64, widths=(16, 32, 6
     (`emorec.media.features.speaker_statistics`); 'utterance' standardises each window on
     its own. While training, `freq_warp` stretches each example's mel axis by a random factor
     within 1 ± freq_warp (vocal tract length perturbation: new voices from the training
-    speakers) and `time_warp` its time axis (tempo). Five stages of one 3x3 convolution and 2x2 max pooling: a 64-frame window trains
-    in 8 ms here against 45 ms for four stages of two (32 to 256 channels), which is what
-    makes a fold take minutes; their accuracies were not compared.
+    speakers) and `time_warp` its time axis (tempo). Five stages of one 3x3 convolution and
+    2x2 max pooling: a 64-frame window trains in 8 ms here against 45 ms for four stages of
+    two (32 to 256 channels), which is what makes a fold take minutes; their accuracies were
+    not compared.
     """
     if normalization not in ("speaker", "utterance"):
         raise ValueError(f"normalization must be 'speaker' or 'utterance', got {normalization!r}")
