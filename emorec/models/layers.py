@@ -139,7 +139,7 @@ class RandomStretch(layers.Layer):
     def __init__(self, axis: int = -1, max_change: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         if axis not in (1, -1, 2):
-            raise ValueError(f"RandomStretch works on axis 1 (frames) or -1 (bands), got {axis}")
+            raise ValueError(f"RandomStretch works on axis 1 (frames) or 2 / -1 (bands), got {axis}")
         self.axis, self.max_change = axis, max_change
         self.seed = keras.random.SeedGenerator(0)
 

@@ -1,0 +1,59 @@
+"""trainers.paired: two runs compared on the same test clips, resampled by actor."""
+import numpy as np
+import pytest
+
+from trainers import paired, predictions
+
+FOLDS = {1: (1, 2), 2: (3, 4)}  # fold: test actors
+CLIPS = [(e, s) for e in range(1, 6) for s in (1, 2)]  # 10 clips an actor: emotion, statement
+
+
+def _run(run_dir, right_by_actor: dict):
+    """A finished run whose test predictions are right on right_by_actor[actor] of each
+    actor's 10 clips (the first ones)."""
+    for fold, actors in FOLDS.items():
+        names = [f"03-01-{e:02d}-01-{s:02d}-01-{a:02d}" for a in actors for e, s in CLIPS]
+        labels = np.array([e - 1 for a in actors for e, _ in CLIPS])
+        right = np.concatenate([np.arange(len(CLIPS)) < right_by_actor[a] for a in actors])
+        predicted = np.where(right, labels, (labels + 1) % 8)
+        probabilities = np.eye(8)[predicted] * 0.9 + 0.0125
+        fold_dir = run_dir / f"fold_{fold}"
+        fold_dir.mkdir(parents=True)
+        predictions.save(str(fold_dir), {part: (probabilities, labels, names) for part in predictions.PARTS})
+    return str(run_dir)
+
+
+def test_a_uniformly_better_run_has_a_tight_interval_above_zero(tmp_path):
+    a = _run(tmp_path / "a", {1: 10, 2: 10, 3: 10, 4: 10})
+    b = _run(tmp_path / "b", {1: 5, 2: 5, 3: 5, 4: 5})
+    r = paired.compare(a, b, resamples=500)
+    assert (r["accuracy_a"], r["accuracy_b"], r["difference"]) == (1.0, 0.5, 0.5)
+    assert r["interval"] == pytest.approx((0.5, 0.5))
+    assert r["a_better_share"] == 1.0
+    assert (r["only_a"], r["only_b"], r["clips"], r["actors"]) == (20, 0, 40, 4)
+    assert r["per_fold"] == {1: 0.5, 2: 0.5}
+
+
+def test_actors_are_resampled_together(tmp_path):
+    """A wins every clip of actor 1 and loses every clip of actor 2: level on the pooled
+    clips, and as unsure as two actors make it, not as 20 independent clips would."""
+    a = _run(tmp_path / "a", {1: 10, 2: 0, 3: 10, 4: 10})
+    b = _run(tmp_path / "b", {1: 0, 2: 10, 3: 10, 4: 10})
+    r = paired.compare(a, b, resamples=2000)
+    assert r["difference"] == 0.0 and r["per_fold"] == {1: 0.0, 2: 0.0}
+    low, high = r["interval"]
+    # At least one actor's worth (0.25) each way; resampling the 40 clips one by one would
+    # give about +-0.22.
+    assert low <= -0.25 and high >= 0.25
+    draws = paired.actor_bootstrap(np.array([1, 0]), np.array([0, 1]), np.array([1, 2]), 4000)
+    assert set(np.unique(draws)) == {-1.0, 0.0, 1.0}
+
+
+def test_runs_of_other_folds_are_refused(tmp_path):
+    a = _run(tmp_path / "a", {1: 10, 2: 10, 3: 10, 4: 10})
+    b = _run(tmp_path / "b", {1: 10, 2: 10, 3: 10, 4: 10})
+    for f in (tmp_path / "b" / "fold_2").iterdir():
+        f.unlink()
+    (tmp_path / "b" / "fold_2").rmdir()
+    with pytest.raises(ValueError, match="same folds"):
+        paired.compare(a, b, resamples=10)

@@ -1,0 +1,80 @@
+"""Paired comparison of two finished runs on the same test clips: is A better than B?
+
+    python -m trainers.paired RUN_A RUN_B [--resamples=10000]
+
+Fold means whose spread is 6-11 points cannot tell two systems 2 points apart; the same clips
+scored by both can, as far as the test actors go. Prints each run's pooled clip-level test
+accuracy (every fold's test clips together), their difference per fold and pooled, the clips
+only one of them gets right, and a 95% interval for the pooled difference from a bootstrap
+over test actors: one actor's clips share a voice and a way of acting, so they are drawn
+together, not as independent clips (which would make the interval far too narrow).
+"""
+from __future__ import annotations
+
+import os
+
+from absl import app, flags
+
+import numpy as np
+
+from emorec import ravdess
+from trainers import fuse
+
+_RESAMPLES = flags.DEFINE_integer("resamples", 10000, "Bootstrap resamples of the test actors.")
+_SEED = flags.DEFINE_integer("seed", 0, "Bootstrap seed.")
+
+
+def correct_by_clip(run_a: str, run_b: str) -> dict:
+    """{'a', 'b': bool [clips], 'actor': int [clips], 'fold': int [clips]} over every fold's
+    test clips, checked to be the same clips with the same labels in both runs."""
+    folds = fuse.fold_numbers(run_a)
+    if not folds or fuse.fold_numbers(run_b) != folds:
+        raise ValueError(f"{run_a} has test predictions for folds {folds}, {run_b} for "
+                         f"{fuse.fold_numbers(run_b)}: compare finished runs of the same folds")
+    columns = {"a": [], "b": [], "actor": [], "fold": []}
+    for fold in folds:
+        (p_a, p_b), labels, names = fuse.aligned([run_a, run_b], fold)["test"]
+        columns["a"].append(p_a.argmax(1) == labels)
+        columns["b"].append(p_b.argmax(1) == labels)
+        columns["actor"].append([ravdess.parse(str(n)).actor for n in names])
+        columns["fold"].append(np.full(len(labels), fold))
+    return {key: np.concatenate(value) for key, value in columns.items()}
+
+
+def actor_bootstrap(a, b, actors, resamples: int, seed: int = 0) -> np.ndarray:
+    """Pooled accuracy differences (a - b) over `resamples` draws of the actors with replacement."""
+    ids, index = np.unique(actors, return_inverse=True)
+    clips = np.bincount(index, minlength=len(ids))
+    gained = np.bincount(index, weights=a.astype(float) - b, minlength=len(ids))
+    draws = np.random.default_rng(seed).integers(0, len(ids), (resamples, len(ids)))
+    return gained[draws].sum(1) / clips[draws].sum(1)
+
+
+def compare(run_a: str, run_b: str, resamples: int, seed: int = 0) -> dict:
+    c = correct_by_clip(run_a, run_b)
+    differences = actor_bootstrap(c["a"], c["b"], c["actor"], resamples, seed)
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return {"accuracy_a": c["a"].mean(), "accuracy_b": c["b"].mean(), "difference": c["a"].mean() - c["b"].mean(),
+            "interval": (float(low), float(high)), "a_better_share": float(np.mean(differences > 0)),
+            "only_a": int(np.sum(c["a"] & ~c["b"])), "only_b": int(np.sum(c["b"] & ~c["a"])), "clips": len(c["a"]),
+            "actors": len(np.unique(c["actor"])),
+            "per_fold": {int(f): float(c["a"][c["fold"] == f].mean() - c["b"][c["fold"] == f].mean())
+                         for f in np.unique(c["fold"])}}
+
+
+def main(argv):
+    if len(argv) != 3:
+        raise app.UsageError("give two run folders: RUN_A RUN_B")
+    run_a, run_b = (os.path.normpath(r) for r in argv[1:])
+    r = compare(run_a, run_b, _RESAMPLES.value, _SEED.value)
+    a, b = os.path.basename(run_a), os.path.basename(run_b)
+    folds = ", ".join(f"{d:+.3f}" for d in r["per_fold"].values())
+    print(f"{a} against {b}, {r['clips']} test clips of {r['actors']} actors: clip-level accuracy "
+          f"{r['accuracy_a']:.3f} against {r['accuracy_b']:.3f}, difference {r['difference']:+.3f} "
+          f"(95% interval over test actors {r['interval'][0]:+.3f} to {r['interval'][1]:+.3f}; above zero in "
+          f"{r['a_better_share']:.0%} of {_RESAMPLES.value} resamples); per fold {folds}; clips only {a} gets "
+          f"right {r['only_a']}, only {b} {r['only_b']}")
+
+
+if __name__ == "__main__":
+    app.run(main)
