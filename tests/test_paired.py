@@ -57,3 +57,10 @@ def test_runs_of_other_folds_are_refused(tmp_path):
     (tmp_path / "b" / "fold_2").rmdir()
     with pytest.raises(ValueError, match="same folds"):
         paired.compare(a, b, resamples=10)
+
+
+def test_paired_imports_beside_the_trainer():
+    """Both define absl flags on import, and a test process imports both."""
+    import trainers.paired
+    import trainers.train
+    assert trainers.paired.compare and trainers.train.FLAGS["seed"].default == 0

@@ -52,28 +52,6 @@ def choose_weights(probabilities: list[np.ndarray], labels: np.ndarray, step: fl
     return candidates[max(range(len(candidates)), key=lambda i: score(candidates[i]))]
 
 
-def fold_numbers(run_dir: str) -> list[int]:
-    return sorted(int(d.split("_")[1]) for d in os.listdir(run_dir)
-                  if d.startswith("fold_") and os.path.exists(os.path.join(run_dir, d, predictions.FILE)))
-
-
-def aligned(run_dirs: list[str], fold: int) -> dict:
-    """{part: ([probabilities per run], labels, names)} for one fold, checked to hold the
-    same clips with the same labels in every run."""
-    loaded = [predictions.load(os.path.join(r, f"fold_{fold}")) for r in run_dirs]
-    out = {}
-    for part in predictions.PARTS:
-        _, labels, names = loaded[0][part]
-        for run_dir, run in zip(run_dirs[1:], loaded[1:]):
-            if not np.array_equal(run[part][2], names) or not np.array_equal(run[part][1], labels):
-                differ = sorted(set(run[part][2]) ^ set(names))[:5]
-                raise ValueError(f"{run_dir}/fold_{fold} and {run_dirs[0]}/fold_{fold} hold different {part} clips "
-                                 f"or labels (e.g. {differ or 'the same names, other labels'}): fuse runs made on "
-                                 "the same folds of the same clips")
-        out[part] = ([run[part][0] for run in loaded], labels, names)
-    return out
-
-
 def summaries(run_dirs: list[str]) -> list[dict]:
     out = []
     for run_dir in run_dirs:
@@ -86,20 +64,14 @@ def main(argv):
     run_dirs = [os.path.normpath(r) for r in argv[1:]]
     if len(run_dirs) < 2:
         raise app.UsageError("give two or more run folders to fuse")
-    folds = fold_numbers(run_dirs[0])
-    for run_dir in run_dirs[1:]:
-        if fold_numbers(run_dir) != folds:
-            raise ValueError(f"{run_dir} has predictions for folds {fold_numbers(run_dir)}, {run_dirs[0]} for "
-                             f"{folds}: fuse finished runs of the same folds")
-    if not folds:
-        raise FileNotFoundError(f"no fold_K/{predictions.FILE} in {run_dirs[0]}: is it a finished run?")
+    folds = predictions.common_folds(run_dirs)
     runs = summaries(run_dirs)
     classes = runs[0]["classes"]
     class_names = ravdess.class_names(classes)
     names = [os.path.basename(r) for r in run_dirs]
     results = []
     for fold in folds:
-        parts = aligned(run_dirs, fold)
+        parts = predictions.aligned(run_dirs, fold)
         weights = choose_weights(*parts["validation"][:2], _STEP.value)
         fold_dir = os.path.join(_MODEL_DIR.value, f"fold_{fold}")
         os.makedirs(fold_dir, exist_ok=True)

@@ -18,22 +18,18 @@ from absl import app, flags
 import numpy as np
 
 from emorec import ravdess
-from trainers import fuse
+from trainers import predictions
 
 _RESAMPLES = flags.DEFINE_integer("resamples", 10000, "Bootstrap resamples of the test actors.")
-_SEED = flags.DEFINE_integer("seed", 0, "Bootstrap seed.")
+_SEED = flags.DEFINE_integer("bootstrap_seed", 0, "Seed of the resampling.")
 
 
 def correct_by_clip(run_a: str, run_b: str) -> dict:
     """{'a', 'b': bool [clips], 'actor': int [clips], 'fold': int [clips]} over every fold's
     test clips, checked to be the same clips with the same labels in both runs."""
-    folds = fuse.fold_numbers(run_a)
-    if not folds or fuse.fold_numbers(run_b) != folds:
-        raise ValueError(f"{run_a} has test predictions for folds {folds}, {run_b} for "
-                         f"{fuse.fold_numbers(run_b)}: compare finished runs of the same folds")
     columns = {"a": [], "b": [], "actor": [], "fold": []}
-    for fold in folds:
-        (p_a, p_b), labels, names = fuse.aligned([run_a, run_b], fold)["test"]
+    for fold in predictions.common_folds([run_a, run_b]):
+        (p_a, p_b), labels, names = predictions.aligned([run_a, run_b], fold)["test"]
         columns["a"].append(p_a.argmax(1) == labels)
         columns["b"].append(p_b.argmax(1) == labels)
         columns["actor"].append([ravdess.parse(str(n)).actor for n in names])

@@ -1,5 +1,6 @@
 """Per-clip class probabilities of a fold's validation and test actors, kept beside its
-metrics so that runs can be fused afterwards (trainers.fuse) without running them again.
+metrics so that runs can be fused (trainers.fuse) or compared clip by clip (trainers.paired)
+afterwards without running them again.
 
     RUN_DIR/fold_K/predictions.npz: {part}_names, {part}_labels, {part}_probabilities
     for part in validation, test.
@@ -44,3 +45,37 @@ def load(fold_dir: str) -> dict:
             order = np.argsort(f[f"{part}_names"])
             out[part] = tuple(f[f"{part}_{key}"][order] for key in ("probabilities", "labels", "names"))
         return out
+
+
+def fold_numbers(run_dir: str) -> list[int]:
+    return sorted(int(d.split("_")[1]) for d in os.listdir(run_dir)
+                  if d.startswith("fold_") and os.path.exists(os.path.join(run_dir, d, FILE)))
+
+
+def common_folds(run_dirs: list[str]) -> list[int]:
+    """The folds every run has predictions for; refuses runs of other folds or unfinished ones."""
+    folds = fold_numbers(run_dirs[0])
+    for run_dir in run_dirs[1:]:
+        if fold_numbers(run_dir) != folds:
+            raise ValueError(f"{run_dir} has predictions for folds {fold_numbers(run_dir)}, {run_dirs[0]} for "
+                             f"{folds}: use finished runs of the same folds")
+    if not folds:
+        raise FileNotFoundError(f"no fold_K/{FILE} in {run_dirs[0]}: is it a finished run?")
+    return folds
+
+
+def aligned(run_dirs: list[str], fold: int) -> dict:
+    """{part: ([probabilities per run], labels, names)} for one fold, checked to hold the
+    same clips with the same labels in every run."""
+    loaded = [load(os.path.join(r, f"fold_{fold}")) for r in run_dirs]
+    out = {}
+    for part in PARTS:
+        _, labels, names = loaded[0][part]
+        for run_dir, run in zip(run_dirs[1:], loaded[1:]):
+            if not np.array_equal(run[part][2], names) or not np.array_equal(run[part][1], labels):
+                differ = sorted(set(run[part][2]) ^ set(names))[:5]
+                raise ValueError(f"{run_dir}/fold_{fold} and {run_dirs[0]}/fold_{fold} hold different {part} clips "
+                                 f"or labels (e.g. {differ or 'the same names, other labels'}): use runs made on "
+                                 "the same folds of the same clips")
+        out[part] = ([run[part][0] for run in loaded], labels, names)
+    return out
