@@ -37,6 +37,14 @@ def summarize(probabilities, labels, class_names) -> dict:
 HEADLINE = ("accuracy", "uar", "macro_f1")
 
 
+def accuracy_and_likelihood(probabilities, labels) -> tuple[float, float]:
+    """(accuracy, mean log-likelihood of the labels): how choices made on validation actors
+    (fusion weights, centring) rank, the likelihood breaking ties in accuracy."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    likelihood = np.mean(np.log(probabilities[np.arange(len(labels)), labels] + 1e-12))
+    return float(np.mean(probabilities.argmax(1) == labels)), float(likelihood)
+
+
 def mean_and_spread(values) -> dict:
     values = np.asarray(values, float)
     return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,

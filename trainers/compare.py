@@ -7,24 +7,20 @@ compares models and modalities.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from absl import app, flags
 
 from emorec import metrics, plots
+from trainers import predictions
 
 _OUT = flags.DEFINE_string("out", "comparison.png", "Where the bar plot goes.")
 _METRIC = flags.DEFINE_enum("metric", "accuracy", list(metrics.HEADLINE), "Metric to plot.")
 
 
 def load(run_dir: str) -> dict:
-    path = os.path.join(run_dir, "summary.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: is {run_dir!r} a finished trainers.train run?")
-    with open(path) as f:
-        return {"run": os.path.basename(os.path.normpath(run_dir)), **json.load(f)}
+    return {"run": os.path.basename(os.path.normpath(run_dir)), **predictions.summary(run_dir)}
 
 
 def modality(summary: dict) -> str:

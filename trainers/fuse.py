@@ -14,7 +14,6 @@ metrics.json, and summary.json in trainers.train's format (trainers.compare tabl
 from __future__ import annotations
 
 import itertools
-import json
 import os
 
 from absl import app, flags
@@ -44,20 +43,9 @@ def fuse(probabilities: list[np.ndarray], weights) -> np.ndarray:
 
 def choose_weights(probabilities: list[np.ndarray], labels: np.ndarray, step: float) -> np.ndarray:
     """The weighting with the best accuracy on these clips, ties to the lower cross-entropy."""
-    def score(weights):
-        fused = fuse(probabilities, weights)
-        likelihood = np.mean(np.log(fused[np.arange(len(labels)), labels] + 1e-12))
-        return np.mean(fused.argmax(1) == labels), likelihood
     candidates = weightings(len(probabilities), step)
-    return candidates[max(range(len(candidates)), key=lambda i: score(candidates[i]))]
-
-
-def summaries(run_dirs: list[str]) -> list[dict]:
-    out = []
-    for run_dir in run_dirs:
-        with open(os.path.join(run_dir, "summary.json")) as f:
-            out.append(json.load(f))
-    return out
+    return candidates[max(range(len(candidates)),
+                          key=lambda i: metrics.accuracy_and_likelihood(fuse(probabilities, candidates[i]), labels))]
 
 
 def main(argv):
@@ -65,36 +53,19 @@ def main(argv):
     if len(run_dirs) < 2:
         raise app.UsageError("give two or more run folders to fuse")
     folds = predictions.common_folds(run_dirs)
-    runs = summaries(run_dirs)
-    classes = runs[0]["classes"]
-    class_names = ravdess.class_names(classes)
+    class_names = ravdess.class_names(predictions.summary(run_dirs[0])["classes"])
     names = [os.path.basename(r) for r in run_dirs]
     results = []
     for fold in folds:
         parts = predictions.aligned(run_dirs, fold)
         weights = choose_weights(*parts["validation"][:2], _STEP.value)
-        fold_dir = os.path.join(_MODEL_DIR.value, f"fold_{fold}")
-        os.makedirs(fold_dir, exist_ok=True)
         fused = {part: (fuse(p, weights), labels, clip_names) for part, (p, labels, clip_names) in parts.items()}
-        result = {"fold": fold, "weights": dict(zip(names, weights.tolist()))}
-        for part, (probabilities, labels, _) in fused.items():
-            summary = metrics.summarize(probabilities, labels, class_names)
-            result[part] = {"window": summary, "clip": summary}
-        predictions.save(fold_dir, fused)
-        with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
-            json.dump(result, f, indent=1)
+        result = predictions.write_fold(os.path.join(_MODEL_DIR.value, f"fold_{fold}"), fused, class_names,
+                                        {"fold": fold, "weights": dict(zip(names, weights.tolist()))})
         results.append(result)
         print(f"fold {fold}: weights {result['weights']}, validation {result['validation']['clip']['accuracy']:.3f}, "
               f"test {result['test']['clip']['accuracy']:.3f}")
-    summary = {"model": "+".join(names), "config": "+".join(sorted({r["config"] for r in runs})),
-               "classes": classes, "folds": len(results), "runs": run_dirs}
-    for part in predictions.PARTS:
-        summary.update(metrics.over_folds([r[part]["clip"] for r in results], f"{part}_clip"))
-    # The fused system costs what its members cost to train.
-    summary["train_seconds"] = metrics.mean_and_spread(
-        np.sum([r["train_seconds"]["values"] for r in runs], axis=0))
-    with open(os.path.join(_MODEL_DIR.value, "summary.json"), "w") as f:
-        json.dump({**summary, "per_fold": results}, f, indent=1)
+    summary = predictions.write_summary(_MODEL_DIR.value, results, run_dirs, "+".join(names))
     test = summary["test_clip_accuracy"]
     print(f"fused {' + '.join(names)}: clip-level test accuracy {test['mean']:.3f} ± {test['std']:.3f} "
           f"(UAR {summary['test_clip_uar']['mean']:.3f}) over {len(results)} folds; {_MODEL_DIR.value}")

@@ -1,15 +1,19 @@
 """Per-clip class probabilities of a fold's validation and test actors, kept beside its
-metrics so that runs can be fused (trainers.fuse) or compared clip by clip (trainers.paired)
-afterwards without running them again.
+metrics so that runs can be fused (trainers.fuse), centred per speaker (trainers.centre) or
+compared clip by clip (trainers.paired) afterwards without running them again; and the
+writing of a run derived from others in trainers.train's layout.
 
     RUN_DIR/fold_K/predictions.npz: {part}_names, {part}_labels, {part}_probabilities
     for part in validation, test.
 """
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
+
+from emorec import metrics
 
 PARTS = ("validation", "test")
 FILE = "predictions.npz"
@@ -78,4 +82,41 @@ def aligned(run_dirs: list[str], fold: int) -> dict:
                                  f"or labels (e.g. {differ or 'the same names, other labels'}): use runs made on "
                                  "the same folds of the same clips")
         out[part] = ([run[part][0] for run in loaded], labels, names)
+    return out
+
+
+def summary(run_dir: str) -> dict:
+    """A finished run's summary.json."""
+    path = os.path.join(run_dir, "summary.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: is {run_dir!r} a finished run of trainers.train, "
+                                "trainers.baseline, trainers.fuse or trainers.centre?")
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_fold(fold_dir: str, parts: dict, class_names, result: dict) -> dict:
+    """Saves a derived fold's predictions, and metrics.json: `result` (what was chosen)
+    with each part's clip-level metrics added."""
+    os.makedirs(fold_dir, exist_ok=True)
+    for part, (probabilities, labels, _) in parts.items():
+        scores = metrics.summarize(probabilities, labels, class_names)
+        result[part] = {"window": scores, "clip": scores}
+    save(fold_dir, parts)
+    with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def write_summary(model_dir: str, results: list[dict], run_dirs: list[str], model: str) -> dict:
+    """summary.json of a run derived from `run_dirs`, in trainers.train's format (so that
+    trainers.compare tables it); it costs what its members cost to train."""
+    members = [summary(r) for r in run_dirs]
+    out = {"model": model, "config": "+".join(sorted({m["config"] for m in members})),
+           "classes": members[0]["classes"], "folds": len(results), "runs": run_dirs}
+    for part in PARTS:
+        out.update(metrics.over_folds([r[part]["clip"] for r in results], f"{part}_clip"))
+    out["train_seconds"] = metrics.mean_and_spread(np.sum([m["train_seconds"]["values"] for m in members], axis=0))
+    with open(os.path.join(model_dir, "summary.json"), "w") as f:
+        json.dump({**out, "per_fold": results}, f, indent=1)
     return out
