@@ -14,7 +14,7 @@ RAVDESS_DIR ?= ../shared/data/ravdess
 AUDIO_RUNS  ?= runs/ravdess_audio
 AUDIO_CLIP  ?= $(firstword $(wildcard $(RAVDESS_DIR)/clips/01-01-07-02-02-01-01.mp4 $(RAVDESS_DIR)/*/01-01-*.mp4 $(RAVDESS_DIR)/*/03-01-*.wav))
 
-.PHONY: install demo test test-all ravdess-audio clean
+.PHONY: install demo test test-all ravdess-audio ravdess-audio-results clean
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py constraints.txt
@@ -35,15 +35,12 @@ test: install
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m "not slow"
 
 # Real RAVDESS audio, actor-independent: builds the `audio` config, runs the openSMILE + SVM
-# baselines (eGeMAPS, ComParE) and 5-fold (6 for 24 actors) CV of mel_cnn2d and wave_cnn1d on
-# 16- and 64-frame windows, fuses mel_cnn2d's two seeds, the two speaker-normalised baselines
-# and all four (weights chosen per fold on validation actors), prints one table with paired
-# comparisons (trainers.paired) of the networks against the baselines, exports the
-# best mel_cnn2d fold and runs emorec-predict on a clip. About three hours on 2 CPU cores.
-# oneDNN is on for these runs: the audio models have no 1x1 stride-2 convolution (the kernel
-# that crashed), and mel_cnn2d's training step takes 5 ms a window with it against 9 without
-# (TF_ENABLE_ONEDNN_OPTS=1 or 0 python -m benchmarks.models --models=mel_cnn2d --frames=64
-# --batch=32 --steps=20, 2026-11-26).
+# baselines (eGeMAPS, ComParE) and 5-fold (6 for 24 actors) CV of mel_cnn2d (two seeds) and
+# wave_cnn1d on 16- and 64-frame windows, then ravdess-audio-results. About three hours on
+# 2 CPU cores. oneDNN is on for these runs: the audio models have no 1x1 stride-2
+# convolution (the kernel that crashed), and mel_cnn2d's training step takes 5 ms a window
+# with it against 9 without (TF_ENABLE_ONEDNN_OPTS=1 or 0 python -m benchmarks.models
+# --models=mel_cnn2d --frames=64 --batch=32 --steps=20, 2026-11-26).
 audio_train = TF_ENABLE_ONEDNN_OPTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m trainers.train --flagfile=trainers/configs/$(1).cfg \
   --data_dir=$(AUDIO_RUNS)/tfds --model_dir=$(AUDIO_RUNS)/$(2) --verbose=2
 ravdess-audio: install
@@ -53,13 +50,24 @@ ravdess-audio: install
 	$(call audio_train,mel_cnn2d,mel_cnn2d_seed1) --seed=1
 	$(call audio_train,wave_cnn1d_16,wave_cnn1d_16)
 	$(call audio_train,wave_cnn1d_64,wave_cnn1d_64)
-	$(PY) -m trainers.fuse $(AUDIO_RUNS)/mel_cnn2d $(AUDIO_RUNS)/mel_cnn2d_seed1 --model_dir=$(AUDIO_RUNS)/mel_cnn2d_x2
-	$(PY) -m trainers.fuse $(AUDIO_RUNS)/compare_svm_speaker_norm $(AUDIO_RUNS)/egemaps_svm_speaker_norm --model_dir=$(AUDIO_RUNS)/svm_x2
-	$(PY) -m trainers.fuse $(AUDIO_RUNS)/mel_cnn2d $(AUDIO_RUNS)/mel_cnn2d_seed1 $(AUDIO_RUNS)/compare_svm_speaker_norm \
-	  $(AUDIO_RUNS)/egemaps_svm_speaker_norm --model_dir=$(AUDIO_RUNS)/fusion
-	$(PY) -m trainers.compare $(AUDIO_RUNS)/fusion $(AUDIO_RUNS)/mel_cnn2d* $(AUDIO_RUNS)/*svm* $(AUDIO_RUNS)/wave_cnn1d_* \
-	  --out=$(AUDIO_RUNS)/comparison.png | tee $(AUDIO_RUNS)/table.md
-	for pair in "mel_cnn2d compare_svm_speaker_norm" "mel_cnn2d_x2 svm_x2"; do set -- $$pair; \
+	$(MAKE) --no-print-directory ravdess-audio-results
+
+# From the finished runs, in seconds: centres the two mel_cnn2d seeds and the two
+# speaker-normalised baselines per speaker (trainers.centre), fuses the centred mel_cnn2d
+# seeds, the centred baselines and all four (weights chosen per fold on validation actors),
+# prints one table of the runs there are (with paired comparisons, trainers.paired), and runs
+# emorec-predict with the exported mel_cnn2d on a clip.
+audio_members = mel_cnn2d mel_cnn2d_seed1 compare_svm_speaker_norm egemaps_svm_speaker_norm
+ravdess-audio-results: install
+	for run in $(audio_members); do $(PY) -m trainers.centre $(AUDIO_RUNS)/$$run; done
+	$(PY) -m trainers.fuse $(AUDIO_RUNS)/mel_cnn2d_centred $(AUDIO_RUNS)/mel_cnn2d_seed1_centred --model_dir=$(AUDIO_RUNS)/mel_cnn2d_x2
+	$(PY) -m trainers.fuse $(AUDIO_RUNS)/compare_svm_speaker_norm_centred $(AUDIO_RUNS)/egemaps_svm_speaker_norm_centred \
+	  --model_dir=$(AUDIO_RUNS)/svm_x2
+	$(PY) -m trainers.fuse $(foreach run,$(audio_members),$(AUDIO_RUNS)/$(run)_centred) --model_dir=$(AUDIO_RUNS)/fusion
+	$(PY) -m trainers.compare $(wildcard $(AUDIO_RUNS)/fusion $(AUDIO_RUNS)/mel_cnn2d* $(AUDIO_RUNS)/*svm* \
+	  $(AUDIO_RUNS)/wave_cnn1d_*) --out=$(AUDIO_RUNS)/comparison.png | tee $(AUDIO_RUNS)/table.md
+	for pair in "mel_cnn2d_centred compare_svm_speaker_norm" "mel_cnn2d_centred compare_svm_speaker_norm_centred" \
+	  "mel_cnn2d_x2 svm_x2" "mel_cnn2d_centred mel_cnn2d" "mel_cnn2d compare_svm_speaker_norm"; do set -- $$pair; \
 	  $(PY) -m trainers.paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 | tee -a $(AUDIO_RUNS)/table.md; done
 	$(VENV)/bin/emorec-predict $(AUDIO_CLIP) --model=$$(ls -d $(AUDIO_RUNS)/saved_models/mel_cnn2d/* | sort -V | tail -1) --out=$(AUDIO_RUNS)/predictions
 
