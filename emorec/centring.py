@@ -33,4 +33,4 @@ def choose_alpha(probabilities: np.ndarray, labels: np.ndarray, speakers: np.nda
     def key(alpha):
         accuracy, likelihood = metrics.accuracy_and_likelihood(centre(probabilities, speakers, alpha), labels)
         return accuracy, round(likelihood, 6)
-    return float(max(np.linspace(0.0, 1.0, round(1 / step) + 1), key=key))
+    return round(float(max(np.linspace(0.0, 1.0, round(1 / step) + 1), key=key)), 6)
