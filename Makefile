@@ -55,10 +55,12 @@ ravdess-audio: install
 # From the finished runs, in seconds: centres the two mel_cnn2d seeds and the two
 # speaker-normalised baselines per speaker (trainers.centre), fuses the centred mel_cnn2d
 # seeds, the centred baselines and all four (weights chosen per fold on validation actors),
-# prints one table of the runs there are (with paired comparisons, trainers.paired), and runs
+# prints one table of the runs there are (with paired comparisons, trainers.paired, each
+# plotted per test actor in paired/), and runs
 # emorec-predict with the exported mel_cnn2d on a clip.
 audio_members = mel_cnn2d mel_cnn2d_seed1 compare_svm_speaker_norm egemaps_svm_speaker_norm
 ravdess-audio-results: install
+	mkdir -p $(AUDIO_RUNS)/paired
 	for run in $(audio_members); do $(PY) -m trainers.centre $(AUDIO_RUNS)/$$run; done
 	$(PY) -m trainers.fuse $(AUDIO_RUNS)/mel_cnn2d_centred $(AUDIO_RUNS)/mel_cnn2d_seed1_centred --model_dir=$(AUDIO_RUNS)/mel_cnn2d_x2
 	$(PY) -m trainers.fuse $(AUDIO_RUNS)/compare_svm_speaker_norm_centred $(AUDIO_RUNS)/egemaps_svm_speaker_norm_centred \
@@ -68,7 +70,8 @@ ravdess-audio-results: install
 	  $(AUDIO_RUNS)/wave_cnn1d_*) --out=$(AUDIO_RUNS)/comparison.png | tee $(AUDIO_RUNS)/table.md
 	for pair in "mel_cnn2d_centred compare_svm_speaker_norm" "mel_cnn2d_centred compare_svm_speaker_norm_centred" \
 	  "mel_cnn2d_x2 svm_x2" "mel_cnn2d_centred mel_cnn2d" "mel_cnn2d compare_svm_speaker_norm"; do set -- $$pair; \
-	  $(PY) -m trainers.paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 | tee -a $(AUDIO_RUNS)/table.md; done
+	  $(PY) -m trainers.paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 --plot=$(AUDIO_RUNS)/paired/$$1-$$2.png \
+	  | tee -a $(AUDIO_RUNS)/table.md; done
 	$(VENV)/bin/emorec-predict $(AUDIO_CLIP) --model=$$(ls -d $(AUDIO_RUNS)/saved_models/mel_cnn2d/* | sort -V | tail -1) --out=$(AUDIO_RUNS)/predictions
 
 # Everything, the slow end-to-end tests too.

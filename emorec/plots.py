@@ -1,5 +1,5 @@
 """Figures a person would rather look at than read: confusion matrices, training curves,
-comparisons of runs. Written as PNG files with matplotlib's non-interactive backend."""
+comparisons of runs, per-speaker accuracies. Written as PNG files with matplotlib's non-interactive backend."""
 from __future__ import annotations
 
 import matplotlib
@@ -59,6 +59,26 @@ def comparison(rows, path: str, metric: str = "accuracy") -> str:
     ax.set_ylabel(f"clip-level {metric}")
     ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def per_speaker(speakers, accuracies: dict, path: str, title: str = "") -> str:
+    """accuracies: {run: accuracy per speaker}; bars side by side per speaker, where a mean
+    over speakers hides that one run fails a voice the other gets right."""
+    fig, ax = plt.subplots(figsize=(min(max(6, 0.3 * len(speakers) * len(accuracies)), 14), 4))
+    width = 0.8 / len(accuracies)
+    for i, (run, values) in enumerate(accuracies.items()):
+        ax.bar(np.arange(len(speakers)) + (i - (len(accuracies) - 1) / 2) * width, values, width, label=run)
+    ax.set_xticks(range(len(speakers)), [str(s) for s in speakers])
+    ax.set_xlabel("test speaker (actor)")
+    ax.set_ylabel("clip-level accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

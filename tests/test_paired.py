@@ -1,8 +1,14 @@
 """trainers.paired: two runs compared on the same test clips, resampled by actor."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from trainers import paired, predictions
+
+from conftest import ROOT
+from test_training import ENV
 
 FOLDS = {1: (1, 2), 2: (3, 4)}  # fold: test actors
 CLIPS = [(e, s) for e in range(1, 6) for s in (1, 2)]  # 10 clips an actor: emotion, statement
@@ -41,6 +47,7 @@ def test_actors_are_resampled_together(tmp_path):
     b = _run(tmp_path / "b", {1: 0, 2: 10, 3: 10, 4: 10})
     r = paired.compare(a, b, resamples=2000)
     assert r["difference"] == 0.0 and r["per_fold"] == {1: 0.0, 2: 0.0}
+    assert r["per_actor"] == {1: (1.0, 0.0), 2: (0.0, 1.0), 3: (1.0, 1.0), 4: (1.0, 1.0)}
     low, high = r["interval"]
     # At least one actor's worth (0.25) each way; resampling the 40 clips one by one would
     # give about +-0.22.
@@ -64,3 +71,13 @@ def test_paired_imports_beside_the_trainer():
     import trainers.paired
     import trainers.train
     assert trainers.paired.compare and trainers.train.FLAGS["seed"].default == 0
+
+
+def test_the_command_prints_the_comparison_and_plots_each_actor(tmp_path):
+    a = _run(tmp_path / "a", {1: 10, 2: 10, 3: 10, 4: 10})
+    b = _run(tmp_path / "b", {1: 5, 2: 5, 3: 5, 4: 5})
+    plot = tmp_path / "a_vs_b.png"
+    out = subprocess.run([sys.executable, "-m", "trainers.paired", a, b, "--resamples=200", f"--plot={plot}"],
+                         cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
+    assert "a against b, 40 test clips of 4 actors: clip-level accuracy 1.000 against 0.500" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000

@@ -1,6 +1,6 @@
 """Paired comparison of two finished runs on the same test clips: is A better than B?
 
-    python -m trainers.paired RUN_A RUN_B [--resamples=10000]
+    python -m trainers.paired RUN_A RUN_B [--resamples=10000] [--plot=a_vs_b.png]
 
 Fold means whose spread is 6-11 points cannot tell two systems 2 points apart; the same clips
 scored by both can, as far as the test actors go. Prints each run's pooled clip-level test
@@ -8,6 +8,7 @@ accuracy (every fold's test clips together), their difference per fold and poole
 only one of them gets right, and a 95% interval for the pooled difference from a bootstrap
 over test actors: one actor's clips share a voice and a way of acting, so they are drawn
 together, not as independent clips (which would make the interval far too narrow).
+--plot draws both runs' accuracy per test actor.
 """
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from absl import app, flags
 
 import numpy as np
 
-from emorec import ravdess
+from emorec import plots, ravdess
 from trainers import predictions
 
 _RESAMPLES = flags.DEFINE_integer("resamples", 10000, "Bootstrap resamples of the test actors.")
 _SEED = flags.DEFINE_integer("bootstrap_seed", 0, "Seed of the resampling.")
+_PLOT = flags.DEFINE_string("plot", None, "Where a bar plot of both runs' accuracy per test actor goes.")
 
 
 def correct_by_clip(run_a: str, run_b: str) -> dict:
@@ -54,6 +56,8 @@ def compare(run_a: str, run_b: str, resamples: int, seed: int = 0) -> dict:
             "interval": (float(low), float(high)), "a_better_share": float(np.mean(differences > 0)),
             "only_a": int(np.sum(c["a"] & ~c["b"])), "only_b": int(np.sum(c["b"] & ~c["a"])), "clips": len(c["a"]),
             "actors": len(np.unique(c["actor"])),
+            "per_actor": {int(s): (float(c["a"][c["actor"] == s].mean()), float(c["b"][c["actor"] == s].mean()))
+                          for s in np.unique(c["actor"])},
             "per_fold": {int(f): float(c["a"][c["fold"] == f].mean() - c["b"][c["fold"] == f].mean())
                          for f in np.unique(c["fold"])}}
 
@@ -70,6 +74,11 @@ def main(argv):
           f"(95% interval over test actors {r['interval'][0]:+.3f} to {r['interval'][1]:+.3f}; above zero in "
           f"{r['a_better_share']:.0%} of {_RESAMPLES.value} resamples); per fold {folds}; clips only {a} gets "
           f"right {r['only_a']}, only {b} {r['only_b']}")
+    if _PLOT.value:
+        speakers = list(r["per_actor"])
+        plots.per_speaker(speakers, {name: [r["per_actor"][s][i] for s in speakers] for i, name in enumerate((a, b))},
+                          _PLOT.value, f"{a} against {b}: {r['difference']:+.3f} "
+                                       f"({r['interval'][0]:+.3f} to {r['interval'][1]:+.3f})")
 
 
 if __name__ == "__main__":
