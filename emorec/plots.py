@@ -1,5 +1,6 @@
 """Figures a person would rather look at than read: confusion matrices, training curves,
-comparisons of runs, per-speaker accuracies. Written as PNG files with matplotlib's non-interactive backend."""
+comparisons of runs, per-speaker accuracies. Written as PNG files with matplotlib's
+non-interactive backend."""
 from __future__ import annotations
 
 import matplotlib
@@ -7,6 +8,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+def _save(fig, path: str, dpi: int = 120) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def _score_axis(ax, metric: str):
+    ax.set_ylabel(f"clip-level {metric}")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def confusion_matrix(matrix, class_names, path: str, title: str = "") -> str:
@@ -25,10 +39,7 @@ def confusion_matrix(matrix, class_names, path: str, title: str = "") -> str:
                         color="white" if rows[i, j] > 0.5 else "black", fontsize=8)
     fig.colorbar(image, ax=ax, label="share of the true class")
     ax.set_title(title or "confusion matrix")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def training_curves(history: dict, path: str, title: str = "") -> str:
@@ -44,10 +55,7 @@ def training_curves(history: dict, path: str, title: str = "") -> str:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def comparison(rows, path: str, metric: str = "accuracy") -> str:
@@ -56,13 +64,8 @@ def comparison(rows, path: str, metric: str = "accuracy") -> str:
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(rows)), 4))
     ax.bar(range(len(rows)), means, yerr=stds, capsize=4, color="tab:blue")
     ax.set_xticks(range(len(rows)), labels, rotation=30, ha="right")
-    ax.set_ylabel(f"clip-level {metric}")
-    ax.set_ylim(0, 1)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    _score_axis(ax, metric)
+    return _save(fig, path)
 
 
 def per_speaker(speakers, accuracies: dict, path: str, title: str = "") -> str:
@@ -74,15 +77,10 @@ def per_speaker(speakers, accuracies: dict, path: str, title: str = "") -> str:
         ax.bar(np.arange(len(speakers)) + (i - (len(accuracies) - 1) / 2) * width, values, width, label=run)
     ax.set_xticks(range(len(speakers)), [str(s) for s in speakers])
     ax.set_xlabel("test speaker (actor)")
-    ax.set_ylabel("clip-level accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(axis="y", alpha=0.3)
+    _score_axis(ax, "accuracy")
     ax.legend()
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def timeline(rows: list[dict], class_names, path: str, title: str = "") -> str:
@@ -100,7 +98,4 @@ def timeline(rows: list[dict], class_names, path: str, title: str = "") -> str:
     ax.grid(alpha=0.3)
     ax.legend(ncol=4, fontsize=8, loc="upper right")
     ax.set_title(title + ("  (grey: no face found)" if any(r["face"] is False for r in rows) else ""))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
