@@ -36,7 +36,7 @@ test: install
 
 # Real RAVDESS audio, actor-independent: builds the `audio` config, runs the openSMILE + SVM
 # baselines (eGeMAPS, ComParE) and 5-fold (6 for 24 actors) CV of mel_cnn2d (two seeds) and
-# wave_cnn1d on 16- and 64-frame windows, then ravdess-audio-results. About three hours on
+# wave_cnn1d on 16- and 64-frame windows, then ravdess-audio-results. Three to four hours on
 # 2 CPU cores. oneDNN is on for these runs: the audio models have no 1x1 stride-2
 # convolution (the kernel that crashed), and mel_cnn2d's training step takes 5 ms a window
 # with it against 9 without (TF_ENABLE_ONEDNN_OPTS=1 or 0 python -m benchmarks.models
