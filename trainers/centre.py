@@ -34,8 +34,7 @@ def main(argv):
     results = []
     for fold in predictions.common_folds([run_dir]):
         parts = predictions.load(os.path.join(run_dir, f"fold_{fold}"))
-        speakers = {part: np.array([ravdess.parse(str(n)).actor for n in names])
-                    for part, (_, _, names) in parts.items()}
+        speakers = {part: predictions.speakers(names) for part, (_, _, names) in parts.items()}
         probabilities, labels, _ = parts["validation"]
         alpha = centring.choose_alpha(probabilities, labels, speakers["validation"], _STEP.value)
         centred = {part: (centring.centre(p, speakers[part], alpha), labels, names)

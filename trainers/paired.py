@@ -18,7 +18,7 @@ from absl import app, flags
 
 import numpy as np
 
-from emorec import plots, ravdess
+from emorec import plots
 from trainers import predictions
 
 _RESAMPLES = flags.DEFINE_integer("resamples", 10000, "Bootstrap resamples of the test actors.")
@@ -34,7 +34,7 @@ def correct_by_clip(run_a: str, run_b: str) -> dict:
         (p_a, p_b), labels, names = predictions.aligned([run_a, run_b], fold)["test"]
         columns["a"].append(p_a.argmax(1) == labels)
         columns["b"].append(p_b.argmax(1) == labels)
-        columns["actor"].append([ravdess.parse(str(n)).actor for n in names])
+        columns["actor"].append(predictions.speakers(names))
         columns["fold"].append(np.full(len(labels), fold))
     return {key: np.concatenate(value) for key, value in columns.items()}
 

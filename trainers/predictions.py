@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from emorec import metrics
+from emorec import metrics, ravdess
 
 PARTS = ("validation", "test")
 FILE = "predictions.npz"
@@ -23,6 +23,11 @@ def clip_name(name) -> str:
     """A clip's RAVDESS name without folder or extension, as every run keys its clips."""
     name = name.decode() if isinstance(name, bytes) else str(name)
     return os.path.basename(name).split(".")[0]
+
+
+def speakers(names) -> np.ndarray:
+    """The actor of each clip, from its RAVDESS name."""
+    return np.array([ravdess.parse(clip_name(n)).actor for n in names])
 
 
 def save(fold_dir: str, parts: dict) -> str:
