@@ -6,7 +6,8 @@ The output, `probabilities`, is [batch, num_classes] ([batch, frames, num_classe
 `per_frame`).
 
 Names: the video encoders (`resnet_lstm`, `resnet_transformer`, `r3d`, `mvitv2`,
-`mvitv2_tiny`) and audio encoders (`wave_cnn1d`, `mel_cnn2d`) alone, with a classifier
+`mvitv2_tiny`) and audio encoders (`wave_cnn1d`, `mel_cnn2d`, the pretrained `whisper_base`
+and `whisper_tiny_en`) alone, with a classifier
 head; any fusion `VIDEO+AUDIO` (e.g. `mvitv2+wave_cnn1d`; `merge=` picks the merge layer);
 and the whole models `per_frame` and `av_transformer`. Options go to the encoders (e.g.
 `backbone='small_cnn'`, `weights='imagenet'`), `merge`/`merge_dim` to the merge layer,
@@ -14,11 +15,12 @@ and the whole models `per_frame` and `av_transformer`. Options go to the encoder
 """
 from __future__ import annotations
 
+import functools
 import inspect
 
 import keras
 
-from emorec.models import audio, fusion, mvit, r3d, video
+from emorec.models import audio, fusion, mvit, r3d, video, whisper, whisper_checkpoints
 from emorec.models.av_transformer import av_transformer
 from emorec.models.layers import classifier_head
 from emorec.models.per_frame import per_frame
@@ -33,6 +35,8 @@ VIDEO_ENCODERS = {
 AUDIO_ENCODERS = {
     "wave_cnn1d": audio.wave_cnn1d_encoder,
     "mel_cnn2d": audio.mel_cnn2d_encoder,
+    # Pretrained Whisper encoders, one per preset whose weights install offline.
+    **{name: functools.partial(whisper.whisper_encoder, preset=name) for name in whisper_checkpoints.PRESETS},
 }
 MODELS = {"per_frame": per_frame, "av_transformer": av_transformer}
 

@@ -37,8 +37,9 @@ def wave_cnn1d_encoder(frames=16, fps=ravdess.FPS, widths=(64, 128, 256, 512), d
     return keras.Model(waveform, layers.Dropout(dropout)(_pooled(x)), name="wave_cnn1d_encoder")
 
 
-def speaker_stats_input(num_mels: int) -> keras.KerasTensor:
-    return keras.Input((2, num_mels), dtype="float32", name="speaker_stats")
+def speaker_stats_input(shape) -> keras.KerasTensor:
+    """The mean and std of a model's speaker features (`shape`: mels, or a tuple) over a speaker's recordings."""
+    return keras.Input((2, *((shape,) if isinstance(shape, int) else shape)), dtype="float32", name="speaker_stats")
 
 
 def mel_cnn2d_encoder(frames=16, fps=ravdess.FPS, num_mels=64, widths=(16, 32, 64, 128, 256),

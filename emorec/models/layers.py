@@ -79,12 +79,16 @@ class UtteranceNorm(layers.Layer):
 
 @register
 class SpeakerNorm(layers.Layer):
-    """log-mel [batch, frames, mels] and the speaker's statistics [batch, 2, mels] (mean and
-    std per band, `features.speaker_statistics`) -> the log-mel standardised per band."""
+    """Features [batch, ..., *F] and the speaker's statistics [batch, 2, *F] (mean and std of
+    each feature over the speaker's recordings, `features.speaker_statistics`) -> the
+    features standardised per speaker (log-mel: F = [mels], over every frame)."""
 
     def call(self, inputs):
-        mel, stats = inputs
-        return (mel - stats[:, :1]) / stats[:, 1:]
+        x, stats = inputs
+        mean, std = stats[:, 0], stats[:, 1]
+        for _ in range(len(x.shape) - len(mean.shape)):  # over the axes F does not name (frames)
+            mean, std = ops.expand_dims(mean, 1), ops.expand_dims(std, 1)
+        return (x - mean) / std
 
     def compute_output_shape(self, shapes):
         return shapes[0]
@@ -297,13 +301,14 @@ def batch_norm(name: str, **kwargs) -> layers.BatchNormalization:
     return layers.BatchNormalization(synchronized=True, name=name, **kwargs)
 
 
-def transformer_block(x, num_heads: int, mlp_dim: int, dropout: float = 0.1, name: str = "block"):
+def transformer_block(x, num_heads: int, mlp_dim: int, dropout: float = 0.1, name: str = "block",
+                      epsilon: float = 1e-6):
     """A pre-norm transformer encoder block on [batch, length, dim]."""
     dim = x.shape[-1]
-    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(x)
+    y = layers.LayerNormalization(epsilon=epsilon, name=f"{name}_norm1")(x)
     y = layers.MultiHeadAttention(num_heads, dim // num_heads, dropout=dropout, name=f"{name}_attention")(y, y)
     x = layers.Add(name=f"{name}_add1")([x, layers.Dropout(dropout)(y)])
-    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(x)
+    y = layers.LayerNormalization(epsilon=epsilon, name=f"{name}_norm2")(x)
     y = layers.Dense(mlp_dim, activation="gelu", name=f"{name}_mlp1")(y)
     y = layers.Dense(dim, name=f"{name}_mlp2")(layers.Dropout(dropout)(y))
     return layers.Add(name=f"{name}_add2")([x, layers.Dropout(dropout)(y)])

@@ -1,0 +1,230 @@
+"""Whisper's audio encoder (Radford et al. 2022) in Keras 3, as a pretrained speech encoder.
+
+waveform float32 [batch, samples] at 16 kHz
+  -> Whisper's own log-mel (80 bands, 25 ms / 10 ms, log10, clipped 8 below the maximum,
+     scaled as (x + 4) / 4), computed in the graph so that an export takes `waveform`
+  -> two convolutions (the second halves time) + sinusoidal positions + L pre-norm
+     transformer blocks (`whisper_features`: the encoder, frozen by default)
+  -> the mean and standard deviation over time of the input to the blocks and of every
+     block's output (the last after the final layer norm): [batch, L + 1, 2 * width]
+  -> optionally standardised per speaker (`speaker_stats`: the mean and std of these
+     features over the speaker's recordings, no labels) -> a learned softmax-weighted sum
+     over the L + 1 layers (SUPERB / EmoBox) -> an MLP: the embedding (`whisper_pooling`).
+
+Per layer the statistics are pooled before the layers are weighted: the weighted sum of the
+means is the mean of the weighted sum, and pooled features are what a frozen encoder's
+cache holds (a few kB per window instead of the whole sequence).
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from emorec import ravdess
+from emorec.media.features import SAMPLE_RATE
+from emorec.models import whisper_checkpoints
+from emorec.models.audio import speaker_stats_input, waveform_input
+from emorec.models.layers import SpeakerNorm, register, transformer_block
+
+N_FFT, HOP, NUM_MELS = 400, 160, 80
+MAX_POSITIONS = 1500  # 30 s: Whisper's context
+
+
+def mel_filters(num_mels: int = NUM_MELS, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Slaney-scale triangular mel filters with Slaney's area normalisation (librosa's
+    default, which Whisper's filters were made with): [n_fft // 2 + 1, num_mels]."""
+    def to_mel(hz):
+        hz = np.asarray(hz, np.float64)
+        return np.where(hz < 1000, hz * 3 / 200, 15 + np.log(np.maximum(hz, 1e-9) / 1000) * 27 / np.log(6.4))
+
+    def to_hz(mel):
+        return np.where(mel < 15, mel * 200 / 3, 1000 * np.exp((mel - 15) * np.log(6.4) / 27))
+
+    edges = to_hz(np.linspace(to_mel(0.0), to_mel(sample_rate / 2), num_mels + 2))
+    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    rising = (bins[None] - edges[:-2, None]) / np.diff(edges)[:-1, None]
+    falling = (edges[2:, None] - bins[None]) / np.diff(edges)[1:, None]
+    weights = np.maximum(0, np.minimum(rising, falling)) * (2 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.T.astype(np.float32)
+
+
+def log_mel(waveform):
+    """float32 [batch, samples] -> Whisper's log-mel [batch, samples // 160, 80]."""
+    import tensorflow as tf
+
+    # Centred frames (reflect-padded by half a window), the last one dropped, as Whisper's STFT.
+    padded = tf.pad(waveform, [[0, 0], [N_FFT // 2, N_FFT // 2]], mode="REFLECT")
+    stft = tf.signal.stft(padded, N_FFT, HOP, N_FFT, window_fn=tf.signal.hann_window)[:, :-1]
+    mel = tf.tensordot(tf.square(tf.abs(stft)), tf.constant(mel_filters()), 1)
+    log = tf.math.log(tf.maximum(mel, 1e-10)) / tf.math.log(10.0)
+    log = tf.maximum(log, tf.reduce_max(log, axis=[1, 2], keepdims=True) - 8.0)
+    return (log + 4.0) / 4.0
+
+
+@register
+class WhisperLogMel(layers.Layer):
+    def call(self, waveform):
+        return log_mel(waveform)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], None if shape[1] is None else shape[1] // HOP, NUM_MELS)
+
+
+@register
+class SinusoidalPositions(layers.Layer):
+    """Adds Whisper's position table (loaded with the weights, never trained) to [batch, T, width]."""
+
+    def __init__(self, max_positions: int = MAX_POSITIONS, **kwargs):
+        super().__init__(**kwargs)
+        self.max_positions = max_positions
+
+    def build(self, shape):
+        self.table = self.add_weight(shape=(self.max_positions, shape[-1]), initializer="zeros",
+                                     trainable=False, name="table")
+
+    def call(self, x):
+        return x + self.table[: ops.shape(x)[1]]
+
+    def get_config(self):
+        return {**super().get_config(), "max_positions": self.max_positions}
+
+
+@register
+class TimeStatistics(layers.Layer):
+    """L + 1 hidden states [batch, T, width] -> their mean and std over time [batch, L + 1, 2 * width]."""
+
+    def call(self, states):
+        x = ops.stack(states, axis=1)
+        return ops.concatenate([ops.mean(x, axis=2), ops.std(x, axis=2)], axis=-1)
+
+    def compute_output_shape(self, shapes):
+        return (shapes[0][0], len(shapes), 2 * shapes[0][-1])
+
+
+@register
+class LayerWeightedSum(layers.Layer):
+    """[batch, layers, F] -> [batch, F]: a softmax-weighted sum over layers, weights learned."""
+
+    def build(self, shape):
+        self.logits = self.add_weight(shape=(shape[1],), initializer="zeros", name="logits")
+
+    def call(self, x):
+        return ops.einsum("blf,l->bf", x, ops.softmax(self.logits))
+
+    def compute_output_shape(self, shape):
+        return (shape[0], shape[2])
+
+
+def whisper_features(samples: int | None, width: int, depth: int, heads: int) -> keras.Model:
+    """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width]."""
+    waveform = keras.Input((samples,), dtype="float32", name="waveform")
+    x = WhisperLogMel(name="whisper_log_mel")(waveform)
+    x = layers.Conv1D(width, 3, padding="same", activation="gelu", name="conv1")(x)
+    # Padded by one on both sides as Whisper's conv (Keras' "same" pads stride-2 convs on the right only).
+    x = layers.Conv1D(width, 3, strides=2, activation="gelu", name="conv2")(layers.ZeroPadding1D(1)(x))
+    x = SinusoidalPositions(name="positions")(x)
+    states = [x]
+    for i in range(depth):
+        x = transformer_block(x, heads, 4 * width, dropout=0.0, name=f"block{i}", epsilon=1e-5)
+        states.append(x)
+    states[-1] = layers.LayerNormalization(epsilon=1e-5, name="ln_post")(x)
+    return keras.Model(waveform, TimeStatistics(name="time_statistics")(states), name="whisper_features")
+
+
+def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) -> None:
+    """Puts Whisper's encoder tensors (OpenAI names, `whisper_checkpoints`) into `features`;
+    raises on a missing, left-over or misshapen tensor."""
+    tensors = dict(tensors)
+    heads = int(tensors.pop("num_heads"))
+
+    def take(name):
+        if name not in tensors:
+            raise whisper_checkpoints.WeightsError(f"the checkpoint has no {name}")
+        return tensors.pop(name)
+
+    def assign(layer, values):
+        for variable, value in zip(layer.weights, values, strict=True):
+            if tuple(variable.shape) != value.shape:
+                raise whisper_checkpoints.WeightsError(
+                    f"{variable.path}: the checkpoint's tensor has shape {value.shape}, the model's {tuple(variable.shape)}")
+            variable.assign(value)
+
+    def dense(prefix, layer):
+        assign(features.get_layer(layer), [take(prefix + ".weight").T, take(prefix + ".bias")])
+
+    def norm(prefix, layer):
+        assign(features.get_layer(layer), [take(prefix + ".weight"), take(prefix + ".bias")])
+
+    for conv in ("conv1", "conv2"):
+        assign(features.get_layer(conv), [take(f"encoder.{conv}.weight").transpose(2, 1, 0), take(f"encoder.{conv}.bias")])
+    table = take("encoder.positional_embedding")
+    assign(features.get_layer("positions"), [table[:MAX_POSITIONS]])
+    depth = sum(1 for layer in features.layers if layer.name.endswith("_attention"))
+    for i in range(depth):
+        block, name = f"encoder.blocks.{i}.", f"block{i}"
+        norm(block + "attn_ln", f"{name}_norm1")
+        attention = features.get_layer(f"{name}_attention")
+        if attention.num_heads != heads:
+            raise whisper_checkpoints.WeightsError(f"the checkpoint has {heads} heads, the model {attention.num_heads}")
+        width = attention.key_dim * heads
+        values = []
+        for part in ("query", "key", "value"):
+            values.append(take(f"{block}attn.{part}.weight").T.reshape(width, heads, -1))
+            bias = tensors.pop(f"{block}attn.{part}.bias", np.zeros(width, np.float32))
+            values.append(bias.reshape(heads, -1))
+        values += [take(block + "attn.out.weight").T.reshape(heads, -1, width), take(block + "attn.out.bias")]
+        assign(attention, values)
+        norm(block + "mlp_ln", f"{name}_norm2")
+        dense(block + "mlp.0", f"{name}_mlp1")
+        dense(block + "mlp.2", f"{name}_mlp2")
+    norm("encoder.ln_post", "ln_post")
+    if tensors:
+        raise whisper_checkpoints.WeightsError(f"the checkpoint has tensors the model has no place for: "
+                                               f"{sorted(tensors)[:5]} (a deeper model than {depth} blocks?)")
+
+
+def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "whisper_base",
+                    weights: str | None = "pretrained", trainable_layers: int = 0, normalization: str = "speaker",
+                    hidden: int = 256, dropout: float = 0.2) -> keras.Model:
+    """waveform [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
+    speaker_stats [batch, 2, layers + 1, 2 * width]) -> embedding [batch, hidden or 2 * width].
+
+    `weights`: 'pretrained' (the preset's offline package), None (random: tests), or a path
+    to a CTranslate2 model or an OpenAI checkpoint. `trainable_layers`: how many of the top
+    transformer blocks fine-tune (0: the encoder is frozen, and the trainer caches its
+    features). `normalization`: 'speaker' or 'none'.
+    """
+    if preset not in whisper_checkpoints.PRESETS:
+        raise ValueError(f"unknown Whisper preset {preset!r}; one of {sorted(whisper_checkpoints.PRESETS)}")
+    if normalization not in ("speaker", "none"):
+        raise ValueError(f"normalization must be 'speaker' or 'none', got {normalization!r}")
+    config = whisper_checkpoints.PRESETS[preset]
+    if not 0 <= trainable_layers <= config.layers:
+        raise ValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
+    waveform = waveform_input(frames, fps)
+    features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads)
+    if weights is not None:
+        load_encoder_weights(features, whisper_checkpoints.read(preset if weights == "pretrained" else weights))
+    for layer in features.layers:
+        block = layer.name.split("_")[0]
+        layer.trainable = block.startswith("block") and int(block[5:]) >= config.layers - trainable_layers \
+            or (layer.name == "ln_post" and trainable_layers > 0)
+
+    pooled = keras.Input(features.output.shape[1:], name="pooled")
+    if normalization == "speaker":
+        stats = speaker_stats_input(features.output.shape[1:])
+        head_inputs, x = [pooled, stats], SpeakerNorm()([pooled, stats])
+    else:
+        head_inputs, x = pooled, layers.LayerNormalization(name="feature_norm")(pooled)
+    x = LayerWeightedSum(name="layer_weights")(x)
+    if hidden:
+        x = layers.Dense(hidden, activation="relu", name="hidden")(layers.Dropout(dropout)(x))
+    pooling = keras.Model(head_inputs, layers.Dropout(dropout)(x), name="whisper_pooling")
+
+    if normalization == "speaker":
+        outer_stats = speaker_stats_input(features.output.shape[1:])
+        inputs, head_args = [waveform, outer_stats], [features(waveform), outer_stats]
+    else:
+        inputs, head_args = waveform, features(waveform)
+    return keras.Model(inputs, pooling(head_args), name=f"{preset}_encoder")
