@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from emorec import data, distribute, export, metrics, models, plots, ravdess
+from emorec import data, distribute, export, feature_cache, metrics, models, plots, ravdess
 from trainers import predictions
 
 FLAGS = flags.FLAGS
@@ -125,9 +125,79 @@ def _worker_dir(path: str) -> str:
 def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir: str) -> dict:
     class_names = ravdess.class_names(num_classes)
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
-    splits = data.splits_of(fold)
     with strategy.scope():
         model = build_model(num_classes)
+    parts = feature_cache.frozen_parts(model)
+    if parts:
+        result, clips = train_head(fold, builder, model, parts, num_classes, run_dir)
+    else:
+        result, clips = train_whole(fold, builder, strategy, model, num_classes, fold_dir)
+    if distribute.is_chief():
+        with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
+            json.dump(result, f, indent=1)
+        predictions.save(fold_dir, clips)
+        plots.confusion_matrix(result["test"]["clip"]["confusion"], class_names,
+                               os.path.join(fold_dir, "confusion_test.png"),
+                               f"{FLAGS.model}, fold {fold.number} test actors {fold.test} (clip level)")
+        history = _history(os.path.join(fold_dir, "history.csv"))
+        plots.training_curves(history, os.path.join(fold_dir, "curves.png"), f"{FLAGS.model}, fold {fold.number}")
+    return result
+
+
+def _callbacks(fold_dir: str, best: str, monitor_model: keras.Model | None = None) -> list:
+    backup = os.path.join(fold_dir, "backup")
+    history_csv = os.path.join(fold_dir, "history.csv")
+    if not os.path.exists(backup) and os.path.exists(history_csv):
+        os.remove(history_csv)  # a finished run's curves: this is a new run, not a resumed one
+    return [
+        keras.callbacks.BackupAndRestore(backup),
+        keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True, save_weights_only=True),
+        keras.callbacks.CSVLogger(history_csv, append=True),
+        keras.callbacks.TensorBoard(os.path.join(fold_dir, "logs")),
+    ]
+
+
+def _result(fold: ravdess.Fold, spec, seconds: float, weights: list[str]) -> dict:
+    return {"fold": fold.number, "actors": fold._asdict(), "train_seconds": seconds,
+            "model": FLAGS.model, "options": model_options(), "frames": spec.frames, "config": FLAGS.config,
+            "weights": weights}
+
+
+def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_dir: str) -> tuple[dict, dict]:
+    """A frozen pretrained encoder: its features are computed once for every clip (cached in
+    the run folder, shared by the folds), and only the head (layer weights, pooling,
+    classifier) trains on them. Windows are the evaluation windows; nothing is augmented."""
+    if FLAGS.refit:
+        raise app.UsageError("--refit is not available for a frozen encoder's cached features")
+    features, head = parts
+    class_names = ravdess.class_names(num_classes)
+    fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
+    spec = data.WindowSpec.for_model(model, num_classes)
+    start = time.time()
+    cache = feature_cache.compute(features, builder, spec, os.path.join(run_dir, "feature_cache.npz"), FLAGS.batch_size)
+    train_x, train_y, _ = feature_cache.inputs(cache, fold.train, spec.speaker_stats)
+    val_x, val_y, _ = feature_cache.inputs(cache, fold.validation, spec.speaker_stats)
+    head.compile(optimizer(max(len(train_y) // FLAGS.batch_size, 1)), sparse_loss(num_classes, FLAGS.label_smoothing),
+                 metrics=["accuracy"])
+    best_head = os.path.join(fold_dir, "best_head.weights.h5")
+    logging.info("fold %d: head on cached features, train %s (%d windows), validation %s, test %s", fold.number,
+                 fold.train, len(train_y), fold.validation, fold.test)
+    head.fit(train_x, train_y, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs, shuffle=True,
+             validation_data=(val_x, val_y), callbacks=_callbacks(fold_dir, best_head), verbose=FLAGS.verbose)
+    head.load_weights(best_head)
+    best = os.path.join(fold_dir, "best.weights.h5")
+    model.save_weights(best)  # the whole model, waveform to probabilities, as every run keeps it
+    result = _result(fold, spec, time.time() - start, [best])
+    clips = {}
+    for part, actors in (("validation", fold.validation), ("test", fold.test)):
+        predicted = feature_cache.predict(head, cache, actors, spec.speaker_stats)
+        result[part], clips[part] = _scores(predicted, class_names), predicted["clip"]
+    return result, clips
+
+
+def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, fold_dir: str) -> tuple[dict, dict]:
+    class_names = ravdess.class_names(num_classes)
+    splits = data.splits_of(fold)
     spec = data.WindowSpec.for_model(model, num_classes)
     train_clips = builder.info.splits[splits["train"]].num_examples
     steps = max(train_clips // FLAGS.batch_size, 1)
@@ -138,32 +208,21 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
         model.compile(optimizer(steps), sparse_loss(num_classes, FLAGS.label_smoothing),
                       metrics=["accuracy"], jit_compile=FLAGS.jit_compile)
     best = os.path.join(_worker_dir(fold_dir), "best.weights.h5")
-    backup = os.path.join(_worker_dir(fold_dir), "backup")
-    history_csv = os.path.join(_worker_dir(fold_dir), "history.csv")
-    if not os.path.exists(backup) and os.path.exists(history_csv):
-        os.remove(history_csv)  # a finished run's curves: this is a new run, not a resumed one
-    callbacks = [
-        keras.callbacks.BackupAndRestore(backup),
-        keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True, save_weights_only=True),
-        keras.callbacks.CSVLogger(history_csv, append=True),
-        keras.callbacks.TensorBoard(os.path.join(_worker_dir(fold_dir), "logs")),
-    ]
     logging.info("fold %d: train %s (%d clips), validation %s, test %s", fold.number, fold.train, train_clips,
                  fold.validation, fold.test)
     start = time.time()
     # Repeated, with the epoch's length given: a new random window of every clip each epoch.
-    model.fit(train_ds.repeat(), epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=callbacks,
+    model.fit(train_ds.repeat(), epochs=FLAGS.epochs, steps_per_epoch=steps,
+              callbacks=_callbacks(_worker_dir(fold_dir), best),
               validation_data=_distributed(val_windows.map(lambda x, y, n: (x, y))), verbose=FLAGS.verbose)
     seconds = time.time() - start
     # Evaluated and exported outside the strategy: a multi-worker model would gather every
     # worker's predictions into each batch.
     validated = build_model(num_classes, best)
-    result = {"fold": fold.number, "actors": fold._asdict(), "train_seconds": seconds,
-              "model": FLAGS.model, "options": model_options(), "frames": spec.frames, "config": FLAGS.config,
-              "weights": [best]}
+    result = _result(fold, spec, seconds, [best])
     tested = validated
     if FLAGS.refit:
-        history = _history(history_csv)
+        history = _history(os.path.join(_worker_dir(fold_dir), "history.csv"))
         epochs = int(np.argmax(history["val_accuracy"])) + 1
         start = time.time()
         result["weights"].append(refit(fold, builder, strategy, spec, num_classes, fold_dir, epochs))
@@ -176,16 +235,7 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     for part, scored in (("validation", validated), ("test", tested)):
         predicted = _predict(scored, builder, splits[part], spec)
         result[part], clips[part] = _scores(predicted, class_names), predicted["clip"]
-    if distribute.is_chief():
-        with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
-            json.dump(result, f, indent=1)
-        predictions.save(fold_dir, clips)
-        plots.confusion_matrix(result["test"]["clip"]["confusion"], class_names,
-                               os.path.join(fold_dir, "confusion_test.png"),
-                               f"{FLAGS.model}, fold {fold.number} test actors {fold.test} (clip level)")
-        history = _history(os.path.join(fold_dir, "history.csv"))
-        plots.training_curves(history, os.path.join(fold_dir, "curves.png"), f"{FLAGS.model}, fold {fold.number}")
-    return result
+    return result, clips
 
 
 def _predict(model, builder, split: str, spec) -> dict:

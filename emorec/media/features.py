@@ -47,18 +47,25 @@ def window_frames(samples: int, fps: float, sample_rate: int = SAMPLE_RATE) -> i
     return int(round(samples * fps / sample_rate))
 
 
-def speaker_statistics(log_mels) -> np.ndarray:
-    """Mean and standard deviation per mel band over every frame of one speaker's log-mels:
-    float32 [2, num_mels], the `speaker_stats` input of speaker-normalised models.
+def speaker_statistics(features, feature_dims: int = 1) -> np.ndarray:
+    """Mean and standard deviation of each feature over every row of one speaker's
+    recordings: float32 [2, *F], the `speaker_stats` input of speaker-normalised models.
+    `features`: arrays [..., *F] whose last `feature_dims` axes are one feature row (log-mels
+    [frames, mels]: F = [mels]; a Whisper encoder's pooled layers [windows, layers, 2 * width]:
+    feature_dims=2).
 
-    Removing a speaker's own average spectrum and range leaves how this utterance departs
-    from that speaker's usual voice, which is what carries emotion across speakers. The
-    statistics need the speaker's audio only, never labels.
+    Removing a speaker's own average and range leaves how this utterance departs from that
+    speaker's usual voice, which is what carries emotion across speakers. The statistics
+    need the speaker's audio only, never labels.
     """
-    frames = np.concatenate([np.asarray(m, np.float32).reshape(-1, np.shape(m)[-1]) for m in log_mels])
-    if not len(frames):
-        raise ValueError("speaker_statistics needs at least one log-mel frame")
-    return np.stack([frames.mean(0), frames.std(0) + 1e-3]).astype(np.float32)
+    arrays = [np.asarray(f, np.float32) for f in features]
+    if not arrays:
+        raise ValueError("speaker_statistics needs at least one recording")
+    shape = arrays[0].shape[len(arrays[0].shape) - feature_dims:]
+    rows = np.concatenate([a.reshape(-1, *shape) for a in arrays])
+    if not len(rows):
+        raise ValueError("speaker_statistics needs at least one feature row")
+    return np.stack([rows.mean(0), rows.std(0) + 1e-3]).astype(np.float32)
 
 
 def audio_speaker_statistics(waveforms) -> np.ndarray:
