@@ -59,6 +59,8 @@ flags.DEFINE_boolean("jit_compile", False, "Compile train steps with XLA.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 # Where and how.
 flags.DEFINE_string("model_dir", None, "Run folder (checkpoints, logs, metrics, plots).")
+flags.DEFINE_string("feature_cache", None, "Frozen encoders: where their cached features live (default "
+                    "MODEL_DIR/feature_cache.npz); runs of one encoder on one dataset can share it.")
 flags.DEFINE_string("export_dir", None, "Export the best fold's model here as <name>/<version>/ (TF Serving).")
 flags.DEFINE_string("export_name", None, "Name of the export; default the model name.")
 flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES), "tf.distribute strategy.")
@@ -174,7 +176,8 @@ def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
     spec = data.WindowSpec.for_model(model, num_classes)
     start = time.time()
-    cache = feature_cache.compute(features, builder, spec, os.path.join(run_dir, "feature_cache.npz"), FLAGS.batch_size)
+    cache = feature_cache.compute(features, builder, spec, FLAGS.feature_cache or os.path.join(run_dir, "feature_cache.npz"),
+                                  FLAGS.batch_size)
     train_x, train_y, _ = feature_cache.inputs(cache, fold.train, spec.speaker_stats)
     val_x, val_y, _ = feature_cache.inputs(cache, fold.validation, spec.speaker_stats)
     head.compile(optimizer(max(len(train_y) // FLAGS.batch_size, 1)), sparse_loss(num_classes, FLAGS.label_smoothing),

@@ -116,10 +116,21 @@ class LayerWeightedSum(layers.Layer):
         return (shape[0], shape[2])
 
 
-def whisper_features(samples: int | None, width: int, depth: int, heads: int) -> keras.Model:
-    """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width]."""
+def whisper_features(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False) -> keras.Model:
+    """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width].
+
+    `full_context`: the window is padded with silence to Whisper's 30 s, as Whisper always
+    saw its input in training, and only the positions over the window are pooled (a short
+    unpadded input is one Whisper never saw; the padded one costs ~7x the compute).
+    """
     waveform = keras.Input((samples,), dtype="float32", name="waveform")
-    x = WhisperLogMel(name="whisper_log_mel")(waveform)
+    x = waveform
+    if full_context:
+        if samples is None or samples > MAX_POSITIONS * 2 * HOP:
+            raise ValueError(f"full_context needs a fixed window of at most 30 s, got {samples} samples")
+        x = layers.ZeroPadding1D((0, MAX_POSITIONS * 2 * HOP - samples))(layers.Reshape((samples, 1))(x))
+        x = layers.Reshape((MAX_POSITIONS * 2 * HOP,))(x)
+    x = WhisperLogMel(name="whisper_log_mel")(x)
     x = layers.Conv1D(width, 3, padding="same", activation="gelu", name="conv1")(x)
     # Padded by one on both sides as Whisper's conv (Keras' "same" pads stride-2 convs on the right only).
     x = layers.Conv1D(width, 3, strides=2, activation="gelu", name="conv2")(layers.ZeroPadding1D(1)(x))
@@ -129,6 +140,8 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int) ->
         x = transformer_block(x, heads, 4 * width, dropout=0.0, name=f"block{i}", epsilon=1e-5)
         states.append(x)
     states[-1] = layers.LayerNormalization(epsilon=1e-5, name="ln_post")(x)
+    if full_context:  # the positions over the window: its log-mel frames, halved by conv2
+        states = [layers.Cropping1D((0, MAX_POSITIONS - -(-(samples // HOP) // 2)))(s) for s in states]
     return keras.Model(waveform, TimeStatistics(name="time_statistics")(states), name="whisper_features")
 
 
@@ -185,15 +198,17 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
 
 
 def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "whisper_base",
-                    weights: str | None = "pretrained", trainable_layers: int = 0, normalization: str = "speaker",
-                    hidden: int = 256, dropout: float = 0.2) -> keras.Model:
+                    weights: str | None = "pretrained", trainable_layers: int = 0, full_context: bool = False,
+                    normalization: str = "speaker",
+                    layer_pooling: str = "weighted", hidden: int = 256, dropout: float = 0.2) -> keras.Model:
     """waveform [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
     speaker_stats [batch, 2, layers + 1, 2 * width]) -> embedding [batch, hidden or 2 * width].
 
     `weights`: 'pretrained' (the preset's offline package), None (random: tests), or a path
     to a CTranslate2 model or an OpenAI checkpoint. `trainable_layers`: how many of the top
     transformer blocks fine-tune (0: the encoder is frozen, and the trainer caches its
-    features). `normalization`: 'speaker' or 'none'.
+    features). `full_context`: see `whisper_features`. `normalization`: 'speaker' or 'none'. `layer_pooling`: 'weighted' (a learned
+    softmax-weighted sum, SUPERB's protocol) or 'concat' (every layer's statistics side by side).
     """
     if preset not in whisper_checkpoints.PRESETS:
         raise ValueError(f"unknown Whisper preset {preset!r}; one of {sorted(whisper_checkpoints.PRESETS)}")
@@ -203,7 +218,7 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
     if not 0 <= trainable_layers <= config.layers:
         raise ValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
     waveform = waveform_input(frames, fps)
-    features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads)
+    features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context)
     if weights is not None:
         load_encoder_weights(features, whisper_checkpoints.read(preset if weights == "pretrained" else weights))
     for layer in features.layers:
@@ -217,7 +232,9 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
         head_inputs, x = [pooled, stats], SpeakerNorm()([pooled, stats])
     else:
         head_inputs, x = pooled, layers.LayerNormalization(name="feature_norm")(pooled)
-    x = LayerWeightedSum(name="layer_weights")(x)
+    if layer_pooling not in ("weighted", "concat"):
+        raise ValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
+    x = LayerWeightedSum(name="layer_weights")(x) if layer_pooling == "weighted" else layers.Flatten()(x)
     if hidden:
         x = layers.Dense(hidden, activation="relu", name="hidden")(layers.Dropout(dropout)(x))
     pooling = keras.Model(head_inputs, layers.Dropout(dropout)(x), name="whisper_pooling")
