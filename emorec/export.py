@@ -4,7 +4,9 @@
 `waveform` float32 [batch, samples] of 16 kHz audio (the model computes its log-mel in its
 own graph, with the function the dataset builder used), and returns `probabilities`
 [batch, classes] and `labels` [batch] (per-frame models: [batch, frames, classes] and
-[batch, frames]), labels being class names.
+[batch, frames]), labels being class names. A speaker-normalised model also exports
+`speaker_features` (waveform -> the features whose per-speaker mean and std it takes as
+`speaker_stats`): the enrolment of a speaker at serving, computed as in training.
 """
 from __future__ import annotations
 
@@ -12,6 +14,10 @@ import json
 import os
 
 import tensorflow as tf
+
+from emorec import models
+
+SPEAKER_FEATURES = "speaker_features"
 
 
 class _Serving(tf.Module):
@@ -49,8 +55,15 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     path = os.path.join(base, str(version))
     module = _Serving(model, class_names)
     specs = signature_specs(model)
-    concrete = tf.function(lambda **inputs: module(inputs)).get_concrete_function(**specs)
-    tf.saved_model.save(module, path, signatures={"serving_default": concrete})
+    signatures = {"serving_default": tf.function(lambda **inputs: module(inputs)).get_concrete_function(**specs)}
+    enrol = models.speaker_features(model)
+    if enrol is not None:
+        # Enrolment: a speaker's statistics are the mean and std of these over their recordings.
+        module.speaker_features = enrol
+        waveform = tf.TensorSpec((None, *enrol.inputs[0].shape[1:]), tf.float32, name="waveform")
+        signatures[SPEAKER_FEATURES] = tf.function(
+            lambda waveform: {"features": enrol(waveform, training=False)}).get_concrete_function(waveform)
+    tf.saved_model.save(module, path, signatures=signatures)
     info = {"name": name, "version": version, "class_names": list(class_names),
             "per_frame": len(model.outputs[0].shape) == 3,
             "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in specs.items()}, **(metadata or {})}

@@ -19,8 +19,7 @@ from tqdm import tqdm
 
 from emorec import data, ravdess
 from emorec.media.features import speaker_statistics
-
-FEATURES = "whisper_features"
+from emorec.models.whisper import FEATURES
 
 
 def frozen_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 SIGNATURE = "serving_default"
+SPEAKER_FEATURES = "speaker_features"  # speaker-normalised exports: the enrolment signature
 
 
 def _input_signature(function) -> dict:
@@ -53,14 +54,25 @@ class LocalModel:
         if not tf.saved_model.contains_saved_model(path):
             raise FileNotFoundError(f"no SavedModel in {path!r} (expected saved_models/<name>/<version>/)")
         self.path = path
-        self._function = tf.saved_model.load(path).signatures[SIGNATURE]
+        signatures = tf.saved_model.load(path).signatures
+        self._function = signatures[SIGNATURE]
         self.signature = _input_signature(self._function)
+        self._speaker_features = signatures.get(SPEAKER_FEATURES)
+        # Samples per enrolment window; None: whole recordings.
+        self.speaker_window_samples = (_input_signature(self._speaker_features)["waveform"][0][1]
+                                       if self._speaker_features is not None else None)
         info = os.path.join(path, "emorec.json")
         self.info = json.load(open(info)) if os.path.exists(info) else {}
 
     def predict(self, inputs: dict) -> dict:
         outputs = self._function(**{k: tf.constant(v) for k, v in check_inputs(inputs, self.signature).items()})
         return {k: v.numpy() for k, v in outputs.items()}
+
+    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        """[batch, samples] -> the features of `emorec.inference.enrol` (speaker-normalised models)."""
+        if self._speaker_features is None:
+            raise ValueError(f"{self.path} exports no {SPEAKER_FEATURES} signature: export it again with this version")
+        return self._speaker_features(waveform=tf.constant(waveform, tf.float32))["features"].numpy()
 
 
 class ServingClient:
@@ -71,10 +83,12 @@ class ServingClient:
     """
 
     def __init__(self, model: str, signature: dict, host: str = "localhost", rest_port: int = 8501,
-                 grpc_port: int = 8500, version: int | None = None, protocol: str = "rest", timeout: float = 30.0):
+                 grpc_port: int = 8500, version: int | None = None, protocol: str = "rest", timeout: float = 30.0,
+                 speaker_window_samples: int | None = None):
         if protocol not in ("rest", "grpc"):
             raise ValueError(f"protocol must be 'rest' or 'grpc', got {protocol!r}")
         self.model, self.signature, self.host, self.version = model, signature, host, version
+        self.speaker_window_samples = speaker_window_samples
         self.rest_port, self.grpc_port, self.protocol, self.timeout = rest_port, grpc_port, protocol, timeout
 
     @classmethod
@@ -83,43 +97,57 @@ class ServingClient:
         url = f"http://{host}:{rest_port}/v1/models/{model}/metadata"
         with urllib.request.urlopen(url, timeout=kwargs.get("timeout", 30.0)) as response:
             metadata = json.loads(response.read())
-        inputs = metadata["metadata"]["signature_def"]["signature_def"][SIGNATURE]["inputs"]
-        signature = {name: (tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in spec["tensor_shape"]["dim"]),
-                            tf.dtypes.as_dtype(spec["dtype"].lower().replace("dt_", "")).as_numpy_dtype)
-                     for name, spec in inputs.items()}
-        return cls(model, signature, host=host, rest_port=rest_port, **kwargs)
+        signatures = metadata["metadata"]["signature_def"]["signature_def"]
+
+        def parse(inputs):
+            return {name: (tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in spec["tensor_shape"]["dim"]),
+                           tf.dtypes.as_dtype(spec["dtype"].lower().replace("dt_", "")).as_numpy_dtype)
+                    for name, spec in inputs.items()}
+        if SPEAKER_FEATURES in signatures:
+            kwargs.setdefault("speaker_window_samples", parse(signatures[SPEAKER_FEATURES]["inputs"])["waveform"][0][1])
+        return cls(model, parse(signatures[SIGNATURE]["inputs"]), host=host, rest_port=rest_port, **kwargs)
 
     def rest_url(self) -> str:
         version = f"/versions/{self.version}" if self.version else ""
         return f"http://{self.host}:{self.rest_port}/v1/models/{self.model}{version}:predict"
 
-    def rest_body(self, inputs: dict) -> dict:
-        """The JSON body, columnar ('inputs') format."""
-        checked = check_inputs(inputs, self.signature)
-        return {"signature_name": SIGNATURE, "inputs": {k: v.tolist() for k, v in checked.items()}}
+    def _checked(self, inputs: dict, signature_name: str) -> dict:
+        if signature_name == SIGNATURE:
+            return check_inputs(inputs, self.signature)
+        return check_inputs(inputs, {"waveform": ((None, self.speaker_window_samples), np.float32)})
 
-    def grpc_request(self, inputs: dict):
+    def rest_body(self, inputs: dict, signature_name: str = SIGNATURE) -> dict:
+        """The JSON body, columnar ('inputs') format."""
+        checked = self._checked(inputs, signature_name)
+        return {"signature_name": signature_name, "inputs": {k: v.tolist() for k, v in checked.items()}}
+
+    def grpc_request(self, inputs: dict, signature_name: str = SIGNATURE):
         from tensorflow_serving.apis import predict_pb2
 
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model
-        request.model_spec.signature_name = SIGNATURE
+        request.model_spec.signature_name = signature_name
         if self.version:
             request.model_spec.version.value = self.version
-        for name, value in check_inputs(inputs, self.signature).items():
+        for name, value in self._checked(inputs, signature_name).items():
             request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
         return request
 
-    def predict(self, inputs: dict) -> dict:
+    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        """[batch, samples] -> the features of `emorec.inference.enrol`, from the served
+        model's `speaker_features` signature."""
+        return np.asarray(self.predict({"waveform": waveform}, SPEAKER_FEATURES)["features"])
+
+    def predict(self, inputs: dict, signature_name: str = SIGNATURE) -> dict:
         if self.protocol == "grpc":
             import grpc
             from tensorflow_serving.apis import prediction_service_pb2_grpc
 
             with grpc.insecure_channel(f"{self.host}:{self.grpc_port}") as channel:
                 stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-                response = stub.Predict(self.grpc_request(inputs), timeout=self.timeout)
+                response = stub.Predict(self.grpc_request(inputs, signature_name), timeout=self.timeout)
             return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
-        request = urllib.request.Request(self.rest_url(), data=json.dumps(self.rest_body(inputs)).encode(),
+        request = urllib.request.Request(self.rest_url(), data=json.dumps(self.rest_body(inputs, signature_name)).encode(),
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             outputs = json.loads(response.read())["outputs"]

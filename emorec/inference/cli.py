@@ -15,10 +15,10 @@ import sys
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from emorec import plots, ravdess, serving
-from emorec.inference import outputs
+from emorec.inference import enrol, outputs
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import open_input
-from emorec.media import audio, features
+from emorec.media import audio
 from emorec.media.video import MediaError
 
 
@@ -59,11 +59,11 @@ def load_model(args):
     return model, ravdess.EMOTIONS
 
 
-def speaker_stats(paths):
-    """The speaker's log-mel statistics from their other recordings, or None."""
+def speaker_stats(model, paths):
+    """The speaker's statistics from their other recordings (the model's own enrolment), or None."""
     if not paths:
         return None
-    return features.audio_speaker_statistics([audio.load_audio(p) for p in paths])
+    return enrol.speaker_stats(model, [audio.load_audio(p) for p in paths])
 
 
 def run(args) -> dict:
@@ -71,7 +71,7 @@ def run(args) -> dict:
     model, class_names = load_model(args)
     source = open_input(args.input, args.max_width)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
-                          args.detect_every, source_name=source.name, speaker_stats=speaker_stats(args.speaker_audio))
+                          args.detect_every, source_name=source.name, speaker_stats=speaker_stats(model, args.speaker_audio))
     stem = "camera" if args.input.isdigit() else os.path.splitext(os.path.basename(args.input))[0]
     progress, annotated = None, None
     if source.count:  # files: a progress bar; cameras run until stopped

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from emorec import ravdess
+from emorec.inference import enrol
 from emorec.inference.sources import Frame
 from emorec.media import faces, features
 from emorec.media.features import SAMPLE_RATE
@@ -52,7 +53,7 @@ class Predictor:
             # Without statistics from other recordings of the speaker, the input's whole
             # audio stands in.
             self.speaker_stats = (np.asarray(speaker_stats, np.float32) if speaker_stats is not None
-                                  else features.audio_speaker_statistics([waveform]))
+                                  else enrol.speaker_stats(model, [waveform]))
         self.tracker = faces.OnlineTracker(every=detect_every) if self.uses_faces else None
         self.buffer: collections.deque = collections.deque(maxlen=self.window)
         self.pending: list = []  # windows waiting for a batched prediction (per-frame mode)

@@ -66,8 +66,3 @@ def speaker_statistics(features, feature_dims: int = 1) -> np.ndarray:
     if not len(rows):
         raise ValueError("speaker_statistics needs at least one feature row")
     return np.stack([rows.mean(0), rows.std(0) + 1e-3]).astype(np.float32)
-
-
-def audio_speaker_statistics(waveforms) -> np.ndarray:
-    """`speaker_statistics` of the log-mels of one speaker's 16 kHz waveforms."""
-    return speaker_statistics([log_mel(w).numpy() for w in waveforms])

@@ -97,3 +97,22 @@ def average(members: list[keras.Model], name: str = "average") -> keras.Model:
     # Renamed wrappers: a functional model needs unique layer names, and the members share theirs.
     outputs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members)]
     return keras.Model(inputs, keras.layers.Average(name="probabilities")(outputs), name=name)
+
+
+def speaker_features(model: keras.Model) -> keras.Model | None:
+    """waveform -> the features whose per-speaker mean and std a speaker-normalised model
+    takes as `speaker_stats` (Whisper: the encoder's pooled layers of a window; mel_cnn2d:
+    the log-mel frames of a whole recording), None for a model without `speaker_stats`.
+    Training and serving compute a speaker's statistics from these, so they agree."""
+    if "speaker_stats" not in {t.name for t in model.inputs}:
+        return None
+    for layer in model.layers:
+        if not isinstance(layer, keras.Model):
+            continue
+        names = {sub.name for sub in layer.layers}
+        if whisper.FEATURES in names:
+            return layer.get_layer(whisper.FEATURES)
+        if "log_mel" in names:  # any length: the builder's statistics are over whole clips
+            waveform = keras.Input((None,), dtype="float32", name="waveform")
+            return keras.Model(waveform, layer.get_layer("log_mel")(waveform), name="log_mel_features")
+    raise ValueError(f"{model.name} takes speaker_stats but has no known speaker features")

@@ -28,6 +28,7 @@ from emorec.models.audio import speaker_stats_input, waveform_input
 from emorec.models.layers import SpeakerNorm, register, transformer_block
 
 N_FFT, HOP, NUM_MELS = 400, 160, 80
+FEATURES = "whisper_features"  # the frozen part: cached in training, the speaker features at serving
 MAX_POSITIONS = 1500  # 30 s: Whisper's context
 
 
@@ -142,7 +143,7 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int, fu
     states[-1] = layers.LayerNormalization(epsilon=1e-5, name="ln_post")(x)
     if full_context:  # the positions over the window: its log-mel frames, halved by conv2
         states = [layers.Cropping1D((0, MAX_POSITIONS - -(-(samples // HOP) // 2)))(s) for s in states]
-    return keras.Model(waveform, TimeStatistics(name="time_statistics")(states), name="whisper_features")
+    return keras.Model(waveform, TimeStatistics(name="time_statistics")(states), name=FEATURES)
 
 
 def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) -> None:
