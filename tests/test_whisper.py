@@ -252,3 +252,17 @@ def test_registry_freezes_the_encoder_and_fine_tunes_the_top_blocks():
     assert any("block3_" in p for p in paths) and not any("block2_" in p for p in paths)
     fused = models.build("r3d+whisper_tiny_en", frames=16, image_size=32, weights=None, normalization="none")
     assert {t.name for t in fused.inputs} == {"faces", "waveform"} and fused.output.shape[-1] == 8
+
+
+def test_skip_padding_pools_only_the_clips_own_positions():
+    import keras
+    features = whisper.whisper_features(16000, WIDTH, DEPTH, HEADS, skip_padding=True)
+    whisper.load_encoder_weights(features, {**openai_tensors(), "num_heads": np.array(HEADS)})
+    waveform = np.random.default_rng(2).normal(0, 0.1, (2, 16000)).astype(np.float32)
+    waveform[1, 9600:] = 0  # a 0.6 s clip padded to the 1 s window
+    pooled = features(waveform).numpy()
+    states = keras.Model(features.input, features.get_layer("ln_post").output)(waveform).numpy()
+    assert pooled.shape == (2, DEPTH + 1, 2 * WIDTH)
+    np.testing.assert_allclose(pooled[1, -1, :WIDTH], states[1, :30].mean(0), atol=1e-5)  # 9600 / 320 positions
+    np.testing.assert_allclose(pooled[1, -1, WIDTH:], states[1, :30].std(0), atol=1e-5)
+    np.testing.assert_allclose(pooled[0, -1, :WIDTH], states[0].mean(0), atol=1e-5)

@@ -92,15 +92,38 @@ class SinusoidalPositions(layers.Layer):
 
 
 @register
+class SpeechPositions(layers.Layer):
+    """waveform [batch, samples] -> [batch, T]: 1 where an encoder position (20 ms) holds any
+    of the window's audio, 0 where it is only the silence a short clip was padded with."""
+
+    def call(self, waveform):
+        positions = -(-(ops.shape(waveform)[1] // HOP) // 2)
+        x = waveform[:, : ops.shape(waveform)[1] // HOP * HOP]
+        x = ops.pad(x, [[0, 0], [0, positions * 2 * HOP - ops.shape(x)[1]]])
+        x = ops.reshape(x, (-1, positions, 2 * HOP))
+        return ops.cast(ops.any(ops.not_equal(x, 0.0), axis=-1), "float32")
+
+    def compute_output_shape(self, shape):
+        return (shape[0], None if shape[1] is None else -(-(shape[1] // HOP) // 2))
+
+
+@register
 class TimeStatistics(layers.Layer):
-    """L + 1 hidden states [batch, T, width] -> their mean and std over time [batch, L + 1, 2 * width]."""
+    """L + 1 hidden states [batch, T, width] (and optionally `speech` [batch, T], 1 or 0) -> their mean and
+    std over the (unmasked) positions [batch, L + 1, 2 * width]."""
 
-    def call(self, states):
+    def call(self, states, speech=None):
         x = ops.stack(states, axis=1)
-        return ops.concatenate([ops.mean(x, axis=2), ops.std(x, axis=2)], axis=-1)
+        if speech is None:
+            return ops.concatenate([ops.mean(x, axis=2), ops.std(x, axis=2)], axis=-1)
+        weights = speech[:, None, :, None]
+        count = ops.maximum(ops.sum(weights, axis=2), 1.0)
+        mean = ops.sum(x * weights, axis=2) / count
+        std = ops.sqrt(ops.sum(weights * ops.square(x - mean[:, :, None]), axis=2) / count)
+        return ops.concatenate([mean, std], axis=-1)
 
-    def compute_output_shape(self, shapes):
-        return (shapes[0][0], len(shapes), 2 * shapes[0][-1])
+    def compute_output_shape(self, states_shape, speech_shape=None):
+        return (states_shape[0][0], len(states_shape), 2 * states_shape[0][-1])
 
 
 @register
@@ -117,12 +140,15 @@ class LayerWeightedSum(layers.Layer):
         return (shape[0], shape[2])
 
 
-def whisper_features(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False) -> keras.Model:
+def whisper_features(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False,
+                     skip_padding: bool = False) -> keras.Model:
     """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width].
 
     `full_context`: the window is padded with silence to Whisper's 30 s, as Whisper always
     saw its input in training, and only the positions over the window are pooled (a short
     unpadded input is one Whisper never saw; the padded one costs ~7x the compute).
+    `skip_padding`: the statistics leave out positions that hold only the silence a clip
+    shorter than the window was padded with.
     """
     waveform = keras.Input((samples,), dtype="float32", name="waveform")
     x = waveform
@@ -143,7 +169,8 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int, fu
     states[-1] = layers.LayerNormalization(epsilon=1e-5, name="ln_post")(x)
     if full_context:  # the positions over the window: its log-mel frames, halved by conv2
         states = [layers.Cropping1D((0, MAX_POSITIONS - -(-(samples // HOP) // 2)))(s) for s in states]
-    return keras.Model(waveform, TimeStatistics(name="time_statistics")(states), name=FEATURES)
+    speech = SpeechPositions(name="speech_positions")(waveform) if skip_padding else None
+    return keras.Model(waveform, TimeStatistics(name="time_statistics")(states, speech=speech), name=FEATURES)
 
 
 def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) -> None:
@@ -200,6 +227,7 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
 
 def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "whisper_base",
                     weights: str | None = "pretrained", trainable_layers: int = 0, full_context: bool = False,
+                    skip_padding: bool = False,
                     normalization: str = "speaker",
                     layer_pooling: str = "weighted", hidden: int = 256, dropout: float = 0.2) -> keras.Model:
     """waveform [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
@@ -208,7 +236,7 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
     `weights`: 'pretrained' (the preset's offline package), None (random: tests), or a path
     to a CTranslate2 model or an OpenAI checkpoint. `trainable_layers`: how many of the top
     transformer blocks fine-tune (0: the encoder is frozen, and the trainer caches its
-    features). `full_context`: see `whisper_features`. `normalization`: 'speaker' or 'none'. `layer_pooling`: 'weighted' (a learned
+    features). `full_context`, `skip_padding`: see `whisper_features`. `normalization`: 'speaker' or 'none'. `layer_pooling`: 'weighted' (a learned
     softmax-weighted sum, SUPERB's protocol) or 'concat' (every layer's statistics side by side).
     """
     if preset not in whisper_checkpoints.PRESETS:
@@ -218,8 +246,12 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
     config = whisper_checkpoints.PRESETS[preset]
     if not 0 <= trainable_layers <= config.layers:
         raise ValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
+    if trainable_layers and normalization == "speaker":
+        raise ValueError("fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
+                         "normalization='speaker' takes; fine-tune with normalization='none'")
     waveform = waveform_input(frames, fps)
-    features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context)
+    features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context,
+                                skip_padding)
     if weights is not None:
         load_encoder_weights(features, whisper_checkpoints.read(preset if weights == "pretrained" else weights))
     for layer in features.layers:
