@@ -12,16 +12,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_CLIP = ROOT.parent / "shared" / "data" / "ravdess" / "clips" / "01-01-07-02-02-01-01.mp4"
 
 
-def hd_clip(workdir: pathlib.Path) -> tuple[pathlib.Path, str]:
-    """(path, where it came from); made once per workdir."""
+def hd_clip(workdir: pathlib.Path, loops: int = 1) -> tuple[pathlib.Path, str]:
+    """(path, where it came from); made once per workdir. `loops`: the clip played that many
+    times over (a 4 s clip holds no 128-frame window beside another)."""
     from emorec import ravdess, synthetic
 
     workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "source_720p.mp4"
+    path = workdir / ("source_720p.mp4" if loops == 1 else f"source_720p_x{loops}.mp4")
     if REAL_CLIP.exists():
-        origin = f"the real clip {REAL_CLIP.name}, re-encoded"
+        origin = f"the real clip {REAL_CLIP.name}, re-encoded" + (f", played {loops} times" if loops > 1 else "")
         if not path.exists():
-            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(REAL_CLIP),
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", str(loops - 1), "-i", str(REAL_CLIP),
                             "-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:0", "-r", "30000/1001",
                             "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
                             "-c:a", "aac", "-ar", "48000", str(path)], check=True)
@@ -29,8 +30,8 @@ def hd_clip(workdir: pathlib.Path) -> tuple[pathlib.Path, str]:
         origin = "a synthetic clip (real RAVDESS not found)"
         if not path.exists():
             clip = ravdess.Clip(1, 1, 5, 1, 1, 1, 1)
-            synthetic.write_mp4(str(path), synthetic.render_frames(clip, (1280, 720), 120),
-                                synthetic.render_audio(clip, 4.0))
+            synthetic.write_mp4(str(path), synthetic.render_frames(clip, (1280, 720), 120 * loops),
+                                synthetic.render_audio(clip, 4.0 * loops))
     return path, origin
 
 

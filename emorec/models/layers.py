@@ -60,7 +60,7 @@ class LogMel(layers.Layer):
         return features.log_mel(waveform, num_mels=self.num_mels)
 
     def compute_output_shape(self, shape):
-        return (shape[0], features.num_mel_frames(shape[1]), self.num_mels)
+        return (shape[0], None if shape[1] is None else features.num_mel_frames(shape[1]), self.num_mels)
 
     def get_config(self):
         return {**super().get_config(), "num_mels": self.num_mels}
