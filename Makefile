@@ -12,6 +12,8 @@ SHELL := bash
 # whose audio the exported model is shown on.
 RAVDESS_DIR ?= ../shared/data/ravdess
 AUDIO_RUNS  ?= runs/ravdess_audio
+# Other recordings of AUDIO_CLIP's speaker (actor 01): speaker-normalised models' enrolment.
+AUDIO_SPEAKER ?= $(wildcard $(RAVDESS_DIR)/Audio_Speech_Actors_01-24/Actor_01/*.wav $(RAVDESS_DIR)/Actor_01/03-01-*.wav)
 AUDIO_CLIP  ?= $(firstword $(wildcard $(RAVDESS_DIR)/clips/01-01-07-02-02-01-01.mp4 $(RAVDESS_DIR)/*/01-01-*.mp4 $(RAVDESS_DIR)/*/03-01-*.wav))
 
 .PHONY: install install-whisper demo test test-all ravdess-audio ravdess-audio-results ravdess-whisper clean
@@ -79,6 +81,33 @@ ravdess-audio-results: install
 	  $(PY) -m trainers.paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 --plot=$(AUDIO_RUNS)/paired/$$1-$$2.png \
 	  | tee -a $(AUDIO_RUNS)/table.md; done
 	$(VENV)/bin/emorec-predict $(AUDIO_CLIP) --model=$$(ls -d $(AUDIO_RUNS)/saved_models/mel_cnn2d/* | sort -V | tail -1) --out=$(AUDIO_RUNS)/predictions
+
+# Real RAVDESS speech with the pretrained Whisper encoders: builds the `audio` config, trains
+# frozen whisper_base and whisper_tiny_en classifiers on their cached features (5 folds of
+# actors 01-20, 6 on 24; about 3 min each here), runs the openSMILE baselines if they are not
+# there, fuses Whisper with the other audio runs present (weights per fold on validation
+# actors; mel_cnn2d's come from make ravdess-audio), tables them all, compares whisper_base
+# with the previous best runs clip by clip, and runs emorec-predict with its export.
+ravdess-whisper: install-whisper
+	$(VENV)/bin/tfds build datasets/ravdess --config=audio --manual_dir=$(RAVDESS_DIR) --data_dir=$(AUDIO_RUNS)/tfds
+	$(call audio_train,whisper_base,whisper_base) --verbose=0 --export_dir=$(AUDIO_RUNS)/saved_models
+	$(call audio_train,whisper_tiny_en,whisper_tiny_en) --verbose=0
+	test -f $(AUDIO_RUNS)/compare_svm_speaker_norm/summary.json || \
+	  $(PY) -m trainers.baseline --ravdess_dir=$(RAVDESS_DIR) --model_dir=$(AUDIO_RUNS)
+	for run in compare_svm_speaker_norm egemaps_svm_speaker_norm; do $(PY) -m trainers.centre $(AUDIO_RUNS)/$$run; done
+	members="$(AUDIO_RUNS)/whisper_base $(AUDIO_RUNS)/whisper_tiny_en"; \
+	  for run in mel_cnn2d_centred compare_svm_speaker_norm_centred egemaps_svm_speaker_norm_centred; do \
+	  [ -f $(AUDIO_RUNS)/$$run/summary.json ] && members="$$members $(AUDIO_RUNS)/$$run"; done; \
+	  $(PY) -m trainers.fuse $$members --model_dir=$(AUDIO_RUNS)/whisper_fusion
+	mkdir -p $(AUDIO_RUNS)/paired
+	$(PY) -m trainers.compare $$(for run in $(AUDIO_RUNS)/*/; do [ -f $$run/summary.json ] && echo $${run%/}; done) \
+	  --out=$(AUDIO_RUNS)/whisper_comparison.png | tee $(AUDIO_RUNS)/whisper_table.md
+	for pair in "whisper_base mel_cnn2d_centred" "whisper_base fusion" "whisper_base compare_svm_speaker_norm" \
+	  "whisper_fusion whisper_base"; do set -- $$pair; [ -f $(AUDIO_RUNS)/$$2/summary.json ] || continue; \
+	  $(PY) -m trainers.paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 --plot=$(AUDIO_RUNS)/paired/$$1-$$2.png \
+	  | tee -a $(AUDIO_RUNS)/whisper_table.md; done
+	$(VENV)/bin/emorec-predict $(AUDIO_CLIP) --model=$$(ls -d $(AUDIO_RUNS)/saved_models/whisper_base/* | sort -V | tail -1) \
+	  $(if $(AUDIO_SPEAKER),--speaker_audio $(AUDIO_SPEAKER)) --out=$(AUDIO_RUNS)/whisper_predictions
 
 # Everything, the slow end-to-end tests too.
 test-all: install

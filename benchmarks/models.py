@@ -65,7 +65,7 @@ def measure(spec: str, frames: int, image_size: int, batch: int, steps: int) -> 
     name, _, backbone = spec.partition("@")
     options = {"backbone": backbone} if backbone else {}
     if name.split("+")[-1] in models.whisper_checkpoints.PRESETS:
-        options["weights"] = None  # time does not depend on weights, and the packages need not be installed
+        options["whisper_weights"] = None  # time does not depend on weights, and the packages need not be installed
     model = models.build(name, num_classes=8, frames=frames, image_size=image_size, **options)
     params = model.count_params()
     flops = flops_per_clip(model)

@@ -28,7 +28,7 @@ MODELS = {
     "demo fusion (small CNN + BiLSTM, 64 px; log-mel CNN)": (
         "resnet_lstm+mel_cnn2d", dict(frames=16, image_size=64, backbone="small_cnn", lstm_units=64)),
     "mvitv2_tiny (video only, 112 px)": ("mvitv2_tiny", dict(frames=16, image_size=112)),
-    "whisper_base (audio only, 128-frame windows)": ("whisper_base", dict(frames=128, weights=None)),
+    "whisper_base (audio only, 128-frame windows)": ("whisper_base", dict(frames=128, whisper_weights=None)),
 }
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "streaming"), "Scratch folder.")
 

@@ -112,3 +112,11 @@ def test_speaker_audio_sets_the_speakers_statistics(exports, tmp_path):
     assert [r["frame"] for r in own] == [r["frame"] for r in given]
     # Other statistics, other normalised spectrograms: the untrained model's outputs move.
     assert any(abs(a["probabilities"][c] - b["probabilities"][c]) > 1e-4 for a, b in zip(own, given) for c in CLASSES)
+
+
+def test_an_input_shorter_than_a_window_gets_the_padded_window_training_gives_it(exports, tmp_path):
+    """Training and evaluation score a clip shorter than one window on that window padded (its
+    last face repeated, silence after its audio); the predictor does the same at the end."""
+    clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4", seconds=0.1)  # 3 frames, windows of 4
+    rows = _run(clip, "--model", exports["av"], "--out", tmp_path / "out")["rows"]
+    assert [r["frame"] for r in rows] == [2] and abs(sum(rows[0]["probabilities"].values()) - 1) < 1e-3

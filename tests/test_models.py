@@ -21,6 +21,10 @@ CASES = [
     ("mvitv2_tiny+wave_cnn1d", {}),
     ("resnet_lstm+mel_cnn2d", {"backbone": "small_cnn", "merge": "gated"}),
     ("r3d+wave_cnn1d", {"merge": "cross_attention"}),
+    # Random weights: the suite never needs the weight packages (tests/test_whisper.py loads files).
+    ("whisper_tiny_en", {"whisper_weights": None}),
+    ("whisper_base", {"whisper_weights": None, "layer_pooling": "concat", "hidden": 0, "skip_padding": True}),
+    ("mvitv2_tiny+whisper_tiny_en", {"whisper_weights": None, "normalization": "none", "trainable_layers": 1}),
 ]
 
 
@@ -31,9 +35,9 @@ def batch(model, size=2, seed=0):
         shape = (size, *tensor.shape[1:])
         if "int" in str(tensor.dtype):
             feed[tensor.name] = rng.integers(0, 256, shape).astype("uint8")
-        elif tensor.name == "speaker_stats":  # per mel band: a mean, then a positive spread
-            feed[tensor.name] = np.stack([rng.normal(-5, 1, shape[::2]), rng.uniform(1, 3, shape[::2])], 1
-                                         ).astype("float32")
+        elif tensor.name == "speaker_stats":  # per feature: a mean, then a positive spread
+            one = (shape[0], *shape[2:])
+            feed[tensor.name] = np.stack([rng.normal(-5, 1, one), rng.uniform(1, 3, one)], 1).astype("float32")
         else:
             feed[tensor.name] = (0.1 * rng.standard_normal(shape)).astype("float32")
     return feed

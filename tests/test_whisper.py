@@ -241,16 +241,16 @@ def test_log_mel_is_whispers_scale_and_resolution():
 
 
 def test_registry_freezes_the_encoder_and_fine_tunes_the_top_blocks():
-    frozen = models.build("whisper_tiny_en", frames=16, weights=None)
+    frozen = models.build("whisper_tiny_en", frames=16, whisper_weights=None)
     assert [t.name for t in frozen.inputs] == ["speaker_stats", "waveform"]
     assert tuple(frozen.get_layer("speaker_stats").output.shape[1:]) == (2, 5, 2 * 384)
     # Only the layer weights, the hidden layer and the classifier learn.
     assert sorted(v.path.split("/")[0] for v in frozen.trainable_weights) == \
         ["hidden", "hidden", "layer_weights", "probabilities", "probabilities"]
-    tuned = models.build("whisper_tiny_en", frames=16, weights=None, trainable_layers=1, normalization="none")
+    tuned = models.build("whisper_tiny_en", frames=16, whisper_weights=None, trainable_layers=1, normalization="none")
     paths = {v.path for v in tuned.trainable_weights}
     assert any("block3_" in p for p in paths) and not any("block2_" in p for p in paths)
-    fused = models.build("r3d+whisper_tiny_en", frames=16, image_size=32, weights=None, normalization="none")
+    fused = models.build("r3d+whisper_tiny_en", frames=16, image_size=32, whisper_weights=None, normalization="none")
     assert {t.name for t in fused.inputs} == {"faces", "waveform"} and fused.output.shape[-1] == 8
 
 

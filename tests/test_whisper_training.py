@@ -32,7 +32,7 @@ def audio_data(tmp_path_factory):
 
 def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audio_data, tmp_path):
     run = subprocess.run([sys.executable, "-m", "trainers.train", f"--data_dir={audio_data}", "--config=audio",
-                          f"--model_dir={tmp_path / 'run'}", "--model=whisper_tiny_en", "--options=weights=None",
+                          f"--model_dir={tmp_path / 'run'}", "--model=whisper_tiny_en", "--options=whisper_weights=None",
                           "--frames=16", "--fold=1", "--epochs=3", "--batch_size=4", "--verbose=0",
                           f"--export_dir={tmp_path / 'exports'}"],
                          cwd=ROOT, env=ENV, capture_output=True, text=True)

@@ -69,6 +69,10 @@ def speaker_stats(model, paths):
 def run(args) -> dict:
     os.makedirs(args.out, exist_ok=True)
     model, class_names = load_model(args)
+    if "speaker_stats" in model.signature and not args.speaker_audio:
+        print("note: this model normalises per speaker and no --speaker_audio was given, so the speaker's "
+              "statistics come from this input's own audio; a short input tells little about its speaker "
+              "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
     source = open_input(args.input, args.max_width)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
                           args.detect_every, source_name=source.name, speaker_stats=speaker_stats(model, args.speaker_audio))

@@ -101,6 +101,10 @@ class Predictor:
         """Rows still owed at the end of the input."""
         if self.pending:
             return self._predict_pending()
+        if not self.predictions and self.buffer:
+            # An input shorter than one window gets the one padded window training and
+            # evaluation give such a clip (its last face repeated, silence after its audio).
+            return self._predict([self._window_inputs()], [list(self.buffer)])
         if self.mode == "per-frame" and self.per_frame_model and self.buffer[-1][0].index > self.last_row:
             # The frames after the last full window, from the window of the last W frames.
             return self._predict([self._window_inputs()], [list(self.buffer)])
@@ -109,7 +113,8 @@ class Predictor:
     def _window_inputs(self) -> dict:
         inputs = {}
         if self.uses_faces:
-            inputs["faces"] = np.stack([crop for _, crop, _ in self.buffer])
+            crops = [crop for _, crop, _ in self.buffer]
+            inputs["faces"] = np.stack(crops + crops[-1:] * (self.window - len(crops)))
         if self.uses_audio:
             start = int(round(self.buffer[0][0].time * SAMPLE_RATE))
             piece = self.waveform[start:start + self.samples]

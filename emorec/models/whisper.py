@@ -226,15 +226,16 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
 
 
 def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "whisper_base",
-                    weights: str | None = "pretrained", trainable_layers: int = 0, full_context: bool = False,
+                    whisper_weights: str | None = "pretrained", trainable_layers: int = 0, full_context: bool = False,
                     skip_padding: bool = False,
                     normalization: str = "speaker",
                     layer_pooling: str = "weighted", hidden: int = 256, dropout: float = 0.2) -> keras.Model:
     """waveform [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
     speaker_stats [batch, 2, layers + 1, 2 * width]) -> embedding [batch, hidden or 2 * width].
 
-    `weights`: 'pretrained' (the preset's offline package), None (random: tests), or a path
-    to a CTranslate2 model or an OpenAI checkpoint. `trainable_layers`: how many of the top
+    `whisper_weights`: 'pretrained' (the preset's offline package), None (random: tests), or a
+    path to a CTranslate2 model or an OpenAI checkpoint (named apart from `weights`, which a
+    fusion's video backbone takes). `trainable_layers`: how many of the top
     transformer blocks fine-tune (0: the encoder is frozen, and the trainer caches its
     features). `full_context`, `skip_padding`: see `whisper_features`. `normalization`: 'speaker' or 'none'. `layer_pooling`: 'weighted' (a learned
     softmax-weighted sum, SUPERB's protocol) or 'concat' (every layer's statistics side by side).
@@ -252,8 +253,9 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
     waveform = waveform_input(frames, fps)
     features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context,
                                 skip_padding)
-    if weights is not None:
-        load_encoder_weights(features, whisper_checkpoints.read(preset if weights == "pretrained" else weights))
+    if whisper_weights is not None:
+        load_encoder_weights(features, whisper_checkpoints.read(preset if whisper_weights == "pretrained"
+                                                                else whisper_weights))
     for layer in features.layers:
         block = layer.name.split("_")[0]
         layer.trainable = block.startswith("block") and int(block[5:]) >= config.layers - trainable_layers \
