@@ -336,3 +336,23 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     tone = tf.constant(np.sin(2 * np.pi * 1000 * t).astype(np.float32))
     energies = [np.abs(np.fft.rfft(data.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000] for s in range(20)]
     assert min(energies) < 1 and max(energies) > 7000  # some masks cover 1 kHz, others leave it
+
+
+@pytest.mark.parametrize("flag, says", [("--batch_size=0", "flag --batch_size=0: must be at least 1"),
+                                        ("--epochs=0", "flag --epochs=0: must be at least 1"),
+                                        ("--fold=-1", "flag --fold=-1: must be at least 0"),
+                                        ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
+                                        ("--model=nonsense", "--model=nonsense is not a model")])
+def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):
+    run = train(built, tmp_path / "run", "--model=wave_cnn1d", flag, check=False)
+    assert run.returncode != 0 and says in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "run" / "fold_1").exists()
+
+
+def test_a_model_dir_in_use_is_refused_naming_its_process(built, tmp_path):
+    from trainers import run_lock
+    (tmp_path / "run").mkdir()
+    run_lock.hold(str(tmp_path / "run"))  # this test process holds it, as a running trainer would
+    run = train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=1", check=False)
+    assert run.returncode != 0 and f"is in use by process {os.getpid()}" in run.stderr
+    assert not (tmp_path / "run" / "fold_1").exists()

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from emorec import data, distribute, export, feature_cache, metrics, models, plots, ravdess
-from trainers import predictions
+from trainers import predictions, run_lock
 
 FLAGS = flags.FLAGS
 # What to train.
@@ -66,6 +66,14 @@ flags.DEFINE_string("export_name", None, "Name of the export; default the model 
 flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES), "tf.distribute strategy.")
 flags.DEFINE_string("tpu", None, "TPU name or address (implies --strategy=tpu under auto).")
 flags.DEFINE_integer("verbose", 1, "Keras progress: 1 bars, 2 a line per epoch, 0 silent.")
+
+# Checked when the flags are read, before any work: each refusal is one line.
+for _name, _low in (("frames", 1), ("image_size", 1), ("batch_size", 1), ("epochs", 1), ("fold", 0)):
+    flags.register_validator(_name, lambda value, low=_low: value >= low, message=f"must be at least {_low}")
+flags.register_validator("num_folds", lambda value: value is None or value >= 3,
+                         message="must be at least 3 (training, validation and test folds)")
+flags.register_validator("learning_rate", lambda value: value > 0, message="must be positive")
+flags.register_validator("label_smoothing", lambda value: 0 <= value < 1, message="must be in [0, 1)")
 
 
 def model_options() -> dict:
@@ -311,6 +319,9 @@ def main(argv):
     del argv
     if not FLAGS.model:
         raise app.UsageError(f"--model is required; one of {models.names()}")
+    if FLAGS.model not in models.names() and not all(
+            part in models.VIDEO_ENCODERS or part in models.AUDIO_ENCODERS for part in FLAGS.model.split("+", 1)):
+        raise app.UsageError(f"--model={FLAGS.model} is not a model; one of {models.names()}")
     keras.utils.set_random_seed(FLAGS.seed)
     strategy = distribute.strategy(FLAGS.strategy, FLAGS.tpu)
     if FLAGS.mixed_precision:
@@ -321,9 +332,14 @@ def main(argv):
     actors = data.actors_of(builder)
     num_folds = FLAGS.num_folds or (6 if len(actors) == 24 else max(3, len(actors) // 4))
     folds = ravdess.folds(num_folds, actors)
+    if FLAGS.fold > len(folds):
+        raise app.UsageError(f"--fold={FLAGS.fold}: ravdess/{FLAGS.config} here has {len(folds)} folds "
+                             f"({len(actors)} actors): give 1..{len(folds)}, or 0 for all of them")
     chosen = folds if FLAGS.fold == 0 else [folds[FLAGS.fold - 1]]
     run_dir = os.path.expanduser(FLAGS.model_dir or os.path.join("runs", FLAGS.model.replace("+", "_")))
     os.makedirs(run_dir, exist_ok=True)
+    if distribute.is_chief():
+        run_lock.hold(run_dir)
     logging.info("%s on ravdess/%s (%d actors), %d replica(s), folds %s", FLAGS.model, FLAGS.config, len(actors),
                  strategy.num_replicas_in_sync, [f.number for f in chosen])
 
