@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from emorec import metrics, synthetic
+from emorec import metrics, ravdess, synthetic
 from trainers import predictions
 
 from conftest import ROOT
@@ -129,3 +129,20 @@ def test_baselines_score_held_out_actors_and_fuse(audio_sample):
                    capture_output=True, text=True, check=True)
     fused = json.loads((runs / "fused" / "summary.json").read_text())
     assert fused["folds"] == 3 and all(abs(sum(r["weights"].values()) - 1) < 1e-9 for r in fused["per_fold"])
+
+
+def test_baseline_reads_zenodo_zips_in_place_and_names_clips_by_ravdess_name(audio_sample, tmp_path):
+    zips = tmp_path / "zips"
+    synthetic.zip_like_zenodo(str(audio_sample / "sample"), str(zips))
+    assert [p.name for p in zips.iterdir()] == ["Audio_Speech_Actors_01-24.zip"]
+    kept = {}
+    for name, source in (("zips", zips), ("folders", audio_sample / "sample")):
+        out = subprocess.run([sys.executable, "-m", "trainers.baseline", f"--ravdess_dir={source}",
+                              f"--model_dir={tmp_path / name}", "--num_folds=3", "--features=egemaps"],
+                             cwd=ROOT, env=ENV, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        kept[name] = predictions.load(str(tmp_path / name / "egemaps_svm_speaker_norm" / "fold_1"))["test"]
+    names = kept["zips"][2]
+    assert len(set(names)) == 16 and all(ravdess.parse(n).actor in (1, 2) for n in names)
+    np.testing.assert_array_equal(names, kept["folders"][2])
+    np.testing.assert_allclose(kept["zips"][0], kept["folders"][0], atol=1e-6)

@@ -25,7 +25,7 @@ from absl import app, flags, logging
 import numpy as np
 
 from emorec import metrics, ravdess
-from emorec.media import audio
+from emorec.media import audio, video
 from trainers import predictions
 
 # name: (openSMILE feature set, SVM kernel, hyperparameter grid)
@@ -50,7 +50,8 @@ def features(sources, feature_set: str = "eGeMAPSv02") -> np.ndarray:
                             feature_level=opensmile.FeatureLevel.Functionals)
     rows = []
     for source in tqdm(sources, desc=feature_set, unit="clip"):
-        rows.append(smile.process_signal(audio.load_audio(source.path), 16000).to_numpy()[0])
+        with video.local_file(source) as path:  # a zip member is read as the builder reads it
+            rows.append(smile.process_signal(audio.load_audio(path), 16000).to_numpy()[0])
     return np.asarray(rows, np.float32)
 
 
@@ -116,7 +117,7 @@ def main(argv):
     sources = [s for s in scan.sources if s.clip.label(num_classes) is not None]
     labels = np.array([s.clip.label(num_classes) for s in sources])
     actors = np.array([s.clip.actor for s in sources])
-    names = np.array([predictions.clip_name(s.path) for s in sources])
+    names = np.array([predictions.clip_name(s.member or s.path) for s in sources])
     present = sorted(set(actors.tolist()))
     folds = ravdess.folds(_NUM_FOLDS.value or (6 if len(present) == 24 else max(3, len(present) // 4)), present)
     for name in _FEATURES.value:
