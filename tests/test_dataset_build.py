@@ -123,3 +123,26 @@ def test_beam_build_matches_the_local_build(messy_dir, tmp_path):
         assert summary["examples_written"] == 6 and len(summary["problem_clips"]) == 6
     names = [sorted(e["name"] for e in tfds.as_numpy(b.as_dataset(split="actor_01"))) for b in (built, local)]
     assert names[0] == names[1]
+
+
+def test_a_corrupt_deflate_stream_is_one_named_problem_not_a_stopped_build(sample_dir, tmp_path):
+    """A deflated Zenodo-style zip whose first member's compressed bytes are damaged: zlib
+    raises while the member is read; the build goes on and says which clip and why."""
+    root = tmp_path / "zips"
+    root.mkdir()
+    clips = sorted(sample_dir.glob("Actor_01/01-*.mp4"))
+    path = root / "Video_Speech_Actor_01.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for clip in clips:
+            archive.write(clip, f"Actor_01/{clip.name}")
+    data = bytearray(path.read_bytes())
+    first = zipfile.ZipFile(path).infolist()[0]
+    start = first.header_offset + 30 + len(first.filename)  # the local header, then the compressed bytes
+    data[start + 200: start + 400] = bytes(range(200))
+    path.write_bytes(bytes(data))
+    builder = _build(root, tmp_path / "data")
+    summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
+    assert summary["problems"] == {"corrupt zip member": 1}
+    assert summary["problem_clips"][0]["clip"].endswith(f"!Actor_01/{clips[0].name}")
+    assert summary["clips_found"] == len(clips) and summary["examples_written"] == len(clips) - 1
+    assert builder.info.splits["actor_01"].num_examples == len(clips) - 1

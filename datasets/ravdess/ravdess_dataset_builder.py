@@ -206,6 +206,9 @@ def _example(source: ravdess.Source, problems_dir: str, **options):
     except video.MediaError as e:
         record_problem(problems_dir, source.location, e.reason, e.detail, stage="decode")
         return []
+    except Exception as e:  # noqa: BLE001  one clip never stops a build: it is named and counted
+        record_problem(problems_dir, source.location, "unreadable", f"{type(e).__name__}: {e}", stage="decode")
+        return []
     clip = source.clip
     # Codes (1-based) to the ClassLabel indices; the emotion is the label already.
     example.update(modality=clip.modality - 1, vocal_channel=clip.vocal_channel - 1,

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -97,8 +98,8 @@ def local_file(source: ravdess.Source):
             try:
                 with source.open() as member:
                     shutil.copyfileobj(member, out, 1 << 20)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
-                raise MediaError("corrupt zip member", str(e)) from None
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error) as e:
+                raise MediaError("corrupt zip member", f"{type(e).__name__}: {e}") from None
         yield path
     finally:
         os.unlink(path)
