@@ -51,6 +51,21 @@ def test_missing_audio_and_undecodable_files_say_why(tmp_path):
     assert error.value.reason == "undecodable"
 
 
+def test_a_clip_cut_short_is_damaged_not_a_shorter_clip(tmp_path):
+    """The first half of an mp4 whose index comes first (as RAVDESS's originals): ffmpeg
+    decodes what is there, logs the damage and exits 0; decode refuses it."""
+    whole = str(tmp_path / "whole.mp4")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", _clip(tmp_path, size=(320, 240), seconds=3.0),
+                    "-c", "copy", "-movflags", "+faststart", whole], check=True)
+    assert len(video.decode(whole)["frames"]) == 90
+    cut = tmp_path / "cut.mp4"
+    data = open(whole, "rb").read()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(video.MediaError) as error:
+        video.decode(str(cut))
+    assert error.value.reason in ("damaged", "truncated") and "cut.mp4" in error.value.detail
+
+
 def test_real_clips(tmp_path):
     clips = real_ravdess() / "clips"
     media = video.decode(str(clips / "01-01-07-02-02-01-01.mp4"))

@@ -60,6 +60,11 @@ def decode(path: str, with_video: bool = True, with_audio: bool = True, max_widt
                 raise MediaError(f"no {kind} stream", f"{path} has no {kind} stream")
             lines = [line for line in log.strip().splitlines() if "showinfo" not in line]
             raise MediaError("undecodable", lines[-1] if lines else f"ffmpeg exit {result.returncode}")
+        # ffmpeg decodes past damage and still exits 0: its own words say the file is broken.
+        damage = re.search(r"^.*(partial file|Invalid NAL unit|[Pp]acket corrupt|corrupt input packet|"
+                           r"error while decoding|Invalid data found).*$", log, re.M)
+        if damage:
+            raise MediaError("damaged", f"{path}: {damage.group(0).strip()}")
         out = {}
         if with_audio:
             out["waveform"] = np.fromfile(audio_path, np.float32)
@@ -82,7 +87,25 @@ def decode(path: str, with_video: bool = True, with_audio: bool = True, max_widt
         if not fps and count > 1:
             fps = 1 / float(np.median(np.diff(times)))
         out.update(frames=frames, timestamps=times - times[0], fps=fps)
+    _check_duration(path, log, out, sample_rate)
     return out
+
+
+def _check_duration(path: str, log: str, out: dict, sample_rate: int) -> None:
+    """MediaError('truncated') when what was decoded falls short of the container's duration
+    by more than half a second and a tenth (a file cut short whose index survived)."""
+    stated = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", log)
+    if not stated:
+        return
+    container = int(stated.group(1)) * 3600 + int(stated.group(2)) * 60 + float(stated.group(3))
+    spans = []
+    if "timestamps" in out:
+        spans.append(out["timestamps"][-1] + 1 / (out["fps"] or 30.0))
+    if "waveform" in out:
+        spans.append(len(out["waveform"]) / sample_rate)
+    decoded = max(spans, default=container)
+    if decoded < container - max(0.5, 0.1 * container):
+        raise MediaError("truncated", f"{path}: {decoded:.2f} s decoded of the {container:.2f} s its container states")
 
 
 @contextlib.contextmanager
