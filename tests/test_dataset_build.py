@@ -146,3 +146,17 @@ def test_a_corrupt_deflate_stream_is_one_named_problem_not_a_stopped_build(sampl
     assert summary["problem_clips"][0]["clip"].endswith(f"!Actor_01/{clips[0].name}")
     assert summary["clips_found"] == len(clips) and summary["examples_written"] == len(clips) - 1
     assert builder.info.splits["actor_01"].num_examples == len(clips) - 1
+
+
+def test_a_data_dir_built_from_other_files_is_refused_not_reused(sample_dir, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(sample_dir / "Actor_01", other / "Actor_01")
+    builder = _build(sample_dir, tmp_path / "data", config="audio")
+    summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
+    assert summary["source"]["manual_dir"] == str(sample_dir) and summary["source"]["files"] > 0
+    _build(sample_dir, tmp_path / "data", config="audio")  # the same files: reused
+    with pytest.raises(RuntimeError, match=f"built from {sample_dir} .* not from {other} .*--overwrite"):
+        _build(other, tmp_path / "data", config="audio")
+    rebuilt = _build(other, tmp_path / "data", config="audio",
+                     download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS)
+    assert sorted(rebuilt.info.splits) == ["actor_01"]

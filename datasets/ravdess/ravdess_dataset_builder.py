@@ -13,8 +13,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import hashlib
 import itertools
 import json
+import os
 import uuid
 
 import cv2
@@ -113,6 +115,24 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             homepage="https://zenodo.org/record/1188976", citation=_CITATION,
             license="CC BY-NC-SA 4.0")
 
+    def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs):
+        """TFDS's, but a dataset built from other source files is never silently reused: it is
+        refused in one line (`tfds build --overwrite` rebuilds it)."""
+        config = download_config or tfds.download.DownloadConfig()
+        if config.manual_dir and not config.download_mode.overwrite_dataset and self.data_path.exists():
+            summary_path = self.data_path / SUMMARY_FILE
+            built = json.loads(summary_path.read_text()).get("source") if summary_path.exists() else None
+            wanted = source_record(str(config.manual_dir))
+            if built is None:
+                print(f"Reusing {self.data_path}, built before builds recorded their source files: it may not "
+                      f"be {wanted['manual_dir']} (tfds build --overwrite rebuilds it from there)")
+            elif built["fingerprint"] != wanted["fingerprint"]:
+                raise RuntimeError(
+                    f"{self.data_path} holds ravdess/{self.builder_config.name} built from {built['manual_dir']} "
+                    f"({built['files']} files), not from {wanted['manual_dir']} ({wanted['files']} files): "
+                    "use another --data_dir, or rebuild it with tfds build --overwrite")
+        return super().download_and_prepare(download_dir=download_dir, download_config=download_config, **kwargs)
+
     def _download_and_prepare(self, dl_manager, download_config):
         self._use_beam = bool(download_config.beam_runner or download_config.beam_options)
         # Paths as strings: they travel to Beam workers. epath works on GCS data dirs too.
@@ -123,7 +143,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             super()._download_and_prepare(dl_manager, download_config)
         finally:
             # Also when TFDS stops on an actor none of whose clips could be used: say why.
-            summary = write_summary(str(self.data_dir), self._problems_dir, self._found)
+            summary = write_summary(str(self.data_dir), self._problems_dir, self._found,
+                                    source_record(str(dl_manager.manual_dir)))
             print(format_summary(summary))
         if summary["problems"] and examples.strict():
             raise RuntimeError(f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
@@ -235,7 +256,19 @@ def record_problem(problems_dir: str, location: str, reason: str, detail: str, s
     (epath.Path(problems_dir) / f"{uuid.uuid4().hex}.json").write_text(json.dumps(record))
 
 
-def write_summary(data_dir: str, problems_dir: str, found: int) -> dict:
+def source_record(manual_dir: str) -> dict:
+    """What a build read: the folder and a fingerprint of every RAVDESS file in it (where,
+    and how many bytes), so that a later build can tell whether it would read the same."""
+    scan = ravdess.scan(manual_dir)
+    files = sorted({source.path for source in scan.sources} | {location.split("!")[0] for location, _ in scan.skipped})
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{os.path.relpath(path, manual_dir)}|{os.path.getsize(path) if os.path.exists(path) else -1}\n"
+                      .encode())
+    return {"manual_dir": os.path.abspath(manual_dir), "files": len(files), "fingerprint": digest.hexdigest()}
+
+
+def write_summary(data_dir: str, problems_dir: str, found: int, source: dict | None = None) -> dict:
     problems = []
     for path in epath.Path(problems_dir).iterdir():
         problems.append(json.loads(path.read_text()))
@@ -243,7 +276,7 @@ def write_summary(data_dir: str, problems_dir: str, found: int) -> dict:
     epath.Path(problems_dir).rmdir()
     problems.sort(key=lambda p: p["clip"])
     unusable = sum(p["stage"] == "decode" for p in problems)
-    summary = {"clips_found": found, "examples_written": found - unusable,
+    summary = {"source": source, "clips_found": found, "examples_written": found - unusable,
                "problems": dict(collections.Counter(p["reason"] for p in problems)), "problem_clips": problems}
     (epath.Path(data_dir) / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     return summary
