@@ -131,10 +131,13 @@ def test_a_killed_run_resumes_where_it_stopped(built, tmp_path):
     assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
     done = _history_epochs(history)
     assert 3 <= len(done) < 25
+    first = json.loads((tmp_path / "run" / "fold_1" / "train_seconds.json").read_text())["seconds"]
 
     train(built, tmp_path / "run", *flags)
     epochs = _history_epochs(history)
     assert epochs == list(range(25)), f"restarted instead of resuming: {epochs}"
+    # Both processes' training time, not the last one's alone.
+    assert json.loads((tmp_path / "run" / "fold_1" / "metrics.json").read_text())["train_seconds"] > first
 
 
 def _free_ports(n):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import time
 
 from absl import app, flags, logging
 
@@ -25,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from emorec import data, distribute, export, feature_cache, metrics, models, plots, ravdess
-from trainers import predictions, run_lock
+from trainers import checkpoints, predictions, run_lock
 
 FLAGS = flags.FLAGS
 # What to train.
@@ -154,19 +153,6 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     return result
 
 
-def _callbacks(fold_dir: str, best: str, monitor_model: keras.Model | None = None) -> list:
-    backup = os.path.join(fold_dir, "backup")
-    history_csv = os.path.join(fold_dir, "history.csv")
-    if not os.path.exists(backup) and os.path.exists(history_csv):
-        os.remove(history_csv)  # a finished run's curves: this is a new run, not a resumed one
-    return [
-        keras.callbacks.BackupAndRestore(backup),
-        keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True, save_weights_only=True),
-        keras.callbacks.CSVLogger(history_csv, append=True),
-        keras.callbacks.TensorBoard(os.path.join(fold_dir, "logs")),
-    ]
-
-
 def _result(fold: ravdess.Fold, spec, seconds: float, weights: list[str]) -> dict:
     return {"fold": fold.number, "actors": fold._asdict(), "train_seconds": seconds,
             "model": FLAGS.model, "options": model_options(), "frames": spec.frames, "config": FLAGS.config,
@@ -183,22 +169,21 @@ def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_
     class_names = ravdess.class_names(num_classes)
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
     spec = data.WindowSpec.for_model(model, num_classes)
-    start = time.time()
+    fold_callbacks, stopwatch = checkpoints.callbacks(fold_dir, os.path.join(fold_dir, "best_head.weights.h5"))
     cache = feature_cache.compute(features, builder, spec, FLAGS.feature_cache or os.path.join(run_dir, "feature_cache.npz"),
                                   FLAGS.batch_size)
     train_x, train_y, _ = feature_cache.inputs(cache, fold.train, spec.speaker_stats)
     val_x, val_y, _ = feature_cache.inputs(cache, fold.validation, spec.speaker_stats)
     head.compile(optimizer(max(len(train_y) // FLAGS.batch_size, 1)), sparse_loss(num_classes, FLAGS.label_smoothing),
                  metrics=["accuracy"])
-    best_head = os.path.join(fold_dir, "best_head.weights.h5")
     logging.info("fold %d: head on cached features, train %s (%d windows), validation %s, test %s", fold.number,
                  fold.train, len(train_y), fold.validation, fold.test)
     head.fit(train_x, train_y, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs, shuffle=True,
-             validation_data=(val_x, val_y), callbacks=_callbacks(fold_dir, best_head), verbose=FLAGS.verbose)
-    head.load_weights(best_head)
+             validation_data=(val_x, val_y), callbacks=fold_callbacks, verbose=FLAGS.verbose)
+    head.load_weights(os.path.join(fold_dir, "best_head.weights.h5"))
     best = os.path.join(fold_dir, "best.weights.h5")
     model.save_weights(best)  # the whole model, waveform to probabilities, as every run keeps it
-    result = _result(fold, spec, time.time() - start, [best])
+    result = _result(fold, spec, stopwatch.seconds, [best])
     clips = {}
     for part, actors in (("validation", fold.validation), ("test", fold.test)):
         predicted = feature_cache.predict(head, cache, actors, spec.speaker_stats)
@@ -221,12 +206,11 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
     best = os.path.join(_worker_dir(fold_dir), "best.weights.h5")
     logging.info("fold %d: train %s (%d clips), validation %s, test %s", fold.number, fold.train, train_clips,
                  fold.validation, fold.test)
-    start = time.time()
+    fold_callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), best)
     # Repeated, with the epoch's length given: a new random window of every clip each epoch.
-    model.fit(train_ds.repeat(), epochs=FLAGS.epochs, steps_per_epoch=steps,
-              callbacks=_callbacks(_worker_dir(fold_dir), best),
+    model.fit(train_ds.repeat(), epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=fold_callbacks,
               validation_data=_distributed(val_windows.map(lambda x, y, n: (x, y))), verbose=FLAGS.verbose)
-    seconds = time.time() - start
+    seconds = stopwatch.seconds
     # Evaluated and exported outside the strategy: a multi-worker model would gather every
     # worker's predictions into each batch.
     validated = build_model(num_classes, best)
@@ -235,9 +219,9 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
     if FLAGS.refit:
         history = _history(os.path.join(_worker_dir(fold_dir), "history.csv"))
         epochs = int(np.argmax(history["val_accuracy"])) + 1
-        start = time.time()
-        result["weights"].append(refit(fold, builder, strategy, spec, num_classes, fold_dir, epochs))
-        result["refit"] = {"epochs": epochs, "seconds": time.time() - start,
+        weights, refit_seconds = refit(fold, builder, strategy, spec, num_classes, fold_dir, epochs)
+        result["weights"].append(weights)
+        result["refit"] = {"epochs": epochs, "seconds": refit_seconds,
                            "test_validated_model": _scores(_predict(validated, builder, splits["test"], spec),
                                                            class_names)}
         result["train_seconds"] += result["refit"]["seconds"]
@@ -258,10 +242,10 @@ def _scores(predicted: dict, class_names) -> dict:
             "clip": metrics.summarize(*predicted["clip"][:2], class_names)}
 
 
-def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_dir: str, epochs: int) -> str:
+def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_dir: str, epochs: int) -> tuple[str, float]:
     """Trains a fresh model on the fold's training and validation actors for the `epochs`
     epochs validation chose, its learning-rate schedule compressed to end there; returns its
-    weights file. Nothing in it looks at the test actors, and it learns from 16 actors
+    weights file and training seconds. Nothing in it looks at the test actors, and it learns from 16 actors
     instead of 12 on a 20-actor set."""
     splits = data.splits_of(fold)
     split = f"{splits['train']}+{splits['validation']}"
@@ -274,15 +258,12 @@ def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_di
                       metrics=["accuracy"], jit_compile=FLAGS.jit_compile)
     train_ds = _distributed(data.train_dataset(builder, split, spec, FLAGS.batch_size, FLAGS.augment,
                                                seed=FLAGS.seed + fold.number + 1000))
-    backup, history_csv = (os.path.join(_worker_dir(fold_dir), name) for name in ("refit_backup", "refit_history.csv"))
-    if not os.path.exists(backup) and os.path.exists(history_csv):
-        os.remove(history_csv)
-    callbacks = [keras.callbacks.BackupAndRestore(backup), keras.callbacks.CSVLogger(history_csv, append=True)]
+    callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), None, prefix="refit_")
     logging.info("fold %d: refit on %s for %d epochs", fold.number, fold.train + fold.validation, epochs)
     model.fit(train_ds.repeat(), epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=FLAGS.verbose)
     weights = os.path.join(_worker_dir(fold_dir), "refit.weights.h5")
     model.save_weights(weights)
-    return weights
+    return weights, stopwatch.seconds
 
 
 def fold_model(num_classes: int, weight_files: list[str]):
