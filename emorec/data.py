@@ -214,25 +214,42 @@ def speaker_table(builder, split: str) -> tf.Tensor:
 
 
 def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmentation: bool = True,
-                  seed: int = 0, cache: bool | None = None) -> tf.data.Dataset:
-    """(inputs, labels) batches: one random window per clip per epoch, shuffled."""
-    ds = _examples(builder, split, spec, shuffle_files=True, seed=seed)
-    if cache if cache is not None else not spec.faces:  # audio fits in memory; faces seldom do
-        ds = ds.cache()
-    count = builder.info.splits[split].num_examples
-    ds = ds.shuffle(min(count, 2048), seed=seed, reshuffle_each_iteration=True)
-    ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
+                  seed: int = 0, cache: bool | None = None, steps: int | None = None, epochs: int = 1,
+                  first_epoch: int = 0) -> tf.data.Dataset:
+    """(inputs, labels) batches of epochs `first_epoch` .. `epochs` - 1, each `steps` batches
+    (default: one pass over the split's clips) of a random window of clips in a random order.
 
-    def one(example, pair):
+    Epoch e's order, windows and augmentation are a function of (seed, e) alone, so a run
+    resumed at `first_epoch` sees what an uninterrupted one sees from there on.
+    """
+    base = _examples(builder, split, spec, shuffle_files=False, seed=None)
+    if cache if cache is not None else not spec.faces:  # audio fits in memory; faces seldom do
+        base = base.cache()
+    count = builder.info.splits[split].num_examples
+    steps = steps or max(count // batch_size, 1)
+
+    def epoch(e: int):
+        # Repeated before the shuffle: with 7 classes some clips are filtered out, and an
+        # epoch is `steps` batches all the same. Seeds are Python ints: a tensor seed trips
+        # TensorFlow's seed check once a global seed is set.
+        epoch_seed = seed * 1_000_003 + e
+        ds = base.repeat().shuffle(min(count, 2048), seed=epoch_seed).take(steps * batch_size)
+        return ds.enumerate().map(lambda i, example: (tf.constant(epoch_seed, tf.int64), i, example))
+
+    def one(epoch_seed, index, example):
+        window_seed = tf.stack([epoch_seed, index])  # stateless: per epoch and example
         frames = _num_frames(example, spec)
-        window_seed = tf.cast(pair, tf.int32)  # stateless: the same seed gives the same epoch
         start = tf.random.stateless_uniform([], window_seed, 0, tf.maximum(frames - spec.frames, 0) + 1, tf.int32)
         inputs = _window(example, start, spec)
         if augmentation:
             inputs = augment(inputs, window_seed[::-1])
         return inputs, _labels(example["label"], spec)
 
-    return ds.map(one, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    ds = epoch(first_epoch)
+    for e in range(first_epoch + 1, epochs + 1):  # one spare epoch: Keras looks one batch past the last
+        ds = ds.concatenate(epoch(e))
+    ds = ds.map(one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(builder, split: str, spec: WindowSpec, batch_size: int, mode: str = "all",

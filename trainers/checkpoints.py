@@ -74,7 +74,24 @@ class Stopwatch(keras.callbacks.Callback):
         os.replace(self.path + ".tmp", self.path)
 
 
-def callbacks(fold_dir: str, best: str, prefix: str = "") -> tuple[list, Stopwatch]:
+class EpochSeeds(keras.callbacks.Callback):
+    """Sets every random layer's seed state (dropout, stretches) to a function of the run's
+    seed and the epoch when the epoch begins: Keras' backups do not keep those states, and a
+    resumed run must draw what the uninterrupted one draws."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        generators = [value for layer in self.model._flatten_layers(include_self=True, recursive=True)
+                      for value in vars(layer).values() if isinstance(value, keras.random.SeedGenerator)]
+        for i, generator in enumerate(generators):
+            generator.state.assign(keras.ops.convert_to_tensor(
+                [(self.seed * 1_000_003 + epoch) % 2**31, i], generator.state.dtype))
+
+
+def callbacks(fold_dir: str, best: str, prefix: str = "", seed: int = 0) -> tuple[list, Stopwatch]:
     """The fold's callbacks and its stopwatch. The history row and the seconds of an epoch
     are written before its backup: a kill in between runs that epoch again, and its row is
     dropped here, so no epoch is lost or repeated."""
@@ -88,7 +105,7 @@ def callbacks(fold_dir: str, best: str, prefix: str = "") -> tuple[list, Stopwat
         else:
             best_so_far = _keep_epochs(history_csv, done)
     stopwatch = Stopwatch(os.path.join(fold_dir, f"{prefix}train_seconds.json"), resumed=done is not None)
-    kept = [keras.callbacks.CSVLogger(history_csv, append=True), stopwatch]
+    kept = [EpochSeeds(seed), keras.callbacks.CSVLogger(history_csv, append=True), stopwatch]
     if best:
         # A resumed run keeps the best epoch of the processes before it unless it does better.
         kept.append(keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True,

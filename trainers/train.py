@@ -169,7 +169,8 @@ def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_
     class_names = ravdess.class_names(num_classes)
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
     spec = data.WindowSpec.for_model(model, num_classes)
-    fold_callbacks, stopwatch = checkpoints.callbacks(fold_dir, os.path.join(fold_dir, "best_head.weights.h5"))
+    fold_callbacks, stopwatch = checkpoints.callbacks(fold_dir, os.path.join(fold_dir, "best_head.weights.h5"),
+                                                      seed=FLAGS.seed + fold.number)
     cache = feature_cache.compute(features, builder, spec, FLAGS.feature_cache or os.path.join(run_dir, "feature_cache.npz"),
                                   FLAGS.batch_size)
     train_x, train_y, _ = feature_cache.inputs(cache, fold.train, spec.speaker_stats)
@@ -197,8 +198,9 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
     spec = data.WindowSpec.for_model(model, num_classes)
     train_clips = builder.info.splits[splits["train"]].num_examples
     steps = max(train_clips // FLAGS.batch_size, 1)
-    train_ds = _distributed(data.train_dataset(builder, splits["train"], spec, FLAGS.batch_size,
-                                               FLAGS.augment, seed=FLAGS.seed + fold.number))
+    train_ds = _distributed(data.train_dataset(
+        builder, splits["train"], spec, FLAGS.batch_size, FLAGS.augment, seed=FLAGS.seed + fold.number, steps=steps,
+        epochs=FLAGS.epochs, first_epoch=checkpoints.backed_up_epochs(os.path.join(_worker_dir(fold_dir), "backup")) or 0))
     val_windows = data.eval_dataset(builder, splits["validation"], spec, FLAGS.batch_size, FLAGS.eval_windows)
     with strategy.scope():
         model.compile(optimizer(steps), sparse_loss(num_classes, FLAGS.label_smoothing),
@@ -206,9 +208,8 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
     best = os.path.join(_worker_dir(fold_dir), "best.weights.h5")
     logging.info("fold %d: train %s (%d clips), validation %s, test %s", fold.number, fold.train, train_clips,
                  fold.validation, fold.test)
-    fold_callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), best)
-    # Repeated, with the epoch's length given: a new random window of every clip each epoch.
-    model.fit(train_ds.repeat(), epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=fold_callbacks,
+    fold_callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), best, seed=FLAGS.seed + fold.number)
+    model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=fold_callbacks,
               validation_data=_distributed(val_windows.map(lambda x, y, n: (x, y))), verbose=FLAGS.verbose)
     seconds = stopwatch.seconds
     # Evaluated and exported outside the strategy: a multi-worker model would gather every
@@ -245,8 +246,8 @@ def _scores(predicted: dict, class_names) -> dict:
 def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_dir: str, epochs: int) -> tuple[str, float]:
     """Trains a fresh model on the fold's training and validation actors for the `epochs`
     epochs validation chose, its learning-rate schedule compressed to end there; returns its
-    weights file and training seconds. Nothing in it looks at the test actors, and it learns from 16 actors
-    instead of 12 on a 20-actor set."""
+    weights file and training seconds. Nothing in it looks at the test actors, and it learns
+    from 16 actors instead of 12 on a 20-actor set."""
     splits = data.splits_of(fold)
     split = f"{splits['train']}+{splits['validation']}"
     steps = max(builder.info.splits[split].num_examples // FLAGS.batch_size, 1)
@@ -256,11 +257,13 @@ def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_di
         # (fold 1 at --epochs=80 stopped at 59) it is a model at a still-high learning rate.
         model.compile(optimizer(steps, epochs), sparse_loss(num_classes, FLAGS.label_smoothing),
                       metrics=["accuracy"], jit_compile=FLAGS.jit_compile)
-    train_ds = _distributed(data.train_dataset(builder, split, spec, FLAGS.batch_size, FLAGS.augment,
-                                               seed=FLAGS.seed + fold.number + 1000))
-    callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), None, prefix="refit_")
+    train_ds = _distributed(data.train_dataset(
+        builder, split, spec, FLAGS.batch_size, FLAGS.augment, seed=FLAGS.seed + fold.number + 1000, steps=steps,
+        epochs=epochs, first_epoch=checkpoints.backed_up_epochs(os.path.join(_worker_dir(fold_dir), "refit_backup")) or 0))
+    callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), None, prefix="refit_",
+                                                 seed=FLAGS.seed + fold.number + 1000)
     logging.info("fold %d: refit on %s for %d epochs", fold.number, fold.train + fold.validation, epochs)
-    model.fit(train_ds.repeat(), epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=FLAGS.verbose)
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=FLAGS.verbose)
     weights = os.path.join(_worker_dir(fold_dir), "refit.weights.h5")
     model.save_weights(weights)
     return weights, stopwatch.seconds
