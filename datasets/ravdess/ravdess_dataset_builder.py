@@ -16,7 +16,6 @@ import functools
 import hashlib
 import itertools
 import json
-import os
 import uuid
 
 import cv2
@@ -262,10 +261,10 @@ def source_record(manual_dir: str) -> dict:
     scan = ravdess.scan(manual_dir)
     files = sorted({source.path for source in scan.sources} | {location.split("!")[0] for location, _ in scan.skipped})
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(f"{os.path.relpath(path, manual_dir)}|{os.path.getsize(path) if os.path.exists(path) else -1}\n"
-                      .encode())
-    return {"manual_dir": os.path.abspath(manual_dir), "files": len(files), "fingerprint": digest.hexdigest()}
+    for path in map(epath.Path, files):
+        size = path.stat().length if path.exists() else -1
+        digest.update(f"{str(path).removeprefix(str(manual_dir))}|{size}\n".encode())
+    return {"manual_dir": str(epath.Path(manual_dir).resolve()), "files": len(files), "fingerprint": digest.hexdigest()}
 
 
 def write_summary(data_dir: str, problems_dir: str, found: int, source: dict | None = None) -> dict:
