@@ -167,7 +167,7 @@ def mask_frequencies(x, seed, max_fraction: float = 0.15):
     return tf.signal.irfft(spectrum * keep, fft_length=[n])
 
 
-def _examples(builder, split: str, spec: WindowSpec, shuffle_files: bool, seed: int | None):
+def _examples(builder, split: str, spec: WindowSpec):
     features = builder.info.features
     for key, needed in (("faces", spec.faces), ("waveform", spec.audio)):
         if needed and key not in features:
@@ -176,8 +176,8 @@ def _examples(builder, split: str, spec: WindowSpec, shuffle_files: bool, seed: 
     # Timestamps place audio windows on the video clock whenever the dataset has them.
     keep = [k for k in ("faces", "timestamps", "waveform") if k in features
             and (k != "faces" or spec.faces) and (k != "waveform" or spec.audio)]
-    read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)
-    ds = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
+    # Read in file order: training shuffles per epoch itself (train_dataset), evaluation keeps it.
+    ds = builder.as_dataset(split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=False))
     if spec.num_classes == 7:
         ds = ds.filter(lambda e: e["label"] != 0)
     table = speaker_table(builder, split) if spec.speaker_stats else None
@@ -222,7 +222,7 @@ def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmen
     Epoch e's order, windows and augmentation are a function of (seed, e) alone, so a run
     resumed at `first_epoch` sees what an uninterrupted one sees from there on.
     """
-    base = _examples(builder, split, spec, shuffle_files=False, seed=None)
+    base = _examples(builder, split, spec)
     if cache if cache is not None else not spec.faces:  # audio fits in memory; faces seldom do
         base = base.cache()
     count = builder.info.splits[split].num_examples
@@ -259,7 +259,7 @@ def eval_dataset(builder, split: str, spec: WindowSpec, batch_size: int, mode: s
     if mode not in ("all", "centre"):
         raise ValueError(f"mode must be 'all' or 'centre', got {mode!r}")
     stride = stride or max(spec.frames // 2, 1)
-    ds = _examples(builder, split, spec, shuffle_files=False, seed=None)
+    ds = _examples(builder, split, spec)
 
     def windows(example):
         frames = _num_frames(example, spec)

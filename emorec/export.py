@@ -16,8 +16,7 @@ import os
 import tensorflow as tf
 
 from emorec import models
-
-SPEAKER_FEATURES = "speaker_features"
+from emorec.serving import SIGNATURE, SPEAKER_FEATURES
 
 
 class _Serving(tf.Module):
@@ -55,7 +54,7 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     path = os.path.join(base, str(version))
     module = _Serving(model, class_names)
     specs = signature_specs(model)
-    signatures = {"serving_default": tf.function(lambda **inputs: module(inputs)).get_concrete_function(**specs)}
+    signatures = {SIGNATURE: tf.function(lambda **inputs: module(inputs)).get_concrete_function(**specs)}
     enrol = models.speaker_features(model)
     if enrol is not None:
         # Enrolment: a speaker's statistics are the mean and std of these over their recordings.

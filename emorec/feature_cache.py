@@ -61,7 +61,7 @@ def compute(features: keras.Model, builder, spec: data.WindowSpec, path: str, ba
             bar.update(len(label))
     out = {"features": np.concatenate(rows), "labels": np.concatenate(labels),
            "names": np.array([n.decode() for n in np.concatenate(names)])}
-    out["actors"] = np.array([ravdess.parse(os.path.basename(n).split(".")[0]).actor for n in out["names"]])
+    out["actors"] = np.array([ravdess.parse(n).actor for n in out["names"]])
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     np.savez(path + ".tmp.npz", key=key, **out)
     os.replace(path + ".tmp.npz", path)  # a killed run never leaves half a cache

@@ -36,6 +36,11 @@ def backed_up_epochs(backup: str) -> int | None:
                          "folder to train this fold again from the start")
 
 
+def resumed_epochs(fold_dir: str, prefix: str = "") -> int:
+    """Epochs a resumed run of this fold (or its refit, prefix 'refit_') starts after; 0 for a new run."""
+    return backed_up_epochs(os.path.join(fold_dir, f"{prefix}backup")) or 0
+
+
 def _keep_epochs(history_csv: str, epochs: int) -> float | None:
     """Drops history rows of epochs past the backup's (they run again); returns the best
     validation accuracy of the rows kept."""

@@ -200,7 +200,7 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
     steps = max(train_clips // FLAGS.batch_size, 1)
     train_ds = _distributed(data.train_dataset(
         builder, splits["train"], spec, FLAGS.batch_size, FLAGS.augment, seed=FLAGS.seed + fold.number, steps=steps,
-        epochs=FLAGS.epochs, first_epoch=checkpoints.backed_up_epochs(os.path.join(_worker_dir(fold_dir), "backup")) or 0))
+        epochs=FLAGS.epochs, first_epoch=checkpoints.resumed_epochs(_worker_dir(fold_dir))))
     val_windows = data.eval_dataset(builder, splits["validation"], spec, FLAGS.batch_size, FLAGS.eval_windows)
     with strategy.scope():
         model.compile(optimizer(steps), sparse_loss(num_classes, FLAGS.label_smoothing),
@@ -259,7 +259,7 @@ def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_di
                       metrics=["accuracy"], jit_compile=FLAGS.jit_compile)
     train_ds = _distributed(data.train_dataset(
         builder, split, spec, FLAGS.batch_size, FLAGS.augment, seed=FLAGS.seed + fold.number + 1000, steps=steps,
-        epochs=epochs, first_epoch=checkpoints.backed_up_epochs(os.path.join(_worker_dir(fold_dir), "refit_backup")) or 0))
+        epochs=epochs, first_epoch=checkpoints.resumed_epochs(_worker_dir(fold_dir), "refit_")))
     callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), None, prefix="refit_",
                                                  seed=FLAGS.seed + fold.number + 1000)
     logging.info("fold %d: refit on %s for %d epochs", fold.number, fold.train + fold.validation, epochs)
@@ -303,9 +303,10 @@ def main(argv):
     del argv
     if not FLAGS.model:
         raise app.UsageError(f"--model is required; one of {models.names()}")
-    if FLAGS.model not in models.names() and not all(
-            part in models.VIDEO_ENCODERS or part in models.AUDIO_ENCODERS for part in FLAGS.model.split("+", 1)):
-        raise app.UsageError(f"--model={FLAGS.model} is not a model; one of {models.names()}")
+    try:
+        models.check_name(FLAGS.model)
+    except ValueError as error:
+        raise app.UsageError(f"--model={FLAGS.model} is not a model ({error})") from None
     keras.utils.set_random_seed(FLAGS.seed)
     strategy = distribute.strategy(FLAGS.strategy, FLAGS.tpu)
     if FLAGS.mixed_precision:

@@ -28,9 +28,9 @@ def speaker_stats(model, waveforms) -> np.ndarray:
     """float32 [2, *F] for `model` (a `serving.LocalModel` or `ServingClient` of a
     speaker-normalised export) from one speaker's 16 kHz waveforms."""
     shape = model.signature["speaker_stats"][0]  # (batch, 2, *F)
+    window = model.speaker_window_samples
     rows = []
     for waveform in waveforms:
-        window = model.speaker_window_samples
         batch = audio_windows(waveform, window) if window else np.asarray(waveform, np.float32)[None]
         rows.append(model.speaker_features(batch))
     return speaker_statistics(rows, feature_dims=len(shape) - 2)

@@ -56,13 +56,22 @@ def _call(function, options: dict, used: set, **given):
 def _encoder(name: str, frames: int, image_size: int, options: dict, used: set) -> keras.Model:
     if name in VIDEO_ENCODERS:
         return _call(VIDEO_ENCODERS[name], options, used, frames=frames, image_size=image_size)
-    if name in AUDIO_ENCODERS:
-        return _call(AUDIO_ENCODERS[name], options, used, frames=frames)
-    raise ValueError(f"unknown encoder {name!r}; video: {sorted(VIDEO_ENCODERS)}, audio: {sorted(AUDIO_ENCODERS)}")
+    return _call(AUDIO_ENCODERS[name], options, used, frames=frames)  # check_name let only known names in
+
+
+def check_name(name: str) -> None:
+    """Raises ValueError, saying what `build` takes, for a name it does not take."""
+    video_name, plus, audio_name = name.partition("+")
+    if name in MODELS or name in VIDEO_ENCODERS or name in AUDIO_ENCODERS or (
+            plus and video_name in VIDEO_ENCODERS and audio_name in AUDIO_ENCODERS):
+        return
+    raise ValueError(f"unknown encoder {name!r}; models: {names()}, a fusion being VIDEO+AUDIO with VIDEO in "
+                     f"{sorted(VIDEO_ENCODERS)} and AUDIO in {sorted(AUDIO_ENCODERS)}")
 
 
 def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 112, **options) -> keras.Model:
-    """Builds the named model (see the module doc); unknown options raise."""
+    """Builds the named model (see the module doc); unknown names and options raise."""
+    check_name(name)
     if name in MODELS:
         return MODELS[name](num_classes=num_classes, frames=frames, image_size=image_size, **options)
     options, used = dict(options), set()
@@ -71,9 +80,6 @@ def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 1
     mode = options.pop("merge", "concat")
     if "+" in name:
         video_name, audio_name = name.split("+", 1)
-        if video_name not in VIDEO_ENCODERS or audio_name not in AUDIO_ENCODERS:
-            raise ValueError(f"a fusion is VIDEO+AUDIO with VIDEO in {sorted(VIDEO_ENCODERS)} "
-                             f"and AUDIO in {sorted(AUDIO_ENCODERS)}; got {name!r}")
         encoders = [_encoder(video_name, frames, image_size, options, used),
                     _encoder(audio_name, frames, image_size, options, used)]
     elif merge_options or mode != "concat":

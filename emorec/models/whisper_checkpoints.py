@@ -48,6 +48,11 @@ PRESETS = {
 }
 
 
+def _bfloat16(buffer, count: int = -1, offset: int = 0) -> np.ndarray:
+    """bfloat16 bytes as float32: each value is the top half of a float32."""
+    return (np.frombuffer(buffer, np.uint16, count, offset).astype(np.uint32) << 16).view(np.float32)
+
+
 class WeightsError(RuntimeError):
     """Weights that are missing, damaged or of another model; the message says what to do."""
 
@@ -106,8 +111,8 @@ def read_ctranslate2(data: bytes) -> dict[str, np.ndarray]:
         shape = tuple(take("I") for _ in range(take("B")))
         dtype_id, size = take("B"), take("I")
         if name.startswith("encoder/"):
-            if dtypes[dtype_id] is None:  # bfloat16: widen the 16 bits into a float32's top half
-                value = (np.frombuffer(view, np.uint16, size // 2, offset).astype(np.uint32) << 16).view(np.float32)
+            if dtypes[dtype_id] is None:  # bfloat16
+                value = _bfloat16(view, size // 2, offset)
             else:
                 value = np.frombuffer(view, dtypes[dtype_id], size // np.dtype(dtypes[dtype_id]).itemsize, offset)
             raw[name[len("encoder/"):]] = value.reshape(shape)
@@ -174,7 +179,7 @@ def read_openai(path: str) -> dict[str, np.ndarray]:
 
         def rebuild_tensor(storage, offset, shape, stride, *_):
             if storage.dtype == "bfloat16":
-                flat = (np.frombuffer(storage_bytes(storage.key), np.uint16).astype(np.uint32) << 16).view(np.float32)
+                flat = _bfloat16(storage_bytes(storage.key))
             else:
                 flat = np.frombuffer(storage_bytes(storage.key), storage.dtype)
             itemsize = flat.dtype.itemsize
