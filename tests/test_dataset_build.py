@@ -1,5 +1,6 @@
 """Building the RAVDESS TFDS dataset from a synthetic sample with every kind of bad input."""
 import json
+import re
 import shutil
 import zipfile
 
@@ -160,3 +161,45 @@ def test_a_data_dir_built_from_other_files_is_refused_not_reused(sample_dir, tmp
     rebuilt = _build(other, tmp_path / "data", config="audio",
                      download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS)
     assert sorted(rebuilt.info.splits) == ["actor_01"]
+
+
+def test_short_silent_and_mismatched_clips_follow_the_readme_rules(sample_dir, tmp_path):
+    """A 0.1 s wav is kept with a note (padded to a window); a silent wav and a one-frame
+    video with 4 s of audio are left out; each is named in the summary with its rule."""
+    root = tmp_path / "doubtful"
+    shutil.copytree(sample_dir / "Actor_01", root / "Actor_01")
+    short, silent = ravdess.Clip(3, 1, 2, 1, 1, 1, 1), ravdess.Clip(3, 1, 3, 1, 1, 1, 1)
+    synthetic.write_wav(str(root / "Actor_01" / short.name(".wav")), synthetic.render_audio(short, 0.1),
+                        synthetic.SAMPLE_RATE)
+    synthetic.write_wav(str(root / "Actor_01" / silent.name(".wav")), np.zeros(5 * synthetic.SAMPLE_RATE, np.float32),
+                        synthetic.SAMPLE_RATE)
+    one_frame = ravdess.Clip(1, 1, 2, 1, 1, 1, 1)
+    synthetic.write_mp4(str(root / "Actor_01" / one_frame.name(".mp4")), synthetic.render_frames(one_frame, (160, 120), 1),
+                        synthetic.render_audio(one_frame, 4.0))
+
+    audio = _build(root, tmp_path / "audio", config="audio")
+    summary = json.loads((audio.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
+    assert summary["problems"] == {"silent audio": 1}
+    assert summary["problem_clips"][0]["clip"].endswith(silent.name(".wav"))
+    assert [(p["clip"].rsplit("/", 1)[-1], p["reason"]) for p in summary["kept_with_notes"]] == [
+        (short.name(".wav"), "short")]
+    names = {e["name"].decode() for e in tfds.as_numpy(audio.as_dataset(split="actor_01"))}
+    assert short.name(".wav") in names and silent.name(".wav") not in names
+    assert summary["examples_written"] == len(names)
+
+    av = _build(root, tmp_path / "av", config="av")
+    summary = json.loads((av.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
+    assert summary["problems"] == {"audio and video lengths differ": 1}
+    assert re.match(r"audio 4\.0\d s, video 0\.03 s", summary["problem_clips"][0]["detail"])  # AAC pads a little
+    names = {e["name"].decode() for e in tfds.as_numpy(av.as_dataset(split="actor_01"))}
+    assert one_frame.name(".mp4") not in names and summary["examples_written"] == len(names) == 3
+
+
+def test_what_an_interrupted_build_left_is_removed(sample_dir, tmp_path, capsys):
+    version_dir = tmp_path / "ravdess" / "audio"
+    stale = version_dir / f"incomplete.ABC123_{ravdess_dataset_builder.Builder.VERSION}"
+    stale.mkdir(parents=True)
+    (stale / "ravdess-actor_01.tfrecord-00000-of-00001").write_bytes(b"half")
+    builder = _build(sample_dir, tmp_path, config="audio")
+    assert not stale.exists() and f"Removing {stale}" in capsys.readouterr().out
+    assert [p.name for p in version_dir.iterdir()] == [builder.data_path.name]

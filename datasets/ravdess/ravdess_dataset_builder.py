@@ -116,8 +116,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs):
         """TFDS's, but a dataset built from other source files is never silently reused: it is
-        refused in one line (`tfds build --overwrite` rebuilds it)."""
+        refused in one line (`tfds build --overwrite` rebuilds it). What an interrupted build
+        left behind (TFDS's `incomplete.*` folders) is removed first, and said."""
         config = download_config or tfds.download.DownloadConfig()
+        for stale in self.data_path.parent.glob(f"incomplete.*_{self.data_path.name}"):
+            print(f"Removing {stale}, left by an interrupted build")
+            stale.rmtree()
         if config.manual_dir and not config.download_mode.overwrite_dataset and self.data_path.exists():
             summary_path = self.data_path / SUMMARY_FILE
             built = json.loads(summary_path.read_text()).get("source") if summary_path.exists() else None
@@ -229,6 +233,11 @@ def _example(source: ravdess.Source, problems_dir: str, **options):
     except Exception as e:  # noqa: BLE001  one clip never stops a build: it is named and counted
         record_problem(problems_dir, source.location, "unreadable", f"{type(e).__name__}: {e}", stage="decode")
         return []
+    doubts = examples.doubts(example)
+    for reason, detail, kept in doubts:
+        record_problem(problems_dir, source.location, reason, detail, stage="kept" if kept else "decode")
+    if not all(kept for _, _, kept in doubts):
+        return []
     clip = source.clip
     # Codes (1-based) to the ClassLabel indices; the emotion is the label already.
     example.update(modality=clip.modality - 1, vocal_channel=clip.vocal_channel - 1,
@@ -250,7 +259,8 @@ def _jpeg(face: np.ndarray, quality: int = 95) -> bytes:
 def record_problem(problems_dir: str, location: str, reason: str, detail: str, stage: str):
     """One file per problem, so that parallel and Beam workers never share a file.
 
-    stage 'scan': passed over while listing files; 'decode': a listed clip that could not be used."""
+    stage 'scan': passed over while listing files; 'decode': a listed clip that could not be
+    used (or is left out by a rule of `examples.doubts`); 'kept': written, with a note."""
     record = {"clip": location, "reason": reason, "detail": detail, "stage": stage}
     (epath.Path(problems_dir) / f"{uuid.uuid4().hex}.json").write_text(json.dumps(record))
 
@@ -274,9 +284,12 @@ def write_summary(data_dir: str, problems_dir: str, found: int, source: dict | N
         path.unlink()
     epath.Path(problems_dir).rmdir()
     problems.sort(key=lambda p: p["clip"])
-    unusable = sum(p["stage"] == "decode" for p in problems)
+    # A clip can break several rules; it is written once or not at all.
+    unusable = len({p["clip"] for p in problems if p["stage"] == "decode"})
     summary = {"source": source, "clips_found": found, "examples_written": found - unusable,
-               "problems": dict(collections.Counter(p["reason"] for p in problems)), "problem_clips": problems}
+               "problems": dict(collections.Counter(p["reason"] for p in problems if p["stage"] != "kept")),
+               "problem_clips": [p for p in problems if p["stage"] != "kept"],
+               "kept_with_notes": [p for p in problems if p["stage"] == "kept"]}
     (epath.Path(data_dir) / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     return summary
 
@@ -286,4 +299,7 @@ def format_summary(summary: dict) -> str:
     if summary["problems"]:
         lines.append("Not written, by reason: " + ", ".join(f"{n} {r}" for r, n in sorted(summary["problems"].items())))
         lines += [f"  {p['clip']}: {p['reason']} ({p['detail']})" for p in summary["problem_clips"]]
+    if summary["kept_with_notes"]:
+        lines.append("Written, with a note:")
+        lines += [f"  {p['clip']}: {p['reason']} ({p['detail']})" for p in summary["kept_with_notes"]]
     return "\n".join(lines)

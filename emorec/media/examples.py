@@ -44,6 +44,37 @@ def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio:
     return example
 
 
+# What a build does with a clip it can read but should not trust blindly (README, "What a
+# build keeps and leaves out"). A short clip is kept: evaluation pads it to a window, as it
+# does a short input at serving. Silence carries no emotion to learn, and faces paired with
+# audio that does not run beside them teach the wrong pairing: those are left out.
+SHORTEST_SECONDS = 16 / ravdess.FPS  # one window of the default 16-frame models
+SILENT_DBFS = -60.0  # peak level
+LARGEST_AV_GAP_SECONDS = 0.5
+
+
+def doubts(example: dict) -> list[tuple[str, str, bool]]:
+    """(reason, detail, kept) for each rule above that `example` breaks."""
+    found = []
+    seconds = {}
+    if "waveform" in example:
+        seconds["audio"] = example["waveform"].size / features.SAMPLE_RATE
+        peak = float(np.abs(example["waveform"]).max(initial=0.0))
+        level = 20 * np.log10(max(peak, 1e-12))
+        if level < SILENT_DBFS:
+            found.append(("silent audio", f"peak {level:.0f} dBFS, under {SILENT_DBFS:.0f}", False))
+    if "timestamps" in example:
+        seconds["video"] = len(example["timestamps"]) / float(example["fps"])
+    if len(seconds) == 2 and abs(seconds["audio"] - seconds["video"]) > LARGEST_AV_GAP_SECONDS:
+        found.append(("audio and video lengths differ",
+                      f"audio {seconds['audio']:.2f} s, video {seconds['video']:.2f} s, more than "
+                      f"{LARGEST_AV_GAP_SECONDS} s apart", False))
+    shortest = min(seconds.values())
+    if shortest < SHORTEST_SECONDS:
+        found.append(("short", f"{shortest:.2f} s, under one {SHORTEST_SECONDS:.2f} s window; padded", True))
+    return found
+
+
 def map_in_threads(function, items, workers: int | None = None):
     """function(item) for each item, in order, on a thread per core: ffmpeg runs in
     subprocesses and OpenCV releases the GIL, so threads keep every core busy. OpenCV's own
