@@ -36,7 +36,7 @@ _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "str
 def measure(model_path: str, clip: str, mode: str) -> list:
     model = serving.LocalModel(model_path)
     source = open_file(clip)
-    predictor = Predictor(model, ravdess.EMOTIONS, mode, waveform=source.waveform)
+    predictor = Predictor(model, serving.read_class_names(model), mode, waveform=source.waveform)
     result = run_stream(predictor, source.frames)
     total, latencies = result["seconds"], result["latencies"]
     split = {"decode": result["decode"], **predictor.seconds}

@@ -4,7 +4,9 @@
 `waveform` float32 [batch, samples] of 16 kHz audio (the model computes its log-mel in its
 own graph, with the function the dataset builder used), and returns `probabilities`
 [batch, classes] and `labels` [batch] (per-frame models: [batch, frames, classes] and
-[batch, frames]), labels being class names. A speaker-normalised model also exports
+[batch, frames]), labels being class names, and `class_names` [batch, classes] (the same
+row for every example, so that a client of TF Serving, REST or gRPC, learns the classes from
+the model itself, and row-format requests still see one batch dimension). A speaker-normalised model also exports
 `speaker_features` (waveform -> the features whose per-speaker mean and std it takes as
 `speaker_stats`): the enrolment of a speaker at serving, computed as in training.
 """
@@ -28,7 +30,9 @@ class _Serving(tf.Module):
     def __call__(self, inputs):
         probabilities = self.model(inputs, training=False)
         labels = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))
-        return {"probabilities": probabilities, "labels": labels}
+        batch = tf.shape(probabilities)[0]
+        return {"probabilities": probabilities, "labels": labels,
+                "class_names": tf.tile(self.class_names[None], [batch, 1])}
 
 
 def signature_specs(model) -> dict:
@@ -49,6 +53,9 @@ def next_version(base: str) -> int:
 def export(model, export_dir: str, name: str, class_names, version: int | None = None,
            metadata: dict | None = None) -> str:
     """Writes the SavedModel and returns its path; the version defaults to one past the newest."""
+    classes = model.outputs[0].shape[-1]
+    if len(class_names) != classes:
+        raise ValueError(f"{len(class_names)} class names {list(class_names)} for a model with {classes} outputs")
     base = os.path.join(export_dir, name)
     version = version or next_version(base)
     path = os.path.join(base, str(version))

@@ -1,9 +1,9 @@
 """Running an exported model: locally from its SavedModel, or on TF Serving over REST or gRPC.
 
 Both take the same inputs (`faces` uint8 [batch, frames, H, W, 3] and/or `waveform` float32
-[batch, samples]) and return {'probabilities', 'labels'} as NumPy arrays. Requests are
-checked against the exported signature before they leave, so a wrong shape gets an error
-that says the expected one.
+[batch, samples]) and return {'probabilities', 'labels', 'class_names'} as NumPy arrays.
+Requests are checked against the exported signature before they leave (`check_inputs`), so
+a wrong shape, dtype or value gets one line that says what was expected.
 
     docker run -p 8500:8500 -p 8501:8501 -v $PWD/saved_models:/models \\
       tensorflow/serving --model_config_file=/models/models.config
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -31,20 +32,58 @@ def read_signature(saved_model: str) -> dict:
     return _input_signature(tf.saved_model.load(saved_model).signatures[SIGNATURE])
 
 
+# What each input holds, for the checks below and their messages.
+_RANGES = {"faces": (0, 255, "uint8 RGB, 0-255"),
+           # Lossy decoders overshoot full scale a little; integer PCM is hundreds or thousands.
+           "waveform": (-2.0, 2.0, "float32 16 kHz samples in [-1, 1]")}
+
+
 def check_inputs(inputs: dict, signature: dict) -> dict:
-    """Casts inputs to the signature's dtypes; raises ValueError naming what was expected."""
+    """The inputs as the signature's dtypes, or ValueError in one line naming the input and
+    what it expects: names, shapes (batch agreeing across inputs), dtypes without a cast that
+    changes a value, finite values within each input's range."""
     missing, extra = set(signature) - set(inputs), set(inputs) - set(signature)
     if missing or extra:
         expected = ", ".join(f"{n} {list(s)} {np.dtype(d).name}" for n, (s, d) in sorted(signature.items()))
         raise ValueError(f"the model takes {expected}; missing {sorted(missing)}, unexpected {sorted(extra)}")
-    checked = {}
-    for name, (shape, dtype) in signature.items():
-        value = np.asarray(inputs[name])
+    checked, batches = {}, {}
+    for name, (shape, dtype) in sorted(signature.items()):
+        value, dtype = np.asarray(inputs[name]), np.dtype(dtype)
+        wanted = f"{['batch' if e is None else e for e in shape]} {dtype.name}"
         if value.ndim != len(shape) or any(e is not None and e != v for e, v in zip(shape, value.shape)):
-            raise ValueError(f"{name}: expected shape {['batch' if e is None else e for e in shape]} "
-                             f"({np.dtype(dtype).name}), got {list(value.shape)}")
+            raise ValueError(f"{name}: expected shape {wanted}, got {list(value.shape)}")
+        batches[name] = value.shape[0]
+        low, high, meaning = _RANGES.get(name, (-np.inf, np.inf, dtype.name))
+        if value.dtype.kind not in "biuf" or (dtype.kind in "iu" and value.dtype.kind == "f"):
+            raise ValueError(f"{name}: expected {meaning}, got {value.dtype.name} (cast it yourself: "
+                             "no value is changed silently)")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ValueError(f"{name}: {int(np.size(value) - np.isfinite(value).sum())} values are NaN or infinite")
+        if value.size and (value.min() < low or value.max() > high):
+            raise ValueError(f"{name}: expected {meaning}, got values from {value.min():.4g} to {value.max():.4g}")
         checked[name] = value.astype(dtype, copy=False)
+    if len(set(batches.values())) > 1:
+        raise ValueError(f"inputs disagree on the batch size: {batches}")
     return checked
+
+
+def _zeros(signature: dict) -> dict:
+    return {name: np.zeros([1 if e is None else e for e in shape], dtype) for name, (shape, dtype) in signature.items()}
+
+
+def read_class_names(model) -> list[str]:
+    """The classes a `LocalModel` or `ServingClient` names, from the export itself (its
+    `class_names` output, read with one request of zeros); ValueError when the export has
+    none or names a number of classes other than its output's width."""
+    outputs = model.predict(_zeros(model.signature))
+    if "class_names" not in outputs:
+        raise ValueError(f"{model.describe()} returns no class_names (exported before exports named their "
+                         "classes): export it again")
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(outputs["class_names"])[0]]
+    width = np.asarray(outputs["probabilities"]).shape[-1]
+    if len(names) != width:
+        raise ValueError(f"{model.describe()} names {len(names)} classes {names} for {width} outputs")
+    return names
 
 
 class LocalModel:
@@ -64,6 +103,9 @@ class LocalModel:
         info = os.path.join(path, "emorec.json")
         self.info = json.load(open(info)) if os.path.exists(info) else {}
 
+    def describe(self) -> str:
+        return self.path
+
     def predict(self, inputs: dict) -> dict:
         outputs = self._function(**{k: tf.constant(v) for k, v in check_inputs(inputs, self.signature).items()})
         return {k: v.numpy() for k, v in outputs.items()}
@@ -72,7 +114,8 @@ class LocalModel:
         """[batch, samples] -> the features of `emorec.inference.enrol` (speaker-normalised models)."""
         if self._speaker_features is None:
             raise ValueError(f"{self.path} exports no {SPEAKER_FEATURES} signature: export it again with this version")
-        return self._speaker_features(waveform=tf.constant(waveform, tf.float32))["features"].numpy()
+        checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
+        return self._speaker_features(waveform=tf.constant(checked["waveform"]))["features"].numpy()
 
 
 class ServingClient:
@@ -92,20 +135,69 @@ class ServingClient:
         self.rest_port, self.grpc_port, self.protocol, self.timeout = rest_port, grpc_port, protocol, timeout
 
     @classmethod
-    def from_server(cls, model: str, host: str = "localhost", rest_port: int = 8501, **kwargs) -> "ServingClient":
-        """A client whose signature is read from TF Serving's model metadata (REST)."""
-        url = f"http://{host}:{rest_port}/v1/models/{model}/metadata"
-        with urllib.request.urlopen(url, timeout=kwargs.get("timeout", 30.0)) as response:
-            metadata = json.loads(response.read())
-        signatures = metadata["metadata"]["signature_def"]["signature_def"]
-
-        def parse(inputs):
-            return {name: (tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in spec["tensor_shape"]["dim"]),
-                           tf.dtypes.as_dtype(spec["dtype"].lower().replace("dt_", "")).as_numpy_dtype)
-                    for name, spec in inputs.items()}
+    def from_server(cls, model: str, host: str = "localhost", rest_port: int = 8501, grpc_port: int = 8500,
+                    protocol: str = "rest", **kwargs) -> "ServingClient":
+        """A client whose signatures are read from TF Serving's model metadata, over the
+        protocol it will predict with."""
+        client = cls(model, {}, host=host, rest_port=rest_port, grpc_port=grpc_port, protocol=protocol, **kwargs)
+        signatures = client._metadata()
+        if SIGNATURE not in signatures:
+            raise ValueError(f"{client.describe()} has no {SIGNATURE} signature (it has {sorted(signatures)})")
+        client.signature = signatures[SIGNATURE]
         if SPEAKER_FEATURES in signatures:
-            kwargs.setdefault("speaker_window_samples", parse(signatures[SPEAKER_FEATURES]["inputs"])["waveform"][0][1])
-        return cls(model, parse(signatures[SIGNATURE]["inputs"]), host=host, rest_port=rest_port, **kwargs)
+            client.speaker_window_samples = signatures[SPEAKER_FEATURES]["waveform"][0][1]
+        return client
+
+    def describe(self) -> str:
+        port = self.grpc_port if self.protocol == "grpc" else self.rest_port
+        return f"TF Serving model {self.model!r} at {self.host}:{port} ({self.protocol})"
+
+    def _metadata(self) -> dict:
+        """{signature name: {input: (shape, numpy dtype)}}."""
+        if self.protocol == "grpc":
+            from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2, prediction_service_pb2_grpc
+
+            request = get_model_metadata_pb2.GetModelMetadataRequest(
+                model_spec=model_pb2.ModelSpec(name=self.model), metadata_field=["signature_def"])
+            if self.version:
+                request.model_spec.version.value = self.version
+            response = self._grpc(lambda stub: stub.GetModelMetadata(request, timeout=self.timeout))
+            defs = get_model_metadata_pb2.SignatureDefMap()
+            response.metadata["signature_def"].Unpack(defs)
+            return {name: {key: (tuple(None if d.size < 0 else d.size for d in info.tensor_shape.dim),
+                                 tf.dtypes.as_dtype(info.dtype).as_numpy_dtype) for key, info in sig.inputs.items()}
+                    for name, sig in defs.signature_def.items()}
+        version = f"/versions/{self.version}" if self.version else ""
+        metadata = self._rest(f"http://{self.host}:{self.rest_port}/v1/models/{self.model}{version}/metadata")
+        return {name: {key: (tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in info["tensor_shape"]["dim"]),
+                             tf.dtypes.as_dtype(info["dtype"].lower().replace("dt_", "")).as_numpy_dtype)
+                       for key, info in sig.get("inputs", {}).items()}
+                for name, sig in metadata["metadata"]["signature_def"]["signature_def"].items()}
+
+    def _rest(self, url: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"{self.describe()} refused the request: {e.code} {e.read().decode(errors='replace')[:300]}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise ConnectionError(f"{self.describe()} does not answer ({getattr(e, 'reason', e)}): is TF Serving "
+                                  "running there, with that port?") from None
+
+    def _grpc(self, call):
+        import grpc
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+        try:
+            with grpc.insecure_channel(f"{self.host}:{self.grpc_port}") as channel:
+                return call(prediction_service_pb2_grpc.PredictionServiceStub(channel))
+        except grpc.RpcError as e:
+            if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise ConnectionError(f"{self.describe()} does not answer ({e.code().name}): is TF Serving "
+                                      "running there, with that port?") from None
+            raise RuntimeError(f"{self.describe()} refused the request: {e.code().name} {e.details()}") from None
 
     def rest_url(self) -> str:
         version = f"/versions/{self.version}" if self.version else ""
@@ -140,15 +232,8 @@ class ServingClient:
 
     def predict(self, inputs: dict, signature_name: str = SIGNATURE) -> dict:
         if self.protocol == "grpc":
-            import grpc
-            from tensorflow_serving.apis import prediction_service_pb2_grpc
-
-            with grpc.insecure_channel(f"{self.host}:{self.grpc_port}") as channel:
-                stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-                response = stub.Predict(self.grpc_request(inputs, signature_name), timeout=self.timeout)
+            request = self.grpc_request(inputs, signature_name)
+            response = self._grpc(lambda stub: stub.Predict(request, timeout=self.timeout))
             return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
-        request = urllib.request.Request(self.rest_url(), data=json.dumps(self.rest_body(inputs, signature_name)).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            outputs = json.loads(response.read())["outputs"]
+        outputs = self._rest(self.rest_url(), self.rest_body(inputs, signature_name))["outputs"]
         return {k: np.asarray(v) for k, v in outputs.items()}

@@ -120,3 +120,91 @@ def test_an_input_shorter_than_a_window_gets_the_padded_window_training_gives_it
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4", seconds=0.1)  # 3 frames, windows of 4
     rows = _run(clip, "--model", exports["av"], "--out", tmp_path / "out")["rows"]
     assert [r["frame"] for r in rows] == [2] and abs(sum(rows[0]["probabilities"].values()) - 1) < 1e-3
+
+
+SEVEN = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+
+
+@pytest.fixture(scope="module")
+def seven_class_audio(tmp_path_factory):
+    model = models.build("wave_cnn1d", num_classes=7, frames=4)
+    return export.export(model, str(tmp_path_factory.mktemp("exports")), "audio", SEVEN, version=1)
+
+
+def test_an_audio_file_runs_through_an_audio_only_model_with_the_exports_classes(seven_class_audio, tmp_path):
+    clip = ravdess.Clip(3, 1, 5, 1, 1, 1, 1)
+    path = tmp_path / clip.name(".wav")
+    synthetic.write_wav(str(path), synthetic.render_audio(clip, 1.0), synthetic.SAMPLE_RATE)
+    result = _run(path, "--model", seven_class_audio, "--out", tmp_path / "out")
+    assert [r["frame"] for r in result["rows"]] == list(range(3, 29, 2))  # 29 frames of 1/29.97 s
+    assert open(result["paths"]["csv"]).readline().strip().split(",") == ["time", "frame", *SEVEN, "label", "face"]
+    assert {r["label"] for r in result["rows"]} <= set(SEVEN)
+
+
+def test_class_names_come_from_the_served_export_over_rest_and_grpc(seven_class_audio, tmp_path):
+    import serving_standin
+
+    clip = ravdess.Clip(3, 1, 5, 1, 1, 1, 1)
+    path = tmp_path / clip.name(".wav")
+    synthetic.write_wav(str(path), synthetic.render_audio(clip, 1.0), synthetic.SAMPLE_RATE)
+    local = _run(path, "--model", seven_class_audio, "--out", tmp_path / "local")["rows"]
+    with serving_standin.rest(seven_class_audio, "audio") as rest_port, \
+            serving_standin.grpc_server(seven_class_audio, "audio") as grpc_port:
+        for protocol in ("rest", "grpc"):
+            served = _run(path, "--serving", "127.0.0.1", "--serving_model", "audio", "--protocol", protocol,
+                          "--rest_port", rest_port if protocol == "rest" else 1, "--grpc_port", grpc_port,
+                          "--out", tmp_path / protocol)["rows"]
+            assert [r["label"] for r in served] == [r["label"] for r in local], protocol
+            assert list(served[0]["probabilities"]) == list(SEVEN)
+
+
+def test_refusals_come_before_any_work_in_one_line(seven_class_audio, tmp_path, capsys):
+    missing = tmp_path / "nowhere.mp4"
+    assert cli.main([str(missing), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == f"emorec-predict: {missing}: no such file"
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4")
+    assert cli.main([clip, "--model", seven_class_audio, "--out", str(blocker / "out")]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"emorec-predict: --out {blocker / 'out'} cannot be written to")
+    assert cli.main([clip, "--serving", "127.0.0.1", "--serving_model", "audio", "--rest_port", "1",
+                     "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("emorec-predict: TF Serving model 'audio' at 127.0.0.1:1 (rest) does not answer")
+    assert "\n" not in err
+
+
+def test_inputs_with_one_base_name_keep_their_own_outputs(seven_class_audio, tmp_path):
+    first, second = tmp_path / "a" / "03-01-05-01-01-01-01.wav", tmp_path / "b" / "03-01-05-01-01-01-01.wav"
+    for path, seconds in ((first, 1.0), (second, 2.0)):
+        path.parent.mkdir()
+        synthetic.write_wav(str(path), synthetic.render_audio(ravdess.parse(path.name), seconds), synthetic.SAMPLE_RATE)
+    one = _run(first, "--model", seven_class_audio, "--out", tmp_path / "out")
+    two = _run(second, "--model", seven_class_audio, "--out", tmp_path / "out")
+    again = _run(first, "--model", seven_class_audio, "--out", tmp_path / "out")  # a rerun replaces its own
+    assert two["paths"]["json"].endswith("03-01-05-01-01-01-01-2.timeline.json")
+    assert again["paths"]["json"] == one["paths"]["json"]
+    assert json.loads(open(two["paths"]["json"]).read())["input"] == str(second)
+    assert json.loads(open(one["paths"]["json"]).read())["input"] == str(first)
+
+
+def test_a_stopped_run_keeps_the_rows_it_had(exports, tmp_path):
+    """Ctrl-C (how a camera run ends) mid-file: the CSV already holds the rows so far, and the
+    JSON, plot and summary are still written, marked stopped."""
+    import signal
+    import sys
+    import time
+
+    clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4", seconds=60.0)
+    process = subprocess.Popen([sys.executable, "-m", "emorec.inference.cli", clip, "--model", exports["av"],
+                                "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    csv_path = tmp_path / "out" / "01-01-05-01-01-01-01.timeline.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (csv_path.exists() and len(csv_path.read_text().splitlines()) > 20):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err[-2000:]
+    saved = json.loads((tmp_path / "out" / "01-01-05-01-01-01-01.timeline.json").read_text())
+    assert saved["stopped"] and 20 <= len(saved["rows"]) < 900
+    assert len(csv_path.read_text().splitlines()) == len(saved["rows"]) + 1

@@ -2,14 +2,12 @@
 resuming after a kill, and MultiWorkerMirroredStrategy with two real worker processes."""
 import concurrent.futures
 import csv
-import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -199,78 +197,6 @@ def test_multi_worker_training_with_two_processes(built, tmp_path):
     for a, b in zip(chief.get_weights(), other.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert (tmp_path / "run" / "fold_1" / "metrics.json").exists()
-
-
-class _Rest(http.server.BaseHTTPRequestHandler):
-    """TF Serving's REST predict API in front of a local SavedModel (loopback only)."""
-
-    model = None
-
-    def do_POST(self):
-        assert self.path == "/v1/models/audio/versions/1:predict", self.path
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        inputs = {k: np.asarray(v, np.float32) for k, v in body["inputs"].items()}
-        outputs = self.model.predict(inputs)
-        payload = json.dumps({"outputs": {"probabilities": outputs["probabilities"].tolist(),
-                                          "labels": [x.decode() for x in outputs["labels"]]}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_serving_client_over_rest_and_grpc(tmp_path):
-    import grpc
-    import tensorflow as tf
-    from emorec import export
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
-
-    model = models.build("mel_cnn2d", frames=4)
-    path = export.export(model, str(tmp_path), "audio", ("neutral", "calm", "happy", "sad", "angry",
-                                                         "fearful", "disgust", "surprised"), version=1)
-    local = serving.LocalModel(path)
-    signature = serving.read_signature(path)
-    rng = np.random.default_rng(1)
-    waveform = rng.normal(0, 0.1, (2, signature["waveform"][0][1])).astype("float32")
-    inputs = {"waveform": waveform,  # a request with two inputs: audio and the speaker's statistics
-              "speaker_stats": np.stack([rng.normal(-5, 1, (2, 64)), rng.uniform(1, 3, (2, 64))], 1)}
-    expected = local.predict(inputs)
-
-    _Rest.model = local
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Rest)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = serving.ServingClient("audio", signature, host="127.0.0.1", rest_port=server.server_port, version=1)
-        out = client.predict(inputs)
-    finally:
-        server.shutdown()
-    np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=1e-5)
-
-    class Predictions(prediction_service_pb2_grpc.PredictionServiceServicer):
-        def Predict(self, request, context):
-            assert request.model_spec.name == "audio" and request.model_spec.signature_name == "serving_default"
-            outputs = local.predict({k: tf.make_ndarray(v) for k, v in request.inputs.items()})
-            response = predict_pb2.PredictResponse()
-            for k, v in outputs.items():
-                response.outputs[k].CopyFrom(tf.make_tensor_proto(v))
-            return response
-
-    grpc_server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Predictions(), grpc_server)
-    port = grpc_server.add_insecure_port("127.0.0.1:0")
-    grpc_server.start()
-    try:
-        client = serving.ServingClient("audio", signature, host="127.0.0.1", grpc_port=port, protocol="grpc")
-        out = client.predict(inputs)
-    finally:
-        grpc_server.stop(0)
-    np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=1e-5)
-    with pytest.raises(ValueError, match="expected shape"):
-        client.grpc_request({**inputs, "waveform": waveform[:, :10]})
 
 
 def test_compare_tables_and_plots_runs(tmp_path):

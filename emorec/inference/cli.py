@@ -1,20 +1,22 @@
-"""emorec-predict: emotion over time in a video file or a camera.
+"""emorec-predict: emotion over time in a video file, an audio file or a camera.
 
     emorec-predict INPUT --model saved_models/NAME/VERSION [--mode queue|per-frame] [--annotate]
     emorec-predict 0 --serving localhost --serving_model demo --protocol grpc   # camera 0, TF Serving
 
-Writes INPUT.timeline.json and .csv (time, frame, per-class probabilities, top label,
+Writes INPUT.timeline.csv as predictions come (a stopped run keeps its rows; Ctrl-C ends a
+camera run), then INPUT.timeline.json (time, frame, per-class probabilities, top label,
 whether a face was found), INPUT.timeline.png and, with --annotate, INPUT.annotated.mp4 to
---out, and prints a short summary.
+--out, and prints a short summary. The class names are the model's own.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import tempfile
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
-from emorec import plots, ravdess, serving
+from emorec import plots, serving
 from emorec.inference import enrol, outputs
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import open_input
@@ -24,7 +26,7 @@ from emorec.media.video import MediaError
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="emorec-predict", description=__doc__.split("\n")[0])
-    parser.add_argument("input", help="a video file, or a camera index (0, 1, ...)")
+    parser.add_argument("input", help="a video file, an audio file (audio-only models), or a camera index (0, 1, ...)")
     parser.add_argument("--model", help="a SavedModel folder: saved_models/NAME/VERSION")
     parser.add_argument("--serving", help="a TF Serving host instead of --model")
     parser.add_argument("--serving_model", help="the model's name on TF Serving")
@@ -51,12 +53,23 @@ def parse(argv):
 
 
 def load_model(args):
+    """(the model, its class names): both from the export, local or served."""
     if args.model:
         model = serving.LocalModel(args.model)
-        return model, model.info.get("class_names", ravdess.EMOTIONS)
-    model = serving.ServingClient.from_server(args.serving_model, args.serving, args.rest_port,
-                                              grpc_port=args.grpc_port, protocol=args.protocol)
-    return model, ravdess.EMOTIONS
+    else:
+        model = serving.ServingClient.from_server(args.serving_model, args.serving, args.rest_port,
+                                                  grpc_port=args.grpc_port, protocol=args.protocol)
+    return model, serving.read_class_names(model)
+
+
+def check_out(out: str):
+    """--out is made and written to before any work, so that it cannot fail at the end."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise RuntimeError(f"--out {out} cannot be written to ({e.strerror})") from None
 
 
 def speaker_stats(model, paths):
@@ -67,16 +80,25 @@ def speaker_stats(model, paths):
 
 
 def run(args) -> dict:
-    os.makedirs(args.out, exist_ok=True)
+    check_out(args.out)
+    source = open_input(args.input, args.max_width)
     model, class_names = load_model(args)
+    if "faces" in model.signature and not source.has_video:
+        raise ValueError(f"{args.input} has no picture, and this model takes faces: use an audio-only model")
     if "speaker_stats" in model.signature and not args.speaker_audio:
         print("note: this model normalises per speaker and no --speaker_audio was given, so the speaker's "
               "statistics come from this input's own audio; a short input tells little about its speaker "
               "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
-    source = open_input(args.input, args.max_width)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
                           args.detect_every, source_name=source.name, speaker_stats=speaker_stats(model, args.speaker_audio))
-    stem = "camera" if args.input.isdigit() else os.path.splitext(os.path.basename(args.input))[0]
+    input_id = f"camera {args.input}" if args.input.isdigit() else os.path.abspath(args.input)
+    stem = outputs.free_stem(args.out, "camera" if args.input.isdigit() else
+                             os.path.splitext(os.path.basename(args.input))[0], input_id)
+    if stem != os.path.splitext(os.path.basename(args.input))[0] and not args.input.isdigit():
+        print(f"note: {args.out} holds another input's outputs under that name: these are {stem}.*", file=sys.stderr)
+    if args.annotate and not source.has_video:
+        print(f"note: {args.input} has no picture: nothing to annotate", file=sys.stderr)
+    timeline = outputs.Timeline(args.out, stem, class_names)
     progress, annotated = None, None
     if source.count:  # files: a progress bar; cameras run until stopped
         from tqdm import tqdm
@@ -84,7 +106,7 @@ def run(args) -> dict:
 
     def on_frame(frame, last):
         nonlocal annotated
-        if args.annotate:
+        if args.annotate and source.has_video:
             if annotated is None:
                 height, width = frame.image.shape[:2]
                 annotated = outputs.AnnotatedVideo(os.path.join(args.out, f"{stem}.annotated.mp4"), (width, height),
@@ -94,15 +116,16 @@ def run(args) -> dict:
         if progress:
             progress.update()
 
-    result = run_stream(predictor, source.frames, args.max_frames, on_frame)
+    result = run_stream(predictor, source.frames, args.max_frames, on_frame, timeline.add)
     if progress:
         progress.close()
     rows, count, seconds = result["rows"], result["frames"], result["seconds"]
-    meta = {"input": args.input, "model": args.model or f"{args.serving}/{args.serving_model}", "mode": args.mode,
+    meta = {"input": input_id, "stopped": result["stopped"], "mode": args.mode,
+            "model": args.model or f"{args.serving}/{args.serving_model}",
             "window_frames": predictor.window, "stride": predictor.stride, "class_names": list(class_names),
             "frames": count, "seconds": round(seconds, 3), "frames_per_second": round(count / max(seconds, 1e-9), 2),
             "time_split": {"decode": round(result["decode"], 3), **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
-    paths = outputs.write_timeline(rows, class_names, args.out, stem, meta)
+    paths = timeline.close(meta)
     if rows:
         paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),
                                        f"{stem}: {args.mode} prediction")
@@ -115,7 +138,7 @@ def main(argv=None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     try:
         result = run(args)
-    except (MediaError, ValueError, RuntimeError, FileNotFoundError) as e:
+    except (MediaError, ValueError, RuntimeError, OSError) as e:  # ConnectionError and FileNotFoundError too
         print(f"emorec-predict: {e}", file=sys.stderr)
         return 2
     meta = result["meta"]

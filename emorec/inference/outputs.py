@@ -10,19 +10,49 @@ import cv2
 import numpy as np
 
 
-def write_timeline(rows: list[dict], class_names, out_dir: str, stem: str, meta: dict) -> dict:
-    """timeline.json ({meta, rows}) and timeline.csv (a column per class); returns the paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = {"json": os.path.join(out_dir, f"{stem}.timeline.json"), "csv": os.path.join(out_dir, f"{stem}.timeline.csv")}
-    with open(paths["json"], "w") as f:
-        json.dump({**meta, "rows": rows}, f, indent=1)
-    with open(paths["csv"], "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["time", "frame", *class_names, "label", "face"])
+class Timeline:
+    """timeline.csv written row by row as predictions come (a stopped run, a camera's
+    included, keeps every row it had), and timeline.json ({meta, rows}) when it closes."""
+
+    def __init__(self, out_dir: str, stem: str, class_names):
+        self.class_names, self.rows = list(class_names), []
+        self.paths = {"json": os.path.join(out_dir, f"{stem}.timeline.json"),
+                      "csv": os.path.join(out_dir, f"{stem}.timeline.csv")}
+        self._file = open(self.paths["csv"], "w", newline="")
+        self._csv = csv.writer(self._file)
+        self._csv.writerow(["time", "frame", *self.class_names, "label", "face"])
+
+    def add(self, rows: list[dict]):
         for row in rows:
             face = "" if row["face"] is None else int(row["face"])
-            writer.writerow([row["time"], row["frame"], *(row["probabilities"][c] for c in class_names), row["label"], face])
-    return paths
+            self._csv.writerow([row["time"], row["frame"], *(row["probabilities"][c] for c in self.class_names),
+                                row["label"], face])
+        self._file.flush()
+        self.rows += rows
+
+    def close(self, meta: dict) -> dict:
+        self._file.close()
+        with open(self.paths["json"], "w") as f:
+            json.dump({**meta, "rows": self.rows}, f, indent=1)
+        return dict(self.paths)
+
+
+def free_stem(out_dir: str, stem: str, source: str) -> str:
+    """`stem`, or `stem-2`, `stem-3`, ... when `out_dir` holds another input's outputs under
+    that name (a rerun of the same input replaces its own)."""
+    for k in range(1, 10_000):
+        candidate = stem if k == 1 else f"{stem}-{k}"
+        previous = os.path.join(out_dir, f"{candidate}.timeline.json")
+        if not os.path.exists(os.path.join(out_dir, f"{candidate}.timeline.csv")) and not os.path.exists(previous):
+            return candidate
+        if os.path.exists(previous):
+            try:
+                with open(previous) as f:
+                    if json.load(f).get("input") == source:
+                        return candidate
+            except (OSError, ValueError):
+                pass  # unreadable: not known to be ours, so left alone
+    raise RuntimeError(f"{out_dir} holds outputs of 10,000 inputs named {stem}: give another --out")
 
 
 class AnnotatedVideo:

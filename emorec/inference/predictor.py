@@ -161,31 +161,41 @@ class Predictor:
                 "face": (any(examined) if examined else None) if self.uses_faces else None}
 
 
-def run_stream(predictor: Predictor, frames, max_frames: int | None = None, on_frame=None) -> dict:
-    """Feeds frames through `predictor` until they end (or `max_frames`).
+def run_stream(predictor: Predictor, frames, max_frames: int | None = None, on_frame=None, on_rows=None) -> dict:
+    """Feeds frames through `predictor` until they end (or `max_frames`, or Ctrl-C: how a
+    camera run is ended, so the rows so far are kept and `stopped` says so).
 
-    `on_frame(frame, last_row)` is called after each frame (for drawing, progress). Returns
-    the rows, the frame count, the seconds taken, the seconds spent waiting for frames
+    `on_frame(frame, last_row)` is called after each frame (for drawing, progress) and
+    `on_rows(rows)` with each new batch of rows (to write them as they come). Returns the
+    rows, the frame count, the seconds taken, the seconds spent waiting for frames
     (decoding) and each prediction's latency (from the frame that completed its window).
     """
-    rows, latencies, decode, count, last = [], [], 0.0, 0, None
+    rows, latencies, decode, count, last, stopped = [], [], 0.0, 0, None, False
     iterator = iter(frames)
     start = time.perf_counter()
-    while max_frames is None or count < max_frames:
-        tick = time.perf_counter()
-        frame = next(iterator, None)
-        decode += time.perf_counter() - tick
-        if frame is None:
-            break
-        count += 1
-        tick = time.perf_counter()
-        new = predictor.push(frame)
-        if new:
-            latencies.append(time.perf_counter() - tick)
-            rows += new
-            last = new[-1]
-        if on_frame:
-            on_frame(frame, last)
-    rows += predictor.flush()
+    try:
+        while max_frames is None or count < max_frames:
+            tick = time.perf_counter()
+            frame = next(iterator, None)
+            decode += time.perf_counter() - tick
+            if frame is None:
+                break
+            count += 1
+            tick = time.perf_counter()
+            new = predictor.push(frame)
+            if new:
+                latencies.append(time.perf_counter() - tick)
+                rows += new
+                last = new[-1]
+                if on_rows:
+                    on_rows(new)
+            if on_frame:
+                on_frame(frame, last)
+    except KeyboardInterrupt:
+        stopped = True
+    new = predictor.flush()
+    rows += new
+    if on_rows and new:
+        on_rows(new)
     return {"rows": rows, "frames": count, "seconds": time.perf_counter() - start, "decode": decode,
-            "latencies": latencies}
+            "latencies": latencies, "stopped": stopped}

@@ -1,6 +1,9 @@
-"""Frames as they arrive, from a video file (streamed through ffmpeg) or a camera."""
+"""Frames as they arrive, from a video file (streamed through ffmpeg), a camera, or an audio
+file (wav, mp3, flac, ...: image-less frames on the video clock training used, for
+audio-only models)."""
 from __future__ import annotations
 
+import os
 import queue
 import re
 import subprocess
@@ -11,13 +14,14 @@ from typing import Iterator, NamedTuple
 import cv2
 import numpy as np
 
+from emorec import ravdess
 from emorec.media import audio, video
 
 
 class Frame(NamedTuple):
     index: int
     time: float  # seconds from the first frame
-    image: np.ndarray  # uint8 RGB
+    image: np.ndarray | None  # uint8 RGB; None for an audio file
 
 
 class Source(NamedTuple):
@@ -26,6 +30,7 @@ class Source(NamedTuple):
     count: int | None  # frames expected (files), None for cameras
     waveform: np.ndarray | None  # 16 kHz mono audio of the whole file, None if it has none
     name: str
+    has_video: bool = True
 
 
 def _scaled(width: int, height: int, max_width: int) -> tuple[int, int]:
@@ -73,10 +78,23 @@ def _file_frames(path: str, width: int, height: int) -> Iterator[Frame]:
         raise video.MediaError("undecodable", f"{path}: {log[-1].strip() if log else 'no frame decoded'}")
 
 
+def open_audio(path: str, waveform: np.ndarray) -> Source:
+    count = max(int(len(waveform) / audio.SAMPLE_RATE * ravdess.FPS), 1)
+    frames = (Frame(i, i / ravdess.FPS, None) for i in range(count))
+    return Source(frames, ravdess.FPS, count, waveform, path, has_video=False)
+
+
 def open_file(path: str, max_width: int = 640) -> Source:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
     capture = cv2.VideoCapture(path)
-    if not capture.isOpened():
-        raise video.MediaError("undecodable", f"{path} could not be opened as a video")
+    if not capture.isOpened() or not capture.get(cv2.CAP_PROP_FRAME_WIDTH):
+        capture.release()
+        try:  # no picture: an audio file, or nothing usable
+            return open_audio(path, audio.load_audio(path))
+        except video.MediaError as e:
+            raise video.MediaError("undecodable", f"{path} could not be opened as a video or as audio "
+                                   f"({e.reason})") from None
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     fps, count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     capture.release()
@@ -115,5 +133,5 @@ def open_camera(index: int, max_width: int = 640) -> Source:
 
 
 def open_input(spec: str, max_width: int = 640) -> Source:
-    """A camera index ('0') or a video file path."""
+    """A camera index ('0'), or a video or audio file's path."""
     return open_camera(int(spec), max_width) if spec.isdigit() else open_file(spec, max_width)

@@ -1,0 +1,101 @@
+"""Serving what was trained: class names from the export on every path (local SavedModel, TF
+Serving REST and gRPC, through the loopback stand-ins), every request checked, a server that
+is down said in one line."""
+import contextlib
+
+import numpy as np
+import pytest
+
+from emorec import export, models, serving
+
+import serving_standin
+
+SEVEN = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+
+
+@pytest.fixture(scope="module")
+def seven_class(tmp_path_factory):
+    """A 7-class audio export whose classes are not RAVDESS's eight."""
+    model = models.build("wave_cnn1d", num_classes=7, frames=4)
+    return export.export(model, str(tmp_path_factory.mktemp("exports")), "audio", SEVEN, version=1)
+
+
+@pytest.fixture(scope="module")
+def av(tmp_path_factory):
+    model = models.build("r3d+wave_cnn1d", frames=4, image_size=32)
+    return export.export(model, str(tmp_path_factory.mktemp("exports")), "av",
+                         [f"class {i}" for i in range(8)], version=1)
+
+
+@contextlib.contextmanager
+def _clients(path, name):
+    """A local model and clients of both stand-ins, with signatures read from each server."""
+    with serving_standin.rest(path, name) as rest_port, serving_standin.grpc_server(path, name) as grpc_port:
+        yield {"local": serving.LocalModel(path),
+               "rest": serving.ServingClient.from_server(name, "127.0.0.1", rest_port, protocol="rest"),
+               # gRPC alone: the REST port given is closed, and nothing may need it.
+               "grpc": serving.ServingClient.from_server(name, "127.0.0.1", rest_port=1, grpc_port=grpc_port,
+                                                         protocol="grpc")}
+
+
+def test_class_names_come_from_the_export_on_every_path(seven_class):
+    waveform = np.random.default_rng(0).normal(0, 0.1, (3, 16000)).astype("float32")
+    with _clients(seven_class, "audio") as clients:
+        for kind, model in clients.items():
+            assert serving.read_class_names(model) == list(SEVEN), kind
+            out = model.predict({"waveform": waveform[:, :model.signature["waveform"][0][1]]})
+            labels = [x.decode() if isinstance(x, bytes) else x for x in np.asarray(out["labels"])]
+            assert labels == [SEVEN[i] for i in np.argmax(out["probabilities"], -1)], kind
+
+
+def test_class_names_that_do_not_match_the_output_width_are_an_error(tmp_path):
+    model = models.build("wave_cnn1d", num_classes=7, frames=4)
+    with pytest.raises(ValueError, match=r"8 class names .* a model with 7 outputs"):
+        export.export(model, str(tmp_path), "audio", [f"c{i}" for i in range(8)], version=1)
+
+    class Stale:  # an export read back whose names and output disagree
+        signature = {"waveform": ((None, 10), np.float32)}
+
+        def predict(self, inputs):
+            return {"probabilities": np.zeros((1, 7)), "class_names": np.array([[b"a"] * 8])}
+
+        def describe(self):
+            return "stale"
+    with pytest.raises(ValueError, match="stale names 8 classes .* for 7 outputs"):
+        serving.read_class_names(Stale())
+
+
+BAD_REQUESTS = [
+    ("faces", lambda f, w: (f.astype(np.float32) / 255, w), "faces: expected uint8 RGB, 0-255, got float32"),
+    ("faces", lambda f, w: (f.astype(np.float64) + 300.7, w), "faces: expected uint8 RGB, 0-255, got float64"),
+    ("faces", lambda f, w: (f.astype(np.int32) + 300, w), "faces: expected uint8 RGB, 0-255, got values from 300"),
+    ("faces", lambda f, w: (np.concatenate([f, f], 1), w), r"faces: expected shape \['batch', 4, 32, 32, 3\]"),
+    ("faces", lambda f, w: (f[:, :, :16, :16], w), r"faces: expected shape \['batch', 4, 32, 32, 3\]"),
+    ("waveform", lambda f, w: (f, np.full_like(w, np.nan)), "waveform: .* values are NaN or infinite"),
+    ("waveform", lambda f, w: (f, w * 32768), r"waveform: expected float32 16 kHz samples in \[-1, 1\], got values"),
+    ("batch", lambda f, w: (f, w[:1]), "inputs disagree on the batch size"),
+]
+
+
+@pytest.mark.parametrize("name, spoil, message", BAD_REQUESTS, ids=[m.split(":")[0] + str(i) for i, (_, _, m)
+                                                                    in enumerate(BAD_REQUESTS)])
+def test_every_bad_request_is_refused_in_one_line_on_every_path(av, name, spoil, message):
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8)
+    with _clients(av, "av") as clients:
+        for kind, model in clients.items():
+            waveform = rng.normal(0, 0.1, (2, model.signature["waveform"][0][1])).astype(np.float32)
+            bad_faces, bad_waveform = spoil(faces, waveform)
+            with pytest.raises(ValueError, match=message) as refused:
+                model.predict({"faces": bad_faces, "waveform": bad_waveform})
+            assert "\n" not in str(refused.value), kind
+            model.predict({"faces": faces, "waveform": waveform})  # the good request goes through
+
+
+def test_a_server_that_is_down_is_one_line(seven_class):
+    with serving_standin.rest(seven_class, "audio") as port:
+        pass  # closed again: nothing listens there now
+    for protocol in ("rest", "grpc"):
+        with pytest.raises(ConnectionError, match=f"at 127.0.0.1:{port} \\({protocol}\\) does not answer"):
+            serving.ServingClient.from_server("audio", "127.0.0.1", rest_port=port, grpc_port=port, protocol=protocol,
+                                              timeout=5)
