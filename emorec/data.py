@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from emorec import ravdess
-from emorec.media.features import SAMPLE_RATE, speaker_statistics, window_frames, window_samples
+from emorec.media.features import SAMPLE_RATE, window_frames, window_samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,9 +29,12 @@ class WindowSpec:
     faces: bool = True
     audio: bool = True
     per_frame: bool = False  # labels [W] instead of a scalar
-    speaker_stats: bool = False  # the speaker's log-mel statistics beside the audio
+    speaker_stats: bool = False  # the speaker's feature statistics beside the audio
     num_classes: int = 8
     fps: float = ravdess.FPS
+    # A speaker-normalised model's own features (`emorec.inference.enrol.KerasEnrolment`):
+    # statistics come from the stored waveform through them, never from a stored feature.
+    speaker_features: object = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def samples(self) -> int:
@@ -42,9 +45,15 @@ class WindowSpec:
         shapes = {t.name: t.shape for t in model.inputs}
         faces = shapes.get("faces")
         frames = faces[1] if faces is not None else window_frames(shapes["waveform"][1], fps)
+        from emorec.inference.enrol import KerasEnrolment  # both read this module's windows
+        from emorec.models import speaker_features
+
+        features = speaker_features(model)
         return cls(frames=frames, image_size=faces[2] if faces is not None else 112, faces=faces is not None,
                    audio="waveform" in shapes, per_frame=len(model.outputs[0].shape) == 3,
-                   speaker_stats="speaker_stats" in shapes, num_classes=num_classes, fps=fps)
+                   speaker_stats="speaker_stats" in shapes, num_classes=num_classes, fps=fps,
+                   speaker_features=None if features is None else
+                   KerasEnrolment(features, len(shapes["speaker_stats"]) - 2))
 
 
 def dataset_dir(data_dir: str, config: str) -> str:
@@ -180,7 +189,7 @@ def _examples(builder, split: str, spec: WindowSpec):
     ds = builder.as_dataset(split=split, shuffle_files=False, read_config=tfds.ReadConfig(try_autocache=False))
     if spec.num_classes == 7:
         ds = ds.filter(lambda e: e["label"] != 0)
-    table = speaker_table(builder, split) if spec.speaker_stats else None
+    table = speaker_table(builder, split, spec.speaker_features) if spec.speaker_stats else None
 
     def select(e):
         out = {**{k: e[k] for k in keep}, "label": _label(e, spec), "name": e["name"]}
@@ -194,18 +203,24 @@ def _examples(builder, split: str, spec: WindowSpec):
 _SPEAKER_TABLES: dict = {}
 
 
-def speaker_table(builder, split: str) -> tf.Tensor:
-    """[max actor + 1, 2, mels]: each actor's `features.speaker_statistics` over all of its
-    clips in `split` (all emotions; labels are not read), zeros for absent actors."""
-    key = (builder.data_dir, split)
+def speaker_table(builder, split: str, speaker_features) -> tf.Tensor:
+    """[max actor + 1, 2, *F]: each actor's statistics over all of its clips in `split` (all
+    emotions; labels are not read), zeros for absent actors. Computed from the waveforms by
+    `emorec.inference.enrol.speaker_stats` with the model's own `speaker_features`: the
+    function and the features serving's enrolment uses."""
+    from emorec.inference import enrol  # enrolment reads this module's windows
+
+    if speaker_features is None:
+        raise ValueError("speaker statistics need the model's own features: make the WindowSpec with for_model")
+    key = (builder.data_dir, split, speaker_features.features)
     if key not in _SPEAKER_TABLES:
-        if "log_mel" not in builder.info.features:
-            raise ValueError(f"ravdess/{builder.info.config_name} has no log_mel: speaker statistics need audio")
+        if "waveform" not in builder.info.features:
+            raise ValueError(f"ravdess/{builder.info.config_name} has no waveform: speaker statistics need audio")
         skip = {k: tfds.decode.SkipDecoding() for k in ("faces",) if k in builder.info.features}
         by_actor = collections.defaultdict(list)
         for example in builder.as_dataset(split=split, decoders=skip or None):
-            by_actor[int(example["actor"])].append(example["log_mel"].numpy())
-        stats = {actor: speaker_statistics(mels) for actor, mels in by_actor.items()}
+            by_actor[int(example["actor"])].append(example["waveform"].numpy())
+        stats = {actor: enrol.speaker_stats(speaker_features, waveforms) for actor, waveforms in by_actor.items()}
         table = np.zeros((max(stats) + 1, *next(iter(stats.values())).shape), np.float32)
         for actor, value in stats.items():
             table[actor] = value

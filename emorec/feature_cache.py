@@ -5,7 +5,7 @@ Whisper model takes minutes on 2 CPU cores, not hours.
 The cache is exact, not an approximation: a frozen encoder gives the same features every
 epoch, and there is no augmentation on this path (windows are the `eval_dataset`'s, W / 2
 apart). Speaker statistics come from the cached features of each actor's own clips
-(all emotions, no labels), as `emorec.data.speaker_table` does for log-mels.
+(all emotions, no labels), the windows `emorec.inference.enrol` cuts at serving.
 """
 from __future__ import annotations
 

@@ -24,13 +24,26 @@ def audio_windows(waveform: np.ndarray, samples: int, fps: float = ravdess.FPS) 
     return np.stack(windows)
 
 
+class KerasEnrolment:
+    """A model's `speaker_features` (Keras) with the interface of an export's enrolment, so
+    that the dataset pipeline computes statistics with the very function serving uses."""
+
+    def __init__(self, features, feature_dims: int):
+        self.features, self.feature_dims = features, feature_dims
+        self.speaker_window_samples = features.inputs[0].shape[1]
+
+    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        return np.asarray(self.features(np.asarray(waveform, np.float32), training=False))
+
+
 def speaker_stats(model, waveforms) -> np.ndarray:
-    """float32 [2, *F] for `model` (a `serving.LocalModel` or `ServingClient` of a
-    speaker-normalised export) from one speaker's 16 kHz waveforms."""
-    shape = model.signature["speaker_stats"][0]  # (batch, 2, *F)
+    """float32 [2, *F] from one speaker's 16 kHz waveforms, for `model`: a `serving.LocalModel`
+    or `ServingClient` of a speaker-normalised export, or a `KerasEnrolment` in training."""
+    feature_dims = (model.feature_dims if isinstance(model, KerasEnrolment)
+                    else len(model.signature["speaker_stats"][0]) - 2)  # (batch, 2, *F)
     window = model.speaker_window_samples
     rows = []
     for waveform in waveforms:
         batch = audio_windows(waveform, window) if window else np.asarray(waveform, np.float32)[None]
         rows.append(model.speaker_features(batch))
-    return speaker_statistics(rows, feature_dims=len(shape) - 2)
+    return speaker_statistics(rows, feature_dims=feature_dims)
