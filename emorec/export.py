@@ -28,6 +28,11 @@ class _Serving(tf.Module):
         self.class_names = tf.constant(list(class_names))
 
     def __call__(self, inputs):
+        if "waveform" in inputs:  # also for requests that reach TF Serving without emorec's client checks
+            waveform = tf.debugging.assert_all_finite(inputs["waveform"], "waveform: NaN or infinite samples")
+            tf.debugging.assert_less_equal(tf.reduce_max(tf.abs(waveform)), 2.0,
+                                           "waveform: expected float32 16 kHz samples in [-1, 1]")
+            inputs = {**inputs, "waveform": waveform}
         probabilities = self.model(inputs, training=False)
         labels = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))
         batch = tf.shape(probabilities)[0]

@@ -37,7 +37,7 @@ def _signature_defs(path: str):
 
 
 @contextlib.contextmanager
-def rest(path: str, name: str):
+def rest(path: str, name: str, port: int = 0):
     """The port of a REST server for model `name`, version 1 or unversioned."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -69,7 +69,7 @@ def rest(path: str, name: str):
         def log_message(self, *args):
             pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.HTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server.server_port
@@ -79,7 +79,7 @@ def rest(path: str, name: str):
 
 
 @contextlib.contextmanager
-def grpc_server(path: str, name: str):
+def grpc_server(path: str, name: str, port: int = 0):
     """The port of a gRPC server for model `name`."""
     import grpc
     from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
@@ -108,7 +108,7 @@ def grpc_server(path: str, name: str):
 
     server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Service(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     try:
         yield port

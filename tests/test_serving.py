@@ -127,3 +127,15 @@ def test_training_and_serving_take_a_speakers_statistics_alike(sample_dir, tmp_p
     # What a training window carries is that table's row for its speaker.
     inputs, _ = next(iter(data.train_dataset(builder, "actor_01", spec, batch_size=2)))
     np.testing.assert_allclose(inputs["speaker_stats"].numpy(), np.repeat(trained[1][None], 2, 0))
+
+
+def test_the_raw_signature_refuses_nan_and_unscaled_audio(seven_class):
+    """A request that reaches TF Serving without emorec's client (curl, another language)."""
+    import tensorflow as tf
+
+    function = tf.saved_model.load(seven_class).signatures["serving_default"]
+    samples = serving.LocalModel(seven_class).signature["waveform"][0][1]
+    for bad, message in ((np.full((1, samples), np.nan), "NaN or infinite"), (np.full((1, samples), 300.0), r"\[-1, 1\]")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            function(waveform=tf.constant(bad, tf.float32))
+    assert function(waveform=tf.zeros((1, samples)))["probabilities"].shape == (1, 7)
