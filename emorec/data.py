@@ -247,8 +247,12 @@ def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmen
         # Repeated before the shuffle: with 7 classes some clips are filtered out, and an
         # epoch is `steps` batches all the same. Seeds are Python ints: a tensor seed trips
         # TensorFlow's seed check once a global seed is set.
+        # No reshuffling on a second pass: Keras iterates the dataset twice (a look at one
+        # batch to build, then training), prefetching ahead by a varying number of epochs,
+        # so a reshuffled order would depend on the process's history, not on (seed, e).
         epoch_seed = seed * 1_000_003 + e
-        ds = base.repeat().shuffle(min(count, 2048), seed=epoch_seed).take(steps * batch_size)
+        ds = base.repeat().shuffle(min(count, 2048), seed=epoch_seed, reshuffle_each_iteration=False)
+        ds = ds.take(steps * batch_size)
         return ds.enumerate().map(lambda i, example: (tf.constant(epoch_seed, tf.int64), i, example))
 
     def one(epoch_seed, index, example):

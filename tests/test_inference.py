@@ -139,6 +139,14 @@ def test_an_audio_file_runs_through_an_audio_only_model_with_the_exports_classes
     assert [r["frame"] for r in result["rows"]] == list(range(3, 29, 2))  # 29 frames of 1/29.97 s
     assert open(result["paths"]["csv"]).readline().strip().split(",") == ["time", "frame", *SEVEN, "label", "face"]
     assert {r["label"] for r in result["rows"]} <= set(SEVEN)
+    for extension in ("flac", "mp3"):  # the same speech re-encoded: about the same rows
+        other = tmp_path / f"speech.{extension}"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), str(other)], check=True)
+        rows = _run(other, "--model", seven_class_audio, "--out", tmp_path / "out")["rows"]
+        assert [r["frame"] for r in rows][:len(result["rows"])] == [r["frame"] for r in result["rows"]], extension
+        if extension == "flac":  # lossless but 16-bit
+            np.testing.assert_allclose([list(r["probabilities"].values()) for r in rows],
+                                       [list(r["probabilities"].values()) for r in result["rows"]], atol=1e-2)
 
 
 def test_class_names_come_from_the_served_export_over_rest_and_grpc(seven_class_audio, tmp_path):
