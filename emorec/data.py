@@ -101,15 +101,21 @@ def _num_frames(example, spec: WindowSpec):
     return tf.maximum(tf.cast(seconds * spec.fps, tf.int32), 1)
 
 
+def resize_faces(faces, size: int):
+    """Stored crops [..., S, S, 3] uint8 to a model's input side: training and the predictor
+    both resize with this, so a served model sees faces made as its training faces were."""
+    if faces.shape[-2] == size:
+        return faces
+    return tf.cast(tf.image.resize(faces, (size, size)), tf.uint8)
+
+
 def _window(example, start, spec: WindowSpec):
     """Inputs of the window that starts at frame `start` (padded where the clip is short)."""
     inputs = {}
     if spec.faces:
         faces = example["faces"]
         index = tf.minimum(tf.range(start, start + spec.frames), tf.shape(faces)[0] - 1)
-        window = tf.gather(faces, index)
-        if window.shape[1] != spec.image_size:
-            window = tf.cast(tf.image.resize(window, (spec.image_size, spec.image_size)), tf.uint8)
+        window = resize_faces(tf.gather(faces, index), spec.image_size)
         inputs["faces"] = tf.ensure_shape(window, (spec.frames, spec.image_size, spec.image_size, 3))
     if spec.audio:
         waveform = example["waveform"]

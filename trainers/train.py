@@ -335,7 +335,9 @@ def main(argv):
         best = max(results, key=lambda r: r["validation"]["clip"]["accuracy"])
         exported = export.export(fold_model(num_classes, best["weights"]), FLAGS.export_dir,
                                  FLAGS.export_name or FLAGS.model.replace("+", "_"), ravdess.class_names(num_classes),
-                                 metadata={"fold": best["fold"], "fps": ravdess.FPS, "run_dir": run_dir})
+                                 metadata={"fold": best["fold"], "fps": ravdess.FPS, "run_dir": run_dir,
+                                           # How the training crops were made: the predictor crops alike.
+                                           "face_pipeline": (builder.info.metadata or {}).get("face_pipeline")})
     test, val = summary["test_clip_accuracy"], summary["validation_clip_accuracy"]
     print(f"{FLAGS.model} on ravdess/{FLAGS.config}, {len(results)} fold(s): clip-level test accuracy "
           f"{test['mean']:.3f} ± {test['std']:.3f} (UAR {summary['test_clip_uar']['mean']:.3f}), validation "

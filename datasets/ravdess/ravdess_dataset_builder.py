@@ -25,6 +25,7 @@ from etils import epath
 
 from emorec import ravdess
 from emorec.media import examples, features, video
+from emorec.media.faces import FacePipeline
 
 _CITATION = """@article{livingstone2018ravdess,
   title={The Ryerson Audio-Visual Database of Emotional Speech and Song (RAVDESS)},
@@ -40,16 +41,7 @@ class RavdessConfig(tfds.core.BuilderConfig):
     with_faces: bool = True
     with_audio: bool = True
     vocal_channel: int = 1  # 1 speech, 2 song
-    face_size: int = 112
-    # RAVDESS is frontal close-ups: frames are decoded 480 pixels wide (without H.264's
-    # deblocking, invisible at face-crop size) and the face detector runs on every 6th, 200
-    # pixels wide, for faces of at least a fifth of the frame height; boxes are interpolated
-    # in between. benchmarks/build.py measured these choices.
-    decode_width: int = 480
-    fast_decode: bool = True
-    detect_every: int = 6
-    detect_width: int = 200
-    min_face: float = 0.2
+    face_pipeline: FacePipeline = FacePipeline()  # recorded in the dataset's metadata
 
 
 def _configs():
@@ -66,8 +58,10 @@ def _configs():
 class Builder(tfds.core.GeneratorBasedBuilder):
     """RAVDESS (Livingstone & Russo 2018): 24 actors, 8 emotions, speech and song."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Face crops, 16 kHz audio and log-mel; one split per actor."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Face crops, 16 kHz audio and log-mel; one split per actor.",
+                     "1.1.0": "Face crops 0.9 times the detector's box (was 1.3): the face, not the head; "
+                              "the face pipeline's settings in the metadata."}
     BUILDER_CONFIGS = list(_configs())
     DEFAULT_CONFIG_NAME = "av"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
@@ -83,7 +77,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config
-        size = config.face_size
+        size = config.face_pipeline.size
         feats = {
             "name": tfds.features.Text(doc="the clip's file name"),
             "label": tfds.features.ClassLabel(names=ravdess.EMOTIONS),
@@ -109,8 +103,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                                               doc=f"mono, {features.SAMPLE_RATE} Hz"),
                 log_mel=tfds.features.Tensor(shape=(None, features.NUM_MELS), dtype=np.float32, encoding=bytes_,
                                              doc=f"{features.WINDOW_MS} ms windows, {features.HOP_MS} ms hop"))
+        # What made the crops travels with them: the trainer copies it into every export.
+        metadata = tfds.core.MetadataDict(face_pipeline=config.face_pipeline.to_dict()) if config.with_faces else None
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(feats), supervised_keys=None,
+            features=tfds.features.FeaturesDict(feats), supervised_keys=None, metadata=metadata,
             homepage="https://zenodo.org/record/1188976", citation=_CITATION,
             license="CC BY-NC-SA 4.0")
 
@@ -176,10 +172,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._found = len(sources)
         config = self.builder_config
         process = functools.partial(_example, problems_dir=self._problems_dir, with_faces=config.with_faces,
-                                    with_audio=config.with_audio, face_size=config.face_size,
-                                    decode_width=config.decode_width, fast_decode=config.fast_decode,
-                                    detect_every=config.detect_every,
-                                    detect_width=config.detect_width, min_face=config.min_face)
+                                    with_audio=config.with_audio, pipeline=config.face_pipeline)
         by_actor = collections.defaultdict(list)
         for source in sources:
             by_actor[source.clip.actor].append(source)

@@ -20,7 +20,7 @@ from emorec import plots, serving
 from emorec.inference import enrol, outputs
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import open_input
-from emorec.media import audio
+from emorec.media import audio, faces
 from emorec.media.video import MediaError
 
 
@@ -37,7 +37,8 @@ def parse(argv):
     parser.add_argument("--stride", type=int, help="queue mode: frames between predictions (default W/2)")
     parser.add_argument("--smoothing", type=float, default=0.0, help="queue mode: moving-average weight of the past, 0..1")
     parser.add_argument("--detect_every", type=int, default=2, help="run the face detector on every n-th frame")
-    parser.add_argument("--max_width", type=int, default=640, help="frames are scaled down to this width")
+    parser.add_argument("--max_width", type=int, help="frames are scaled down to this width (default: the "
+                        "export's face pipeline, the width its training frames were decoded at)")
     parser.add_argument("--max_frames", type=int, help="stop after this many frames (cameras run until stopped)")
     parser.add_argument("--speaker_audio", nargs="+", metavar="FILE",
                         help="speaker-normalised models: other recordings of the same speaker to take the "
@@ -81,8 +82,11 @@ def speaker_stats(model, paths):
 
 def run(args) -> dict:
     check_out(args.out)
-    source = open_input(args.input, args.max_width)
+    if not args.input.isdigit() and not os.path.isfile(args.input):
+        raise FileNotFoundError(f"{args.input}: no such file")
     model, class_names = load_model(args)
+    pipeline = faces.FacePipeline.from_dict(getattr(model, "info", {}).get("face_pipeline"))
+    source = open_input(args.input, args.max_width or pipeline.decode_width)
     if "faces" in model.signature and not source.has_video:
         raise ValueError(f"{args.input} has no picture, and this model takes faces: use an audio-only model")
     if "speaker_stats" in model.signature and not args.speaker_audio:
@@ -90,7 +94,8 @@ def run(args) -> dict:
               "statistics come from this input's own audio; a short input tells little about its speaker "
               "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
-                          args.detect_every, source_name=source.name, speaker_stats=speaker_stats(model, args.speaker_audio))
+                          args.detect_every, source_name=source.name, speaker_stats=speaker_stats(model, args.speaker_audio),
+                          pipeline=pipeline)
     input_id = f"camera {args.input}" if args.input.isdigit() else os.path.abspath(args.input)
     stem = outputs.free_stem(args.out, "camera" if args.input.isdigit() else
                              os.path.splitext(os.path.basename(args.input))[0], input_id)

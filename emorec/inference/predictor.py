@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from emorec import ravdess
+from emorec import data, ravdess
 from emorec.inference import enrol
 from emorec.inference.sources import Frame
 from emorec.media import faces, features
@@ -27,8 +27,8 @@ from emorec.media.features import SAMPLE_RATE
 class Predictor:
     def __init__(self, model, class_names, mode: str = "queue", stride: int | None = None,
                  smoothing: float = 0.0, waveform: np.ndarray | None = None, detect_every: int = 2,
-                 margin: float = 1.3, batch: int = 8, source_name: str = "the input",
-                 speaker_stats: np.ndarray | None = None):
+                 batch: int = 8, source_name: str = "the input", speaker_stats: np.ndarray | None = None,
+                 pipeline: faces.FacePipeline | None = None):
         if mode not in ("queue", "per-frame"):
             raise ValueError(f"mode must be 'queue' or 'per-frame', got {mode!r}")
         self.model, self.class_names, self.mode = model, list(class_names), mode
@@ -47,14 +47,19 @@ class Predictor:
         if self.window is None:  # audio-only: windows of the same duration on the frame clock
             self.window = features.window_frames(self.samples, ravdess.FPS)
         self.stride = stride or (max(self.window // 2, 1) if mode == "queue" else 1)
-        self.smoothing, self.waveform, self.margin, self.batch = smoothing, waveform, margin, batch
+        self.smoothing, self.waveform, self.batch = smoothing, waveform, batch
+        # The crops the model trained on: the export's face pipeline (crop side, margin,
+        # detector); the detector runs more often than the builder's, as there is no future
+        # frame to interpolate from.
+        self.pipeline = pipeline or faces.FacePipeline.from_dict(getattr(model, "info", {}).get("face_pipeline"))
         self.speaker_stats = None
         if "speaker_stats" in signature:
             # Without statistics from other recordings of the speaker, the input's whole
             # audio stands in.
             self.speaker_stats = (np.asarray(speaker_stats, np.float32) if speaker_stats is not None
                                   else enrol.speaker_stats(model, [waveform]))
-        self.tracker = faces.OnlineTracker(every=detect_every) if self.uses_faces else None
+        detector = faces.detector_for_thread(self.pipeline.detect_width, self.pipeline.min_face)
+        self.tracker = faces.OnlineTracker(detector, every=detect_every) if self.uses_faces else None
         self.buffer: collections.deque = collections.deque(maxlen=self.window)
         self.pending: list = []  # windows waiting for a batched prediction (per-frame mode)
         self.smoothed = None
@@ -71,10 +76,11 @@ class Predictor:
         start = time.perf_counter()
         if box is None:  # no face yet: the centre of the frame, marked as faceless
             h, w = frame.image.shape[:2]
-            box_used = (w / 2, h / 2, min(h, w) / self.margin)
+            box_used = (w / 2, h / 2, min(h, w) / self.pipeline.margin)
         else:
             box_used = tuple(box)
-        crop = faces.crop(frame.image, box_used, self.size, self.margin)
+        crop = faces.crop(frame.image, box_used, self.pipeline.size, self.pipeline.margin)
+        crop = np.asarray(data.resize_faces(crop[None], self.size)[0])
         self.seconds["crop"] += time.perf_counter() - start
         self.box = box_used if box is not None else None
         return crop, found if looked else None

@@ -12,8 +12,7 @@ from emorec.media import faces, features, video
 
 
 def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio: bool = True,
-                 face_size: int = 112, decode_width: int = 640, fast_decode: bool = False,
-                 detect_every: int = 4, detect_width: int = 240, min_face: float = 0.15) -> dict:
+                 pipeline: faces.FacePipeline = faces.FacePipeline()) -> dict:
     """Features of one clip, or MediaError saying why it cannot be used.
 
     Faces: one uint8 crop per video frame with its timestamp; the fraction of examined
@@ -29,11 +28,12 @@ def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio:
         "actor": clip.actor, "gender": clip.gender,
     }
     with video.local_file(source) as path:
-        media = video.decode(path, with_video=with_faces, with_audio=with_audio, max_width=decode_width,
-                             skip_deblocking=fast_decode)
+        media = video.decode(path, with_video=with_faces, with_audio=with_audio, max_width=pipeline.decode_width,
+                             skip_deblocking=pipeline.fast_decode)
     if with_faces:
-        detector = faces.detector_for_thread(detect_width, min_face)
-        crops, _, detected, examined = faces.face_crops(media["frames"], face_size, detector, detect_every)
+        detector = faces.detector_for_thread(pipeline.detect_width, pipeline.min_face)
+        crops, _, detected, examined = faces.face_crops(media["frames"], pipeline.size, detector,
+                                                        pipeline.detect_every, pipeline.margin)
         example.update(faces=crops, timestamps=media["timestamps"].astype(np.float32),
                        fps=np.float32(media["fps"]), face_detected=detected,
                        face_fraction=np.float32(detected[examined].mean()))

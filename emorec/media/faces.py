@@ -7,12 +7,45 @@ code serves the dataset builder and the streaming predictor.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import cv2
 import numpy as np
 
 from emorec.media.video import MediaError
+
+
+@dataclasses.dataclass(frozen=True)
+class FacePipeline:
+    """Every setting between a video and its face crops, in one place: the dataset builder
+    crops with one, records it in the dataset's metadata, the trainer copies it into every
+    export's metadata, and `emorec-predict` crops with the export's.
+
+    RAVDESS is frontal close-ups: frames are decoded 480 pixels wide (without H.264's
+    deblocking, invisible at face-crop size) and the detector runs on every 6th, 200 pixels
+    wide, for faces of at least a fifth of the frame height (benchmarks/build.py measured
+    these). The crop is 0.9 times the detector's box, around its centre: brow to chin, the
+    face an expression model reads; a wider crop (1.3, the first choice) shows hair and
+    background, and a FER2013 model then calls nearly every face neutral
+    (benchmarks/face_crops.py measured 0.8-1.3 on the real actor-05 originals).
+    """
+
+    size: int = 112  # stored crop side, pixels; models resize to their own input
+    margin: float = 0.9  # crop side / the detector's box side
+    decode_width: int = 480
+    fast_decode: bool = True
+    detect_every: int = 6
+    detect_width: int = 200
+    min_face: float = 0.2
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "FacePipeline":
+        """The settings a dataset or export recorded; the defaults for one made before they were recorded."""
+        return cls(**values) if values else cls()
 
 
 class HaarDetector:
@@ -89,7 +122,7 @@ def track(frames, detector=None, every: int = 1, smooth: int = 5):
     return _smooth(boxes, smooth).astype(np.float32), detected, examined
 
 
-def crop(frame: np.ndarray, box, size: int, margin: float = 1.3) -> np.ndarray:
+def crop(frame: np.ndarray, box, size: int, margin: float = FacePipeline.margin) -> np.ndarray:
     """A square crop of side `margin * box side` around the box centre, resized to `size`;
     parts outside the frame repeat its border."""
     cx, cy, side = box
@@ -100,7 +133,7 @@ def crop(frame: np.ndarray, box, size: int, margin: float = 1.3) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def face_crops(frames, size: int = 112, detector=None, every: int = 1, margin: float = 1.3):
+def face_crops(frames, size: int = 112, detector=None, every: int = 1, margin: float = FacePipeline.margin):
     """uint8 crops [N, size, size, 3] and the `track` results (boxes, detected, examined)."""
     boxes, detected, examined = track(frames, detector, every)
     crops = np.stack([crop(f, b, size, margin) for f, b in zip(frames, boxes)])
