@@ -60,16 +60,14 @@ def describe(scan: ravdess.Scan, num_folds: int | None = None) -> str:
 def build_dataset(root: str, data_dir: str, config: str) -> None:
     import tensorflow_datasets as tfds
 
-    from emorec.data import dataset_dir
     sys.path.insert(0, ROOT)  # the builder lives in datasets/ravdess, beside the package
     from datasets.ravdess.ravdess_dataset_builder import Builder
 
-    try:
-        print(f"Dataset already built in {dataset_dir(data_dir, config)}")
+    builder = Builder(data_dir=data_dir, config=config)
+    if builder.data_path.exists():  # this builder version, from the demo's fixed sample: reused
+        print(f"Dataset already built in {builder.data_path}")
         return
-    except FileNotFoundError:
-        pass
-    Builder(data_dir=data_dir, config=config).download_and_prepare(
+    builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=root))
 
 

@@ -203,3 +203,20 @@ def test_what_an_interrupted_build_left_is_removed(sample_dir, tmp_path, capsys)
     builder = _build(sample_dir, tmp_path, config="audio")
     assert not stale.exists() and f"Removing {stale}" in capsys.readouterr().out
     assert [p.name for p in version_dir.iterdir()] == [builder.data_path.name]
+
+
+def test_a_clip_whose_face_is_mostly_lost_is_noted_in_the_summary(sample_dir, tmp_path):
+    root = tmp_path / "turned"
+    shutil.copytree(sample_dir / "Actor_01", root / "Actor_01")
+    clip = ravdess.Clip(1, 1, 2, 1, 1, 1, 1)
+    frames = synthetic.render_frames(clip, (160, 120), 30)
+    frames[10:] = 90  # the face gone after a third of the clip
+    synthetic.write_mp4(str(root / "Actor_01" / clip.name(".mp4")), frames, synthetic.render_audio(clip, 1.0))
+    builder = _build(root, tmp_path / "data", config="av")
+    summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
+    notes = {p["clip"].rsplit("/", 1)[-1]: p for p in summary["kept_with_notes"]}
+    assert list(notes) == [clip.name(".mp4")] and notes[clip.name(".mp4")]["reason"] == "faces mostly lost"
+    written = {e["name"].decode(): e for e in tfds.as_numpy(builder.as_dataset(split="actor_01"))}
+    kept = written[clip.name(".mp4")]
+    # The detector looks at every 6th frame: it found the face at frames 0 and 6, none after.
+    assert kept["face_detected"][[0, 6]].all() and not kept["face_detected"][12:].any()

@@ -15,6 +15,8 @@ import os
 import sys
 import tempfile
 
+import numpy as np
+
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from emorec import plots, serving
 from emorec.inference import enrol, outputs
@@ -80,13 +82,37 @@ def speaker_stats(model, paths):
     return enrol.speaker_stats(model, [audio.load_audio(p) for p in paths])
 
 
+def track_ahead(source, pipeline: faces.FacePipeline):
+    """A file's face boxes found as the dataset builder finds them (a first pass over the
+    whole file, then interpolation), so that the model sees the crops it trained on; None
+    for a camera, or a file without any face (the stream marks those frames)."""
+    if source.rewind is None:
+        return None
+    from tqdm import tqdm
+
+    detector = faces.detector_for_thread(pipeline.detect_width, pipeline.min_face)
+    frames = (frame.image for frame in tqdm(source.rewind(), total=source.count, unit="frame", desc="faces",
+                                            leave=False))
+    found, count = faces.detect(frames, detector, pipeline.detect_every)
+    if not found:
+        return None
+    boxes, detected, examined = faces.interpolate(found, count, pipeline.detect_every)
+    # Each frame answers "was a face there" with its nearest examined frame's answer.
+    looked = np.flatnonzero(examined)
+    after = np.minimum(np.searchsorted(looked, np.arange(count)), len(looked) - 1)
+    before = np.maximum(after - 1, 0)
+    frames = np.arange(count)
+    nearest = np.where(frames - looked[before] <= looked[after] - frames, looked[before], looked[after])
+    return boxes, detected[nearest], np.ones(count, bool)
+
+
 def run(args) -> dict:
     check_out(args.out)
     if not args.input.isdigit() and not os.path.isfile(args.input):
         raise FileNotFoundError(f"{args.input}: no such file")
     model, class_names = load_model(args)
     pipeline = faces.FacePipeline.from_dict(getattr(model, "info", {}).get("face_pipeline"))
-    source = open_input(args.input, args.max_width or pipeline.decode_width)
+    source = open_input(args.input, args.max_width or pipeline.decode_width, pipeline.fast_decode)
     if "faces" in model.signature and not source.has_video:
         raise ValueError(f"{args.input} has no picture, and this model takes faces: use an audio-only model")
     if "speaker_stats" in model.signature and not args.speaker_audio:
@@ -95,7 +121,7 @@ def run(args) -> dict:
               "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
                           args.detect_every, source_name=source.name, speaker_stats=speaker_stats(model, args.speaker_audio),
-                          pipeline=pipeline)
+                          pipeline=pipeline, tracked=track_ahead(source, pipeline) if "faces" in model.signature else None)
     input_id = f"camera {args.input}" if args.input.isdigit() else os.path.abspath(args.input)
     stem = outputs.free_stem(args.out, "camera" if args.input.isdigit() else
                              os.path.splitext(os.path.basename(args.input))[0], input_id)

@@ -28,7 +28,7 @@ class Predictor:
     def __init__(self, model, class_names, mode: str = "queue", stride: int | None = None,
                  smoothing: float = 0.0, waveform: np.ndarray | None = None, detect_every: int = 2,
                  batch: int = 8, source_name: str = "the input", speaker_stats: np.ndarray | None = None,
-                 pipeline: faces.FacePipeline | None = None):
+                 pipeline: faces.FacePipeline | None = None, tracked=None):
         if mode not in ("queue", "per-frame"):
             raise ValueError(f"mode must be 'queue' or 'per-frame', got {mode!r}")
         self.model, self.class_names, self.mode = model, list(class_names), mode
@@ -60,6 +60,9 @@ class Predictor:
                                   else enrol.speaker_stats(model, [waveform]))
         detector = faces.detector_for_thread(self.pipeline.detect_width, self.pipeline.min_face)
         self.tracker = faces.OnlineTracker(detector, every=detect_every) if self.uses_faces else None
+        # A file's boxes found ahead over the whole clip, as the builder finds them
+        # (`faces.track`'s result); None: online tracking, as a stream needs.
+        self.tracked = tracked
         self.buffer: collections.deque = collections.deque(maxlen=self.window)
         self.pending: list = []  # windows waiting for a batched prediction (per-frame mode)
         self.smoothed = None
@@ -71,7 +74,12 @@ class Predictor:
 
     def _crop(self, frame: Frame):
         start = time.perf_counter()
-        box, found, looked = self.tracker.update(frame.image)
+        if self.tracked is not None:
+            boxes, detected, examined = self.tracked
+            i = min(frame.index, len(boxes) - 1)
+            box, found, looked = boxes[i], bool(detected[i]), bool(examined[i])
+        else:
+            box, found, looked = self.tracker.update(frame.image)
         self.seconds["detect"] += time.perf_counter() - start
         start = time.perf_counter()
         if box is None:  # no face yet: the centre of the frame, marked as faceless

@@ -31,6 +31,7 @@ class Source(NamedTuple):
     waveform: np.ndarray | None  # 16 kHz mono audio of the whole file, None if it has none
     name: str
     has_video: bool = True
+    rewind: object = None  # files: () -> the frames again from the start (a first pass can look ahead)
 
 
 def _scaled(width: int, height: int, max_width: int) -> tuple[int, int]:
@@ -39,9 +40,11 @@ def _scaled(width: int, height: int, max_width: int) -> tuple[int, int]:
     return max_width, 2 * round(height * max_width / width / 2)
 
 
-def _file_frames(path: str, width: int, height: int) -> Iterator[Frame]:
-    """Decodes frame by frame; times come from the stream, so variable frame rates keep theirs."""
-    cmd = ["ffmpeg", "-nostdin", "-v", "info", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
+def _file_frames(path: str, width: int, height: int, skip_deblocking: bool = False) -> Iterator[Frame]:
+    """Decodes frame by frame, as `video.decode` does for the dataset builder; times come
+    from the stream, so variable frame rates keep theirs."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "info", *(["-skip_loop_filter", "all"] if skip_deblocking else []),
+           "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
            "-vf", f"scale={width}:{height}:flags=area,showinfo", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     times: queue.Queue = queue.Queue()
@@ -84,7 +87,7 @@ def open_audio(path: str, waveform: np.ndarray) -> Source:
     return Source(frames, ravdess.FPS, count, waveform, path, has_video=False)
 
 
-def open_file(path: str, max_width: int = 640) -> Source:
+def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
     capture = cv2.VideoCapture(path)
@@ -105,7 +108,8 @@ def open_file(path: str, max_width: int = 640) -> Source:
             raise
         waveform = None
     width, height = _scaled(width, height, max_width)
-    return Source(_file_frames(path, width, height), fps, count or None, waveform, path)
+    return Source(_file_frames(path, width, height, skip_deblocking), fps, count or None, waveform, path,
+                  rewind=lambda: _file_frames(path, width, height, skip_deblocking))
 
 
 def open_camera(index: int, max_width: int = 640) -> Source:
@@ -132,6 +136,6 @@ def open_camera(index: int, max_width: int = 640) -> Source:
     return Source(frames(), fps, None, None, f"camera {index}")
 
 
-def open_input(spec: str, max_width: int = 640) -> Source:
+def open_input(spec: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
     """A camera index ('0'), or a video or audio file's path."""
-    return open_camera(int(spec), max_width) if spec.isdigit() else open_file(spec, max_width)
+    return open_camera(int(spec), max_width) if spec.isdigit() else open_file(spec, max_width, skip_deblocking)

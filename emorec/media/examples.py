@@ -46,9 +46,12 @@ def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio:
 
 # What a build does with a clip it can read but should not trust blindly (README, "What a
 # build keeps and leaves out"). A short clip is kept: evaluation pads it to a window, as it
-# does a short input at serving. Silence carries no emotion to learn, and faces paired with
-# audio that does not run beside them teach the wrong pairing: those are left out.
+# does a short input at serving; so is a clip whose face is mostly lost (a head turned
+# away): its frames say where the face was found. Silence carries no emotion to learn, and
+# faces paired with audio that does not run beside them teach the wrong pairing: those are
+# left out.
 SHORTEST_SECONDS = 16 / ravdess.FPS  # one window of the default 16-frame models
+FEWEST_FACES = 0.5  # the share of examined frames with a face found
 SILENT_DBFS = -60.0  # peak level
 LARGEST_AV_GAP_SECONDS = 0.5
 
@@ -69,6 +72,9 @@ def doubts(example: dict) -> list[tuple[str, str, bool]]:
         found.append(("audio and video lengths differ",
                       f"audio {seconds['audio']:.2f} s, video {seconds['video']:.2f} s, more than "
                       f"{LARGEST_AV_GAP_SECONDS} s apart", False))
+    if "face_fraction" in example and example["face_fraction"] < FEWEST_FACES:
+        found.append(("faces mostly lost", f"a face in {example['face_fraction']:.0%} of the examined frames; "
+                      "the others hold their neighbours' boxes (face_detected says which)", True))
     shortest = min(seconds.values())
     if shortest < SHORTEST_SECONDS:
         found.append(("short", f"{shortest:.2f} s, under one {SHORTEST_SECONDS:.2f} s window; padded", True))

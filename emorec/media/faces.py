@@ -94,32 +94,53 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return np.stack([np.convolve(padded[:, i], kernel, mode="valid") for i in range(values.shape[1])], 1)
 
 
+def detect(frames, detector=None, every: int = 1) -> tuple[dict, int]:
+    """({frame index: (cx, cy, side)} where the detector found a face, frame count): the
+    detector on every `every`-th frame and the last. `frames` may be any iterable of
+    images, so a file can be scanned frame by frame without holding it in memory."""
+    detector = detector or detector_for_thread()
+    found, count, last = {}, 0, None
+    for i, frame in enumerate(frames):
+        count, last = i + 1, frame
+        if i % every == 0:
+            _add(found, i, detector(frame))
+    if count and (count - 1) % every:  # the last frame is always examined
+        _add(found, count - 1, detector(last))
+    return found, count
+
+
+def _add(found: dict, index: int, boxes: np.ndarray):
+    box = largest(boxes)
+    if box is not None:
+        x, y, w, h = box
+        found[index] = (x + w / 2, y + h / 2, max(w, h))
+
+
+def interpolate(found: dict, count: int, every: int = 1, smooth: int = 5):
+    """`detect`'s boxes over all `count` frames: (boxes float32 [N, 3], detected bool [N],
+    examined bool [N]), linear between detections, held at the ends, smoothed over `smooth`
+    frames. Raises MediaError('no face') when no frame has a face."""
+    examined = np.zeros(count, bool)
+    examined[::every] = examined[-1] = True
+    if not found:
+        raise MediaError("no face", f"no face in any of {examined.sum()} examined frames")
+    detected = np.zeros(count, bool)
+    keys = np.array(sorted(found))
+    detected[keys] = True
+    values = np.array([found[k] for k in keys], np.float32)
+    boxes = np.stack([np.interp(np.arange(count), keys, values[:, j]) for j in range(3)], 1)
+    return _smooth(boxes, smooth).astype(np.float32), detected, examined
+
+
 def track(frames, detector=None, every: int = 1, smooth: int = 5):
-    """Per-frame square face boxes (cx, cy, side) over a clip.
+    """Per-frame square face boxes (cx, cy, side) over a clip: `detect`, then `interpolate`.
 
     Returns (boxes float32 [N, 3], detected bool [N], examined bool [N]). `detected` is True
     where the detector itself found a face, `examined` where it looked; other frames reuse
     their neighbours' boxes. Raises MediaError('no face') when no frame has a face.
     """
-    detector = detector or detector_for_thread()
-    n = len(frames)
-    examined = np.zeros(n, bool)
-    examined[::every] = examined[-1] = True
-    detected = np.zeros(n, bool)
-    found = {}
-    for i in np.flatnonzero(examined):
-        box = largest(detector(frames[i]))
-        if box is not None:
-            x, y, w, h = box
-            found[i] = (x + w / 2, y + h / 2, max(w, h))
-            detected[i] = True
-    if not found:
-        raise MediaError("no face", f"no face in any of {examined.sum()} examined frames")
-    keys = np.array(sorted(found))
-    values = np.array([found[k] for k in keys], np.float32)
-    # Linear between detections, held at the ends.
-    boxes = np.stack([np.interp(np.arange(n), keys, values[:, j]) for j in range(3)], 1)
-    return _smooth(boxes, smooth).astype(np.float32), detected, examined
+    found, count = detect(frames, detector, every)
+    return interpolate(found, count, every, smooth)
 
 
 def crop(frame: np.ndarray, box, size: int, margin: float = FacePipeline.margin) -> np.ndarray:
