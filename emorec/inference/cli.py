@@ -90,7 +90,7 @@ def track_ahead(source, pipeline: faces.FacePipeline):
         return None
     from tqdm import tqdm
 
-    detector = faces.detector_for_thread(pipeline.detect_width, pipeline.min_face)
+    detector = faces.pipeline_detector(pipeline)
     frames = (frame.image for frame in tqdm(source.rewind(), total=source.count, unit="frame", desc="faces",
                                             leave=False))
     found, count = faces.detect(frames, detector, pipeline.detect_every)

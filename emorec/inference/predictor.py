@@ -58,7 +58,7 @@ class Predictor:
             # audio stands in.
             self.speaker_stats = (np.asarray(speaker_stats, np.float32) if speaker_stats is not None
                                   else enrol.speaker_stats(model, [waveform]))
-        detector = faces.detector_for_thread(self.pipeline.detect_width, self.pipeline.min_face)
+        detector = faces.pipeline_detector(self.pipeline)
         self.tracker = faces.OnlineTracker(detector, every=detect_every) if self.uses_faces else None
         # A file's boxes found ahead over the whole clip, as the builder finds them
         # (`faces.track`'s result); None: online tracking, as a stream needs.

@@ -31,7 +31,7 @@ def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio:
         media = video.decode(path, with_video=with_faces, with_audio=with_audio, max_width=pipeline.decode_width,
                              skip_deblocking=pipeline.fast_decode)
     if with_faces:
-        detector = faces.detector_for_thread(pipeline.detect_width, pipeline.min_face)
+        detector = faces.pipeline_detector(pipeline)
         crops, _, detected, examined = faces.face_crops(media["frames"], pipeline.size, detector,
                                                         pipeline.detect_every, pipeline.margin)
         example.update(faces=crops, timestamps=media["timestamps"].astype(np.float32),
