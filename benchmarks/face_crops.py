@@ -54,8 +54,8 @@ def reference_crops(path: pathlib.Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def built_crops(margin: float, workdir: pathlib.Path, detector: str = FacePipeline.detector) -> dict[str, np.ndarray]:
-    """{clip name: the crops the builder stores} for the originals, built with `margin` and `detector`."""
+def build_originals(margin: float, workdir: pathlib.Path, detector: str = FacePipeline.detector):
+    """The `av` dataset of the 14 originals, built with `margin` and `detector`."""
     import tensorflow_datasets as tfds
 
     from datasets.ravdess import ravdess_dataset_builder as rb
@@ -66,6 +66,14 @@ def built_crops(margin: float, workdir: pathlib.Path, detector: str = FacePipeli
                                  face_pipeline=dataclasses.replace(FacePipeline(), margin=margin, detector=detector))
     builder = rb.Builder(data_dir=str(workdir / f"{detector}_margin_{margin}"), config=config)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(REAL / "video_actor_05")))
+    return builder
+
+
+def built_crops(margin: float, workdir: pathlib.Path, detector: str = FacePipeline.detector) -> dict[str, np.ndarray]:
+    """{clip name: the crops the builder stores} for the originals, built with `margin` and `detector`."""
+    import tensorflow_datasets as tfds
+
+    builder = build_originals(margin, workdir, detector)
     return {e["name"].decode()[:-4]: e["faces"] for e in tfds.as_numpy(builder.as_dataset(split="actor_05"))}
 
 

@@ -53,8 +53,25 @@ def test_registry_names_every_model():
     assert set(models.names()) >= {"resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "mvitv2_tiny",
                                    "wave_cnn1d", "mel_cnn2d", "per_frame", "av_transformer"}
     for name in models.names():
-        if name != "VIDEO+AUDIO":
-            assert name in {c[0] for c in CASES} | {"mvitv2"}, f"{name} has no test case"
+        if name != "VIDEO+AUDIO":  # fer_zero_shot has a test of its own (RAVDESS's classes only)
+            assert name in {c[0] for c in CASES} | {"mvitv2", "fer_zero_shot"}, f"{name} has no test case"
+
+
+def test_fer_zero_shot_is_fer2013s_own_classifier_averaged_over_frames(tmp_path):
+    from emorec.models import backbones
+    faces = np.random.default_rng(0).integers(0, 256, (2, 4, 48, 48, 3)).astype("uint8")
+    grey = backbones.GreyScale()(keras.layers.Resizing(64, 64)(faces.reshape(-1, 48, 48, 3).astype("float32")))
+    seven = backbones._fer_model().predict(grey, verbose=0)
+    seven = np.asarray(seven[0] if isinstance(seven, list) else seven).reshape(2, 4, 7).mean(1)  # FER2013's classes
+    model = models.build("fer_zero_shot", frames=4, image_size=48)
+    # Each RAVDESS class takes its FER2013 class; neutral and calm share FER2013's neutral.
+    expected = np.stack([seven[:, fer] / (2 if fer == 6 else 1) for fer in backbones.FER_OF_RAVDESS], 1)
+    np.testing.assert_allclose(model.predict({"faces": faces}, verbose=0), expected, atol=1e-5)
+    without_neutral = models.build("fer_zero_shot", num_classes=7, frames=4, image_size=48)
+    np.testing.assert_allclose(without_neutral.predict({"faces": faces}, verbose=0)[:, 0], seven[:, 6], atol=1e-5)
+    model.save(tmp_path / "fer.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "fer.keras").predict({"faces": faces}, verbose=0),
+                               expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("name, options", CASES, ids=[c[0] + "-" + "-".join(map(str, c[1].values())) for c in CASES])

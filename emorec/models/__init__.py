@@ -9,7 +9,8 @@ Names: the video encoders (`resnet_lstm`, `resnet_transformer`, `r3d`, `mvitv2`,
 `mvitv2_tiny`) and audio encoders (`wave_cnn1d`, `mel_cnn2d`, the pretrained `whisper_base`
 and `whisper_tiny_en`) alone, with a classifier
 head; any fusion `VIDEO+AUDIO` (e.g. `mvitv2+wave_cnn1d`; `merge=` picks the merge layer);
-and the whole models `per_frame` and `av_transformer`. Options go to the encoders (e.g.
+and the whole models `per_frame`, `av_transformer` and `fer_zero_shot` (FER2013's own
+classifier on every frame, untrained here: faces scored zero-shot). Options go to the encoders (e.g.
 `backbone='small_cnn'`, `weights='imagenet'`), `merge`/`merge_dim` to the merge layer,
 `head_dropout` to the classifier.
 """
@@ -20,7 +21,7 @@ import inspect
 
 import keras
 
-from emorec.models import audio, fusion, mvit, r3d, video, whisper, whisper_checkpoints
+from emorec.models import audio, backbones, fusion, mvit, r3d, video, whisper, whisper_checkpoints
 from emorec.models.av_transformer import av_transformer
 from emorec.models.layers import classifier_head
 from emorec.models.per_frame import per_frame
@@ -38,7 +39,7 @@ AUDIO_ENCODERS = {
     # Pretrained Whisper encoders, one per preset whose weights install offline.
     **{name: functools.partial(whisper.whisper_encoder, preset=name) for name in whisper_checkpoints.PRESETS},
 }
-MODELS = {"per_frame": per_frame, "av_transformer": av_transformer}
+MODELS = {"per_frame": per_frame, "av_transformer": av_transformer, "fer_zero_shot": backbones.fer_zero_shot}
 
 
 def names() -> list[str]:

