@@ -26,6 +26,7 @@ import numpy as np
 from benchmarks.common import ROOT, hd_clip, print_table
 from emorec import export, models, ravdess, serving
 from emorec.inference import Predictor, open_file, run_stream
+from emorec.media.faces import FacePipeline
 
 # name: (registry name, build options): the demo's small fusion, and a video-only model.
 MODELS = {
@@ -40,7 +41,9 @@ _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "str
 def measure(model_path: str, clip: str, mode: str) -> list:
     model = serving.LocalModel(model_path)
     source = open_file(clip)
-    predictor = Predictor(model, serving.read_class_names(model), mode, waveform=source.waveform)
+    info = serving.read_export_info(model)
+    predictor = Predictor(model, info["class_names"], mode, waveform=source.waveform,
+                          pipeline=FacePipeline.from_dict(info["face_pipeline"]))
     result = run_stream(predictor, source.frames)
     total, latencies = result["seconds"], result["latencies"]
     split = {"decode": result["decode"], **predictor.seconds}

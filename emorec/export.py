@@ -6,7 +6,9 @@ own graph, with the function the dataset builder used), and returns `probabiliti
 [batch, classes] and `labels` [batch] (per-frame models: [batch, frames, classes] and
 [batch, frames]), labels being class names, and `class_names` [batch, classes] (the same
 row for every example, so that a client of TF Serving, REST or gRPC, learns the classes from
-the model itself, and row-format requests still see one batch dimension). A speaker-normalised model also exports
+the model itself, and row-format requests still see one batch dimension); a model that takes
+faces also returns `face_pipeline` [batch], the JSON of the face pipeline its training crops
+came from. A speaker-normalised model also exports
 `speaker_features` (waveform -> the features whose per-speaker mean and std it takes as
 `speaker_stats`): the enrolment of a speaker at serving, computed as in training.
 """
@@ -22,10 +24,12 @@ from emorec.serving import SIGNATURE, SPEAKER_FEATURES
 
 
 class _Serving(tf.Module):
-    def __init__(self, model, class_names):
+    def __init__(self, model, class_names, face_pipeline: dict | None):
         super().__init__()
         self.model = model
         self.class_names = tf.constant(list(class_names))
+        # The crops the model trained on, for clients of TF Serving (which serves no file but the graph).
+        self.face_pipeline = tf.constant(json.dumps(face_pipeline)) if face_pipeline else None
 
     def __call__(self, inputs):
         if "waveform" in inputs:  # also for requests that reach TF Serving without emorec's client checks
@@ -36,8 +40,11 @@ class _Serving(tf.Module):
         probabilities = self.model(inputs, training=False)
         labels = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))
         batch = tf.shape(probabilities)[0]
-        return {"probabilities": probabilities, "labels": labels,
-                "class_names": tf.tile(self.class_names[None], [batch, 1])}
+        outputs = {"probabilities": probabilities, "labels": labels,
+                   "class_names": tf.tile(self.class_names[None], [batch, 1])}
+        if self.face_pipeline is not None:
+            outputs["face_pipeline"] = tf.fill([batch], self.face_pipeline)
+        return outputs
 
 
 def signature_specs(model) -> dict:
@@ -64,7 +71,8 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     base = os.path.join(export_dir, name)
     version = version or next_version(base)
     path = os.path.join(base, str(version))
-    module = _Serving(model, class_names)
+    module = _Serving(model, class_names, (metadata or {}).get("face_pipeline") if "faces" in
+                      {t.name for t in model.inputs} else None)
     specs = signature_specs(model)
     signatures = {SIGNATURE: tf.function(lambda **inputs: module(inputs)).get_concrete_function(**specs)}
     enrol = models.speaker_features(model)

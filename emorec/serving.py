@@ -71,19 +71,26 @@ def _zeros(signature: dict) -> dict:
     return {name: np.zeros([1 if e is None else e for e in shape], dtype) for name, (shape, dtype) in signature.items()}
 
 
-def read_class_names(model) -> list[str]:
-    """The classes a `LocalModel` or `ServingClient` names, from the export itself (its
-    `class_names` output, read with one request of zeros); ValueError when the export has
-    none or names a number of classes other than its output's width."""
+def read_export_info(model) -> dict:
+    """What a `LocalModel` or `ServingClient` export says of itself, read with one request of
+    zeros: {'class_names': its classes, 'face_pipeline': the face pipeline's settings its
+    training crops came from (None when it takes no faces or predates them)}. ValueError when
+    the export names no classes or a number other than its output's width."""
     outputs = model.predict(_zeros(model.signature))
     if "class_names" not in outputs:
         raise ValueError(f"{model.describe()} returns no class_names (exported before exports named their "
                          "classes): export it again")
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(outputs["class_names"])[0]]
+    names = [_text(n) for n in np.asarray(outputs["class_names"])[0]]
     width = np.asarray(outputs["probabilities"]).shape[-1]
     if len(names) != width:
         raise ValueError(f"{model.describe()} names {len(names)} classes {names} for {width} outputs")
-    return names
+    pipeline = outputs.get("face_pipeline")
+    return {"class_names": names, "face_pipeline": json.loads(_text(np.asarray(pipeline)[0])) if pipeline is not None
+            else None}
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class LocalModel:

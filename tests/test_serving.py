@@ -20,11 +20,23 @@ def seven_class(tmp_path_factory):
     return export.export(model, str(tmp_path_factory.mktemp("exports")), "audio", SEVEN, version=1)
 
 
+PIPELINE = {"size": 96, "margin": 1.1, "detector": "haar", "decode_width": 320, "fast_decode": False,
+            "detect_every": 3, "detect_width": 160, "min_face": 0.1}
+
+
 @pytest.fixture(scope="module")
 def av(tmp_path_factory):
     model = models.build("r3d+wave_cnn1d", frames=4, image_size=32)
     return export.export(model, str(tmp_path_factory.mktemp("exports")), "av",
-                         [f"class {i}" for i in range(8)], version=1)
+                         [f"class {i}" for i in range(8)], version=1, metadata={"face_pipeline": PIPELINE})
+
+
+def test_the_face_pipeline_comes_from_the_export_on_every_path(av):
+    """A client of TF Serving cannot read emorec.json: the served graph says how its
+    training crops were made."""
+    with _clients(av, "av") as clients:
+        for kind, model in clients.items():
+            assert serving.read_export_info(model)["face_pipeline"] == PIPELINE, kind
 
 
 @contextlib.contextmanager
@@ -42,7 +54,7 @@ def test_class_names_come_from_the_export_on_every_path(seven_class):
     waveform = np.random.default_rng(0).normal(0, 0.1, (3, 16000)).astype("float32")
     with _clients(seven_class, "audio") as clients:
         for kind, model in clients.items():
-            assert serving.read_class_names(model) == list(SEVEN), kind
+            assert serving.read_export_info(model) == {"class_names": list(SEVEN), "face_pipeline": None}, kind
             out = model.predict({"waveform": waveform[:, :model.signature["waveform"][0][1]]})
             labels = [x.decode() if isinstance(x, bytes) else x for x in np.asarray(out["labels"])]
             assert labels == [SEVEN[i] for i in np.argmax(out["probabilities"], -1)], kind
@@ -62,7 +74,7 @@ def test_class_names_that_do_not_match_the_output_width_are_an_error(tmp_path):
         def describe(self):
             return "stale"
     with pytest.raises(ValueError, match="stale names 8 classes .* for 7 outputs"):
-        serving.read_class_names(Stale())
+        serving.read_export_info(Stale())
 
 
 BAD_REQUESTS = [

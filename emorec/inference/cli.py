@@ -56,13 +56,13 @@ def parse(argv):
 
 
 def load_model(args):
-    """(the model, its class names): both from the export, local or served."""
+    """(the model, what the export says of itself: `serving.read_export_info`)."""
     if args.model:
         model = serving.LocalModel(args.model)
     else:
         model = serving.ServingClient.from_server(args.serving_model, args.serving, args.rest_port,
                                                   grpc_port=args.grpc_port, protocol=args.protocol)
-    return model, serving.read_class_names(model)
+    return model, serving.read_export_info(model)
 
 
 def check_out(out: str):
@@ -110,8 +110,8 @@ def run(args) -> dict:
     check_out(args.out)
     if not args.input.isdigit() and not os.path.isfile(args.input):
         raise FileNotFoundError(f"{args.input}: no such file")
-    model, class_names = load_model(args)
-    pipeline = faces.FacePipeline.from_dict(getattr(model, "info", {}).get("face_pipeline"))
+    model, info = load_model(args)
+    class_names, pipeline = info["class_names"], faces.FacePipeline.from_dict(info["face_pipeline"])
     source = open_input(args.input, args.max_width or pipeline.decode_width, pipeline.fast_decode)
     if "faces" in model.signature and not source.has_video:
         raise ValueError(f"{args.input} has no picture, and this model takes faces: use an audio-only model")

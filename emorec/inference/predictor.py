@@ -49,9 +49,9 @@ class Predictor:
         self.stride = stride or (max(self.window // 2, 1) if mode == "queue" else 1)
         self.smoothing, self.waveform, self.batch = smoothing, waveform, batch
         # The crops the model trained on: the export's face pipeline (crop side, margin,
-        # detector); the detector runs more often than the builder's, as there is no future
-        # frame to interpolate from.
-        self.pipeline = pipeline or faces.FacePipeline.from_dict(getattr(model, "info", {}).get("face_pipeline"))
+        # detector: `serving.read_export_info`); online, the detector runs more often than
+        # the builder's, as there is no future frame to interpolate from.
+        self.pipeline = pipeline or faces.FacePipeline()
         self.speaker_stats = None
         if "speaker_stats" in signature:
             # Without statistics from other recordings of the speaker, the input's whole
