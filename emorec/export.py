@@ -86,7 +86,8 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     info = {"name": name, "version": version, "class_names": list(class_names),
             "per_frame": len(model.outputs[0].shape) == 3,
             "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in specs.items()}, **(metadata or {})}
-    # TF Serving ignores extra files; the predictor reads the window size and classes here.
+    # TF Serving ignores extra files: a record for people and tools beside the graph (clients
+    # read the classes and the face pipeline from the graph's own outputs).
     with tf.io.gfile.GFile(os.path.join(path, "emorec.json"), "w") as f:
         json.dump(info, f, indent=1)
     return path

@@ -11,7 +11,6 @@ a wrong shape, dtype or value gets one line that says what was expected.
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 
@@ -107,8 +106,6 @@ class LocalModel:
         # Samples per enrolment window; None: whole recordings.
         self.speaker_window_samples = (_input_signature(self._speaker_features)["waveform"][0][1]
                                        if self._speaker_features is not None else None)
-        info = os.path.join(path, "emorec.json")
-        self.info = json.load(open(info)) if os.path.exists(info) else {}
 
     def describe(self) -> str:
         return self.path
@@ -174,8 +171,7 @@ class ServingClient:
             return {name: {key: (tuple(None if d.size < 0 else d.size for d in info.tensor_shape.dim),
                                  tf.dtypes.as_dtype(info.dtype).as_numpy_dtype) for key, info in sig.inputs.items()}
                     for name, sig in defs.signature_def.items()}
-        version = f"/versions/{self.version}" if self.version else ""
-        metadata = self._rest(f"http://{self.host}:{self.rest_port}/v1/models/{self.model}{version}/metadata")
+        metadata = self._rest(f"{self._model_url()}/metadata")
         return {name: {key: (tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in info["tensor_shape"]["dim"]),
                              tf.dtypes.as_dtype(info["dtype"].lower().replace("dt_", "")).as_numpy_dtype)
                        for key, info in sig.get("inputs", {}).items()}
@@ -206,9 +202,12 @@ class ServingClient:
                                       "running there, with that port?") from None
             raise RuntimeError(f"{self.describe()} refused the request: {e.code().name} {e.details()}") from None
 
-    def rest_url(self) -> str:
+    def _model_url(self) -> str:
         version = f"/versions/{self.version}" if self.version else ""
-        return f"http://{self.host}:{self.rest_port}/v1/models/{self.model}{version}:predict"
+        return f"http://{self.host}:{self.rest_port}/v1/models/{self.model}{version}"
+
+    def rest_url(self) -> str:
+        return f"{self._model_url()}:predict"
 
     def _checked(self, inputs: dict, signature_name: str) -> dict:
         if signature_name == SIGNATURE:

@@ -243,13 +243,13 @@ def test_the_predictor_sees_the_windows_training_sees(tmp_path):
     seen = []
 
     class Recorder:  # the export, with a record of what it was given
-        signature, info = local.signature, local.info
+        signature = local.signature
 
         def predict(self, inputs):
             seen.append(inputs)
             return local.predict(inputs)
 
-    pipeline = faces.FacePipeline.from_dict(local.info["face_pipeline"])
+    pipeline = faces.FacePipeline.from_dict(serving.read_export_info(local)["face_pipeline"])
     source = open_input(str(tmp_path / "sample" / "Actor_01" / clip.name(".mp4")), pipeline.decode_width,
                         pipeline.fast_decode)
     predictor = Predictor(Recorder(), CLASSES, "queue", waveform=source.waveform, pipeline=pipeline,

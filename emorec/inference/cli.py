@@ -21,7 +21,7 @@ import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from emorec import plots, serving
 from emorec.inference import enrol, outputs
 from emorec.inference.predictor import Predictor, run_stream
-from emorec.inference.sources import open_input
+from emorec.inference.sources import check_file, open_input
 from emorec.media import audio, faces
 from emorec.media.video import MediaError
 
@@ -108,8 +108,8 @@ def track_ahead(source, pipeline: faces.FacePipeline):
 
 def run(args) -> dict:
     check_out(args.out)
-    if not args.input.isdigit() and not os.path.isfile(args.input):
-        raise FileNotFoundError(f"{args.input}: no such file")
+    if not args.input.isdigit():
+        check_file(args.input)  # said before the model loads, not after
     model, info = load_model(args)
     class_names, pipeline = info["class_names"], faces.FacePipeline.from_dict(info["face_pipeline"])
     source = open_input(args.input, args.max_width or pipeline.decode_width, pipeline.fast_decode)

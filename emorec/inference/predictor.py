@@ -58,11 +58,12 @@ class Predictor:
             # audio stands in.
             self.speaker_stats = (np.asarray(speaker_stats, np.float32) if speaker_stats is not None
                                   else enrol.speaker_stats(model, [waveform]))
-        detector = faces.pipeline_detector(self.pipeline)
-        self.tracker = faces.OnlineTracker(detector, every=detect_every) if self.uses_faces else None
         # A file's boxes found ahead over the whole clip, as the builder finds them
-        # (`faces.track`'s result); None: online tracking, as a stream needs.
+        # (`faces.track`'s result); otherwise online tracking, as a stream needs (the detector
+        # is loaded only then: an audio-only model needs none).
         self.tracked = tracked
+        self.tracker = (faces.OnlineTracker(faces.pipeline_detector(self.pipeline), every=detect_every)
+                        if self.uses_faces and tracked is None else None)
         self.buffer: collections.deque = collections.deque(maxlen=self.window)
         self.pending: list = []  # windows waiting for a batched prediction (per-frame mode)
         self.smoothed = None

@@ -87,9 +87,14 @@ def open_audio(path: str, waveform: np.ndarray) -> Source:
     return Source(frames, ravdess.FPS, count, waveform, path, has_video=False)
 
 
-def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
+def check_file(path: str) -> None:
+    """FileNotFoundError for a path that is not a file, in the words emorec-predict says it."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
+
+
+def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
+    check_file(path)
     capture = cv2.VideoCapture(path)
     if not capture.isOpened() or not capture.get(cv2.CAP_PROP_FRAME_WIDTH):
         capture.release()
@@ -108,8 +113,10 @@ def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) ->
             raise
         waveform = None
     width, height = _scaled(width, height, max_width)
-    return Source(_file_frames(path, width, height, skip_deblocking), fps, count or None, waveform, path,
-                  rewind=lambda: _file_frames(path, width, height, skip_deblocking))
+    def frames():
+        return _file_frames(path, width, height, skip_deblocking)
+
+    return Source(frames(), fps, count or None, waveform, path, rewind=frames)
 
 
 def open_camera(index: int, max_width: int = 640) -> Source:

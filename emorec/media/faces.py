@@ -1,9 +1,9 @@
 """Faces: detect, keep the largest per frame, smooth over time, crop squares.
 
-The default detector is OpenCV's frontal-face Haar cascade (ships with opencv 4.x, works
-offline), run on a small grey copy of every `every`-th frame; frames in between, and frames
-where it finds nothing, take boxes interpolated from their detected neighbours. The same
-code serves the dataset builder and the streaming predictor.
+The detector (MediaPipe's BlazeFace by default, or OpenCV's Haar cascade; `FacePipeline`
+holds the choice) runs on every `every`-th frame; frames in between, and frames where it
+finds nothing, take boxes interpolated from their detected neighbours. The same code serves
+the dataset builder and the streaming predictor.
 """
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ class BlazeFaceDetector:
 _local = threading.local()
 
 
-def detector_for_thread(detect_width: int = 240, min_face: float = 0.15, kind: str = "haar"):
+def detector_for_thread(kind: str, detect_width: int, min_face: float):
     """One detector per thread and setting: neither OpenCV's cascade nor a TFLite
     interpreter is shared across threads, and loading one costs more than detecting a face."""
     if kind not in ("haar", "blazeface"):
@@ -146,9 +146,9 @@ def detector_for_thread(detect_width: int = 240, min_face: float = 0.15, kind: s
     return cache[key]
 
 
-def pipeline_detector(pipeline: FacePipeline):
-    """This thread's detector with `pipeline`'s settings."""
-    return detector_for_thread(pipeline.detect_width, pipeline.min_face, pipeline.detector)
+def pipeline_detector(pipeline: FacePipeline = FacePipeline()):
+    """This thread's detector with `pipeline`'s settings (the defaults' when none is given)."""
+    return detector_for_thread(pipeline.detector, pipeline.detect_width, pipeline.min_face)
 
 
 def largest(boxes: np.ndarray) -> np.ndarray | None:
@@ -168,7 +168,7 @@ def detect(frames, detector=None, every: int = 1) -> tuple[dict, int]:
     """({frame index: (cx, cy, side)} where the detector found a face, frame count): the
     detector on every `every`-th frame and the last. `frames` may be any iterable of
     images, so a file can be scanned frame by frame without holding it in memory."""
-    detector = detector or detector_for_thread()
+    detector = detector or pipeline_detector()
     found, count, last = {}, 0, None
     for i, frame in enumerate(frames):
         count, last = i + 1, frame
@@ -241,7 +241,7 @@ class OnlineTracker:
     """
 
     def __init__(self, detector=None, every: int = 2, smoothing: float = 0.5):
-        self.detector = detector or detector_for_thread()
+        self.detector = detector or pipeline_detector()
         self.every, self.smoothing = every, smoothing
         self.box, self.count = None, 0
 
