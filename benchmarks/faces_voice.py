@@ -24,10 +24,9 @@ from absl import app, flags
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from benchmarks.common import ROOT, print_table
 from benchmarks import face_crops  # its --workdir: the builds are shared
-from benchmarks.face_crops import REAL, TO_FER, build_originals, reference_crops
+from benchmarks.face_crops import REAL, build_originals, fer_truth, fer_zero_shot, reference_crops, to_fer
 from emorec import data, models, ravdess
 from emorec.media.faces import FacePipeline
-from emorec.models.backbones import FER_OF_RAVDESS
 from trainers import predictions
 
 _AUDIO_RUN = flags.DEFINE_string("audio_run", str(ROOT / "runs" / "ravdess_audio" / "whisper_base"),
@@ -47,13 +46,6 @@ def voice_probabilities(run_dir: str, actor: int = 5) -> tuple[dict[str, np.ndar
     raise FileNotFoundError(f"no fold of {run_dir} tests actor {actor:02d}: run make ravdess-whisper first")
 
 
-def to_fer(probabilities: np.ndarray) -> np.ndarray:
-    """RAVDESS's 8 class probabilities as FER2013's 7 (neutral and calm added)."""
-    fer = np.zeros(7)
-    np.add.at(fer, list(FER_OF_RAVDESS), probabilities)
-    return fer
-
-
 def faces_through_the_pipeline(workdir: pathlib.Path) -> dict[str, np.ndarray]:
     """{clip name: FER-space probabilities}: build, evaluation windows, fer_zero_shot."""
     builder = build_originals(FacePipeline().margin, workdir)
@@ -61,16 +53,6 @@ def faces_through_the_pipeline(workdir: pathlib.Path) -> dict[str, np.ndarray]:
     spec = data.WindowSpec.for_model(model, 8)
     probabilities, _, names = data.predict_clips(model, data.eval_dataset(builder, "actor_05", spec, 8))["clip"]
     return {predictions.clip_name(n): to_fer(p) for p, n in zip(probabilities, names)}
-
-
-def faces_of_reference_crops() -> dict[str, np.ndarray]:
-    """{clip name: FER-space probabilities}: fer_zero_shot on each reference crop, averaged."""
-    model = models.build("fer_zero_shot", frames=1, image_size=224)
-    out = {}
-    for path in sorted((REAL / "face_crops_actor_05").glob("*.avi")):
-        frames = reference_crops(path)
-        out[path.stem] = to_fer(model.predict({"faces": frames[:, None]}, verbose=0).mean(0))
-    return out
 
 
 def _sentence(name: str) -> str:
@@ -82,13 +64,14 @@ def main(argv):
     del argv
     voice, fold = voice_probabilities(_AUDIO_RUN.value)
     sets = {"14 originals: build, windows, model": faces_through_the_pipeline(pathlib.Path(face_crops._WORKDIR.value)),
-            "60 clips: the reference's crops, model alone": faces_of_reference_crops()}
+            "60 clips: the reference's crops, model alone": fer_zero_shot(
+                {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))})}
     rows = []
     for label, seen in sets.items():
         truth, scores = [], {"faces": [], "voice": [], "fused": []}
         for name, faces in sorted(seen.items()):
             heard = voice[_sentence(name)]
-            truth.append(TO_FER[ravdess.parse(name).emotion])
+            truth.append(fer_truth(name))
             scores["faces"].append(np.argmax(faces))
             scores["voice"].append(np.argmax(heard))
             scores["fused"].append(np.argmax((faces + heard) / 2))

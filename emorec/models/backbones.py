@@ -90,9 +90,9 @@ def _fer_model() -> keras.Model:
     return keras.models.load_model(str(path), compile=False)
 
 
-# FER2013's classes: angry, disgust, fear, happy, sad, surprise, neutral. Each RAVDESS emotion's
-# FER2013 class, in RAVDESS's order (neutral, calm, happy, sad, angry, fearful, disgust,
-# surprised): FER2013 has no calm, and calm faces read as neutral.
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+# Each RAVDESS emotion's FER2013 class, in RAVDESS's order (neutral, calm, happy, sad, angry,
+# fearful, disgust, surprised): FER2013 has no calm, and calm faces read as neutral.
 FER_OF_RAVDESS = (6, 6, 3, 4, 0, 2, 1, 5)
 
 
