@@ -20,7 +20,7 @@ import os
 import tensorflow as tf
 
 from emorec import models
-from emorec.serving import SIGNATURE, SPEAKER_FEATURES
+from emorec.serving import SIGNATURE, SPEAKER_FEATURES, WAVEFORM_LIMIT, WAVEFORM_MEANING
 
 
 class _Serving(tf.Module):
@@ -34,8 +34,8 @@ class _Serving(tf.Module):
     def __call__(self, inputs):
         if "waveform" in inputs:  # also for requests that reach TF Serving without emorec's client checks
             waveform = tf.debugging.assert_all_finite(inputs["waveform"], "waveform: NaN or infinite samples")
-            tf.debugging.assert_less_equal(tf.reduce_max(tf.abs(waveform)), 2.0,
-                                           "waveform: expected float32 16 kHz samples in [-1, 1]")
+            tf.debugging.assert_less_equal(tf.reduce_max(tf.abs(waveform)), WAVEFORM_LIMIT,
+                                           f"waveform: expected {WAVEFORM_MEANING}")
             inputs = {**inputs, "waveform": waveform}
         probabilities = self.model(inputs, training=False)
         labels = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))

@@ -31,10 +31,12 @@ def read_signature(saved_model: str) -> dict:
     return _input_signature(tf.saved_model.load(saved_model).signatures[SIGNATURE])
 
 
-# What each input holds, for the checks below and their messages.
+# Lossy decoders overshoot full scale a little; integer PCM is hundreds or thousands.
+WAVEFORM_LIMIT = 2.0
+WAVEFORM_MEANING = "float32 16 kHz samples in [-1, 1]"
+# What each input holds, for the checks below (and the exported graph's own) and their messages.
 _RANGES = {"faces": (0, 255, "uint8 RGB, 0-255"),
-           # Lossy decoders overshoot full scale a little; integer PCM is hundreds or thousands.
-           "waveform": (-2.0, 2.0, "float32 16 kHz samples in [-1, 1]")}
+           "waveform": (-WAVEFORM_LIMIT, WAVEFORM_LIMIT, WAVEFORM_MEANING)}
 
 
 def check_inputs(inputs: dict, signature: dict) -> dict:
