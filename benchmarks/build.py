@@ -74,13 +74,13 @@ def decode_only(clips: pathlib.Path) -> dict:
     import time
 
     from emorec import ravdess
-    from emorec.media import examples, video
+    from emorec.media import clip_features, video
     from emorec.media.faces import FacePipeline
 
     pipeline = FacePipeline()
     paths = [source.path for source in ravdess.scan(str(clips)).sources]
     start = time.perf_counter()
-    for _ in examples.map_in_threads(lambda p: video.decode(p, max_width=pipeline.decode_width,
+    for _ in clip_features.map_in_threads(lambda p: video.decode(p, max_width=pipeline.decode_width,
                                                             skip_deblocking=pipeline.fast_decode), paths):
         pass
     return {"seconds": time.perf_counter() - start, "examples": len(paths)}

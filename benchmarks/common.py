@@ -6,7 +6,7 @@ from __future__ import annotations
 import pathlib
 import subprocess
 
-from emorec.metrics import markdown_table
+from emorec.evaluation.tables import markdown_table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REAL_CLIP = ROOT.parent / "shared" / "data" / "ravdess" / "clips" / "01-01-07-02-02-01-01.mp4"

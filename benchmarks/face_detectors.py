@@ -13,7 +13,6 @@ milliseconds per frame (detection alone).
 from __future__ import annotations
 
 import os
-import pathlib
 import platform
 import time
 

@@ -25,9 +25,10 @@ import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from benchmarks.common import ROOT, print_table
 from benchmarks import face_crops  # its --workdir: the builds are shared
 from benchmarks.face_crops import REAL, build_originals, fer_truth, fer_zero_shot, reference_crops, to_fer
-from emorec import data, models, ravdess
+from emorec import models, ravdess
+from emorec.data import windows
+from emorec.evaluation import predictions
 from emorec.media.faces import FacePipeline
-from trainers import predictions
 
 _AUDIO_RUN = flags.DEFINE_string("audio_run", str(ROOT / "runs" / "ravdess_audio" / "whisper_base"),
                                  "A finished audio run over actors 01-20 (make ravdess-whisper).")
@@ -50,8 +51,8 @@ def faces_through_the_pipeline(workdir: pathlib.Path) -> dict[str, np.ndarray]:
     """{clip name: FER-space probabilities}: build, evaluation windows, fer_zero_shot."""
     builder = build_originals(FacePipeline().margin, workdir)
     model = models.build("fer_zero_shot", frames=16, image_size=FacePipeline().size)
-    spec = data.WindowSpec.for_model(model, 8)
-    probabilities, _, names = data.predict_clips(model, data.eval_dataset(builder, "actor_05", spec, 8))["clip"]
+    spec = windows.WindowSpec.for_model(model, 8)
+    probabilities, _, names = predictions.predict_clips(model, windows.eval_dataset(builder, "actor_05", spec, 8))["clip"]
     return {predictions.clip_name(n): to_fer(p) for p, n in zip(probabilities, names)}
 
 

@@ -1,7 +1,10 @@
 """emorec: emotion recognition from faces and voice on video (Keras 3 / TensorFlow).
 
-Modules: `ravdess` (file names, labels, folds), `synthetic` (a small synthetic sample),
-`media` (decode, faces, audio, features), `models`, `demo`.
+The data flow, by package: `ravdess` (file names, labels, folds) and `media` (decoding,
+faces, audio, features) feed the TFDS builder in datasets/ravdess; `data` cuts the built
+dataset into model windows; `models` holds the registry; trainers/ trains; `evaluation`
+analyses finished runs; `export` and `serving` hand models to TF Serving; `inference` is
+`emorec-predict`. `synthetic` makes the demo's and the tests' sample.
 """
 import os
 

@@ -17,7 +17,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from emorec import data, ravdess
+from emorec import ravdess
+from emorec.data import windows
+from emorec.evaluation import predictions
 from emorec.media.features import speaker_statistics
 from emorec.models.whisper import FEATURES
 
@@ -41,7 +43,7 @@ def frozen_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:
     return features, head
 
 
-def compute(features: keras.Model, builder, spec: data.WindowSpec, path: str, batch_size: int = 8) -> dict:
+def compute(features: keras.Model, builder, spec: windows.WindowSpec, path: str, batch_size: int = 8) -> dict:
     """{'features' [N, ...], 'labels' [N], 'names' [N], 'actors' [N]} for every evaluation
     window of every clip in the dataset; read from `path` when it was made for the same
     dataset, encoder weights and windows."""
@@ -50,7 +52,7 @@ def compute(features: keras.Model, builder, spec: data.WindowSpec, path: str, ba
         with np.load(path) as f:
             if str(f["key"]) == key:
                 return {k: f[k] for k in ("features", "labels", "names", "actors")}
-    ds = data.eval_dataset(builder, "+".join(builder.info.splits), dataclasses.replace(spec, speaker_stats=False),
+    ds = windows.eval_dataset(builder, "+".join(builder.info.splits), dataclasses.replace(spec, speaker_stats=False),
                            batch_size)
     rows, labels, names = [], [], []
     with tqdm(desc=f"{features.name}, once for every clip", unit=" windows", leave=False) as bar:
@@ -86,6 +88,6 @@ def inputs(cache: dict, actors, speaker_stats: bool) -> tuple[dict, np.ndarray, 
 
 
 def predict(head: keras.Model, cache: dict, actors, speaker_stats: bool, batch_size: int = 64) -> dict:
-    """`data.predict_clips` of the head on the cached windows of `actors`."""
+    """`predictions.predict_clips` of the head on the cached windows of `actors`."""
     x, labels, names = inputs(cache, actors, speaker_stats)
-    return data.predict_clips(head, tf.data.Dataset.from_tensor_slices((x, labels, names)).batch(batch_size))
+    return predictions.predict_clips(head, tf.data.Dataset.from_tensor_slices((x, labels, names)).batch(batch_size))

@@ -1,40 +1,33 @@
 """Classification metrics for emotion recognition: accuracy, unweighted average recall (the
 field's headline number: the mean of per-class recalls), macro-F1, per-class precision and
-recall, and the confusion matrix."""
+recall, and the confusion matrix; and their mean and spread over folds."""
 from __future__ import annotations
 
 import numpy as np
-
-
-def confusion(labels, predictions, num_classes: int) -> np.ndarray:
-    """[true, predicted] counts."""
-    matrix = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(matrix, (np.asarray(labels, int), np.asarray(predictions, int)), 1)
-    return matrix
-
-
-def summarize(probabilities, labels, class_names) -> dict:
-    """Metrics of predictions (argmax of probabilities [N, C]) against labels [N]."""
-    matrix = confusion(labels, np.argmax(probabilities, -1), len(class_names))
-    true, predicted, correct = matrix.sum(1), matrix.sum(0), np.diag(matrix)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(true > 0, correct / true, np.nan)
-        precision = np.where(predicted > 0, correct / predicted, 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    present = true > 0  # classes absent from these labels do not count in the averages
-    return {
-        "examples": int(matrix.sum()),
-        "accuracy": float(correct.sum() / max(matrix.sum(), 1)),
-        "uar": float(np.mean(recall[present])),
-        "macro_f1": float(np.mean(np.nan_to_num(f1)[present])),
-        "per_class": {name: {"precision": float(precision[i]), "recall": float(np.nan_to_num(recall[i])),
-                             "support": int(true[i])} for i, name in enumerate(class_names)},
-        "confusion": matrix.tolist(),
-    }
-
+from sklearn import metrics as sk
 
 # The numbers a run is compared on (summarize's scalar scores).
 HEADLINE = ("accuracy", "uar", "macro_f1")
+
+
+def summarize(probabilities, labels, class_names) -> dict:
+    """Metrics of predictions (argmax of probabilities [N, C]) against labels [N]. Classes
+    absent from these labels do not count in the averages (UAR, macro-F1)."""
+    labels = np.asarray(labels, int)
+    predicted = np.argmax(probabilities, -1)
+    classes = np.arange(len(class_names))
+    present = np.unique(labels)
+    precision, recall, _, support = sk.precision_recall_fscore_support(labels, predicted, labels=classes,
+                                                                       zero_division=0)
+    return {
+        "examples": len(labels),
+        "accuracy": float(sk.accuracy_score(labels, predicted)) if len(labels) else 0.0,
+        "uar": float(sk.recall_score(labels, predicted, labels=present, average="macro", zero_division=0)),
+        "macro_f1": float(sk.f1_score(labels, predicted, labels=present, average="macro", zero_division=0)),
+        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "support": int(support[i])}
+                      for i, name in enumerate(class_names)},
+        "confusion": sk.confusion_matrix(labels, predicted, labels=classes).tolist(),
+    }
 
 
 def accuracy_and_likelihood(probabilities, labels) -> tuple[float, float]:
@@ -55,11 +48,3 @@ def over_folds(scores: list[dict], prefix: str) -> dict:
     """Mean and spread of each headline score over folds' summarize() results, keyed
     `{prefix}_{name}` as summary.json holds them."""
     return {f"{prefix}_{name}": mean_and_spread([s[name] for s in scores]) for name in HEADLINE}
-
-
-def markdown_table(rows, header) -> str:
-    """Rows under a header as a markdown table: how the demo, the benchmarks and
-    trainers.compare print results."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    return "\n".join(lines)

@@ -10,6 +10,7 @@ a wrong shape, dtype or value gets one line that says what was expected.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import urllib.error
 import urllib.request
@@ -124,6 +125,19 @@ class LocalModel:
         return self._speaker_features(waveform=tf.constant(checked["waveform"]))["features"].numpy()
 
 
+SERVING_APIS_INSTALL = "pip install --no-deps tensorflow-serving-api==2.21.0"
+
+
+def _serving_apis(*modules: str) -> list:
+    """TF Serving's gRPC protos, which ship in tensorflow-serving-api (installed without its
+    declared dependencies: it asks for the full `tensorflow` wheel beside tensorflow-cpu)."""
+    try:
+        return [importlib.import_module(f"tensorflow_serving.apis.{m}") for m in modules]
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(f"TF Serving over gRPC needs its protos: {SERVING_APIS_INSTALL} "
+                                  "(or use REST: --protocol rest)") from None
+
+
 class ServingClient:
     """TF Serving's predict API for one model, over REST (port 8501) or gRPC (port 8500).
 
@@ -161,8 +175,7 @@ class ServingClient:
     def _metadata(self) -> dict:
         """{signature name: {input: (shape, numpy dtype)}}."""
         if self.protocol == "grpc":
-            from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2, prediction_service_pb2_grpc
-
+            get_model_metadata_pb2, model_pb2 = _serving_apis("get_model_metadata_pb2", "model_pb2")
             request = get_model_metadata_pb2.GetModelMetadataRequest(
                 model_spec=model_pb2.ModelSpec(name=self.model), metadata_field=["signature_def"])
             if self.version:
@@ -193,8 +206,8 @@ class ServingClient:
 
     def _grpc(self, call):
         import grpc
-        from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+        (prediction_service_pb2_grpc,) = _serving_apis("prediction_service_pb2_grpc")
         try:
             with grpc.insecure_channel(f"{self.host}:{self.grpc_port}") as channel:
                 return call(prediction_service_pb2_grpc.PredictionServiceStub(channel))
@@ -222,8 +235,7 @@ class ServingClient:
         return {"signature_name": signature_name, "inputs": {k: v.tolist() for k, v in checked.items()}}
 
     def grpc_request(self, inputs: dict, signature_name: str = SIGNATURE):
-        from tensorflow_serving.apis import predict_pb2
-
+        (predict_pb2,) = _serving_apis("predict_pb2")
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model
         request.model_spec.signature_name = signature_name

@@ -1,12 +1,12 @@
-"""emorec.centring and trainers.centre: per-speaker centring of a run's outputs, alpha chosen on validation actors."""
+"""emorec.evaluation.centring and its command: per-speaker centring of a run's outputs, alpha chosen on validation actors."""
 import json
 import subprocess
 import sys
 
 import numpy as np
 
-from emorec import centring, metrics, ravdess
-from trainers import predictions
+from emorec import metrics, ravdess
+from emorec.evaluation import centring, predictions
 
 from conftest import ROOT
 from test_training import ENV
@@ -75,7 +75,7 @@ def test_alpha_is_chosen_on_validation_actors_only(tmp_path):
     pulled test speakers are left as they were (2 of 16 right each), not corrected by a
     choice that looked at them."""
     pulled_validation = _run(tmp_path / "a", {"validation": 2.0, "test": 0.0})
-    out = subprocess.run([sys.executable, "-m", "trainers.centre", str(pulled_validation)], cwd=ROOT, env=ENV,
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_validation)], cwd=ROOT, env=ENV,
                          capture_output=True, text=True, check=True).stdout
     summary = json.loads((tmp_path / "a_centred" / "summary.json").read_text())
     assert all(r["alpha"] >= 0.5 for r in summary["per_fold"])
@@ -85,12 +85,12 @@ def test_alpha_is_chosen_on_validation_actors_only(tmp_path):
     assert "clip-level test accuracy 1.000" in out
 
     pulled_test = _run(tmp_path / "b", {"validation": 0.0, "test": 2.0})
-    subprocess.run([sys.executable, "-m", "trainers.centre", str(pulled_test), f"--model_dir={tmp_path / 'c'}"],
+    subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_test), f"--out_dir={tmp_path / 'c'}"],
                    cwd=ROOT, env=ENV, check=True, capture_output=True)
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert [r["alpha"] for r in summary["per_fold"]] == [0.0, 0.0]
     assert summary["test_clip_accuracy"]["values"] == [2 / 16, 2 / 16]
-    table = subprocess.run([sys.executable, "-m", "trainers.compare", str(tmp_path / "c"),
-                            f"--out={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+    table = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "c"),
+                            f"--plot={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
                            check=True).stdout
     assert "| c | mel_cnn2d | audio | 2 | 0.125 ± 0.000" in table

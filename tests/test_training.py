@@ -15,8 +15,9 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
-from emorec import data, metrics, models, serving, synthetic
-from trainers import predictions
+from emorec import metrics, models, serving, synthetic
+from emorec.data import augmentation, datasets, windows
+from emorec.evaluation import predictions
 
 from conftest import ROOT
 
@@ -57,7 +58,7 @@ def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
             assert set(result[part][level]) >= {"accuracy", "uar", "macro_f1", "per_class", "confusion"}
     assert result["test"]["clip"]["examples"] == 6  # actor 1's clips
     assert result["test"]["window"]["examples"] > result["test"]["clip"]["examples"]
-    kept = predictions.load(str(fold))  # what trainers.fuse reads
+    kept = predictions.load(str(fold))  # what emorec.evaluation reads
     assert [n[-2:] for n in kept["test"][2]] == ["01"] * 6 and [n[-2:] for n in kept["validation"][2]] == ["02"] * 6
     probabilities, labels, _ = kept["test"]
     np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
@@ -207,8 +208,8 @@ def test_compare_tables_and_plots_runs(tmp_path):
                     "train_seconds"):
             summary[key] = metrics.mean_and_spread(accuracies)
         (run / "summary.json").write_text(json.dumps(summary))
-    out = subprocess.run([sys.executable, "-m", "trainers.compare", str(tmp_path / "audio"), str(tmp_path / "video"),
-                          f"--out={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "audio"), str(tmp_path / "video"),
+                          f"--plot={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
     rows = [line for line in out.stdout.splitlines() if line.startswith("| audio") or line.startswith("| video")]
     assert rows[0].startswith("| audio | mel_cnn2d | audio | 2 | 0.650 ± 0.071")
     assert rows[1].startswith("| video | r3d | video |")
@@ -226,27 +227,29 @@ def test_metrics_against_hand_counts():
 
 
 def test_fold_splits_and_windows(built):
-    builder = data.load_builder(str(built), "av")
-    assert data.actors_of(builder) == [1, 2, 3]
-    splits = data.fold_splits(2, 3, [1, 2, 3])
+    builder = datasets.load_builder(str(built), "av")
+    assert datasets.actors_of(builder) == [1, 2, 3]
+    splits = datasets.fold_splits(2, 3, [1, 2, 3])
     assert splits == {"train": "actor_01", "validation": "actor_03", "test": "actor_02"}
-    spec = data.WindowSpec(frames=8, image_size=32)
-    x, y = next(iter(data.train_dataset(builder, "actor_01", spec, batch_size=4)))
+    spec = windows.WindowSpec(frames=8, image_size=32)
+    x, y = next(iter(windows.train_dataset(builder, "actor_01", spec, batch_size=4)))
     assert x["faces"].shape == (4, 8, 32, 32, 3) and x["waveform"].shape == (4, spec.samples)
-    windows = list(data.eval_dataset(builder, "actor_01", spec, batch_size=64).unbatch())
-    per_clip = len(windows) / 6
+    evaluated = list(windows.eval_dataset(builder, "actor_01", spec, batch_size=64).unbatch())
+    per_clip = len(evaluated) / 6
     assert per_clip == (30 - 8) // 4 + 1  # 1 s clips, windows 4 frames apart
     with pytest.raises(FileNotFoundError, match="tfds build datasets/ravdess --config=audio"):
-        data.load_builder(str(built), "audio")
+        datasets.load_builder(str(built), "audio")
 
 
 @pytest.mark.parametrize("config", sorted((ROOT / "trainers" / "configs").glob("*.cfg")), ids=lambda p: p.stem)
 def test_every_experiment_config_parses_and_says_how_it_runs(config):
+    """Its header holds what it is, the command, the result and the time; nothing else."""
     from trainers import train
 
     header = [line for line in config.read_text().splitlines() if line.startswith("#")]
     assert any(f"--flagfile=trainers/configs/{config.name}" in line for line in header)
-    assert any(line.startswith("# Result:") for line in header)
+    assert any(line.startswith("# Result:") for line in header) and header[-1].startswith("# Time:")
+    assert len(header) <= 7
     try:
         train.FLAGS(["train", f"--flagfile={config}"])
         model = train.FLAGS.model
@@ -282,15 +285,15 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     rng = np.random.default_rng(0)
     inputs = {"faces": tf.constant(rng.integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)),
               "waveform": tf.constant(rng.normal(0, 0.1, 8000).astype(np.float32))}
-    a, b = data.augment(inputs, tf.constant([3, 4])), data.augment(inputs, tf.constant([3, 4]))
-    c = data.augment(inputs, tf.constant([5, 6]))
+    a, b = augmentation.augment(inputs, tf.constant([3, 4])), augmentation.augment(inputs, tf.constant([3, 4]))
+    c = augmentation.augment(inputs, tf.constant([5, 6]))
     for key in inputs:
         assert a[key].shape == inputs[key].shape and a[key].dtype == inputs[key].dtype
         np.testing.assert_array_equal(a[key], b[key])
         assert not np.array_equal(a[key], inputs[key]) and not np.array_equal(a[key], c[key])
     t = np.arange(16000) / 16000
     tone = tf.constant(np.sin(2 * np.pi * 1000 * t).astype(np.float32))
-    energies = [np.abs(np.fft.rfft(data.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000] for s in range(20)]
+    energies = [np.abs(np.fft.rfft(augmentation.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000] for s in range(20)]
     assert min(energies) < 1 and max(energies) > 7000  # some masks cover 1 kHz, others leave it
 
 

@@ -11,9 +11,10 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
-from emorec import data, feature_cache, serving, synthetic
+from emorec import feature_cache, serving, synthetic
+from emorec.data import datasets
 from emorec.inference import enrol
-from trainers import predictions
+from emorec.evaluation import predictions
 
 from conftest import ROOT
 from test_training import ENV
@@ -41,7 +42,7 @@ def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audi
     assert result["actors"]["test"] == [1] and result["test"]["clip"]["examples"] == 6
     assert len((tmp_path / "run" / "fold_1" / "history.csv").read_text().splitlines()) == 1 + 3
 
-    builder = data.load_builder(str(audio_data), "audio")
+    builder = datasets.load_builder(str(audio_data), "audio")
     clips = list(tfds.as_numpy(builder.as_dataset(split="actor_01")))
     model = serving.LocalModel(str(tmp_path / "exports" / "whisper_tiny_en" / "1"))
 

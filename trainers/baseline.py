@@ -11,12 +11,11 @@ chosen the same way inside the training and validation actors and fitted on them
 actors are never seen while choosing or fitting. Per-speaker normalisation standardises
 each actor's features with that actor's own mean and spread (the usual speaker
 normalisation of this field; it needs a few clips of the speaker, not their labels).
-Writes, per variant, summary.json in trainers.train's format (trainers.compare tables it
-beside the networks) and fold_K/predictions.npz (trainers.fuse fuses it with them).
+Writes, per variant, a run in trainers.train's layout (emorec.evaluation.runs), which
+`python -m emorec.evaluation` tables, pairs and fuses beside the networks.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -24,9 +23,9 @@ from absl import app, flags, logging
 
 import numpy as np
 
-from emorec import metrics, ravdess
+from emorec import ravdess
+from emorec.evaluation import predictions, runs
 from emorec.media import audio, video
-from trainers import predictions
 
 # name: (openSMILE feature set, SVM kernel, hyperparameter grid)
 FEATURE_SETS = {
@@ -75,7 +74,7 @@ def fit_svm(x, y, groups, kernel: str, grid: dict):
                           cv=GroupKFold(n_splits=min(4, len(np.unique(groups)))), n_jobs=-1)
     search.fit(x, y, groups=groups)
     params = {key.removeprefix("svc__"): value for key, value in search.best_params_.items()}
-    # Platt scaling gives the probabilities that trainers.fuse weighs against the networks'.
+    # Platt scaling gives the probabilities that late fusion weighs against the networks'.
     model = make_pipeline(StandardScaler(), SVC(kernel=kernel, probability=True, random_state=0, **params))
     return model.fit(x, y), params
 
@@ -97,12 +96,8 @@ def run_fold(fold: ravdess.Fold, x, labels, actors, names, kernel: str, grid: di
         model, result["best_params"][part] = fit_svm(x[fit], labels[fit], actors[fit], kernel, grid)
         rows = np.isin(actors, getattr(fold, part))
         clips[part] = (probabilities_of(model, x[rows], len(class_names)), labels[rows], names[rows])
-        summary = metrics.summarize(*clips[part][:2], class_names)
-        result[part] = {"window": summary, "clip": summary}  # one feature vector per clip
     result["train_seconds"] = time.time() - start
-    os.makedirs(fold_dir, exist_ok=True)
-    predictions.save(fold_dir, clips)
-    return result
+    return runs.write_fold(fold_dir, {**result, **runs.scores(clips, class_names)}, clips)
 
 
 def main(argv):
@@ -131,12 +126,7 @@ def main(argv):
                                         os.path.join(run_dir, f"fold_{fold.number}")))
                 logging.info("%s fold %d: test accuracy %.3f", variant, fold.number,
                              results[-1]["test"]["clip"]["accuracy"])
-            summary = {"model": variant, "config": "audio", "classes": num_classes, "folds": len(results)}
-            for part in ("validation", "test"):
-                summary.update(metrics.over_folds([r[part]["clip"] for r in results], f"{part}_clip"))
-            summary["train_seconds"] = metrics.mean_and_spread([r["train_seconds"] for r in results])
-            with open(os.path.join(run_dir, "summary.json"), "w") as f:
-                json.dump({**summary, "per_fold": results}, f, indent=1)
+            summary = runs.write_summary(run_dir, results, variant, "audio", num_classes)
             print(f"{variant}: test accuracy {summary['test_clip_accuracy']['mean']:.3f} ± "
                   f"{summary['test_clip_accuracy']['std']:.3f}, UAR {summary['test_clip_uar']['mean']:.3f} "
                   f"over {len(results)} folds; {run_dir}")

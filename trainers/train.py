@@ -6,8 +6,8 @@ Per fold, under --model_dir/fold_K: `backup/` (a killed run started again with t
 command continues from its last finished epoch), `best.weights.h5` (the epoch with the best
 validation accuracy: model choice sees validation actors only), TensorBoard logs in
 `logs/`, `history.csv`, `metrics.json` (validation and test, window- and clip-level),
-`predictions.npz` (their per-clip probabilities, for trainers.fuse), `confusion_test.png`
-and `curves.png`. Over folds: `summary.json` with mean and spread.
+`predictions.npz` (their per-clip probabilities, for emorec.evaluation), `confusion_test.png`
+and `curves.png`. Over folds: `summary.json` with mean and spread (emorec.evaluation.runs).
 With --export_dir, the best fold's model is exported for TF Serving.
 """
 from __future__ import annotations
@@ -23,8 +23,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from emorec import data, distribute, export, feature_cache, metrics, models, plots, ravdess
-from trainers import checkpoints, predictions, run_lock
+from emorec import distribute, export, feature_cache, metrics, models, plots, ravdess
+from emorec.data import datasets, windows
+from emorec.evaluation import predictions, runs
+from trainers import checkpoints, run_lock
 
 FLAGS = flags.FLAGS
 # What to train.
@@ -142,9 +144,7 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     else:
         result, clips = train_whole(fold, builder, strategy, model, num_classes, fold_dir)
     if distribute.is_chief():
-        with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
-            json.dump(result, f, indent=1)
-        predictions.save(fold_dir, clips)
+        runs.write_fold(fold_dir, result, clips)
         plots.confusion_matrix(result["test"]["clip"]["confusion"], class_names,
                                os.path.join(fold_dir, "confusion_test.png"),
                                f"{FLAGS.model}, fold {fold.number} test actors {fold.test} (clip level)")
@@ -168,7 +168,7 @@ def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_
     features, head = parts
     class_names = ravdess.class_names(num_classes)
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
-    spec = data.WindowSpec.for_model(model, num_classes)
+    spec = windows.WindowSpec.for_model(model, num_classes)
     fold_callbacks, stopwatch = checkpoints.callbacks(fold_dir, os.path.join(fold_dir, "best_head.weights.h5"),
                                                       seed=FLAGS.seed + fold.number)
     cache = feature_cache.compute(features, builder, spec, FLAGS.feature_cache or os.path.join(run_dir, "feature_cache.npz"),
@@ -194,14 +194,14 @@ def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_
 
 def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, fold_dir: str) -> tuple[dict, dict]:
     class_names = ravdess.class_names(num_classes)
-    splits = data.splits_of(fold)
-    spec = data.WindowSpec.for_model(model, num_classes)
+    splits = datasets.splits_of(fold)
+    spec = windows.WindowSpec.for_model(model, num_classes)
     train_clips = builder.info.splits[splits["train"]].num_examples
     steps = max(train_clips // FLAGS.batch_size, 1)
-    train_ds = _distributed(data.train_dataset(
+    train_ds = _distributed(windows.train_dataset(
         builder, splits["train"], spec, FLAGS.batch_size, FLAGS.augment, seed=FLAGS.seed + fold.number, steps=steps,
         epochs=FLAGS.epochs, first_epoch=checkpoints.resumed_epochs(_worker_dir(fold_dir))))
-    val_windows = data.eval_dataset(builder, splits["validation"], spec, FLAGS.batch_size, FLAGS.eval_windows)
+    val_windows = windows.eval_dataset(builder, splits["validation"], spec, FLAGS.batch_size, FLAGS.eval_windows)
     with strategy.scope():
         model.compile(optimizer(steps), sparse_loss(num_classes, FLAGS.label_smoothing),
                       metrics=["accuracy"], jit_compile=FLAGS.jit_compile)
@@ -235,7 +235,7 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
 
 
 def _predict(model, builder, split: str, spec) -> dict:
-    return data.predict_clips(model, data.eval_dataset(builder, split, spec, FLAGS.batch_size, FLAGS.eval_windows))
+    return predictions.predict_clips(model, windows.eval_dataset(builder, split, spec, FLAGS.batch_size, FLAGS.eval_windows))
 
 
 def _scores(predicted: dict, class_names) -> dict:
@@ -248,7 +248,7 @@ def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_di
     epochs validation chose, its learning-rate schedule compressed to end there; returns its
     weights file and training seconds. Nothing in it looks at the test actors, and it learns
     from 16 actors instead of 12 on a 20-actor set."""
-    splits = data.splits_of(fold)
+    splits = datasets.splits_of(fold)
     split = f"{splits['train']}+{splits['validation']}"
     steps = max(builder.info.splits[split].num_examples // FLAGS.batch_size, 1)
     with strategy.scope():
@@ -257,7 +257,7 @@ def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_di
         # (fold 1 at --epochs=80 stopped at 59) it is a model at a still-high learning rate.
         model.compile(optimizer(steps, epochs), sparse_loss(num_classes, FLAGS.label_smoothing),
                       metrics=["accuracy"], jit_compile=FLAGS.jit_compile)
-    train_ds = _distributed(data.train_dataset(
+    train_ds = _distributed(windows.train_dataset(
         builder, split, spec, FLAGS.batch_size, FLAGS.augment, seed=FLAGS.seed + fold.number + 1000, steps=steps,
         epochs=epochs, first_epoch=checkpoints.resumed_epochs(_worker_dir(fold_dir), "refit_")))
     callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), None, prefix="refit_",
@@ -284,19 +284,13 @@ def _history(path: str) -> dict:
 
 
 def summarize_folds(results: list[dict], run_dir: str) -> dict:
-    summary = {"model": FLAGS.model, "config": FLAGS.config, "classes": int(FLAGS.classes), "folds": len(results)}
-    for part in ("validation", "test"):
-        for level in ("window", "clip"):
-            summary.update(metrics.over_folds([r[part][level] for r in results], f"{part}_{level}"))
+    extra = {}
     if all("refit" in r for r in results):
         # What the refit added: the same test actors scored by the validated model alone.
-        summary.update(metrics.over_folds([r["refit"]["test_validated_model"]["clip"] for r in results],
-                                          "test_validated_model_clip"))
-        summary["refit_epochs"] = metrics.mean_and_spread([r["refit"]["epochs"] for r in results])
-    summary["train_seconds"] = metrics.mean_and_spread([r["train_seconds"] for r in results])
-    with open(os.path.join(run_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    return summary
+        extra.update(metrics.over_folds([r["refit"]["test_validated_model"]["clip"] for r in results],
+                                        "test_validated_model_clip"))
+        extra["refit_epochs"] = metrics.mean_and_spread([r["refit"]["epochs"] for r in results])
+    return runs.write_summary(run_dir, results, FLAGS.model, FLAGS.config, int(FLAGS.classes), **extra)
 
 
 def main(argv):
@@ -313,8 +307,8 @@ def main(argv):
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
     num_classes = int(FLAGS.classes)
-    builder = data.load_builder(FLAGS.data_dir, FLAGS.config)
-    actors = data.actors_of(builder)
+    builder = datasets.load_builder(FLAGS.data_dir, FLAGS.config)
+    actors = datasets.actors_of(builder)
     num_folds = FLAGS.num_folds or (6 if len(actors) == 24 else max(3, len(actors) // 4))
     folds = ravdess.folds(num_folds, actors)
     if FLAGS.fold > len(folds):

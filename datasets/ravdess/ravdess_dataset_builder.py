@@ -24,7 +24,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from emorec import ravdess
-from emorec.media import examples, features, video
+from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
 
 _CITATION = """@article{livingstone2018ravdess,
@@ -65,6 +65,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                      "1.2.0": "Faces found by BlazeFace (MediaPipe's short-range model), not OpenCV's Haar cascade."}
     BUILDER_CONFIGS = list(_configs())
     DEFAULT_CONFIG_NAME = "av"
+    # Called once per clip processed, without Beam (whose workers run elsewhere): a caller's
+    # progress bar, such as `make demo`'s.
+    on_clip = None
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Download RAVDESS from Zenodo (https://zenodo.org/record/1188976, CC BY-NC-SA 4.0) and put
     the files in the manual folder (--manual_dir) as they come; zips are read in place,
@@ -146,7 +149,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             summary = write_summary(str(self.data_dir), self._problems_dir, self._found,
                                     source_record(str(dl_manager.manual_dir)))
             print(format_summary(summary))
-        if summary["problems"] and examples.strict():
+        if summary["problems"] and clip_features.strict():
             raise RuntimeError(f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
                                f"(see above); the dataset was not written")
 
@@ -174,13 +177,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         config = self.builder_config
         process = functools.partial(_example, problems_dir=self._problems_dir, with_faces=config.with_faces,
                                     with_audio=config.with_audio, pipeline=config.face_pipeline)
+        if self.on_clip is not None and not self._use_beam:
+            process = _reporting(process, self.on_clip)
         by_actor = collections.defaultdict(list)
         for source in sources:
             by_actor[source.clip.actor].append(source)
         # TFDS cannot write an empty split: find each actor's first usable clip now (its
         # example is kept, not recomputed) and leave out actors that have none.
         actors = sorted(by_actor)
-        firsts = examples.map_in_threads(functools.partial(_first_usable, process), [by_actor[a] for a in actors])
+        firsts = clip_features.map_in_threads(functools.partial(_first_usable, process), [by_actor[a] for a in actors])
         splits = {}
         for actor, (first, rest) in zip(actors, firsts):
             clips = by_actor[actor]
@@ -204,8 +209,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 return (done, rest) | beam.Flatten()
 
             return examples_of_actor()
-        return itertools.chain(first, (item for result in examples.map_in_threads(process, sources)
+        return itertools.chain(first, (item for result in clip_features.map_in_threads(process, sources)
                                        for item in result))
+
+
+def _reporting(process, on_clip):
+    def run(source):
+        try:
+            return process(source)
+        finally:
+            on_clip()
+    return run
 
 
 def _first_usable(process, clips):
@@ -220,14 +234,14 @@ def _first_usable(process, clips):
 def _example(source: ravdess.Source, problems_dir: str, **options):
     """[(key, example)] for a usable clip; [] and a problem record for any other."""
     try:
-        example = examples.clip_example(source, **options)
+        example = clip_features.clip_example(source, **options)
     except video.MediaError as e:
         record_problem(problems_dir, source.location, e.reason, e.detail, stage="decode")
         return []
     except Exception as e:  # noqa: BLE001  one clip never stops a build: it is named and counted
         record_problem(problems_dir, source.location, "unreadable", f"{type(e).__name__}: {e}", stage="decode")
         return []
-    doubts = examples.doubts(example)
+    doubts = clip_features.doubts(example)
     for reason, detail, kept in doubts:
         record_problem(problems_dir, source.location, reason, detail, stage="kept" if kept else "decode")
     if not all(kept for _, _, kept in doubts):
@@ -254,7 +268,7 @@ def record_problem(problems_dir: str, location: str, reason: str, detail: str, s
     """One file per problem, so that parallel and Beam workers never share a file.
 
     stage 'scan': passed over while listing files; 'decode': a listed clip that could not be
-    used (or is left out by a rule of `examples.doubts`); 'kept': written, with a note."""
+    used (or is left out by a rule of `clip_features.doubts`); 'kept': written, with a note."""
     record = {"clip": location, "reason": reason, "detail": detail, "stage": stage}
     (epath.Path(problems_dir) / f"{uuid.uuid4().hex}.json").write_text(json.dumps(record))
 

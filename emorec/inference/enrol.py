@@ -10,7 +10,7 @@ from emorec.media.features import SAMPLE_RATE, speaker_statistics, window_frames
 
 
 def audio_windows(waveform: np.ndarray, samples: int, fps: float = ravdess.FPS) -> np.ndarray:
-    """[windows, samples]: the evaluation windows `emorec.data.eval_dataset` cuts from an
+    """[windows, samples]: the evaluation windows `emorec.data.windows.eval_dataset` cuts from an
     audio-only clip (W frames every W / 2 on the video clock, the last padded with silence),
     in the same float32 arithmetic."""
     frames = window_frames(samples, fps)

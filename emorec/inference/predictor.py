@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from emorec import data, ravdess
+from emorec import ravdess
 from emorec.inference import enrol
 from emorec.inference.sources import Frame
 from emorec.media import faces, features
@@ -89,7 +89,7 @@ class Predictor:
         else:
             box_used = tuple(box)
         crop = faces.crop(frame.image, box_used, self.pipeline.size, self.pipeline.margin)
-        crop = np.asarray(data.resize_faces(crop[None], self.size)[0])
+        crop = np.asarray(faces.resize_crops(crop[None], self.size)[0])
         self.seconds["crop"] += time.perf_counter() - start
         self.box = box_used if box is not None else None
         return crop, found if looked else None

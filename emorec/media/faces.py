@@ -224,6 +224,17 @@ def crop(frame: np.ndarray, box, size: int, margin: float = FacePipeline.margin)
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def resize_crops(crops, size: int):
+    """Stored crops [..., S, S, 3] uint8 to a model's input side, in TensorFlow: the training
+    windows and the predictor both resize with this, so a served model sees faces made as its
+    training faces were."""
+    import tensorflow as tf  # the builder and the detectors need none of TensorFlow
+
+    if crops.shape[-2] == size:
+        return crops
+    return tf.cast(tf.image.resize(crops, (size, size)), tf.uint8)
+
+
 def face_crops(frames, size: int = 112, detector=None, every: int = 1, margin: float = FacePipeline.margin):
     """uint8 crops [N, size, size, 3] and the `track` results (boxes, detected, examined)."""
     boxes, detected, examined = track(frames, detector, every)

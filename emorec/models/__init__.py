@@ -21,7 +21,7 @@ import inspect
 
 import keras
 
-from emorec.models import audio, backbones, fusion, mvit, r3d, video, whisper, whisper_checkpoints
+from emorec.models import audio, backbones, fusion, inputs, mvit, r3d, video, whisper, whisper_checkpoints
 from emorec.models.av_transformer import av_transformer
 from emorec.models.layers import classifier_head
 from emorec.models.per_frame import per_frame
@@ -120,6 +120,6 @@ def speaker_features(model: keras.Model) -> keras.Model | None:
         if whisper.FEATURES in names:
             return layer.get_layer(whisper.FEATURES)
         if "log_mel" in names:  # any length: the builder's statistics are over whole clips
-            waveform = keras.Input((None,), dtype="float32", name="waveform")
+            waveform = inputs.waveform_samples(None)
             return keras.Model(waveform, layer.get_layer("log_mel")(waveform), name="log_mel_features")
     raise ValueError(f"{model.name} takes speaker_stats but has no known speaker features")

@@ -10,12 +10,8 @@ import keras
 from keras import layers
 
 from emorec import ravdess
-from emorec.media.features import SAMPLE_RATE, window_samples
+from emorec.models import inputs
 from emorec.models.layers import LogMel, RandomStretch, SpeakerNorm, SpecAugment, UtteranceNorm, batch_norm
-
-
-def waveform_input(frames: int, fps: float = ravdess.FPS) -> keras.KerasTensor:
-    return keras.Input((window_samples(frames, fps, SAMPLE_RATE),), dtype="float32", name="waveform")
 
 
 def _pooled(x):
@@ -27,7 +23,7 @@ def _pooled(x):
 
 def wave_cnn1d_encoder(frames=16, fps=ravdess.FPS, widths=(64, 128, 256, 512), dropout=0.2) -> keras.Model:
     """waveform float32 [batch, frames * 16000 / fps] -> [batch, 2 * widths[-1]]."""
-    waveform = waveform_input(frames, fps)
+    waveform = inputs.waveform(frames, fps)
     x = UtteranceNorm()(layers.Reshape((-1, 1))(waveform))
     for i, width in enumerate(widths):
         kernel, stride = (80, 4) if i == 0 else (3, 1)  # the first layer spans 5 ms
@@ -35,11 +31,6 @@ def wave_cnn1d_encoder(frames=16, fps=ravdess.FPS, widths=(64, 128, 256, 512), d
         x = layers.ReLU()(batch_norm(f"bn{i}")(x))
         x = layers.MaxPooling1D(4, padding="same")(x)
     return keras.Model(waveform, layers.Dropout(dropout)(_pooled(x)), name="wave_cnn1d_encoder")
-
-
-def speaker_stats_input(shape) -> keras.KerasTensor:
-    """The mean and std of a model's speaker features (`shape`: mels, or a tuple) over a speaker's recordings."""
-    return keras.Input((2, *((shape,) if isinstance(shape, int) else shape)), dtype="float32", name="speaker_stats")
 
 
 def mel_cnn2d_encoder(frames=16, fps=ravdess.FPS, num_mels=64, widths=(16, 32, 64, 128, 256),
@@ -59,13 +50,13 @@ def mel_cnn2d_encoder(frames=16, fps=ravdess.FPS, num_mels=64, widths=(16, 32, 6
     """
     if normalization not in ("speaker", "utterance"):
         raise ValueError(f"normalization must be 'speaker' or 'utterance', got {normalization!r}")
-    waveform = waveform_input(frames, fps)
+    waveform = inputs.waveform(frames, fps)
     mel = LogMel(num_mels, name="log_mel")(waveform)
     if normalization == "speaker":
-        stats = speaker_stats_input(num_mels)
-        inputs, x = [waveform, stats], SpeakerNorm()([mel, stats])
+        stats = inputs.speaker_stats(num_mels)
+        model_inputs, x = [waveform, stats], SpeakerNorm()([mel, stats])
     else:
-        inputs, x = waveform, UtteranceNorm()(mel)
+        model_inputs, x = waveform, UtteranceNorm()(mel)
     if freq_warp:
         x = RandomStretch(axis=-1, max_change=freq_warp, name="freq_warp")(x)
     if time_warp:
@@ -78,4 +69,4 @@ def mel_cnn2d_encoder(frames=16, fps=ravdess.FPS, num_mels=64, widths=(16, 32, 6
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
             x = layers.ReLU()(batch_norm(f"bn{i}_{j}")(x))
         x = layers.MaxPooling2D(2, padding="same")(x)
-    return keras.Model(inputs, layers.Dropout(dropout)(_pooled(x)), name="mel_cnn2d_encoder")
+    return keras.Model(model_inputs, layers.Dropout(dropout)(_pooled(x)), name="mel_cnn2d_encoder")

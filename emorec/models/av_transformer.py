@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from emorec import ravdess
-from emorec.models.audio import waveform_input
+from emorec.models import inputs
 from emorec.models.layers import (ClassToken, FacePreprocess, FrameConv3D, LogMel, PositionEmbedding,
                                   UtteranceNorm, classifier_head, register, transformer_block)
 
@@ -33,8 +33,8 @@ def av_transformer(num_classes=8, frames=16, image_size=112, fps=ravdess.FPS, pa
                    dropout=0.1) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] and waveform float32 [batch, frames * 16000 / fps]
     -> probabilities [batch, num_classes]."""
-    faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
-    waveform = waveform_input(frames, fps)
+    faces = inputs.faces(frames, image_size)
+    waveform = inputs.waveform(frames, fps)
 
     v = FrameConv3D(dim, (tubelet, patch, patch), (tubelet, patch, patch),
                     name="tubelet_embed")(FacePreprocess("symmetric")(faces))

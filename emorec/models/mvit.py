@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from emorec.models import inputs
 from emorec.models.backbones import weights_file_only
 from emorec.models.layers import (ClassToken, DropPath, FacePreprocess, FrameConv3D, register, temporal_taps,
                                   valid_sizes)
@@ -197,7 +198,7 @@ def block_settings(depths, dim, heads, kv_stride):
 def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=1, kv_stride=None,
                  drop_path=0.2, name="mvitv2", weights=None) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> class-token embedding [batch, 8 * dim]."""
-    faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
+    faces = inputs.faces(frames, image_size)
     x = FacePreprocess("kinetics")(faces)
     x = layers.ZeroPadding3D((1, 3, 3))(x)
     x = FrameConv3D(dim, (3, 7, 7), (2, 4, 4), name="patch_embed")(x)

@@ -6,7 +6,7 @@ import keras
 from keras import layers
 
 from emorec import ravdess
-from emorec.models.audio import waveform_input
+from emorec.models import inputs
 from emorec.models.layers import FrameSpectrogram, LogMel, UtteranceNorm
 from emorec.models.video import frame_embeddings
 
@@ -20,8 +20,8 @@ def per_frame(num_classes=8, frames=16, image_size=112, backbone="resnet50", wei
     bidirectional=False makes each frame's prediction depend on past frames only, for
     streaming with no look-ahead.
     """
-    faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
-    waveform = waveform_input(frames, fps)
+    faces = inputs.faces(frames, image_size)
+    waveform = inputs.waveform(frames, fps)
     video = frame_embeddings(faces, backbone, image_size, weights)
     mel = UtteranceNorm()(LogMel(num_mels, name="log_mel")(waveform))
     spectra = FrameSpectrogram(frames, fps, name="frame_spectrogram")(mel)

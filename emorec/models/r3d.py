@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from emorec.models import inputs
 from emorec.models.backbones import weights_file_only
 from emorec.models.layers import FacePreprocess, FrameConv3D, batch_norm
 
@@ -33,7 +34,7 @@ def _basic_block(x, filters, stride, name):
 
 def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 512), weights=None) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> [batch, widths[-1]]; `weights`: None or a file."""
-    faces = keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
+    faces = inputs.faces(frames, image_size)
     x = FacePreprocess("kinetics")(faces)
     x = _conv_bn(x, widths[0], (3, 7, 7), (1, 2, 2), "stem")
     for stage, width in enumerate(widths):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from emorec.models import inputs
 from emorec.models.backbones import frame_encoder
 from emorec.models.layers import PositionEmbedding, transformer_block
 
@@ -13,15 +14,11 @@ def frame_embeddings(faces, backbone: str, image_size: int, weights):
     return layers.TimeDistributed(frame_encoder(backbone, image_size, weights), name="frame_encoder")(faces)
 
 
-def _faces(frames, image_size):
-    return keras.Input((frames, image_size, image_size, 3), dtype="uint8", name="faces")
-
-
 def resnet_lstm_encoder(frames=16, image_size=112, backbone="resnet50", weights=None,
                         lstm_units=256, dropout=0.3) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> [batch, 2 * lstm_units]: a bidirectional
     LSTM over the per-frame embeddings."""
-    faces = _faces(frames, image_size)
+    faces = inputs.faces(frames, image_size)
     x = layers.Dropout(dropout)(frame_embeddings(faces, backbone, image_size, weights))
     x = layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm")(x)
     return keras.Model(faces, x, name="resnet_lstm_encoder")
@@ -31,7 +28,7 @@ def resnet_transformer_encoder(frames=16, image_size=112, backbone="resnet50", w
                                dim=256, num_layers=2, num_heads=4, dropout=0.1) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> [batch, dim]: a transformer encoder with
     learned positions over the per-frame embeddings, mean-pooled."""
-    faces = _faces(frames, image_size)
+    faces = inputs.faces(frames, image_size)
     x = layers.Dense(dim, name="frame_projection")(frame_embeddings(faces, backbone, image_size, weights))
     x = PositionEmbedding(name="positions")(x)
     for i in range(num_layers):

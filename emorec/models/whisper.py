@@ -23,8 +23,7 @@ from keras import layers, ops
 
 from emorec import ravdess
 from emorec.media.features import SAMPLE_RATE
-from emorec.models import whisper_checkpoints
-from emorec.models.audio import speaker_stats_input, waveform_input
+from emorec.models import inputs, whisper_checkpoints
 from emorec.models.layers import SpeakerNorm, register, transformer_block
 
 N_FFT, HOP, NUM_MELS = 400, 160, 80
@@ -150,7 +149,7 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int, fu
     `skip_padding`: the statistics leave out positions that hold only the silence a clip
     shorter than the window was padded with.
     """
-    waveform = keras.Input((samples,), dtype="float32", name="waveform")
+    waveform = inputs.waveform_samples(samples)
     x = waveform
     if full_context:
         if samples is None or samples > MAX_POSITIONS * 2 * HOP:
@@ -250,7 +249,7 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
     if trainable_layers and normalization == "speaker":
         raise ValueError("fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
                          "normalization='speaker' takes; fine-tune with normalization='none'")
-    waveform = waveform_input(frames, fps)
+    waveform = inputs.waveform(frames, fps)
     features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context,
                                 skip_padding)
     if whisper_weights is not None:
@@ -263,7 +262,7 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
 
     pooled = keras.Input(features.output.shape[1:], name="pooled")
     if normalization == "speaker":
-        stats = speaker_stats_input(features.output.shape[1:])
+        stats = inputs.speaker_stats(features.output.shape[1:])
         head_inputs, x = [pooled, stats], SpeakerNorm()([pooled, stats])
     else:
         head_inputs, x = pooled, layers.LayerNormalization(name="feature_norm")(pooled)
@@ -275,8 +274,8 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
     pooling = keras.Model(head_inputs, layers.Dropout(dropout)(x), name="whisper_pooling")
 
     if normalization == "speaker":
-        outer_stats = speaker_stats_input(features.output.shape[1:])
-        inputs, head_args = [waveform, outer_stats], [features(waveform), outer_stats]
+        outer_stats = inputs.speaker_stats(features.output.shape[1:])
+        model_inputs, head_args = [waveform, outer_stats], [features(waveform), outer_stats]
     else:
-        inputs, head_args = waveform, features(waveform)
-    return keras.Model(inputs, pooling(head_args), name=f"{preset}_encoder")
+        model_inputs, head_args = waveform, features(waveform)
+    return keras.Model(model_inputs, pooling(head_args), name=f"{preset}_encoder")

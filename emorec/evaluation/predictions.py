@@ -1,22 +1,48 @@
-"""Per-clip class probabilities of a fold's validation and test actors, kept beside its
-metrics so that runs can be fused (trainers.fuse), centred per speaker (trainers.centre) or
-compared clip by clip (trainers.paired) afterwards without running them again; and the
-writing of a run derived from others in trainers.train's layout.
+"""Per-clip class probabilities of a fold's validation and test actors: made from a model's
+window outputs, kept beside the fold's metrics so that runs can be centred, fused or
+compared clip by clip afterwards without running them again.
 
     RUN_DIR/fold_K/predictions.npz: {part}_names, {part}_labels, {part}_probabilities
     for part in validation, test.
 """
 from __future__ import annotations
 
-import json
+import collections
 import os
 
 import numpy as np
 
-from emorec import metrics, ravdess
+from emorec import ravdess
 
 PARTS = ("validation", "test")
 FILE = "predictions.npz"
+
+
+def predict_clips(model, windows) -> dict:
+    """Runs `model` over `windows` (batches of (inputs, labels, clip names), as
+    `emorec.data.windows.eval_dataset` makes them); returns window-level and clip-level results.
+
+    Returns {'window': (probabilities [N, C], labels [N]), 'clip': (probabilities [M, C],
+    labels [M], names [M])}: a clip's probabilities are the mean of its windows' (per-frame
+    models: of all its frames'), its label the clip's.
+    """
+    probabilities, labels, names = [], [], []
+    for inputs, label, name in windows:
+        p = model.predict_on_batch(inputs)
+        if p.ndim == 3:  # per-frame models: one row per frame
+            p, label = p.reshape(-1, p.shape[-1]), np.asarray(label).reshape(-1)
+            name = np.repeat(np.asarray(name), p.shape[0] // len(name))
+        probabilities.append(np.asarray(p))
+        labels.append(np.asarray(label))
+        names.append(np.asarray(name))
+    probabilities, labels, names = np.concatenate(probabilities), np.concatenate(labels), np.concatenate(names)
+    by_clip = collections.defaultdict(list)
+    for i, name in enumerate(names):
+        by_clip[name].append(i)
+    clip_names = sorted(by_clip)
+    clip_probabilities = np.stack([probabilities[by_clip[n]].mean(0) for n in clip_names])
+    clip_labels = np.array([labels[by_clip[n][0]] for n in clip_names])
+    return {"window": (probabilities, labels), "clip": (clip_probabilities, clip_labels, np.array(clip_names))}
 
 
 def clip_name(name) -> str:
@@ -37,6 +63,7 @@ def save(fold_dir: str, parts: dict) -> str:
         arrays[f"{part}_probabilities"] = np.asarray(probabilities, np.float32)
         arrays[f"{part}_labels"] = np.asarray(labels, np.int64)
         arrays[f"{part}_names"] = np.array([clip_name(n) for n in names])
+    os.makedirs(fold_dir, exist_ok=True)
     path = os.path.join(fold_dir, FILE)
     np.savez(path, **arrays)
     return path
@@ -87,41 +114,4 @@ def aligned(run_dirs: list[str], fold: int) -> dict:
                                  f"or labels (e.g. {differ or 'the same names, other labels'}): use runs made on "
                                  "the same folds of the same clips")
         out[part] = ([run[part][0] for run in loaded], labels, names)
-    return out
-
-
-def summary(run_dir: str) -> dict:
-    """A finished run's summary.json."""
-    path = os.path.join(run_dir, "summary.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: is {run_dir!r} a finished run of trainers.train, "
-                                "trainers.baseline, trainers.fuse or trainers.centre?")
-    with open(path) as f:
-        return json.load(f)
-
-
-def write_fold(fold_dir: str, parts: dict, class_names, result: dict) -> dict:
-    """Saves a derived fold's predictions, and metrics.json: `result` (what was chosen)
-    with each part's clip-level metrics added."""
-    os.makedirs(fold_dir, exist_ok=True)
-    for part, (probabilities, labels, _) in parts.items():
-        scores = metrics.summarize(probabilities, labels, class_names)
-        result[part] = {"window": scores, "clip": scores}
-    save(fold_dir, parts)
-    with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    return result
-
-
-def write_summary(model_dir: str, results: list[dict], run_dirs: list[str], model: str) -> dict:
-    """summary.json of a run derived from `run_dirs`, in trainers.train's format (so that
-    trainers.compare tables it); it costs what its members cost to train."""
-    members = [summary(r) for r in run_dirs]
-    out = {"model": model, "config": "+".join(sorted({m["config"] for m in members})),
-           "classes": members[0]["classes"], "folds": len(results), "runs": run_dirs}
-    for part in PARTS:
-        out.update(metrics.over_folds([r[part]["clip"] for r in results], f"{part}_clip"))
-    out["train_seconds"] = metrics.mean_and_spread(np.sum([m["train_seconds"]["values"] for m in members], axis=0))
-    with open(os.path.join(model_dir, "summary.json"), "w") as f:
-        json.dump({**out, "per_fold": results}, f, indent=1)
     return out

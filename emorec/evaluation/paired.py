@@ -1,29 +1,17 @@
 """Paired comparison of two finished runs on the same test clips: is A better than B?
 
-    python -m trainers.paired RUN_A RUN_B [--resamples=10000] [--plot=a_vs_b.png]
-
 Fold means whose spread is 6-11 points cannot tell two systems 2 points apart; the same clips
-scored by both can, as far as the test actors go. Prints each run's pooled clip-level test
+scored by both can, as far as the test actors go. Gives each run's pooled clip-level test
 accuracy (every fold's test clips together), their difference per fold and pooled, the clips
 only one of them gets right, and a 95% interval for the pooled difference from a bootstrap
 over test actors: one actor's clips share a voice and a way of acting, so they are drawn
 together, not as independent clips (which would make the interval far too narrow).
---plot draws both runs' accuracy per test actor.
 """
 from __future__ import annotations
 
-import os
-
-from absl import app, flags
-
 import numpy as np
 
-from emorec import plots
-from trainers import predictions
-
-_RESAMPLES = flags.DEFINE_integer("resamples", 10000, "Bootstrap resamples of the test actors.")
-_SEED = flags.DEFINE_integer("bootstrap_seed", 0, "Seed of the resampling.")
-_PLOT = flags.DEFINE_string("plot", None, "Where a bar plot of both runs' accuracy per test actor goes.")
+from emorec.evaluation import predictions
 
 
 def correct_by_clip(run_a: str, run_b: str) -> dict:
@@ -55,31 +43,19 @@ def compare(run_a: str, run_b: str, resamples: int, seed: int = 0) -> dict:
     return {"accuracy_a": c["a"].mean(), "accuracy_b": c["b"].mean(), "difference": c["a"].mean() - c["b"].mean(),
             "interval": (float(low), float(high)), "a_better_share": float(np.mean(differences > 0)),
             "only_a": int(np.sum(c["a"] & ~c["b"])), "only_b": int(np.sum(c["b"] & ~c["a"])), "clips": len(c["a"]),
-            "actors": len(np.unique(c["actor"])),
+            "actors": len(np.unique(c["actor"])), "resamples": resamples,
             "per_actor": {int(s): (float(c["a"][c["actor"] == s].mean()), float(c["b"][c["actor"] == s].mean()))
                           for s in np.unique(c["actor"])},
             "per_fold": {int(f): float(c["a"][c["fold"] == f].mean() - c["b"][c["fold"] == f].mean())
                          for f in np.unique(c["fold"])}}
 
 
-def main(argv):
-    if len(argv) != 3:
-        raise app.UsageError("give two run folders: RUN_A RUN_B")
-    run_a, run_b = (os.path.normpath(r) for r in argv[1:])
-    r = compare(run_a, run_b, _RESAMPLES.value, _SEED.value)
-    a, b = os.path.basename(run_a), os.path.basename(run_b)
+def describe(result: dict, a: str, b: str) -> str:
+    """One paragraph of `compare`'s result, naming the runs a and b."""
+    r = result
     folds = ", ".join(f"{d:+.3f}" for d in r["per_fold"].values())
-    print(f"{a} against {b}, {r['clips']} test clips of {r['actors']} actors: clip-level accuracy "
-          f"{r['accuracy_a']:.3f} against {r['accuracy_b']:.3f}, difference {r['difference']:+.3f} "
-          f"(95% interval over test actors {r['interval'][0]:+.3f} to {r['interval'][1]:+.3f}; above zero in "
-          f"{r['a_better_share']:.0%} of {_RESAMPLES.value} resamples); per fold {folds}; clips only {a} gets "
-          f"right {r['only_a']}, only {b} {r['only_b']}")
-    if _PLOT.value:
-        speakers = list(r["per_actor"])
-        plots.per_speaker(speakers, {name: [r["per_actor"][s][i] for s in speakers] for i, name in enumerate((a, b))},
-                          _PLOT.value, f"{a} against {b}: {r['difference']:+.3f} "
-                                       f"({r['interval'][0]:+.3f} to {r['interval'][1]:+.3f})")
-
-
-if __name__ == "__main__":
-    app.run(main)
+    return (f"{a} against {b}, {r['clips']} test clips of {r['actors']} actors: clip-level accuracy "
+            f"{r['accuracy_a']:.3f} against {r['accuracy_b']:.3f}, difference {r['difference']:+.3f} "
+            f"(95% interval over test actors {r['interval'][0]:+.3f} to {r['interval'][1]:+.3f}; above zero in "
+            f"{r['a_better_share']:.0%} of {r['resamples']} resamples); per fold {folds}; clips only {a} gets "
+            f"right {r['only_a']}, only {b} {r['only_b']}")

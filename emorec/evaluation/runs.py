@@ -1,0 +1,70 @@
+"""A run's results on disk, one schema for every kind of run (trained, baseline, centred,
+fused): per fold `fold_K/metrics.json` and `fold_K/predictions.npz`, over folds
+`summary.json`.
+
+    metrics.json: what the fold chose or learnt ({"fold", "train_seconds", ...}) and, for
+    each of "validation" and "test", {"window": scores, "clip": scores} (emorec.metrics).
+    summary.json: {"model", "config", "classes", "folds", "runs" (the runs a derived one was
+    made from), "{part}_{level}_{score}": {"mean", "std", "values"} for every part, level
+    and headline score, "train_seconds": the same, anything the run adds, "per_fold": the
+    folds' metrics.json}.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from emorec import metrics
+from emorec.evaluation import predictions
+
+SUMMARY = "summary.json"
+
+
+def scores(parts: dict, class_names) -> dict:
+    """{part: {"window", "clip"}} of clip-level predictions {part: (probabilities, labels,
+    names)}: one row per clip, so the window level is the clip level."""
+    out = {}
+    for part, (probabilities, labels, _) in parts.items():
+        clip = metrics.summarize(probabilities, labels, class_names)
+        out[part] = {"window": clip, "clip": clip}
+    return out
+
+
+def write_fold(fold_dir: str, result: dict, parts: dict | None = None) -> dict:
+    """Writes the fold's metrics.json and, given its clip-level predictions, predictions.npz."""
+    os.makedirs(fold_dir, exist_ok=True)
+    if parts is not None:
+        predictions.save(fold_dir, parts)
+    with open(os.path.join(fold_dir, "metrics.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def write_summary(run_dir: str, results: list[dict], model: str, config: str, classes: int,
+                  runs: list[str] = (), **extra) -> dict:
+    """Writes summary.json over the folds' results; returns it without per_fold."""
+    summary = {"model": model, "config": config, "classes": classes, "folds": len(results), "runs": list(runs)}
+    for part in predictions.PARTS:
+        for level in ("window", "clip"):
+            summary.update(metrics.over_folds([r[part][level] for r in results], f"{part}_{level}"))
+    summary["train_seconds"] = metrics.mean_and_spread([r["train_seconds"] for r in results])
+    summary.update(extra)
+    with open(os.path.join(run_dir, SUMMARY), "w") as f:
+        json.dump({**summary, "per_fold": results}, f, indent=1)
+    return summary
+
+
+def read_summary(run_dir: str) -> dict:
+    """A finished run's summary.json."""
+    path = os.path.join(run_dir, SUMMARY)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: is {run_dir!r} a finished run of trainers.train, "
+                                "trainers.baseline, or a centred or fused run?")
+    with open(path) as f:
+        return json.load(f)
+
+
+def member_seconds(run_dirs: list[str]) -> list[float]:
+    """Per fold, what a run derived from `run_dirs` cost: the sum of its members' training
+    (every run lists its folds' seconds in fold order)."""
+    return [float(sum(fold)) for fold in zip(*(read_summary(r)["train_seconds"]["values"] for r in run_dirs))]
