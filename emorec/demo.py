@@ -72,8 +72,8 @@ def quiet(log_path: str):
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     terminal = os.fdopen(os.dup(2), "w")
-    with open(log_path, "a") as log:
-        os.dup2(log.fileno(), 1)
+    with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        os.dup2(log.fileno(), 1)  # and below Python: what C++ libraries print
         os.dup2(log.fileno(), 2)
         try:
             yield terminal

@@ -1,3 +1,5 @@
+import sys
+
 from emorec import demo, ravdess
 
 from conftest import real_ravdess
@@ -20,3 +22,19 @@ def test_describe_real_audio(tmp_path):
     text = demo.describe(ravdess.scan(str(real_ravdess()), modalities=(3,)), num_folds=folds)
     assert text.startswith(f"{len(wavs)} clips ({len(wavs)} audio-only) from {len(actors)} actors")
     assert f"| {folds} | {tuple(actors[-4:])} | {tuple(actors[:4])} |" in text
+
+
+def test_quiet_keeps_what_libraries_print_in_the_log_and_off_the_terminal(tmp_path, capfd):
+    import os
+
+    log = tmp_path / "stage.log"
+    with demo.quiet(str(log)) as terminal:
+        os.write(2, b"C++ notice on stderr\n")  # what TFLite's delegate prints, below Python
+        print("a library's print")
+        sys.stderr.write("a deprecation a user cannot act on\n")  # where warnings and absl's lines go
+        terminal.write("the stage's own bar\n")
+    shown = capfd.readouterr()
+    kept = log.read_text()
+    assert "C++ notice" in kept and "a library's print" in kept and "a deprecation" in kept
+    assert "C++ notice" not in shown.err + shown.out and "a library's print" not in shown.out
+    assert "the stage's own bar" in shown.err
