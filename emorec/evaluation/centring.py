@@ -50,7 +50,7 @@ def centre_run(run_dir: str, model_dir: str, step: float = 0.1) -> tuple[list[di
     member = runs.read_summary(run_dir)
     class_names = ravdess.class_names(member["classes"])
     results = []
-    for fold, seconds in zip(predictions.common_folds([run_dir]), runs.member_seconds([run_dir])):
+    for fold, seconds in zip(predictions.common_folds([run_dir]), runs.member_seconds([member])):
         parts = predictions.load(os.path.join(run_dir, f"fold_{fold}"))
         speakers = {part: predictions.speakers(names) for part, (_, _, names) in parts.items()}
         probabilities, labels, _ = parts["validation"]

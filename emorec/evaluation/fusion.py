@@ -42,11 +42,11 @@ def fuse_runs(run_dirs: list[str], model_dir: str, step: float = 0.05) -> tuple[
     """Fuses finished runs into `model_dir`, in their layout; returns the folds' results
     (each with its weights) and the summary."""
     folds = predictions.common_folds(run_dirs)
-    class_names = ravdess.class_names(runs.read_summary(run_dirs[0])["classes"])
-    names = [os.path.basename(r) for r in run_dirs]
     members = [runs.read_summary(r) for r in run_dirs]
+    class_names = ravdess.class_names(members[0]["classes"])
+    names = [os.path.basename(r) for r in run_dirs]
     results = []
-    for fold, seconds in zip(folds, runs.member_seconds(run_dirs)):
+    for fold, seconds in zip(folds, runs.member_seconds(members)):
         parts = predictions.aligned(run_dirs, fold)
         weights = choose_weights(*parts["validation"][:2], step)
         fused = {part: (fuse(p, weights), labels, clip_names) for part, (p, labels, clip_names) in parts.items()}

@@ -64,7 +64,7 @@ def read_summary(run_dir: str) -> dict:
         return json.load(f)
 
 
-def member_seconds(run_dirs: list[str]) -> list[float]:
-    """Per fold, what a run derived from `run_dirs` cost: the sum of its members' training
-    (every run lists its folds' seconds in fold order)."""
-    return [float(sum(fold)) for fold in zip(*(read_summary(r)["train_seconds"]["values"] for r in run_dirs))]
+def member_seconds(members: list[dict]) -> list[float]:
+    """Per fold, what a run derived from runs with these summaries cost: the sum of its
+    members' training (every run lists its folds' seconds in fold order)."""
+    return [float(sum(fold)) for fold in zip(*(m["train_seconds"]["values"] for m in members))]
