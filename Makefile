@@ -3,7 +3,6 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # The CUDA build of TensorFlow where a GPU driver is present, the CPU build elsewhere.
 TF     ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
-SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO   ?= demo_out
 # A step piped into tee fails the target when the step fails, not only when tee does.
 SHELL := bash
@@ -25,8 +24,6 @@ install: $(VENV)/.extras-build+train+baselines+serving+test
 install-whisper: $(VENV)/.extras-build+train+baselines+whisper+whisper-reference
 
 $(VENV)/.base:
-	@command -v ffmpeg >/dev/null || { echo "Installing ffmpeg (Debian package)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	touch $@

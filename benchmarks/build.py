@@ -24,6 +24,7 @@ import sys
 from absl import app, flags
 
 from benchmarks.common import ROOT, hd_clip, print_table
+from emorec.media import video
 
 _COPIES = flags.DEFINE_integer("copies", 48, "Clips to build (8 emotions x copies/8 actors).")
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "build"), "Scratch folder.")
@@ -74,7 +75,7 @@ def decode_only(clips: pathlib.Path) -> dict:
     import time
 
     from emorec import ravdess
-    from emorec.media import clip_features, video
+    from emorec.media import clip_features
     from emorec.media.faces import FacePipeline
 
     pipeline = FacePipeline()
@@ -116,8 +117,10 @@ def main(argv):
         rows.append([label, f"{r['examples']}", f"{r['seconds']:.1f}", f"{r['examples'] / r['seconds']:.2f}",
                      f"{r['peak_mib']:.0f}", f"{r['bytes'] / r['examples'] / 1024:.0f}"])
         print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
+    ffmpeg = subprocess.run([video.ffmpeg(), "-version"], capture_output=True, text=True).stdout.split()[2]
     print_table(f"`python -m benchmarks.build --copies={_COPIES.value}`: `av` config, {_COPIES.value} clips of "
-                f"1280x720 H.264 29.97 fps + 48 kHz AAC, 4 s ({origin}); {os.cpu_count()} cores, {platform.machine()}",
+                f"1280x720 H.264 29.97 fps + 48 kHz AAC, 4 s ({origin}); ffmpeg {ffmpeg}; {os.cpu_count()} cores, "
+                f"{platform.machine()}",
                 ["build", "clips", "seconds", "clips/s", "peak MiB (largest process)", "KiB on disk per clip"], rows)
 
 

@@ -16,13 +16,14 @@ def hd_clip(workdir: pathlib.Path, loops: int = 1) -> tuple[pathlib.Path, str]:
     """(path, where it came from); made once per workdir. `loops`: the clip played that many
     times over (a 4 s clip holds no 128-frame window beside another)."""
     from emorec import ravdess, synthetic
+    from emorec.media import video
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / ("source_720p.mp4" if loops == 1 else f"source_720p_x{loops}.mp4")
     if REAL_CLIP.exists():
         origin = f"the real clip {REAL_CLIP.name}, re-encoded" + (f", played {loops} times" if loops > 1 else "")
         if not path.exists():
-            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", str(loops - 1), "-i", str(REAL_CLIP),
+            subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-y", "-stream_loop", str(loops - 1), "-i", str(REAL_CLIP),
                             "-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:0", "-r", "30000/1001",
                             "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
                             "-c:a", "aac", "-ar", "48000", str(path)], check=True)

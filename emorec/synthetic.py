@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from emorec import ravdess
+from emorec.media import video
 
 FRAME_RATE = "30000/1001"  # RAVDESS's 29.97 fps, exactly
 SAMPLE_RATE = 48000
@@ -127,7 +128,7 @@ def write_mp4(path: str, frames: np.ndarray, waveform: np.ndarray | None,
     """H.264 (yuv420p) mp4 with an optional AAC track; bit-exact for equal inputs."""
     height, width = frames.shape[1:3]
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = ["ffmpeg", "-nostdin", "-y", "-loglevel", "error",
+        cmd = [video.ffmpeg(), "-nostdin", "-y", "-loglevel", "error",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                "-r", frame_rate, "-i", "-"]
         if waveform is not None:

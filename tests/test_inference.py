@@ -81,7 +81,7 @@ def test_no_audio_stream_names_the_video_only_way(exports, tmp_path, capsys):
 def test_variable_frame_rate_rows_carry_stream_times(exports, tmp_path):
     clip = _clip(tmp_path / "01-01-02-01-01-01-05.mp4", with_audio=False)
     vfr = tmp_path / "01-01-02-01-01-01-06.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", clip, "-vf",
+    subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-i", clip, "-vf",
                     "setpts='if(lt(N,15),N,15+(N-15)*2)/(30*TB)'", "-fps_mode", "passthrough",
                     "-c:v", "libx264", "-preset", "ultrafast", str(vfr)], check=True)
     rows = _run(vfr, "--model", exports["video"], "--mode", "per-frame", "--out", tmp_path / "out")["rows"]
@@ -141,7 +141,7 @@ def test_an_audio_file_runs_through_an_audio_only_model_with_the_exports_classes
     assert {r["label"] for r in result["rows"]} <= set(SEVEN)
     for extension in ("flac", "mp3"):  # the same speech re-encoded: about the same rows
         other = tmp_path / f"speech.{extension}"
-        subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), str(other)], check=True)
+        subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(path), str(other)], check=True)
         rows = _run(other, "--model", seven_class_audio, "--out", tmp_path / "out")["rows"]
         assert [r["frame"] for r in rows][:len(result["rows"])] == [r["frame"] for r in result["rows"]], extension
         if extension == "flac":  # lossless but 16-bit

@@ -30,7 +30,7 @@ def test_variable_frame_rate_keeps_its_own_timeline(tmp_path):
     source = _clip(tmp_path, size=(160, 120), with_audio=False)
     vfr = str(tmp_path / "vfr.mp4")
     # Frame n is shown at n * 33 ms for the first half, then at twice the spacing.
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", source, "-vf",
+    subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-i", source, "-vf",
                     "setpts='if(lt(N,15),N,15+(N-15)*2)/(30*TB)'", "-fps_mode", "passthrough",
                     "-c:v", "libx264", "-preset", "ultrafast", vfr], check=True)
     t = video.decode(vfr, with_audio=False)["timestamps"]
@@ -55,7 +55,7 @@ def test_a_clip_cut_short_is_damaged_not_a_shorter_clip(tmp_path):
     """The first half of an mp4 whose index comes first (as RAVDESS's originals): ffmpeg
     decodes what is there, logs the damage and exits 0; decode refuses it."""
     whole = str(tmp_path / "whole.mp4")
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", _clip(tmp_path, size=(320, 240), seconds=3.0),
+    subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-i", _clip(tmp_path, size=(320, 240), seconds=3.0),
                     "-c", "copy", "-movflags", "+faststart", whole], check=True)
     assert len(video.decode(whole)["frames"]) == 90
     cut = tmp_path / "cut.mp4"

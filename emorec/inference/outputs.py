@@ -9,6 +9,8 @@ import subprocess
 import cv2
 import numpy as np
 
+from emorec.media import video
+
 
 class Timeline:
     """timeline.csv written row by row as predictions come (a stopped run, a camera's
@@ -61,11 +63,11 @@ class AnnotatedVideo:
 
     def __init__(self, path: str, size: tuple[int, int], fps: float, audio_from: str | None = None):
         width, height = size
-        cmd = ["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        cmd = [video.ffmpeg(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{width}x{height}", "-r", f"{fps or 30:.5f}", "-i", "-"]
         if audio_from:
             cmd += ["-i", audio_from, "-map", "0:v", "-map", "1:a?", "-c:a", "aac"]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-shortest", path]
+        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", path]
         self.path = path
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 

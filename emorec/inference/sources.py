@@ -43,9 +43,8 @@ def _scaled(width: int, height: int, max_width: int) -> tuple[int, int]:
 def _file_frames(path: str, width: int, height: int, skip_deblocking: bool = False) -> Iterator[Frame]:
     """Decodes frame by frame, as `video.decode` does for the dataset builder; times come
     from the stream, so variable frame rates keep theirs."""
-    cmd = ["ffmpeg", "-nostdin", "-v", "info", *(["-skip_loop_filter", "all"] if skip_deblocking else []),
-           "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
-           "-vf", f"scale={width}:{height}:flags=area,showinfo", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    cmd = [video.ffmpeg(), "-nostdin", "-v", "info", *(["-skip_loop_filter", "all"] if skip_deblocking else []),
+           "-i", path, *video.rgb_frames(f"{width}:{height}")]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     times: queue.Queue = queue.Queue()
     log: list[str] = []

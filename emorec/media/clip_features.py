@@ -1,6 +1,7 @@
 """One RAVDESS clip -> the features the dataset stores: faces, waveform, log-mel, labels."""
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import os
 
@@ -81,15 +82,24 @@ def doubts(example: dict) -> list[tuple[str, str, bool]]:
     return found
 
 
-def map_in_threads(function, items, workers: int | None = None):
+def map_in_threads(function, items, workers: int | None = None, ahead: int = 4):
     """function(item) for each item, in order, on a thread per core: ffmpeg runs in
     subprocesses and OpenCV releases the GIL, so threads keep every core busy. OpenCV's own
-    threads would only compete with them, so it runs single-threaded meanwhile."""
+    threads would only compete with them, so it runs single-threaded meanwhile. At most
+    `ahead` results a worker wait to be taken, so a slow consumer never holds the whole
+    dataset in memory."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
+    workers = workers or os.cpu_count() or 1
     try:
-        with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-            yield from pool.map(function, items)
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            items, pending = iter(items), collections.deque()
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) >= ahead * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
     finally:
         cv2.setNumThreads(threads)
 
