@@ -75,6 +75,10 @@ def test_every_bad_clip_is_reported_by_name_and_reason(messy_dir, tmp_path, caps
     splits = builder.info.splits
     assert sorted(splits) == ["actor_01", "actor_02"]
     assert splits["actor_01"].num_examples == 3 and splits["actor_02"].num_examples == 3
+    # One pool processes every actor's clips: each split must still hold its own actor's.
+    for split in splits:
+        actors = {int(e["actor"]) for e in tfds.as_numpy(builder.as_dataset(split=split))}
+        assert actors == {int(split[-2:])}
 
 
 def reference_log_mel(x, sample_rate=16000, num_mels=64, fmin=20.0, fmax=8000.0):

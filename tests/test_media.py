@@ -1,10 +1,11 @@
 import subprocess
+import time
 
 import numpy as np
 import pytest
 
 from emorec import ravdess, synthetic
-from emorec.media import audio, faces, features, video
+from emorec.media import audio, clip_features, faces, features, video
 
 from conftest import real_ravdess
 
@@ -102,6 +103,16 @@ def test_log_mel_timeline():
     assert features.window_samples(16, 30000 / 1001) == 8542  # 16 / 29.97 s = 8541.9 samples
 
 
+def test_log_mel_first_traced_in_a_graph_equals_eager():
+    import tensorflow as tf
+
+    waveform = np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32)
+    features._mel_matrix.cache_clear()  # the filterbank is first made while tracing
+    traced = tf.function(features.log_mel)(tf.constant(waveform)).numpy()
+    eager = features.log_mel(waveform).numpy()
+    np.testing.assert_array_equal(traced, eager)
+
+
 def test_speaker_statistics_standardise_every_band_over_the_speakers_clips():
     from emorec.models.layers import SpeakerNorm
     rng = np.random.default_rng(0)
@@ -157,3 +168,18 @@ def test_crop_is_square_centred_and_padded_at_the_border():
     assert np.all(np.abs(edge[:, :19, 0].astype(int) - 50) <= 1) and np.all(np.abs(edge[:19, :, 1].astype(int) - 50) <= 1)
     np.testing.assert_allclose(edge[25, 21:39, 0], 50 + 2 * np.arange(1, 19), atol=2)
     np.testing.assert_allclose(edge[21:39, 25, 1], 50 + 2 * np.arange(1, 19), atol=2)
+
+
+def test_threads_keep_order_and_run_only_a_bounded_way_ahead():
+    started = []
+
+    def work(i):
+        started.append(i)
+        return i * i
+
+    taken = []
+    for result in clip_features.map_in_threads(work, range(40), workers=2, ahead=3):
+        taken.append(result)
+        time.sleep(0.002)  # a consumer slower than the workers
+        assert len(started) <= len(taken) + 2 * 3
+    assert taken == [i * i for i in range(40)]
