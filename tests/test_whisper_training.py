@@ -31,16 +31,25 @@ def audio_data(tmp_path_factory):
     return root / "data"
 
 
-def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audio_data, tmp_path):
+@pytest.mark.parametrize("refit", [False, True])
+def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audio_data, tmp_path, refit):
     run = subprocess.run([sys.executable, "-m", "trainers.train", f"--data_dir={audio_data}", "--config=audio",
                           f"--model_dir={tmp_path / 'run'}", "--model=whisper_tiny_en", "--options=whisper_weights=None",
                           "--frames=16", "--fold=1", "--epochs=3", "--batch_size=4", "--verbose=0",
-                          f"--export_dir={tmp_path / 'exports'}"],
+                          f"--export_dir={tmp_path / 'exports'}", f"--{'' if refit else 'no'}refit"],
                          cwd=ROOT, env=ENV, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads((tmp_path / "run" / "fold_1" / "metrics.json").read_text())
+    fold = tmp_path / "run" / "fold_1"
+    result = json.loads((fold / "metrics.json").read_text())
     assert result["actors"]["test"] == [1] and result["test"]["clip"]["examples"] == 6
-    assert len((tmp_path / "run" / "fold_1" / "history.csv").read_text().splitlines()) == 1 + 3
+    history = (fold / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 3
+    if refit:  # a second head on training + validation actors for the epochs validation chose
+        column = history[0].split(",").index("val_accuracy")
+        best = int(np.argmax([float(row.split(",")[column]) for row in history[1:]])) + 1
+        assert result["refit"]["epochs"] == best
+        assert len((fold / "refit_history.csv").read_text().splitlines()) == 1 + best
+        assert [w.rsplit("/", 1)[-1] for w in result["weights"]] == ["best.weights.h5", "refit.weights.h5"]
 
     builder = datasets.load_builder(str(audio_data), "audio")
     clips = list(tfds.as_numpy(builder.as_dataset(split="actor_01")))

@@ -162,9 +162,9 @@ def _result(fold: ravdess.Fold, spec, seconds: float, weights: list[str]) -> dic
 def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_dir: str) -> tuple[dict, dict]:
     """A frozen pretrained encoder: its features are computed once for every clip (cached in
     the run folder, shared by the folds), and only the head (layer weights, pooling,
-    classifier) trains on them. Windows are the evaluation windows; nothing is augmented."""
-    if FLAGS.refit:
-        raise app.UsageError("--refit is not available for a frozen encoder's cached features")
+    classifier) trains on them. Windows are the evaluation windows; nothing is augmented.
+    With --refit, a second head trains on training and validation actors for the epochs
+    validation chose, and the test actors are scored by the two heads' average."""
     features, head = parts
     class_names = ravdess.class_names(num_classes)
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
@@ -185,11 +185,36 @@ def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_
     best = os.path.join(fold_dir, "best.weights.h5")
     model.save_weights(best)  # the whole model, waveform to probabilities, as every run keeps it
     result = _result(fold, spec, stopwatch.seconds, [best])
+    tested = head
+    if FLAGS.refit:
+        epochs = _best_epoch(fold_dir)
+        refit_model = build_model(num_classes)
+        refit_features, refit_head = feature_cache.frozen_parts(refit_model)
+        refit_features.set_weights(features.get_weights())  # the encoder the cache was made with
+        both_x, both_y, _ = feature_cache.inputs(cache, fold.train + fold.validation, spec.speaker_stats)
+        refit_head.compile(optimizer(max(len(both_y) // FLAGS.batch_size, 1), epochs),
+                           sparse_loss(num_classes, FLAGS.label_smoothing), metrics=["accuracy"])
+        callbacks, refit_stopwatch = checkpoints.callbacks(fold_dir, None, prefix="refit_",
+                                                           seed=FLAGS.seed + fold.number + 1000)
+        logging.info("fold %d: refit head on %s for %d epochs", fold.number, fold.train + fold.validation, epochs)
+        refit_head.fit(both_x, both_y, batch_size=FLAGS.batch_size, epochs=epochs, shuffle=True,
+                       callbacks=callbacks, verbose=FLAGS.verbose)
+        result["weights"].append(os.path.join(fold_dir, "refit.weights.h5"))
+        refit_model.save_weights(result["weights"][-1])
+        result["refit"] = {"epochs": epochs, "seconds": refit_stopwatch.seconds, "test_validated_model": _scores(
+            feature_cache.predict(head, cache, fold.test, spec.speaker_stats), class_names)}
+        result["train_seconds"] += refit_stopwatch.seconds
+        tested = models.average([head, refit_head])
     clips = {}
-    for part, actors in (("validation", fold.validation), ("test", fold.test)):
-        predicted = feature_cache.predict(head, cache, actors, spec.speaker_stats)
+    for part, scored, actors in (("validation", head, fold.validation), ("test", tested, fold.test)):
+        predicted = feature_cache.predict(scored, cache, actors, spec.speaker_stats)
         result[part], clips[part] = _scores(predicted, class_names), predicted["clip"]
     return result, clips
+
+
+def _best_epoch(worker_dir: str) -> int:
+    """The epoch (1-based) with the best validation accuracy in the run's history.csv."""
+    return int(np.argmax(_history(os.path.join(worker_dir, "history.csv"))["val_accuracy"])) + 1
 
 
 def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, fold_dir: str) -> tuple[dict, dict]:
@@ -218,8 +243,7 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
     result = _result(fold, spec, seconds, [best])
     tested = validated
     if FLAGS.refit:
-        history = _history(os.path.join(_worker_dir(fold_dir), "history.csv"))
-        epochs = int(np.argmax(history["val_accuracy"])) + 1
+        epochs = _best_epoch(_worker_dir(fold_dir))
         weights, refit_seconds = refit(fold, builder, strategy, spec, num_classes, fold_dir, epochs)
         result["weights"].append(weights)
         result["refit"] = {"epochs": epochs, "seconds": refit_seconds,

@@ -110,12 +110,11 @@ def speaker_features(model: keras.Model) -> keras.Model | None:
     """waveform -> the features whose per-speaker mean and std a speaker-normalised model
     takes as `speaker_stats` (Whisper: the encoder's pooled layers of a window; mel_cnn2d:
     the log-mel frames of a whole recording), None for a model without `speaker_stats`.
-    Training and serving compute a speaker's statistics from these, so they agree."""
+    Training and serving compute a speaker's statistics from these, so they agree. In an
+    `average` of members, the first member's (their frozen encoders are one and the same)."""
     if "speaker_stats" not in {t.name for t in model.inputs}:
         return None
-    for layer in model.layers:
-        if not isinstance(layer, keras.Model):
-            continue
+    for layer in _submodels(model):
         names = {sub.name for sub in layer.layers}
         if whisper.FEATURES in names:
             return layer.get_layer(whisper.FEATURES)
@@ -123,3 +122,11 @@ def speaker_features(model: keras.Model) -> keras.Model | None:
             waveform = inputs.waveform_samples(None)
             return keras.Model(waveform, layer.get_layer("log_mel")(waveform), name="log_mel_features")
     raise ValueError(f"{model.name} takes speaker_stats but has no known speaker features")
+
+
+def _submodels(model: keras.Model):
+    """The models nested in `model`, at any depth, in layer order."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield layer
+            yield from _submodels(layer)
