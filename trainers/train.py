@@ -188,28 +188,42 @@ def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_
     tested = head
     if FLAGS.refit:
         epochs = _best_epoch(fold_dir)
-        refit_model = build_model(num_classes)
-        refit_features, refit_head = feature_cache.frozen_parts(refit_model)
-        refit_features.set_weights(features.get_weights())  # the encoder the cache was made with
-        both_x, both_y, _ = feature_cache.inputs(cache, fold.train + fold.validation, spec.speaker_stats)
-        refit_head.compile(optimizer(max(len(both_y) // FLAGS.batch_size, 1), epochs),
-                           sparse_loss(num_classes, FLAGS.label_smoothing), metrics=["accuracy"])
-        callbacks, refit_stopwatch = checkpoints.callbacks(fold_dir, None, prefix="refit_",
-                                                           seed=FLAGS.seed + fold.number + 1000)
-        logging.info("fold %d: refit head on %s for %d epochs", fold.number, fold.train + fold.validation, epochs)
-        refit_head.fit(both_x, both_y, batch_size=FLAGS.batch_size, epochs=epochs, shuffle=True,
-                       callbacks=callbacks, verbose=FLAGS.verbose)
-        result["weights"].append(os.path.join(fold_dir, "refit.weights.h5"))
-        refit_model.save_weights(result["weights"][-1])
-        result["refit"] = {"epochs": epochs, "seconds": refit_stopwatch.seconds, "test_validated_model": _scores(
-            feature_cache.predict(head, cache, fold.test, spec.speaker_stats), class_names)}
-        result["train_seconds"] += refit_stopwatch.seconds
+        weights, seconds, refit_head = refit_on_cache(fold, features, cache, spec, num_classes, fold_dir, epochs)
+        _add_refit(result, epochs, weights, seconds,
+                   _scores(feature_cache.predict(head, cache, fold.test, spec.speaker_stats), class_names))
         tested = models.average([head, refit_head])
     clips = {}
     for part, scored, actors in (("validation", head, fold.validation), ("test", tested, fold.test)):
         predicted = feature_cache.predict(scored, cache, actors, spec.speaker_stats)
         result[part], clips[part] = _scores(predicted, class_names), predicted["clip"]
     return result, clips
+
+
+def refit_on_cache(fold: ravdess.Fold, features, cache: dict, spec, num_classes: int, fold_dir: str,
+                   epochs: int) -> tuple[str, float, keras.Model]:
+    """`refit` for a frozen encoder: a fresh head on the cached features of the fold's
+    training and validation actors; returns the whole model's weights file, the training
+    seconds and the head."""
+    model = build_model(num_classes)
+    refit_features, head = feature_cache.frozen_parts(model)
+    refit_features.set_weights(features.get_weights())  # the encoder the cache was made with
+    x, y, _ = feature_cache.inputs(cache, fold.train + fold.validation, spec.speaker_stats)
+    head.compile(optimizer(max(len(y) // FLAGS.batch_size, 1), epochs), sparse_loss(num_classes, FLAGS.label_smoothing),
+                 metrics=["accuracy"])
+    callbacks, stopwatch = checkpoints.callbacks(fold_dir, None, prefix="refit_", seed=FLAGS.seed + fold.number + 1000)
+    logging.info("fold %d: refit head on %s for %d epochs", fold.number, fold.train + fold.validation, epochs)
+    head.fit(x, y, batch_size=FLAGS.batch_size, epochs=epochs, shuffle=True, callbacks=callbacks, verbose=FLAGS.verbose)
+    weights = os.path.join(fold_dir, "refit.weights.h5")
+    model.save_weights(weights)
+    return weights, stopwatch.seconds, head
+
+
+def _add_refit(result: dict, epochs: int, weights: str, seconds: float, validated_test: dict) -> None:
+    """Records a fold's refit in its result; `validated_test`: the test actors' scores by the
+    validated model alone, what the refit is measured against."""
+    result["weights"].append(weights)
+    result["refit"] = {"epochs": epochs, "seconds": seconds, "test_validated_model": validated_test}
+    result["train_seconds"] += seconds
 
 
 def _best_epoch(worker_dir: str) -> int:
@@ -244,12 +258,9 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
     tested = validated
     if FLAGS.refit:
         epochs = _best_epoch(_worker_dir(fold_dir))
-        weights, refit_seconds = refit(fold, builder, strategy, spec, num_classes, fold_dir, epochs)
-        result["weights"].append(weights)
-        result["refit"] = {"epochs": epochs, "seconds": refit_seconds,
-                           "test_validated_model": _scores(_predict(validated, builder, splits["test"], spec),
-                                                           class_names)}
-        result["train_seconds"] += result["refit"]["seconds"]
+        weights, seconds = refit(fold, builder, strategy, spec, num_classes, fold_dir, epochs)
+        _add_refit(result, epochs, weights, seconds,
+                   _scores(_predict(validated, builder, splits["test"], spec), class_names))
         tested = fold_model(num_classes, result["weights"])
     clips = {}
     for part, scored in (("validation", validated), ("test", tested)):

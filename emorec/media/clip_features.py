@@ -86,7 +86,7 @@ def map_in_threads(function, items, workers: int | None = None, ahead: int = 4):
     """function(item) for each item, in order, on a thread per core: ffmpeg runs in
     subprocesses and OpenCV releases the GIL, so threads keep every core busy. OpenCV's own
     threads would only compete with them, so it runs single-threaded meanwhile. At most
-    `ahead` results a worker wait to be taken, so a slow consumer never holds the whole
+    `ahead` results per worker wait to be taken, so a slow consumer never holds the whole
     dataset in memory."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
