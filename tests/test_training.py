@@ -42,8 +42,11 @@ def train_command(data_dir, model_dir, *flags):
 
 
 def train(data_dir, model_dir, *flags, env=None, check=True, **kwargs):
-    return subprocess.run(train_command(data_dir, model_dir, *flags), cwd=ROOT, env=env or ENV,
-                          capture_output=True, text=True, check=check, **kwargs)
+    run = subprocess.run(train_command(data_dir, model_dir, *flags), cwd=ROOT, env=env or ENV,
+                         capture_output=True, text=True, **kwargs)
+    if check and run.returncode:  # the trainer's own words, which CalledProcessError would not show
+        raise AssertionError(f"trainers.train exited {run.returncode}:\n{run.stderr[-3000:]}")
+    return run
 
 
 def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
