@@ -3,6 +3,7 @@
 where that folder is absent, a synthetic one), and the printing of their one table."""
 from __future__ import annotations
 
+import csv
 import pathlib
 import subprocess
 
@@ -34,6 +35,19 @@ def hd_clip(workdir: pathlib.Path, loops: int = 1) -> tuple[pathlib.Path, str]:
             synthetic.write_mp4(str(path), synthetic.render_frames(clip, (1280, 720), 120 * loops),
                                 synthetic.render_audio(clip, 4.0 * loops))
     return path, origin
+
+
+def read_config(path: str) -> tuple[str, int | None, dict]:
+    """(model, frames or None, build options) of a trainer's flagfile (relative to the project)."""
+    from emorec import models
+
+    values = {}
+    for line in open(ROOT / path):
+        key, _, value = line.strip().partition("=")
+        if key.startswith("--"):
+            values[key[2:]] = value
+    options = models.parse_options(next(csv.reader([values["options"]])) if values.get("options") else [])
+    return values["model"], int(values["frames"]) if "frames" in values else None, options
 
 
 def print_table(caption: str, header: list[str], rows: list[list[str]]) -> None:

@@ -1,6 +1,10 @@
 """Per model: parameters, FLOPs per clip, training step and inference time per clip.
 
-    .venv/bin/python -m benchmarks.models [--models=r3d,mel_cnn2d] [--frames=16] [--image_size=112]
+    .venv/bin/python -m benchmarks.models [--models=r3d,mel_cnn2d,trainers/configs/whisper_base.cfg]
+        [--frames=16] [--image_size=112]
+
+A model is a registry name (NAME@BACKBONE picks a frame backbone) or a training config,
+measured with the config's model, frames and options.
 
 FLOPs are TensorFlow's profiler count for one clip's forward pass (multiply and add
 counted separately). Times are wall-clock means over --steps runs after one warm-up, on
@@ -9,6 +13,7 @@ whatever this machine is; the table says which.
 from __future__ import annotations
 
 import os
+import pathlib
 import platform
 import sys
 import time
@@ -20,13 +25,14 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from benchmarks.common import print_table
+from benchmarks.common import print_table, read_config
 from emorec import models
 
 DEFAULT_MODELS = ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "mvitv2_tiny", "wave_cnn1d",
                   "mel_cnn2d", "mvitv2+wave_cnn1d", "per_frame", "av_transformer",
-                  "resnet_lstm@small_cnn", "resnet_lstm@fer", "whisper_base"]
-_MODELS = flags.DEFINE_list("models", DEFAULT_MODELS, "Names to measure; NAME@BACKBONE picks a frame backbone.")
+                  "resnet_lstm@small_cnn", "resnet_lstm@fer", "trainers/configs/whisper_base.cfg"]
+_MODELS = flags.DEFINE_list("models", DEFAULT_MODELS, "Names or training configs to measure; NAME@BACKBONE picks a "
+                            "frame backbone.")
 _FRAMES = flags.DEFINE_integer("frames", 16, "Window length in frames.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 112, "Face size.")
 _BATCH = flags.DEFINE_integer("batch", 4, "Clips per training step.")
@@ -62,8 +68,13 @@ def _timed(fn, steps):
 
 
 def measure(spec: str, frames: int, image_size: int, batch: int, steps: int) -> list:
-    name, _, backbone = spec.partition("@")
-    options = {"backbone": backbone} if backbone else {}
+    if spec.endswith(".cfg"):
+        name, config_frames, options = read_config(spec)
+        frames = config_frames or frames
+        label = f"{name} as {pathlib.Path(spec).name} ({frames} frames)"
+    else:
+        name, _, backbone = spec.partition("@")
+        options, label = {"backbone": backbone} if backbone else {}, spec
     if name.split("+")[-1] in models.whisper_checkpoints.PRESETS:
         options["whisper_weights"] = None  # time does not depend on weights, and the packages need not be installed
     model = models.build(name, num_classes=8, frames=frames, image_size=image_size, **options)
@@ -77,7 +88,7 @@ def measure(spec: str, frames: int, image_size: int, batch: int, steps: int) -> 
     one = _inputs(model, 1)
     infer = tf.function(lambda x: model(x, training=False))
     predict = _timed(lambda: infer(one)[0].numpy(), steps)
-    return [spec, f"{params / 1e6:.2f} M", f"{flops / 1e9:.1f}", f"{train * 1000:.0f}", f"{predict * 1000:.0f}"]
+    return [label, f"{params / 1e6:.2f} M", f"{flops / 1e9:.1f}", f"{train * 1000:.0f}", f"{predict * 1000:.0f}"]
 
 
 def main(argv):

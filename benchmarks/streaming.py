@@ -23,7 +23,7 @@ from absl import app, flags
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
 
-from benchmarks.common import ROOT, hd_clip, print_table
+from benchmarks.common import ROOT, hd_clip, print_table, read_config
 from emorec import export, models, ravdess, serving
 from emorec.inference import Predictor, open_file, run_stream
 from emorec.media.faces import FacePipeline
@@ -33,8 +33,11 @@ MODELS = {
     "demo fusion (small CNN + BiLSTM, 64 px; log-mel CNN)": (
         "resnet_lstm+mel_cnn2d", dict(frames=16, image_size=64, backbone="small_cnn", lstm_units=64)),
     "mvitv2_tiny (video only, 112 px)": ("mvitv2_tiny", dict(frames=16, image_size=112)),
-    "whisper_base (audio only, 128-frame windows)": ("whisper_base", dict(frames=128, whisper_weights=None)),
 }
+# The kept Whisper configuration, random weights (time does not depend on them).
+_WHISPER, _WHISPER_FRAMES, _WHISPER_OPTIONS = read_config("trainers/configs/whisper_base.cfg")
+MODELS[f"{_WHISPER} as whisper_base.cfg (audio only, {_WHISPER_FRAMES}-frame windows)"] = (
+    _WHISPER, dict(frames=_WHISPER_FRAMES, whisper_weights=None, **_WHISPER_OPTIONS))
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "streaming"), "Scratch folder.")
 
 

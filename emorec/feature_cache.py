@@ -47,7 +47,8 @@ def compute(features: keras.Model, builder, spec: windows.WindowSpec, path: str,
     """{'features' [N, ...], 'labels' [N], 'names' [N], 'actors' [N]} for every evaluation
     window of every clip in the dataset; read from `path` when it was made for the same
     dataset, encoder weights and windows."""
-    key = f"{builder.data_dir}|{features.name}|{spec.frames}|{spec.num_classes}|{_weights_digest(features)}"
+    key = (f"{builder.data_dir}|{features.name}|{features.output.shape[1:]}|{spec.frames}|{spec.num_classes}|"
+           f"{_weights_digest(features)}")
     if os.path.exists(path):
         with np.load(path) as f:
             if str(f["key"]) == key:
@@ -81,7 +82,8 @@ def inputs(cache: dict, actors, speaker_stats: bool) -> tuple[dict, np.ndarray, 
     rows = np.isin(cache["actors"], list(actors))
     x = {"pooled": cache["features"][rows]}
     if speaker_stats:
-        table = {a: speaker_statistics([cache["features"][cache["actors"] == a]], feature_dims=2)
+        table = {a: speaker_statistics([cache["features"][cache["actors"] == a]],
+                                    feature_dims=cache["features"].ndim - 1)
                  for a in np.unique(cache["actors"][rows])}
         x["speaker_stats"] = np.stack([table[a] for a in cache["actors"][rows]])
     return x, cache["labels"][rows], cache["names"][rows]

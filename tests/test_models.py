@@ -23,6 +23,7 @@ CASES = [
     ("r3d+wave_cnn1d", {"merge": "cross_attention"}),
     # Random weights: the suite never needs the weight packages (tests/test_whisper.py loads files).
     ("whisper_tiny_en", {"whisper_weights": None}),
+    ("whisper_tiny_en", {"whisper_weights": None, "speeds": (0.9, 1.0, 1.1)}),
     ("whisper_base", {"whisper_weights": None, "layer_pooling": "concat", "hidden": 0, "skip_padding": True}),
     ("mvitv2_tiny+whisper_tiny_en", {"whisper_weights": None, "normalization": "none", "trainable_layers": 1}),
 ]

@@ -266,3 +266,25 @@ def test_skip_padding_pools_only_the_clips_own_positions():
     np.testing.assert_allclose(pooled[1, -1, :WIDTH], states[1, :30].mean(0), atol=1e-5)  # 9600 / 320 positions
     np.testing.assert_allclose(pooled[1, -1, WIDTH:], states[1, :30].std(0), atol=1e-5)
     np.testing.assert_allclose(pooled[0, -1, :WIDTH], states[0].mean(0), atol=1e-5)
+
+
+def test_speed_copies_are_scipys_resampling_through_one_shared_encoder():
+    from scipy import signal
+    from emorec.models.layers import SpeedChange
+    tensors = {**openai_tensors(), "num_heads": np.array(HEADS)}
+    waveform = np.random.default_rng(3).normal(0, 0.1, (2, 16000)).astype(np.float32)
+    slow = SpeedChange(0.9)
+    assert (slow.up, slow.down) == (10, 9)
+    np.testing.assert_allclose(slow(waveform).numpy(), signal.resample_poly(waveform, 10, 9, axis=1), atol=1e-6)
+
+    features = whisper.whisper_features(16000, WIDTH, DEPTH, HEADS, speeds=(0.9, 1.0, 1.1))
+    whisper.load_encoder_weights(whisper.encoder_stack(features), tensors)
+    plain = whisper.whisper_features(None, WIDTH, DEPTH, HEADS)
+    whisper.load_encoder_weights(plain, tensors)
+    copies = features(waveform).numpy()
+    assert copies.shape == (2, 3, DEPTH + 1, 2 * WIDTH)
+    for i, (up, down) in enumerate([(10, 9), (1, 1), (10, 11)]):
+        expected = plain(signal.resample_poly(waveform, up, down, axis=1).astype(np.float32)).numpy()
+        np.testing.assert_allclose(copies[:, i], expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="speeds"):
+        whisper.whisper_features(16000, WIDTH, DEPTH, HEADS, skip_padding=True, speeds=(0.9, 1.0))

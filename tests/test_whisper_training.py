@@ -31,10 +31,13 @@ def audio_data(tmp_path_factory):
     return root / "data"
 
 
-@pytest.mark.parametrize("refit", [False, True])
-def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audio_data, tmp_path, refit):
+# The refit case runs on three speed copies too: their statistics have one more axis, and the
+# export averages two heads.
+@pytest.mark.parametrize("refit, options", [(False, "whisper_weights=None"),
+                                            (True, 'whisper_weights=None,"speeds=(0.9,1.0,1.1)"')])
+def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audio_data, tmp_path, refit, options):
     run = subprocess.run([sys.executable, "-m", "trainers.train", f"--data_dir={audio_data}", "--config=audio",
-                          f"--model_dir={tmp_path / 'run'}", "--model=whisper_tiny_en", "--options=whisper_weights=None",
+                          f"--model_dir={tmp_path / 'run'}", "--model=whisper_tiny_en", f"--options={options}",
                           "--frames=16", "--fold=1", "--epochs=3", "--batch_size=4", "--verbose=0",
                           f"--export_dir={tmp_path / 'exports'}", f"--{'' if refit else 'no'}refit"],
                          cwd=ROOT, env=ENV, capture_output=True, text=True)
@@ -59,6 +62,7 @@ def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audi
     with np.load(tmp_path / "run" / "feature_cache.npz") as f:
         cache = {k: f[k] for k in ("features", "labels", "names", "actors")}
     trained_stats = feature_cache.inputs(cache, [1], speaker_stats=True)[0]["speaker_stats"][0]
+    assert trained_stats.shape[:2] == ((2, 3) if "speeds" in options else (2, 5))  # (mean and std, speeds or layers)
     served_stats = enrol.speaker_stats(model, [c["waveform"] for c in clips])
     np.testing.assert_allclose(served_stats, trained_stats, rtol=1e-4, atol=1e-5)
 

@@ -12,7 +12,6 @@ With --export_dir, the best fold's model is exported for TF Serving.
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 
@@ -82,13 +81,7 @@ def model_options() -> dict:
     for name in ("backbone", "weights", "merge"):
         if FLAGS[name].value:  # an empty value (--backbone=) clears one set by a flagfile
             options[name] = FLAGS[name].value
-    for item in FLAGS.options:
-        key, _, value = item.partition("=")
-        try:
-            options[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            options[key] = value
-    return options
+    return {**options, **models.parse_options(FLAGS.options)}
 
 
 def build_model(num_classes: int, weights_file: str | None = None):

@@ -16,6 +16,7 @@ classifier on every frame, untrained here: faces scored zero-shot). Options go t
 """
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 
@@ -95,6 +96,19 @@ def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 1
     x = fusion.merge(*embeddings, mode=mode, **merge_options) if len(embeddings) == 2 else embeddings[0]
     model_name = name.replace("+", "_")
     return keras.Model(inputs, classifier_head(x, num_classes, head_dropout), name=model_name)
+
+
+def parse_options(items: list[str]) -> dict:
+    """`key=value` strings (the trainer's `--options`) -> `build` options: each value a Python
+    literal (`hidden=0`, `speeds=(0.9,1.0,1.1)`), else the string itself (`backbone=small_cnn`)."""
+    options = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    return options
 
 
 def average(members: list[keras.Model], name: str = "average") -> keras.Model:

@@ -7,9 +7,11 @@ waveform float32 [batch, samples] at 16 kHz
      transformer blocks (`whisper_features`: the encoder, frozen by default)
   -> the mean and standard deviation over time of the input to the blocks and of every
      block's output (the last after the final layer norm): [batch, L + 1, 2 * width]
+     (with `speeds`, once for each speed copy of the window: [batch, speeds, L + 1, 2 * width])
   -> optionally standardised per speaker (`speaker_stats`: the mean and std of these
-     features over the speaker's recordings, no labels) -> a learned softmax-weighted sum
-     over the L + 1 layers (SUPERB / EmoBox) -> an MLP: the embedding (`whisper_pooling`).
+     features over the speaker's recordings, no labels) -> the mean over speed copies
+  -> a learned softmax-weighted sum over the L + 1 layers (SUPERB / EmoBox), or every layer
+     side by side -> an MLP: the embedding (`whisper_pooling`).
 
 Per layer the statistics are pooled before the layers are weighted: the weighted sum of the
 means is the mean of the weighted sum, and pooled features are what a frozen encoder's
@@ -24,10 +26,11 @@ from keras import layers, ops
 from emorec import ravdess
 from emorec.media.features import SAMPLE_RATE
 from emorec.models import inputs, whisper_checkpoints
-from emorec.models.layers import SpeakerNorm, register, transformer_block
+from emorec.models.layers import SpeakerNorm, SpeedChange, register, transformer_block
 
 N_FFT, HOP, NUM_MELS = 400, 160, 80
 FEATURES = "whisper_features"  # the frozen part: cached in training, the speaker features at serving
+STACK = "whisper_stack"  # the encoder inside FEATURES when it runs on several speed copies
 MAX_POSITIONS = 1500  # 30 s: Whisper's context
 
 
@@ -139,8 +142,45 @@ class LayerWeightedSum(layers.Layer):
         return (shape[0], shape[2])
 
 
+@register
+class SpeedAverage(layers.Layer):
+    """[batch, speeds, ...] -> [batch, ...]: the mean over a clip's speed copies."""
+
+    def call(self, x):
+        return ops.mean(x, axis=1)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], *shape[2:])
+
+
 def whisper_features(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False,
-                     skip_padding: bool = False) -> keras.Model:
+                     skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,)) -> keras.Model:
+    """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width], or with
+    several `speeds` [batch, speeds, depth + 1, 2 * width]: the encoder's statistics of the
+    window played at each speed (`SpeedChange`; the encoder itself is the `whisper_stack`
+    inside, shared by the copies).
+
+    `full_context`, `skip_padding`: see `_stack`.
+    """
+    if tuple(speeds) == (1.0,):
+        return _stack(samples, width, depth, heads, full_context, skip_padding, name=FEATURES)
+    if full_context or skip_padding:
+        raise ValueError("speeds change the window's length: they go with neither full_context nor skip_padding")
+    stack = _stack(None, width, depth, heads, name=STACK)
+    waveform = inputs.waveform_samples(samples)
+    copies = [stack(waveform if speed == 1.0 else SpeedChange(speed, name=f"speed_{speed:g}")(waveform))
+              for speed in speeds]
+    copies = [layers.Reshape((1, *c.shape[1:]))(c) for c in copies]
+    return keras.Model(waveform, layers.Concatenate(axis=1, name="speed_copies")(copies), name=FEATURES)
+
+
+def encoder_stack(features: keras.Model) -> keras.Model:
+    """The model that holds the encoder's layers: `features` itself, or its shared `whisper_stack`."""
+    return features.get_layer(STACK) if STACK in {layer.name for layer in features.layers} else features
+
+
+def _stack(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False,
+           skip_padding: bool = False, name: str = FEATURES) -> keras.Model:
     """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width].
 
     `full_context`: the window is padded with silence to Whisper's 30 s, as Whisper always
@@ -169,7 +209,7 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int, fu
     if full_context:  # the positions over the window: its log-mel frames, halved by conv2
         states = [layers.Cropping1D((0, MAX_POSITIONS - -(-(samples // HOP) // 2)))(s) for s in states]
     speech = SpeechPositions(name="speech_positions")(waveform) if skip_padding else None
-    return keras.Model(waveform, TimeStatistics(name="time_statistics")(states, speech=speech), name=FEATURES)
+    return keras.Model(waveform, TimeStatistics(name="time_statistics")(states, speech=speech), name=name)
 
 
 def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) -> None:
@@ -226,7 +266,7 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
 
 def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "whisper_base",
                     whisper_weights: str | None = "pretrained", trainable_layers: int = 0, full_context: bool = False,
-                    skip_padding: bool = False,
+                    skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,),
                     normalization: str = "speaker",
                     layer_pooling: str = "weighted", hidden: int = 256, dropout: float = 0.2) -> keras.Model:
     """waveform [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
@@ -236,7 +276,8 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
     path to a CTranslate2 model or an OpenAI checkpoint (named apart from `weights`, which a
     fusion's video backbone takes). `trainable_layers`: how many of the top
     transformer blocks fine-tune (0: the encoder is frozen, and the trainer caches its
-    features). `full_context`, `skip_padding`: see `whisper_features`. `normalization`: 'speaker' or 'none'. `layer_pooling`: 'weighted' (a learned
+    features). `full_context`, `skip_padding`, `speeds`: see `whisper_features` (several speeds:
+    each copy standardised with the speaker's statistics at that speed, then averaged). `normalization`: 'speaker' or 'none'. `layer_pooling`: 'weighted' (a learned
     softmax-weighted sum, SUPERB's protocol) or 'concat' (every layer's statistics side by side).
     """
     if preset not in whisper_checkpoints.PRESETS:
@@ -251,11 +292,12 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
                          "normalization='speaker' takes; fine-tune with normalization='none'")
     waveform = inputs.waveform(frames, fps)
     features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context,
-                                skip_padding)
+                                skip_padding, tuple(speeds))
+    stack = encoder_stack(features)
     if whisper_weights is not None:
-        load_encoder_weights(features, whisper_checkpoints.read(preset if whisper_weights == "pretrained"
+        load_encoder_weights(stack, whisper_checkpoints.read(preset if whisper_weights == "pretrained"
                                                                 else whisper_weights))
-    for layer in features.layers:
+    for layer in stack.layers:
         block = layer.name.split("_")[0]
         layer.trainable = block.startswith("block") and int(block[5:]) >= config.layers - trainable_layers \
             or (layer.name == "ln_post" and trainable_layers > 0)
@@ -266,6 +308,8 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
         head_inputs, x = [pooled, stats], SpeakerNorm()([pooled, stats])
     else:
         head_inputs, x = pooled, layers.LayerNormalization(name="feature_norm")(pooled)
+    if len(speeds) > 1:
+        x = SpeedAverage(name="speed_average")(x)
     if layer_pooling not in ("weighted", "concat"):
         raise ValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
     x = LayerWeightedSum(name="layer_weights")(x) if layer_pooling == "weighted" else layers.Flatten()(x)
