@@ -84,10 +84,11 @@ ravdess-audio-results: $(VENV)/.extras-build+train+baselines
 
 # Real RAVDESS speech with the pretrained Whisper encoders: builds the `audio` config, trains
 # frozen whisper_base and whisper_tiny_en classifiers on their cached features (5 folds of
-# actors 01-20, 6 on 24; about 3 min each here), runs the openSMILE baselines if they are not
-# there, fuses Whisper with the other audio runs present (weights per fold on validation
-# actors; mel_cnn2d's come from make ravdess-audio), tables them all, compares whisper_base
-# with the previous best runs clip by clip, and runs emorec-predict with its export.
+# actors 01-20, 6 on 24; about 6 and 4 min here, the cache of three speed copies included),
+# runs the openSMILE baselines if they are not there, fuses Whisper with the other audio runs
+# present (weights per fold on validation actors; mel_cnn2d's come from make ravdess-audio),
+# tables them all, compares whisper_base with the previous best runs clip by clip, and runs
+# emorec-predict with its export.
 ravdess-whisper: $(VENV)/.extras-build+train+baselines+whisper
 	$(VENV)/bin/tfds build datasets/ravdess --config=audio --manual_dir=$(RAVDESS_DIR) --data_dir=$(AUDIO_RUNS)/tfds
 	$(call audio_train,whisper_base,whisper_base) --verbose=0 --export_dir=$(AUDIO_RUNS)/saved_models

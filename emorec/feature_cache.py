@@ -3,8 +3,8 @@ kept on disk, so that only what sits on top of the encoder trains: 5-fold CV of 
 Whisper model takes minutes on 2 CPU cores, not hours.
 
 The cache is exact, not an approximation: a frozen encoder gives the same features every
-epoch, and there is no augmentation on this path (windows are the `eval_dataset`'s, W / 2
-apart). Speaker statistics come from the cached features of each actor's own clips
+epoch, and there is no random augmentation on this path (windows are the `eval_dataset`'s,
+W / 2 apart; Whisper's speed copies are fixed, and part of the served model too). Speaker statistics come from the cached features of each actor's own clips
 (all emotions, no labels), the windows `emorec.inference.enrol` cuts at serving.
 """
 from __future__ import annotations
