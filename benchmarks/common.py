@@ -42,7 +42,7 @@ def read_config(path: str) -> tuple[str, int | None, dict]:
     from emorec import models
 
     values = {}
-    for line in open(ROOT / path):
+    for line in (ROOT / path).read_text().splitlines():
         key, _, value = line.strip().partition("=")
         if key.startswith("--"):
             values[key[2:]] = value
