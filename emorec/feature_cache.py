@@ -4,8 +4,9 @@ Whisper model takes minutes on 2 CPU cores, not hours.
 
 The cache is exact, not an approximation: a frozen encoder gives the same features every
 epoch, and there is no random augmentation on this path (windows are the `eval_dataset`'s,
-W / 2 apart; Whisper's speed copies are fixed, and part of the served model too). Speaker statistics come from the cached features of each actor's own clips
-(all emotions, no labels), the windows `emorec.inference.enrol` cuts at serving.
+W / 2 apart; Whisper's speed copies are fixed, and part of the served model too). Speaker
+statistics come from the cached features of each actor's own clips (all emotions, no
+labels), the windows `emorec.inference.enrol` cuts at serving.
 """
 from __future__ import annotations
 
