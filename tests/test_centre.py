@@ -31,12 +31,13 @@ def _outputs(labels, pull: int, strength: float):
 
 def _run(run_dir, strength: dict):
     """A finished run; strength[part] is how hard each speaker is pulled (toward class
-    actor % 8) in that part."""
+    actor % 8) in that part: one strength, or one per actor of the part."""
     for fold, actors in FOLDS.items():
         parts = {}
         for part, ids in actors.items():
             clips = [_speaker_clips(a) for a in ids]
-            probabilities = np.concatenate([_outputs(y, a % 8, strength[part]) for a, (y, _) in zip(ids, clips)])
+            strengths = np.broadcast_to(strength[part], len(ids))
+            probabilities = np.concatenate([_outputs(y, a % 8, s) for a, s, (y, _) in zip(ids, strengths, clips)])
             parts[part] = (probabilities, np.concatenate([y for y, _ in clips]), sum((n for _, n in clips), []))
         (run_dir / f"fold_{fold}").mkdir(parents=True)
         predictions.save(str(run_dir / f"fold_{fold}"), parts)
@@ -94,3 +95,17 @@ def test_alpha_is_chosen_on_validation_actors_only(tmp_path):
                             f"--plot={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
                            check=True).stdout
     assert "| c | mel_cnn2d | audio | 2 | 0.125 ± 0.000" in table
+
+
+def test_centred_validation_scores_are_of_an_alpha_chosen_without_the_actor(tmp_path):
+    """Of each fold's two validation actors one is pulled and one is not. Chosen on both, alpha
+    centres the pulled one and every clip is right; the alpha chosen on the other actor alone
+    is the wrong one for each, and the validation score says what that is worth."""
+    run = _run(tmp_path / "a", {"validation": (2.0, 0.0), "test": 0.0})
+    subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(run)], cwd=ROOT, env=ENV,
+                   capture_output=True, check=True)
+    summary = json.loads((tmp_path / "a_centred" / "summary.json").read_text())
+    assert all(r["alpha"] >= 0.5 for r in summary["per_fold"])
+    # Held out: the pulled actor keeps alpha 0 (chosen on the unpulled one), 2 of its 16 right;
+    # the unpulled one is centred with the high alpha, which changes none of its argmaxes.
+    assert summary["validation_clip_accuracy"]["values"] == [18 / 32] * 2

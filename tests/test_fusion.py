@@ -13,13 +13,19 @@ from conftest import ROOT
 from test_training import ENV
 
 
+def _clip_names(part: str, count: int) -> list[str]:
+    """RAVDESS names of up to 16 clips, every other one by the second of the part's two actors
+    (validation 3 and 4, test 1 and 2)."""
+    first = 3 if part == "validation" else 1
+    return [f"03-01-{i % 8 + 1:02d}-01-{i // 8 + 1:02d}-01-{first + i % 2:02d}" for i in range(count)]
+
+
 def _fake_run(run_dir, folds: dict, seconds=(10.0, 20.0, 30.0)):
-    """A finished run: per fold {part: (probabilities, labels)}, clips named by part."""
+    """A finished run: per fold {part: (probabilities, labels)}."""
     for fold, parts in folds.items():
         (run_dir / f"fold_{fold}").mkdir(parents=True)
-        predictions.save(str(run_dir / f"fold_{fold}"), {
-            part: (p, y, [f"03-01-0{fold}-01-01-{i:02d}-{part[:3]}" for i in range(len(y))])
-            for part, (p, y) in parts.items()})
+        predictions.save(str(run_dir / f"fold_{fold}"), {part: (p, y, _clip_names(part, len(y)))
+                                                         for part, (p, y) in parts.items()})
     summary = {"model": run_dir.name, "config": "audio", "classes": 8, "folds": len(folds),
                "train_seconds": metrics.mean_and_spread(seconds)}
     (run_dir / "summary.json").write_text(json.dumps(summary))
@@ -76,8 +82,34 @@ def test_fusion_combines_what_each_run_gets_right(tmp_path):
     assert [r["weights"] for r in summary["per_fold"]] == [{"first": 0.5, "second": 0.5}] * 3
     assert summary["test_clip_accuracy"]["values"] == [1.0] * 3
     fused = predictions.load(str(tmp_path / "fused" / "fold_1"))["test"][0]
-    expected = np.sqrt(runs["first"] * runs["second"])
+    expected = np.sqrt(runs["first"] * runs["second"])[np.argsort(_clip_names("test", 16))]  # load sorts by name
     np.testing.assert_allclose(fused, expected / expected.sum(1, keepdims=True), rtol=1e-5)
+
+
+def test_fused_validation_scores_are_of_weights_chosen_without_the_actor(tmp_path):
+    """On validation actor 3 run `a` is sure and right and `b` unsure and wrong, on actor 4 the
+    reverse, so the even fusion gets every clip right. Scored on the clips that chose it, that
+    weighting would claim 1.0; each actor's own weighting, chosen on the other actor, is the
+    run that is sure there, which is wrong on the actor scored: 0.0 is what it is worth."""
+    labels = np.arange(8).repeat(2)
+    wrong = (labels + 1) % 8
+    actor_3 = np.arange(16) % 2 == 0  # _clip_names: every other clip is actor 4's
+
+    def outputs(sure_on):
+        sure = 0.9 * np.eye(8)[labels] + 0.1 / 8
+        unsure = 0.2 * np.eye(8)[labels] + 0.3 * np.eye(8)[wrong] + 0.5 / 8
+        return np.where(sure_on[:, None], sure, unsure)
+
+    for name, sure_on in (("a", actor_3), ("b", ~actor_3)):
+        _fake_run(tmp_path / name, {f: {"validation": (outputs(sure_on), labels), "test": (outputs(sure_on), labels)}
+                                    for f in (1, 2, 3)})
+    subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "a"), str(tmp_path / "b"),
+                    f"--out_dir={tmp_path / 'fused'}", "--weight_step=0.5"], cwd=ROOT, env=ENV, check=True,
+                   capture_output=True)
+    summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
+    assert [r["weights"] for r in summary["per_fold"]] == [{"a": 0.5, "b": 0.5}] * 3
+    assert summary["test_clip_accuracy"]["values"] == [1.0] * 3
+    assert summary["validation_clip_accuracy"]["values"] == [0.0] * 3
 
 
 def test_fusion_refuses_runs_of_other_clips(tmp_path):

@@ -12,7 +12,9 @@ alpha=0 leaves the outputs as they were, 1 takes away the whole mean.
 A run is centred fold by fold, alpha chosen on the fold's validation actors, whose
 probabilities come from the fold's model that learnt from training actors only: alpha never
 sees a clip it is scored on, and the test actors are seen by nothing but the final scoring
-(their own clips' mean output, not their labels, is what centres them).
+(their own clips' mean output, not their labels, is what centres them). The centred run's
+validation scores are of each validation actor centred with the alpha chosen on the fold's
+other validation actors, as a fused run's are (emorec.evaluation.fusion).
 """
 from __future__ import annotations
 
@@ -53,10 +55,14 @@ def centre_run(run_dir: str, model_dir: str, step: float = 0.1) -> tuple[list[di
     for fold, seconds in zip(predictions.common_folds([run_dir]), runs.member_seconds([member])):
         parts = predictions.load(os.path.join(run_dir, f"fold_{fold}"))
         speakers = {part: predictions.speakers(names) for part, (_, _, names) in parts.items()}
-        probabilities, labels, _ = parts["validation"]
+        probabilities, labels, names = parts["validation"]
         alpha = choose_alpha(probabilities, labels, speakers["validation"], step)
-        centred = {part: (centre(p, speakers[part], alpha), labels, names)
-                   for part, (p, labels, names) in parts.items()}
+        held_out = predictions.speaker_held_out(
+            lambda rows: choose_alpha(probabilities[rows], labels[rows], speakers["validation"][rows], step),
+            lambda rows, chosen: centre(probabilities[rows], speakers["validation"][rows], chosen),
+            speakers["validation"])
+        centred = {"validation": (held_out, labels, names),
+                   "test": (centre(parts["test"][0], speakers["test"], alpha), *parts["test"][1:])}
         uncentred = float(np.mean(parts["test"][0].argmax(1) == parts["test"][1]))
         result = {"fold": fold, "alpha": alpha, "uncentred_test_accuracy": uncentred, "train_seconds": seconds,
                   **runs.scores(centred, class_names)}

@@ -6,6 +6,12 @@ probabilities; the one with the highest accuracy (ties: the lower cross-entropy)
 test actors'. Each run's validation probabilities come from its model that learnt from the
 training actors only, so the choice never sees a clip it is scored on, and the test actors
 are seen by nothing but the final scoring.
+
+The fused run's validation scores are of each validation actor fused with the weights chosen
+on the fold's other validation actors. Scored on the clips that chose them, the weights look
+better than they are (on real RAVDESS, 0.868 against 0.844 held out for whisper_base with
+three weaker members), and a fusion should be taken over its best member only where the
+held-out score says so.
 """
 from __future__ import annotations
 
@@ -49,7 +55,12 @@ def fuse_runs(run_dirs: list[str], model_dir: str, step: float = 0.05) -> tuple[
     for fold, seconds in zip(folds, runs.member_seconds(members)):
         parts = predictions.aligned(run_dirs, fold)
         weights = choose_weights(*parts["validation"][:2], step)
-        fused = {part: (fuse(p, weights), labels, clip_names) for part, (p, labels, clip_names) in parts.items()}
+        validation, labels, clip_names = parts["validation"]
+        held_out = predictions.speaker_held_out(
+            lambda rows: choose_weights([p[rows] for p in validation], labels[rows], step),
+            lambda rows, chosen: fuse([p[rows] for p in validation], chosen), predictions.speakers(clip_names))
+        fused = {"validation": (held_out, labels, clip_names),
+                 "test": (fuse(parts["test"][0], weights), *parts["test"][1:])}
         result = {"fold": fold, "weights": dict(zip(names, weights.tolist())), "train_seconds": seconds,
                   **runs.scores(fused, class_names)}
         results.append(runs.write_fold(os.path.join(model_dir, f"fold_{fold}"), result, fused))

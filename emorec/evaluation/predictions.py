@@ -56,6 +56,22 @@ def speakers(names) -> np.ndarray:
     return np.array([ravdess.parse(clip_name(n)).actor for n in names])
 
 
+def speaker_held_out(choose, apply, speakers: np.ndarray) -> np.ndarray:
+    """Probabilities [N, C] for clips by `speakers` [N], each speaker's from a choice made on
+    the other speakers' clips: `choose(rows)` chooses on the clips where the mask `rows` is
+    true, `apply(rows, choice)` gives those clips' probabilities. A score of these is what the
+    choice is worth on a speaker it has not seen, where scoring the clips it was chosen on
+    would flatter it."""
+    out = None
+    for speaker in np.unique(speakers):
+        mine = speakers == speaker
+        probabilities = apply(mine, choose(~mine))
+        if out is None:
+            out = np.empty((len(speakers), probabilities.shape[1]), probabilities.dtype)
+        out[mine] = probabilities
+    return out
+
+
 def save(fold_dir: str, parts: dict) -> str:
     """parts: {part: (probabilities [N, C], labels [N], names [N])}."""
     arrays = {}
