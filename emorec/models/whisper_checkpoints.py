@@ -101,7 +101,9 @@ def read_ctranslate2(data: bytes) -> dict[str, np.ndarray]:
     version = take("I")
     if version < 5:
         raise WeightsError(f"CTranslate2 model binary version {version} is older than this reader (5-6)")
-    spec, _revision, count = string(), take("I"), take("I")
+    spec = string()
+    take("I")  # the spec's revision: not checked, load_encoder_weights checks every tensor it takes
+    count = take("I")
     if spec != "WhisperSpec":
         raise WeightsError(f"the CTranslate2 model is a {spec}, not a Whisper model")
     dtypes = (np.float32, np.int8, np.int16, np.int32, np.float16, None)  # CTranslate2's DataType order
