@@ -58,6 +58,7 @@ def test_fusion_weights_are_chosen_on_validation_actors_only(tmp_path):
     assert summary["validation_clip_accuracy"]["values"] == [1.0] * 3
     assert summary["train_seconds"]["values"] == [20.0, 40.0, 60.0]
     assert "clip-level test accuracy 0.500" in out.stdout
+    assert "the best member, good: 1.000; validation prefers good" in out.stdout
     table = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "fused"),
                             f"--plot={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
                            check=True).stdout
@@ -75,9 +76,10 @@ def test_fusion_combines_what_each_run_gets_right(tmp_path):
         assert np.mean(runs[name].argmax(1) == labels) == 0.5
         _fake_run(tmp_path / name, {f: {"validation": (runs[name], labels), "test": (runs[name], labels)}
                                     for f in (1, 2, 3)})
-    subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "first"), str(tmp_path / "second"),
-                    f"--out_dir={tmp_path / 'fused'}", "--weight_step=0.1"], cwd=ROOT, env=ENV, check=True,
-                   capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "first"),
+                          str(tmp_path / "second"), f"--out_dir={tmp_path / 'fused'}", "--weight_step=0.1"], cwd=ROOT,
+                         env=ENV, check=True, capture_output=True, text=True).stdout
+    assert "chosen without it: 1.000; the best member, first: 0.500; validation prefers the fusion" in out
     summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
     assert [r["weights"] for r in summary["per_fold"]] == [{"first": 0.5, "second": 0.5}] * 3
     assert summary["test_clip_accuracy"]["values"] == [1.0] * 3
@@ -103,13 +105,15 @@ def test_fused_validation_scores_are_of_weights_chosen_without_the_actor(tmp_pat
     for name, sure_on in (("a", actor_3), ("b", ~actor_3)):
         _fake_run(tmp_path / name, {f: {"validation": (outputs(sure_on), labels), "test": (outputs(sure_on), labels)}
                                     for f in (1, 2, 3)})
-    subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "a"), str(tmp_path / "b"),
-                    f"--out_dir={tmp_path / 'fused'}", "--weight_step=0.5"], cwd=ROOT, env=ENV, check=True,
-                   capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "a"), str(tmp_path / "b"),
+                          f"--out_dir={tmp_path / 'fused'}", "--weight_step=0.5"], cwd=ROOT, env=ENV, check=True,
+                         capture_output=True, text=True).stdout
     summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
     assert [r["weights"] for r in summary["per_fold"]] == [{"a": 0.5, "b": 0.5}] * 3
     assert summary["test_clip_accuracy"]["values"] == [1.0] * 3
     assert summary["validation_clip_accuracy"]["values"] == [0.0] * 3
+    assert summary["per_fold"][0]["member_validation_accuracy"] == {"a": 0.5, "b": 0.5}
+    assert "chosen without it: 0.000; the best member, a: 0.500; validation prefers a" in out
 
 
 def test_fusion_refuses_runs_of_other_clips(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
 from absl import app, flags
 
 from emorec import metrics
@@ -60,6 +61,11 @@ def fuse(run_dirs: list[str]):
         print(f"fold {r['fold']}: weights {r['weights']}, validation {r['validation']['clip']['accuracy']:.3f}, "
               f"test {r['test']['clip']['accuracy']:.3f}")
     print(_summary_line(f"fused {' + '.join(os.path.basename(r) for r in run_dirs)}", summary, model_dir))
+    members = {name: np.mean([r["member_validation_accuracy"][name] for r in results])
+               for name in results[0]["member_validation_accuracy"]}
+    best, fused = max(members, key=members.get), summary["validation_clip_accuracy"]["mean"]
+    print(f"validation, each actor fused with weights chosen without it: {fused:.3f}; the best member, {best}: "
+          f"{members[best]:.3f}; validation prefers {'the fusion' if fused > members[best] else best}")
 
 
 def paired(run_dirs: list[str]):
