@@ -6,7 +6,7 @@ The cache is exact, not an approximation: a frozen encoder gives the same featur
 epoch, and there is no random augmentation on this path (windows are the `eval_dataset`'s,
 W / 2 apart; Whisper's speed copies are fixed, and part of the served model too). Speaker
 statistics come from the cached features of each actor's own clips (all emotions, no
-labels), the windows `emorec.inference.enrol` cuts at serving.
+labels), the windows `emorec.enrolment` cuts at serving.
 """
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ class LocalModel:
         return {k: v.numpy() for k, v in outputs.items()}
 
     def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
-        """[batch, samples] -> the features of `emorec.inference.enrol` (speaker-normalised models)."""
+        """[batch, samples] -> the features of `emorec.enrolment` (speaker-normalised models)."""
         if self._speaker_features is None:
             raise ValueError(f"{self.path} exports no {SPEAKER_FEATURES} signature: export it again with this version")
         checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
@@ -246,7 +246,7 @@ class ServingClient:
         return request
 
     def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
-        """[batch, samples] -> the features of `emorec.inference.enrol`, from the served
+        """[batch, samples] -> the features of `emorec.enrolment`, from the served
         model's `speaker_features` signature."""
         return np.asarray(self.predict({"waveform": waveform}, SPEAKER_FEATURES)["features"])
 

@@ -121,7 +121,7 @@ def test_training_and_serving_take_a_speakers_statistics_alike(sample_dir, tmp_p
 
     from datasets.ravdess import ravdess_dataset_builder
     from emorec.data import speakers, windows
-    from emorec.inference import enrol
+    from emorec import enrolment
 
     builder = ravdess_dataset_builder.Builder(data_dir=str(tmp_path / "data"), config="audio")
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(sample_dir)))
@@ -133,7 +133,7 @@ def test_training_and_serving_take_a_speakers_statistics_alike(sample_dir, tmp_p
                                              [f"c{i}" for i in range(8)], version=1))
     for actor in (1, 2):
         clips = tfds.as_numpy(builder.as_dataset(split=f"actor_{actor:02d}"))
-        served = enrol.speaker_stats(local, [c["waveform"] for c in clips])
+        served = enrolment.speaker_stats(local, [c["waveform"] for c in clips])
         np.testing.assert_allclose(served, trained[actor], rtol=1e-5, atol=1e-5)
     assert np.abs(trained[1] - trained[2]).max() > 0.1  # two speakers, two sets of statistics
     # What a training window carries is that table's row for its speaker.

@@ -11,9 +11,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
-from emorec import feature_cache, serving, synthetic
+from emorec import enrolment, feature_cache, serving, synthetic
 from emorec.data import datasets
-from emorec.inference import enrol
 from emorec.evaluation import predictions
 
 from conftest import ROOT
@@ -63,14 +62,14 @@ def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audi
         cache = {k: f[k] for k in ("features", "labels", "names", "actors")}
     trained_stats = feature_cache.inputs(cache, [1], speaker_stats=True)[0]["speaker_stats"][0]
     assert trained_stats.shape[:2] == ((2, 3) if "speeds" in options else (2, 5))  # (mean and std, speeds or layers)
-    served_stats = enrol.speaker_stats(model, [c["waveform"] for c in clips])
+    served_stats = enrolment.speaker_stats(model, [c["waveform"] for c in clips])
     np.testing.assert_allclose(served_stats, trained_stats, rtol=1e-4, atol=1e-5)
 
     # The export, fed the enrolled statistics, gives the probabilities the run scored.
     kept = dict(zip(predictions.load(str(tmp_path / "run" / "fold_1"))["test"][2],
                     predictions.load(str(tmp_path / "run" / "fold_1"))["test"][0]))
     for clip in clips:
-        windows = enrol.audio_windows(clip["waveform"], model.speaker_window_samples)
+        windows = enrolment.audio_windows(clip["waveform"], model.speaker_window_samples)
         served = model.predict({"waveform": windows, "speaker_stats": np.repeat(served_stats[None], len(windows), 0)})
         name = predictions.clip_name(clip["name"])
         np.testing.assert_allclose(served["probabilities"].mean(0), kept[name], atol=1e-4)

@@ -7,8 +7,8 @@ import collections
 import numpy as np
 import tensorflow as tf
 
+from emorec import enrolment
 from emorec.data import datasets
-from emorec.inference import enrol
 
 _SPEAKER_TABLES: dict = {}
 
@@ -16,7 +16,7 @@ _SPEAKER_TABLES: dict = {}
 def speaker_table(builder, split: str, speaker_features) -> tf.Tensor:
     """[max actor + 1, 2, *F]: each actor's statistics over all of its clips in `split` (all
     emotions; labels are not read), zeros for absent actors. Computed from the waveforms by
-    `emorec.inference.enrol.speaker_stats` with the model's own `speaker_features`: the
+    `emorec.enrolment.speaker_stats` with the model's own `speaker_features`: the
     function and the features serving's enrolment uses."""
     if speaker_features is None:
         raise ValueError("speaker statistics need the model's own features: make the WindowSpec with for_model")
@@ -25,7 +25,7 @@ def speaker_table(builder, split: str, speaker_features) -> tf.Tensor:
         by_actor = collections.defaultdict(list)
         for example in datasets.examples(builder, split, faces=False, audio=True, skip_faces=True):
             by_actor[int(example["actor"])].append(example["waveform"].numpy())
-        stats = {actor: enrol.speaker_stats(speaker_features, waveforms) for actor, waveforms in by_actor.items()}
+        stats = {actor: enrolment.speaker_stats(speaker_features, waveforms) for actor, waveforms in by_actor.items()}
         table = np.zeros((max(stats) + 1, *next(iter(stats.values())).shape), np.float32)
         for actor, value in stats.items():
             table[actor] = value

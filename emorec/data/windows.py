@@ -11,9 +11,8 @@ import dataclasses
 
 import tensorflow as tf
 
-from emorec import models, ravdess
+from emorec import enrolment, models, ravdess
 from emorec.data import augmentation, datasets, speakers
-from emorec.inference import enrol
 from emorec.media.faces import resize_crops
 from emorec.media.features import SAMPLE_RATE, window_frames, window_samples
 
@@ -30,7 +29,7 @@ class WindowSpec:
     speaker_stats: bool = False  # the speaker's feature statistics beside the audio
     num_classes: int = 8
     fps: float = ravdess.FPS
-    # A speaker-normalised model's own features (`emorec.inference.enrol.KerasEnrolment`):
+    # A speaker-normalised model's own features (`emorec.enrolment.KerasEnrolment`):
     # statistics come from the stored waveform through them, never from a stored feature.
     speaker_features: object = dataclasses.field(default=None, compare=False, repr=False)
 
@@ -48,7 +47,7 @@ class WindowSpec:
                    audio="waveform" in shapes, per_frame=len(model.outputs[0].shape) == 3,
                    speaker_stats="speaker_stats" in shapes, num_classes=num_classes, fps=fps,
                    speaker_features=None if features is None else
-                   enrol.KerasEnrolment(features, len(shapes["speaker_stats"]) - 2))
+                   enrolment.KerasEnrolment(features, len(shapes["speaker_stats"]) - 2))
 
 
 def _label(example, spec: WindowSpec):

@@ -18,8 +18,8 @@ import tempfile
 import numpy as np
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
-from emorec import plots, serving
-from emorec.inference import enrol, outputs
+from emorec import enrolment, plots, serving
+from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import check_file, open_input
 from emorec.media import audio, faces
@@ -79,7 +79,7 @@ def speaker_stats(model, paths):
     """The speaker's statistics from their other recordings (the model's own enrolment), or None."""
     if not paths:
         return None
-    return enrol.speaker_stats(model, [audio.load_audio(p) for p in paths])
+    return enrolment.speaker_stats(model, [audio.load_audio(p) for p in paths])
 
 
 def track_ahead(source, pipeline: faces.FacePipeline):

@@ -17,8 +17,7 @@ import time
 
 import numpy as np
 
-from emorec import ravdess
-from emorec.inference import enrol
+from emorec import enrolment, ravdess
 from emorec.inference.sources import Frame
 from emorec.media import faces, features
 from emorec.media.features import SAMPLE_RATE
@@ -57,7 +56,7 @@ class Predictor:
             # Without statistics from other recordings of the speaker, the input's whole
             # audio stands in.
             self.speaker_stats = (np.asarray(speaker_stats, np.float32) if speaker_stats is not None
-                                  else enrol.speaker_stats(model, [waveform]))
+                                  else enrolment.speaker_stats(model, [waveform]))
         # A file's boxes found ahead over the whole clip, as the builder finds them
         # (`faces.track`'s result); otherwise online tracking, as a stream needs (the detector
         # is loaded only then: an audio-only model needs none).
