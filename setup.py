@@ -55,6 +55,9 @@ setup(
     extras_require=EXTRAS,
     # `make demo` is not a console script: it builds with datasets/ravdess and trains with
     # trainers/, which live in the source checkout, not in the package.
+    # The presets' cards and trained parts ship in the package.
+    package_data={"emorec.presets": ["*/preset.json", "*/*.npz"]},
     entry_points={"console_scripts": ["emorec-predict=emorec.inference.cli:main",
+                                      "emorec-export=emorec.export:main",
                                       "emorec-evaluate=emorec.evaluation.__main__:run"]},
 )

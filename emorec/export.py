@@ -8,14 +8,18 @@ own graph, with the function the dataset builder used), and returns `probabiliti
 row for every example, so that a client of TF Serving, REST or gRPC, learns the classes from
 the model itself, and row-format requests still see one batch dimension); a model that takes
 faces also returns `face_pipeline` [batch], the JSON of the face pipeline its training crops
-came from. A speaker-normalised model also exports
-`speaker_features` (waveform -> the features whose per-speaker mean and std it takes as
-`speaker_stats`): the enrolment of a speaker at serving, computed as in training.
+came from. A speaker-normalised model also takes `speaker_stats` (and, with a prior of the
+training speakers, `speaker_windows`: how many windows they come from, 0 for a speaker not heard
+yet), returns `speaker_features` of the request's audio, and exports a `speaker_features`
+signature (waveform -> the features whose per-speaker mean and std it takes as
+`speaker_stats`): the enrolment of a speaker at serving, computed as in training, and the
+online adaptation to a speaker as their audio comes (`emorec.enrolment`).
 """
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import tensorflow as tf
 
@@ -23,27 +27,47 @@ from emorec import models
 from emorec.serving import SIGNATURE, SPEAKER_FEATURES, WAVEFORM_LIMIT, WAVEFORM_MEANING
 
 
-class _Serving(tf.Module):
-    def __init__(self, model, class_names, face_pipeline: dict | None):
+class ServingModule(tf.Module):
+    """What `serving_default` runs: the model on a request, its outputs named for clients.
+    The export signs it, and `serving.KerasModel` runs it in process (presets), so both
+    give the same outputs."""
+
+    def __init__(self, model, class_names, face_pipeline: dict | None, checks: bool = True):
         super().__init__()
-        self.model = model
+        self.model, self.checks = model, checks
         self.class_names = tf.constant(list(class_names))
         # The crops the model trained on, for clients of TF Serving (which serves no file but the graph).
         self.face_pipeline = tf.constant(json.dumps(face_pipeline)) if face_pipeline else None
+        # A speaker-normalised model also returns its speaker features of the request's audio, so
+        # that a client adapts to the speaker as it goes (`emorec.enrolment.SpeakerState`); a
+        # frozen encoder runs once for both outputs.
+        self.speaker_features = models.speaker_features(model)
+        self.parts = models.frozen_parts(model) if self.speaker_features is not None else None
 
     def __call__(self, inputs):
-        if "waveform" in inputs:  # also for requests that reach TF Serving without emorec's client checks
+        if "waveform" in inputs and self.checks:  # for requests that reach TF Serving without emorec's client checks
             waveform = tf.debugging.assert_all_finite(inputs["waveform"], "waveform: NaN or infinite samples")
             tf.debugging.assert_less_equal(tf.reduce_max(tf.abs(waveform)), WAVEFORM_LIMIT,
                                            f"waveform: expected {WAVEFORM_MEANING}")
             inputs = {**inputs, "waveform": waveform}
-        probabilities = self.model(inputs, training=False)
+        speaker = None
+        if self.parts is not None:
+            features, head = self.parts
+            speaker = features(inputs["waveform"], training=False)
+            probabilities = head({"pooled": speaker, **{k: v for k, v in inputs.items() if k != "waveform"}},
+                                 training=False)
+        else:
+            probabilities = self.model(inputs, training=False)
+            if self.speaker_features is not None:
+                speaker = self.speaker_features(inputs["waveform"], training=False)
         labels = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))
         batch = tf.shape(probabilities)[0]
         outputs = {"probabilities": probabilities, "labels": labels,
                    "class_names": tf.tile(self.class_names[None], [batch, 1])}
         if self.face_pipeline is not None:
             outputs["face_pipeline"] = tf.fill([batch], self.face_pipeline)
+        if speaker is not None:
+            outputs[SPEAKER_FEATURES] = speaker
         return outputs
 
 
@@ -62,32 +86,136 @@ def next_version(base: str) -> int:
     return (latest_version(base) or 0) + 1
 
 
-def export(model, export_dir: str, name: str, class_names, version: int | None = None,
-           metadata: dict | None = None) -> str:
-    """Writes the SavedModel and returns its path; the version defaults to one past the newest."""
+def _module(model, class_names, metadata: dict | None, checks: bool = True) -> ServingModule:
     classes = model.outputs[0].shape[-1]
     if len(class_names) != classes:
         raise ValueError(f"{len(class_names)} class names {list(class_names)} for a model with {classes} outputs")
+    return ServingModule(model, class_names, (metadata or {}).get("face_pipeline") if "faces" in
+                         {t.name for t in model.inputs} else None, checks)
+
+
+def _signatures(module: ServingModule, model, outputs: tuple[str, ...] | None = None) -> dict:
+    """serving_default (only `outputs`, if given) and, for a speaker-normalised model, speaker_features;
+    each function named as its signature (TFLite's converter keys signatures by function name)."""
+    def serving_default(**inputs):
+        return {k: v for k, v in module(inputs).items() if outputs is None or k in outputs}
+
+    signatures = {SIGNATURE: tf.function(serving_default).get_concrete_function(**signature_specs(model))}
+    enrol = module.speaker_features
+    if enrol is not None:
+        # Enrolment: a speaker's statistics are the mean and std of these over their recordings.
+        def speaker_features(waveform):
+            return {"features": enrol(waveform, training=False)}
+
+        waveform = tf.TensorSpec((None, *enrol.inputs[0].shape[1:]), tf.float32, name="waveform")
+        signatures[SPEAKER_FEATURES] = tf.function(speaker_features).get_concrete_function(waveform)
+    return signatures
+
+
+def _info(model, name: str, version, class_names, metadata: dict | None) -> dict:
+    return {"name": name, "version": version, "class_names": list(class_names),
+            "per_frame": len(model.outputs[0].shape) == 3,
+            "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in signature_specs(model).items()},
+            **(metadata or {})}
+
+
+def export(model, export_dir: str, name: str, class_names, version: int | None = None,
+           metadata: dict | None = None) -> str:
+    """Writes the SavedModel and returns its path; the version defaults to one past the newest."""
+    module = _module(model, class_names, metadata)
     base = os.path.join(export_dir, name)
     version = version or next_version(base)
     path = os.path.join(base, str(version))
-    module = _Serving(model, class_names, (metadata or {}).get("face_pipeline") if "faces" in
-                      {t.name for t in model.inputs} else None)
-    specs = signature_specs(model)
-    signatures = {SIGNATURE: tf.function(lambda **inputs: module(inputs)).get_concrete_function(**specs)}
-    enrol = models.speaker_features(model)
-    if enrol is not None:
-        # Enrolment: a speaker's statistics are the mean and std of these over their recordings.
-        module.speaker_features = enrol
-        waveform = tf.TensorSpec((None, *enrol.inputs[0].shape[1:]), tf.float32, name="waveform")
-        signatures[SPEAKER_FEATURES] = tf.function(
-            lambda waveform: {"features": enrol(waveform, training=False)}).get_concrete_function(waveform)
-    tf.saved_model.save(module, path, signatures=signatures)
-    info = {"name": name, "version": version, "class_names": list(class_names),
-            "per_frame": len(model.outputs[0].shape) == 3,
-            "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in specs.items()}, **(metadata or {})}
+    tf.saved_model.save(module, path, signatures=_signatures(module, model))
     # TF Serving ignores extra files: a record for people and tools beside the graph (clients
     # read the classes and the face pipeline from the graph's own outputs).
     with tf.io.gfile.GFile(os.path.join(path, "emorec.json"), "w") as f:
-        json.dump(info, f, indent=1)
+        json.dump(_info(model, name, version, class_names, metadata), f, indent=1)
     return path
+
+
+TFLITE_INFO = "emorec"  # the TFLite model's metadata entry that holds what emorec.json holds
+
+
+def export_tflite(model, path: str, class_names, metadata: dict | None = None, int8: bool = False) -> str:
+    """Writes a TFLite model (TFLite builtin ops only) with the signatures of the SavedModel
+    (serving_default: probabilities and, for a speaker-normalised model, speaker_features; the
+    speaker_features signature), and what emorec.json holds as its metadata entry `emorec`:
+    the class names, face pipeline and inputs, which TFLite's string-less graph cannot return.
+    `int8`: weights stored as int8, computed in float (dynamic-range quantisation). Inputs are
+    checked by the client (`serving.TFLiteModel` runs `check_inputs`), not in the graph."""
+    from tensorflow.lite.tools import flatbuffer_utils
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    module = _module(model, class_names, metadata, checks=False)
+    signatures = _signatures(module, model, outputs=("probabilities", SPEAKER_FEATURES))
+    # Frozen first: given the functions with Keras 3's variables (or their SavedModel), TF 2.21's
+    # converter wrote a model without the weights, whose outputs were NaN.
+    with tempfile.TemporaryDirectory() as saved:  # several signatures reach the converter as a SavedModel's
+        tf.saved_model.save(tf.Module(), saved, signatures={k: convert_variables_to_constants_v2(f)
+                                                             for k, f in signatures.items()})
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=list(signatures))
+        if int8:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        flat = flatbuffer_utils.convert_bytearray_to_object(converter.convert())
+    for signature in flat.signatureDefs:  # freezing named the outputs output_0, ...: in nest's (sorted) order
+        names = sorted(signatures[signature.signatureKey.decode()].structured_outputs)
+        for output in signature.outputs:
+            output.name = names[int(output.name.decode().rsplit("_", 1)[1])].encode()
+    info = _info(model, os.path.splitext(os.path.basename(path))[0], None, class_names,
+                 {**(metadata or {}), "quantisation": "int8 weights" if int8 else "float32"})
+    buffer = schema.BufferT()
+    buffer.data = list(json.dumps(info).encode())
+    flat.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = TFLITE_INFO, len(flat.buffers) - 1
+    flat.metadata = (flat.metadata or []) + [entry]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+        f.write(flatbuffer_utils.convert_object_to_bytearray(flat))
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def read_tflite_info(content: bytes) -> dict:
+    """The `emorec` metadata entry of a TFLite model written by `export_tflite`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    flat = schema.Model.GetRootAsModel(content, 0)
+    for i in range(flat.MetadataLength()):
+        if flat.Metadata(i).Name().decode() == TFLITE_INFO:
+            return json.loads(flat.Buffers(flat.Metadata(i).Buffer()).DataAsNumpy().tobytes())
+    raise ValueError("this TFLite model has no emorec metadata (it was not written by emorec's export_tflite)")
+
+
+def main(argv=None) -> int:
+    """emorec-export PRESET: the preset as a SavedModel for TF Serving and, with --tflite, as TFLite."""
+    import argparse
+    import sys
+
+    from emorec import models, presets
+
+    parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
+    parser.add_argument("preset", help=f"a preset ({', '.join(presets.names())})")
+    parser.add_argument("--export_dir", default="saved_models", help="SavedModels go to EXPORT_DIR/PRESET/VERSION")
+    parser.add_argument("--version", type=int, help="default: one past the newest there")
+    parser.add_argument("--tflite", action="store_true", help="also EXPORT_DIR/PRESET.tflite (float32)")
+    parser.add_argument("--int8", action="store_true", help="also EXPORT_DIR/PRESET.int8.tflite (int8 weights)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        card = presets.card(args.preset)
+        model = models.from_preset(args.preset)
+    except (ValueError, ModuleNotFoundError) as e:
+        print(f"emorec-export: {e}", file=sys.stderr)
+        return 2
+    metadata = {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
+                "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
+    written = [export(model, args.export_dir, args.preset, card["classes"], args.version, metadata)]
+    for wanted, int8, suffix in ((args.tflite, False, ".tflite"), (args.int8, True, ".int8.tflite")):
+        if wanted:
+            written.append(export_tflite(model, os.path.join(args.export_dir, args.preset + suffix), card["classes"],
+                                         metadata, int8=int8))
+    print("wrote " + ", ".join(written))
+    return 0

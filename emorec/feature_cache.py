@@ -22,26 +22,6 @@ from emorec import ravdess
 from emorec.data import windows
 from emorec.evaluation import predictions
 from emorec.media.features import speaker_statistics
-from emorec.models.whisper import FEATURES
-
-
-def frozen_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:
-    """(features, head) when `model` is a frozen pretrained encoder with a head: `features`
-    maps the waveform to the encoder's pooled layers, `head` maps those (and speaker_stats)
-    to the probabilities with the model's own layers (training one trains the other).
-    None for any other model, a fusion or a fine-tuned encoder included."""
-    encoders = [layer for layer in model.layers if isinstance(layer, keras.Model)
-                and any(sub.name == FEATURES for sub in layer.layers)]
-    if len(encoders) != 1 or len(model.inputs) != len(encoders[0].inputs):
-        return None
-    features, pooling = encoders[0].get_layer(FEATURES), encoders[0].get_layer("whisper_pooling")
-    if features.trainable_weights:
-        return None
-    pooled = keras.Input(features.output.shape[1:], name="pooled")
-    inputs = [pooled] + [keras.Input(t.shape[1:], name="speaker_stats") for t in pooling.inputs[1:]]
-    x = model.get_layer("head_dropout")(pooling(inputs if len(inputs) > 1 else pooled))
-    head = keras.Model({t.name: t for t in inputs}, model.get_layer("probabilities")(x), name="head")
-    return features, head
 
 
 def compute(features: keras.Model, builder, spec: windows.WindowSpec, path: str, batch_size: int = 8) -> dict:

@@ -83,6 +83,32 @@ def per_speaker(speakers, accuracies: dict, path: str, title: str = "") -> str:
     return _save(fig, path)
 
 
+def accuracy_by_evidence(amounts, curves: dict, path: str, title: str = "", references: dict | None = None) -> str:
+    """Accuracy (y) against how much of the speaker was heard before (x: 0, 1, 2, ..., 'all'),
+    one line per curve ({label: accuracies}); a curve named 'mean' drawn bold; `references`
+    ({label: accuracy}) as dashed lines across."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    x = np.arange(len(amounts))
+    for label, value in (references or {}).items():
+        ax.axhline(value, ls="--", lw=1, color="grey")
+        ax.annotate(f"{label}: {value:.3f}", (x[-1], value), textcoords="offset points", xytext=(0, -11), ha="right",
+                    fontsize=7, color="dimgrey")
+    for label, values in curves.items():
+        bold = label == "mean"
+        ax.plot(x, values, marker="o", lw=2.5 if bold else 1, alpha=1 if bold else 0.5, label=label,
+                color="black" if bold else None)
+        if bold:
+            for xi, v in zip(x, values):
+                ax.annotate(f"{v:.3f}", (xi, v), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    ax.set_xticks(x, [str(a) for a in amounts])
+    ax.set_xlabel("clips of the speaker heard before")
+    _score_axis(ax, "accuracy")
+    ax.set_ylim(0.4, 1)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
 def timeline(rows: list[dict], class_names, path: str, title: str = "") -> str:
     """Probabilities over time, a line per class; stretches without a face shaded."""
     times = np.array([r["time"] for r in rows])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import urllib.error
 import urllib.request
 
@@ -123,6 +124,83 @@ class LocalModel:
             raise ValueError(f"{self.path} exports no {SPEAKER_FEATURES} signature: export it again with this version")
         checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
         return self._speaker_features(waveform=tf.constant(checked["waveform"]))["features"].numpy()
+
+
+class KerasModel:
+    """A Keras model run in this process through the export's own serving function
+    (`emorec.export.ServingModule`): what emorec-predict runs for a preset, with the outputs
+    and the checks its SavedModel has, and no export first."""
+
+    def __init__(self, model, class_names, face_pipeline: dict | None = None, name: str | None = None):
+        from emorec import export
+
+        self.name = name or model.name
+        self.module = export.ServingModule(model, class_names, face_pipeline if "faces" in
+                                           {t.name for t in model.inputs} else None)
+        specs = export.signature_specs(model)
+        self.signature = {k: (tuple(v.shape.as_list()), v.dtype.as_numpy_dtype) for k, v in specs.items()}
+        self._function = tf.function(self.module.__call__, input_signature=[specs])
+        features = self.module.speaker_features
+        self.speaker_window_samples = features.inputs[0].shape[1] if features is not None else None
+
+    def describe(self) -> str:
+        return self.name
+
+    def predict(self, inputs: dict) -> dict:
+        outputs = self._function({k: tf.constant(v) for k, v in check_inputs(inputs, self.signature).items()})
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        """[batch, samples] -> the features of `emorec.enrolment` (speaker-normalised models)."""
+        if self.module.speaker_features is None:
+            raise ValueError(f"{self.name} takes no speaker statistics")
+        checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
+        return np.asarray(self.module.speaker_features(tf.constant(checked["waveform"]), training=False))
+
+
+class TFLiteModel:
+    """A TFLite model written by `emorec.export.export_tflite`, run by TensorFlow's own
+    interpreter, with the outputs of the SavedModel it mirrors (class names and face pipeline
+    read from its metadata) and the same request checks."""
+
+    def __init__(self, path: str, threads: int | None = None):
+        from emorec.export import read_tflite_info
+
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file")
+        with open(path, "rb") as f:
+            content = f.read()
+        try:
+            self.info = read_tflite_info(content)
+            self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads or os.cpu_count())
+        except (ValueError, RuntimeError) as e:
+            raise ValueError(f"{path} is not a TFLite model emorec can run ({str(e).splitlines()[0]})") from None
+        self.path = path
+        signatures = self.interpreter.get_signature_list()
+        self._runner = self.interpreter.get_signature_runner(SIGNATURE)
+        self.signature = {name: (tuple(None if i == 0 else d for i, d in enumerate(shape)), np.dtype(dtype))
+                          for name, (shape, dtype) in self.info["inputs"].items()}
+        self._features = (self.interpreter.get_signature_runner(SPEAKER_FEATURES)
+                          if SPEAKER_FEATURES in signatures else None)
+        self.speaker_window_samples = (self.signature["waveform"][0][1] if self._features is not None else None)
+
+    def describe(self) -> str:
+        return self.path
+
+    def predict(self, inputs: dict) -> dict:
+        outputs = self._runner(**check_inputs(inputs, self.signature))
+        probabilities = outputs["probabilities"]
+        batch, names = len(probabilities), np.array(self.info["class_names"])
+        outputs.update(labels=names[np.argmax(probabilities, -1)], class_names=np.tile(names, (batch, 1)))
+        if self.info.get("face_pipeline") and "faces" in self.signature:
+            outputs["face_pipeline"] = np.array([json.dumps(self.info["face_pipeline"])] * batch)
+        return outputs
+
+    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        if self._features is None:
+            raise ValueError(f"{self.path} exports no {SPEAKER_FEATURES} signature")
+        checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
+        return self._features(**checked)["features"]
 
 
 SERVING_APIS_INSTALL = "pip install --no-deps tensorflow-serving-api==2.21.0"

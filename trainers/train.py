@@ -131,7 +131,7 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
     with strategy.scope():
         model = build_model(num_classes)
-    parts = feature_cache.frozen_parts(model)
+    parts = models.frozen_parts(model)
     if parts:
         result, clips = train_head(fold, builder, model, parts, num_classes, run_dir)
     else:
@@ -198,7 +198,7 @@ def refit_on_cache(fold: ravdess.Fold, features, cache: dict, spec, num_classes:
     training and validation actors; returns the whole model's weights file, the training
     seconds and the head."""
     model = build_model(num_classes)
-    refit_features, head = feature_cache.frozen_parts(model)
+    refit_features, head = models.frozen_parts(model)
     refit_features.set_weights(features.get_weights())  # the encoder the cache was made with
     x, y, _ = feature_cache.inputs(cache, fold.train + fold.validation, spec.speaker_stats)
     head.compile(optimizer(max(len(y) // FLAGS.batch_size, 1), epochs), sparse_loss(num_classes, FLAGS.label_smoothing),

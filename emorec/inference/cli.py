@@ -1,7 +1,14 @@
-"""emorec-predict: emotion over time in a video file, an audio file or a camera.
+"""emorec-predict: emotion over time in a video file, an audio file, a folder of them or a camera.
 
+    emorec-predict INPUT                                  # the default preset: no model to train first
+    emorec-predict INPUT --preset NAME                    # another preset (--list-presets)
     emorec-predict INPUT --model saved_models/NAME/VERSION [--mode queue|per-frame] [--annotate]
     emorec-predict 0 --serving localhost --serving_model demo --protocol grpc   # camera 0, TF Serving
+
+A preset made of members (faces and voice) runs the members the input has: both on a video
+with sound, the voice on an audio file, the faces on a silent video. A folder is taken as one
+speaker's clips, in name order: a speaker-normalised model learns the speaker from each clip
+for the next (--speaker=cold: every clip, every window, as a new speaker's).
 
 Writes INPUT.timeline.csv as predictions come (a stopped run keeps its rows; Ctrl-C ends a
 camera run), then INPUT.timeline.json (time, frame, per-class probabilities, top label,
@@ -18,18 +25,22 @@ import tempfile
 import numpy as np
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
-from emorec import enrolment, plots, serving
+from emorec import enrolment, plots, presets, serving
 from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
-from emorec.inference.sources import check_file, open_input
+from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, open_input
 from emorec.media import audio, faces
 from emorec.media.video import MediaError
 
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="emorec-predict", description=__doc__.split("\n")[0])
-    parser.add_argument("input", help="a video file, an audio file (audio-only models), or a camera index (0, 1, ...)")
-    parser.add_argument("--model", help="a SavedModel folder: saved_models/NAME/VERSION")
+    parser.add_argument("input", nargs="?", help="a video file, an audio file, a folder of them (one speaker's "
+                        "clips), or a camera index (0, 1, ...)")
+    parser.add_argument("--preset", help=f"a preset that ships with emorec (default {presets.DEFAULT}; "
+                        "--list-presets)")
+    parser.add_argument("--list-presets", action="store_true", help="list the presets with their measured accuracy")
+    parser.add_argument("--model", help="a SavedModel folder (saved_models/NAME/VERSION) or a .tflite file")
     parser.add_argument("--serving", help="a TF Serving host instead of --model")
     parser.add_argument("--serving_model", help="the model's name on TF Serving")
     parser.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
@@ -44,25 +55,77 @@ def parse(argv):
     parser.add_argument("--max_frames", type=int, help="stop after this many frames (cameras run until stopped)")
     parser.add_argument("--speaker_audio", nargs="+", metavar="FILE",
                         help="speaker-normalised models: other recordings of the same speaker to take the "
-                             "speaker's statistics from (default: the input's own audio)")
+                             "speaker's statistics from (an enrolment)")
+    parser.add_argument("--speaker", choices=("online", "cold"), default="online",
+                        help="models with a prior of the training speakers: learn the speaker as the input goes "
+                             "(online, the default), or take every window as a new speaker's (cold)")
     parser.add_argument("--out", default="predictions", help="output folder")
     parser.add_argument("--annotate", action="store_true", help="also write a copy of the video with box and emotion")
     args = parser.parse_args(argv)
-    if bool(args.model) == bool(args.serving):
-        parser.error("give either --model (a local SavedModel) or --serving (a TF Serving host)")
+    if args.list_presets:
+        return args
+    if args.input is None:
+        parser.error("give an INPUT: a video or audio file, a folder of them, or a camera index")
+    if sum(bool(x) for x in (args.model, args.serving, args.preset)) > 1:
+        parser.error("give one of --preset (a preset), --model (a local SavedModel or .tflite) and --serving "
+                     "(a TF Serving host)")
     if args.serving and not args.serving_model:
         parser.error("--serving needs --serving_model, the model's name on TF Serving")
+    if not (args.model or args.serving):
+        args.preset = args.preset or presets.DEFAULT
     return args
 
 
-def load_model(args):
-    """(the model, what the export says of itself: `serving.read_export_info`)."""
+def list_presets() -> str:
+    lines = []
+    for name in presets.names():
+        card = presets.card(name)
+        default = " (the default)" if name == presets.DEFAULT else ""
+        lines.append(f"{name}{default}: {card['title']}\n  reads {' + '.join(card['modalities'])}; "
+                     f"{card['accuracy']['headline']}")
+    return "\n".join(lines)
+
+
+def preset_for(name: str, source) -> str:
+    """`name`, or the member of it that reads what the input has (voice, faces), saying so."""
+    card = presets.card(name)
+    has = {"voice": source.waveform is not None, "faces": source.has_video}
+    if all(has[m] for m in card["modalities"]) or "members" not in card:
+        return name
+    for member in card["members"]:
+        if all(has[m] for m in presets.card(member)["modalities"]):
+            print(f"note: {source.name} has no {'sound' if not has['voice'] else 'picture'}: preset {member}, "
+                  f"the {' + '.join(presets.card(member)['modalities'])} of {name}", file=sys.stderr)
+            return member
+    raise ValueError(f"{source.name} has neither a picture nor sound that preset {name} reads")
+
+
+def load_model(args, preset: str | None = None):
+    """(the model, what it says of itself: `serving.read_export_info`, what it is in a line)."""
+    if preset:
+        from emorec import models
+
+        card = presets.card(preset)
+        model = serving.KerasModel(models.from_preset(preset), card["classes"], face_pipeline=card["face_pipeline"],
+                                   name=f"preset {preset}")
+        return model, serving.read_export_info(model), f"preset {presets.headline(preset)}"
     if args.model:
-        model = serving.LocalModel(args.model)
+        model = serving.TFLiteModel(args.model) if args.model.endswith(".tflite") else serving.LocalModel(args.model)
     else:
         model = serving.ServingClient.from_server(args.serving_model, args.serving, args.rest_port,
                                                   grpc_port=args.grpc_port, protocol=args.protocol)
-    return model, serving.read_export_info(model)
+    return model, serving.read_export_info(model), f"model {model.describe()}"
+
+
+def inputs_of(spec: str) -> list[str]:
+    """The input, or a folder's media files (RAVDESS's and any ffmpeg reads) in name order."""
+    if spec.isdigit() or not os.path.isdir(spec):
+        return [spec]
+    found = sorted(os.path.join(spec, f) for f in os.listdir(spec) if f.lower().endswith(MEDIA_EXTENSIONS)
+                   and os.path.isfile(os.path.join(spec, f)))
+    if not found:
+        raise FileNotFoundError(f"{spec}: a folder with no audio or video file in it ({', '.join(MEDIA_EXTENSIONS)})")
+    return found
 
 
 def check_out(out: str):
@@ -73,13 +136,6 @@ def check_out(out: str):
             pass
     except OSError as e:
         raise RuntimeError(f"--out {out} cannot be written to ({e.strerror})") from None
-
-
-def speaker_stats(model, paths):
-    """The speaker's statistics from their other recordings (the model's own enrolment), or None."""
-    if not paths:
-        return None
-    return enrolment.speaker_stats(model, [audio.load_audio(p) for p in paths])
 
 
 def track_ahead(source, pipeline: faces.FacePipeline):
@@ -106,34 +162,66 @@ def track_ahead(source, pipeline: faces.FacePipeline):
     return boxes, detected[nearest], np.ones(count, bool)
 
 
-def run(args) -> dict:
+def run(args):
+    """Predicts every input (a folder's files in turn): yields each one's result, or its error
+    for a folder's file that cannot be read (the others go on)."""
     check_out(args.out)
-    if not args.input.isdigit():
-        check_file(args.input)  # said before the model loads, not after
-    model, info = load_model(args)
+    paths = inputs_of(args.input)
+    for path in paths:
+        if not path.isdigit():
+            check_file(path)  # said before the model loads, not after
+    loaded, speaker = {}, None  # models by preset (a folder may hold video and audio); one speaker's state
+    for path in paths:
+        try:
+            result = predict_input(args, path, loaded, speaker)
+        except MediaError as e:
+            if len(paths) == 1:
+                raise
+            yield {"error": str(e), "input": path}
+            continue
+        speaker = result.pop("speaker")
+        yield result
+
+
+def predict_input(args, path: str, loaded: dict, speaker) -> dict:
+    source, key = None, None
+    if args.preset:  # the input decides which of a preset's members runs
+        pipeline = faces.FacePipeline.from_dict(presets.card(args.preset)["face_pipeline"])
+        source = open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
+        key = preset_for(args.preset, source)
+    if key not in loaded:
+        loaded[key] = load_model(args, key)
+    model, info, described = loaded[key]
     class_names, pipeline = info["class_names"], faces.FacePipeline.from_dict(info["face_pipeline"])
-    source = open_input(args.input, args.max_width or pipeline.decode_width, pipeline.fast_decode)
+    source = source or open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
     if "faces" in model.signature and not source.has_video:
-        raise ValueError(f"{args.input} has no picture, and this model takes faces: use an audio-only model")
-    if "speaker_stats" in model.signature and not args.speaker_audio:
-        print("note: this model normalises per speaker and no --speaker_audio was given, so the speaker's "
-              "statistics come from this input's own audio; a short input tells little about its speaker "
-              "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
+        raise ValueError(f"{path} has no picture, and this model takes faces: use an audio-only model")
+    prior = "speaker_windows" in model.signature
+    if "speaker_stats" in model.signature:
+        if args.speaker_audio and speaker is None:
+            speaker = enrolment.enrol(model, [audio.load_audio(p) for p in args.speaker_audio])
+        if prior and args.speaker == "cold":
+            speaker = None
+        if not prior and speaker is None:
+            print("note: this model normalises per speaker and no --speaker_audio was given, so the speaker's "
+                  "statistics come from this input's own audio; a short input tells little about its speaker "
+                  "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
-                          args.detect_every, source_name=source.name, speaker_stats=speaker_stats(model, args.speaker_audio),
+                          args.detect_every, source_name=source.name, speaker=speaker, adapt=args.speaker == "online",
                           pipeline=pipeline, tracked=track_ahead(source, pipeline) if "faces" in model.signature else None)
-    input_id = f"camera {args.input}" if args.input.isdigit() else os.path.abspath(args.input)
-    stem = outputs.free_stem(args.out, "camera" if args.input.isdigit() else
-                             os.path.splitext(os.path.basename(args.input))[0], input_id)
-    if stem != os.path.splitext(os.path.basename(args.input))[0] and not args.input.isdigit():
+    input_id = f"camera {path}" if path.isdigit() else os.path.abspath(path)
+    stem = outputs.free_stem(args.out, "camera" if path.isdigit() else
+                             os.path.splitext(os.path.basename(path))[0], input_id)
+    if stem != os.path.splitext(os.path.basename(path))[0] and not path.isdigit():
         print(f"note: {args.out} holds another input's outputs under that name: these are {stem}.*", file=sys.stderr)
     if args.annotate and not source.has_video:
-        print(f"note: {args.input} has no picture: nothing to annotate", file=sys.stderr)
+        print(f"note: {path} has no picture: nothing to annotate", file=sys.stderr)
     timeline = outputs.Timeline(args.out, stem, class_names)
     progress, annotated = None, None
     if source.count:  # files: a progress bar; cameras run until stopped
         from tqdm import tqdm
-        progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame", desc=stem)
+        progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame", desc=stem,
+                        leave=False)
 
     def on_frame(frame, last):
         nonlocal annotated
@@ -151,9 +239,10 @@ def run(args) -> dict:
     if progress:
         progress.close()
     rows, count, seconds = result["rows"], result["frames"], result["seconds"]
-    meta = {"input": input_id, "stopped": result["stopped"], "mode": args.mode,
-            "model": args.model or f"{args.serving}/{args.serving_model}",
+    meta = {"input": input_id, "stopped": result["stopped"], "mode": args.mode, "model": described,
             "window_frames": predictor.window, "stride": predictor.stride, "class_names": list(class_names),
+            "speaker": (None if predictor.speaker is None else
+                        {"adapted": predictor.adapt, "windows_heard": predictor.speaker.count}),
             "frames": count, "seconds": round(seconds, 3), "frames_per_second": round(count / max(seconds, 1e-9), 2),
             "time_split": {"decode": round(result["decode"], 3), **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
     paths = timeline.close(meta)
@@ -162,22 +251,34 @@ def run(args) -> dict:
                                        f"{stem}: {args.mode} prediction")
     if annotated:
         paths["video"] = annotated.close()
-    return {"rows": rows, "meta": meta, "paths": paths, "class_names": class_names}
+    return {"rows": rows, "meta": meta, "paths": paths, "class_names": class_names, "input": path,
+            "described": described, "speaker": predictor.speaker if predictor.adapt else speaker}
 
 
 def main(argv=None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    if args.list_presets:
+        print(list_presets())
+        return 0
+    failed, described = 0, None
     try:
-        result = run(args)
+        for result in run(args):
+            if "error" in result:
+                failed += 1
+                print(f"emorec-predict: {result['error']} (passed over)", file=sys.stderr)
+                continue
+            if result["described"] != described:
+                described = result["described"]
+                print(described)
+            meta = result["meta"]
+            print(f"{os.path.basename(result['input'])}: " + outputs.summary(result["rows"], result["class_names"]))
+            print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} frames/s); "
+                  + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
+            print("  wrote " + ", ".join(result["paths"].values()))
     except (MediaError, ValueError, RuntimeError, OSError) as e:  # ConnectionError and FileNotFoundError too
         print(f"emorec-predict: {e}", file=sys.stderr)
         return 2
-    meta = result["meta"]
-    print(outputs.summary(result["rows"], result["class_names"]))
-    print(f"{meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} frames/s); "
-          + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
-    print("wrote " + ", ".join(result["paths"].values()))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

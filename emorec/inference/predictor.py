@@ -26,8 +26,8 @@ from emorec.media.features import SAMPLE_RATE
 class Predictor:
     def __init__(self, model, class_names, mode: str = "queue", stride: int | None = None,
                  smoothing: float = 0.0, waveform: np.ndarray | None = None, detect_every: int = 2,
-                 batch: int = 8, source_name: str = "the input", speaker_stats: np.ndarray | None = None,
-                 pipeline: faces.FacePipeline | None = None, tracked=None):
+                 batch: int = 8, source_name: str = "the input", speaker: enrolment.SpeakerState | None = None,
+                 adapt: bool = True, pipeline: faces.FacePipeline | None = None, tracked=None):
         if mode not in ("queue", "per-frame"):
             raise ValueError(f"mode must be 'queue' or 'per-frame', got {mode!r}")
         self.model, self.class_names, self.mode = model, list(class_names), mode
@@ -51,12 +51,17 @@ class Predictor:
         # detector: `serving.read_export_info`); online, the detector runs more often than
         # the builder's, as there is no future frame to interpolate from.
         self.pipeline = pipeline or faces.FacePipeline()
-        self.speaker_stats = None
+        # A speaker-normalised model's speaker: `speaker` (an enrolment, or what earlier inputs of
+        # the same speaker taught), else nothing heard yet for a model with a prior of the training
+        # speakers, else (a model without one) the input's whole audio. A model with a prior
+        # adapts as it goes (`adapt`): each window's speaker features join the statistics the
+        # next prediction uses.
+        self.speaker, self.adapt = None, False
         if "speaker_stats" in signature:
-            # Without statistics from other recordings of the speaker, the input's whole
-            # audio stands in.
-            self.speaker_stats = (np.asarray(speaker_stats, np.float32) if speaker_stats is not None
-                                  else enrolment.speaker_stats(model, [waveform]))
+            prior = "speaker_windows" in signature
+            self.speaker = speaker or (enrolment.SpeakerState(signature["speaker_stats"][0][2:]) if prior
+                                       else enrolment.enrol(model, [waveform]))
+            self.adapt = adapt and prior
         # A file's boxes found ahead over the whole clip, as the builder finds them
         # (`faces.track`'s result); otherwise online tracking, as a stream needs (the detector
         # is loaded only then: an audio-only model needs none).
@@ -133,8 +138,8 @@ class Predictor:
             start = int(round(self.buffer[0][0].time * SAMPLE_RATE))
             piece = self.waveform[start:start + self.samples]
             inputs["waveform"] = np.pad(piece, (0, self.samples - len(piece))).astype(np.float32)
-        if self.speaker_stats is not None:
-            inputs["speaker_stats"] = self.speaker_stats
+        if self.speaker is not None:
+            inputs.update(self.speaker.inputs(self.model.signature))
         return inputs
 
     def _predict_pending(self):
@@ -145,7 +150,11 @@ class Predictor:
     def _predict(self, inputs: list[dict], windows: list[list]) -> list[dict]:
         batch = {key: np.stack([x[key] for x in inputs]) for key in inputs[0]}
         start = time.perf_counter()
-        probabilities = np.asarray(self.model.predict(batch)["probabilities"])
+        outputs = self.model.predict(batch)
+        probabilities = np.asarray(outputs["probabilities"])
+        if self.adapt:
+            self.speaker.add(outputs["speaker_features"] if "speaker_features" in outputs
+                             else self.model.speaker_features(batch["waveform"]))
         self.seconds["model"] += time.perf_counter() - start
         self.predictions += len(inputs)
         if self.per_frame_model is None:

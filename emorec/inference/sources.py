@@ -18,6 +18,11 @@ from emorec import ravdess
 from emorec.media import audio, video
 
 
+# What a folder given to emorec-predict is searched for: ffmpeg reads these and many more.
+MEDIA_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg",
+                    ".opus")
+
+
 class Frame(NamedTuple):
     index: int
     time: float  # seconds from the first frame

@@ -22,6 +22,7 @@ import inspect
 
 import keras
 
+from emorec import presets
 from emorec.models import audio, backbones, fusion, inputs, mvit, r3d, video, whisper, whisper_checkpoints
 from emorec.models.av_transformer import av_transformer
 from emorec.models.layers import classifier_head
@@ -112,12 +113,49 @@ def parse_options(items: list[str]) -> dict:
 
 
 def average(members: list[keras.Model], name: str = "average") -> keras.Model:
-    """One model whose output is the mean of `members`' outputs (same inputs, same output
-    shape): an ensemble that exports and serves as one model."""
-    inputs = {t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name) for t in members[0].inputs}
+    """One model whose output is the mean of `members`' outputs (same output shape; inputs of
+    the same name are one input, so members may read different ones, faces and voice): an
+    ensemble or late fusion that exports and serves as one model."""
+    inputs = {}
+    for member in members:
+        for t in member.inputs:
+            if t.name in inputs and tuple(inputs[t.name].shape) != tuple(t.shape):
+                raise ValueError(f"{name}: members take {t.name} of shapes {inputs[t.name].shape} and {t.shape}")
+            inputs.setdefault(t.name, keras.Input(t.shape[1:], dtype=t.dtype, name=t.name))
     # Renamed wrappers: a functional model needs unique layer names, and the members share theirs.
-    outputs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members)]
+    outputs = [keras.Model(m.input, m.output, name=f"member_{i}")({t.name: inputs[t.name] for t in m.inputs})
+               for i, m in enumerate(members)]
     return keras.Model(inputs, keras.layers.Average(name="probabilities")(outputs), name=name)
+
+
+def from_preset(name: str) -> keras.Model:
+    """The preset `name` (`emorec.presets.names()`) as a Keras model: built by the registry as
+    its card says, its trained parts loaded (sha256 checked), pretrained parts from their
+    packages; a preset of members is their `average`."""
+    card = presets.card(name)
+    if "members" in card:
+        return average([from_preset(member) for member in card["members"]], name=name)
+    spec = card["model"]
+    model = build(spec["name"], num_classes=len(card["classes"]), frames=spec["frames"],
+                  image_size=spec.get("image_size", 112), **spec.get("options", {}))
+    arrays = presets.trained_arrays(name)
+    if arrays:
+        assign_trained(model, arrays, f"preset {name}")
+    return model
+
+
+def assign_trained(model: keras.Model, arrays: dict, source: str) -> None:
+    """Puts {variable path: array} (a preset's trained parts) into `model`; PresetError, naming
+    `source`, for an array the model has no place for and for a trainable variable left out."""
+    by_path = {v.path: v for v in model.weights}
+    for path, value in arrays.items():
+        if path not in by_path or tuple(by_path[path].shape) != value.shape:
+            raise presets.PresetError(f"{source}: its weights hold {path} {value.shape}, which the model built "
+                                      f"from its card has {'not' if path not in by_path else by_path[path].shape}")
+        by_path[path].assign(value)
+    untrained = sorted({v.path for v in model.trainable_weights} - set(arrays))
+    if untrained:
+        raise presets.PresetError(f"{source}: its weights leave {untrained[:3]} untrained")
 
 
 def speaker_features(model: keras.Model) -> keras.Model | None:
@@ -136,6 +174,47 @@ def speaker_features(model: keras.Model) -> keras.Model | None:
             waveform = inputs.waveform_samples(None)
             return keras.Model(waveform, layer.get_layer("log_mel")(waveform), name="log_mel_features")
     raise ValueError(f"{model.name} takes speaker_stats but has no known speaker features")
+
+
+def frozen_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:
+    """(features, head) when `model` is a frozen pretrained encoder with a head: `features`
+    maps the waveform to the encoder's pooled layers, `head` maps those (and speaker_stats)
+    to the probabilities with the model's own layers (training one trains the other).
+    None for any other model, a fusion or a fine-tuned encoder included. An `average` whose
+    one frozen encoder is one member's splits there too: the head then holds the whole average,
+    the other members (faces) reading their own inputs."""
+    members = [layer for layer in model.layers if layer.name.startswith("member_")]
+    if members and isinstance(model.get_layer("probabilities"), keras.layers.Average):
+        return _average_parts(members)
+    encoders = [layer for layer in model.layers if isinstance(layer, keras.Model)
+                and any(sub.name == whisper.FEATURES for sub in layer.layers)]
+    if len(encoders) != 1 or len(model.inputs) != len(encoders[0].inputs):
+        return None
+    features, pooling = encoders[0].get_layer(whisper.FEATURES), encoders[0].get_layer("whisper_pooling")
+    if features.trainable_weights:
+        return None
+    # The pooling model's own inputs again (pooled features, then any speaker_stats, speaker_windows),
+    # named as the model's.
+    names = ["pooled"] + [t.name for t in encoders[0].inputs[1:]]
+    inputs = [keras.Input(t.shape[1:], name=n) for t, n in zip(pooling.inputs, names)]
+    x = model.get_layer("head_dropout")(pooling(inputs if len(inputs) > 1 else inputs[0]))
+    head = keras.Model({t.name: t for t in inputs}, model.get_layer("probabilities")(x), name="head")
+    return features, head
+
+
+def _average_parts(members: list[keras.Model]) -> tuple[keras.Model, keras.Model] | None:
+    split = [frozen_parts(member) for member in members]
+    frozen = [(member, part) for member, part in zip(members, split) if part]
+    if len(frozen) != 1 or any("waveform" in {t.name for t in m.inputs} for m, p in zip(members, split) if not p):
+        return None  # no frozen encoder, several (a refit's), or another member that hears the audio too
+    features, voice = frozen[0][1]
+    pooled = keras.Input(features.output.shape[1:], name="pooled")
+    others = {t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name)
+              for m in members for t in m.inputs if t.name != "waveform"}
+    outputs = [voice({"pooled": pooled, **{t.name: others[t.name] for t in voice.inputs if t.name != "pooled"}}) if part
+               else member({t.name: others[t.name] for t in member.inputs}) for member, part in zip(members, split)]
+    return features, keras.Model({"pooled": pooled, **others}, keras.layers.Average(name="probabilities")(outputs),
+                                 name="head")
 
 
 def _submodels(model: keras.Model):

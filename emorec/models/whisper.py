@@ -52,14 +52,28 @@ def mel_filters(num_mels: int = NUM_MELS, n_fft: int = N_FFT, sample_rate: int =
     return weights.T.astype(np.float32)
 
 
+def dft_basis(n_fft: int = N_FFT) -> np.ndarray:
+    """[n_fft, 2 * (n_fft // 2 + 1)]: the periodic Hann window times the DFT's cosines and
+    minus its sines, so that one matrix product of a frame gives its spectrum's real and
+    imaginary parts. An FFT of 400 points is no power of two, which TFLite's RFFT2D refuses;
+    the product is the same spectrum (within 2e-5 of tf.signal.stft's log-mel, measured) and
+    one computation for Keras, SavedModel and TFLite alike."""
+    n, k = np.arange(n_fft), np.arange(n_fft // 2 + 1)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)
+    angle = 2 * np.pi * np.outer(n, k) / n_fft
+    return np.concatenate([window[:, None] * np.cos(angle), -window[:, None] * np.sin(angle)], 1).astype(np.float32)
+
+
 def log_mel(waveform):
     """float32 [batch, samples] -> Whisper's log-mel [batch, samples // 160, 80]."""
     import tensorflow as tf
 
     # Centred frames (reflect-padded by half a window), the last one dropped, as Whisper's STFT.
     padded = tf.pad(waveform, [[0, 0], [N_FFT // 2, N_FFT // 2]], mode="REFLECT")
-    stft = tf.signal.stft(padded, N_FFT, HOP, N_FFT, window_fn=tf.signal.hann_window)[:, :-1]
-    mel = tf.tensordot(tf.square(tf.abs(stft)), tf.constant(mel_filters()), 1)
+    spectrum = tf.tensordot(tf.signal.frame(padded, N_FFT, HOP)[:, :-1], tf.constant(dft_basis()), 1)
+    bins = N_FFT // 2 + 1
+    power = tf.square(spectrum[..., :bins]) + tf.square(spectrum[..., bins:])
+    mel = tf.tensordot(power, tf.constant(mel_filters()), 1)
     log = tf.math.log(tf.maximum(mel, 1e-10)) / tf.math.log(10.0)
     log = tf.maximum(log, tf.reduce_max(log, axis=[1, 2], keepdims=True) - 8.0)
     return (log + 4.0) / 4.0
@@ -154,7 +168,7 @@ class SpeedAverage(layers.Layer):
 
 
 def whisper_features(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False,
-                     skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,)) -> keras.Model:
+                     skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,), name: str = FEATURES) -> keras.Model:
     """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width], or with
     several `speeds` [batch, speeds, depth + 1, 2 * width]: the encoder's statistics of the
     window played at each speed (`SpeedChange`; the encoder itself is the `whisper_stack`
@@ -163,7 +177,7 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int, fu
     `full_context`, `skip_padding`: see `_stack`.
     """
     if tuple(speeds) == (1.0,):
-        return _stack(samples, width, depth, heads, full_context, skip_padding, name=FEATURES)
+        return _stack(samples, width, depth, heads, full_context, skip_padding, name=name)
     if full_context or skip_padding:
         raise ValueError("speeds change the window's length: they go with neither full_context nor skip_padding")
     stack = _stack(None, width, depth, heads, name=STACK)
@@ -171,12 +185,21 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int, fu
     copies = [stack(waveform if speed == 1.0 else SpeedChange(speed, name=f"speed_{speed:g}")(waveform))
               for speed in speeds]
     copies = [layers.Reshape((1, *c.shape[1:]))(c) for c in copies]
-    return keras.Model(waveform, layers.Concatenate(axis=1, name="speed_copies")(copies), name=FEATURES)
+    return keras.Model(waveform, layers.Concatenate(axis=1, name="speed_copies")(copies), name=name)
 
 
 def encoder_stack(features: keras.Model) -> keras.Model:
     """The model that holds the encoder's layers: `features` itself, or its shared `whisper_stack`."""
     return features.get_layer(STACK) if STACK in {layer.name for layer in features.layers} else features
+
+
+def side_by_side(parts: list[keras.Model], name: str = FEATURES) -> keras.Model:
+    """Several encoders' features of the same waveform as one: each copy's pooled layers
+    flattened, the encoders' side by side, [batch, (speeds,) sum of layers x 2 * width]."""
+    waveform = inputs.waveform_samples(parts[0].input.shape[1])
+    lead = tuple(parts[0].output.shape[1:-2])  # the speed copies' axis, if any
+    flat = [layers.Reshape((*lead, -1), name=f"{part.name}_flat")(part(waveform)) for part in parts]
+    return keras.Model(waveform, layers.Concatenate(axis=-1, name="encoders")(flat), name=name)
 
 
 def _stack(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False,
@@ -266,8 +289,8 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
 
 def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "whisper_base",
                     whisper_weights: str | None = "pretrained", trainable_layers: int = 0, full_context: bool = False,
-                    skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,),
-                    normalization: str = "speaker",
+                    skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,), also: tuple[str, ...] = (),
+                    normalization: str = "speaker", prior_windows: float = 0.0,
                     layer_pooling: str = "weighted", hidden: int = 256, dropout: float = 0.2) -> keras.Model:
     """waveform [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
     speaker_stats [batch, 2, layers + 1, 2 * width]) -> embedding [batch, hidden or 2 * width].
@@ -277,13 +300,27 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
     fusion's video backbone takes). `trainable_layers`: how many of the top
     transformer blocks fine-tune (0: the encoder is frozen, and the trainer caches its
     features). `full_context`, `skip_padding`, `speeds`: see `whisper_features` (several speeds:
-    each copy standardised with the speaker's statistics at that speed, then averaged). `normalization`: 'speaker' or 'none'. `layer_pooling`: 'weighted' (a learned
+    each copy standardised with the speaker's statistics at that speed, then averaged).
+    `also`: other frozen Whisper encoders (names of `whisper_checkpoints.PRESETS`) run on the
+    same window, their layers' statistics side by side with this one's (`side_by_side`; with
+    `layer_pooling='concat'`). `normalization`: 'speaker' or 'none'. `prior_windows`: with
+    'speaker', the model also takes `speaker_windows` and pools the speaker's statistics with
+    this many windows' worth of the training speakers' (`SpeakerNorm`), so that it predicts
+    for a speaker it has heard nothing else of. `layer_pooling`: 'weighted' (a learned
     softmax-weighted sum, SUPERB's protocol) or 'concat' (every layer's statistics side by side).
     """
-    if preset not in whisper_checkpoints.PRESETS:
-        raise ValueError(f"unknown Whisper preset {preset!r}; one of {sorted(whisper_checkpoints.PRESETS)}")
+    for name in (preset, *also):
+        if name not in whisper_checkpoints.PRESETS:
+            raise ValueError(f"unknown Whisper preset {name!r}; one of {sorted(whisper_checkpoints.PRESETS)}")
     if normalization not in ("speaker", "none"):
         raise ValueError(f"normalization must be 'speaker' or 'none', got {normalization!r}")
+    if layer_pooling not in ("weighted", "concat"):
+        raise ValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
+    if prior_windows < 0 or (prior_windows and normalization != "speaker"):
+        raise ValueError(f"prior_windows must be >= 0, and goes with normalization='speaker', got {prior_windows!r}")
+    if also and (layer_pooling != "concat" or trainable_layers or whisper_weights not in ("pretrained", None)):
+        raise ValueError("also= puts frozen encoders with their packaged weights side by side: it needs "
+                         "layer_pooling='concat', trainable_layers=0 and whisper_weights 'pretrained' or None")
     config = whisper_checkpoints.PRESETS[preset]
     if not 0 <= trainable_layers <= config.layers:
         raise ValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
@@ -291,35 +328,39 @@ def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "
         raise ValueError("fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
                          "normalization='speaker' takes; fine-tune with normalization='none'")
     waveform = inputs.waveform(frames, fps)
-    features = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context,
-                                skip_padding, tuple(speeds))
-    stack = encoder_stack(features)
-    if whisper_weights is not None:
-        load_encoder_weights(stack, whisper_checkpoints.read(preset if whisper_weights == "pretrained"
-                                                                else whisper_weights))
-    for layer in stack.layers:
-        block = layer.name.split("_")[0]
-        layer.trainable = block.startswith("block") and int(block[5:]) >= config.layers - trainable_layers \
-            or (layer.name == "ln_post" and trainable_layers > 0)
+    parts = []
+    for name in (preset, *also):
+        config = whisper_checkpoints.PRESETS[name]
+        part = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context,
+                                skip_padding, tuple(speeds), name=f"{name}_features" if also else FEATURES)
+        stack = encoder_stack(part)
+        if whisper_weights is not None:
+            load_encoder_weights(stack, whisper_checkpoints.read(name if whisper_weights == "pretrained"
+                                                                  else whisper_weights))
+        for layer in stack.layers:
+            block = layer.name.split("_")[0]
+            layer.trainable = block.startswith("block") and int(block[5:]) >= config.layers - trainable_layers \
+                or (layer.name == "ln_post" and trainable_layers > 0)
+        parts.append(part)
+    features = side_by_side(parts) if also else parts[0]
 
-    pooled = keras.Input(features.output.shape[1:], name="pooled")
+    shape = features.output.shape[1:]
+    pooled = keras.Input(shape, name="pooled")
     if normalization == "speaker":
-        stats = inputs.speaker_stats(features.output.shape[1:])
-        head_inputs, x = [pooled, stats], SpeakerNorm()([pooled, stats])
+        stats = [inputs.speaker_stats(shape)] + ([inputs.speaker_windows()] if prior_windows else [])
+        head_inputs, x = [pooled, *stats], SpeakerNorm(prior_windows, name="speaker_norm")([pooled, *stats])
     else:
         head_inputs, x = pooled, layers.LayerNormalization(name="feature_norm")(pooled)
     if len(speeds) > 1:
         x = SpeedAverage(name="speed_average")(x)
-    if layer_pooling not in ("weighted", "concat"):
-        raise ValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
     x = LayerWeightedSum(name="layer_weights")(x) if layer_pooling == "weighted" else layers.Flatten()(x)
     if hidden:
         x = layers.Dense(hidden, activation="relu", name="hidden")(layers.Dropout(dropout)(x))
     pooling = keras.Model(head_inputs, layers.Dropout(dropout)(x), name="whisper_pooling")
 
     if normalization == "speaker":
-        outer_stats = inputs.speaker_stats(features.output.shape[1:])
-        model_inputs, head_args = [waveform, outer_stats], [features(waveform), outer_stats]
+        outer = [inputs.speaker_stats(shape)] + ([inputs.speaker_windows()] if prior_windows else [])
+        model_inputs, head_args = [waveform, *outer], [features(waveform), *outer]
     else:
         model_inputs, head_args = waveform, features(waveform)
     return keras.Model(model_inputs, pooling(head_args), name=f"{preset}_encoder")

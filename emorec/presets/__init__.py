@@ -1,0 +1,88 @@
+"""Trained models that ship with emorec, named and versioned in the style of keras-hub's presets.
+
+Each folder here is one preset: its card, `preset.json` (what it predicts and from what, the
+data it was trained on and the command that trained it, how well it does and under which
+protocol, its licence), and the small trained parts the card names with their sha256. What is
+too large to ship comes from PyPI packages as for any model (the Whisper encoders, FER2013's
+network), checked by their own sha256. `emorec.models.from_preset(name)` builds one;
+`emorec-predict --list-presets` lists them.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+DEFAULT = "ravdess_av_whisper_fer2013"  # what emorec-predict runs without --model
+CARD = "preset.json"
+
+RAVDESS_LICENCE = (
+    "Trained on RAVDESS (Livingstone & Russo 2018, PLoS ONE 13(5): e0196391), licensed CC BY-NC-SA 4.0. "
+    "emorec treats weights trained on it as an adaptation of it: use them non-commercially, credit RAVDESS, "
+    "and share what you make from them under the same licence. Whether trained weights are an adaptation in "
+    "law is not settled; if that matters to you, ask a lawyer, or train on data whose licence suits you "
+    "(trainers/preset.py takes any RAVDESS-named folder).")
+
+
+class PresetError(ValueError):
+    """A preset that is unknown, or whose files are missing or not the ones its card names."""
+
+
+def names() -> list[str]:
+    return sorted(d for d in os.listdir(ROOT) if os.path.isfile(os.path.join(ROOT, d, CARD)))
+
+
+def card(name: str) -> dict:
+    """The preset's card (preset.json)."""
+    if name not in names():
+        raise PresetError(f"unknown preset {name!r}; presets: {', '.join(names())} (emorec-predict --list-presets)")
+    with open(os.path.join(ROOT, name, CARD)) as f:
+        return json.load(f)
+
+
+def sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def trained_arrays(name: str) -> dict[str, np.ndarray]:
+    """The preset's trained parts, {variable path: array}, each file's sha256 checked against the card."""
+    arrays = {}
+    for file, digest in card(name).get("files", {}).items():
+        path = os.path.join(ROOT, name, file)
+        if not os.path.isfile(path):
+            raise PresetError(f"preset {name}: {path} is missing: reinstall emorec, or run the command on its card")
+        if sha256(path) != digest:
+            raise PresetError(f"preset {name}: {path} has sha256 {sha256(path)}, its card says {digest}: the file "
+                              "is damaged or was changed; reinstall emorec, or retrain it with the card's command")
+        with np.load(path) as f:
+            arrays.update({key: f[key] for key in f.files})
+    return arrays
+
+
+def write_arrays(path: str, arrays: dict[str, np.ndarray]) -> str:
+    """Writes `arrays` as an .npz that np.load reads, byte for byte the same for the same arrays
+    (np.savez stamps each member with the time); returns its sha256."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue(),
+                             compress_type=zipfile.ZIP_DEFLATED)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+        f.write(buffer.getvalue())
+    os.replace(path + ".tmp", path)
+    return sha256(path)
+
+
+def headline(name: str) -> str:
+    """One line: the preset, what it reads, and its measured accuracy with the data it was measured on."""
+    c = card(name)
+    return f"{name} v{c['version']} ({' + '.join(c['modalities'])}): {c['accuracy']['headline']}"

