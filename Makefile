@@ -39,8 +39,9 @@ $(VENV)/.extras-%: $(VENV)/.base setup.py constraints.txt
 demo: $(VENV)/.extras-build+train
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m emorec.demo --out=$(DEMO)
 
+# On every core (pytest-xdist); the tests share no files or ports.
 test: install
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n auto -m "not slow"
 
 # Real RAVDESS audio, actor-independent: builds the `audio` config, runs the openSMILE + SVM
 # baselines (eGeMAPS, ComParE) and 5-fold (6 for 24 actors) CV of mel_cnn2d (two seeds) and
@@ -122,7 +123,7 @@ preset-speech: $(VENV)/.extras-build+train+whisper
 
 # Everything, the slow end-to-end tests too.
 test-all: install
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 clean:
 	rm -rf $(VENV) $(DEMO) *.egg-info .pytest_cache

@@ -6,7 +6,53 @@ dataset into model windows; `models` holds the registry; trainers/ trains; `eval
 analyses finished runs; `export` and `serving` hand models to TF Serving; `inference` is
 `emorec-predict`. `synthetic` makes the demo's and the tests' sample.
 """
+import contextlib
+import logging
 import os
+import sys
+import warnings
+
+# What libraries print for their own developers (TensorFlow's C++ start-up lines, TFLite's
+# delegate notice, deprecation notices) stays out of every command's output, set before
+# TensorFlow loads; EMOREC_LIBRARY_LOGS=1 shows it all.
+LIBRARY_LOGS = os.environ.get("EMOREC_LIBRARY_LOGS") == "1"
+# The project's own code (the package, and in a checkout its trainers, builder and benchmarks),
+# whose log lines stay.
+_OWN = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), d) + os.sep
+             for d in ("emorec", "trainers", "datasets", "benchmarks"))
+
+
+class _OwnLinesOnly(logging.Filter):
+    """Lets through the project's own log records, and anyone's errors."""
+
+    def filter(self, record):
+        return record.levelno >= logging.ERROR or record.pathname.startswith(_OWN)
+
+
+if not LIBRARY_LOGS:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+    for _name in ("absl", "tensorflow"):  # TFDS's and TensorFlow's Python log lines
+        logging.getLogger(_name).addFilter(_OwnLinesOnly())
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    """Silences what native code writes to stderr inside the block (TFLite logs "Created
+    TensorFlow Lite XNNPACK delegate" with no setting to stop it), unless EMOREC_LIBRARY_LOGS=1."""
+    if LIBRARY_LOGS:
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
 
 # TF 2.21's oneDNN CPU kernels segfault in the backward pass of 1x1 stride-2 convolutions
 # (ResNet-style shortcuts; reproduced here with the FER mini-Xception backbone). This must

@@ -19,6 +19,8 @@ import urllib.request
 import numpy as np
 import tensorflow as tf
 
+from emorec import quiet_native_logs
+
 SIGNATURE = "serving_default"
 SPEAKER_FEATURES = "speaker_features"  # speaker-normalised exports: the enrolment signature
 
@@ -176,6 +178,8 @@ class TFLiteModel:
         except (ValueError, RuntimeError) as e:
             raise ValueError(f"{path} is not a TFLite model emorec can run ({str(e).splitlines()[0]})") from None
         self.path = path
+        with quiet_native_logs():  # before any runner holds the interpreter's tensors
+            self.interpreter.allocate_tensors()
         signatures = self.interpreter.get_signature_list()
         self._runner = self.interpreter.get_signature_runner(SIGNATURE)
         self.signature = {name: (tuple(None if i == 0 else d for i, d in enumerate(shape)), np.dtype(dtype))
@@ -190,10 +194,11 @@ class TFLiteModel:
     def predict(self, inputs: dict) -> dict:
         outputs = self._runner(**check_inputs(inputs, self.signature))
         probabilities = outputs["probabilities"]
-        batch, names = len(probabilities), np.array(self.info["class_names"])
+        # As TensorFlow returns strings: bytes.
+        batch, names = len(probabilities), np.array([n.encode() for n in self.info["class_names"]], object)
         outputs.update(labels=names[np.argmax(probabilities, -1)], class_names=np.tile(names, (batch, 1)))
         if self.info.get("face_pipeline") and "faces" in self.signature:
-            outputs["face_pipeline"] = np.array([json.dumps(self.info["face_pipeline"])] * batch)
+            outputs["face_pipeline"] = np.array([json.dumps(self.info["face_pipeline"]).encode()] * batch, object)
         return outputs
 
     def speaker_features(self, waveform: np.ndarray) -> np.ndarray:

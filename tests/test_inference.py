@@ -35,7 +35,8 @@ def _clip(path, seconds=1.0, with_audio=True, faceless_frames=0):
 
 
 def _run(*argv):
-    return cli.run(cli.parse([str(a) for a in argv]))
+    [result] = cli.run(cli.parse([str(a) for a in argv]))  # one input, one result
+    return result
 
 
 def test_queue_mode_writes_timeline_plot_and_annotated_video(exports, tmp_path):

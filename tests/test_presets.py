@@ -147,17 +147,18 @@ def test_a_prior_model_serves_alike_in_process_as_a_savedmodel_and_as_tflite(tmp
     assert saved.signature == in_process.signature == lite.signature
     assert "speaker_windows" in saved.signature and lite.info["class_names"] == names
     rng = np.random.default_rng(3)
-    state = enrolment.enrol(saved, [rng.uniform(-0.5, 0.5, 16000).astype(np.float32)])
+    recordings = [rng.uniform(-0.5, 0.5, n).astype(np.float32) for n in (16000, 30000)]
+    state = enrolment.enrol(saved, recordings)
+    assert state.count == 2 + 6  # the windows training cuts: 16 frames every 8 of 29 and of 56 frames
     for model in (in_process, lite):  # the enrolment is the same on every path
-        np.testing.assert_allclose(enrolment.enrol(model, [rng.uniform(-0.5, 0.5, 16000).astype(np.float32)]).count,
-                                   state.count)
+        np.testing.assert_allclose(enrolment.enrol(model, recordings).stats(), state.stats(), rtol=1e-4, atol=1e-4)
     batch = {"waveform": rng.uniform(-0.5, 0.5, (2, saved.signature["waveform"][0][1])).astype(np.float32),
              **{k: np.stack([v, v]) for k, v in state.inputs(saved.signature).items()}}
     outputs = [m.predict(batch) for m in (in_process, saved, lite)]
     for other in outputs[1:]:
         np.testing.assert_allclose(other["probabilities"], outputs[0]["probabilities"], atol=1e-4)
         np.testing.assert_allclose(other["speaker_features"], outputs[0]["speaker_features"], rtol=1e-3, atol=1e-3)
-        assert list(other["labels"]) == list(outputs[0]["labels"].astype(str))
+        assert list(other["labels"]) == list(outputs[0]["labels"])
     # The returned speaker features are the enrolment signature's (one encoder pass for both).
     np.testing.assert_allclose(outputs[1]["speaker_features"], saved.speaker_features(batch["waveform"]), atol=1e-5)
     with pytest.raises(ValueError, match="speaker_windows: expected shape"):
@@ -175,3 +176,38 @@ def test_list_presets_and_an_unknown_preset():
                          env=ENV, capture_output=True, text=True)
     assert run.returncode == 2 and run.stderr.strip().splitlines() == [
         f"emorec-predict: unknown preset 'nope'; presets: {', '.join(presets.names())} (emorec-predict --list-presets)"]
+
+
+@needs_whisper
+def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_dir, tmp_path):
+    """No model given: the default preset; a folder of one speaker's clips, each run by the members it
+    has (faces and voice, faces alone on a silent video, voice alone on a wav), the speaker carried on."""
+    from emorec.media import video
+
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    shutil.copy(sample_dir / "Actor_01" / "01-01-05-01-01-01-01.mp4", folder / "a_both.mp4")
+    subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(sample_dir / "Actor_01" / "01-01-08-01-01-01-01.mp4"),
+                    "-an", "-c:v", "copy", str(folder / "b_silent.mp4")], check=True)
+    shutil.copy(sample_dir / "Actor_01" / "03-01-01-01-01-01-01.wav", folder / "c_voice.wav")
+    run = subprocess.run([sys.executable, "-m", "emorec.inference.cli", str(folder), f"--out={tmp_path / 'out'}"],
+                         cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    headers = [line for line in run.stdout.splitlines() if line.startswith("preset ")]
+    assert headers == [f"preset {presets.headline(n)}" for n in (presets.DEFAULT, "fer2013_faces",
+                                                                  "ravdess_speech_whisper")]
+    assert "b_silent.mp4 has no sound: preset fer2013_faces" in run.stderr
+    assert "c_voice.wav has no picture: preset ravdess_speech_whisper" in run.stderr
+    timelines = {p.stem.split(".")[0]: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*.timeline.json")}
+    assert timelines["a_both"]["speaker"] == {"adapted": True, "windows_heard": 1}
+    assert timelines["b_silent"]["speaker"] is None
+    assert timelines["c_voice"]["speaker"] == {"adapted": True, "windows_heard": 2}  # the first clip's voice too
+    for timeline in timelines.values():
+        assert timeline["rows"] and timeline["class_names"] == presets.card(presets.DEFAULT)["classes"]
+        for row in timeline["rows"]:
+            assert abs(sum(row["probabilities"].values()) - 1) < 1e-3
+    cold = subprocess.run([sys.executable, "-m", "emorec.inference.cli", str(folder / "c_voice.wav"), "--speaker=cold",
+                           f"--out={tmp_path / 'cold'}"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert cold.returncode == 0, cold.stderr[-2000:]
+    assert json.loads((tmp_path / "cold" / "c_voice.timeline.json").read_text())["speaker"] == {
+        "adapted": False, "windows_heard": 0}

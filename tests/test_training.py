@@ -250,9 +250,16 @@ def test_every_experiment_config_parses_and_says_how_it_runs(config):
     from trainers import train
 
     header = [line for line in config.read_text().splitlines() if line.startswith("#")]
-    assert any(f"--flagfile=trainers/configs/{config.name}" in line for line in header)
+    command = next(line for line in header if f"--flagfile=trainers/configs/{config.name}" in line)
     assert any(line.startswith("# Result:") for line in header) and header[-1].startswith("# Time:")
     assert len(header) <= 7
+    trainer = command.split("python -m trainers.", 1)[1].split()[0]
+    if trainer != "train":  # another trainer's flags: parsed by it, in a process of its own
+        check = (f"from trainers import {trainer} as t; from emorec import models; t.FLAGS(['t', '--flagfile={config}']); "
+                 "models.check_options(t.FLAGS.model, models.parse_options(t.FLAGS.options))")
+        run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=ENV, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return
     try:
         train.FLAGS(["train", f"--flagfile={config}"])
         model = train.FLAGS.model
@@ -304,7 +311,10 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
                                         ("--epochs=0", "flag --epochs=0: must be at least 1"),
                                         ("--fold=-1", "flag --fold=-1: must be at least 0"),
                                         ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
-                                        ("--model=nonsense", "--model=nonsense is not a model")])
+                                        ("--model=nonsense", "--model=nonsense is not a model"),
+                                        ("--options=dropout=0.1,lstm_units=4", "wave_cnn1d takes no option 'lstm_units'"),
+                                        ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float"),
+                                        ("--options=dropout=0.1,widths=(8,16)", "'widths=(8' is cut at a comma")])
 def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):
     run = train(built, tmp_path / "run", "--model=wave_cnn1d", flag, check=False)
     assert run.returncode != 0 and says in run.stderr

@@ -31,7 +31,7 @@ import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from emorec import feature_cache, models, plots, presets, ravdess
+from emorec import feature_cache, metrics, models, plots, presets, ravdess
 from emorec.data import datasets, windows
 from emorec.media.features import speaker_statistics
 
@@ -145,23 +145,24 @@ def train_head(model, evidence: Evidence, actors, rng) -> float:
     return time.perf_counter() - start
 
 
-def score(model, evidence: Evidence, actors, rng) -> dict:
-    """Clip-level accuracy on the actors' clips for each --seen amount of earlier evidence."""
+def score(model, evidence: Evidence, actors, rng) -> tuple[dict, dict]:
+    """Clip-level accuracy, and UAR and macro-F1, on the actors' clips for each --seen amount of
+    earlier evidence (every order's clips pooled)."""
     _, head = models.frozen_parts(model)
-    out = {}
+    accuracy, more = {}, {}
     for seen in FLAGS.seen:
         orders = 1 if seen == "all" else FLAGS.orders
         clips = [c for a in actors for c in evidence.clips[a]]
         x, names = evidence.inputs([(c, evidence.draw(c, seen, rng)) for _ in range(orders) for c in clips])
         probabilities = head.predict(x, batch_size=256, verbose=0)
-        right = []
+        clip_probabilities = []
         for o in range(orders):  # a clip's windows averaged, in each order
             part = slice(o * len(names) // orders, (o + 1) * len(names) // orders)
-            for clip in clips:
-                mine = names[part] == clip
-                right.append(probabilities[part][mine].mean(0).argmax() == ravdess.parse(clip).emotion - 1)
-        out[seen] = float(np.mean(right))
-    return out
+            clip_probabilities += [probabilities[part][names[part] == clip].mean(0) for clip in clips]
+        labels = [ravdess.parse(clip).emotion - 1 for clip in clips] * orders
+        scores = metrics.summarize(np.stack(clip_probabilities), labels, ravdess.class_names(8))
+        accuracy[seen], more[seen] = scores["accuracy"], {k: scores[k] for k in ("uar", "macro_f1")}
+    return accuracy, more
 
 
 def report(folds, results: dict, work_dir: str) -> tuple[str, str]:
@@ -191,12 +192,14 @@ def trained(model) -> dict[str, np.ndarray]:
     return {v.path: np.asarray(v.numpy()) for v in model.weights if v.path.startswith(("probabilities/", "speaker_norm/"))}
 
 
-def write_preset(model, folds, results: dict, seconds: float, actors) -> str:
+def write_preset(model, folds, results: dict, seconds: float, actors, cached: bool) -> str:
     folder = os.path.join(FLAGS.out_dir, FLAGS.preset)
     digest = presets.write_arrays(os.path.join(folder, "head.npz"), trained(model))
     test = {s: round(float(np.mean([results["test"][f.number][s] for f in folds])), 3) for s in FLAGS.seen}
     validation = {s: round(float(np.mean([results["validation"][f.number][s] for f in folds])), 3) for s in FLAGS.seen}
     spread = {s: round(float(np.std([results["test"][f.number][s] for f in folds], ddof=1)), 3) for s in FLAGS.seen}
+    more = {k: {s: round(float(np.mean([results["test_more"][f.number][s][k] for f in folds])), 3) for s in FLAGS.seen}
+            for k in ("uar", "macro_f1")}
     options = models.parse_options(FLAGS.options)
     card = {
         "name": FLAGS.preset, "version": 1, "title": FLAGS.title, "modalities": ["voice"],
@@ -214,6 +217,7 @@ def write_preset(model, folds, results: dict, seconds: float, actors) -> str:
         "trained_on": {"data": f"RAVDESS audio-only speech, actors {actors[0]:02d}-{actors[-1]:02d} "
                                f"({sum(len(c) for c in results['clips'].values()):,} clips, 16 kHz)",
                        "date": datetime.date.today().isoformat(), "seconds": round(seconds),
+                       "features": "read from an earlier run's cache" if cached else "computed in this run",
                        "command": FLAGS.command or "python -m trainers.preset --flagfile=... (see the Makefile)",
                        "recipe": {"C": FLAGS.C, "seen": FLAGS.seen, "prior_windows": options.get("prior_windows")}},
         "accuracy": {
@@ -225,7 +229,8 @@ def write_preset(model, folds, results: dict, seconds: float, actors) -> str:
                          "other 16 actors as above, each test clip with the statistics of N clips of its speaker "
                          f"heard before it ({FLAGS.orders} random orders) or all of its speaker's clips "
                          "(enrolled); validation: a head on 12 actors, scored on the next fold's 4"),
-            "test": test, "test_std_over_folds": spread, "validation": validation},
+            "test": test, "test_std_over_folds": spread, "test_uar": more["uar"], "test_macro_f1": more["macro_f1"],
+            "validation": validation},
         "licence": presets.RAVDESS_LICENCE,
     }
     with open(os.path.join(folder, presets.CARD), "w") as f:
@@ -239,7 +244,10 @@ def main(argv):
     start = time.perf_counter()
     work_dir = os.path.expanduser(FLAGS.work_dir or os.path.join("runs", "presets", FLAGS.preset))
     os.makedirs(work_dir, exist_ok=True)
-    builder = datasets.load_builder(FLAGS.data_dir, "audio")
+    try:
+        builder = datasets.load_builder(FLAGS.data_dir, "audio")
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error)) from None
     actors = datasets.actors_of(builder)
     folds = ravdess.folds(FLAGS.num_folds or max(3, len(actors) // 4), actors)
     model = models.build(FLAGS.model, num_classes=8, frames=FLAGS.frames, **models.parse_options(FLAGS.options))
@@ -249,22 +257,25 @@ def main(argv):
                              "encoders and a speaker prior (options prior_windows=N, normalization='speaker')")
     features, _ = parts
     spec = windows.WindowSpec(frames=FLAGS.frames, faces=False, audio=True)
-    cache = feature_cache.compute(features, builder, spec, os.path.join(work_dir, "feature_cache.npz"))
+    cache_path = os.path.join(work_dir, "feature_cache.npz")
+    before = os.path.getmtime(cache_path) if os.path.exists(cache_path) else None
+    cache = feature_cache.compute(features, builder, spec, cache_path)
+    cached = before == os.path.getmtime(cache_path)  # not rewritten: made by an earlier run for the same
     evidence = Evidence(cache, feature_dims=len(features.output.shape) - 1)
-    results = {"validation": {}, "test": {}, "clips": evidence.clips}
+    results = {"validation": {}, "test": {}, "validation_more": {}, "test_more": {}, "clips": evidence.clips}
     for fold in folds:
         rng = np.random.default_rng(FLAGS.seed + fold.number)
         for part, trained_on, scored in (("validation", fold.train, fold.validation),
                                          ("test", fold.train + fold.validation, fold.test)):
             seconds = train_head(model, evidence, trained_on, rng)
-            results[part][fold.number] = score(model, evidence, scored, rng)
+            results[part][fold.number], results[f"{part}_more"][fold.number] = score(model, evidence, scored, rng)
             if part == "test":  # for measuring on these actors elsewhere (benchmarks.faces_voice)
                 presets.write_arrays(os.path.join(work_dir, f"fold_{fold.number}", "head.npz"), trained(model))
             print(f"fold {fold.number}, {part} (head on {len(trained_on)} actors, {seconds:.0f} s): "
                   + ", ".join(f"{s}: {a:.3f}" for s, a in results[part][fold.number].items()), flush=True)
     table, plot = report(folds, results, work_dir)
     seconds = train_head(model, evidence, actors, np.random.default_rng(FLAGS.seed))
-    folder = write_preset(model, folds, results, time.perf_counter() - start, actors)
+    folder = write_preset(model, folds, results, time.perf_counter() - start, actors, cached)
     print(table + f"plot: {plot}\npreset: {folder} (the head on all {len(actors)} actors, {seconds:.0f} s)")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 from absl import app, flags, logging
 
@@ -27,6 +28,9 @@ from emorec.data import datasets, windows
 from emorec.evaluation import predictions, runs
 from trainers import checkpoints, run_lock
 
+# Keras warns that the input "ran out of data" when it looks one batch past an epoch's last:
+# the datasets end there by design (`windows.train_dataset`), with the epoch's order fixed.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
 FLAGS = flags.FLAGS
 # What to train.
 flags.DEFINE_string("model", None, "A name from emorec.models.names(); fusions as VIDEO+AUDIO.")
@@ -241,7 +245,7 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
     logging.info("fold %d: train %s (%d clips), validation %s, test %s", fold.number, fold.train, train_clips,
                  fold.validation, fold.test)
     fold_callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), best, seed=FLAGS.seed + fold.number)
-    model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=fold_callbacks,
+    model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=fold_callbacks, shuffle=False,
               validation_data=_distributed(val_windows.map(lambda x, y, n: (x, y))), verbose=FLAGS.verbose)
     seconds = stopwatch.seconds
     # Evaluated and exported outside the strategy: a multi-worker model would gather every
@@ -291,7 +295,7 @@ def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_di
     callbacks, stopwatch = checkpoints.callbacks(_worker_dir(fold_dir), None, prefix="refit_",
                                                  seed=FLAGS.seed + fold.number + 1000)
     logging.info("fold %d: refit on %s for %d epochs", fold.number, fold.train + fold.validation, epochs)
-    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=FLAGS.verbose)
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=FLAGS.verbose)
     weights = os.path.join(_worker_dir(fold_dir), "refit.weights.h5")
     model.save_weights(weights)
     return weights, stopwatch.seconds
@@ -329,6 +333,10 @@ def main(argv):
         models.check_name(FLAGS.model)
     except ValueError as error:
         raise app.UsageError(f"--model={FLAGS.model} is not a model ({error})") from None
+    try:  # every option checked before any work (no run folder made for a run that cannot start)
+        models.check_options(FLAGS.model, model_options())
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     keras.utils.set_random_seed(FLAGS.seed)
     strategy = distribute.strategy(FLAGS.strategy, FLAGS.tpu)
     if FLAGS.mixed_precision:

@@ -86,17 +86,16 @@ def list_presets() -> str:
     return "\n".join(lines)
 
 
-def preset_for(name: str, source) -> str:
-    """`name`, or the member of it that reads what the input has (voice, faces), saying so."""
+def preset_for(name: str, source) -> tuple[str, str | None]:
+    """(`name` or the member of it that reads what the input has (voice, faces), a note saying so)."""
     card = presets.card(name)
     has = {"voice": source.waveform is not None, "faces": source.has_video}
     if all(has[m] for m in card["modalities"]) or "members" not in card:
-        return name
+        return name, None
     for member in card["members"]:
         if all(has[m] for m in presets.card(member)["modalities"]):
-            print(f"note: {source.name} has no {'sound' if not has['voice'] else 'picture'}: preset {member}, "
-                  f"the {' + '.join(presets.card(member)['modalities'])} of {name}", file=sys.stderr)
-            return member
+            return member, (f"note: {source.name} has no {'sound' if not has['voice'] else 'picture'}: preset "
+                            f"{member}, the {' + '.join(presets.card(member)['modalities'])} of {name}")
     raise ValueError(f"{source.name} has neither a picture nor sound that preset {name} reads")
 
 
@@ -165,6 +164,8 @@ def track_ahead(source, pipeline: faces.FacePipeline):
 def run(args):
     """Predicts every input (a folder's files in turn): yields each one's result, or its error
     for a folder's file that cannot be read (the others go on)."""
+    if args.preset:
+        presets.card(args.preset)  # an unknown name is said first
     check_out(args.out)
     paths = inputs_of(args.input)
     for path in paths:
@@ -188,7 +189,9 @@ def predict_input(args, path: str, loaded: dict, speaker) -> dict:
     if args.preset:  # the input decides which of a preset's members runs
         pipeline = faces.FacePipeline.from_dict(presets.card(args.preset)["face_pipeline"])
         source = open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
-        key = preset_for(args.preset, source)
+        key, note = preset_for(args.preset, source)
+        if note and key not in loaded:  # once per folder
+            print(note, file=sys.stderr)
     if key not in loaded:
         loaded[key] = load_model(args, key)
     model, info, described = loaded[key]

@@ -15,6 +15,7 @@ import threading
 import cv2
 import numpy as np
 
+from emorec import quiet_native_logs
 from emorec.media.video import MediaError
 
 
@@ -98,7 +99,8 @@ class BlazeFaceDetector:
         import tensorflow as tf
 
         self.interpreter = tf.lite.Interpreter(path or blazeface_model())
-        self.interpreter.allocate_tensors()
+        with quiet_native_logs():
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = {d["name"]: d["index"] for d in self.interpreter.get_output_details()}
         self.regressors, self.scores = outputs["regressors"], outputs["classificators"]

@@ -72,9 +72,60 @@ def check_name(name: str) -> None:
                      f"{sorted(VIDEO_ENCODERS)} and AUDIO in {sorted(AUDIO_ENCODERS)}")
 
 
+# What `build` itself gives the functions it calls: not options.
+_GIVEN = {"num_classes", "frames", "image_size", "fps", "preset"}
+
+
+def accepted_options(name: str) -> dict:
+    """{option: its default} of every option `build(name)` takes."""
+    check_name(name)
+    if name in MODELS:
+        functions = [MODELS[name]]
+    else:
+        video_name, _, audio_name = name.rpartition("+")
+        functions = [f for f in (VIDEO_ENCODERS.get(video_name), AUDIO_ENCODERS.get(audio_name or video_name),
+                                 VIDEO_ENCODERS.get(name)) if f]
+    accepted = {p.name: p.default for f in functions for p in inspect.signature(f).parameters.values()
+                if p.name not in _GIVEN}
+    if name not in MODELS:
+        accepted["head_dropout"] = 0.3
+    if "+" in name:
+        accepted.update({"merge": "concat", **{f"merge_{p.name}": p.default for p in
+                                               list(inspect.signature(fusion.merge).parameters.values())[2:]
+                                               if p.name != "mode"}})
+    return accepted
+
+
+def _fits(value, default) -> bool:
+    """Whether `value` is of the kind the option's default is (None or no default: anything)."""
+    if default is None or default is inspect.Parameter.empty:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (tuple, list)):
+        return isinstance(value, (tuple, list))
+    return isinstance(value, type(default))
+
+
+def check_options(name: str, options: dict) -> None:
+    """ValueError, in one line, for an option `build(name)` does not take or of the wrong kind:
+    said before anything is built."""
+    accepted = accepted_options(name)
+    for key, value in options.items():
+        if key not in accepted:
+            raise ValueError(f"{name} takes no option {key!r}; its options: {', '.join(sorted(accepted))}")
+        if not _fits(value, accepted[key]):
+            raise ValueError(f"option {key}={value!r} for {name}: expected a {type(accepted[key]).__name__} "
+                             f"(its default is {accepted[key]!r})")
+
+
 def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 112, **options) -> keras.Model:
     """Builds the named model (see the module doc); unknown names and options raise."""
-    check_name(name)
+    check_options(name, options)
     if name in MODELS:
         return MODELS[name](num_classes=num_classes, frames=frames, image_size=image_size, **options)
     options, used = dict(options), set()
@@ -85,12 +136,8 @@ def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 1
         video_name, audio_name = name.split("+", 1)
         encoders = [_encoder(video_name, frames, image_size, options, used),
                     _encoder(audio_name, frames, image_size, options, used)]
-    elif merge_options or mode != "concat":
-        raise TypeError(f"{name}: merge options apply to fusions (VIDEO+AUDIO) only")
     else:
         encoders = [_encoder(name, frames, image_size, options, used)]
-    if set(options) - used:
-        raise TypeError(f"{name}: unknown option(s) {sorted(set(options) - used)}")
     inputs = {t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name) for e in encoders for t in e.inputs}
     embeddings = [encoder([inputs[t.name] for t in encoder.inputs] if len(encoder.inputs) > 1
                           else inputs[encoder.input.name]) for encoder in encoders]
@@ -101,13 +148,21 @@ def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 1
 
 def parse_options(items: list[str]) -> dict:
     """`key=value` strings (the trainer's `--options`) -> `build` options: each value a Python
-    literal (`hidden=0`, `speeds=(0.9,1.0,1.1)`), else the string itself (`backbone=small_cnn`)."""
+    literal (`hidden=0`, `speeds=(0.9,1.0,1.1)`), else the string itself (`backbone=small_cnn`).
+    ValueError, in one line, for an item that is no key=value or a tuple or list cut at its
+    commas (absl's list flags split on them unless the item is quoted)."""
     options = {}
     for item in items:
-        key, _, value = item.partition("=")
+        key, equals, value = item.partition("=")
+        if not equals or not key.isidentifier():
+            raise ValueError(f"--options: {item!r} is not key=value (a tuple or list cut at its commas? quote the "
+                             "whole item: --options='\"speeds=(0.9,1.0,1.1)\"')")
         try:
             options[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
+            if value[:1] in "([{":
+                raise ValueError(f"--options: {item!r} is cut at a comma: quote the whole item, as in "
+                                 f"--options='\"{key}={value},...\"'") from None
             options[key] = value
     return options
 

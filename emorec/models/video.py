@@ -6,12 +6,12 @@ from keras import layers
 
 from emorec.models import inputs
 from emorec.models.backbones import frame_encoder
-from emorec.models.layers import PositionEmbedding, transformer_block
+from emorec.models.layers import EveryFrame, PositionEmbedding, transformer_block
 
 
 def frame_embeddings(faces, backbone: str, image_size: int, weights):
     """[batch, frames, S, S, 3] uint8 -> [batch, frames, D] with one shared image encoder."""
-    return layers.TimeDistributed(frame_encoder(backbone, image_size, weights), name="frame_encoder")(faces)
+    return EveryFrame(frame_encoder(backbone, image_size, weights), name="frame_encoder")(faces)
 
 
 def resnet_lstm_encoder(frames=16, image_size=112, backbone="resnet50", weights=None,
