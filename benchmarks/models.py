@@ -48,7 +48,8 @@ _IMAGE_SIZE = flags.DEFINE_integer("image_size", 112, "Face size.")
 _BATCH = flags.DEFINE_integer("batch", 4, "Clips per training step.")
 _STEPS = flags.DEFINE_integer("steps", 3, "Timed repetitions.")
 _PRESETS = flags.DEFINE_list("presets", [], "Presets to measure as Keras, SavedModel and TFLite ('all': every one).")
-_WORKDIR = flags.DEFINE_string("workdir", str(pathlib.Path(__file__).parent / "out" / "presets"), "Where exports go.")
+_EXPORTS = flags.DEFINE_string("exports_dir", str(pathlib.Path(__file__).parent / "out" / "presets"),
+                               "Where the presets' exports go.")
 
 
 def _inputs(model, batch):
@@ -173,7 +174,7 @@ def main(argv):
 
         rows = []
         for name in presets.names() if _PRESETS.value == ["all"] else _PRESETS.value:
-            rows += preset_rows(name, pathlib.Path(_WORKDIR.value), _STEPS.value)
+            rows += preset_rows(name, pathlib.Path(_EXPORTS.value), _STEPS.value)
         print_table(f"`{' '.join(['python -m benchmarks.models'] + sys.argv[1:])}` on {platform.machine()}, "
                     f"{os.cpu_count()} cores, TF {tf.__version__}: each preset as it is served, on the 60 sentences of "
                     "RAVDESS actor 05 (the voice preset heard that actor in training), one clip per call, each a "

@@ -43,6 +43,9 @@ class ServingModule(tf.Module):
         # frozen encoder runs once for both outputs.
         self.speaker_features = models.speaker_features(model)
         self.parts = models.frozen_parts(model) if self.speaker_features is not None else None
+        # Every variable the functions may read, named for the SavedModel's object graph: it
+        # does not reach a layer of a member of `models.average` (a dropout's seed) by itself.
+        self.model_variables = list(model.variables)
 
     def __call__(self, inputs):
         if "waveform" in inputs and self.checks:  # for requests that reach TF Serving without emorec's client checks
@@ -206,6 +209,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         card = presets.card(args.preset)
+        if args.int8 and not card.get("tflite_int8", {}).get("holds"):
+            raise ValueError(f"{args.preset} is not offered with int8 weights: "
+                             f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")
         model = models.from_preset(args.preset)
     except (ValueError, ModuleNotFoundError) as e:
         print(f"emorec-export: {e}", file=sys.stderr)
@@ -219,3 +225,7 @@ def main(argv=None) -> int:
                                          metadata, int8=int8))
     print("wrote " + ", ".join(written))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
