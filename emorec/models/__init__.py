@@ -97,8 +97,9 @@ def accepted_options(name: str) -> dict:
 
 
 def _fits(value, default) -> bool:
-    """Whether `value` is of the kind the option's default is (None or no default: anything)."""
-    if default is None or default is inspect.Parameter.empty:
+    """Whether `value` is of the kind the option's default is (None or no default: anything;
+    None is every option's "not given", which the function itself judges)."""
+    if default is None or default is inspect.Parameter.empty or value is None:
         return True
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
