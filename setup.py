@@ -24,6 +24,8 @@ EXTRAS = {
     # Building the TFDS dataset: `tfds build` imports mlcroissant, Beam scales it out;
     # scikit-image ships the public-domain face the synthetic sample is drawn from.
     "build": TFDS + ["apache-beam==2.77.0", "mlcroissant==1.1.1", "scikit-image==0.26.0"],
+    # The build on a Dask cluster (Beam's DaskRunner, `emorec.beam.DaskRunner`).
+    "dask": ["dask==2026.8.0", "distributed==2026.8.0"],
     # Training and the analyses over finished runs (metrics, centring, fusion, bootstrap).
     "train": TFDS + ["tensorboard==2.21.0",  # TensorFlow 2.21 no longer brings it; Keras' callback needs it
                      "scikit-learn==1.9.1", "scipy==1.17.1"],
@@ -41,7 +43,7 @@ EXTRAS = {
     # dill: tfds.testing imports it; pytest-xdist: the suite on every core (`make test` runs -n auto).
     "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "dill==0.4.1"],
 }
-EXTRAS["all"] = sorted({r for name in ("build", "train", "baselines", "serving", "whisper") for r in EXTRAS[name]})
+EXTRAS["all"] = sorted({r for name in ("build", "dask", "train", "baselines", "serving", "whisper") for r in EXTRAS[name]})
 
 setup(
     name="emorec",

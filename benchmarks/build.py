@@ -6,12 +6,15 @@ Clips are in the RAVDESS originals' format (1280x720 H.264 at 29.97 fps with 48 
 made by re-encoding the real clip in ../shared/data/ravdess/clips (or, where that folder
 is absent, a synthetic clip) and copying it under RAVDESS names. Each build runs in a fresh
 process: once with the default local builder (a thread per core), once as an Apache Beam
-pipeline on the DirectRunner with 2 worker processes. Time is measured around
+pipeline on the DirectRunner with 2 worker processes, once on Beam's DaskRunner
+(`emorec.beam.DaskRunner`) against a dask.distributed cluster of 2 worker processes on
+loopback, started in that process (its start-up counted). Time is measured around
 `download_and_prepare` (interpreter and TensorFlow start-up excluded); memory is the peak
-resident size of the largest process.
+resident size of the largest process (the Dask workers are not its children).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -28,7 +31,7 @@ from emorec.media import video
 
 _COPIES = flags.DEFINE_integer("copies", 48, "Clips to build (8 emotions x copies/8 actors).")
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "build"), "Scratch folder.")
-_RUN = flags.DEFINE_enum("run", None, ["local", "beam"], "Internal: one build in this process.")
+_RUN = flags.DEFINE_enum("run", None, ["local", "beam", "dask"], "Internal: one build in this process.")
 _MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "Internal.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Internal.")
 
@@ -55,14 +58,24 @@ def run_one(mode: str, manual_dir: str, data_dir: str) -> dict:
 
     from datasets.ravdess.ravdess_dataset_builder import Builder
 
-    options = {}
+    options, cluster = {}, contextlib.nullcontext()
+    start = time.perf_counter()
     if mode == "beam":
         import apache_beam as beam
         options["beam_options"] = beam.options.pipeline_options.PipelineOptions(
             runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing")
+    if mode == "dask":
+        import apache_beam as beam
+        from dask.distributed import LocalCluster
+
+        os.environ["PYTHONPATH"] = str(ROOT)  # the workers import the builder from the checkout
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        options["beam_options"] = beam.options.pipeline_options.PipelineOptions(
+            runner="emorec.beam.DaskRunner", dask_client_address=cluster.scheduler_address)
     builder = Builder(data_dir=data_dir, config="av")
-    start = time.perf_counter()
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir, **options))
+    with cluster:
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir, **options))
     seconds = time.perf_counter() - start
     examples = sum(s.num_examples for s in builder.info.splits.values())
     size = sum(f.stat().st_size for f in pathlib.Path(builder.data_dir).glob("*.tfrecord*"))
@@ -113,7 +126,8 @@ def main(argv):
     ceiling = decode_only(clips)
     rows = [["decode only (the ceiling), a thread per core", f"{ceiling['examples']}", f"{ceiling['seconds']:.1f}",
              f"{ceiling['examples'] / ceiling['seconds']:.2f}", "", ""]]
-    for mode, label in (("local", "single process, a thread per core"), ("beam", "Beam DirectRunner, 2 workers")):
+    for mode, label in (("local", "single process, a thread per core"), ("beam", "Beam DirectRunner, 2 workers"),
+                        ("dask", "Beam DaskRunner, a Dask cluster of 2 workers on loopback")):
         r = measure(mode, clips, workdir)
         rows.append([label, f"{r['examples']}", f"{r['seconds']:.1f}", f"{r['examples'] / r['seconds']:.2f}",
                      f"{r['peak_mib']:.0f}", f"{r['bytes'] / r['examples'] / 1024:.0f}"])

@@ -12,7 +12,7 @@ from datasets.ravdess import ravdess_dataset_builder
 from emorec import ravdess, synthetic
 from emorec.media import features
 
-from conftest import REAL_RAVDESS
+from conftest import REAL_RAVDESS, ROOT
 
 NO_AUDIO_REAL = REAL_RAVDESS / "clips" / "01-01-08-02-01-01-19.mp4"
 
@@ -149,6 +149,30 @@ def test_beam_build_matches_the_local_build(messy_dir, tmp_path):
         assert summary["examples_written"] == 6 and len(summary["problem_clips"]) == 6
     names = [sorted(e["name"] for e in tfds.as_numpy(b.as_dataset(split="actor_01"))) for b in (built, local)]
     assert names[0] == names[1]
+
+
+def test_a_dask_cluster_builds_the_examples_the_local_build_writes(messy_dir, tmp_path, monkeypatch):
+    """Beam's DaskRunner (emorec.beam's, fixed) on a dask.distributed cluster of 2 worker
+    processes on loopback: every example of every split equal to the local build's."""
+    beam = pytest.importorskip("apache_beam")
+    distributed = pytest.importorskip("dask.distributed")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the workers import the builder's functions from the checkout
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        options = beam.options.pipeline_options.PipelineOptions(runner="emorec.beam.DaskRunner",
+                                                                dask_client_address=cluster.scheduler_address)
+        built = _build(messy_dir, tmp_path / "dask", beam_options=options)
+    local = _build(messy_dir, tmp_path / "local")
+    summaries = [json.loads((b.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text()) for b in (built, local)]
+    assert summaries[0]["examples_written"] == summaries[1]["examples_written"] == 6
+    assert sorted(p["clip"] for p in summaries[0]["problem_clips"]) == sorted(p["clip"] for p in summaries[1]["problem_clips"])
+    assert set(built.info.splits) == set(local.info.splits)
+    for split in local.info.splits:
+        ours, theirs = ({e["name"]: e for e in tfds.as_numpy(b.as_dataset(split=split))} for b in (built, local))
+        assert ours.keys() == theirs.keys()
+        for name, example in theirs.items():
+            for key, value in example.items():
+                np.testing.assert_array_equal(ours[name][key], value, err_msg=f"{split} {name} {key}")
 
 
 def test_a_corrupt_deflate_stream_is_one_named_problem_not_a_stopped_build(sample_dir, tmp_path):

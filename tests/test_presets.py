@@ -211,3 +211,22 @@ def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_di
     assert cold.returncode == 0, cold.stderr[-2000:]
     assert json.loads((tmp_path / "cold" / "c_voice.timeline.json").read_text())["speaker"] == {
         "adapted": False, "windows_heard": 0}
+
+
+def test_emorec_export_writes_a_preset_for_tf_serving_and_tflite_and_refuses_int8_where_it_does_not_hold(
+        tmp_path, capsys):
+    from emorec import export
+
+    assert export.main(["fer2013_faces", f"--export_dir={tmp_path}", "--tflite", "--int8"]) == 0
+    saved = serving.LocalModel(str(tmp_path / "fer2013_faces" / "1"))
+    info = serving.read_export_info(saved)
+    assert info["class_names"] == presets.card("fer2013_faces")["classes"]
+    assert info["face_pipeline"] == presets.card("fer2013_faces")["face_pipeline"]
+    for name in ("fer2013_faces.tflite", "fer2013_faces.int8.tflite"):
+        lite = serving.TFLiteModel(str(tmp_path / name))
+        assert lite.signature == saved.signature and serving.read_export_info(lite) == info
+    assert (tmp_path / "fer2013_faces.int8.tflite").stat().st_size < (tmp_path / "fer2013_faces.tflite").stat().st_size
+    capsys.readouterr()
+    assert export.main(["ravdess_speech_whisper", f"--export_dir={tmp_path / 'no'}", "--int8"]) == 2
+    assert "ravdess_speech_whisper is not offered with int8 weights" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()  # refused before any work

@@ -16,7 +16,6 @@ import functools
 import hashlib
 import itertools
 import json
-import uuid
 
 import cv2
 import numpy as np
@@ -282,12 +281,15 @@ def _jpeg(face: np.ndarray, quality: int = 95) -> bytes:
 
 
 def record_problem(problems_dir: str, location: str, reason: str, detail: str, stage: str):
-    """One file per problem, so that parallel and Beam workers never share a file.
+    """One file per problem, so that parallel and Beam workers never share a file; named by
+    the problem, so that a clip processed again (a Beam runner retrying a bundle, or, Dask's,
+    computing it once per use) reports it once.
 
     stage 'scan': passed over while listing files; 'decode': a listed clip that could not be
     used (or is left out by a rule of `clip_features.doubts`); 'kept': written, with a note."""
     record = {"clip": location, "reason": reason, "detail": detail, "stage": stage}
-    (epath.Path(problems_dir) / f"{uuid.uuid4().hex}.json").write_text(json.dumps(record))
+    name = hashlib.sha256(f"{location}|{reason}|{stage}".encode()).hexdigest()
+    (epath.Path(problems_dir) / f"{name}.json").write_text(json.dumps(record))
 
 
 def source_record(manual_dir: str) -> dict:
