@@ -52,6 +52,29 @@ def test_missing_audio_and_undecodable_files_say_why(tmp_path):
     assert error.value.reason == "undecodable"
 
 
+def test_words_in_a_path_are_not_read_as_ffmpegs_verdict(tmp_path):
+    """ffmpeg's log echoes its input's name: a folder called "partial file recovery" once made
+    a good clip damaged, "Duration: 00:10:00.00" in a name made it truncated, and "take:" was
+    taken for a protocol."""
+    from emorec.inference import sources
+
+    folder = tmp_path / "partial file recovery"
+    folder.mkdir()
+    good = _clip(folder, size=(160, 120))
+    named = folder / "take:2 Duration: 00:10:00.00 Invalid data found.mp4"
+    named.write_bytes(open(good, "rb").read())
+    for path in (good, str(named)):
+        media = video.decode(path)
+        assert len(media["frames"]) == 30 and abs(len(media["waveform"]) - 16000) < 200
+        source = sources.open_file(path)
+        assert source.has_video and len(list(source.frames)) == 30
+    bad = folder / "take:3.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    with pytest.raises(video.MediaError, match="undecodable") as error:
+        video.decode(str(bad))
+    assert str(bad) in str(error.value) and "input.mp4" not in str(error.value)
+
+
 def test_a_clip_cut_short_is_damaged_not_a_shorter_clip(tmp_path):
     """The first half of an mp4 whose index comes first (as RAVDESS's originals): ffmpeg
     decodes what is there, logs the damage and exits 0; decode refuses it."""

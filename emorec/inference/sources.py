@@ -48,41 +48,42 @@ def _scaled(width: int, height: int, max_width: int) -> tuple[int, int]:
 def _file_frames(path: str, width: int, height: int, skip_deblocking: bool = False) -> Iterator[Frame]:
     """Decodes frame by frame, as `video.decode` does for the dataset builder; times come
     from the stream, so variable frame rates keep theirs."""
-    cmd = [video.ffmpeg(), "-nostdin", "-v", "info", *(["-skip_loop_filter", "all"] if skip_deblocking else []),
-           "-i", path, *video.rgb_frames(f"{width}:{height}")]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    times: queue.Queue = queue.Queue()
-    log: list[str] = []
+    with video.input_alias(path) as alias:
+        cmd = [video.ffmpeg(), "-nostdin", "-v", "info", *(["-skip_loop_filter", "all"] if skip_deblocking else []),
+               "-i", alias, *video.rgb_frames(f"{width}:{height}")]
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        times: queue.Queue = queue.Queue()
+        log: list[str] = []
 
-    def read_log():
-        for line in iter(process.stderr.readline, b""):
-            text = line.decode(errors="replace")
-            match = re.search(r"pts_time:\s*(-?[\d.]+)", text)
-            if match:
-                times.put(float(match.group(1)))
-            else:
-                log.append(text)
-        times.put(None)
+        def read_log():
+            for line in iter(process.stderr.readline, b""):
+                text = line.decode(errors="replace")
+                match = re.search(r"pts_time:\s*(-?[\d.]+)", text)
+                if match:
+                    times.put(float(match.group(1)))
+                else:
+                    log.append(text)
+            times.put(None)
 
-    threading.Thread(target=read_log, daemon=True).start()
-    size, index, first = width * height * 3, 0, None
-    try:
-        while True:
-            data = process.stdout.read(size)
-            if len(data) < size:
-                break
-            t = times.get()
-            if t is None:
-                break
-            first = t if first is None else first
-            yield Frame(index, t - first, np.frombuffer(data, np.uint8).reshape(height, width, 3))
-            index += 1
-    finally:
-        process.stdout.close()
-        process.kill()
-        process.wait()
+        threading.Thread(target=read_log, daemon=True).start()
+        size, index, first = width * height * 3, 0, None
+        try:
+            while True:
+                data = process.stdout.read(size)
+                if len(data) < size:
+                    break
+                t = times.get()
+                if t is None:
+                    break
+                first = t if first is None else first
+                yield Frame(index, t - first, np.frombuffer(data, np.uint8).reshape(height, width, 3))
+                index += 1
+        finally:
+            process.stdout.close()
+            process.kill()
+            process.wait()
     if index == 0:
-        raise video.MediaError("undecodable", f"{path}: {log[-1].strip() if log else 'no frame decoded'}")
+        raise video.MediaError("undecodable", f"{path}: {log[-1].strip().replace(alias, path) if log else 'no frame decoded'}")
 
 
 def open_audio(path: str, waveform: np.ndarray) -> Source:
@@ -99,7 +100,8 @@ def check_file(path: str) -> None:
 
 def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
     check_file(path)
-    capture = cv2.VideoCapture(path)
+    with video.input_alias(path) as alias:
+        capture = cv2.VideoCapture(alias)
     if not capture.isOpened() or not capture.get(cv2.CAP_PROP_FRAME_WIDTH):
         capture.release()
         try:  # no picture: an audio file, or nothing usable

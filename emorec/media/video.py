@@ -48,6 +48,22 @@ def _showinfo() -> str:
     return "showinfo=checksum=0" if "checksum" in options.stdout else "showinfo"
 
 
+@contextlib.contextmanager
+def input_alias(path: str):
+    """A name for `path` that ffmpeg and OpenCV read as a plain file: a link in a temporary
+    folder. The checks below read ffmpeg's log, which echoes its input's name: a folder called
+    "partial file recovery" or a name holding "Duration: 00:10:00.00" would be read as ffmpeg's
+    verdict, and "take:2.mp4" as a protocol. Where links cannot be made (Windows without the
+    right), `file:` and the absolute path keep the protocol out and only that."""
+    with tempfile.TemporaryDirectory() as tmp:
+        alias = os.path.join(tmp, "input" + os.path.splitext(path)[1][:16])
+        try:
+            os.symlink(os.path.abspath(path), alias)
+        except OSError:
+            alias = "file:" + os.path.abspath(path)
+        yield alias
+
+
 def rgb_frames(scale: str, target: str = "pipe:1") -> list[str]:
     """ffmpeg output options that write a video's frames, raw RGB, to `target` (a file, or
     stdout), each frame's timestamp in the log; `scale` sizes them (the scale filter's
@@ -77,8 +93,8 @@ def decode(path: str, with_video: bool = True, with_audio: bool = True, max_widt
     # of those only contend (benchmarks/build.py: 16.9 s against 15.0 s for 48 clips).
     cmd = [ffmpeg(), "-nostdin", "-v", "info", "-threads", "1"]
     cmd += ["-skip_loop_filter", "all"] if skip_deblocking else []
-    cmd += ["-i", path]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, input_alias(path) as alias:
+        cmd += ["-i", alias]
         audio_path = os.path.join(tmp, "audio.f32")
         if with_audio:
             cmd += ["-map", "0:a:0", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", audio_path]
@@ -100,12 +116,13 @@ def decode(path: str, with_video: bool = True, with_audio: bool = True, max_widt
                 kind = "audio" if missing.group(1) == "a" else "video"
                 raise MediaError(f"no {kind} stream", f"{path} has no {kind} stream")
             lines = [line for line in log.strip().splitlines() if "showinfo" not in line]
-            raise MediaError("undecodable", lines[-1] if lines else f"ffmpeg exit {returncode}")
+            said = lines[-1].replace(alias, path) if lines else f"ffmpeg exit {returncode}"
+            raise MediaError("undecodable", said if path in said else f"{path}: {said}")
         # ffmpeg decodes past damage and still exits 0: its own words say the file is broken.
         damage = re.search(r"^.*(partial file|Invalid NAL unit|[Pp]acket corrupt|corrupt input packet|"
                            r"error while decoding|Invalid data found).*$", log, re.M)
         if damage:
-            raise MediaError("damaged", f"{path}: {damage.group(0).strip()}")
+            raise MediaError("damaged", f"{path}: {damage.group(0).strip().replace(alias, path)}")
         out = {}
         if with_audio:
             out["waveform"] = np.fromfile(audio_path, np.float32)
