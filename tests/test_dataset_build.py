@@ -242,6 +242,8 @@ def test_short_silent_and_mismatched_clips_follow_the_readme_rules(sample_dir, t
     assert re.match(r"audio 4\.0\d s, video 0\.03 s", summary["problem_clips"][0]["detail"])  # AAC pads a little
     names = {e["name"].decode() for e in tfds.as_numpy(av.as_dataset(split="actor_01"))}
     assert one_frame.name(".mp4") not in names and summary["examples_written"] == len(names) == 3
+    # Left out, so not also listed as written with a note ("short").
+    assert not any(p["clip"].endswith(one_frame.name(".mp4")) for p in summary["kept_with_notes"])
 
 
 def test_what_an_interrupted_build_left_is_removed(sample_dir, tmp_path, capsys):

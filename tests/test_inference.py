@@ -123,6 +123,30 @@ def test_an_input_shorter_than_a_window_gets_the_padded_window_training_gives_it
     assert [r["frame"] for r in rows] == [2] and abs(sum(rows[0]["probabilities"].values()) - 1) < 1e-3
 
 
+def test_inputs_the_builder_would_doubt_are_predicted_with_a_note(exports, tmp_path, capsys):
+    """A clip mostly padding, a silent one, one frame beside 4 s of audio: each is predicted,
+    and the output says what the builder's rules say of it; a clean clip gets no note."""
+    out = tmp_path / "out"
+    clean = _run(_clip(tmp_path / "01-01-05-01-01-01-01.mp4"), "--model", exports["av"], "--out", out)
+    assert clean["meta"]["notes"] == []
+    short = _run(_clip(tmp_path / "01-01-05-01-01-01-02.mp4", seconds=0.07), "--model", exports["av"], "--out", out)
+    [note] = short["meta"]["notes"]
+    assert "short: 0.07 s, under one 0.13 s window: 50% of it is padding" in note and short["rows"]
+    silent = tmp_path / "03-01-05-01-01-01-03.mp4"
+    synthetic.write_mp4(str(silent), synthetic.render_frames(ravdess.parse(silent.name), (160, 120), 30),
+                        np.zeros(synthetic.SAMPLE_RATE, np.float32))
+    assert [n.split(": ")[1] for n in _run(silent, "--model", exports["av"], "--out", out)["meta"]["notes"]] == [
+        "silent audio"]
+    apart = tmp_path / "01-01-05-01-01-01-04.mp4"
+    synthetic.write_mp4(str(apart), synthetic.render_frames(ravdess.parse(apart.name), (160, 120), 1),
+                        synthetic.render_audio(ravdess.parse(apart.name), 4.0))
+    result = _run(apart, "--model", exports["av"], "--out", out)
+    assert [n.split(": ")[1] for n in result["meta"]["notes"]] == ["audio and video lengths differ", "short"]
+    assert result["rows"] and "note: " + result["meta"]["notes"][0] in capsys.readouterr().err
+    # What the model does not read is not judged: the video-only model hears no silence.
+    assert _run(silent, "--model", exports["video"], "--out", out)["meta"]["notes"] == []
+
+
 SEVEN = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 
 

@@ -257,10 +257,13 @@ def _example(source: ravdess.Source, problems_dir: str, **options):
     except Exception as e:  # noqa: BLE001  one clip never stops a build: it is named and counted
         record_problem(problems_dir, source.location, "unreadable", f"{type(e).__name__}: {e}", stage="decode")
         return []
-    doubts = clip_features.doubts(example)
-    for reason, detail, kept in doubts:
-        record_problem(problems_dir, source.location, reason, detail, stage="kept" if kept else "decode")
-    if not all(kept for _, _, kept in doubts):
+    doubts = clip_features.doubts(example.get("waveform"), len(example["timestamps"]) / float(example["fps"])
+                                  if "timestamps" in example else None, example.get("face_fraction"))
+    left_out = [(reason, detail) for reason, detail, kept in doubts if not kept]
+    # A clip left out is listed for why it was left out, not also as written with a note.
+    for reason, detail in left_out or [(reason, detail) for reason, detail, _ in doubts]:
+        record_problem(problems_dir, source.location, reason, detail, stage="decode" if left_out else "kept")
+    if left_out:
         return []
     clip = source.clip
     # Codes (1-based) to the ClassLabel indices; the emotion is the label already.

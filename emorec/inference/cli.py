@@ -25,11 +25,11 @@ import tempfile
 import numpy as np
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
-from emorec import enrolment, plots, presets, serving
+from emorec import enrolment, plots, presets, ravdess, serving
 from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, open_input
-from emorec.media import audio, faces
+from emorec.media import audio, clip_features, faces
 from emorec.media.video import MediaError
 
 
@@ -137,6 +137,18 @@ def check_out(out: str):
         raise RuntimeError(f"--out {out} cannot be written to ({e.strerror})") from None
 
 
+def input_notes(source, signature: dict, window_seconds: float) -> list[str]:
+    """What the builder's rules (`clip_features.doubts`) say of the part of a file the model
+    reads: silence, audio and video of different lengths, less than a window. The input is
+    still predicted: these say how far to trust it."""
+    if source.count is None:  # a camera: no length to judge
+        return []
+    waveform = source.waveform if "waveform" in signature else None
+    video_seconds = source.count / source.fps if "faces" in signature and source.fps else None
+    return [f"{source.name}: {reason}: {detail}" for reason, detail, _ in
+            clip_features.doubts(waveform, video_seconds, window_seconds=window_seconds)]
+
+
 def track_ahead(source, pipeline: faces.FacePipeline):
     """A file's face boxes found as the dataset builder finds them (a first pass over the
     whole file, then interpolation), so that the model sees the crops it trained on; None
@@ -212,6 +224,9 @@ def predict_input(args, path: str, loaded: dict, speaker) -> dict:
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
                           args.detect_every, source_name=source.name, speaker=speaker, adapt=args.speaker == "online",
                           pipeline=pipeline, tracked=track_ahead(source, pipeline) if "faces" in model.signature else None)
+    notes = input_notes(source, model.signature, predictor.window / ravdess.FPS)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     input_id = f"camera {path}" if path.isdigit() else os.path.abspath(path)
     stem = outputs.free_stem(args.out, "camera" if path.isdigit() else
                              os.path.splitext(os.path.basename(path))[0], input_id)
@@ -242,7 +257,7 @@ def predict_input(args, path: str, loaded: dict, speaker) -> dict:
     if progress:
         progress.close()
     rows, count, seconds = result["rows"], result["frames"], result["seconds"]
-    meta = {"input": input_id, "stopped": result["stopped"], "mode": args.mode, "model": described,
+    meta = {"input": input_id, "notes": notes, "stopped": result["stopped"], "mode": args.mode, "model": described,
             "window_frames": predictor.window, "stride": predictor.stride, "class_names": list(class_names),
             "speaker": (None if predictor.speaker is None else
                         {"adapted": predictor.adapt, "windows_heard": predictor.speaker.count}),

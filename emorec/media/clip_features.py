@@ -57,28 +57,31 @@ SILENT_DBFS = -60.0  # peak level
 LARGEST_AV_GAP_SECONDS = 0.5
 
 
-def doubts(example: dict) -> list[tuple[str, str, bool]]:
-    """(reason, detail, kept) for each rule above that `example` breaks."""
+def doubts(waveform: np.ndarray | None = None, video_seconds: float | None = None,
+           face_fraction: float | None = None, window_seconds: float = SHORTEST_SECONDS) -> list[tuple[str, str, bool]]:
+    """(reason, detail, kept) for each rule above that a clip breaks: the builder's rules, and
+    the notes emorec-predict gives an input (`window_seconds`: its model's window)."""
     found = []
     seconds = {}
-    if "waveform" in example:
-        seconds["audio"] = example["waveform"].size / features.SAMPLE_RATE
-        peak = float(np.abs(example["waveform"]).max(initial=0.0))
+    if waveform is not None:
+        seconds["audio"] = waveform.size / features.SAMPLE_RATE
+        peak = float(np.abs(waveform).max(initial=0.0))
         level = 20 * np.log10(max(peak, 1e-12))
         if level < SILENT_DBFS:
             found.append(("silent audio", f"peak {level:.0f} dBFS, under {SILENT_DBFS:.0f}", False))
-    if "timestamps" in example:
-        seconds["video"] = len(example["timestamps"]) / float(example["fps"])
+    if video_seconds is not None:
+        seconds["video"] = video_seconds
     if len(seconds) == 2 and abs(seconds["audio"] - seconds["video"]) > LARGEST_AV_GAP_SECONDS:
         found.append(("audio and video lengths differ",
                       f"audio {seconds['audio']:.2f} s, video {seconds['video']:.2f} s, more than "
                       f"{LARGEST_AV_GAP_SECONDS} s apart", False))
-    if "face_fraction" in example and example["face_fraction"] < FEWEST_FACES:
-        found.append(("faces mostly lost", f"a face in {example['face_fraction']:.0%} of the examined frames; "
+    if face_fraction is not None and face_fraction < FEWEST_FACES:
+        found.append(("faces mostly lost", f"a face in {face_fraction:.0%} of the examined frames; "
                       "the others hold their neighbours' boxes (face_detected says which)", True))
-    shortest = min(seconds.values())
-    if shortest < SHORTEST_SECONDS:
-        found.append(("short", f"{shortest:.2f} s, under one {SHORTEST_SECONDS:.2f} s window; padded", True))
+    shortest = min(seconds.values(), default=window_seconds)
+    if shortest < window_seconds:
+        found.append(("short", f"{shortest:.2f} s, under one {window_seconds:.2f} s window: "
+                      f"{1 - shortest / window_seconds:.0%} of it is padding", True))
     return found
 
 
