@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from emorec import ravdess
+from emorec.serving import MAX_BATCH
 from emorec.media.features import SAMPLE_RATE, speaker_statistics, window_frames
 
 STD_FLOOR = 1e-3  # added to every std, as `speaker_statistics` does
@@ -53,8 +54,10 @@ def recording_features(model, waveform: np.ndarray) -> np.ndarray:
     """The model's speaker features of one recording: of each of its windows, or of the whole
     recording for a model whose features take any length."""
     window = model.speaker_window_samples
-    batch = audio_windows(waveform, window) if window else np.asarray(waveform, np.float32)[None]
-    return model.speaker_features(batch)
+    if not window:
+        return model.speaker_features(np.asarray(waveform, np.float32)[None])
+    batch = audio_windows(waveform, window)
+    return np.concatenate([model.speaker_features(batch[i:i + MAX_BATCH]) for i in range(0, len(batch), MAX_BATCH)])
 
 
 def enrol(model, waveforms, state: SpeakerState | None = None) -> SpeakerState:

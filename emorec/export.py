@@ -24,7 +24,7 @@ import tempfile
 import tensorflow as tf
 
 from emorec import models
-from emorec.serving import SIGNATURE, SPEAKER_FEATURES, WAVEFORM_LIMIT, WAVEFORM_MEANING
+from emorec.serving import MAX_BATCH, RANGES, SIGNATURE, SPEAKER_FEATURES, shape_text
 
 
 class ServingModule(tf.Module):
@@ -43,16 +43,10 @@ class ServingModule(tf.Module):
         # frozen encoder runs once for both outputs.
         self.speaker_features = models.speaker_features(model)
         self.parts = models.frozen_parts(model) if self.speaker_features is not None else None
-        # Every variable the functions may read, named for the SavedModel's object graph: it
-        # does not reach a layer of a member of `models.average` (a dropout's seed) by itself.
-        self.model_variables = list(model.variables)
 
     def __call__(self, inputs):
-        if "waveform" in inputs and self.checks:  # for requests that reach TF Serving without emorec's client checks
-            waveform = tf.debugging.assert_all_finite(inputs["waveform"], "waveform: NaN or infinite samples")
-            tf.debugging.assert_less_equal(tf.reduce_max(tf.abs(waveform)), WAVEFORM_LIMIT,
-                                           f"waveform: expected {WAVEFORM_MEANING}")
-            inputs = {**inputs, "waveform": waveform}
+        if self.checks:
+            inputs = checked(inputs, signature_specs(self.model))
         speaker = None
         if self.parts is not None:
             features, head = self.parts
@@ -76,6 +70,36 @@ class ServingModule(tf.Module):
 
 def signature_specs(model) -> dict:
     return {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs}
+
+
+def checked(inputs: dict, specs: dict) -> dict:
+    """`inputs` once the graph has checked what `serving.check_inputs` checks in a client, for
+    the requests that reach TF Serving without it (its loader feeds any shape to a signature):
+    the declared shapes, one batch size of at most `MAX_BATCH`, finite values in each input's
+    range. A request that fails is refused with the first of these messages, as TF Serving's
+    InvalidArgumentError."""
+    first = None
+    out = {}
+    for name, spec in sorted(specs.items()):
+        value, shape = inputs[name], tf.shape(inputs[name])
+        wanted = shape_text(spec.shape)
+        known = [i for i, d in enumerate(spec.shape) if i and d is not None]
+        checks = [tf.debugging.assert_equal(tf.size(shape), len(spec.shape), f"{name}: expected shape {wanted}"),
+                  tf.debugging.assert_equal(tf.gather(shape, tf.constant(known, tf.int32)),
+                                            tf.constant([spec.shape[i] for i in known], tf.int32),
+                                            f"{name}: expected shape {wanted}"),
+                  tf.debugging.assert_less_equal(shape[0], MAX_BATCH, f"a request holds at most {MAX_BATCH} windows")]
+        if first is not None:
+            checks.append(tf.debugging.assert_equal(shape[0], first, "inputs disagree on the batch size"))
+        first = shape[0] if first is None else first
+        if spec.dtype.is_floating:
+            low, high, meaning = RANGES.get(name, (-float("inf"), float("inf"), spec.dtype.name))
+            value = tf.debugging.assert_all_finite(value, f"{name}: NaN or infinite values")
+            checks += [tf.debugging.assert_greater_equal(tf.reduce_min(value), low, f"{name}: expected {meaning}"),
+                       tf.debugging.assert_less_equal(tf.reduce_max(value), high, f"{name}: expected {meaning}")]
+        with tf.control_dependencies(checks):
+            out[name] = tf.identity(value)
+    return out
 
 
 def latest_version(base: str) -> int | None:
@@ -107,17 +131,20 @@ def _signatures(module: ServingModule, model, outputs: tuple[str, ...] | None = 
     enrol = module.speaker_features
     if enrol is not None:
         # Enrolment: a speaker's statistics are the mean and std of these over their recordings.
+        spec = {"waveform": tf.TensorSpec((None, *enrol.inputs[0].shape[1:]), tf.float32, name="waveform")}
+
         def speaker_features(waveform):
+            if module.checks:
+                waveform = checked({"waveform": waveform}, spec)["waveform"]
             return {"features": enrol(waveform, training=False)}
 
-        waveform = tf.TensorSpec((None, *enrol.inputs[0].shape[1:]), tf.float32, name="waveform")
-        signatures[SPEAKER_FEATURES] = tf.function(speaker_features).get_concrete_function(waveform)
+        signatures[SPEAKER_FEATURES] = tf.function(speaker_features).get_concrete_function(**spec)
     return signatures
 
 
 def _info(model, name: str, version, class_names, metadata: dict | None) -> dict:
     return {"name": name, "version": version, "class_names": list(class_names),
-            "per_frame": len(model.outputs[0].shape) == 3,
+            "per_frame": len(model.outputs[0].shape) == 3, "max_batch": MAX_BATCH,
             "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in signature_specs(model).items()},
             **(metadata or {})}
 
@@ -129,7 +156,14 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     base = os.path.join(export_dir, name)
     version = version or next_version(base)
     path = os.path.join(base, str(version))
-    tf.saved_model.save(module, path, signatures=_signatures(module, model))
+    signatures = _signatures(module, model)
+    # The TensorFlow variables the signatures read, tracked themselves (as Keras's own export
+    # does): tracked only through the Keras model, they reach the SavedModel's object graph but
+    # not the restore op of its MetaGraph, which TF Serving's loader runs ("Could not find
+    # variable" at the first request); so is a layer of a member of `models.average` (a
+    # dropout's seed), which the object graph does not reach at all.
+    module.function_variables = list({id(v): v for f in signatures.values() for v in f.variables}.values())
+    tf.saved_model.save(module, path, signatures=signatures)
     # TF Serving ignores extra files: a record for people and tools beside the graph (clients
     # read the classes and the face pipeline from the graph's own outputs).
     with tf.io.gfile.GFile(os.path.join(path, "emorec.json"), "w") as f:

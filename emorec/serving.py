@@ -35,12 +35,19 @@ def read_signature(saved_model: str) -> dict:
     return _input_signature(tf.saved_model.load(saved_model).signatures[SIGNATURE])
 
 
-# Lossy decoders overshoot full scale a little; integer PCM is hundreds or thousands.
-WAVEFORM_LIMIT = 2.0
-WAVEFORM_MEANING = "float32 16 kHz samples in [-1, 1]"
-# What each input holds, for the checks below (and the exported graph's own) and their messages.
-_RANGES = {"faces": (0, 255, "uint8 RGB, 0-255"),
-           "waveform": (-WAVEFORM_LIMIT, WAVEFORM_LIMIT, WAVEFORM_MEANING)}
+# What each input holds, for the checks below (and the exported graph's own) and their
+# messages. emorec's decoding clips a lossy decoder's overshoot to full scale (`video.decode`).
+RANGES = {"faces": (0, 255, "uint8 RGB, 0-255"),
+          "waveform": (-1.0, 1.0, "float32 16 kHz samples in [-1, 1]"),
+          "speaker_windows": (0.0, np.inf, "how many windows of the speaker were heard, 0 or more")}
+# The most windows one request may hold: a bound on a request's memory (4,096 windows of
+# faces took more than 8 GB); the export's metadata states it, its graph enforces it.
+MAX_BATCH = 64
+
+
+def shape_text(shape) -> str:
+    """A declared shape as the messages say it: [batch, 4, 112, 112, 3]."""
+    return "[" + ", ".join("batch" if i == 0 else "any" if d is None else str(d) for i, d in enumerate(shape)) + "]"
 
 
 def check_inputs(inputs: dict, signature: dict) -> dict:
@@ -54,11 +61,11 @@ def check_inputs(inputs: dict, signature: dict) -> dict:
     checked, batches = {}, {}
     for name, (shape, dtype) in sorted(signature.items()):
         value, dtype = np.asarray(inputs[name]), np.dtype(dtype)
-        wanted = f"{['batch' if e is None else e for e in shape]} {dtype.name}"
+        wanted = f"{shape_text(shape)} {dtype.name}"
         if value.ndim != len(shape) or any(e is not None and e != v for e, v in zip(shape, value.shape)):
             raise ValueError(f"{name}: expected shape {wanted}, got {list(value.shape)}")
         batches[name] = value.shape[0]
-        low, high, meaning = _RANGES.get(name, (-np.inf, np.inf, dtype.name))
+        low, high, meaning = RANGES.get(name, (-np.inf, np.inf, dtype.name))
         if value.dtype.kind not in "biuf" or (dtype.kind in "iu" and value.dtype.kind == "f"):
             raise ValueError(f"{name}: expected {meaning}, got {value.dtype.name} (cast it yourself: "
                              "no value is changed silently)")
@@ -69,6 +76,9 @@ def check_inputs(inputs: dict, signature: dict) -> dict:
         checked[name] = value.astype(dtype, copy=False)
     if len(set(batches.values())) > 1:
         raise ValueError(f"inputs disagree on the batch size: {batches}")
+    if max(batches.values(), default=0) > MAX_BATCH:
+        raise ValueError(f"a request holds at most {MAX_BATCH} windows, this one {max(batches.values())}: "
+                         "send them in parts")
     return checked
 
 

@@ -1,7 +1,9 @@
 """Loopback stand-ins for TF Serving (no TF Serving binary installs here): its REST predict
 and metadata APIs and its gRPC Predict and GetModelMetadata, in front of one SavedModel run
-in this process. Requests reach the model's signature as TF Serving would pass them: JSON
-numbers converted to the signature's dtypes, gRPC tensors as sent, no client-side checks."""
+in this process as TF Serving runs it: the MetaGraph loaded into a session with its restore
+op (TensorFlow's v1 loader, as TF Serving's C++ one does), and requests fed to the
+signature's tensors with no check on the way: JSON numbers converted to the signature's
+dtypes, gRPC tensors as sent, any shape."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -18,15 +20,26 @@ from tensorflow.python.tools import saved_model_utils
 
 
 @functools.lru_cache(maxsize=None)
-def _load(path: str):
-    return tf.saved_model.load(path)
+def _session(path: str):
+    session = tf.compat.v1.Session(graph=tf.Graph())
+    with session.graph.as_default():
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], path)
+    return session, meta_graph.signature_def
 
 
 def _run(path: str, signature_name: str, inputs: dict) -> dict:
-    function = _load(path).signatures[signature_name]
-    _, specs = function.structured_input_signature
-    outputs = function(**{k: tf.constant(np.asarray(v), specs[k].dtype) for k, v in inputs.items()})
-    return {k: v.numpy() for k, v in outputs.items()}
+    session, signatures = _session(path)
+    signature = signatures[signature_name]
+    if set(inputs) != set(signature.inputs):
+        raise ValueError(f"inputs {sorted(inputs)} do not match the signature's {sorted(signature.inputs)}")
+    tensor = session.graph.get_tensor_by_name
+    outputs = sorted(signature.outputs)
+    # Fed as TF Serving's C++ session feeds: below the Python session's shape check.
+    feeds = {tensor(signature.inputs[k].name)._as_tf_output():
+             np.asarray(v, tf.dtypes.as_dtype(signature.inputs[k].dtype).as_numpy_dtype) for k, v in inputs.items()}
+    values = session._call_tf_sessionrun(None, feeds, [tensor(signature.outputs[k].name)._as_tf_output()
+                                                       for k in outputs], [], None)
+    return dict(zip(outputs, values))
 
 
 def _signature_defs(path: str):

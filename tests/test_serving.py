@@ -5,6 +5,7 @@ import contextlib
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from emorec import export, models, serving
 
@@ -81,8 +82,8 @@ BAD_REQUESTS = [
     ("faces", lambda f, w: (f.astype(np.float32) / 255, w), "faces: expected uint8 RGB, 0-255, got float32"),
     ("faces", lambda f, w: (f.astype(np.float64) + 300.7, w), "faces: expected uint8 RGB, 0-255, got float64"),
     ("faces", lambda f, w: (f.astype(np.int32) + 300, w), "faces: expected uint8 RGB, 0-255, got values from 300"),
-    ("faces", lambda f, w: (np.concatenate([f, f], 1), w), r"faces: expected shape \['batch', 4, 32, 32, 3\]"),
-    ("faces", lambda f, w: (f[:, :, :16, :16], w), r"faces: expected shape \['batch', 4, 32, 32, 3\]"),
+    ("faces", lambda f, w: (np.concatenate([f, f], 1), w), r"faces: expected shape \[batch, 4, 32, 32, 3\]"),
+    ("faces", lambda f, w: (f[:, :, :16, :16], w), r"faces: expected shape \[batch, 4, 32, 32, 3\]"),
     ("waveform", lambda f, w: (f, np.full_like(w, np.nan)), "waveform: .* values are NaN or infinite"),
     ("waveform", lambda f, w: (f, w * 32768), r"waveform: expected float32 16 kHz samples in \[-1, 1\], got values"),
     ("batch", lambda f, w: (f, w[:1]), "inputs disagree on the batch size"),
@@ -102,6 +103,41 @@ def test_every_bad_request_is_refused_in_one_line_on_every_path(av, name, spoil,
                 model.predict({"faces": bad_faces, "waveform": bad_waveform})
             assert "\n" not in str(refused.value), kind
             model.predict({"faces": faces, "waveform": waveform})  # the good request goes through
+
+
+@pytest.fixture(scope="module")
+def speaker_av(tmp_path_factory):
+    """An audio-visual export that takes a speaker's statistics (mel_cnn2d normalises per speaker)."""
+    model = models.build("resnet_lstm+mel_cnn2d", frames=4, image_size=32, backbone="small_cnn")
+    return export.export(model, str(tmp_path_factory.mktemp("exports")), "av", [f"class {i}" for i in range(8)],
+                         version=1)
+
+
+RAW_REQUESTS = [  # what a client that skips emorec's checks can send TF Serving
+    ("frames", lambda r: {**r, "faces": np.concatenate([r["faces"]] * 2, 1)}, r"faces: expected shape \[batch, 4, 32"),
+    ("pixels", lambda r: {**r, "faces": np.zeros((2, 4, 64, 64, 3), np.uint8)}, r"faces: expected shape \[batch, 4, 32"),
+    ("broadcast", lambda r: {**r, "speaker_stats": r["speaker_stats"][:1]}, "inputs disagree on the batch size"),
+    ("nan", lambda r: {**r, "speaker_stats": np.full_like(r["speaker_stats"], np.nan)}, "speaker_stats: NaN or inf"),
+    ("clipped", lambda r: {**r, "waveform": np.clip(r["waveform"] * 40, -1.9, 1.9)},
+     r"waveform: expected float32 16 kHz samples in \[-1, 1\]"),
+    ("size", lambda r: {k: np.repeat(v[:1], 65, 0) for k, v in r.items()}, "a request holds at most 64 windows"),
+]
+
+
+@pytest.mark.parametrize("spoil, message", [r[1:] for r in RAW_REQUESTS], ids=[r[0] for r in RAW_REQUESTS])
+def test_the_served_graph_refuses_what_the_client_would(speaker_av, spoil, message):
+    """Requests fed to the SavedModel as TF Serving's loader feeds them (no check on the way):
+    the graph refuses each with the client's words, and answers the good request."""
+    signature = serving.LocalModel(speaker_av).signature
+    rng = np.random.default_rng(0)
+    good = {"faces": rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8),
+            "waveform": rng.normal(0, 0.1, (2, signature["waveform"][0][1])).astype(np.float32),
+            "speaker_stats": np.stack([np.zeros((2, 64)), np.ones((2, 64))], 1).astype(np.float32)}
+    assert serving_standin._run(speaker_av, "serving_default", good)["probabilities"].shape == (2, 8)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        serving_standin._run(speaker_av, "serving_default", spoil(good))
+    with pytest.raises(ValueError, match=message.split(":")[0]):  # and the client says it first
+        serving.LocalModel(speaker_av).predict(spoil(good))
 
 
 def test_a_server_that_is_down_is_one_line(seven_class):

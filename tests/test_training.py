@@ -86,7 +86,7 @@ def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
     assert [label.decode() for label in out["labels"]] == [
         ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")[i]
         for i in out["probabilities"].argmax(1)]
-    with pytest.raises(ValueError, match=r"expected shape \['batch', 4271\]"):
+    with pytest.raises(ValueError, match=r"expected shape \[batch, 4271\]"):
         local.predict({"waveform": waveform[:, :100]})
     with pytest.raises(ValueError, match="missing \\['waveform'\\]"):
         local.predict({"faces": np.zeros((1, 8, 32, 32, 3), np.uint8)})

@@ -125,7 +125,8 @@ def decode(path: str, with_video: bool = True, with_audio: bool = True, max_widt
             raise MediaError("damaged", f"{path}: {damage.group(0).strip().replace(alias, path)}")
         out = {}
         if with_audio:
-            out["waveform"] = np.fromfile(audio_path, np.float32)
+            # A lossy decoder overshoots full scale a little; models take [-1, 1].
+            out["waveform"] = np.clip(np.fromfile(audio_path, np.float32), -1.0, 1.0)
         if with_video:
             out.update(_frames(path, log, frames_path))
     _check_duration(path, log, out, sample_rate)
