@@ -60,7 +60,7 @@ setup(
     # trainers/, which live in the source checkout, not in the package.
     # The presets' cards and trained parts ship in the package.
     package_data={"emorec.presets": ["*/preset.json", "*/*.npz"]},
-    entry_points={"console_scripts": ["emorec-predict=emorec.inference.cli:main",
-                                      "emorec-export=emorec.export:main",
-                                      "emorec-evaluate=emorec.evaluation.__main__:run"]},
+    entry_points={"console_scripts": ["emorec-predict=emorec.commands:predict",
+                                      "emorec-export=emorec.commands:export",
+                                      "emorec-evaluate=emorec.commands:evaluate"]},
 )

@@ -10,6 +10,7 @@ a wrong shape, dtype or value gets one line that says what was expected.
 """
 from __future__ import annotations
 
+import http.client
 import importlib
 import json
 import os
@@ -104,6 +105,10 @@ def read_export_info(model) -> dict:
             else None}
 
 
+def _first_line(error: Exception) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)[:200]
+
+
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -115,7 +120,11 @@ class LocalModel:
         if not tf.saved_model.contains_saved_model(path):
             raise FileNotFoundError(f"no SavedModel in {path!r} (expected saved_models/<name>/<version>/)")
         self.path = path
-        signatures = tf.saved_model.load(path).signatures
+        try:
+            signatures = tf.saved_model.load(path).signatures
+        except (tf.errors.OpError, ValueError, IndexError, OSError) as e:
+            raise ValueError(f"{path}: the SavedModel cannot be loaded ({_first_line(e)}): its variables/ folder "
+                             "is missing or damaged; copy or export it again") from None
         self._function = signatures[SIGNATURE]
         self.signature = _input_signature(self._function)
         self._speaker_features = signatures.get(SPEAKER_FEATURES)
@@ -293,6 +302,10 @@ class ServingClient:
                 return json.loads(response.read())
         except urllib.error.HTTPError as e:
             raise RuntimeError(f"{self.describe()} refused the request: {e.code} {e.read().decode(errors='replace')[:300]}") from None
+        except (http.client.HTTPException, json.JSONDecodeError):  # an HTTP/2 (gRPC) server, or not TF Serving
+            raise ConnectionError(f"{self.describe()} answers, but not as TF Serving's REST API: is that its gRPC "
+                                  f"port? (TF Serving listens for REST on 8501 and gRPC on 8500; --protocol grpc "
+                                  f"--grpc_port {self.rest_port} for gRPC there)") from None
         except (urllib.error.URLError, OSError) as e:
             raise ConnectionError(f"{self.describe()} does not answer ({getattr(e, 'reason', e)}): is TF Serving "
                                   "running there, with that port?") from None

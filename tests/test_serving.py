@@ -149,6 +149,29 @@ def test_a_server_that_is_down_is_one_line(seven_class):
                                               timeout=5)
 
 
+def test_rest_sent_to_a_grpc_port_says_which_port_is_which(seven_class):
+    with serving_standin.grpc_server(seven_class, "audio") as port:
+        with pytest.raises(ConnectionError, match=f"answers, but not as TF Serving's REST API: is that its gRPC port"):
+            serving.ServingClient.from_server("audio", "127.0.0.1", rest_port=port, protocol="rest", timeout=5)
+
+
+@pytest.mark.parametrize("spoil, said", [
+    (lambda v: next(v.glob("variables.data*")).unlink(), "No such file"),
+    (lambda v: (lambda f: f.write_bytes(f.read_bytes()[:len(f.read_bytes()) // 2]))(next(v.glob("variables.data*"))),
+     "Read less bytes"),
+    (lambda v: (v / "variables.index").unlink(), "Failed to find any matching files"),
+], ids=["data deleted", "data truncated", "index deleted"])
+def test_a_damaged_savedmodel_is_one_line_naming_it(seven_class, tmp_path, spoil, said):
+    import shutil
+
+    copy = tmp_path / "audio" / "1"
+    shutil.copytree(seven_class, copy)
+    spoil(copy / "variables")
+    with pytest.raises(ValueError, match=f"{copy}: the SavedModel cannot be loaded .*{said}.*export it again") as e:
+        serving.LocalModel(str(copy))
+    assert "\n" not in str(e.value)
+
+
 def test_training_and_serving_take_a_speakers_statistics_alike(sample_dir, tmp_path):
     """The dataset pipeline's statistics of actor 1 (from the stored waveforms, through the
     model's own log-mel: 128 bands here, where the builder stores 64) equal the enrolment of

@@ -179,6 +179,9 @@ def run(args):
     if args.preset:
         presets.card(args.preset)  # an unknown name is said first
     check_out(args.out)
+    if args.input.isdigit() and os.path.exists(args.input):
+        print(f"note: {args.input} is read as camera {args.input}; for the file of that name, write ./{args.input}",
+              file=sys.stderr)
     paths = inputs_of(args.input)
     for path in paths:
         if not path.isdigit():

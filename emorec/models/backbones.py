@@ -134,7 +134,9 @@ class GreyScale(layers.Layer):
     """RGB in [0, 255] -> one grey channel in [-1, 1], as FER2013 models expect."""
 
     def call(self, x):
-        grey = keras.ops.sum(x * keras.ops.convert_to_tensor([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+        # Resizing passes uint8 through unchanged when the size already matches.
+        x = keras.ops.cast(x, self.compute_dtype)
+        grey = keras.ops.sum(x * keras.ops.convert_to_tensor([0.299, 0.587, 0.114], x.dtype), axis=-1, keepdims=True)
         return grey / 127.5 - 1.0
 
 
