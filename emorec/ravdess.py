@@ -183,7 +183,8 @@ def scan(root: str, modalities: Sequence[int] = (1, 2, 3),
     Reads media files at any depth (the `Actor_XX/` folders) and the downloaded zips
     (`Video_Speech_Actor_XX.zip`, `Video_Song_Actor_XX.zip`, `Audio_Speech_Actors_01-24.zip`,
     `Audio_Song_Actors_01-24.zip`) in place. Media files whose names do not parse, corrupt
-    zips and clips found twice are listed in `skipped` with the reason, never dropped silently.
+    zips, clips found twice and links that loop are listed in `skipped` with the reason, never
+    dropped silently. Linked folders are followed.
     Clips of other modalities or vocal channels are left out by request, not reported.
     """
     if not os.path.isdir(root):
@@ -205,7 +206,16 @@ def scan(root: str, modalities: Sequence[int] = (1, 2, 3),
             return
         found[clip] = Source(path, member, clip)
 
-    for dirpath, dirnames, filenames in os.walk(root):
+    # Linked folders are followed (an Actor_XX linked to where the clips are); a link back to
+    # a folder already read is a loop, said and not followed.
+    seen = {os.path.realpath(root)}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        for name in list(dirnames):
+            real = os.path.realpath(os.path.join(dirpath, name))
+            if real in seen:
+                skipped.append((os.path.join(dirpath, name), f"link loop: leads back to {real}, read already"))
+                dirnames.remove(name)
+            seen.add(real)
         dirnames.sort()
         for filename in sorted(filenames):
             path = os.path.join(dirpath, filename)

@@ -212,6 +212,22 @@ def test_a_data_dir_built_from_other_files_is_refused_not_reused(sample_dir, tmp
     assert sorted(rebuilt.info.splits) == ["actor_01"]
 
 
+@pytest.mark.parametrize("lost", ["a shard", "dataset_info.json"])
+def test_a_dataset_missing_a_file_is_built_again_not_reused(sample_dir, tmp_path, capsys, lost):
+    from emorec.data import datasets
+
+    builder = _build(sample_dir, tmp_path / "data", config="audio")
+    shards = sorted(builder.data_path.glob("*.tfrecord*"))
+    gone = shards[0] if lost == "a shard" else builder.data_path / "dataset_info.json"
+    gone.unlink()
+    with pytest.raises(FileNotFoundError, match=f"is not whole: 1 of its files are missing \\({gone}\\).*--overwrite"):
+        datasets.load_builder(str(tmp_path / "data"), "audio")  # what the trainer says
+    rebuilt = _build(sample_dir, tmp_path / "data", config="audio")
+    assert f"Building {builder.data_path} again: 1 of its files are missing ({gone})" in capsys.readouterr().out
+    assert sorted(rebuilt.data_path.glob("*.tfrecord*")) == shards
+    assert datasets.load_builder(str(tmp_path / "data"), "audio").info.splits.keys() == builder.info.splits.keys()
+
+
 def test_short_silent_and_mismatched_clips_follow_the_readme_rules(sample_dir, tmp_path):
     """A 0.1 s wav is kept with a note (padded to a window); a silent wav and a one-frame
     video with 4 s of audio are left out; each is named in the summary with its rule."""

@@ -95,6 +95,17 @@ def test_scan_reads_folders_and_zips_in_place_and_reports_what_it_passes_over(tm
     assert [s.extension for s in audio_only.sources] == [".wav"]
 
 
+def test_scan_follows_linked_folders_and_names_a_link_loop(tmp_path):
+    _touch(tmp_path / "elsewhere" / "01-01-03-01-01-01-01.mp4")
+    root = tmp_path / "ravdess"
+    root.mkdir()
+    (root / "Actor_01").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere" / "again").symlink_to(root, target_is_directory=True)
+    scan = ravdess.scan(str(root))
+    assert [s.path for s in scan.sources] == [str(root / "Actor_01" / "01-01-03-01-01-01-01.mp4")]
+    assert scan.skipped == [(str(root / "Actor_01" / "again"), f"link loop: leads back to {root}, read already")]
+
+
 def test_scan_of_a_missing_folder_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         ravdess.scan(str(tmp_path / "nowhere"))

@@ -4,6 +4,7 @@ import concurrent.futures
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from emorec.data import augmentation, datasets, windows
 from emorec.evaluation import predictions
 
 from conftest import ROOT
+from trainers import checkpoints
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
 
@@ -137,8 +139,8 @@ def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, tmp_path):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
-    resumed_from = json.loads((tmp_path / "killed" / "fold_1" / "backup" / "training_metadata.json").read_text())["epoch"]
-    assert resumed_from <= 10
+    resumed_from = checkpoints.backed_up_epochs(str(tmp_path / "killed" / "fold_1" / "backup"))
+    assert 1 <= resumed_from <= 10
     first = json.loads((tmp_path / "killed" / "fold_1" / "train_seconds.json").read_text())["seconds"]
     train(built, tmp_path / "killed", *flags)
     assert _history_epochs(history) == list(range(12)), "restarted instead of resuming"
@@ -152,6 +154,27 @@ def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, tmp_path):
     assert sorted(killed) == list(range(12))
     for epoch in range(12):
         assert killed[epoch] == pytest.approx(whole[epoch], rel=1e-6, abs=1e-9), epoch
+
+
+def test_a_damaged_test_shard_is_named_and_the_training_is_not_lost(built, tmp_path):
+    """A shard read only after training (the test actor's) stops the run in one line naming it;
+    the backup is kept, so once the shard is whole again the same command scores the fold
+    without training it again."""
+    data = tmp_path / "data"
+    shutil.copytree(built, data)
+    [shard] = (data / "ravdess" / "av").glob("*/ravdess-actor_01.tfrecord*")  # fold 1 tests actor 1
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[:100] + bytes(b ^ 0xFF for b in whole[100:200]) + whole[200:])
+    flags = ["--model=wave_cnn1d", "--fold=1", "--epochs=2"]
+    run = train(data, tmp_path / "run", *flags, check=False)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert f"{shard}: damaged" in run.stderr and "the fold's backup is kept" in run.stderr
+    assert checkpoints.backed_up_epochs(str(tmp_path / "run" / "fold_1" / "backup")) == 2
+    shard.write_bytes(whole)
+    train(data, tmp_path / "run", *flags)
+    assert _history_epochs(tmp_path / "run" / "fold_1" / "history.csv") == [0, 1]  # not trained again
+    assert json.loads((tmp_path / "run" / "fold_1" / "metrics.json").read_text())["test"]["clip"]["examples"] == 6
+    assert not (tmp_path / "run" / "fold_1" / "backup").exists()  # done with once the fold's results are written
 
 
 def _free_ports(n):
@@ -295,7 +318,10 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
 # One of each kind of check, each a process of its own (the options' own checks, unknown names
 # and tuples cut at commas among them, are tested in test_models.py).
 @pytest.mark.parametrize("flag, says", [("--batch_size=0", "flag --batch_size=0: must be at least 1"),
+                                        ("--export_dir=/dev/null/exports", "--export_dir=/dev/null/exports cannot be "
+                                         "written to (Not a directory)"),
                                         ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
+                                        ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
                                         ("--model=nonsense", "--model=nonsense is not a model"),
                                         ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float")])
 def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):

@@ -1,16 +1,22 @@
-"""What a fold keeps so that a killed run resumes without losing or repeating anything:
-Keras' backup (the last two epochs' weights and optimizer), the history rows of exactly the
-epochs the backup holds, and the training seconds of every process that worked on it."""
+"""What a fold keeps so that a killed run resumes without losing or repeating anything: a
+backup of each finished epoch (weights, optimizer and the epoch count, written whole before
+it counts), the history rows of exactly the epochs the backup holds, and the training seconds
+of every process that worked on it."""
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
+import shutil
 import time
 
 import h5py
 import keras
 from absl import app
+
+WEIGHTS, METADATA = "backup.weights.h5", "training_metadata.json"
+_EPOCH = re.compile(r"epoch_(\d+)$")
 
 
 def _readable(path: str) -> bool:
@@ -21,19 +27,77 @@ def _readable(path: str) -> bool:
         return False
 
 
+def _epoch_folders(backup: str) -> list[tuple[int, str]]:
+    """(epochs, folder) of each whole epoch in the backup, oldest first: a folder is named
+    epoch_N only once its weights and metadata are both written."""
+    names = os.listdir(backup) if os.path.isdir(backup) else []
+    found = [(int(m.group(1)), os.path.join(backup, n)) for n in names if (m := _EPOCH.match(n))]
+    return sorted(found)
+
+
+def _restorable(backup: str) -> tuple[int, str] | None:
+    """The newest epoch folder whose files open (the one before, should a disk have damaged
+    the newest), None without any; UsageError when there are some and none opens."""
+    folders = _epoch_folders(backup)
+    for epochs, folder in reversed(folders[-2:]):
+        try:
+            with open(os.path.join(folder, METADATA)) as f:
+                if int(json.load(f)["epoch"]) == epochs and _readable(os.path.join(folder, WEIGHTS)):
+                    return epochs, folder
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if folders:
+        raise app.UsageError(f"the backup in {backup} is damaged (neither of its last two epochs opens): remove "
+                             "that folder to train this fold again from the start")
+    return None
+
+
 def backed_up_epochs(backup: str) -> int | None:
-    """Epochs the backup holds (the one Keras will restore: the latest, or the one before it
-    when the latest is damaged), None when there is no backup."""
-    latest, metadata = os.path.join(backup, "latest.weights.h5"), os.path.join(backup, "training_metadata.json")
-    if not os.path.exists(latest):
-        return None
-    # Keras keeps the epoch before as `.bkp` copies (double_checkpoint) and falls back to them.
-    for weights, epochs in ((latest, metadata), (latest + ".bkp", metadata + ".bkp")):
-        if _readable(weights) and os.path.exists(epochs):
-            with open(epochs) as f:
-                return int(json.load(f)["epoch"])
-    raise app.UsageError(f"the backup in {backup} is damaged (neither of its weight files opens): remove that "
-                         "folder to train this fold again from the start")
+    """Epochs the backup holds (the ones a resumed run starts after), None when there is none."""
+    found = _restorable(backup)
+    return found[0] if found else None
+
+
+class Backup(keras.callbacks.Callback):
+    """Keras' BackupAndRestore, written so that no kill leaves a state a resume misreads: each
+    epoch's weights and count go to a folder of their own, renamed to epoch_N once both are
+    written, so a folder holds one epoch whole or is not there (Keras writes the weights, then
+    the count: a kill between them resumed epoch N's weights as epoch N-1's, and trained
+    epoch N twice). The epoch before is kept, to fall back on."""
+
+    def __init__(self, backup: str):
+        super().__init__()
+        self.backup = backup
+
+    def on_train_begin(self, logs=None):
+        found = _restorable(self.backup)
+        if found is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)  # its variables are in the file too
+        self.model.load_weights(os.path.join(found[1], WEIGHTS))
+        self.model._initial_epoch = found[0]  # as Keras' BackupAndRestore resumes fit
+
+    def on_epoch_end(self, epoch, logs=None):
+        folder = os.path.join(self.backup, f"epoch_{epoch + 1}")
+        partial = folder + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        os.makedirs(partial)
+        self.model.save_weights(os.path.join(partial, WEIGHTS))
+        with open(os.path.join(partial, METADATA), "w") as f:
+            json.dump({"epoch": epoch + 1}, f)
+        os.replace(partial, folder)
+        stale = [old for _, old in _epoch_folders(self.backup)[:-2]]
+        stale += [os.path.join(self.backup, n) for n in os.listdir(self.backup) if n.endswith(".partial")]
+        for old in stale:  # what a kill left half-written, and epochs before the last two
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def discard(fold_dir: str) -> None:
+    """The fold's backups, once its results are written: a run that fails before (a damaged
+    test shard) resumes from them instead of training again."""
+    for name in ("backup", "refit_backup"):
+        shutil.rmtree(os.path.join(fold_dir, name), ignore_errors=True)
 
 
 def resumed_epochs(fold_dir: str, prefix: str = "") -> int:
@@ -116,5 +180,5 @@ def callbacks(fold_dir: str, best: str, prefix: str = "", seed: int = 0) -> tupl
         kept.append(keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True,
                                                     save_weights_only=True, initial_value_threshold=best_so_far))
         kept.append(keras.callbacks.TensorBoard(os.path.join(fold_dir, f"{prefix}logs")))
-    kept.append(keras.callbacks.BackupAndRestore(backup, double_checkpoint=True))  # last: after the epoch's records
+    kept.append(Backup(backup))  # last: after the epoch's records
     return kept, stopwatch

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import warnings
 
 from absl import app, flags, logging
@@ -147,6 +148,7 @@ def train_fold(fold: ravdess.Fold, builder, strategy, num_classes: int, run_dir:
                                f"{FLAGS.model}, fold {fold.number} test actors {fold.test} (clip level)")
         history = _history(os.path.join(fold_dir, "history.csv"))
         plots.training_curves(history, os.path.join(fold_dir, "curves.png"), f"{FLAGS.model}, fold {fold.number}")
+    checkpoints.discard(_worker_dir(fold_dir))  # kept until now: a failure before resumes from it
     return result
 
 
@@ -325,6 +327,15 @@ def summarize_folds(results: list[dict], run_dir: str) -> dict:
     return runs.write_summary(run_dir, results, FLAGS.model, FLAGS.config, int(FLAGS.classes), **extra)
 
 
+def _check_writable(flag: str, folder: str) -> None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise app.UsageError(f"--{flag}={folder} cannot be written to ({error.strerror})") from None
+
+
 def main(argv):
     del argv
     if not FLAGS.model:
@@ -343,7 +354,10 @@ def main(argv):
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
     num_classes = int(FLAGS.classes)
-    builder = datasets.load_builder(FLAGS.data_dir, FLAGS.config)
+    try:
+        builder = datasets.load_builder(FLAGS.data_dir, FLAGS.config)
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error)) from None
     actors = datasets.actors_of(builder)
     num_folds = FLAGS.num_folds or (6 if len(actors) == 24 else max(3, len(actors) // 4))
     folds = ravdess.folds(num_folds, actors)
@@ -352,13 +366,21 @@ def main(argv):
                              f"({len(actors)} actors): give 1..{len(folds)}, or 0 for all of them")
     chosen = folds if FLAGS.fold == 0 else [folds[FLAGS.fold - 1]]
     run_dir = os.path.expanduser(FLAGS.model_dir or os.path.join("runs", FLAGS.model.replace("+", "_")))
-    os.makedirs(run_dir, exist_ok=True)
+    for flag, folder in (("model_dir", run_dir), ("export_dir", FLAGS.export_dir)):
+        if folder:  # said now, not after the training
+            _check_writable(flag, folder)
     if distribute.is_chief():
         run_lock.hold(run_dir)
     logging.info("%s on ravdess/%s (%d actors), %d replica(s), folds %s", FLAGS.model, FLAGS.config, len(actors),
                  strategy.num_replicas_in_sync, [f.number for f in chosen])
 
-    results = [train_fold(fold, builder, strategy, num_classes, run_dir) for fold in chosen]
+    try:
+        results = [train_fold(fold, builder, strategy, num_classes, run_dir) for fold in chosen]
+    except tf.errors.DataLossError as error:
+        damaged = datasets.damaged_files(builder)
+        raise app.UsageError(f"{', '.join(damaged) or builder.data_dir}: damaged ({error.message.splitlines()[0]}); "
+                             "the fold's backup is kept: rebuild the dataset (tfds build ... --overwrite) and run the "
+                             "same command again to go on") from None
     summary = summarize_folds(results, run_dir)
     exported = None
     if FLAGS.export_dir and distribute.is_chief():

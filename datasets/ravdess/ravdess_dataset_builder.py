@@ -23,6 +23,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from emorec import ravdess
+from emorec.data import datasets
 from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
 
@@ -123,6 +124,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         for stale in self.data_path.parent.glob(f"incomplete.*_{self.data_path.name}"):
             print(f"Removing {stale}, left by an interrupted build")
             stale.rmtree()
+        if self.data_path.exists() and not config.download_mode.overwrite_dataset:
+            missing = datasets.missing_files(str(self.data_path))
+            if missing:  # TFDS would reuse it, and training would stop at the first missing file
+                print(f"Building {self.data_path} again: {len(missing)} of its files are missing ({missing[0]})")
+                self.data_path.rmtree()
         if config.manual_dir and not config.download_mode.overwrite_dataset and self.data_path.exists():
             summary_path = self.data_path / SUMMARY_FILE
             built = json.loads(summary_path.read_text()).get("source") if summary_path.exists() else None

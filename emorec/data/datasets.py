@@ -21,9 +21,40 @@ def dataset_dir(data_dir: str, config: str) -> str:
     return os.path.join(root, versions[-1].strip("/"))
 
 
+def missing_files(path: str) -> list[str]:
+    """What a built dataset's folder lacks of what its build recorded: dataset_info.json, or
+    the shards its splits list (a copy cut short, a file deleted)."""
+    info = os.path.join(path, "dataset_info.json")
+    if not tf.io.gfile.exists(info):
+        return [info]
+    splits = tfds.builder_from_directory(path).info.splits.values()
+    return [str(f) for split in splits for f in split.filepaths if not tf.io.gfile.exists(f)]
+
+
+def damaged_files(builder) -> list[str]:
+    """The dataset's shards that do not read to their end (a TFRecord's length or checksum
+    wrong): which file a DataLossError came from."""
+    damaged = []
+    for split in builder.info.splits.values():
+        for path in split.filepaths:
+            try:
+                for _ in tf.data.TFRecordDataset(str(path)):
+                    pass
+            except tf.errors.DataLossError:
+                damaged.append(str(path))
+    return damaged
+
+
 def load_builder(data_dir: str, config: str):
-    """The built dataset, read without the builder's code."""
-    return tfds.builder_from_directory(dataset_dir(data_dir, config))
+    """The built dataset, read without the builder's code; FileNotFoundError when it is not
+    whole."""
+    path = dataset_dir(data_dir, config)
+    missing = missing_files(path)
+    if missing:
+        raise FileNotFoundError(f"{path} is not whole: {len(missing)} of its files are missing ({missing[0]}): build "
+                                f"it again with `tfds build datasets/ravdess --config={config} --manual_dir=... "
+                                f"--data_dir={data_dir} --overwrite`")
+    return tfds.builder_from_directory(path)
 
 
 def actors_of(builder) -> list[int]:
