@@ -1,5 +1,6 @@
 """Building the RAVDESS TFDS dataset from a synthetic sample with every kind of bad input."""
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -260,6 +261,48 @@ def test_short_silent_and_mismatched_clips_follow_the_readme_rules(sample_dir, t
     assert one_frame.name(".mp4") not in names and summary["examples_written"] == len(names) == 3
     # Left out, so not also listed as written with a note ("short").
     assert not any(p["clip"].endswith(one_frame.name(".mp4")) for p in summary["kept_with_notes"])
+
+
+def test_an_unwritable_or_full_data_dir_is_one_line(sample_dir, tmp_path):
+    import subprocess
+
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ravdess_dataset_builder.BuildError, match=r"--data_dir .*a_file/data cannot be written to "
+                                                                 r"\(Not a directory\)$"):
+        _build(sample_dir, tmp_path / "a_file" / "data", config="audio")
+    full = tmp_path / "full"
+    full.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(full)], capture_output=True).returncode:
+        pytest.skip("a full disk is made with a 300 KB tmpfs, which needs mount (root)")
+    try:
+        with pytest.raises(ravdess_dataset_builder.BuildError, match=f"no space left on the device of --data_dir {full}"):
+            _build(sample_dir, full, config="audio")
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
+
+
+def test_tfds_build_says_a_refusal_and_ctrl_c_in_one_line(sample_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tfds_command = [os.path.join(os.path.dirname(sys.executable), "tfds"), "build", str(ROOT / "datasets" / "ravdess"),
+                    "--config=av", f"--manual_dir={sample_dir}"]
+    (tmp_path / "a_file").write_text("")
+    run = subprocess.run(tfds_command + [f"--data_dir={tmp_path / 'a_file'}"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 1 and run.stderr.strip().splitlines()[-1].startswith("tfds build: --data_dir")
+    assert "Traceback" not in run.stderr
+    build = subprocess.Popen(tfds_command + [f"--data_dir={tmp_path / 'data'}"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob("data/ravdess/av/incomplete.*")):
+        time.sleep(0.05)
+    build.send_signal(signal.SIGINT)
+    out, err = build.communicate(timeout=120)
+    # Python ends on its own SIGINT after an uncaught Ctrl-C: a shell sees 130.
+    assert build.returncode == -signal.SIGINT and "Traceback" not in err and "clips written" not in out
+    assert err.strip().splitlines()[-1] == "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again"
 
 
 def test_what_an_interrupted_build_left_is_removed(sample_dir, tmp_path, capsys):

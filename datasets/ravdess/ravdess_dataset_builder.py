@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import errno
 import functools
 import hashlib
 import itertools
 import json
+import os
+import sys
 
 import cv2
 import numpy as np
@@ -137,11 +140,24 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 print(f"Reusing {self.data_path}, built before builds recorded their source files: it may not "
                       f"be {wanted['manual_dir']} (tfds build --overwrite rebuilds it from there)")
             elif built["fingerprint"] != wanted["fingerprint"]:
-                raise RuntimeError(
+                raise BuildError(
                     f"{self.data_path} holds ravdess/{self.builder_config.name} built from {built['manual_dir']} "
                     f"({built['files']} files), not from {wanted['manual_dir']} ({wanted['files']} files): "
                     "use another --data_dir, or rebuild it with tfds build --overwrite")
-        return super().download_and_prepare(download_dir=download_dir, download_config=download_config, **kwargs)
+        root = self.data_path.parent
+        try:  # said now, not when the first shard is written
+            root.mkdir(parents=True, exist_ok=True)
+            (root / f".emorec-write-check-{os.getpid()}").write_text("")
+            (root / f".emorec-write-check-{os.getpid()}").unlink()
+        except OSError as e:
+            raise BuildError(f"--data_dir {self._data_dir_root} cannot be written to ({e.strerror or e})") from None
+        try:
+            return super().download_and_prepare(download_dir=download_dir, download_config=download_config, **kwargs)
+        except Exception as e:
+            if _no_space(e):
+                raise BuildError(f"no space left on the device of --data_dir {self._data_dir_root}: free some, or "
+                                 "build to another --data_dir (nothing of this build was kept)") from None
+            raise
 
     def _download_and_prepare(self, dl_manager, download_config):
         self._use_beam = bool(download_config.beam_runner or download_config.beam_options)
@@ -149,13 +165,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._problems_dir = str(epath.Path(self.data_dir) / _PROBLEMS_DIR)
         epath.Path(self._problems_dir).mkdir(parents=True, exist_ok=True)
         self._found = 0
-        try:
-            super()._download_and_prepare(dl_manager, download_config)
-        finally:
-            # Also when TFDS stops on an actor none of whose clips could be used: say why.
+        def report():
             summary = write_summary(str(self.data_dir), self._problems_dir, self._found,
                                     source_record(str(dl_manager.manual_dir)))
             print(format_summary(summary))
+            return summary
+
+        try:
+            super()._download_and_prepare(dl_manager, download_config)
+        except Exception:  # TFDS stopped on an actor none of whose clips could be used: say why
+            report()
+            raise  # (not on Ctrl-C: nothing was written, and no summary should say it was)
+        summary = report()
         if summary["problems"] and clip_features.strict():
             raise RuntimeError(f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
                                f"(see above); the dataset was not written")
@@ -242,6 +263,36 @@ def _taken(stream, sources):
             raise RuntimeError(f"TFDS asked for the splits out of order: {source.location} was due, "
                                f"{done.location} came")
         yield from result
+
+
+class BuildError(RuntimeError):
+    """A build that cannot be made as asked: `tfds build` says it in one line."""
+
+
+def _no_space(error: BaseException | None) -> bool:
+    """Whether a disk ran full somewhere in `error`'s chain (TFDS and TensorFlow wrap the OSError)."""
+    while error is not None:
+        if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _one_line(previous):
+    """`tfds build`'s exception hook: this builder's refusals and Ctrl-C in one line; anything
+    else as before (a traceback: a fault to report)."""
+    def hook(kind, error, trace):
+        if issubclass(kind, BuildError):
+            print(f"tfds build: {error}", file=sys.stderr)
+        elif issubclass(kind, KeyboardInterrupt):
+            print("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again", file=sys.stderr)
+        else:
+            previous(kind, error, trace)
+    return hook
+
+
+if os.path.basename(sys.argv[0]) == "tfds":  # only the command these words are for
+    sys.excepthook = _one_line(sys.excepthook)
 
 
 def _first_usable(process, clips):
