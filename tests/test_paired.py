@@ -81,3 +81,33 @@ def test_the_command_prints_the_comparison_and_plots_each_actor(tmp_path):
                          cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
     assert "a against b, 40 test clips of 4 actors: clip-level accuracy 1.000 against 0.500" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+
+
+def test_runs_that_cannot_be_compared_are_one_line_each(tmp_path, capsys):
+    """A missing run, an unfinished one, runs of other clips, a damaged predictions file: each
+    command says which, in one line, with a non-zero status."""
+    good = _run(tmp_path / "good", {a: 5 for a in range(1, 5)})
+    unfinished = _run(tmp_path / "unfinished", {a: 5 for a in range(1, 5)})
+    (tmp_path / "unfinished" / "fold_2" / predictions.FILE).unlink()
+    other = _run(tmp_path / "other", {a: 5 for a in range(1, 5)})
+    labels = np.zeros(20, int)
+    predictions.save(str(tmp_path / "other" / "fold_1"), {part: (np.eye(8)[labels], labels, [f"x_{i}" for i in range(20)])
+                                                          for part in predictions.PARTS})
+    damaged = _run(tmp_path / "damaged", {a: 5 for a in range(1, 5)})
+    npz = tmp_path / "damaged" / "fold_1" / predictions.FILE
+    npz.write_bytes(npz.read_bytes()[:100])
+    cases = [(["paired", good, str(tmp_path / "missing")], f"{tmp_path / 'missing'}: no such run folder"),
+             (["fuse", str(tmp_path / "missing"), good], f"{tmp_path / 'missing'}: no such run folder"),
+             (["paired", good, unfinished], f"{unfinished} has predictions for folds [1]"),
+             (["compare", unfinished], "summary.json not found"),
+             (["paired", good, other], f"{other}/fold_1 and {good}/fold_1 hold different validation clips"),
+             (["paired", good, damaged], f"{npz} is damaged (BadZipFile")]
+    from absl import flags
+
+    import emorec.evaluation.__main__ as evaluation
+
+    flags.FLAGS.mark_as_parsed()  # the defaults; main is what `python -m emorec.evaluation` runs
+    for argv, said in cases:
+        assert evaluation.main(["emorec-evaluate", *argv]) == 1, argv
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, (argv, err)

@@ -106,7 +106,11 @@ COMMANDS = {"centre": centre, "fuse": fuse, "paired": paired, "compare": compare
 def main(argv):
     if len(argv) < 2 or argv[1] not in COMMANDS:
         raise app.UsageError(USAGE)
-    COMMANDS[argv[1]]([os.path.normpath(r) for r in argv[2:]])
+    try:
+        COMMANDS[argv[1]]([os.path.normpath(r) for r in argv[2:]])
+    except (FileNotFoundError, ValueError) as e:  # a run missing, unfinished, damaged or of other clips
+        print(f"emorec-evaluate {argv[1]}: {e}", file=sys.stderr)
+        return 1
 
 
 def run():

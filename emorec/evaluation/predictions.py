@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import zipfile
 
 import numpy as np
 
@@ -91,15 +92,20 @@ def load(fold_dir: str) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: runs write it from this version of trainers.train and "
                                 "trainers.baseline on; run the fold again")
-    with np.load(path) as f:
-        out = {}
-        for part in PARTS:
-            order = np.argsort(f[f"{part}_names"])
-            out[part] = tuple(f[f"{part}_{key}"][order] for key in ("probabilities", "labels", "names"))
-        return out
+    try:
+        with np.load(path) as f:
+            out = {}
+            for part in PARTS:
+                order = np.argsort(f[f"{part}_names"])
+                out[part] = tuple(f[f"{part}_{key}"][order] for key in ("probabilities", "labels", "names"))
+            return out
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as e:
+        raise ValueError(f"{path} is damaged ({type(e).__name__}: {e}): run the fold again") from None
 
 
 def fold_numbers(run_dir: str) -> list[int]:
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"{run_dir}: no such run folder")
     return sorted(int(d.split("_")[1]) for d in os.listdir(run_dir)
                   if d.startswith("fold_") and os.path.exists(os.path.join(run_dir, d, FILE)))
 
