@@ -165,16 +165,16 @@ def test_a_prior_model_serves_alike_in_process_as_a_savedmodel_and_as_tflite(tmp
         lite.predict({**batch, "speaker_windows": np.zeros((2, 1), np.float32)})
 
 
-def test_list_presets_and_an_unknown_preset():
-    run = subprocess.run([sys.executable, "-m", "emorec.inference.cli", "--list-presets"], cwd=ROOT, env=ENV,
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+def test_list_presets_and_an_unknown_preset(capsys):
+    from emorec.inference import cli
+
+    assert cli.main(["--list-presets"]) == 0
+    out = capsys.readouterr().out
     for name in presets.names():
-        assert name in run.stdout and presets.card(name)["accuracy"]["headline"] in run.stdout
-    assert f"{presets.DEFAULT} (the default)" in run.stdout
-    run = subprocess.run([sys.executable, "-m", "emorec.inference.cli", "x.mp4", "--preset", "nope"], cwd=ROOT,
-                         env=ENV, capture_output=True, text=True)
-    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        assert name in out and presets.card(name)["accuracy"]["headline"] in out
+    assert f"{presets.DEFAULT} (the default)" in out
+    assert cli.main(["x.mp4", "--preset", "nope"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         f"emorec-predict: unknown preset 'nope'; presets: {', '.join(presets.names())} (emorec-predict --list-presets)"]
 
 
