@@ -5,8 +5,6 @@ the registry options, and clear errors for missing or damaged weights. The real 
 checked against CTranslate2 in benchmarks/whisper_parity.py, never here."""
 import pickle
 import struct
-import sys
-import types
 import zipfile
 
 import numpy as np
@@ -140,63 +138,17 @@ def test_float16_file_reads_as_its_float16_values(tmp_path):
                                   tensors["encoder.blocks.1.mlp.2.weight"].astype(np.float16).astype(np.float32))
 
 
-def test_openai_checkpoint_reads_without_torch(tmp_path, monkeypatch):
-    """A file in torch's zip format (data.pkl + raw storages), written here with stand-in
-    `torch` modules so that the pickle names exactly what torch writes."""
-    torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
-    storage_types = {}
-    for name in ("FloatStorage", "HalfStorage"):
-        storage_types[name] = type(name, (), {"__module__": "torch"})
-        setattr(torch, name, storage_types[name])
-
-    def _rebuild_tensor_v2(*args):
-        raise AssertionError("only written here, never called")
-    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
-    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
-    torch._utils = utils
-    monkeypatch.setitem(sys.modules, "torch", torch)
-    monkeypatch.setitem(sys.modules, "torch._utils", utils)
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_openai_checkpoint_reads_without_torch(tmp_path, legacy):
+    """A file in either of torch's formats, float16 as OpenAI's, a transposed weight among them."""
+    import torch_format
 
     tensors = openai_tensors()
-    storages = {}
-
-    class Tensor:
-        def __init__(self, array, transposed=False):
-            self.array, self.transposed = array, transposed
-
-        def __reduce__(self):
-            key = str(len(storages))
-            # A transposed weight is stored as its transpose's storage with swapped strides.
-            stored = self.array.T if self.transposed else self.array
-            storages[key] = np.ascontiguousarray(stored, np.float16)
-            strides = [s // 2 for s in storages[key].strides]
-            return _rebuild_tensor_v2, (_Persistent(key, stored.size), 0, self.array.shape,
-                                        tuple(strides[::-1]) if self.transposed else tuple(strides), False, {})
-
-    class _Persistent:
-        def __init__(self, key, size):
-            self.key, self.size = key, size
-
-    class Pickler(pickle.Pickler):
-        def persistent_id(self, obj):
-            if isinstance(obj, _Persistent):
-                return ("storage", storage_types["HalfStorage"], obj.key, "cpu", obj.size)
-            return None
-
-    state = {k: Tensor(v, transposed=k.endswith("mlp.0.weight")) for k, v in tensors.items()}
-    state["decoder.token_embedding.weight"] = Tensor(np.ones((3, WIDTH), np.float32))
-    import io
-    buffer = io.BytesIO()
-    Pickler(buffer, protocol=2).dump({"dims": {"n_audio_head": HEADS, "n_audio_state": WIDTH},
-                                      "model_state_dict": state})
+    state = {k: torch_format.Tensor(v, transposed=k.endswith("mlp.0.weight")) for k, v in tensors.items()}
+    state["decoder.token_embedding.weight"] = torch_format.Tensor(np.ones((3, WIDTH), np.float32))
     path = tmp_path / "tiny.pt"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("tiny/data.pkl", buffer.getvalue())
-        for key, array in storages.items():
-            archive.writestr(f"tiny/data/{key}", array.tobytes())
-    monkeypatch.delitem(sys.modules, "torch")
-    monkeypatch.delitem(sys.modules, "torch._utils")
-
+    torch_format.write(path, {"dims": {"n_audio_head": HEADS, "n_audio_state": WIDTH}, "model_state_dict": state},
+                       legacy=legacy, dtype=np.float16)
     read = whisper_checkpoints.read(str(path))
     assert int(read.pop("num_heads")) == HEADS and set(read) == set(tensors)
     for name, value in tensors.items():

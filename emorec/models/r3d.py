@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from emorec.models import inputs
+from emorec.models import inputs, torchvision_weights
 from emorec.models.backbones import weights_file_only
 from emorec.models.layers import FacePreprocess, FrameConv3D, batch_norm
 
@@ -33,7 +33,9 @@ def _basic_block(x, filters, stride, name):
 
 
 def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 512), weights=None) -> keras.Model:
-    """faces uint8 [batch, frames, S, S, 3] -> [batch, widths[-1]]; `weights`: None or a file."""
+    """faces uint8 [batch, frames, S, S, 3] -> [batch, widths[-1]]. `weights`: None (random),
+    'kinetics400' (torchvision's r3d_18 Kinetics-400 checkpoint), a torchvision .pth file, or a
+    Keras weights file saved from this encoder."""
     faces = inputs.faces(frames, image_size)
     x = FacePreprocess("kinetics")(faces)
     x = _conv_bn(x, widths[0], (3, 7, 7), (1, 2, 2), "stem")
@@ -42,4 +44,7 @@ def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 5
             stride = 2 if stage > 0 and block == 0 else 1
             x = _basic_block(x, width, stride, f"stage{stage + 1}_block{block + 1}")
     x = layers.GlobalAveragePooling3D()(x)
-    return weights_file_only(keras.Model(faces, x, name="r3d_encoder"), weights)
+    model = keras.Model(faces, x, name="r3d_encoder")
+    if weights == "kinetics400" or str(weights).endswith(".pth"):
+        return torchvision_weights.assign(model, "r3d", torchvision_weights.checkpoint_path("r3d", weights))
+    return weights_file_only(model, weights)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
-import io
 import os
-import pickle
 import struct
 import zipfile
 
 import numpy as np
+
+from emorec.models import torch_files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +46,6 @@ PRESETS = {
         sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
         width=384, layers=4, heads=6),
 }
-
-
-def _bfloat16(buffer, count: int = -1, offset: int = 0) -> np.ndarray:
-    """bfloat16 bytes as float32: each value is the top half of a float32."""
-    return (np.frombuffer(buffer, np.uint16, count, offset).astype(np.uint32) << 16).view(np.float32)
 
 
 class WeightsError(RuntimeError):
@@ -114,7 +109,7 @@ def read_ctranslate2(data: bytes) -> dict[str, np.ndarray]:
         dtype_id, size = take("B"), take("I")
         if name.startswith("encoder/"):
             if dtypes[dtype_id] is None:  # bfloat16
-                value = _bfloat16(view, size // 2, offset)
+                value = torch_files.bfloat16(view, size // 2, offset)
             else:
                 value = np.frombuffer(view, dtypes[dtype_id], size // np.dtype(dtypes[dtype_id]).itemsize, offset)
             raw[name[len("encoder/"):]] = value.reshape(shape)
@@ -149,61 +144,13 @@ def _from_ctranslate2_names(raw: dict) -> dict[str, np.ndarray]:
     return out
 
 
-class _Storage:
-    """A torch storage's place in a checkpoint archive, read lazily by `_rebuild_tensor`."""
-
-    def __init__(self, dtype, key):
-        self.dtype, self.key = dtype, key
-
-
-_TORCH_DTYPES = {"HalfStorage": np.float16, "FloatStorage": np.float32, "DoubleStorage": np.float64,
-                 "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32}
-
-
 def read_openai(path: str) -> dict[str, np.ndarray]:
-    """The encoder of one of OpenAI's released Whisper checkpoints (`base.pt`, ...).
-
-    Such a file is torch's zip archive: a pickle (`*/data.pkl`) whose tensors point at raw
-    storages (`*/data/<key>`). It is read with a restricted unpickler that knows only the
-    few torch names a state dict uses, so torch is not needed and no other code can run.
-    """
-    with zipfile.ZipFile(path) as archive:
-        pickle_name = next((n for n in archive.namelist() if n.endswith("/data.pkl")), None)
-        if pickle_name is None:
-            raise WeightsError(f"{path} is not a torch checkpoint archive (no data.pkl inside)")
-        prefix = pickle_name[:-len("data.pkl")]
-        buffers = {}
-
-        def storage_bytes(key):
-            if key not in buffers:
-                buffers[key] = archive.read(f"{prefix}data/{key}")
-            return buffers[key]
-
-        def rebuild_tensor(storage, offset, shape, stride, *_):
-            if storage.dtype == "bfloat16":
-                flat = _bfloat16(storage_bytes(storage.key))
-            else:
-                flat = np.frombuffer(storage_bytes(storage.key), storage.dtype)
-            itemsize = flat.dtype.itemsize
-            return np.lib.stride_tricks.as_strided(flat[offset:], tuple(shape), tuple(s * itemsize for s in stride)).copy()
-
-        class Unpickler(pickle.Unpickler):
-            def find_class(self, module, name):
-                if module == "torch._utils" and name == "_rebuild_tensor_v2":
-                    return rebuild_tensor
-                if module == "torch" and name in _TORCH_DTYPES:
-                    return name
-                if module == "collections" and name == "OrderedDict":
-                    return dict
-                raise pickle.UnpicklingError(f"{path}: {module}.{name} is not part of a Whisper checkpoint")
-
-            def persistent_load(self, pid):
-                kind, storage_type, key, _location, _size = pid
-                if kind != "storage":
-                    raise pickle.UnpicklingError(f"{path}: unknown persistent id {kind!r}")
-                return _Storage(_TORCH_DTYPES[storage_type], key)
-
-        checkpoint = Unpickler(io.BytesIO(archive.read(pickle_name))).load()
+    """The encoder of one of OpenAI's released Whisper checkpoints (`base.pt`, ...), read
+    without torch (`torch_files`)."""
+    try:
+        checkpoint = torch_files.load(path)
+    except ValueError as e:
+        raise WeightsError(str(e)) from None
     state = checkpoint.get("model_state_dict", checkpoint)
     encoder = {k: np.asarray(v, np.float32) for k, v in state.items() if k.startswith("encoder.")}
     if not encoder:
@@ -224,7 +171,7 @@ def read(source: str) -> dict[str, np.ndarray]:
     if not os.path.exists(source):
         raise WeightsError(f"Whisper weights not found: {source} (give a preset {sorted(PRESETS)}, "
                            "a CTranslate2 model.bin or an OpenAI .pt checkpoint)")
-    if zipfile.is_zipfile(source):
+    if zipfile.is_zipfile(source) or source.endswith(".pt"):  # torch's zip or legacy format
         return read_openai(source)
     with open(source, "rb") as f:
         return read_ctranslate2(f.read())

@@ -1,0 +1,103 @@
+"""torchvision's pretrained checkpoints (`.pth` state dicts) in emorec's Keras encoders, read
+without torch (`torch_files`): every tensor placed by name, its shape checked, none left over
+but the ones named as not used (the pretraining task's classifier).
+
+    r3d: `R3D_18_Weights.KINETICS400_V1` (weights='kinetics400', or the .pth file's path)
+"""
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+
+from emorec.models import torch_files
+
+# What torchvision publishes: (file, where), fetched into Keras's cache where the network
+# allows, else put there by hand.
+PUBLISHED = {
+    ("r3d", "kinetics400"): ("r3d_18-b3b3357e.pth", "https://download.pytorch.org/models/r3d_18-b3b3357e.pth"),
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, or does not fit the encoder; the message says what to do."""
+
+
+def checkpoint_path(encoder: str, weights: str) -> str:
+    """The .pth for `weights` (a published name, or a path), fetched into ~/.keras/models if it
+    is published and not there yet; CheckpointError in one line naming the file and its URL."""
+    if (encoder, weights) not in PUBLISHED:
+        if not os.path.exists(weights):
+            names = [w for e, w in PUBLISHED if e == encoder]
+            raise CheckpointError(f"{encoder} weights {weights!r}: no such file (or give one of {names})")
+        return weights
+    name, url = PUBLISHED[encoder, weights]
+    try:
+        return keras.utils.get_file(name, url, cache_subdir="models")
+    except Exception as e:  # noqa: BLE001  no network, a proxy, a partial download: all said alike
+        raise CheckpointError(f"{encoder} weights={weights}: {name} could not be fetched ({type(e).__name__}): "
+                              f"download {url} and put it in ~/.keras/models/, or give its path as the weights") from None
+
+
+def _conv3d(weight: np.ndarray) -> list[np.ndarray]:
+    """torch [out, in, t, h, w] -> Keras [t, h, w, in, out]."""
+    return [weight.transpose(2, 3, 4, 1, 0)]
+
+
+def _batch_norm(state: dict, prefix: str) -> tuple[list[np.ndarray], list[str]]:
+    keys = [f"{prefix}.{n}" for n in ("weight", "bias", "running_mean", "running_var")]
+    return [state[k] for k in keys], keys + [f"{prefix}.num_batches_tracked"]
+
+
+def r3d_18_places(state: dict) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+    """{Keras layer of `r3d.r3d_encoder`: (its weights from `state`, the keys they use)}."""
+    places = {"stem_conv": (_conv3d(state["stem.0.weight"]), ["stem.0.weight"]),
+              "stem_bn": _batch_norm(state, "stem.1")}
+    for stage in range(1, 5):
+        for block in range(2):
+            name, prefix = f"stage{stage}_block{block + 1}", f"layer{stage}.{block}"
+            for part, torch_part in (("a", "conv1"), ("b", "conv2")):
+                key = f"{prefix}.{torch_part}.0.weight"
+                places[f"{name}_{part}_conv"] = (_conv3d(state[key]), [key])
+                places[f"{name}_{part}_bn"] = _batch_norm(state, f"{prefix}.{torch_part}.1")
+            if f"{prefix}.downsample.0.weight" in state:
+                key = f"{prefix}.downsample.0.weight"
+                places[f"{name}_down_conv"] = (_conv3d(state[key]), [key])
+                places[f"{name}_down_bn"] = _batch_norm(state, f"{prefix}.downsample.1")
+    return places
+
+
+# Per encoder: how its layers take a state dict, and the keys it leaves out on purpose.
+ENCODERS = {"r3d": (r3d_18_places, ("fc.weight", "fc.bias"))}
+
+
+def assign(model: keras.Model, encoder: str, path: str) -> keras.Model:
+    """`model` (built by the encoder of that name) with the checkpoint's tensors in place:
+    CheckpointError for a layer the checkpoint does not fill, a shape that differs, or a
+    tensor nothing takes."""
+    try:
+        state = torch_files.load(path)
+    except (ValueError, OSError) as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    places_of, unused = ENCODERS[encoder]
+    try:
+        places = places_of(state)
+    except KeyError as e:
+        raise CheckpointError(f"{path} has no {e.args[0]}: is it torchvision's {encoder} checkpoint?") from None
+    layers = {layer.name: layer for layer in model.layers if layer.weights}
+    if set(places) != set(layers):
+        raise CheckpointError(f"{path} does not fit {model.name}: layers without weights {sorted(set(layers) - set(places))[:3]}, "
+                              f"weights without a layer {sorted(set(places) - set(layers))[:3]}")
+    used = set(unused)
+    for name, (values, keys) in places.items():
+        wanted = [tuple(w.shape) for w in layers[name].weights]
+        if [v.shape for v in values] != wanted:
+            raise CheckpointError(f"{path}: {keys[0]} has shape {[v.shape for v in values]}, {name} takes {wanted}")
+        layers[name].set_weights(values)
+        used.update(keys)
+    left = sorted(set(state) - used)
+    if left:
+        raise CheckpointError(f"{path}: {len(left)} tensors have no place in {model.name} ({left[:3]})")
+    return model

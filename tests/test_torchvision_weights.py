@@ -1,0 +1,92 @@
+"""torchvision checkpoints in emorec's encoders, read without torch: every tensor in its place
+in both of torch.save's formats, and each way a checkpoint can fail said in one line.
+(`benchmarks/torchvision_parity.py` checks the outputs against torchvision's own.)"""
+import numpy as np
+import pytest
+
+from emorec.models import r3d, torchvision_weights
+
+import torch_format
+
+SMALL = dict(frames=4, image_size=32, widths=(4, 8, 8, 8))
+
+
+def _r3d_state(model) -> dict:
+    """A state dict with torchvision's r3d_18 names for `model`'s shapes, each tensor holding
+    values of its own, with batch norms' counters and the classifier torchvision keeps."""
+    layers = {layer.name: layer for layer in model.layers if layer.weights}
+    rng = np.random.default_rng(0)
+    state = {}
+
+    def conv(name, key):
+        kt, kh, kw, cin, cout = layers[name].weights[0].shape
+        state[key] = rng.normal(size=(cout, cin, kt, kh, kw)).astype(np.float32)
+
+    def norm(name, prefix):
+        width = layers[name].weights[0].shape[0]
+        for field in ("weight", "bias", "running_mean", "running_var"):
+            state[f"{prefix}.{field}"] = rng.uniform(0.5, 2.0, width).astype(np.float32)
+        state[f"{prefix}.num_batches_tracked"] = np.array(7, np.int64)
+
+    conv("stem_conv", "stem.0.weight")
+    norm("stem_bn", "stem.1")
+    for stage in range(1, 5):
+        for block in range(2):
+            name, prefix = f"stage{stage}_block{block + 1}", f"layer{stage}.{block}"
+            for part, torch_part in (("a", "conv1"), ("b", "conv2")):
+                conv(f"{name}_{part}_conv", f"{prefix}.{torch_part}.0.weight")
+                norm(f"{name}_{part}_bn", f"{prefix}.{torch_part}.1")
+            if f"{name}_down_conv" in layers:
+                conv(f"{name}_down_conv", f"{prefix}.downsample.0.weight")
+                norm(f"{name}_down_bn", f"{prefix}.downsample.1")
+    state["fc.weight"], state["fc.bias"] = np.zeros((400, 8), np.float32), np.zeros(400, np.float32)
+    return state
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_every_r3d_tensor_lands_in_its_place(tmp_path, legacy):
+    state = _r3d_state(r3d.r3d_encoder(**SMALL))
+    path = tmp_path / "r3d.pth"
+    torch_format.write(path, {k: torch_format.Tensor(v) for k, v in state.items()}, legacy=legacy)
+    model = r3d.r3d_encoder(**SMALL, weights=str(path))
+    layers = {layer.name: layer for layer in model.layers if layer.weights}
+    assert len(layers) == 2 + 4 * 2 * 4 + 3 * 2  # stem, 8 blocks of two conv+bn, 3 shortcuts
+    for name, layer in layers.items():
+        got = [np.asarray(w) for w in layer.weights]
+        if name.endswith("_conv"):
+            key = "stem.0.weight" if name == "stem_conv" else None
+            if key is None:
+                stage, block, part = name.split("_")[:3]
+                torch_part = {"a": "conv1.0", "b": "conv2.0", "down": "downsample.0"}[part]
+                key = f"layer{stage[5:]}.{int(block[5:]) - 1}.{torch_part}.weight"
+            np.testing.assert_array_equal(got[0], state[key].transpose(2, 3, 4, 1, 0), err_msg=name)
+        else:
+            prefix = "stem.1" if name == "stem_bn" else None
+            if prefix is None:
+                stage, block, part = name.split("_")[:3]
+                torch_part = {"a": "conv1.1", "b": "conv2.1", "down": "downsample.1"}[part]
+                prefix = f"layer{stage[5:]}.{int(block[5:]) - 1}.{torch_part}"
+            for value, field in zip(got, ("weight", "bias", "running_mean", "running_var")):
+                np.testing.assert_array_equal(value, state[f"{prefix}.{field}"], err_msg=f"{name} {field}")
+
+
+def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
+    state = _r3d_state(r3d.r3d_encoder(**SMALL))
+    cases = {"extra": ({**state, "layer5.0.conv1.0.weight": state["stem.0.weight"]}, "1 tensors have no place"),
+             "missing": ({k: v for k, v in state.items() if not k.startswith("layer4.1.conv2.1")},
+                         "has no layer4.1.conv2.1.weight"),
+             "shape": ({**state, "stem.0.weight": state["stem.0.weight"][:, :, :1]}, "stem.0.weight has shape")}
+    for case, (spoilt, said) in cases.items():
+        path = tmp_path / f"{case}.pth"
+        torch_format.write(path, {k: torch_format.Tensor(v) for k, v in spoilt.items()})
+        with pytest.raises(torchvision_weights.CheckpointError, match=said) as refused:
+            r3d.r3d_encoder(**SMALL, weights=str(path))
+        assert "\n" not in str(refused.value), case
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+    monkeypatch.setattr(torchvision_weights.keras.utils, "get_file", offline)
+    with pytest.raises(torchvision_weights.CheckpointError,
+                       match=r"r3d_18-b3b3357e.pth could not be fetched \(OSError\): download "
+                             r"https://download.pytorch.org/models/r3d_18-b3b3357e.pth and put it in ~/.keras/models/"):
+        r3d.r3d_encoder(**SMALL, weights="kinetics400")
