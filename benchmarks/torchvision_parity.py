@@ -23,35 +23,34 @@ from benchmarks.common import ROOT, print_table
 from emorec import models
 
 _TORCH_PYTHON = flags.DEFINE_string("torch_python", None, "A Python with torch and torchvision.", required=True)
-_FRAMES = flags.DEFINE_integer("frames", 16, "Frames per clip.")
-_SIZE = flags.DEFINE_integer("image_size", 112, "Face size.")
+_MODELS = flags.DEFINE_list("models", ["r3d", "mvitv2"], "Encoders to check.")
 
-ENCODERS = {"r3d": "r3d_18 (Kinetics-400 architecture)"}
+ENCODERS = {"r3d": ("r3d_18", 112), "mvitv2": ("mvit_v2_s", 224)}  # torchvision's name, the size it takes
+FRAMES = 16
 
 
 def main(argv):
     del argv
-    rows = []
-    versions = ""
-    faces = np.random.default_rng(0).integers(0, 256, (2, _FRAMES.value, _SIZE.value, _SIZE.value, 3), dtype=np.uint8)
+    rows, versions = [], ""
     with tempfile.TemporaryDirectory() as out:
-        np.save(f"{out}/faces.npy", faces)
-        for name, described in ENCODERS.items():
+        for name in _MODELS.value:
+            described, size = ENCODERS[name]
+            faces = np.random.default_rng(0).integers(0, 256, (2, FRAMES, size, size, 3), dtype=np.uint8)
+            np.save(f"{out}/faces.npy", faces)
             versions = subprocess.run([_TORCH_PYTHON.value, str(ROOT / "benchmarks" / "torchvision_reference.py"), name,
                                        f"{out}/faces.npy", out], check=True, capture_output=True, text=True).stdout.strip()
             reference = np.load(f"{out}/{name}_features.npy")
             for form in ("", "_legacy"):
                 start = time.perf_counter()
-                encoder = models.VIDEO_ENCODERS[name](frames=_FRAMES.value, image_size=_SIZE.value,
-                                                      weights=f"{out}/{name}{form}.pth")
+                encoder = models.VIDEO_ENCODERS[name](frames=FRAMES, image_size=size, weights=f"{out}/{name}{form}.pth")
                 seconds = time.perf_counter() - start
                 ours = np.asarray(encoder(faces, training=False))
                 error = np.abs(ours - reference).max() / np.abs(reference).max()
-                rows.append([described, "legacy" if form else "zip", str(len(encoder.weights)), f"{seconds:.1f}",
-                             f"{error:.2e}"])
-    print_table(f"`python -m benchmarks.torchvision_parity`: random weights, 2 clips of {_FRAMES.value} random "
-                f"{_SIZE.value} px faces; torch/torchvision {versions}",
-                ["model", "torch.save format", "Keras weights set", "load s", "max relative error"], rows)
+                rows.append([described, f"{FRAMES}x{size}x{size}", "legacy" if form else "zip",
+                             str(len(encoder.weights)), f"{seconds:.1f}", f"{error:.2e}"])
+    print_table(f"`python -m benchmarks.torchvision_parity`: random weights (batch-norm statistics, layer norms and "
+                f"position tables too), 2 clips of random faces; torch/torchvision {versions}",
+                ["model", "input", "torch.save format", "Keras weights set", "load s", "max relative error"], rows)
 
 
 if __name__ == "__main__":

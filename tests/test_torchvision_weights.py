@@ -90,3 +90,53 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
                        match=r"r3d_18-b3b3357e.pth could not be fetched \(OSError\): download "
                              r"https://download.pytorch.org/models/r3d_18-b3b3357e.pth and put it in ~/.keras/models/"):
         r3d.r3d_encoder(**SMALL, weights="kinetics400")
+
+
+# Where each of a block's Keras weights comes from in torchvision's mvit_v2_s state dict.
+_MVIT_BLOCK = {"rel_pos_t": ("attn.rel_pos_t", None), "rel_pos_h": ("attn.rel_pos_h", None),
+               "rel_pos_w": ("attn.rel_pos_w", None), "norm1/gamma": ("norm1.weight", None),
+               "norm1/beta": ("norm1.bias", None), "qkv/kernel": ("attn.qkv.weight", "T"), "qkv/bias": ("attn.qkv.bias", None),
+               **{f"pool_{p}/kernel": (f"attn.pool_{p}.pool.weight", "depthwise") for p in "qkv"},
+               **{f"norm_{p}/gamma": (f"attn.pool_{p}.norm_act.0.weight", None) for p in "qkv"},
+               **{f"norm_{p}/beta": (f"attn.pool_{p}.norm_act.0.bias", None) for p in "qkv"},
+               "attn_proj/kernel": ("attn.project.0.weight", "T"), "attn_proj/bias": ("attn.project.0.bias", None),
+               "project/kernel": ("project.weight", "T"), "project/bias": ("project.bias", None),
+               "norm2/gamma": ("norm2.weight", None), "norm2/beta": ("norm2.bias", None),
+               "mlp1/kernel": ("mlp.0.weight", "T"), "mlp1/bias": ("mlp.0.bias", None),
+               "mlp2/kernel": ("mlp.3.weight", "T"), "mlp2/bias": ("mlp.3.bias", None)}
+
+
+def _as_torch(value, how):
+    if how == "T":
+        return value.T
+    if how == "depthwise":  # Keras [t, h, w, C] <- torch [C, 1, t, h, w]
+        return value.transpose(3, 0, 1, 2)[:, None]
+    if how == "conv3d":
+        return value.transpose(4, 3, 0, 1, 2)
+    return value
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_every_mvitv2_tensor_lands_in_its_place(tmp_path, legacy):
+    from emorec.models import mvit
+
+    rng = np.random.default_rng(0)
+    model = mvit.mvitv2_tiny_encoder(frames=4, image_size=32)
+    keras_values = {w.path: rng.normal(size=w.shape).astype(np.float32) for w in model.weights}
+    state = {"head.1.weight": np.zeros((400, 8), np.float32), "head.1.bias": np.zeros(400, np.float32)}
+    for path, value in keras_values.items():
+        layer, _, field = path.partition("/")
+        if layer.startswith("block"):
+            key, how = _MVIT_BLOCK[field]
+            state[f"blocks.{layer[5:]}.{key}"] = _as_torch(value, how)
+        else:
+            key, how = {"patch_embed/kernel": ("conv_proj.weight", "conv3d"), "patch_embed/bias": ("conv_proj.bias", None),
+                        "class_token/token": ("pos_encoding.class_token", None), "norm/gamma": ("norm.weight", None),
+                        "norm/beta": ("norm.bias", None)}[path]
+            state[key] = _as_torch(value, how)
+    path = tmp_path / "mvit.pth"
+    torch_format.write(path, {k: torch_format.Tensor(np.ascontiguousarray(v)) for k, v in state.items()}, legacy=legacy)
+    loaded = mvit.mvitv2_tiny_encoder(frames=4, image_size=32, weights=str(path))
+    assert len(loaded.weights) == len(keras_values)
+    for weight in loaded.weights:
+        np.testing.assert_array_equal(np.asarray(weight), keras_values[weight.path], err_msg=weight.path)

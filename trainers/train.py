@@ -27,6 +27,7 @@ import tensorflow as tf
 from emorec import distribute, export, feature_cache, metrics, models, plots, ravdess
 from emorec.data import datasets, windows
 from emorec.evaluation import predictions, runs
+from emorec.models import torchvision_weights
 from trainers import checkpoints, run_lock
 
 # Keras warns that the input "ran out of data" when it looks one batch past an epoch's last:
@@ -376,6 +377,8 @@ def main(argv):
 
     try:
         results = [train_fold(fold, builder, strategy, num_classes, run_dir) for fold in chosen]
+    except torchvision_weights.CheckpointError as error:  # a pretrained start that cannot be had
+        raise app.UsageError(str(error)) from None
     except tf.errors.DataLossError as error:
         damaged = datasets.damaged_files(builder)
         raise app.UsageError(f"{', '.join(damaged) or builder.data_dir}: damaged ({error.message.splitlines()[0]}); "

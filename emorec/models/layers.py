@@ -15,6 +15,7 @@ register = keras.saving.register_keras_serializable(package="emorec")
 _STATS = {
     "imagenet_caffe": ((123.68, 116.779, 103.939), (1.0, 1.0, 1.0)),
     "kinetics": ((110.2, 100.64, 96.0), (58.15, 56.47, 55.33)),  # (0.43216,...)*255, (0.22803,...)*255
+    "kinetics_mvit": ((114.75,) * 3, (57.375,) * 3),  # torchvision's MViT_V2_S transforms: 0.45*255, 0.225*255
     "symmetric": ((127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),  # to [-1, 1]
 }
 
@@ -29,7 +30,7 @@ class FacePreprocess(layers.Layer):
 
     def __init__(self, mode: str = "symmetric", **kwargs):
         super().__init__(**kwargs)
-        if mode not in ("imagenet_caffe", "kinetics", "symmetric"):
+        if mode not in _STATS:
             raise ValueError(f"unknown face preprocessing {mode!r}")
         self.mode = mode
 

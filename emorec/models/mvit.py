@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from emorec.models import inputs
+from emorec.models import inputs, torchvision_weights
 from emorec.models.backbones import weights_file_only
 from emorec.models.layers import (ClassToken, DropPath, FacePreprocess, FrameConv3D, register, temporal_taps,
                                   valid_sizes)
@@ -88,8 +88,10 @@ class MultiscaleBlock(layers.Layer):
                 layers.LayerNormalization(epsilon=eps, name=f"norm_{which}"))
         self.attn_proj = layers.Dense(dim_out, name="attn_proj")
         self.project = layers.Dense(dim_out, name="project") if dim_in != dim_out else None
-        self.skip_pool = (layers.MaxPooling3D([s + 1 if s > 1 else 1 for s in self.stride_q],
-                                              self.stride_q, padding="same", name="pool_skip")
+        # Max pooling of the skip path, padded by k // 2 on both sides as the reference pads it
+        # (Keras's "same" pads only after: every window one position off).
+        self.skip_kernel = [s + 1 if s > 1 else 1 for s in self.stride_q]
+        self.skip_pool = (layers.MaxPooling3D(self.skip_kernel, self.stride_q, padding="valid", name="pool_skip")
                           if math.prod(self.stride_q) > 1 else None)
         self.norm2 = layers.LayerNormalization(epsilon=eps, name="norm2")
         self.mlp1 = layers.Dense(4 * dim_out, activation="gelu", name="mlp1")
@@ -164,7 +166,10 @@ class MultiscaleBlock(layers.Layer):
         skip = x if self.project is None else self.project(x_norm)
         if self.skip_pool is not None:
             cls, rest = skip[:, :1], skip[:, 1:]
-            rest = self.skip_pool(ops.reshape(rest, (-1, *self.thw, self.dim_out)))
+            rest = ops.pad(ops.reshape(rest, (-1, *self.thw, self.dim_out)),
+                           [[0, 0]] + [[k // 2, k // 2] for k in self.skip_kernel] + [[0, 0]],
+                           constant_values=float("-inf"))
+            rest = self.skip_pool(rest)
             skip = ops.concatenate([cls, ops.reshape(rest, (-1, math.prod(self.q_thw), self.dim_out))], axis=1)
         x = skip + self.drop_path(out, training=training)
         return x + self.drop_path(self.mlp2(self.mlp1(self.norm2(x))), training=training)
@@ -199,7 +204,7 @@ def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=
                  drop_path=0.2, name="mvitv2", weights=None) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> class-token embedding [batch, 8 * dim]."""
     faces = inputs.faces(frames, image_size)
-    x = FacePreprocess("kinetics")(faces)
+    x = FacePreprocess("kinetics_mvit")(faces)
     x = layers.ZeroPadding3D((1, 3, 3))(x)
     x = FrameConv3D(dim, (3, 7, 7), (2, 4, 4), name="patch_embed")(x)
     thw = tuple(x.shape[1:4])
@@ -214,7 +219,10 @@ def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=
         x = block(x)
         thw = block.q_thw
     x = layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
-    return weights_file_only(keras.Model(faces, x[:, 0], name=f"{name}_encoder"), weights)
+    model = keras.Model(faces, x[:, 0], name=f"{name}_encoder")
+    if weights == "kinetics400" or str(weights).endswith(".pth"):
+        return torchvision_weights.assign(model, "mvitv2", torchvision_weights.checkpoint_path("mvitv2", weights))
+    return weights_file_only(model, weights)
 
 
 def mvitv2_encoder(frames=16, image_size=224, drop_path=0.2, weights=None) -> keras.Model:

@@ -3,6 +3,7 @@ without torch (`torch_files`): every tensor placed by name, its shape checked, n
 but the ones named as not used (the pretraining task's classifier).
 
     r3d: `R3D_18_Weights.KINETICS400_V1` (weights='kinetics400', or the .pth file's path)
+    mvitv2: `MViT_V2_S_Weights.KINETICS400_V1` (the same)
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from emorec.models import torch_files
 # allows, else put there by hand.
 PUBLISHED = {
     ("r3d", "kinetics400"): ("r3d_18-b3b3357e.pth", "https://download.pytorch.org/models/r3d_18-b3b3357e.pth"),
+    ("mvitv2", "kinetics400"): ("mvit_v2_s-ae3be167.pth", "https://download.pytorch.org/models/mvit_v2_s-ae3be167.pth"),
 }
 
 
@@ -68,8 +70,43 @@ def r3d_18_places(state: dict) -> dict[str, tuple[list[np.ndarray], list[str]]]:
     return places
 
 
-# Per encoder: how its layers take a state dict, and the keys it leaves out on purpose.
-ENCODERS = {"r3d": (r3d_18_places, ("fc.weight", "fc.bias"))}
+def _dense(state: dict, prefix: str) -> tuple[list[np.ndarray], list[str]]:
+    """torch Linear [out, in] -> Keras Dense [in, out], and its bias."""
+    return [state[f"{prefix}.weight"].T, state[f"{prefix}.bias"]], [f"{prefix}.weight", f"{prefix}.bias"]
+
+
+def _layer_norm(state: dict, prefix: str) -> tuple[list[np.ndarray], list[str]]:
+    return [state[f"{prefix}.weight"], state[f"{prefix}.bias"]], [f"{prefix}.weight", f"{prefix}.bias"]
+
+
+def mvit_v2_s_places(state: dict) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+    """{Keras layer of `mvit.mvitv2_encoder`: (its weights from `state` in the layer's order,
+    the keys they use)}: each block's weights in `MultiscaleBlock`'s order."""
+    places = {"patch_embed": ([*_conv3d(state["conv_proj.weight"]), state["conv_proj.bias"]],
+                              ["conv_proj.weight", "conv_proj.bias"]),
+              "class_token": ([state["pos_encoding.class_token"]], ["pos_encoding.class_token"]),
+              "norm": _layer_norm(state, "norm")}
+    blocks = sorted({int(k.split(".")[1]) for k in state if k.startswith("blocks.")})
+    for block in blocks:
+        prefix = f"blocks.{block}"
+        parts = [([state[f"{prefix}.attn.rel_pos_{a}"] for a in "thw"], [f"{prefix}.attn.rel_pos_{a}" for a in "thw"]),
+                 _layer_norm(state, f"{prefix}.norm1"), _dense(state, f"{prefix}.attn.qkv")]
+        for pool in "qkv":
+            key = f"{prefix}.attn.pool_{pool}.pool.weight"  # depthwise [C, 1, t, h, w] -> [t, h, w, C]
+            parts += [([state[key][:, 0].transpose(1, 2, 3, 0)], [key]),
+                      _layer_norm(state, f"{prefix}.attn.pool_{pool}.norm_act.0")]
+        parts.append(_dense(state, f"{prefix}.attn.project.0"))
+        if f"{prefix}.project.weight" in state:  # the channel projection where a stage widens
+            parts.append(_dense(state, f"{prefix}.project"))
+        parts += [_layer_norm(state, f"{prefix}.norm2"), _dense(state, f"{prefix}.mlp.0"), _dense(state, f"{prefix}.mlp.3")]
+        places[f"block{block}"] = ([v for values, _ in parts for v in values], [k for _, keys in parts for k in keys])
+    return places
+
+
+# Per encoder: how its layers take a state dict, and the keys it leaves out on purpose (the
+# pretraining task's classifier).
+ENCODERS = {"r3d": (r3d_18_places, ("fc.weight", "fc.bias")),
+            "mvitv2": (mvit_v2_s_places, ("head.1.weight", "head.1.bias"))}
 
 
 def assign(model: keras.Model, encoder: str, path: str) -> keras.Model:
