@@ -40,9 +40,10 @@ $(VENV)/.extras-%: $(VENV)/.base setup.py constraints.txt
 demo: $(VENV)/.extras-build+train
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m emorec.demo --out=$(DEMO)
 
-# On every core (pytest-xdist); the tests share no files or ports.
+# On every core (pytest-xdist); the tests share no files or ports. Work stealing: a core that
+# runs out takes queued tests from the other, so the long ones do not end the run alone.
 test: install
-	$(PY) -m pytest -q -n auto -m "not slow"
+	$(PY) -m pytest -q -n auto --dist worksteal -m "not slow"
 
 # Real RAVDESS audio, actor-independent: builds the `audio` config, runs the openSMILE + SVM
 # baselines (eGeMAPS, ComParE) and 5-fold (6 for 24 actors) CV of mel_cnn2d (two seeds) and

@@ -295,3 +295,19 @@ def test_spec_augment_masks_stretches_and_bands_while_training_only():
     assert masked_frames.sum() > 0 and masked_bands.sum() > 0
     assert len(set(map(tuple, (y.sum(2) == 0).astype(int)))) > 1  # each example its own masks
     assert set(np.unique(y)) <= {0.0, 1.0}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, options", CASES, ids=[c[0] + "-" + "-".join(map(str, c[1].values())) for c in CASES])
+def test_every_model_trains_a_step_in_mixed_precision_with_xla(name, options):
+    """What `--mixed_precision --jit_compile` gives the trainer on a CPU: bfloat16 compute,
+    float32 variables and outputs, the step compiled by XLA."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = models.build(name, **SMALL, **options)
+        labels = np.array([1, 3]) if name != "per_frame" else np.array([[1] * 4, [3] * 4])
+        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", jit_compile=True)
+        assert np.isfinite(model.train_on_batch(batch(model), labels))
+        assert model.outputs[0].dtype == "float32" and all(v.dtype == "float32" for v in model.trainable_weights)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

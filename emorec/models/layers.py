@@ -55,7 +55,9 @@ class LogMel(layers.Layer):
     """
 
     def __init__(self, num_mels: int = features.NUM_MELS, **kwargs):
-        super().__init__(**kwargs)
+        # Signal processing in float32 under any mixed-precision policy: bfloat16 keeps 8 bits
+        # of a sample, and the builder's log-mel is float32.
+        super().__init__(**{"dtype": "float32", **kwargs})
         self.num_mels = num_mels
 
     def call(self, waveform):
@@ -157,7 +159,7 @@ class SpeedChange(layers.Layer):
     """
 
     def __init__(self, speed: float, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"dtype": "float32", **kwargs})  # as LogMel: resampling in float32
         ratio = fractions.Fraction(1 / speed).limit_denominator(100)
         self.speed, self.up, self.down = speed, ratio.numerator, ratio.denominator
         half = 10 * max(self.up, self.down)
@@ -242,7 +244,7 @@ class RandomStretch(layers.Layer):
         factor = keras.random.uniform((ops.shape(x)[0], 1), 1 - self.max_change, 1 + self.max_change, seed=self.seed)
         source = ops.clip(ops.arange(length, dtype="float32")[None] * factor, 0, length - 1)  # [batch, length]
         low = ops.floor(source)
-        weight = source - low
+        weight = ops.cast(source - low, x.dtype)  # bfloat16 under mixed precision
         low = ops.cast(low, "int32")
         high = ops.minimum(low + 1, length - 1)
         # Index and weight shaped for the axis: [batch, length, 1] for frames, [batch, 1, length] for bands.
