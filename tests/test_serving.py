@@ -151,7 +151,7 @@ def test_a_server_that_is_down_is_one_line(seven_class):
 
 def test_rest_sent_to_a_grpc_port_says_which_port_is_which(seven_class):
     with serving_standin.grpc_server(seven_class, "audio") as port:
-        with pytest.raises(ConnectionError, match=f"answers, but not as TF Serving's REST API: is that its gRPC port"):
+        with pytest.raises(ConnectionError, match="answers, but not as TF Serving's REST API: is that its gRPC port"):
             serving.ServingClient.from_server("audio", "127.0.0.1", rest_port=port, protocol="rest", timeout=5)
 
 

@@ -31,8 +31,8 @@ def audio_data(tmp_path_factory):
 
 
 # The refit case runs on three speed copies too: their statistics have one more axis, and the
-# export averages two heads.
-@pytest.mark.parametrize("refit, options", [(False, "whisper_weights=None"),
+# export averages two heads. It holds the plain case's path, which runs with the slow tests.
+@pytest.mark.parametrize("refit, options", [pytest.param(False, "whisper_weights=None", marks=pytest.mark.slow),
                                             (True, 'whisper_weights=None,"speeds=(0.9,1.0,1.1)"')])
 def test_frozen_whisper_trains_on_cached_features_and_serves_what_it_scored(audio_data, tmp_path, refit, options):
     run = subprocess.run([sys.executable, "-m", "trainers.train", f"--data_dir={audio_data}", "--config=audio",
