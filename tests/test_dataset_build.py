@@ -305,7 +305,8 @@ def test_tfds_build_says_ctrl_c_in_one_line(sample_dir, tmp_path):
     out, err = build.communicate(timeout=120)
     # Python ends on its own SIGINT after an uncaught Ctrl-C: a shell sees 130.
     assert build.returncode == -signal.SIGINT and "Traceback" not in err and "clips written" not in out
-    assert err.strip().splitlines()[-1] == "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again"
+    # Beam's import may still log after it (its own "WARNING:root:..." lines).
+    assert "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again" in err.splitlines()
 
 
 def test_what_an_interrupted_build_left_is_removed(sample_dir, tmp_path, capsys):

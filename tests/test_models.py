@@ -211,6 +211,7 @@ def _order_blind(frames, size):
     return keras.Model({"faces": faces}, keras.layers.Dense(2, activation="softmax")(x))
 
 
+@pytest.mark.slow  # 35-57 s of training here
 def test_temporal_models_learn_frame_order_that_an_order_blind_model_cannot():
     keras.utils.set_random_seed(0)
     x, y = _order_task()

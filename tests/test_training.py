@@ -187,6 +187,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow  # two trainer processes and their cluster: 36-58 s here
 def test_multi_worker_training_with_two_processes(built, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
