@@ -1,4 +1,4 @@
-"""Apache Beam's DaskRunner (Beam 2.77), with the two fixes the TFDS build needs.
+"""Apache Beam's DaskRunner (Beam 2.77), with the three fixes the TFDS build needs.
 
     tfds build datasets/ravdess ... --beam_pipeline_options="runner=emorec.beam.DaskRunner,dask_client_address=tcp://HOST:8786"
 

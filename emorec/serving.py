@@ -195,7 +195,7 @@ class TFLiteModel:
             self.info = read_tflite_info(content)
             self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads or os.cpu_count())
         except (ValueError, RuntimeError) as e:
-            raise ValueError(f"{path} is not a TFLite model emorec can run ({str(e).splitlines()[0]})") from None
+            raise ValueError(f"{path} is not a TFLite model emorec can run ({_first_line(e)})") from None
         self.path = path
         with quiet_native_logs():  # before any runner holds the interpreter's tensors
             self.interpreter.allocate_tensors()

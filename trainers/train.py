@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 
 from absl import app, flags, logging
@@ -24,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from emorec import distribute, export, feature_cache, metrics, models, plots, ravdess
+from emorec import distribute, export, feature_cache, folders, metrics, models, plots, ravdess
 from emorec.data import datasets, windows
 from emorec.evaluation import predictions, runs
 from emorec.models import torchvision_weights
@@ -330,9 +329,7 @@ def summarize_folds(results: list[dict], run_dir: str) -> dict:
 
 def _check_writable(flag: str, folder: str) -> None:
     try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        folders.check_writable(folder)
     except OSError as error:
         raise app.UsageError(f"--{flag}={folder} cannot be written to ({error.strerror})") from None
 

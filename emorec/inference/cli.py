@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
 import numpy as np
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
-from emorec import enrolment, plots, presets, ravdess, serving
+from emorec import enrolment, folders, plots, presets, ravdess, serving
 from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, open_input
@@ -130,9 +129,7 @@ def inputs_of(spec: str) -> list[str]:
 def check_out(out: str):
     """--out is made and written to before any work, so that it cannot fail at the end."""
     try:
-        os.makedirs(out, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
+        folders.check_writable(out)
     except OSError as e:
         raise RuntimeError(f"--out {out} cannot be written to ({e.strerror})") from None
 

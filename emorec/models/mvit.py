@@ -17,7 +17,6 @@ import numpy as np
 from keras import layers, ops
 
 from emorec.models import inputs, torchvision_weights
-from emorec.models.backbones import weights_file_only
 from emorec.models.layers import (ClassToken, DropPath, FacePreprocess, FrameConv3D, register, temporal_taps,
                                   valid_sizes)
 
@@ -219,10 +218,7 @@ def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=
         x = block(x)
         thw = block.q_thw
     x = layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
-    model = keras.Model(faces, x[:, 0], name=f"{name}_encoder")
-    if weights == "kinetics400" or str(weights).endswith(".pth"):
-        return torchvision_weights.assign(model, "mvitv2", torchvision_weights.checkpoint_path("mvitv2", weights))
-    return weights_file_only(model, weights)
+    return torchvision_weights.encoder_weights(keras.Model(faces, x[:, 0], name=f"{name}_encoder"), "mvitv2", weights)
 
 
 def mvitv2_encoder(frames=16, image_size=224, drop_path=0.2, weights=None) -> keras.Model:

@@ -10,7 +10,6 @@ import keras
 from keras import layers
 
 from emorec.models import inputs, torchvision_weights
-from emorec.models.backbones import weights_file_only
 from emorec.models.layers import FacePreprocess, FrameConv3D, batch_norm
 
 
@@ -44,7 +43,4 @@ def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 5
             stride = 2 if stage > 0 and block == 0 else 1
             x = _basic_block(x, width, stride, f"stage{stage + 1}_block{block + 1}")
     x = layers.GlobalAveragePooling3D()(x)
-    model = keras.Model(faces, x, name="r3d_encoder")
-    if weights == "kinetics400" or str(weights).endswith(".pth"):
-        return torchvision_weights.assign(model, "r3d", torchvision_weights.checkpoint_path("r3d", weights))
-    return weights_file_only(model, weights)
+    return torchvision_weights.encoder_weights(keras.Model(faces, x, name="r3d_encoder"), "r3d", weights)

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from emorec.models import torch_files
+from emorec.models.backbones import weights_file_only
 
 # What torchvision publishes: (file, where), fetched into Keras's cache where the network
 # allows, else put there by hand.
@@ -40,6 +41,14 @@ def checkpoint_path(encoder: str, weights: str) -> str:
     except Exception as e:  # noqa: BLE001  no network, a proxy, a partial download: all said alike
         raise CheckpointError(f"{encoder} weights={weights}: {name} could not be fetched ({type(e).__name__}): "
                               f"download {url} and put it in ~/.keras/models/, or give its path as the weights") from None
+
+
+def encoder_weights(model: keras.Model, encoder: str, weights) -> keras.Model:
+    """`model` with `weights`: torchvision's checkpoint (a published name, or a .pth file), or
+    what `backbones.weights_file_only` takes (None, or a Keras weights file)."""
+    if (encoder, weights) in PUBLISHED or str(weights).endswith(".pth"):
+        return assign(model, encoder, checkpoint_path(encoder, weights))
+    return weights_file_only(model, weights)
 
 
 def _conv3d(weight: np.ndarray) -> list[np.ndarray]:
