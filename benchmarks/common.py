@@ -10,7 +10,8 @@ import subprocess
 from emorec.evaluation.tables import markdown_table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-REAL_CLIP = ROOT.parent / "shared" / "data" / "ravdess" / "clips" / "01-01-07-02-02-01-01.mp4"
+SHARED = ROOT.parent / "shared" / "data"
+REAL_CLIP = SHARED / "ravdess" / "clips" / "01-01-07-02-02-01-01.mp4"
 
 
 def hd_clip(workdir: pathlib.Path, loops: int = 1) -> tuple[pathlib.Path, str]:

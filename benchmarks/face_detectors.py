@@ -21,10 +21,8 @@ import numpy as np
 from absl import app
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
-from benchmarks.common import ROOT, print_table
+from benchmarks.common import SHARED, print_table
 from emorec.media import faces, video
-
-SHARED = ROOT.parent / "shared" / "data"
 
 
 def _sets() -> dict[str, list[np.ndarray]]:

@@ -240,6 +240,25 @@ def test_video_encoders_without_keras_weights_take_a_file(tmp_path):
         mvit.mvitv2_tiny_encoder(frames=4, image_size=32, weights="imagenet")
 
 
+def test_frozen_layers_keep_their_weights_and_statistics_while_the_rest_trains():
+    model = models.build("resnet_lstm", num_classes=4, frames=2, image_size=32, backbone="mobilenet_v2")
+    frozen = models.freeze(model, ["Conv1", "bn_Conv1", "block_1"])  # inside EveryFrame's backbone
+    assert "block_1_expand" in frozen and "block_1_project_BN" in frozen
+    assert not any(name.startswith(("block_10", "block_11")) for name in frozen)  # block_1, not block_1x
+    encoder = model.get_layer("resnet_lstm_encoder").get_layer("frame_encoder").layer
+    backbone = next(layer for layer in encoder.layers if isinstance(layer, keras.Model))  # Keras's MobileNetV2
+    before = {n: [np.asarray(w).copy() for w in backbone.get_layer(n).weights]
+              for n in ("Conv1", "bn_Conv1", "block_1_expand", "block_10_expand")}
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    x = {"faces": np.random.default_rng(0).integers(0, 256, (4, 2, 32, 32, 3), dtype=np.uint8)}
+    model.train_on_batch(x, np.arange(4))
+    for name, weights in before.items():
+        same = all(np.array_equal(w, np.asarray(v)) for w, v in zip(weights, backbone.get_layer(name).weights))
+        assert same == (name != "block_10_expand"), name  # the batch norm's moving statistics too
+    with pytest.raises(ValueError, match=r"--freeze \['stage9'\]: no layer of resnet_lstm is so named"):
+        models.freeze(model, ["block_1", "stage9"])
+
+
 @pytest.mark.parametrize("kernel, strides", [((3, 7, 7), (2, 4, 4)), ((3, 3, 3), (2, 1, 1)), ((1, 1, 1), (2, 2, 2))])
 def test_frame_conv3d_computes_conv3d(kernel, strides):
     from emorec.models.layers import FrameConv3D

