@@ -249,6 +249,12 @@ def test_fold_splits_and_windows(built):
     evaluated = list(windows.eval_dataset(builder, "actor_01", spec, batch_size=64).unbatch())
     per_clip = len(evaluated) / 6
     assert per_clip == (30 - 8) // 4 + 1  # 1 s clips, windows 4 frames apart
+    # Only a window's frames are decoded: the same pixels as TFDS's decoding of the whole clip.
+    clips = {e["name"]: e["faces"] for e in tfds.as_numpy(builder.as_dataset(split="actor_01"))}
+    stored = windows.WindowSpec(frames=8, image_size=clips[evaluated[0][2].numpy()].shape[1])
+    for (inputs, _, name), start in zip(windows.eval_dataset(builder, "actor_01", stored, 64, stride=4).unbatch(),
+                                        [0, 4, 8, 12, 16, 20] * 6):
+        np.testing.assert_array_equal(inputs["faces"], clips[name.numpy()][start:start + 8])
     with pytest.raises(FileNotFoundError, match="tfds build datasets/ravdess --config=audio"):
         datasets.load_builder(str(built), "audio")
 

@@ -62,13 +62,22 @@ def _num_frames(example, spec: WindowSpec):
     return tf.maximum(tf.cast(seconds * spec.fps, tf.int32), 1)
 
 
-def _window(example, start, spec: WindowSpec):
+def _crop_side(builder) -> int | None:
+    """The side of the crops the dataset stores (None where it stores none)."""
+    return builder.info.features["faces"].shape[1] if "faces" in builder.info.features else None
+
+
+def _window(example, start, spec: WindowSpec, crop_side: int | None):
     """Inputs of the window that starts at frame `start` (padded where the clip is short)."""
     inputs = {}
     if spec.faces:
-        faces = example["faces"]
-        index = tf.minimum(tf.range(start, start + spec.frames), tf.shape(faces)[0] - 1)
-        window = resize_crops(tf.gather(faces, index), spec.image_size)
+        # Crops stay JPEG until a window is cut: only its W frames are decoded, not the clip's
+        # hundred (benchmarks/input_pipeline.py).
+        jpegs = example["faces"]
+        index = tf.minimum(tf.range(start, start + spec.frames), tf.shape(jpegs)[0] - 1)
+        faces = tf.map_fn(lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3), tf.gather(jpegs, index),
+                          fn_output_signature=tf.TensorSpec((crop_side, crop_side, 3), tf.uint8))
+        window = resize_crops(faces, spec.image_size)
         inputs["faces"] = tf.ensure_shape(window, (spec.frames, spec.image_size, spec.image_size, 3))
     if spec.audio:
         waveform = example["waveform"]
@@ -91,7 +100,7 @@ def _examples(builder, split: str, spec: WindowSpec):
     features = builder.info.features
     keep = [k for k in ("faces", "timestamps", "waveform") if k in features
             and (k != "faces" or spec.faces) and (k != "waveform" or spec.audio)]
-    ds = datasets.examples(builder, split, spec.faces, spec.audio)
+    ds = datasets.examples(builder, split, spec.faces, spec.audio, skip_faces=True)
     if spec.num_classes == 7:
         ds = ds.filter(lambda e: e["label"] != 0)
     table = speakers.speaker_table(builder, split, spec.speaker_features) if spec.speaker_stats else None
@@ -114,7 +123,7 @@ def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmen
     Epoch e's order, windows and augmentation are a function of (seed, e) alone, so a run
     resumed at `first_epoch` sees what an uninterrupted one sees from there on.
     """
-    base = _examples(builder, split, spec)
+    base, crop_side = _examples(builder, split, spec), _crop_side(builder)
     if cache if cache is not None else not spec.faces:  # audio fits in memory; faces seldom do
         base = base.cache()
     count = builder.info.splits[split].num_examples
@@ -136,7 +145,7 @@ def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmen
         window_seed = tf.stack([epoch_seed, index])  # stateless: per epoch and example
         frames = _num_frames(example, spec)
         start = tf.random.stateless_uniform([], window_seed, 0, tf.maximum(frames - spec.frames, 0) + 1, tf.int32)
-        inputs = _window(example, start, spec)
+        inputs = _window(example, start, spec, crop_side)
         if augment:
             inputs = augmentation.augment(inputs, window_seed[::-1])
         return inputs, _labels(example["label"], spec)
@@ -155,13 +164,13 @@ def eval_dataset(builder, split: str, spec: WindowSpec, batch_size: int, mode: s
     if mode not in ("all", "centre"):
         raise ValueError(f"mode must be 'all' or 'centre', got {mode!r}")
     stride = stride or max(spec.frames // 2, 1)
-    ds = _examples(builder, split, spec)
+    ds, crop_side = _examples(builder, split, spec), _crop_side(builder)
 
     def windows(example):
         frames = _num_frames(example, spec)
         last = tf.maximum(frames - spec.frames, 0)
         starts = tf.reshape(last // 2, [1]) if mode == "centre" else tf.range(0, last + 1, stride)
         per_window = tf.data.Dataset.from_tensor_slices(starts)
-        return per_window.map(lambda s: (_window(example, s, spec), _labels(example["label"], spec), example["name"]))
+        return per_window.map(lambda s: (_window(example, s, spec, crop_side), _labels(example["label"], spec), example["name"]))
 
     return ds.interleave(windows, cycle_length=1).batch(batch_size).prefetch(tf.data.AUTOTUNE)
