@@ -55,3 +55,30 @@ def print_table(caption: str, header: list[str], rows: list[list[str]]) -> None:
     """The one table a benchmark prints, under the command and setting that produced it."""
     print(f"\n{caption}\n")
     print(markdown_table(rows, header))
+
+
+def random_inputs(model, batch: int) -> dict:
+    """A batch of what `model` takes: random faces, waveforms and speaker statistics."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def one(t):
+        shape = (batch, *t.shape[1:])
+        if "int" in str(t.dtype):
+            return rng.integers(0, 256, shape).astype("uint8")
+        values = rng.standard_normal(shape)
+        # speaker_stats: a mean and a positive spread per mel band
+        return (values if t.name != "speaker_stats" else np.abs(values) + 1).astype("float32")
+    return {t.name: one(t) for t in model.inputs}
+
+
+def flops_per_clip(model) -> float:
+    """TensorFlow's profiler count of one clip's forward pass (a multiply and an add: 2)."""
+    import tensorflow as tf
+
+    specs = {t.name: tf.TensorSpec((1, *t.shape[1:]), t.dtype) for t in model.inputs}
+    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops

@@ -8,7 +8,7 @@ the crops, cut a random 16-frame window, resize, augment, batch, prefetch) on a 
 from synthetic clips (`emorec.synthetic`, 3.5 s, crops stored at the builder's 112 px), for the
 `av` and `video` configs at 112 and 224 px; tf.data limited to one thread (per core) and given
 every core. Demand: each model's forward FLOPs per window (TensorFlow's profiler,
-`benchmarks.models.flops_per_clip`), times 3 for a training step (forward and backward), on
+`benchmarks.common.flops_per_clip`), times 3 for a training step (forward and backward), on
 an H100/H200 SXM's 989 dense bf16 TFLOPS at the utilisation stated in the table; cores
 needed = demand / windows per second per core.
 """
@@ -22,7 +22,7 @@ import time
 from absl import app, flags
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
-from benchmarks.common import ROOT, print_table
+from benchmarks.common import ROOT, flops_per_clip, print_table
 
 _CLIPS = flags.DEFINE_integer("clips", 32, "Synthetic audio-video clips to build (8 emotions x 2 statements per actor).")
 _BATCHES = flags.DEFINE_integer("batches", 12, "Batches of 32 windows timed, after 2 of warm-up.")
@@ -72,7 +72,6 @@ def windows_per_second(builder, split: str, config: str, size: int, threads: int
 
 def demand(name: str, size: int) -> float:
     """Windows per second a training step takes at UTILISATION of PEAK_FLOPS."""
-    from benchmarks.models import flops_per_clip
     from emorec import models
 
     options = {"weights": None} if name.split("+")[0] in ("resnet_lstm", "resnet_transformer", "per_frame") else {}

@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from benchmarks.common import print_table, read_config
+from benchmarks.common import flops_per_clip, print_table, random_inputs, read_config
 from emorec import models
 
 DEFAULT_MODELS = ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "mvitv2_tiny", "wave_cnn1d",
@@ -50,26 +50,6 @@ _STEPS = flags.DEFINE_integer("steps", 3, "Timed repetitions.")
 _PRESETS = flags.DEFINE_list("presets", [], "Presets to measure as Keras, SavedModel and TFLite ('all': every one).")
 _EXPORTS = flags.DEFINE_string("exports_dir", str(pathlib.Path(__file__).parent / "out" / "presets"),
                                "Where the presets' exports go.")
-
-
-def _inputs(model, batch):
-    rng = np.random.default_rng(0)
-    def one(t):
-        shape = (batch, *t.shape[1:])
-        if "int" in str(t.dtype):
-            return rng.integers(0, 256, shape).astype("uint8")
-        values = rng.standard_normal(shape)
-        # speaker_stats: a mean and a positive spread per mel band
-        return (values if t.name != "speaker_stats" else np.abs(values) + 1).astype("float32")
-    return {t.name: one(t) for t in model.inputs}
-
-
-def flops_per_clip(model) -> float:
-    specs = {t.name: tf.TensorSpec((1, *t.shape[1:]), t.dtype) for t in model.inputs}
-    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs).graph
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
 
 
 def _timed(fn, steps):
@@ -95,10 +75,10 @@ def measure(spec: str, frames: int, image_size: int, batch: int, steps: int) -> 
     flops = flops_per_clip(model)
     # As trainers.train compiles by default: no XLA (Keras' "auto" would use it here).
     model.compile(keras.optimizers.AdamW(1e-4), "sparse_categorical_crossentropy", jit_compile=False)
-    x = _inputs(model, batch)
+    x = random_inputs(model, batch)
     y = np.zeros((batch, frames) if name == "per_frame" else (batch,), np.int32)
     train = _timed(lambda: model.train_on_batch(x, y), steps) / batch
-    one = _inputs(model, 1)
+    one = random_inputs(model, 1)
     infer = tf.function(lambda x: model(x, training=False))
     predict = _timed(lambda: infer(one)[0].numpy(), steps)
     return [label, f"{params / 1e6:.2f} M", f"{flops / 1e9:.1f}", f"{train * 1000:.0f}", f"{predict * 1000:.0f}"]

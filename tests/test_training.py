@@ -316,6 +316,7 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
         assert a[key].shape == inputs[key].shape and a[key].dtype == inputs[key].dtype
         np.testing.assert_array_equal(a[key], b[key])
         assert not np.array_equal(a[key], inputs[key]) and not np.array_equal(a[key], c[key])
+    assert augmentation.augment(inputs, tf.constant([3, 4]), face_size=48)["faces"].shape == (4, 48, 48, 3)
     t = np.arange(16000) / 16000
     tone = tf.constant(np.sin(2 * np.pi * 1000 * t).astype(np.float32))
     energies = [np.abs(np.fft.rfft(augmentation.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000] for s in range(20)]

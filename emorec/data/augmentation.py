@@ -5,11 +5,13 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def augment(inputs: dict, seed) -> dict:
-    """Faces: flip, crop, brightness, contrast, saturation (the same for every frame of a
-    window). Audio: gain, noise at a random SNR, a masked stretch of time and a masked band
-    of frequencies (SpecAugment's masks, applied to the waveform so that raw-waveform and
-    log-mel models both get them)."""
+def augment(inputs: dict, seed, face_size: int | None = None) -> dict:
+    """Faces: flip, brightness, contrast, saturation, then a crop resized to `face_size` (the
+    faces' own side by default; the same for every frame of a window): the colour is changed
+    at the stored side and the one resize scales to the model's, so a 224-pixel model does
+    not pay for colour at 224. Audio: gain, noise at a random SNR, a masked stretch of time and
+    a masked band of frequencies (SpecAugment's masks, applied to the waveform so that
+    raw-waveform and log-mel models both get them)."""
     seeds = tf.random.experimental.stateless_split(seed, 8)
     out = dict(inputs)
     if "faces" in inputs:
@@ -17,14 +19,15 @@ def augment(inputs: dict, seed) -> dict:
         size = faces.shape[1]
         faces = tf.cond(tf.random.stateless_uniform([], seeds[0]) < 0.5,
                         lambda: tf.reverse(faces, axis=[2]), lambda: faces)
-        crop = tf.cast(size * tf.random.stateless_uniform([], seeds[1], 0.85, 1.0), tf.int32)
-        corner = tf.cast(tf.random.stateless_uniform([2], seeds[2]) * tf.cast(size - crop + 1, tf.float32), tf.int32)
-        faces = tf.image.resize(faces[:, corner[0]:corner[0] + crop, corner[1]:corner[1] + crop], (size, size))
         faces = faces + tf.random.stateless_uniform([], seeds[3], -0.1, 0.1)
         mean = tf.reduce_mean(faces, axis=[1, 2, 3], keepdims=True)
         faces = (faces - mean) * tf.random.stateless_uniform([], seeds[4], 0.8, 1.2) + mean
         faces = tf.image.adjust_saturation(tf.clip_by_value(faces, 0, 1),
                                            tf.random.stateless_uniform([], seeds[5], 0.8, 1.2))
+        crop = tf.cast(size * tf.random.stateless_uniform([], seeds[1], 0.85, 1.0), tf.int32)
+        corner = tf.cast(tf.random.stateless_uniform([2], seeds[2]) * tf.cast(size - crop + 1, tf.float32), tf.int32)
+        side = face_size or size
+        faces = tf.image.resize(faces[:, corner[0]:corner[0] + crop, corner[1]:corner[1] + crop], (side, side))
         out["faces"] = tf.cast(tf.clip_by_value(faces, 0, 1) * 255.0 + 0.5, tf.uint8)
     if "waveform" in inputs:
         x = inputs["waveform"]

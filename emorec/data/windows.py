@@ -67,8 +67,10 @@ def _crop_side(builder) -> int | None:
     return builder.info.features["faces"].shape[1] if "faces" in builder.info.features else None
 
 
-def _window(example, start, spec: WindowSpec, crop_side: int | None):
-    """Inputs of the window that starts at frame `start` (padded where the clip is short)."""
+def _window(example, start, spec: WindowSpec, crop_side: int | None, face_side: int | None = None):
+    """Inputs of the window that starts at frame `start` (padded where the clip is short),
+    faces at `face_side` (default the model's)."""
+    face_side = face_side or spec.image_size
     inputs = {}
     if spec.faces:
         # Crops stay JPEG until a window is cut: only its W frames are decoded, not the clip's
@@ -77,8 +79,8 @@ def _window(example, start, spec: WindowSpec, crop_side: int | None):
         index = tf.minimum(tf.range(start, start + spec.frames), tf.shape(jpegs)[0] - 1)
         faces = tf.map_fn(lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3), tf.gather(jpegs, index),
                           fn_output_signature=tf.TensorSpec((crop_side, crop_side, 3), tf.uint8))
-        window = resize_crops(faces, spec.image_size)
-        inputs["faces"] = tf.ensure_shape(window, (spec.frames, spec.image_size, spec.image_size, 3))
+        window = resize_crops(faces, face_side)
+        inputs["faces"] = tf.ensure_shape(window, (spec.frames, face_side, face_side, 3))
     if spec.audio:
         waveform = example["waveform"]
         seconds = example["timestamps"][start] if "timestamps" in example else tf.cast(start, tf.float32) / spec.fps
@@ -145,9 +147,11 @@ def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmen
         window_seed = tf.stack([epoch_seed, index])  # stateless: per epoch and example
         frames = _num_frames(example, spec)
         start = tf.random.stateless_uniform([], window_seed, 0, tf.maximum(frames - spec.frames, 0) + 1, tf.int32)
-        inputs = _window(example, start, spec, crop_side)
-        if augment:
-            inputs = augmentation.augment(inputs, window_seed[::-1])
+        if augment:  # at the stored side: augmentation's own crop scales to the model's
+            inputs = augmentation.augment(_window(example, start, spec, crop_side, crop_side), window_seed[::-1],
+                                          face_size=spec.image_size)
+        else:
+            inputs = _window(example, start, spec, crop_side)
         return inputs, _labels(example["label"], spec)
 
     ds = epoch(first_epoch)
