@@ -13,7 +13,7 @@ from datasets.ravdess import ravdess_dataset_builder
 from emorec import ravdess, synthetic
 from emorec.media import features
 
-from conftest import REAL_RAVDESS, ROOT
+from conftest import REAL_RAVDESS, ROOT, default_sigint
 
 NO_AUDIO_REAL = REAL_RAVDESS / "clips" / "01-01-08-02-01-01-19.mp4"
 
@@ -297,7 +297,8 @@ def test_tfds_build_says_ctrl_c_in_one_line(sample_dir, tmp_path):
     tfds_command = [os.path.join(os.path.dirname(sys.executable), "tfds"), "build", str(ROOT / "datasets" / "ravdess"),
                     "--config=av", f"--manual_dir={sample_dir}"]
     build = subprocess.Popen(tfds_command + [f"--data_dir={tmp_path / 'data'}"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                             preexec_fn=default_sigint)
     deadline = time.time() + 120
     while time.time() < deadline and not list(tmp_path.glob("data/ravdess/av/incomplete.*")):
         time.sleep(0.05)

@@ -9,7 +9,7 @@ from emorec import export, models, ravdess, synthetic
 from emorec.inference import cli
 from emorec.media import video
 
-from conftest import real_ravdess
+from conftest import default_sigint, real_ravdess
 
 CLASSES = ravdess.EMOTIONS
 
@@ -165,7 +165,7 @@ def test_ctrl_c_at_start_up_is_one_line(tmp_path):
     command = [sys.executable, "-c", "import sys; from emorec.commands import predict; sys.exit(predict())", clip,
                "--out", str(tmp_path / "out")]
     for wait in (0.3, 4.0):
-        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
         time.sleep(wait)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=120)
@@ -257,7 +257,8 @@ def test_a_stopped_run_keeps_the_rows_it_had(exports, tmp_path):
 
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4", seconds=20.0)  # 300 rows, were it not stopped
     process = subprocess.Popen([sys.executable, "-m", "emorec.inference.cli", clip, "--model", exports["av"],
-                                "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_sigint)
     csv_path = tmp_path / "out" / "01-01-05-01-01-01-01.timeline.csv"
     deadline = time.time() + 120
     while time.time() < deadline and not (csv_path.exists() and len(csv_path.read_text().splitlines()) > 20):
