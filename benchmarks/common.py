@@ -38,15 +38,21 @@ def hd_clip(workdir: pathlib.Path, loops: int = 1) -> tuple[pathlib.Path, str]:
     return path, origin
 
 
-def read_config(path: str) -> tuple[str, int | None, dict]:
-    """(model, frames or None, build options) of a trainer's flagfile (relative to the project)."""
-    from emorec import models
-
+def config_flags(path: str) -> dict[str, str]:
+    """{flag: value as written} of a trainer's flagfile (relative to the project)."""
     values = {}
     for line in (ROOT / path).read_text().splitlines():
         key, _, value = line.strip().partition("=")
         if key.startswith("--"):
             values[key[2:]] = value
+    return values
+
+
+def read_config(path: str) -> tuple[str, int | None, dict]:
+    """(model, frames or None, build options) of a trainer's flagfile (relative to the project)."""
+    from emorec import models
+
+    values = config_flags(path)
     options = models.parse_options(next(csv.reader([values["options"]])) if values.get("options") else [])
     return values["model"], int(values["frames"]) if "frames" in values else None, options
 

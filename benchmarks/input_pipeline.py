@@ -75,8 +75,7 @@ def demand(name: str, size: int) -> float:
     """Windows per second a training step takes at UTILISATION of PEAK_FLOPS."""
     from emorec import models
 
-    options = {"weights": None} if name.split("+")[0] in ("resnet_lstm", "resnet_transformer", "per_frame") else {}
-    model = models.build(name, num_classes=8, frames=16, image_size=size, **options)
+    model = models.build(name, num_classes=8, frames=16, image_size=size)
     return UTILISATION * PEAK_FLOPS / (3 * flops_per_clip(model))
 
 

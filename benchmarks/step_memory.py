@@ -21,7 +21,7 @@ import sys
 
 from absl import app, flags
 
-from benchmarks.common import ROOT, print_table, random_inputs, read_config
+from benchmarks.common import ROOT, config_flags, print_table, random_inputs, read_config
 
 CONFIGS = ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "per_frame", "mvitv2_wave_cnn1d"]
 _CONFIGS = flags.DEFINE_list("configs", [f"trainers/configs/{c}.cfg" for c in CONFIGS], "Flagfiles to measure.")
@@ -41,8 +41,7 @@ def measure(config: str) -> dict:
     from emorec import models
 
     name, frames, options = read_config(config)
-    size = int(next(line.split("=")[1] for line in (ROOT / config).read_text().splitlines()
-                    if line.startswith("--image_size=")))
+    size = int(config_flags(config)["image_size"])
     model = models.build(name, num_classes=7, frames=frames or 16, image_size=size, **options)
     model.compile(keras.optimizers.AdamW(1e-4), "sparse_categorical_crossentropy", jit_compile=False)
     peaks = []

@@ -87,7 +87,7 @@ def checkpoint_path(encoder: str, weights: str) -> str:
 
 def encoder_weights(model: keras.Model, encoder: str, weights) -> keras.Model:
     """`model` with `weights`: torchvision's checkpoint (a published name, or a .pth file), or
-    what `backbones.weights_file_only` takes (None, or a Keras weights file)."""
+    what `weight_files.weights_file_only` takes (None, or a Keras weights file)."""
     if is_checkpoint(encoder, weights):
         return assign(model, encoder, checkpoint_path(encoder, weights))
     return weights_file_only(model, weights)
