@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from emorec import ravdess
-from emorec.serving import MAX_BATCH
 from emorec.media.features import SAMPLE_RATE, speaker_statistics, window_frames
+from emorec.signatures import MAX_BATCH
 
 STD_FLOOR = 1e-3  # added to every std, as `speaker_statistics` does
 

@@ -24,7 +24,7 @@ import tempfile
 import tensorflow as tf
 
 from emorec import models
-from emorec.serving import MAX_BATCH, RANGES, SIGNATURE, SPEAKER_FEATURES, shape_text
+from emorec.signatures import MAX_BATCH, RANGES, SIGNATURE, SPEAKER_FEATURES, shape_text
 
 
 class ServingModule(tf.Module):

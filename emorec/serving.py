@@ -21,9 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from emorec import quiet_native_logs
-
-SIGNATURE = "serving_default"
-SPEAKER_FEATURES = "speaker_features"  # speaker-normalised exports: the enrolment signature
+from emorec.signatures import MAX_BATCH, RANGES, SIGNATURE, SPEAKER_FEATURES, shape_text
 
 
 def _input_signature(function) -> dict:
@@ -34,21 +32,6 @@ def _input_signature(function) -> dict:
 def read_signature(saved_model: str) -> dict:
     """{input name: (shape with None for free dimensions, numpy dtype)} of serving_default."""
     return _input_signature(tf.saved_model.load(saved_model).signatures[SIGNATURE])
-
-
-# What each input holds, for the checks below (and the exported graph's own) and their
-# messages. emorec's decoding clips a lossy decoder's overshoot to full scale (`video.decode`).
-RANGES = {"faces": (0, 255, "uint8 RGB, 0-255"),
-          "waveform": (-1.0, 1.0, "float32 16 kHz samples in [-1, 1]"),
-          "speaker_windows": (0.0, np.inf, "how many windows of the speaker were heard, 0 or more")}
-# The most windows one request may hold: a bound on a request's memory (4,096 windows of
-# faces took more than 8 GB); the export's metadata states it, its graph enforces it.
-MAX_BATCH = 64
-
-
-def shape_text(shape) -> str:
-    """A declared shape as the messages say it: [batch, 4, 112, 112, 3]."""
-    return "[" + ", ".join("batch" if i == 0 else "any" if d is None else str(d) for i, d in enumerate(shape)) + "]"
 
 
 def check_inputs(inputs: dict, signature: dict) -> dict:

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -95,6 +96,14 @@ def test_a_speaker_state_built_batch_by_batch_is_the_statistics_of_all_its_rows(
         state.add(batch)
     assert state.count == 17
     np.testing.assert_allclose(state.stats(), speaker_statistics(batches, feature_dims=2), rtol=1e-5)
+
+
+def test_training_takes_speaker_statistics_from_below_without_serving_or_inference():
+    # A fresh interpreter: this one has imported serving already.
+    code = ("import sys, emorec.data.speakers, emorec.feature_cache, trainers.preset; "
+            "print(sorted(m for m in sys.modules if m.startswith(('emorec.serving', 'emorec.inference'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", f"the training pipeline imports {loaded.strip()}"
 
 
 def _prior_model(frames: int = 16):
