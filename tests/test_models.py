@@ -228,6 +228,20 @@ def test_temporal_models_learn_frame_order_that_an_order_blind_model_cannot():
     assert accuracy["order_blind"] <= 0.6, accuracy
 
 
+def test_a_short_run_leaves_the_per_frame_backbone_serving_the_statistics_it_trained_with():
+    # make demo trains for about 100 steps: the frames it serves must be normalised as in training.
+    keras.utils.set_random_seed(0)
+    model = models.build("resnet_lstm", num_classes=2, frames=4, image_size=16, backbone="small_cnn", lstm_units=8)
+    faces = np.random.default_rng(0).integers(64, 256, (64, 4, 16, 16, 3), dtype=np.uint8)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.fit({"faces": faces}, np.arange(64) % 2, batch_size=8, epochs=5, verbose=0)  # 40 steps
+    backbone = model.get_layer("resnet_lstm_encoder").get_layer("frame_encoder").layer
+    frames = faces[:16].reshape(-1, 16, 16, 3)
+    served = np.asarray(backbone(frames, training=False))
+    trained = np.asarray(backbone(frames, training=True))
+    assert np.abs(served - trained).mean() < 0.3 * np.abs(trained).mean()  # Keras' 0.99: 0.8
+
+
 def test_video_encoders_without_keras_weights_take_a_file(tmp_path):
     from emorec.models import mvit, r3d
     source = r3d.r3d_encoder(frames=4, image_size=32, widths=(8, 8, 8, 8))
