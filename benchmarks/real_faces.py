@@ -41,6 +41,8 @@ MODELS = {"resnet_lstm": ({"backbone": "mobilenet_v2"}, "torchvision_imagenet"),
 FRAMES, SECONDS = 16, 3.6
 
 _MODELS = flags.DEFINE_list("models", list(MODELS), "Video models to train.")
+_STARTS = flags.DEFINE_multi_enum("starts", ["random", "pretrained"], ["random", "pretrained"],
+                                  "Which starts to train each model from.")
 _EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs over the 30 clips of one repetition.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 112, "Face side the models take.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 3e-4, "Adam's learning rate, for both starts.")
@@ -125,10 +127,11 @@ def main(argv):
     print(rows[-1], flush=True)
     for name in _MODELS.value:
         options, pretrained = MODELS[name]
-        starts = {"random": None}
+        starts = {"random": None} if "random" in _STARTS.value else {}
         try:
-            torchvision_weights.checkpoint_path(options.get("backbone", name), pretrained)
-            starts[pretrained] = pretrained
+            if "pretrained" in _STARTS.value:
+                torchvision_weights.checkpoint_path(options.get("backbone", name), pretrained)
+                starts[pretrained] = pretrained
         except torchvision_weights.CheckpointError as e:
             rows.append([f"{name} from {pretrained}: not run ({e})", "", "", "", ""])
         for start_name, weights in starts.items():

@@ -25,7 +25,7 @@ import keras
 from emorec import presets
 from emorec.models import audio, backbones, fusion, inputs, mvit, r3d, video, whisper, whisper_checkpoints
 from emorec.models.av_transformer import av_transformer
-from emorec.models.layers import classifier_head
+from emorec.models.layers import classifier_head, every_layer
 from emorec.models.per_frame import per_frame
 
 VIDEO_ENCODERS = {
@@ -281,26 +281,13 @@ def _submodels(model: keras.Model):
             yield from _submodels(layer)
 
 
-def _every_layer(layer):
-    """The layers inside `layer` at any depth: a nested model's, and a wrapper's (EveryFrame's) own."""
-    if isinstance(layer, keras.Model):
-        inner = layer.layers
-    elif isinstance(layer, keras.layers.Wrapper):
-        inner = [layer.layer]
-    else:
-        inner = []
-    for sub in inner:
-        yield sub
-        yield from _every_layer(sub)
-
-
 def freeze(model: keras.Model, names: list[str]) -> list[str]:
     """Fine-tuning's layer-wise freezing: every layer at any depth named one of `names`, or
     starting with one and "_" (`stage1` is `stage1_block1_a_conv`..., not `stage10`), keeps its
     weights; frozen batch norms normalise with their moving statistics. Returns the frozen
     layers' names; ValueError, in one line, for a name that matches no layer."""
     frozen, unmatched = [], set(names)
-    for layer in _every_layer(model):
+    for layer in every_layer(model):
         matched = [n for n in names if layer.name == n or layer.name.startswith(n + "_")]
         if matched:
             layer.trainable = False

@@ -50,10 +50,7 @@ def small_cnn(image_size: int = 112, weights=None, widths=(32, 64, 128, 256)) ->
     x = FacePreprocess("symmetric")(face)
     for i, width in enumerate(widths):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        # Torch's momentum, not Keras' 0.99, which suits long runs: applied to every frame as one
-        # batch (`EveryFrame`), the moving statistics get one update a step, and after a 40-step
-        # run 0.99 served features 81% off those training saw, 0.9 20% (tests/test_models.py).
-        x = batch_norm(f"bn{i}", momentum=0.9)(x)
+        x = batch_norm(f"bn{i}")(x)
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)

@@ -91,6 +91,19 @@ class EveryFrame(layers.Wrapper):
         return (shape[0], shape[1], *inner[1:])
 
 
+def every_layer(layer):
+    """The layers inside `layer` at any depth: a nested model's, and a wrapper's (EveryFrame's) own."""
+    if isinstance(layer, keras.Model):
+        inner = layer.layers
+    elif isinstance(layer, keras.layers.Wrapper):
+        inner = [layer.layer]
+    else:
+        inner = []
+    for sub in inner:
+        yield sub
+        yield from every_layer(sub)
+
+
 @register
 class UtteranceNorm(layers.Layer):
     """Standardises each example over all but the batch axis: removes recording gain."""

@@ -6,12 +6,24 @@ from keras import layers
 
 from emorec.models import inputs
 from emorec.models.backbones import frame_encoder
-from emorec.models.layers import EveryFrame, PositionEmbedding, transformer_block
+from emorec.models.layers import EveryFrame, PositionEmbedding, every_layer, transformer_block
+
+
+# EveryFrame runs a window's frames through the image encoder as one batch, so its batch norms
+# update their moving statistics once a step, not once a frame as under TimeDistributed; at
+# Keras' momentum (0.99, MobileNetV2's 0.999) a short run served statistics still near their
+# initial values (make demo fell to chance; docs/training.md). Torch's momentum, as the
+# torchvision layouts have it.
+FRAME_BN_MOMENTUM = 0.9
 
 
 def frame_embeddings(faces, backbone: str, image_size: int, weights):
     """[batch, frames, S, S, 3] uint8 -> [batch, frames, D] with one shared image encoder."""
-    return EveryFrame(frame_encoder(backbone, image_size, weights), name="frame_encoder")(faces)
+    encoder = frame_encoder(backbone, image_size, weights)
+    for layer in every_layer(encoder):
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, FRAME_BN_MOMENTUM)
+    return EveryFrame(encoder, name="frame_encoder")(faces)
 
 
 def resnet_lstm_encoder(frames=16, image_size=112, backbone="resnet50", weights=None,
