@@ -155,6 +155,18 @@ def test_a_file_named_like_a_camera_is_pointed_out(exports, tmp_path, monkeypatc
     assert "note: 0 is read as camera 0; for the file of that name, write ./0" in capsys.readouterr().err
 
 
+def test_ctrl_c_that_python_wraps_in_another_error_is_still_one_line(tmp_path, monkeypatch, capsys):
+    # As a SIGINT landing in a class's __set_name__ during matplotlib's import comes out.
+    from emorec import commands
+    (tmp_path / "wrapped_interrupt.py").write_text("raise RuntimeError('in __set_name__') from KeyboardInterrupt()\n")
+    (tmp_path / "plain_error.py").write_text("raise RuntimeError('a real error')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert commands._run("emorec-predict", "wrapped_interrupt") == 130
+    assert "emorec-predict: stopped (Ctrl-C)" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="a real error"):
+        commands._run("emorec-predict", "plain_error")
+
+
 def test_ctrl_c_at_start_up_is_one_line(tmp_path):
     """SIGINT while the command is still importing TensorFlow, and while it works."""
     import signal
