@@ -128,12 +128,12 @@ def main(argv):
     for name in _MODELS.value:
         options, pretrained = MODELS[name]
         starts = {"random": None} if "random" in _STARTS.value else {}
-        try:
-            if "pretrained" in _STARTS.value:
+        if "pretrained" in _STARTS.value:
+            try:
                 torchvision_weights.checkpoint_path(options.get("backbone", name), pretrained)
                 starts[pretrained] = pretrained
-        except torchvision_weights.CheckpointError as e:
-            rows.append([f"{name} from {pretrained}: not run ({e})", "", "", "", ""])
+            except torchvision_weights.CheckpointError as e:
+                rows.append([f"{name} from {pretrained}: not run ({e})", "", "", "", ""])
         for start_name, weights in starts.items():
             start = time.perf_counter()
             trained = {test: train(name, weights, *reference[3 - test][:2], seed=test) for test in (1, 2)}

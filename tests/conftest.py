@@ -13,6 +13,8 @@ def default_sigint() -> None:
     """A child's Ctrl-C as a terminal's: a shell that starts the suite in the background
     (`cmd &`, nohup) leaves SIGINT ignored, and children inherit that."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # Real RAVDESS material lives beside the checkout, never inside it.
 REAL_RAVDESS = pathlib.Path(os.environ.get("RAVDESS_DIR", ROOT.parent / "shared" / "data" / "ravdess"))
 

@@ -229,7 +229,7 @@ def test_temporal_models_learn_frame_order_that_an_order_blind_model_cannot():
 
 
 def test_a_short_run_leaves_the_per_frame_backbone_serving_the_statistics_it_trained_with():
-    # make demo trains for about 100 steps: the frames it serves must be normalised as in training.
+    # make demo trains for 48 steps: the frames it serves must be normalised as in training.
     keras.utils.set_random_seed(0)
     model = models.build("resnet_lstm", num_classes=2, frames=4, image_size=16, backbone="small_cnn", lstm_units=8)
     faces = np.random.default_rng(0).integers(64, 256, (64, 4, 16, 16, 3), dtype=np.uint8)

@@ -222,7 +222,7 @@ def speaker_features(model: keras.Model) -> keras.Model | None:
     `average` of members, the first member's (their frozen encoders are one and the same)."""
     if "speaker_stats" not in {t.name for t in model.inputs}:
         return None
-    for layer in _submodels(model):
+    for layer in (sub for sub in every_layer(model) if isinstance(sub, keras.Model)):
         names = {sub.name for sub in layer.layers}
         if whisper.FEATURES in names:
             return layer.get_layer(whisper.FEATURES)
@@ -271,14 +271,6 @@ def _average_parts(members: list[keras.Model]) -> tuple[keras.Model, keras.Model
                else member({t.name: others[t.name] for t in member.inputs}) for member, part in zip(members, split)]
     return features, keras.Model({"pooled": pooled, **others}, keras.layers.Average(name="probabilities")(outputs),
                                  name="head")
-
-
-def _submodels(model: keras.Model):
-    """The models nested in `model`, at any depth, in layer order."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield layer
-            yield from _submodels(layer)
 
 
 def freeze(model: keras.Model, names: list[str]) -> list[str]:
