@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import warnings
 
 # What libraries print for their own developers (TensorFlow's C++ start-up lines, TFLite's
@@ -36,6 +37,12 @@ if not LIBRARY_LOGS:
         logging.getLogger(_name).addFilter(_OwnLinesOnly())
 
 
+# One redirect of stderr at a time, process-wide: a second thread that copied fd 2 while the
+# first had it on /dev/null would restore /dev/null, silencing stderr for good. Lines a user must
+# see wait for the redirect to end (`say`): the TFDS builder's threads make face detectors.
+_STDERR_REDIRECT = threading.Lock()
+
+
 @contextlib.contextmanager
 def quiet_native_logs():
     """Silences what native code writes to stderr inside the block (TFLite logs "Created
@@ -43,15 +50,35 @@ def quiet_native_logs():
     if LIBRARY_LOGS:
         yield
         return
-    sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
+    with _STDERR_REDIRECT:
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
+
+def say(line: str) -> None:
+    """`line` on stderr, never lost in another thread's `quiet_native_logs`."""
+    with _STDERR_REDIRECT:
+        print(line, file=sys.stderr, flush=True)
+
+
+def interrupted(error: BaseException | None) -> bool:
+    """Ctrl-C, also where Python wraps it in another error: a KeyboardInterrupt in a class's
+    `__set_name__` (matplotlib's import runs some) comes out as a RuntimeError caused by it,
+    one in a lock's release as "cannot release un-acquired lock" in its context."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 # TF 2.21's oneDNN CPU kernels segfault in the backward pass of 1x1 stride-2 convolutions

@@ -4,29 +4,40 @@ gives a command stopped so) rather than a traceback."""
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 
+from emorec import interrupted, say
 
-def _interrupted(error: BaseException | None) -> bool:
-    """Ctrl-C, also where Python wraps it in another error: a KeyboardInterrupt in a class's
-    `__set_name__` (matplotlib's import runs some) comes out as a RuntimeError caused by it."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
+
+def _stopped(prog: str):
+    say(f"\n{prog}: stopped (Ctrl-C); what was written before stays")
+    sys.stdout.flush()
+    # Not a return: a Ctrl-C that lands while TensorFlow starts leaves its threads half made,
+    # and one of them calling into Python while the interpreter finalizes aborts it ("Fatal
+    # Python error: PyThreadState_Get", seen in CI) with another exit status.
+    os._exit(130)
 
 
 def _run(prog: str, module: str, function: str = "main") -> int:
+    # While the module loads (TensorFlow: seconds) nothing is written, so Ctrl-C ends it in the
+    # signal handler: as a KeyboardInterrupt it could land in one of importlib's weakref
+    # callbacks, where Python prints "Exception ignored" and goes on (seen here).
+    loading = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not where it is ignored
+    if loading:
+        signal.signal(signal.SIGINT, lambda *_: _stopped(prog))
     try:
-        return getattr(importlib.import_module(module), function)()
+        try:
+            main = getattr(importlib.import_module(module), function)
+        finally:
+            if loading:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+        return main()
     except BaseException as error:
-        if not _interrupted(error):
+        if not interrupted(error):
             raise
-        print(f"\n{prog}: stopped (Ctrl-C); what was written before stays", file=sys.stderr)
-        return 130
+        _stopped(prog)
 
 
 def predict() -> int:

@@ -1,5 +1,6 @@
 """emorec-predict and the streaming predictors on small synthetic clips and the real ones."""
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -155,16 +156,20 @@ def test_a_file_named_like_a_camera_is_pointed_out(exports, tmp_path, monkeypatc
     assert "note: 0 is read as camera 0; for the file of that name, write ./0" in capsys.readouterr().err
 
 
-def test_ctrl_c_that_python_wraps_in_another_error_is_still_one_line(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_that_python_wraps_in_another_error_is_still_one_line(tmp_path):
     # As a SIGINT landing in a class's __set_name__ during matplotlib's import comes out.
-    from emorec import commands
+    import sys
+
     (tmp_path / "wrapped_interrupt.py").write_text("raise RuntimeError('in __set_name__') from KeyboardInterrupt()\n")
     (tmp_path / "plain_error.py").write_text("raise RuntimeError('a real error')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    assert commands._run("emorec-predict", "wrapped_interrupt") == 130
-    assert "emorec-predict: stopped (Ctrl-C)" in capsys.readouterr().err
-    with pytest.raises(RuntimeError, match="a real error"):
-        commands._run("emorec-predict", "plain_error")
+    ended = {}
+    for module in ("wrapped_interrupt", "plain_error"):
+        ended[module] = subprocess.run(
+            [sys.executable, "-c", f"import sys; from emorec import commands; sys.exit(commands._run('emorec-predict', '{module}'))"],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert ended["wrapped_interrupt"].returncode == 130
+    assert ended["wrapped_interrupt"].stderr.strip() == "emorec-predict: stopped (Ctrl-C); what was written before stays"
+    assert ended["plain_error"].returncode == 1 and "RuntimeError: a real error" in ended["plain_error"].stderr
 
 
 def test_ctrl_c_at_start_up_is_one_line(tmp_path):

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from emorec import ravdess
+from emorec import interrupted, ravdess, say
 from emorec.data import datasets
 from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
@@ -283,9 +283,9 @@ def _one_line(previous):
     else as before (a traceback: a fault to report)."""
     def hook(kind, error, trace):
         if issubclass(kind, BuildError):
-            print(f"tfds build: {error}", file=sys.stderr)
-        elif issubclass(kind, KeyboardInterrupt):
-            print("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again", file=sys.stderr)
+            say(f"tfds build: {error}")
+        elif interrupted(error):
+            say("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again")
         else:
             previous(kind, error, trace)
     return hook
