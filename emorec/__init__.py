@@ -40,7 +40,7 @@ if not LIBRARY_LOGS:
 # One redirect of stderr at a time, process-wide: a second thread that copied fd 2 while the
 # first had it on /dev/null would restore /dev/null, silencing stderr for good. Lines a user must
 # see wait for the redirect to end (`say`): the TFDS builder's threads make face detectors.
-_STDERR_REDIRECT = threading.Lock()
+_STDERR_REDIRECT = threading.RLock()  # re-entered by a signal handler: no deadlock
 
 
 @contextlib.contextmanager
