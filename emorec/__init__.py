@@ -38,8 +38,9 @@ if not LIBRARY_LOGS:
 
 
 # One redirect of stderr at a time, process-wide: a second thread that copied fd 2 while the
-# first had it on /dev/null would restore /dev/null, silencing stderr for good. Lines a user must
-# see wait for the redirect to end (`say`): the TFDS builder's threads make face detectors.
+# first had it on /dev/null would restore /dev/null, silencing stderr for good. What a user must
+# see waits for the redirect to end (`visible_stderr`): the TFDS builder's threads make face
+# detectors while the main thread reports.
 _STDERR_REDIRECT = threading.RLock()  # re-entered by a signal handler: no deadlock
 
 
@@ -62,10 +63,12 @@ def quiet_native_logs():
             os.close(null)
 
 
-def say(line: str) -> None:
-    """`line` on stderr, never lost in another thread's `quiet_native_logs`."""
+@contextlib.contextmanager
+def visible_stderr():
+    """stderr where the user sees it inside the block: another thread's `quiet_native_logs`
+    ends first (a Ctrl-C line or a traceback is not lost in it)."""
     with _STDERR_REDIRECT:
-        print(line, file=sys.stderr, flush=True)
+        yield
 
 
 def interrupted(error: BaseException | None) -> bool:

@@ -8,11 +8,12 @@ import os
 import signal
 import sys
 
-from emorec import interrupted, say
+from emorec import interrupted, visible_stderr
 
 
 def _stopped(prog: str):
-    say(f"\n{prog}: stopped (Ctrl-C); what was written before stays")
+    with visible_stderr():
+        print(f"\n{prog}: stopped (Ctrl-C); what was written before stays", file=sys.stderr)
     sys.stdout.flush()
     # Not a return: a Ctrl-C that lands while TensorFlow starts leaves its threads half made,
     # and one of them calling into Python while the interpreter finalizes aborts it ("Fatal

@@ -211,13 +211,13 @@ def test_threads_keep_order_and_run_only_a_bounded_way_ahead():
 
 def test_stderr_outlasts_two_threads_silencing_native_logs_at_once(tmp_path):
     """The builder's worker threads each make a face detector inside `quiet_native_logs`: the
-    one whose redirect ends last must not leave stderr on /dev/null, and a line said meanwhile
-    (Ctrl-C's) must not be lost in another thread's redirect."""
+    one whose redirect ends last must not leave stderr on /dev/null, and a line printed meanwhile
+    in `visible_stderr` (Ctrl-C's) must not be lost in another thread's redirect."""
     import sys
 
     script = (
-        "import threading, time\n"
-        "from emorec import quiet_native_logs, say\n"
+        "import sys, threading, time\n"
+        "from emorec import quiet_native_logs, visible_stderr\n"
         "def silent(start, hold):\n"
         "    time.sleep(start)\n"
         "    with quiet_native_logs():\n"
@@ -225,9 +225,9 @@ def test_stderr_outlasts_two_threads_silencing_native_logs_at_once(tmp_path):
         "threads = [threading.Thread(target=silent, args=a) for a in ((0, 0.4), (0.1, 0.6))]\n"
         "for t in threads: t.start()\n"
         "time.sleep(0.2)\n"
-        "say('said while a thread is silenced')\n"
+        "with visible_stderr(): print('said while a thread is silenced', file=sys.stderr)\n"
         "for t in threads: t.join()\n"
-        "say('said after')\n")
+        "print('said after', file=sys.stderr)\n")
     with open(tmp_path / "stderr", "w") as stderr:
         subprocess.run([sys.executable, "-c", script], stderr=stderr, check=True, env={**os.environ, "EMOREC_LIBRARY_LOGS": "0"})
     assert (tmp_path / "stderr").read_text().splitlines() == ["said while a thread is silenced", "said after"]

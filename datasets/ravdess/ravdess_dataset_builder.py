@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from emorec import interrupted, ravdess, say
+from emorec import interrupted, ravdess, visible_stderr
 from emorec.data import datasets
 from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
@@ -282,12 +282,14 @@ def _one_line(previous):
     """`tfds build`'s exception hook: this builder's refusals and Ctrl-C in one line; anything
     else as before (a traceback: a fault to report)."""
     def hook(kind, error, trace):
-        if issubclass(kind, BuildError):
-            say(f"tfds build: {error}")
-        elif interrupted(error):
-            say("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again")
-        else:
-            previous(kind, error, trace)
+        with visible_stderr():
+            if issubclass(kind, BuildError):
+                print(f"tfds build: {error}", file=sys.stderr)
+            elif interrupted(error):
+                print("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again",
+                      file=sys.stderr)
+            else:
+                previous(kind, error, trace)
     return hook
 
 
