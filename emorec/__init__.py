@@ -71,17 +71,21 @@ def visible_stderr():
         yield
 
 
+def error_chain(error: BaseException | None):
+    """`error`, then what caused it or was being handled when it came, and so on: libraries wrap
+    the error that matters (TFDS and TensorFlow an OSError, Python a KeyboardInterrupt)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        yield error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+
+
 def interrupted(error: BaseException | None) -> bool:
     """Ctrl-C, also where Python wraps it in another error: a KeyboardInterrupt in a class's
     `__set_name__` (matplotlib's import runs some) comes out as a RuntimeError caused by it,
     one in a lock's release as "cannot release un-acquired lock" in its context."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
+    return any(isinstance(e, KeyboardInterrupt) for e in error_chain(error))
 
 
 # TF 2.21's oneDNN CPU kernels segfault in the backward pass of 1x1 stride-2 convolutions

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from emorec import interrupted, ravdess, visible_stderr
+from emorec import error_chain, interrupted, ravdess, visible_stderr
 from emorec.data import datasets
 from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
@@ -271,11 +271,8 @@ class BuildError(RuntimeError):
 
 def _no_space(error: BaseException | None) -> bool:
     """Whether a disk ran full somewhere in `error`'s chain (TFDS and TensorFlow wrap the OSError)."""
-    while error is not None:
-        if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
+    return any(getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e)
+               for e in error_chain(error))
 
 
 def _one_line(previous):
