@@ -310,6 +310,25 @@ def test_tfds_build_says_ctrl_c_in_one_line(sample_dir, tmp_path):
     assert "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again" in err.splitlines()
 
 
+def test_a_build_stopped_by_a_wrapped_ctrl_c_prints_no_summary(sample_dir, tmp_path, monkeypatch, capsys):
+    """A failed build says what it found; a stopped one wrote nothing and says nothing more, also
+    where the KeyboardInterrupt comes wrapped (in a lock's release, as seen in a stopped build)."""
+    def stop(*_, **__):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("cannot release un-acquired lock")
+
+    def fail(*_, **__):
+        raise ValueError("a fault")
+
+    for raised, expected, summary in ((stop, RuntimeError, False), (fail, ValueError, True)):
+        monkeypatch.setattr(ravdess_dataset_builder.Builder, "_split_generators", raised)
+        with pytest.raises(expected):
+            _build(sample_dir, tmp_path / expected.__name__, config="audio")
+        assert ("RAVDESS build:" in capsys.readouterr().out) == summary, expected
+
+
 def test_what_an_interrupted_build_left_is_removed(sample_dir, tmp_path, capsys):
     version_dir = tmp_path / "ravdess" / "audio"
     stale = version_dir / f"incomplete.ABC123_{ravdess_dataset_builder.Builder.VERSION}"

@@ -173,9 +173,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
         try:
             super()._download_and_prepare(dl_manager, download_config)
-        except Exception:  # TFDS stopped on an actor none of whose clips could be used: say why
-            report()
-            raise  # (not on Ctrl-C: nothing was written, and no summary should say it was)
+        except Exception as error:  # TFDS stopped on an actor none of whose clips could be used: say why
+            if not interrupted(error):  # (not on Ctrl-C, also wrapped: nothing was written, no summary)
+                report()
+            raise
         summary = report()
         if summary["problems"] and clip_features.strict():
             raise RuntimeError(f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
