@@ -235,7 +235,7 @@ def main(argv=None) -> int:
     from emorec import models, presets
 
     parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
-    parser.add_argument("preset", help=f"a preset ({', '.join(presets.names())})")
+    parser.add_argument("preset", help=f"a preset ({', '.join(presets.names())}), or the folder of one trainers/preset.py wrote")
     parser.add_argument("--export_dir", default="saved_models", help="SavedModels go to EXPORT_DIR/PRESET/VERSION")
     parser.add_argument("--version", type=int, help="default: one past the newest there")
     parser.add_argument("--tflite", action="store_true", help="also EXPORT_DIR/PRESET.tflite (float32)")
@@ -252,10 +252,11 @@ def main(argv=None) -> int:
         return 2
     metadata = {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
                 "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
-    written = [export(model, args.export_dir, args.preset, card["classes"], args.version, metadata)]
+    # Named by its card: a preset given as a folder's path exports under its name, not the path.
+    written = [export(model, args.export_dir, card["name"], card["classes"], args.version, metadata)]
     for wanted, int8, suffix in ((args.tflite, False, ".tflite"), (args.int8, True, ".int8.tflite")):
         if wanted:
-            written.append(export_tflite(model, os.path.join(args.export_dir, args.preset + suffix), card["classes"],
+            written.append(export_tflite(model, os.path.join(args.export_dir, card["name"] + suffix), card["classes"],
                                          metadata, int8=int8))
     print("wrote " + ", ".join(written))
     return 0

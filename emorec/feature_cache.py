@@ -11,6 +11,7 @@ labels), the windows `emorec.enrolment` cuts at serving.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 
 import keras
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from emorec import ravdess
 from emorec.data import windows
 from emorec.evaluation import predictions
+from emorec.media import clip_features, video
 from emorec.media.features import speaker_statistics
 
 
@@ -74,3 +76,109 @@ def predict(head: keras.Model, cache: dict, actors, speaker_stats: bool, batch_s
     """`predictions.predict_clips` of the head on the cached windows of `actors`."""
     x, labels, names = inputs(cache, actors, speaker_stats)
     return predictions.predict_clips(head, tf.data.Dataset.from_tensor_slices((x, labels, names)).batch(batch_size))
+
+
+class CorpusCache:
+    """A frozen encoder's features of every evaluation window of a corpus's clips, read
+    straight from their files (decoded and cut as `tfds build` and `eval_dataset` do), kept in
+    a folder of parts of `part_clips` clips (under `root`, one folder per encoder and window): a killed run resumes at the first part not written,
+    and a cache asked for more clips computes only the new ones.
+
+    `load(clips)` -> {'features' [N, ...], 'labels' [N] (the clip's emotion's index in
+    `classes`), 'names' [N] (CORPUS/ID), 'speakers' [N] (CORPUS/SPEAKER)}; clips that cannot be
+    used (undecodable, no or silent audio) are left out and listed in `problems` by name."""
+
+    def __init__(self, features: keras.Model, spec: windows.WindowSpec, root: str, part_clips: int = 250,
+                 batch_size: int = 8):
+        self.features, self.spec = features, spec
+        self.part_clips, self.batch_size = part_clips, batch_size
+        self.key = f"{features.name}|{features.output.shape[1:]}|{spec.frames}|{_weights_digest(features)}"
+        # One folder per encoder and window under `root`: presets of the same encoders share it.
+        self.folder = os.path.join(root, hashlib.sha1(self.key.encode()).hexdigest()[:12])
+        self.problems: dict[str, str] = {}
+
+    def _parts(self) -> list[str]:
+        if not os.path.isdir(self.folder):
+            return []
+        return sorted(os.path.join(self.folder, f) for f in os.listdir(self.folder)
+                      if f.startswith("part_") and f.endswith(".npz"))
+
+    def _stored(self) -> dict[str, dict]:
+        """{clip name: its rows} of every part made for this encoder and window."""
+        stored = {}
+        for path in self._parts():
+            with np.load(path) as f:
+                if str(f["key"]) != self.key:
+                    continue
+                self.problems.update(zip(f["problem_names"].tolist(), f["problem_reasons"].tolist()))
+                for name in np.unique(f["names"]):
+                    rows = f["names"] == name
+                    stored[str(name)] = {"features": f["features"][rows], "speakers": f["speakers"][rows]}
+        return stored
+
+    def load(self, clips, classes) -> dict:
+        stored = self._stored()
+        todo = [c for c in clips if clip_name(c) not in stored and clip_name(c) not in self.problems]
+        if todo:
+            os.makedirs(self.folder, exist_ok=True)
+            with tqdm(total=len(todo), desc=f"{self.features.name} features of {len(todo)} clips", unit=" clips") as bar:
+                for start in range(0, len(todo), self.part_clips):
+                    part = todo[start:start + self.part_clips]
+                    stored.update(self._write_part(part, len(self._parts()), bar))
+        kept = [c for c in clips if clip_name(c) in stored]
+        out = {"features": np.concatenate([stored[clip_name(c)]["features"] for c in kept]),
+               "speakers": np.concatenate([stored[clip_name(c)]["speakers"] for c in kept])}
+        counts = [len(stored[clip_name(c)]["features"]) for c in kept]
+        out["names"] = np.repeat(np.array([clip_name(c) for c in kept]), counts)
+        out["labels"] = np.repeat(np.array([classes.index(c.emotion) for c in kept], np.int64), counts)
+        return out
+
+    def _write_part(self, clips, number: int, bar) -> dict[str, dict]:
+        decoded, problems = [], {}
+        for clip, result in clip_features.map_in_threads(lambda c: (c, _waveform(c)), clips):
+            if isinstance(result, str):
+                bar.update(1)
+                problems[clip_name(clip)] = result
+            else:
+                decoded.append((clip, result))
+        rows, names, speakers = [], [], []
+        if decoded:
+            examples = tf.data.Dataset.from_generator(
+                lambda: ({"waveform": w, "label": 0, "name": clip_name(c)} for c, w in decoded),
+                output_signature={"waveform": tf.TensorSpec([None], tf.float32),
+                                  "label": tf.TensorSpec([], tf.int32), "name": tf.TensorSpec([], tf.string)})
+            spec = dataclasses.replace(self.spec, faces=False, audio=True, speaker_stats=False)
+            for inputs, _, name in windows.eval_windows(examples, spec, self.batch_size):
+                rows.append(self.features.predict_on_batch(inputs["waveform"]))
+                batch = [n.decode() for n in name.numpy()]
+                bar.update(len(set(batch) - set(names)))  # a clip counts once its first window is done
+                names += batch
+            by_name = {clip_name(c): c.speaker_key for c, _ in decoded}
+            speakers = [by_name[n] for n in names]
+        out = {"features": np.concatenate(rows) if rows else np.zeros((0, *self.features.output.shape[1:]), np.float32),
+               "names": np.array(names, dtype=str), "speakers": np.array(speakers, dtype=str),
+               "problem_names": np.array(list(problems), dtype=str),
+               "problem_reasons": np.array(list(problems.values()), dtype=str)}
+        path = os.path.join(self.folder, f"part_{number:05d}.npz")
+        np.savez(path + ".tmp.npz", key=self.key, **out)
+        os.replace(path + ".tmp.npz", path)  # a killed run never leaves half a part
+        self.problems.update(problems)
+        return {n: {"features": out["features"][out["names"] == n], "speakers": out["speakers"][out["names"] == n]}
+                for n in np.unique(out["names"])}
+
+
+def clip_name(clip) -> str:
+    return f"{clip.corpus}/{clip.id}"
+
+
+def _waveform(clip) -> np.ndarray | str:
+    """The clip's 16 kHz audio as the builder decodes it, or why it cannot be used."""
+    try:
+        with video.local_file(clip) as path:
+            waveform = video.decode(path, with_video=False, with_audio=True)["waveform"]
+    except video.MediaError as e:
+        return f"{e.reason}: {e.detail}"
+    if waveform.size == 0:
+        return "no audio stream"
+    left_out = [f"{reason}: {detail}" for reason, detail, kept in clip_features.doubts(waveform) if not kept]
+    return left_out[0] if left_out else waveform

@@ -216,3 +216,20 @@ def zip_like_zenodo(sample_dir: str, out_dir: str) -> list[str]:
                 archive.write(source, member)
         paths.append(path)
     return paths
+
+
+def labelled_folder(out_dir: str, labels: Sequence[str] = ("neutral", "happy", "sad", "angry"),
+                    speakers: Iterable[int] = (1, 2, 3), clips_per_label: int = 3, duration: float = 1.0,
+                    seed: int = 0) -> list[str]:
+    """A user's labelled folder, `LABEL/SPEAKER/clip_N.wav` (`emorec.corpora.LabelledFolder`):
+    each label voiced as the RAVDESS emotion at its position (a tone pitched per emotion). Returns the paths."""
+    paths = []
+    for emotion, label in enumerate(labels, start=1):
+        for speaker in speakers:
+            folder = os.path.join(out_dir, label, f"speaker_{speaker}")
+            os.makedirs(folder, exist_ok=True)
+            for n in range(clips_per_label):
+                clip = ravdess.Clip(3, 1, emotion, 1, 1 + n % 2, 1 + n // 2 % 2, speaker)
+                paths.append(os.path.join(folder, f"clip_{n}.wav"))
+                write_wav(paths[-1], render_audio(clip, duration, seed=seed + n), SAMPLE_RATE)
+    return paths

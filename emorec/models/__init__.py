@@ -17,10 +17,12 @@ classifier on every frame, untrained here: faces scored zero-shot). Options go t
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import inspect
 
 import keras
+import numpy as np
 
 from emorec import presets
 from emorec.models import audio, backbones, fusion, inputs, mvit, r3d, video, whisper, whisper_checkpoints
@@ -256,6 +258,35 @@ def frozen_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:
     x = model.get_layer("head_dropout")(pooling(inputs if len(inputs) > 1 else inputs[0]))
     head = keras.Model({t.name: t for t in inputs}, model.get_layer("probabilities")(x), name="head")
     return features, head
+
+
+@dataclasses.dataclass
+class VoiceHead:
+    """A frozen-encoder voice model's parts that training sets: `features` (waveform -> the
+    encoder's pooled layers, frozen), `speaker_norm` (whose prior is the training speakers'),
+    `head` (the linear layer) and `head_model` (pooled features and speaker inputs -> the
+    probabilities, through the model's own layers)."""
+
+    model: keras.Model
+    features: keras.Model
+    head_model: keras.Model
+    speaker_norm: keras.layers.Layer
+    head: keras.layers.Layer
+
+    @classmethod
+    def of(cls, model: keras.Model) -> "VoiceHead | None":
+        """The parts of a frozen Whisper model with a speaker prior; None for any other model."""
+        parts = frozen_parts(model)
+        if parts is None or "speaker_windows" not in {t.name for t in model.inputs}:
+            return None
+        encoder = next(layer for layer in model.layers if isinstance(layer, keras.Model)
+                       and any(sub.name == whisper.FEATURES for sub in layer.layers))
+        norm = encoder.get_layer("whisper_pooling").get_layer("speaker_norm")
+        return cls(model, parts[0], parts[1], norm, model.get_layer("probabilities"))
+
+    def trained(self) -> dict:
+        """What training set, by variable path: the head and the speaker prior (a preset's file)."""
+        return {v.path: np.asarray(v.numpy()) for v in [*self.head.weights, *self.speaker_norm.weights]}
 
 
 def _average_parts(members: list[keras.Model]) -> tuple[keras.Model, keras.Model] | None:

