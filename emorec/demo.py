@@ -104,7 +104,8 @@ def build_dataset(root: str, data_dir: str, config: str, clips: int, log: str) -
             builder.on_clip = bar.update
             builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=root))
     with open(summary_file) as f:
-        return ravdess_dataset_builder.format_summary(json.load(f)).splitlines()[0].removeprefix("RAVDESS build: ")
+        return ravdess_dataset_builder.format_summary(json.load(f), "RAVDESS").splitlines()[0].removeprefix(
+            "RAVDESS build: ")
 
 
 def train(data_dir: str, out: str, config: str, num_folds: int, log: str) -> str:

@@ -3,6 +3,7 @@ with a speaker and an emotion in RAVDESS's names, name every file they pass over
 speaker; the feature cache reads them straight from their files, resumes and says what it left
 out; the head learns from each clip only the classes its corpus has."""
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -11,11 +12,12 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 from sklearn.linear_model import LogisticRegression
 
-from emorec import corpora, feature_cache, models, presets, synthetic
+from emorec import building, corpora, feature_cache, models, presets, ravdess, synthetic
 from emorec.corpora import cremad
-from emorec.data import windows
+from emorec.data import datasets, windows
 from emorec.media.features import SAMPLE_RATE
 from trainers import masked_softmax
 
@@ -196,3 +198,44 @@ def test_a_preset_from_a_users_labelled_folder_predicts_and_exports(tmp_path):
     refused = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode != 0 and "a preset needs at least two classes" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def _build_cremad(manual_dir, data_dir, config):
+    from datasets.cremad import cremad_dataset_builder
+
+    builder = cremad_dataset_builder.Builder(data_dir=str(data_dir), config=config)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
+    return builder
+
+
+def test_cremad_builds_into_ravdess_example_format_that_the_windows_read(tmp_path):
+    manual = tmp_path / "CREMA-D" / "AudioWAV"
+    manual.mkdir(parents=True)
+    for actor in (1001, 1002, 1003):
+        for code, emotion in (("ANG", 5), ("SAD", 4)):
+            clip = ravdess.Clip(3, 1, emotion, 1, 1, 1, actor - 1000)
+            synthetic.write_wav(str(manual / f"{actor}_IEO_{code}_HI.wav"), synthetic.render_audio(clip, 1.0),
+                                SAMPLE_RATE)
+    (manual / "1003_IEO_XYZ_HI.wav").write_bytes(b"")
+    _build_cremad(manual.parent, tmp_path / "data", "audio")
+    builder = datasets.load_builder(str(tmp_path / "data"), "audio", "cremad")
+    assert datasets.actors_of(builder) == [1001, 1002, 1003]
+    summary = json.loads((tmp_path / "data" / "cremad" / "audio" / "1.0.0" / building.SUMMARY_FILE).read_text())
+    assert summary["examples_written"] == 6 and summary["problems"] == {"unparsable name": 1}
+    spec = windows.WindowSpec(frames=16, faces=False, audio=True)
+    labels = {name.decode(): int(label) for _, label, name in
+              tfds.as_numpy(windows.eval_dataset(builder, "actor_1002", spec, 8).unbatch())}
+    assert labels == {"1002_IEO_ANG_HI.wav": corpora.EMOTIONS.index("angry"),
+                      "1002_IEO_SAD_HI.wav": corpora.EMOTIONS.index("sad")}
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "crema-d")), reason="../shared/data/crema-d is not here")
+def test_cremads_own_videos_go_through_the_face_pipeline(tmp_path):
+    """The six real CREMA-D clips (flv, VP6 and MP3, actor 1001): faces found and cropped as RAVDESS's."""
+    builder = _build_cremad(os.path.join(SHARED, "crema-d"), tmp_path, "av")
+    examples = list(tfds.as_numpy(builder.as_dataset(split="actor_1001")))
+    assert len(examples) == 6
+    assert {corpora.EMOTIONS[e["label"]] for e in examples} == set(corpora.CremaD.classes)
+    for e in examples:
+        assert e["faces"].shape[1:] == (112, 112, 3) and e["face_fraction"] > 0.9
+        assert abs(len(e["waveform"]) / SAMPLE_RATE - len(e["faces"]) / e["fps"]) < 0.5

@@ -10,7 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
-from emorec import ravdess, synthetic
+from emorec import building, ravdess, synthetic
 from emorec.media import features
 
 from conftest import REAL_RAVDESS, ROOT, default_sigint
@@ -272,7 +272,7 @@ def test_an_unwritable_or_full_data_dir_is_one_line(sample_dir, tmp_path, capsys
         _build(sample_dir, tmp_path / "a_file" / "data", config="audio")
     # As `tfds build` ends on it (its exception hook); anything else goes on to the usual traceback.
     others = []
-    hook = ravdess_dataset_builder._one_line(lambda *e: others.append(e))
+    hook = building.one_line(lambda *e: others.append(e))
     hook(refused.type, refused.value, refused.tb)
     hook(ValueError, ValueError("a fault"), None)
     assert capsys.readouterr().err == f"tfds build: {refused.value}\n" and others[0][0] is ValueError

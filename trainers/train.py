@@ -45,7 +45,8 @@ flags.DEFINE_integer("frames", 16, "Window length W in video frames (audio: W / 
 flags.DEFINE_integer("image_size", 112, "Face size the model takes.")
 flags.DEFINE_enum("classes", "8", ["8", "7"], "8 RAVDESS emotions, or 7 without neutral (the reference study).")
 # Data.
-flags.DEFINE_string("data_dir", "~/tensorflow_datasets", "TFDS data_dir holding a built ravdess/<config>.")
+flags.DEFINE_string("data_dir", "~/tensorflow_datasets", "TFDS data_dir holding a built DATASET/<config>.")
+flags.DEFINE_enum("dataset", "ravdess", ["ravdess", "cremad"], "The corpus (datasets/DATASET, built with tfds build).")
 flags.DEFINE_string("config", "av", "Dataset config: av, audio, video (+ _song).")
 flags.DEFINE_integer("fold", 0, "Fold to run (1-based); 0 runs every fold in turn.")
 flags.DEFINE_integer("num_folds", None, "Folds of consecutive actors; default one per 4 actors present (6 for 24).")
@@ -361,14 +362,14 @@ def main(argv):
         except ValueError as error:  # a name that matches no layer, or a checkpoint that cannot be had
             raise app.UsageError(str(error)) from None
     try:
-        builder = datasets.load_builder(FLAGS.data_dir, FLAGS.config)
+        builder = datasets.load_builder(FLAGS.data_dir, FLAGS.config, FLAGS.dataset)
     except FileNotFoundError as error:
         raise app.UsageError(str(error)) from None
     actors = datasets.actors_of(builder)
     num_folds = FLAGS.num_folds or (6 if len(actors) == 24 else max(3, len(actors) // 4))
     folds = ravdess.folds(num_folds, actors)
     if FLAGS.fold > len(folds):
-        raise app.UsageError(f"--fold={FLAGS.fold}: ravdess/{FLAGS.config} here has {len(folds)} folds "
+        raise app.UsageError(f"--fold={FLAGS.fold}: {FLAGS.dataset}/{FLAGS.config} here has {len(folds)} folds "
                              f"({len(actors)} actors): give 1..{len(folds)}, or 0 for all of them")
     chosen = folds if FLAGS.fold == 0 else [folds[FLAGS.fold - 1]]
     run_dir = os.path.expanduser(FLAGS.model_dir or os.path.join("runs", FLAGS.model.replace("+", "_")))
@@ -377,7 +378,7 @@ def main(argv):
             _check_writable(flag, folder)
     if distribute.is_chief():
         run_lock.hold(run_dir)
-    logging.info("%s on ravdess/%s (%d actors), %d replica(s), folds %s", FLAGS.model, FLAGS.config, len(actors),
+    logging.info("%s on %s/%s (%d actors), %d replica(s), folds %s", FLAGS.model, FLAGS.dataset, FLAGS.config, len(actors),
                  strategy.num_replicas_in_sync, [f.number for f in chosen])
 
     try:
@@ -399,7 +400,7 @@ def main(argv):
                                            # How the training crops were made: the predictor crops alike.
                                            "face_pipeline": (builder.info.metadata or {}).get("face_pipeline")})
     test, val = summary["test_clip_accuracy"], summary["validation_clip_accuracy"]
-    print(f"{FLAGS.model} on ravdess/{FLAGS.config}, {len(results)} fold(s): clip-level test accuracy "
+    print(f"{FLAGS.model} on {FLAGS.dataset}/{FLAGS.config}, {len(results)} fold(s): clip-level test accuracy "
           f"{test['mean']:.3f} ± {test['std']:.3f} (UAR {summary['test_clip_uar']['mean']:.3f}), validation "
           f"{val['mean']:.3f}; {summary['train_seconds']['mean']:.0f} s per fold; run in {run_dir}"
           + (f"; exported to {exported}" if exported else ""))

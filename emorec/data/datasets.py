@@ -1,5 +1,5 @@
-"""The built RAVDESS dataset: where a `tfds build` put it, its actors, folds as TFDS splits,
-and the examples of a split with the features a model takes."""
+"""A built corpus dataset (ravdess, cremad): where a `tfds build` put it, its actors, folds as
+TFDS splits, and the examples of a split with the features a model takes."""
 from __future__ import annotations
 
 import os
@@ -10,14 +10,14 @@ import tensorflow_datasets as tfds
 from emorec import ravdess
 
 
-def dataset_dir(data_dir: str, config: str) -> str:
-    """The newest built version of ravdess/<config> under a TFDS data_dir."""
-    root = os.path.join(os.path.expanduser(data_dir), "ravdess", config)
+def dataset_dir(data_dir: str, config: str, name: str = "ravdess") -> str:
+    """The newest built version of <name>/<config> under a TFDS data_dir."""
+    root = os.path.join(os.path.expanduser(data_dir), name, config)
     versions = sorted((d for d in tf.io.gfile.listdir(root) if d.strip("/")[0].isdigit()),
                       key=lambda v: tuple(int(p) for p in v.strip("/").split("."))) if tf.io.gfile.exists(root) else []
     if not versions:
-        raise FileNotFoundError(f"no built ravdess/{config} in {data_dir}: build it with "
-                                f"`tfds build datasets/ravdess --config={config} --manual_dir=... --data_dir={data_dir}`")
+        raise FileNotFoundError(f"no built {name}/{config} in {data_dir}: build it with "
+                                f"`tfds build datasets/{name} --config={config} --manual_dir=... --data_dir={data_dir}`")
     return os.path.join(root, versions[-1].strip("/"))
 
 
@@ -45,14 +45,14 @@ def damaged_files(builder) -> list[str]:
     return damaged
 
 
-def load_builder(data_dir: str, config: str):
+def load_builder(data_dir: str, config: str, name: str = "ravdess"):
     """The built dataset, read without the builder's code; FileNotFoundError when it is not
     whole."""
-    path = dataset_dir(data_dir, config)
+    path = dataset_dir(data_dir, config, name)
     missing = missing_files(path)
     if missing:
         raise FileNotFoundError(f"{path} is not whole: {len(missing)} of its files are missing ({missing[0]}): build "
-                                f"it again with `tfds build datasets/ravdess --config={config} --manual_dir=... "
+                                f"it again with `tfds build datasets/{name} --config={config} --manual_dir=... "
                                 f"--data_dir={data_dir} --overwrite`")
     return tfds.builder_from_directory(path)
 
@@ -81,7 +81,7 @@ def examples(builder, split: str, faces: bool, audio: bool, skip_faces: bool = F
     features = builder.info.features
     for key, needed in (("faces", faces), ("waveform", audio)):
         if needed and key not in features:
-            raise ValueError(f"the model takes {key!r} but ravdess/{builder.info.config_name} has none: "
+            raise ValueError(f"the model takes {key!r} but {builder.info.name}/{builder.info.config_name} has none: "
                              "build a config that has it (`av` has both)")
     decoders = {"faces": tfds.decode.SkipDecoding()} if skip_faces and "faces" in features else None
     return builder.as_dataset(split=split, shuffle_files=False, decoders=decoders,

@@ -1,4 +1,4 @@
-"""One RAVDESS clip -> the features the dataset stores: faces, waveform, log-mel, labels."""
+"""One clip of a corpus -> the features the dataset stores: faces, waveform, log-mel, label."""
 from __future__ import annotations
 
 import collections
@@ -8,27 +8,20 @@ import os
 import cv2
 import numpy as np
 
-from emorec import ravdess
+from emorec import corpora, ravdess
 from emorec.media import faces, features, video
 
 
-def clip_example(source: ravdess.Source, *, with_faces: bool = True, with_audio: bool = True,
+def clip_example(clip: corpora.Clip, *, with_faces: bool = True, with_audio: bool = True,
                  pipeline: faces.FacePipeline = faces.FacePipeline()) -> dict:
-    """Features of one clip, or MediaError saying why it cannot be used.
+    """Features of one clip of any corpus, or MediaError saying why it cannot be used.
 
     Faces: one uint8 crop per video frame with its timestamp; the fraction of examined
     frames where a face was found. Audio: the 16 kHz waveform and its log-mel on the same
     clock (mel frame j starts at j * 10 ms, video frame i at timestamps[i]).
     """
-    clip = source.clip
-    example = {
-        "name": source.location.rsplit("/", 1)[-1].rsplit("!", 1)[-1],
-        "label": ravdess.label(clip.emotion),
-        "modality": clip.modality, "vocal_channel": clip.vocal_channel, "emotion": clip.emotion,
-        "intensity": clip.intensity, "statement": clip.statement, "repetition": clip.repetition,
-        "actor": clip.actor, "gender": clip.gender,
-    }
-    with video.local_file(source) as path:
+    example = {"name": os.path.basename(clip.member or clip.path), "label": corpora.EMOTIONS.index(clip.emotion)}
+    with video.local_file(clip) as path:
         media = video.decode(path, with_video=with_faces, with_audio=with_audio, max_width=pipeline.decode_width,
                              skip_deblocking=pipeline.fast_decode)
     if with_faces:

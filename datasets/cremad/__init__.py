@@ -1,0 +1,1 @@
+"""CREMA-D TFDS builder (`tfds build datasets/cremad --config=audio|av`)."""
