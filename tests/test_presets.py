@@ -49,6 +49,19 @@ def test_a_changed_or_missing_preset_file_is_refused_by_name(tmp_path, monkeypat
         presets.card("nope")
 
 
+def test_a_card_lacking_a_field_or_of_another_format_is_refused_in_a_line_naming_it(tmp_path):
+    folder = tmp_path / "mine"
+    shutil.copytree(presets.folder("ravdess_speech_whisper"), folder)
+    good = json.loads((folder / presets.CARD).read_text())
+    assert presets.card(str(folder))["name"] == "ravdess_speech_whisper"  # a preset given as its folder
+    for change, message in (({"licence": ...}, "lacks licence"), ({"format": 99}, "card format 99"),
+                            ({"accuracy": {"headline": "x"}}, "lacks accuracy.protocol")):
+        card = {k: v for k, v in {**good, **change}.items() if v is not ...}
+        (folder / presets.CARD).write_text(json.dumps(card))
+        with pytest.raises(presets.PresetError, match=f"{folder / presets.CARD}.*{message}"):
+            presets.card(str(folder))
+
+
 def test_arrays_are_written_byte_for_byte_the_same(tmp_path):
     arrays = {"probabilities/kernel": np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32),
               "speaker_norm/prior": np.ones((2, 4), np.float32)}

@@ -53,14 +53,30 @@ def folder(name: str) -> str:
                       f"or the folder of one that trainers/preset.py wrote")
 
 
+# What every card holds (a preset of members holds `members` in place of `model` and `files`),
+# and the card format this emorec reads.
+FORMAT = 1
+REQUIRED = ("format", "name", "version", "title", "modalities", "classes", "inputs", "face_pipeline", "trained_on",
+            "accuracy", "licence")
+
+
 def card(name: str) -> dict:
-    """The preset's card (preset.json)."""
+    """The preset's card (preset.json), checked: PresetError, in one line naming the file, for one
+    that cannot be read, lacks a field, or is of a format this emorec does not read."""
     path = os.path.join(folder(name), CARD)
     try:
         with open(path) as f:
-            return json.load(f)
+            loaded = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise PresetError(f"preset {name}: {path} cannot be read ({e}): write it again with its card's command") from None
+    missing = [k for k in REQUIRED + (("members",) if "members" in loaded else ("model", "files")) if k not in loaded]
+    missing += [f"accuracy.{k}" for k in ("headline", "protocol") if k not in loaded.get("accuracy", {})]
+    if missing:
+        raise PresetError(f"preset {name}: {path} lacks {', '.join(missing)}: write it again with its card's command")
+    if loaded["format"] != FORMAT:
+        raise PresetError(f"preset {name}: {path} is of card format {loaded['format']}, this emorec reads format "
+                          f"{FORMAT}: install the emorec that wrote it, or write it again with its card's command")
+    return loaded
 
 
 def sha256(path: str) -> str:
@@ -105,7 +121,7 @@ def save_voice(voice, card: dict, path: str) -> str:
     card naming them with their sha256; what benchmarks measured of an earlier version's exports
     stays on the card. Returns the folder."""
     digest = write_arrays(os.path.join(path, "head.npz"), voice.trained())
-    card = {**card, "files": {"head.npz": digest}}
+    card = {"format": FORMAT, **card, "files": {"head.npz": digest}}
     previous = os.path.join(path, CARD)
     if os.path.exists(previous):
         with open(previous) as f:
