@@ -34,15 +34,28 @@ class ServingModule(tf.Module):
 
     def __init__(self, model, class_names, face_pipeline: dict | None, checks: bool = True):
         super().__init__()
-        self.model, self.checks = model, checks
+        self.checks = checks
         self.class_names = tf.constant(list(class_names))
         # The crops the model trained on, for clients of TF Serving (which serves no file but the graph).
         self.face_pipeline = tf.constant(json.dumps(face_pipeline)) if face_pipeline else None
         # A speaker-normalised model also returns its speaker features of the request's audio, so
         # that a client adapts to the speaker as it goes (`emorec.enrolment.SpeakerState`); a
         # frozen encoder runs once for both outputs.
-        self.speaker_features = models.speaker_features(model)
-        self.parts = models.frozen_parts(model) if self.speaker_features is not None else None
+        features = models.speaker_features(model)
+        self._hold(model=model, speaker_features=features,
+                   parts=models.frozen_parts(model) if features is not None else None)
+
+    @tf.__internal__.tracking.no_automatic_dependency_tracking
+    def _hold(self, **keras_objects):
+        """Keeps the Keras model and its parts out of the SavedModel's object graph: there,
+        TensorFlow also saves each Keras model's own `serving_default`, which calls it with no
+        `training` argument; Keras then takes `training` from the first layer called, and a
+        Resizing layer's default is True (fer2013_faces), so that an `average` ran its other
+        members' dropout in that function, whose seed the object graph does not reach
+        ("KeyError: ... captures tensor seed_generator_state ... not reachable from root",
+        the default preset). The signatures' variables are saved all the same (`export`)."""
+        for name, value in keras_objects.items():
+            setattr(self, name, value)
 
     def __call__(self, inputs):
         if self.checks:
@@ -158,10 +171,9 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     path = os.path.join(base, str(version))
     signatures = _signatures(module, model)
     # The TensorFlow variables the signatures read, tracked themselves (as Keras's own export
-    # does): tracked only through the Keras model, they reach the SavedModel's object graph but
-    # not the restore op of its MetaGraph, which TF Serving's loader runs ("Could not find
-    # variable" at the first request); so is a layer of a member of `models.average` (a
-    # dropout's seed), which the object graph does not reach at all.
+    # does): the module holds the Keras model untracked (`ServingModule._hold`), and tracked
+    # only through it they reached the SavedModel's object graph but not the restore op of its
+    # MetaGraph, which TF Serving's loader runs ("Could not find variable" at the first request).
     module.function_variables = list({id(v): v for f in signatures.values() for v in f.variables}.values())
     tf.saved_model.save(module, path, signatures=signatures)
     # TF Serving ignores extra files: a record for people and tools beside the graph (clients

@@ -210,3 +210,34 @@ def test_the_raw_signature_refuses_nan_and_unscaled_audio(seven_class):
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             function(waveform=tf.constant(bad, tf.float32))
     assert function(waveform=tf.zeros((1, samples)))["probabilities"].shape == (1, 7)
+
+
+def _faces_then_voice_average():
+    """A tiny `models.average` shaped like the default preset's: first a faces member whose first
+    layer is a Resizing (fer2013_faces: its `training` default is True), then a voice member with
+    dropout (ravdess_speech_whisper's head)."""
+    import keras
+
+    faces = keras.Input((2, 8, 8, 3), dtype="uint8", name="faces")
+    x = keras.layers.Flatten()(keras.layers.Resizing(4, 4)(keras.layers.Reshape((16, 8, 3))(faces)))
+    face_member = keras.Model(faces, keras.layers.Dense(8, activation="softmax")(x), name="faces_member")
+    waveform = keras.Input((64,), name="waveform")
+    x = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(waveform))
+    voice_member = keras.Model(waveform, keras.layers.Dense(8, activation="softmax")(x), name="voice_member")
+    return models.average([face_member, voice_member])
+
+
+def test_an_average_of_faces_and_a_voice_with_dropout_exports_and_serves_alike(tmp_path):
+    """The default preset's shape: its export failed ("captures tensor seed_generator_state ...
+    not reachable from root"), as TensorFlow also saved the Keras model's own serving function,
+    in which the Resizing layer's default turned the voice member's dropout on."""
+    model, names = _faces_then_voice_average(), [f"c{i}" for i in range(8)]
+    rng = np.random.default_rng(0)
+    batch = {"faces": rng.integers(0, 256, (3, 2, 8, 8, 3), dtype=np.uint8),
+             "waveform": rng.uniform(-0.5, 0.5, (3, 64)).astype(np.float32)}
+    expected = serving.KerasModel(model, names).predict(batch)["probabilities"]
+    path = export.export(model, str(tmp_path), "average", names, version=1)
+    for outputs in (serving.LocalModel(path).predict(batch), serving_standin._run(path, "serving_default", batch),
+                    serving.TFLiteModel(export.export_tflite(model, str(tmp_path / "average.tflite"), names))
+                    .predict(batch)):
+        np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)  # no dropout anywhere
