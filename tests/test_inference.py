@@ -251,6 +251,24 @@ def test_refusals_come_before_any_work_in_one_line(seven_class_audio, tmp_path, 
     assert "\n" not in err
 
 
+@pytest.mark.parametrize("option, value, says", [
+    ("--smoothing", "1.5", "must be in [0, 1)"), ("--smoothing", "1", "must be in [0, 1)"),
+    ("--smoothing", "-0.1", "must be in [0, 1)"), ("--smoothing", "nan", "must be in [0, 1)"),
+    ("--max_width", "-5", "must be at least 1 pixel"), ("--max_width", "0", "must be at least 1 pixel"),
+    ("--max_frames", "-1", "must be at least 1"), ("--max_frames", "0", "must be at least 1"),
+    ("--stride", "0", "must be at least 1 frame"), ("--detect_every", "-2", "must be at least 1"),
+    ("--rest_port", "70000", "must be a port, 1 to 65535"), ("--grpc_port", "0", "must be a port, 1 to 65535")])
+def test_option_values_out_of_range_are_refused_in_one_line_before_any_work(tmp_path, capsys, option, value, says):
+    """`--smoothing 1.5` wrote "probabilities" from 3.42 to -2.98; `--max_width 0` fell back to
+    the default width unsaid."""
+    with pytest.raises(SystemExit) as refused:
+        cli.main([str(tmp_path / "clip.mp4"), option, value, "--out", str(tmp_path / "out")])
+    assert refused.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"emorec-predict: {option} ") and f": {says}" in line, line
+    assert not (tmp_path / "out").exists()
+
+
 def test_inputs_with_one_base_name_keep_their_own_outputs(seven_class_audio, tmp_path):
     first, second = tmp_path / "a" / "03-01-05-01-01-01-01.wav", tmp_path / "b" / "03-01-05-01-01-01-01.wav"
     for path, seconds in ((first, 1.0), (second, 2.0)):

@@ -47,7 +47,8 @@ def parse(argv):
     parser.add_argument("--grpc_port", type=int, default=8500)
     parser.add_argument("--mode", choices=("queue", "per-frame"), default="queue")
     parser.add_argument("--stride", type=int, help="queue mode: frames between predictions (default W/2)")
-    parser.add_argument("--smoothing", type=float, default=0.0, help="queue mode: moving-average weight of the past, 0..1")
+    parser.add_argument("--smoothing", type=float, default=0.0,
+                        help="queue mode: moving-average weight of the past, 0 (none, the default) to under 1")
     parser.add_argument("--detect_every", type=int, default=2, help="run the face detector on every n-th frame")
     parser.add_argument("--max_width", type=int, help="frames are scaled down to this width (default: the "
                         "export's face pipeline, the width its training frames were decoded at)")
@@ -61,6 +62,8 @@ def parse(argv):
     parser.add_argument("--out", default="predictions", help="output folder")
     parser.add_argument("--annotate", action="store_true", help="also write a copy of the video with box and emotion")
     args = parser.parse_args(argv)
+    for option, value, allowed in out_of_range(args):  # before any work, as the trainer's flags are
+        parser.exit(2, f"{parser.prog}: --{option} {value}: must be {allowed}\n")
     if args.list_presets:
         return args
     if args.input is None:
@@ -73,6 +76,25 @@ def parse(argv):
     if not (args.model or args.serving):
         args.preset = args.preset or presets.DEFAULT
     return args
+
+
+# Each numeric option's range, in the words a refusal says it (argparse checks the type only).
+OPTION_RANGES = {
+    "smoothing": (lambda v: 0 <= v < 1, "in [0, 1): the weight of the past in the moving average, 0 for none "
+                  "(1 would repeat the first prediction for ever)"),
+    "stride": (lambda v: v >= 1, "at least 1 frame"),
+    "detect_every": (lambda v: v >= 1, "at least 1 (every frame)"),
+    "max_width": (lambda v: v >= 1, "at least 1 pixel"),
+    "max_frames": (lambda v: v >= 1, "at least 1"),
+    "rest_port": (lambda v: 1 <= v <= 65535, "a port, 1 to 65535"),
+    "grpc_port": (lambda v: 1 <= v <= 65535, "a port, 1 to 65535"),
+}
+
+
+def out_of_range(args) -> list[tuple[str, object, str]]:
+    """(option, value, its range) for each option given a value outside its range."""
+    return [(option, getattr(args, option), allowed) for option, (holds, allowed) in OPTION_RANGES.items()
+            if getattr(args, option) is not None and not holds(getattr(args, option))]
 
 
 def list_presets() -> str:
