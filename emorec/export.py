@@ -126,6 +126,24 @@ def next_version(base: str) -> int:
     return (latest_version(base) or 0) + 1
 
 
+def version_path(export_dir: str, name: str, version: int | None = None, overwrite: bool = False) -> str:
+    """EXPORT_DIR/NAME/VERSION to write: `version`, or one past the newest there. ValueError for a
+    version under 1 (TF Serving serves the folders named 1, 2, ...: "-3" or "0" would be written
+    and never served) and FileExistsError for one already there, which TF Serving may be serving
+    and which nothing asked to replace, unless `overwrite`."""
+    base = os.path.join(export_dir, name)
+    if version is None:
+        return os.path.join(base, str(next_version(base)))
+    if version < 1:
+        raise ValueError(f"--version {version}: versions are numbered from 1 (TF Serving serves the folders "
+                         "named 1, 2, ...)")
+    path = os.path.join(base, str(version))
+    if tf.io.gfile.exists(path) and not overwrite:
+        raise FileExistsError(f"--version {version}: {path} already exists: give another version (the next is "
+                              f"{next_version(base)}), or --overwrite to replace it")
+    return path
+
+
 def _module(model, class_names, metadata: dict | None, checks: bool = True) -> ServingModule:
     classes = model.outputs[0].shape[-1]
     if len(class_names) != classes:
@@ -163,13 +181,17 @@ def _info(model, name: str, version, class_names, metadata: dict | None) -> dict
 
 
 def export(model, export_dir: str, name: str, class_names, version: int | None = None,
-           metadata: dict | None = None) -> str:
-    """Writes the SavedModel and returns its path; the version defaults to one past the newest."""
+           metadata: dict | None = None, overwrite: bool = False) -> str:
+    """Writes the SavedModel and returns its path; the version defaults to one past the newest.
+    A version already there is refused (`version_path`) unless `overwrite`, which replaces it
+    whole: the old folder is removed just before the new one is written, so that no file of the
+    old export stays beside the new one's."""
+    path = version_path(export_dir, name, version, overwrite)
+    version = int(os.path.basename(path))
     module = _module(model, class_names, metadata)
-    base = os.path.join(export_dir, name)
-    version = version or next_version(base)
-    path = os.path.join(base, str(version))
     signatures = _signatures(module, model)
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.rmtree(path)
     # The TensorFlow variables the signatures read, tracked themselves (as Keras's own export
     # does): the module holds the Keras model untracked (`ServingModule._hold`), and tracked
     # only through it they reached the SavedModel's object graph but not the restore op of its
@@ -249,22 +271,24 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
     parser.add_argument("preset", help=f"a preset ({', '.join(presets.names())})")
     parser.add_argument("--export_dir", default="saved_models", help="SavedModels go to EXPORT_DIR/PRESET/VERSION")
-    parser.add_argument("--version", type=int, help="default: one past the newest there")
+    parser.add_argument("--version", type=int, help="default: one past the newest there; from 1")
+    parser.add_argument("--overwrite", action="store_true", help="replace --version if it exists (refused otherwise)")
     parser.add_argument("--tflite", action="store_true", help="also EXPORT_DIR/PRESET.tflite (float32)")
     parser.add_argument("--int8", action="store_true", help="also EXPORT_DIR/PRESET.int8.tflite (int8 weights)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         card = presets.card(args.preset)
+        version_path(args.export_dir, args.preset, args.version, args.overwrite)  # said before the model loads
         if args.int8 and not card.get("tflite_int8", {}).get("holds"):
             raise ValueError(f"{args.preset} is not offered with int8 weights: "
                              f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")
         model = models.from_preset(args.preset)
-    except (ValueError, ModuleNotFoundError) as e:
+    except (ValueError, ModuleNotFoundError, FileExistsError) as e:
         print(f"emorec-export: {e}", file=sys.stderr)
         return 2
     metadata = {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
                 "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
-    written = [export(model, args.export_dir, args.preset, card["classes"], args.version, metadata)]
+    written = [export(model, args.export_dir, args.preset, card["classes"], args.version, metadata, args.overwrite)]
     for wanted, int8, suffix in ((args.tflite, False, ".tflite"), (args.int8, True, ".int8.tflite")):
         if wanted:
             written.append(export_tflite(model, os.path.join(args.export_dir, args.preset + suffix), card["classes"],

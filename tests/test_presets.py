@@ -264,3 +264,23 @@ def test_every_preset_exports_as_a_savedmodel_and_tflite_that_serve_alike(name, 
     np.testing.assert_allclose(serving_standin._run(str(tmp_path / name / "1"), "serving_default", batch)
                                ["probabilities"], expected, atol=1e-5)
     np.testing.assert_allclose(lite.predict(batch)["probabilities"], expected, atol=1e-3)
+
+
+def test_emorec_export_refuses_a_version_that_exists_or_is_under_1_before_any_work(tmp_path, capsys):
+    """`--version 1` wrote over the version TF Serving may be serving; `--version -3` wrote a
+    folder named -3 (and 0 was taken as no version)."""
+    from emorec import export
+
+    served = tmp_path / "fer2013_faces" / "1"
+    served.mkdir(parents=True)
+    (served / "saved_model.pb").write_bytes(b"served")
+    assert export.main(["fer2013_faces", f"--export_dir={tmp_path}", "--version=1"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emorec-export: --version 1: {served} already exists: give another version (the next is 2), or "
+        "--overwrite to replace it"]
+    assert (served / "saved_model.pb").read_bytes() == b"served"
+    for version in ("-3", "0"):
+        assert export.main(["fer2013_faces", f"--export_dir={tmp_path}", f"--version={version}"]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"emorec-export: --version {version}: versions are numbered from 1")
+    assert sorted(p.name for p in (tmp_path / "fer2013_faces").iterdir()) == ["1"]

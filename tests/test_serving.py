@@ -241,3 +241,15 @@ def test_an_average_of_faces_and_a_voice_with_dropout_exports_and_serves_alike(t
                     serving.TFLiteModel(export.export_tflite(model, str(tmp_path / "average.tflite"), names))
                     .predict(batch)):
         np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)  # no dropout anywhere
+
+
+def test_an_existing_version_is_replaced_only_when_asked_and_then_whole(tmp_path):
+    model, names = models.build("wave_cnn1d", num_classes=7, frames=4), list(SEVEN)
+    path = export.export(model, str(tmp_path), "audio", names, version=1)
+    (tmp_path / "audio" / "1" / "left_over.txt").write_text("from the old export")
+    with pytest.raises(FileExistsError, match=f"{path} already exists: give another version .*--overwrite"):
+        export.export(model, str(tmp_path), "audio", names, version=1)
+    assert export.export(model, str(tmp_path), "audio", names, version=1, overwrite=True) == path
+    assert not (tmp_path / "audio" / "1" / "left_over.txt").exists()
+    assert serving.read_export_info(serving.LocalModel(path))["class_names"] == names
+    assert export.export(model, str(tmp_path), "audio", names) == str(tmp_path / "audio" / "2")  # the next, unasked
