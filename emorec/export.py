@@ -24,7 +24,8 @@ import tempfile
 import tensorflow as tf
 
 from emorec import models
-from emorec.signatures import MAX_BATCH, RANGES, SIGNATURE, SPEAKER_FEATURES, shape_text
+from emorec.signatures import (MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES,
+                               shape_text)
 
 
 class ServingModule(tf.Module):
@@ -112,7 +113,21 @@ def checked(inputs: dict, specs: dict) -> dict:
                        tf.debugging.assert_less_equal(tf.reduce_max(value), high, f"{name}: expected {meaning}")]
         with tf.control_dependencies(checks):
             out[name] = tf.identity(value)
+    if "speaker_stats" in out:
+        out["speaker_stats"] = _checked_deviations(out["speaker_stats"], out.get("speaker_windows"))
     return out
+
+
+def _checked_deviations(stats, windows):
+    """`stats` once the graph has checked its standard deviations as `serving.check_inputs` does:
+    none negative, none zero for a speaker heard (`windows` > 0, or any without `windows`). Read
+    after the other checks (`windows` too has passed them: one batch size)."""
+    lowest = tf.reduce_min(tf.reshape(stats[:, 1], [tf.shape(stats)[0], -1]), axis=1)
+    heard = windows > 0 if windows is not None else tf.ones_like(lowest, tf.bool)
+    valid = tf.reduce_all(lowest >= 0) & tf.reduce_all(tf.logical_not(heard) | (lowest > 0))
+    message = SPEAKER_DEVIATIONS + (NOT_HEARD if windows is not None else "")
+    with tf.control_dependencies([tf.debugging.assert_equal(valid, True, message)]):
+        return tf.identity(stats)
 
 
 def latest_version(base: str) -> int | None:
