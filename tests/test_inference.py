@@ -116,6 +116,32 @@ def test_speaker_audio_sets_the_speakers_statistics(exports, tmp_path):
     assert any(abs(a["probabilities"][c] - b["probabilities"][c]) > 1e-4 for a, b in zip(own, given) for c in CLASSES)
 
 
+def test_speaker_audio_for_a_model_without_speaker_statistics_is_refused_in_one_line(exports, tmp_path, capsys):
+    """It was ignored without a word (a preset of faces alone, and any other such model)."""
+    clip = _clip(tmp_path / "01-01-05-01-01-01-03.mp4")
+    other = _clip(tmp_path / "01-01-01-01-01-01-03.mp4")
+    for model in (["--preset", "fer2013_faces"], ["--model", exports["video"]]):
+        out = tmp_path / model[0].strip("-")
+        assert cli.main([clip, *model, "--speaker_audio", other, "--out", str(out)]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith("emorec-predict: --speaker_audio: ") and "takes no speaker statistics" in line, line
+        assert model[0] == "--model" or not out.exists()  # a preset's is known before any work
+
+
+def test_silent_speaker_audio_is_said_and_not_taken_as_the_speakers_speech(exports, tmp_path, capsys):
+    """A digitally silent --speaker_audio was enrolled: its windows counted as the speaker heard,
+    and its statistics (the floor's deviations) normalised the input."""
+    clip = _clip(tmp_path / "01-01-05-01-01-01-03.mp4")
+    silent = tmp_path / "silence.wav"
+    synthetic.write_wav(str(silent), np.zeros(2 * synthetic.SAMPLE_RATE, np.float32), synthetic.SAMPLE_RATE)
+    own = _run(clip, "--model", exports["av"], "--out", tmp_path / "own")
+    capsys.readouterr()
+    given = _run(clip, "--model", exports["av"], "--out", tmp_path / "given", "--speaker_audio", silent)
+    err = capsys.readouterr().err
+    assert f"note: --speaker_audio {silent}: silent audio (peak " in err and "every --speaker_audio was silent" in err
+    assert given["rows"] == own["rows"] and given["meta"]["speaker"] == own["meta"]["speaker"]
+
+
 def test_an_input_shorter_than_a_window_gets_the_padded_window_training_gives_it(exports, tmp_path):
     """Training and evaluation score a clip shorter than one window on that window padded (its
     last face repeated, silence after its audio); the predictor does the same at the end."""
