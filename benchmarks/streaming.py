@@ -83,7 +83,7 @@ def main(argv):
     for label, (name, options) in MODELS.items():
         # Exported afresh: exports made by older versions lack what the predictor now reads.
         path = export.export(models.build(name, **options), str(workdir / "models"), name.replace("+", "_"),
-                             ravdess.EMOTIONS, version=1)
+                             ravdess.EMOTIONS, version=1, overwrite=True)
         for mode in ("queue", "per-frame"):
             measure(path, str(clip), mode)  # warm-up: graph loading and tracing
             rows.append([label, mode, *measure(path, str(clip), mode)])

@@ -24,7 +24,8 @@ import tempfile
 import tensorflow as tf
 
 from emorec import models
-from emorec.signatures import MAX_BATCH, RANGES, SIGNATURE, SPEAKER_FEATURES, shape_text
+from emorec.signatures import (MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES,
+                               shape_text)
 
 
 class ServingModule(tf.Module):
@@ -34,15 +35,28 @@ class ServingModule(tf.Module):
 
     def __init__(self, model, class_names, face_pipeline: dict | None, checks: bool = True):
         super().__init__()
-        self.model, self.checks = model, checks
+        self.checks = checks
         self.class_names = tf.constant(list(class_names))
         # The crops the model trained on, for clients of TF Serving (which serves no file but the graph).
         self.face_pipeline = tf.constant(json.dumps(face_pipeline)) if face_pipeline else None
         # A speaker-normalised model also returns its speaker features of the request's audio, so
         # that a client adapts to the speaker as it goes (`emorec.enrolment.SpeakerState`); a
         # frozen encoder runs once for both outputs.
-        self.speaker_features = models.speaker_features(model)
-        self.parts = models.frozen_parts(model) if self.speaker_features is not None else None
+        features = models.speaker_features(model)
+        self._hold(model=model, speaker_features=features,
+                   parts=models.frozen_parts(model) if features is not None else None)
+
+    @tf.__internal__.tracking.no_automatic_dependency_tracking
+    def _hold(self, **keras_objects):
+        """Keeps the Keras model and its parts out of the SavedModel's object graph: there,
+        TensorFlow also saves each Keras model's own `serving_default`, which calls it with no
+        `training` argument; Keras then takes `training` from the first layer called, and a
+        Resizing layer's default is True (fer2013_faces), so that an `average` ran its other
+        members' dropout in that function, whose seed the object graph does not reach
+        ("KeyError: ... captures tensor seed_generator_state ... not reachable from root",
+        the default preset). The signatures' variables are saved all the same (`export`)."""
+        for name, value in keras_objects.items():
+            setattr(self, name, value)
 
     def __call__(self, inputs):
         if self.checks:
@@ -99,7 +113,21 @@ def checked(inputs: dict, specs: dict) -> dict:
                        tf.debugging.assert_less_equal(tf.reduce_max(value), high, f"{name}: expected {meaning}")]
         with tf.control_dependencies(checks):
             out[name] = tf.identity(value)
+    if "speaker_stats" in out:
+        out["speaker_stats"] = _checked_deviations(out["speaker_stats"], out.get("speaker_windows"))
     return out
+
+
+def _checked_deviations(stats, windows):
+    """`stats` once the graph has checked its standard deviations as `serving.check_inputs` does:
+    none negative, none zero for a speaker heard (`windows` > 0, or any without `windows`). Read
+    after the other checks (`windows` too has passed them: one batch size)."""
+    lowest = tf.reduce_min(tf.reshape(stats[:, 1], [tf.shape(stats)[0], -1]), axis=1)
+    heard = windows > 0 if windows is not None else tf.ones_like(lowest, tf.bool)
+    valid = tf.reduce_all(lowest >= 0) & tf.reduce_all(tf.logical_not(heard) | (lowest > 0))
+    message = SPEAKER_DEVIATIONS + (NOT_HEARD if windows is not None else "")
+    with tf.control_dependencies([tf.debugging.assert_equal(valid, True, message)]):
+        return tf.identity(stats)
 
 
 def latest_version(base: str) -> int | None:
@@ -111,6 +139,24 @@ def latest_version(base: str) -> int | None:
 
 def next_version(base: str) -> int:
     return (latest_version(base) or 0) + 1
+
+
+def version_path(export_dir: str, name: str, version: int | None = None, overwrite: bool = False) -> str:
+    """EXPORT_DIR/NAME/VERSION to write: `version`, or one past the newest there. ValueError for a
+    version under 1 (TF Serving serves the folders named 1, 2, ...: "-3" or "0" would be written
+    and never served) and FileExistsError for one already there, which TF Serving may be serving
+    and which nothing asked to replace, unless `overwrite`."""
+    base = os.path.join(export_dir, name)
+    if version is None:
+        return os.path.join(base, str(next_version(base)))
+    if version < 1:
+        raise ValueError(f"--version {version}: versions are numbered from 1 (TF Serving serves the folders "
+                         "named 1, 2, ...)")
+    path = os.path.join(base, str(version))
+    if tf.io.gfile.exists(path) and not overwrite:
+        raise FileExistsError(f"--version {version}: {path} already exists: give another version (the next is "
+                              f"{next_version(base)}), or --overwrite to replace it")
+    return path
 
 
 def _module(model, class_names, metadata: dict | None, checks: bool = True) -> ServingModule:
@@ -150,18 +196,21 @@ def _info(model, name: str, version, class_names, metadata: dict | None) -> dict
 
 
 def export(model, export_dir: str, name: str, class_names, version: int | None = None,
-           metadata: dict | None = None) -> str:
-    """Writes the SavedModel and returns its path; the version defaults to one past the newest."""
+           metadata: dict | None = None, overwrite: bool = False) -> str:
+    """Writes the SavedModel and returns its path; the version defaults to one past the newest.
+    A version already there is refused (`version_path`) unless `overwrite`, which replaces it
+    whole: the old folder is removed just before the new one is written, so that no file of the
+    old export stays beside the new one's."""
+    path = version_path(export_dir, name, version, overwrite)
+    version = int(os.path.basename(path))
     module = _module(model, class_names, metadata)
-    base = os.path.join(export_dir, name)
-    version = version or next_version(base)
-    path = os.path.join(base, str(version))
     signatures = _signatures(module, model)
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.rmtree(path)
     # The TensorFlow variables the signatures read, tracked themselves (as Keras's own export
-    # does): tracked only through the Keras model, they reach the SavedModel's object graph but
-    # not the restore op of its MetaGraph, which TF Serving's loader runs ("Could not find
-    # variable" at the first request); so is a layer of a member of `models.average` (a
-    # dropout's seed), which the object graph does not reach at all.
+    # does): the module holds the Keras model untracked (`ServingModule._hold`), and tracked
+    # only through it they reached the SavedModel's object graph but not the restore op of its
+    # MetaGraph, which TF Serving's loader runs ("Could not find variable" at the first request).
     module.function_variables = list({id(v): v for f in signatures.values() for v in f.variables}.values())
     tf.saved_model.save(module, path, signatures=signatures)
     # TF Serving ignores extra files: a record for people and tools beside the graph (clients
@@ -237,23 +286,25 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
     parser.add_argument("preset", help=f"a preset ({', '.join(presets.names())}), or the folder of one trainers/preset.py wrote")
     parser.add_argument("--export_dir", default="saved_models", help="SavedModels go to EXPORT_DIR/PRESET/VERSION")
-    parser.add_argument("--version", type=int, help="default: one past the newest there")
+    parser.add_argument("--version", type=int, help="default: one past the newest there; from 1")
+    parser.add_argument("--overwrite", action="store_true", help="replace --version if it exists (refused otherwise)")
     parser.add_argument("--tflite", action="store_true", help="also EXPORT_DIR/PRESET.tflite (float32)")
     parser.add_argument("--int8", action="store_true", help="also EXPORT_DIR/PRESET.int8.tflite (int8 weights)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         card = presets.card(args.preset)
+        version_path(args.export_dir, card["name"], args.version, args.overwrite)  # said before the model loads
         if args.int8 and not card.get("tflite_int8", {}).get("holds"):
             raise ValueError(f"{args.preset} is not offered with int8 weights: "
                              f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")
         model = models.from_preset(args.preset)
-    except (ValueError, ModuleNotFoundError) as e:
+    except (ValueError, ModuleNotFoundError, FileExistsError) as e:
         print(f"emorec-export: {e}", file=sys.stderr)
         return 2
     metadata = {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
                 "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
     # Named by its card: a preset given as a folder's path exports under its name, not the path.
-    written = [export(model, args.export_dir, card["name"], card["classes"], args.version, metadata)]
+    written = [export(model, args.export_dir, card["name"], card["classes"], args.version, metadata, args.overwrite)]
     for wanted, int8, suffix in ((args.tflite, False, ".tflite"), (args.int8, True, ".int8.tflite")):
         if wanted:
             written.append(export_tflite(model, os.path.join(args.export_dir, card["name"] + suffix), card["classes"],

@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from emorec import quiet_native_logs
-from emorec.signatures import MAX_BATCH, RANGES, SIGNATURE, SPEAKER_FEATURES, shape_text
+from emorec.signatures import (MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES,
+                               shape_text)
 
 
 def _input_signature(function) -> dict:
@@ -63,11 +64,31 @@ def check_inputs(inputs: dict, signature: dict) -> dict:
     if max(batches.values(), default=0) > MAX_BATCH:
         raise ValueError(f"a request holds at most {MAX_BATCH} windows, this one {max(batches.values())}: "
                          "send them in parts")
+    _check_speaker_stats(checked)
     return checked
 
 
+def _check_speaker_stats(inputs: dict) -> None:
+    """ValueError, in one line, for `speaker_stats` whose standard deviations are negative, or
+    zero for a speaker heard (`SPEAKER_DEVIATIONS`): such a request changed the output rather
+    than failing. The exported graph refuses the same (`export.checked`)."""
+    stats = inputs.get("speaker_stats")
+    if stats is None or not stats.size:
+        return
+    lowest = stats[:, 1].reshape(len(stats), -1).min(1)
+    heard = inputs["speaker_windows"] > 0 if "speaker_windows" in inputs else np.ones(len(stats), bool)
+    if (lowest < 0).any() or (lowest[heard] == 0).any():
+        raise ValueError(f"{SPEAKER_DEVIATIONS}, got {lowest.min():.4g}: compute them with emorec.enrolment"
+                         + (NOT_HEARD if "speaker_windows" in inputs else ""))
+
+
 def _zeros(signature: dict) -> dict:
-    return {name: np.zeros([1 if e is None else e for e in shape], dtype) for name, (shape, dtype) in signature.items()}
+    """A request of zeros, but for the speaker's deviations: ones (a speaker, as `check_inputs` wants)."""
+    request = {name: np.zeros([1 if e is None else e for e in shape], dtype)
+               for name, (shape, dtype) in signature.items()}
+    if "speaker_stats" in request:
+        request["speaker_stats"][:, 1] = 1
+    return request
 
 
 def read_export_info(model) -> dict:

@@ -15,6 +15,12 @@ SPEAKER_FEATURES = "speaker_features"  # speaker-normalised exports: the enrolme
 RANGES = {"faces": (0, 255, "uint8 RGB, 0-255"),
           "waveform": (-1.0, 1.0, "float32 16 kHz samples in [-1, 1]"),
           "speaker_windows": (0.0, np.inf, "how many windows of the speaker were heard, 0 or more")}
+# speaker_stats' second row holds standard deviations, which the model divides by: negative
+# ones flip the features, zeros divide by zero; zeros throughout are a speaker not heard yet, for a
+# model with a prior (`speaker_windows` 0), which then reads nothing of them.
+SPEAKER_DEVIATIONS = ("speaker_stats: expected the mean and standard deviation of each feature of the speaker, the "
+                      "deviations (speaker_stats[:, 1]) positive")
+NOT_HEARD = " (a speaker not heard yet: zeros, with speaker_windows 0)"
 # The most windows one request may hold: a bound on a request's memory (4,096 windows of
 # faces took more than 8 GB); the export's metadata states it, its graph enforces it.
 MAX_BATCH = 64

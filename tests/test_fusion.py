@@ -182,3 +182,34 @@ def test_baseline_reads_zenodo_zips_in_place_and_names_clips_by_ravdess_name(aud
     assert len(set(names)) == 16 and all(ravdess.parse(n).actor in (1, 2) for n in names)
     np.testing.assert_array_equal(names, kept["folders"][2])
     np.testing.assert_allclose(kept["zips"][0], kept["folders"][0], atol=1e-6)
+
+
+def test_fuse_and_centre_refuse_an_out_dir_holding_an_input_or_another_run(tmp_path):
+    """--out_dir pointing at an input run, or at another finished run, was written over; the
+    rerun of the same command still replaces its own."""
+    labels = np.arange(8)
+    parts = {"validation": (_confident(labels), labels), "test": (_confident(labels), labels)}
+    for name in ("a", "b"):
+        _fake_run(tmp_path / name, {1: parts, 2: parts, 3: parts})
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def evaluate(*argv):
+        return subprocess.run([sys.executable, "-m", "emorec.evaluation", *map(str, argv)], cwd=ROOT, env=ENV,
+                              capture_output=True, text=True)
+
+    a, b, fused = tmp_path / "a", tmp_path / "b", tmp_path / "fused"
+    for command, said in ((["fuse", a, b, f"--out_dir={a}"], f"--out_dir {a} is the input run {a}: writing there "
+                           "would overwrite it"),
+                          (["centre", b, f"--out_dir={b}"], f"--out_dir {b} is the input run {b}"),
+                          (["centre", a, f"--out_dir={b}"], f"--out_dir {b} holds another run ({b}/summary.json): "
+                           "give another folder, or remove that one first")):
+        out = evaluate(*command)
+        [line] = out.stderr.strip().splitlines()
+        assert out.returncode == 1 and line.startswith(f"emorec-evaluate {command[0]}: {said}"), out.stderr
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert evaluate("fuse", a, b, f"--out_dir={fused}").returncode == 0
+    assert evaluate("fuse", a, b, f"--out_dir={fused}").returncode == 0  # the same command again: its own run
+    out = evaluate("fuse", b, a, f"--out_dir={fused}")  # another fusion
+    assert out.returncode == 1 and f"--out_dir {fused} holds another run" in out.stderr
+    out = evaluate("centre", a, f"--out_dir={fused}")
+    assert out.returncode == 1 and f"--out_dir {fused} holds another run" in out.stderr

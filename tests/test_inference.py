@@ -116,6 +116,32 @@ def test_speaker_audio_sets_the_speakers_statistics(exports, tmp_path):
     assert any(abs(a["probabilities"][c] - b["probabilities"][c]) > 1e-4 for a, b in zip(own, given) for c in CLASSES)
 
 
+def test_speaker_audio_for_a_model_without_speaker_statistics_is_refused_in_one_line(exports, tmp_path, capsys):
+    """It was ignored without a word (a preset of faces alone, and any other such model)."""
+    clip = _clip(tmp_path / "01-01-05-01-01-01-03.mp4")
+    other = _clip(tmp_path / "01-01-01-01-01-01-03.mp4")
+    for model in (["--preset", "fer2013_faces"], ["--model", exports["video"]]):
+        out = tmp_path / model[0].strip("-")
+        assert cli.main([clip, *model, "--speaker_audio", other, "--out", str(out)]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith("emorec-predict: --speaker_audio: ") and "takes no speaker statistics" in line, line
+        assert model[0] == "--model" or not out.exists()  # a preset's is known before any work
+
+
+def test_silent_speaker_audio_is_said_and_not_taken_as_the_speakers_speech(exports, tmp_path, capsys):
+    """A digitally silent --speaker_audio was enrolled: its windows counted as the speaker heard,
+    and its statistics (the floor's deviations) normalised the input."""
+    clip = _clip(tmp_path / "01-01-05-01-01-01-03.mp4")
+    silent = tmp_path / "silence.wav"
+    synthetic.write_wav(str(silent), np.zeros(2 * synthetic.SAMPLE_RATE, np.float32), synthetic.SAMPLE_RATE)
+    own = _run(clip, "--model", exports["av"], "--out", tmp_path / "own")
+    capsys.readouterr()
+    given = _run(clip, "--model", exports["av"], "--out", tmp_path / "given", "--speaker_audio", silent)
+    err = capsys.readouterr().err
+    assert f"note: --speaker_audio {silent}: silent audio (peak " in err and "every --speaker_audio was silent" in err
+    assert given["rows"] == own["rows"] and given["meta"]["speaker"] == own["meta"]["speaker"]
+
+
 def test_an_input_shorter_than_a_window_gets_the_padded_window_training_gives_it(exports, tmp_path):
     """Training and evaluation score a clip shorter than one window on that window padded (its
     last face repeated, silence after its audio); the predictor does the same at the end."""
@@ -249,6 +275,24 @@ def test_refusals_come_before_any_work_in_one_line(seven_class_audio, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("emorec-predict: TF Serving model 'audio' at 127.0.0.1:1 (rest) does not answer")
     assert "\n" not in err
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--smoothing", "1.5", "must be in [0, 1)"), ("--smoothing", "1", "must be in [0, 1)"),
+    ("--smoothing", "-0.1", "must be in [0, 1)"), ("--smoothing", "nan", "must be in [0, 1)"),
+    ("--max_width", "-5", "must be at least 1 pixel"), ("--max_width", "0", "must be at least 1 pixel"),
+    ("--max_frames", "-1", "must be at least 1"), ("--max_frames", "0", "must be at least 1"),
+    ("--stride", "0", "must be at least 1 frame"), ("--detect_every", "-2", "must be at least 1"),
+    ("--rest_port", "70000", "must be a port, 1 to 65535"), ("--grpc_port", "0", "must be a port, 1 to 65535")])
+def test_option_values_out_of_range_are_refused_in_one_line_before_any_work(tmp_path, capsys, option, value, says):
+    """`--smoothing 1.5` wrote "probabilities" from 3.42 to -2.98; `--max_width 0` fell back to
+    the default width unsaid."""
+    with pytest.raises(SystemExit) as refused:
+        cli.main([str(tmp_path / "clip.mp4"), option, value, "--out", str(tmp_path / "out")])
+    assert refused.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"emorec-predict: {option} ") and f": {says}" in line, line
+    assert not (tmp_path / "out").exists()
 
 
 def test_inputs_with_one_base_name_keep_their_own_outputs(seven_class_audio, tmp_path):

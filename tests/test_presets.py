@@ -246,3 +246,54 @@ def test_emorec_export_writes_a_preset_for_tf_serving_and_tflite_and_refuses_int
     assert export.main(["ravdess_speech_whisper", f"--export_dir={tmp_path / 'no'}", "--int8"]) == 2
     assert "ravdess_speech_whisper is not offered with int8 weights" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()  # refused before any work
+
+
+@pytest.mark.slow  # the Whisper presets: about 2 min each here, most of it TFLite's conversion
+@pytest.mark.parametrize("name", presets.names())
+def test_every_preset_exports_as_a_savedmodel_and_tflite_that_serve_alike(name, tmp_path, capsys):
+    """`emorec-export NAME --tflite` for every shipped preset (the default failed: "captures tensor
+    seed_generator_state ... not reachable from root"), each served in process, as TF Serving
+    loads it, and as TFLite, to the same probabilities."""
+    import serving_standin
+    from emorec import export
+
+    if "voice" in presets.card(name)["modalities"] and not WHISPER:
+        pytest.skip("the Whisper weight packages are not installed")
+    assert export.main([name, f"--export_dir={tmp_path}", "--tflite"]) == 0, capsys.readouterr().err
+    saved = serving.LocalModel(str(tmp_path / name / "1"))
+    lite = serving.TFLiteModel(str(tmp_path / f"{name}.tflite"))
+    assert lite.signature == saved.signature
+    assert serving.read_export_info(saved) == serving.read_export_info(lite)
+    rng = np.random.default_rng(4)
+    batch = {}
+    if "faces" in saved.signature:
+        batch["faces"] = rng.integers(0, 256, (1, *saved.signature["faces"][0][1:]), dtype=np.uint8)
+    if "waveform" in saved.signature:
+        batch["waveform"] = rng.uniform(-0.3, 0.3, (1, saved.signature["waveform"][0][1])).astype(np.float32)
+    if "speaker_stats" in saved.signature:  # a speaker enrolled from another recording
+        state = enrolment.enrol(saved, [rng.uniform(-0.3, 0.3, 16000 * 5).astype(np.float32)])
+        batch.update({k: np.asarray(v)[None] for k, v in state.inputs(saved.signature).items()})
+    expected = saved.predict(batch)["probabilities"]
+    np.testing.assert_allclose(serving_standin._run(str(tmp_path / name / "1"), "serving_default", batch)
+                               ["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(lite.predict(batch)["probabilities"], expected, atol=1e-3)
+
+
+def test_emorec_export_refuses_a_version_that_exists_or_is_under_1_before_any_work(tmp_path, capsys):
+    """`--version 1` wrote over the version TF Serving may be serving; `--version -3` wrote a
+    folder named -3 (and 0 was taken as no version)."""
+    from emorec import export
+
+    served = tmp_path / "fer2013_faces" / "1"
+    served.mkdir(parents=True)
+    (served / "saved_model.pb").write_bytes(b"served")
+    assert export.main(["fer2013_faces", f"--export_dir={tmp_path}", "--version=1"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emorec-export: --version 1: {served} already exists: give another version (the next is 2), or "
+        "--overwrite to replace it"]
+    assert (served / "saved_model.pb").read_bytes() == b"served"
+    for version in ("-3", "0"):
+        assert export.main(["fer2013_faces", f"--export_dir={tmp_path}", f"--version={version}"]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"emorec-export: --version {version}: versions are numbered from 1")
+    assert sorted(p.name for p in (tmp_path / "fer2013_faces").iterdir()) == ["1"]

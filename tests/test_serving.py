@@ -121,6 +121,9 @@ RAW_REQUESTS = [  # what a client that skips emorec's checks can send TF Serving
     ("clipped", lambda r: {**r, "waveform": np.clip(r["waveform"] * 40, -1.9, 1.9)},
      r"waveform: expected float32 16 kHz samples in \[-1, 1\]"),
     ("size", lambda r: {k: np.repeat(v[:1], 65, 0) for k, v in r.items()}, "a request holds at most 64 windows"),
+    ("deviations", lambda r: {**r, "speaker_stats": r["speaker_stats"] * np.array([1, -1], np.float32)[:, None]},
+     r"speaker_stats: expected the mean and standard deviation of each feature of the speaker, the deviations "
+     r"\(speaker_stats\[:, 1\]\) positive"),
 ]
 
 
@@ -210,3 +213,71 @@ def test_the_raw_signature_refuses_nan_and_unscaled_audio(seven_class):
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             function(waveform=tf.constant(bad, tf.float32))
     assert function(waveform=tf.zeros((1, samples)))["probabilities"].shape == (1, 7)
+
+
+def _faces_then_voice_average():
+    """A tiny `models.average` shaped like the default preset's: first a faces member whose first
+    layer is a Resizing (fer2013_faces: its `training` default is True), then a voice member with
+    dropout (ravdess_speech_whisper's head)."""
+    import keras
+
+    faces = keras.Input((2, 8, 8, 3), dtype="uint8", name="faces")
+    x = keras.layers.Flatten()(keras.layers.Resizing(4, 4)(keras.layers.Reshape((16, 8, 3))(faces)))
+    face_member = keras.Model(faces, keras.layers.Dense(8, activation="softmax")(x), name="faces_member")
+    waveform = keras.Input((64,), name="waveform")
+    x = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(waveform))
+    voice_member = keras.Model(waveform, keras.layers.Dense(8, activation="softmax")(x), name="voice_member")
+    return models.average([face_member, voice_member])
+
+
+def test_an_average_of_faces_and_a_voice_with_dropout_exports_and_serves_alike(tmp_path):
+    """The default preset's shape: its export failed ("captures tensor seed_generator_state ...
+    not reachable from root"), as TensorFlow also saved the Keras model's own serving function,
+    in which the Resizing layer's default turned the voice member's dropout on."""
+    model, names = _faces_then_voice_average(), [f"c{i}" for i in range(8)]
+    rng = np.random.default_rng(0)
+    batch = {"faces": rng.integers(0, 256, (3, 2, 8, 8, 3), dtype=np.uint8),
+             "waveform": rng.uniform(-0.5, 0.5, (3, 64)).astype(np.float32)}
+    expected = serving.KerasModel(model, names).predict(batch)["probabilities"]
+    path = export.export(model, str(tmp_path), "average", names, version=1)
+    for outputs in (serving.LocalModel(path).predict(batch), serving_standin._run(path, "serving_default", batch),
+                    serving.TFLiteModel(export.export_tflite(model, str(tmp_path / "average.tflite"), names))
+                    .predict(batch)):
+        np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)  # no dropout anywhere
+
+
+def test_an_existing_version_is_replaced_only_when_asked_and_then_whole(tmp_path):
+    model, names = models.build("wave_cnn1d", num_classes=7, frames=4), list(SEVEN)
+    path = export.export(model, str(tmp_path), "audio", names, version=1)
+    (tmp_path / "audio" / "1" / "left_over.txt").write_text("from the old export")
+    with pytest.raises(FileExistsError, match=f"{path} already exists: give another version .*--overwrite"):
+        export.export(model, str(tmp_path), "audio", names, version=1)
+    assert export.export(model, str(tmp_path), "audio", names, version=1, overwrite=True) == path
+    assert not (tmp_path / "audio" / "1" / "left_over.txt").exists()
+    assert serving.read_export_info(serving.LocalModel(path))["class_names"] == names
+    assert export.export(model, str(tmp_path), "audio", names) == str(tmp_path / "audio" / "2")  # the next, unasked
+
+
+def test_speaker_stats_with_a_deviation_under_zero_or_zero_for_a_speaker_heard_are_refused(speaker_av):
+    """A negative standard deviation was accepted and flipped the normalised features."""
+    local = serving.LocalModel(speaker_av)
+    rng = np.random.default_rng(0)
+    good = {"faces": rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8),
+            "waveform": rng.normal(0, 0.1, (2, local.signature["waveform"][0][1])).astype(np.float32),
+            "speaker_stats": np.stack([np.zeros((2, 64)), np.ones((2, 64))], 1).astype(np.float32)}
+    local.predict(good)
+    for std, said in ((-0.5, "-0.5"), (0.0, "0")):
+        stats = good["speaker_stats"].copy()
+        stats[1, 1, 7] = std
+        with pytest.raises(ValueError, match=rf"speaker_stats: .* deviations \(speaker_stats\[:, 1\]\) positive, "
+                                             rf"got {said}: compute them with emorec.enrolment$") as refused:
+            local.predict({**good, "speaker_stats": stats})
+        assert "\n" not in str(refused.value)
+    # A model with a prior: zeros are a speaker not heard yet (speaker_windows 0), and only then.
+    signature = {"speaker_stats": ((None, 2, 3), np.float32), "speaker_windows": ((None,), np.float32)}
+    cold = {"speaker_stats": np.zeros((2, 2, 3), np.float32), "speaker_windows": np.zeros(2, np.float32)}
+    serving.check_inputs(cold, signature)
+    with pytest.raises(ValueError, match=r"got 0: .*\(a speaker not heard yet: zeros, with speaker_windows 0\)"):
+        serving.check_inputs({**cold, "speaker_windows": np.array([0, 3], np.float32)}, signature)
+    with pytest.raises(ValueError, match="got -1"):
+        serving.check_inputs({**cold, "speaker_stats": -np.ones((2, 2, 3), np.float32)}, signature)

@@ -26,6 +26,7 @@ import numpy as np
 from emorec import ravdess
 from emorec.evaluation import predictions, runs
 from emorec.media import audio, video
+import trainers
 
 # name: (openSMILE feature set, SVM kernel, hyperparameter grid)
 FEATURE_SETS = {
@@ -133,4 +134,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    trainers.run(main, "trainers.baseline")

@@ -27,6 +27,7 @@ from emorec import distribute, export, feature_cache, folders, metrics, models, 
 from emorec.data import datasets, windows
 from emorec.evaluation import predictions, runs
 from emorec.models import torchvision_weights
+import trainers
 from trainers import checkpoints, run_lock
 
 # Keras warns that the input "ran out of data" when it looks one batch past an epoch's last:
@@ -407,4 +408,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    trainers.run(main, "trainers.train")

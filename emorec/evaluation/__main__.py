@@ -38,11 +38,12 @@ def _summary_line(what: str, summary: dict, model_dir: str) -> str:
 
 
 def centre(run_dirs: list[str]):
-    from emorec.evaluation import centring
+    from emorec.evaluation import centring, runs
 
     if len(run_dirs) != 1:
         raise app.UsageError("centre takes one run folder")
     model_dir = _OUT_DIR.value or run_dirs[0] + "_centred"
+    runs.check_new_run(model_dir, run_dirs, "centre")
     results, summary = centring.centre_run(run_dirs[0], model_dir, _ALPHA_STEP.value)
     for r in results:
         print(f"fold {r['fold']}: alpha {r['alpha']:.1f}, validation {r['validation']['clip']['accuracy']:.3f}, "
@@ -51,11 +52,12 @@ def centre(run_dirs: list[str]):
 
 
 def fuse(run_dirs: list[str]):
-    from emorec.evaluation import fusion
+    from emorec.evaluation import fusion, runs
 
     if len(run_dirs) < 2:
         raise app.UsageError("fuse takes two or more run folders")
     model_dir = _OUT_DIR.value or "runs/fusion"
+    runs.check_new_run(model_dir, run_dirs, "fuse")
     results, summary = fusion.fuse_runs(run_dirs, model_dir, _WEIGHT_STEP.value)
     for r in results:
         print(f"fold {r['fold']}: weights {r['weights']}, validation {r['validation']['clip']['accuracy']:.3f}, "

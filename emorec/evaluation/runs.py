@@ -64,6 +64,29 @@ def read_summary(run_dir: str) -> dict:
         return json.load(f)
 
 
+def check_new_run(out_dir: str, inputs: list[str], kind: str) -> None:
+    """Refuses, before any work, an --out_dir that a derived run (`kind`: centre, fuse) would
+    write over: one of its `inputs`, a folder holding another finished run (its summary.json)
+    or the folds of one unfinished or still running (fold_K without a summary). The rerun of
+    the same command, the same kind of run from the same inputs, replaces its own."""
+    target = os.path.realpath(out_dir)
+    for run_dir in inputs:
+        if os.path.realpath(run_dir) == target:
+            raise ValueError(f"--out_dir {out_dir} is the input run {run_dir}: writing there would overwrite it; "
+                             "give another folder")
+    if os.path.exists(os.path.join(out_dir, SUMMARY)):
+        summary = read_summary(out_dir)
+        made_by = {"alpha": "centre", "weights": "fuse"}
+        kinds = {made_by[k] for fold in summary.get("per_fold", [])[:1] for k in fold if k in made_by}
+        if kinds != {kind} or [os.path.realpath(r) for r in summary.get("runs", [])] != \
+                [os.path.realpath(r) for r in inputs]:
+            raise ValueError(f"--out_dir {out_dir} holds another run ({os.path.join(out_dir, SUMMARY)}): give "
+                             "another folder, or remove that one first")
+    elif os.path.isdir(out_dir) and any(name.startswith("fold_") for name in os.listdir(out_dir)):
+        raise ValueError(f"--out_dir {out_dir} holds the folds of another run without its {SUMMARY} (one unfinished "
+                         "or still running): give another folder")
+
+
 def member_seconds(members: list[dict]) -> list[float]:
     """Per fold, what a run derived from runs with these summaries cost: the sum of its
     members' training (every run lists its folds' seconds in fold order)."""

@@ -47,7 +47,8 @@ def parse(argv):
     parser.add_argument("--grpc_port", type=int, default=8500)
     parser.add_argument("--mode", choices=("queue", "per-frame"), default="queue")
     parser.add_argument("--stride", type=int, help="queue mode: frames between predictions (default W/2)")
-    parser.add_argument("--smoothing", type=float, default=0.0, help="queue mode: moving-average weight of the past, 0..1")
+    parser.add_argument("--smoothing", type=float, default=0.0,
+                        help="queue mode: moving-average weight of the past, 0 (none, the default) to under 1")
     parser.add_argument("--detect_every", type=int, default=2, help="run the face detector on every n-th frame")
     parser.add_argument("--max_width", type=int, help="frames are scaled down to this width (default: the "
                         "export's face pipeline, the width its training frames were decoded at)")
@@ -61,6 +62,8 @@ def parse(argv):
     parser.add_argument("--out", default="predictions", help="output folder")
     parser.add_argument("--annotate", action="store_true", help="also write a copy of the video with box and emotion")
     args = parser.parse_args(argv)
+    for option, value, allowed in out_of_range(args):  # before any work, as the trainer's flags are
+        parser.exit(2, f"{parser.prog}: --{option} {value}: must be {allowed}\n")
     if args.list_presets:
         return args
     if args.input is None:
@@ -73,6 +76,25 @@ def parse(argv):
     if not (args.model or args.serving):
         args.preset = args.preset or presets.DEFAULT
     return args
+
+
+# Each numeric option's range, in the words a refusal says it (argparse checks the type only).
+OPTION_RANGES = {
+    "smoothing": (lambda v: 0 <= v < 1, "in [0, 1): the weight of the past in the moving average, 0 for none "
+                  "(1 would repeat the first prediction for ever)"),
+    "stride": (lambda v: v >= 1, "at least 1 frame"),
+    "detect_every": (lambda v: v >= 1, "at least 1 (every frame)"),
+    "max_width": (lambda v: v >= 1, "at least 1 pixel"),
+    "max_frames": (lambda v: v >= 1, "at least 1"),
+    "rest_port": (lambda v: 1 <= v <= 65535, "a port, 1 to 65535"),
+    "grpc_port": (lambda v: 1 <= v <= 65535, "a port, 1 to 65535"),
+}
+
+
+def out_of_range(args) -> list[tuple[str, object, str]]:
+    """(option, value, its range) for each option given a value outside its range."""
+    return [(option, getattr(args, option), allowed) for option, (holds, allowed) in OPTION_RANGES.items()
+            if getattr(args, option) is not None and not holds(getattr(args, option))]
 
 
 def list_presets() -> str:
@@ -170,11 +192,30 @@ def track_ahead(source, pipeline: faces.FacePipeline):
     return boxes, detected[nearest], np.ones(count, bool)
 
 
+def speaker_recordings(paths: list[str]) -> list[np.ndarray]:
+    """--speaker_audio's waveforms, read once for every input, less those that are silent (the
+    builder's rule, `clip_features.doubts`), each said: silence tells nothing of the speaker's
+    voice, and its windows would count as the speaker heard."""
+    kept = []
+    for path in paths:
+        waveform = audio.load_audio(path)
+        silent = [detail for reason, detail, _ in clip_features.doubts(waveform) if reason == "silent audio"]
+        if silent:
+            print(f"note: --speaker_audio {path}: silent audio ({silent[0]}): not taken as the speaker's speech",
+                  file=sys.stderr)
+        else:
+            kept.append(waveform)
+    return kept
+
+
 def run(args):
     """Predicts every input (a folder's files in turn): yields each one's result, or its error
     for a folder's file that cannot be read (the others go on)."""
     if args.preset:
-        presets.card(args.preset)  # an unknown name is said first
+        card = presets.card(args.preset)  # an unknown name is said first
+        if args.speaker_audio and "speaker_stats" not in card["inputs"]:
+            raise ValueError(f"--speaker_audio: preset {args.preset} takes no speaker statistics (it reads "
+                             f"{' + '.join(card['modalities'])}): leave --speaker_audio out")
     check_out(args.out)
     if args.input.isdigit() and os.path.exists(args.input):
         print(f"note: {args.input} is read as camera {args.input}; for the file of that name, write ./{args.input}",
@@ -183,10 +224,11 @@ def run(args):
     for path in paths:
         if not path.isdigit():
             check_file(path)  # said before the model loads, not after
+    recordings = speaker_recordings(args.speaker_audio) if args.speaker_audio else None
     loaded, speaker = {}, None  # models by preset (a folder may hold video and audio); one speaker's state
     for path in paths:
         try:
-            result = predict_input(args, path, loaded, speaker)
+            result = predict_input(args, path, loaded, speaker, recordings)
         except MediaError as e:
             if len(paths) == 1:
                 raise
@@ -196,7 +238,8 @@ def run(args):
         yield result
 
 
-def predict_input(args, path: str, loaded: dict, speaker) -> dict:
+def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.ndarray] | None = None) -> dict:
+    """`recordings`: --speaker_audio's (`speaker_recordings`), None without it."""
     source, key = None, None
     if args.preset:  # the input decides which of a preset's members runs
         pipeline = faces.FacePipeline.from_dict(presets.card(args.preset)["face_pipeline"])
@@ -204,21 +247,27 @@ def predict_input(args, path: str, loaded: dict, speaker) -> dict:
         key, note = preset_for(args.preset, source)
         if note and key not in loaded:  # once per folder
             print(note, file=sys.stderr)
+            if recordings is not None and "speaker_stats" not in presets.card(key)["inputs"]:
+                print(f"note: preset {key} takes no speaker statistics: --speaker_audio is not used for it",
+                      file=sys.stderr)
     if key not in loaded:
         loaded[key] = load_model(args, key)
     model, info, described = loaded[key]
+    if recordings is not None and "speaker_stats" not in model.signature and not args.preset:
+        raise ValueError(f"--speaker_audio: {described} takes no speaker statistics: leave --speaker_audio out")
     class_names, pipeline = info["class_names"], faces.FacePipeline.from_dict(info["face_pipeline"])
     source = source or open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
     if "faces" in model.signature and not source.has_video:
         raise ValueError(f"{path} has no picture, and this model takes faces: use an audio-only model")
     prior = "speaker_windows" in model.signature
     if "speaker_stats" in model.signature:
-        if args.speaker_audio and speaker is None:
-            speaker = enrolment.enrol(model, [audio.load_audio(p) for p in args.speaker_audio])
+        if recordings and speaker is None:
+            speaker = enrolment.enrol(model, recordings)
         if prior and args.speaker == "cold":
             speaker = None
         if not prior and speaker is None:
-            print("note: this model normalises per speaker and no --speaker_audio was given, so the speaker's "
+            given = "every --speaker_audio was silent" if recordings is not None else "no --speaker_audio was given"
+            print(f"note: this model normalises per speaker and {given}, so the speaker's "
                   "statistics come from this input's own audio; a short input tells little about its speaker "
                   "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
