@@ -15,7 +15,7 @@ AUDIO_RUNS  ?= runs/ravdess_audio
 AUDIO_SPEAKER ?= $(wildcard $(RAVDESS_DIR)/Audio_Speech_Actors_01-24/Actor_01/*.wav $(RAVDESS_DIR)/Actor_01/03-01-*.wav)
 AUDIO_CLIP  ?= $(firstword $(wildcard $(RAVDESS_DIR)/clips/01-01-07-02-02-01-01.mp4 $(RAVDESS_DIR)/*/01-01-*.mp4 $(RAVDESS_DIR)/*/03-01-*.wav))
 
-.PHONY: install install-whisper demo test test-all ravdess-audio ravdess-audio-results ravdess-whisper preset-speech clean
+.PHONY: install install-whisper demo test test-all ravdess-audio ravdess-audio-results ravdess-whisper preset-speech preset-speech-corpora clean
 comma := ,
 # Each target installs the extras it runs (setup.py): `make demo` builds and trains, the tests
 # run everything (the presets' Whisper weights and the Dask build included), the RAVDESS targets add
@@ -114,15 +114,20 @@ ravdess-whisper: $(VENV)/.extras-build+train+baselines+whisper
 	$(VENV)/bin/emorec-predict $(AUDIO_CLIP) --model=$$(ls -d $(AUDIO_RUNS)/saved_models/whisper_base/* | sort -V | tail -1) \
 	  $(if $(AUDIO_SPEAKER),--speaker_audio $(AUDIO_SPEAKER)) --out=$(AUDIO_RUNS)/whisper_predictions
 
-# The speech preset emorec/presets/ravdess_speech_whisper from a RAVDESS folder: builds the `audio`
-# config, caches the Whisper base and tiny.en features of every clip (about 6 min here), measures
-# the recipe over actor-independent folds (runs/presets/ravdess_speech_whisper/speaker_adaptation.md
-# and .png: accuracy by clips of the speaker heard before) and writes the head trained on every
-# actor with its card. About 14 min on 2 cores; run again, it writes the same bytes.
-preset-speech: $(VENV)/.extras-build+train+whisper
-	$(VENV)/bin/tfds build datasets/ravdess --config=audio --manual_dir=$(RAVDESS_DIR) --data_dir=$(AUDIO_RUNS)/tfds
-	TF_ENABLE_ONEDNN_OPTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m trainers.preset --flagfile=trainers/configs/preset_ravdess_speech.cfg \
-	  --data_dir=$(AUDIO_RUNS)/tfds --command="make preset-speech"
+# The speech presets (trainers/preset.py): the encoders' features of every clip cached once in
+# runs/features (resumable), the recipe measured over speaker-independent folds of each corpus
+# learnt from and across corpora (runs/presets/PRESET/corpora.md and .png), then the head on every
+# speaker, written with its card into emorec/presets/PRESET. CREMA-D's audio laid out as
+# ../shared/data/README.md says (CREMAD_DIR) is scored by the RAVDESS preset and learnt from by
+# speech_whisper_corpora.
+CREMAD_DIR ?= /data/corpora/cremad
+preset_train = TF_ENABLE_ONEDNN_OPTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m trainers.preset --flagfile=trainers/configs/$(1).cfg
+preset-speech: $(VENV)/.extras-train+whisper
+	$(call preset_train,preset_ravdess_speech) --corpus=ravdess:$(RAVDESS_DIR) \
+	  $(if $(wildcard $(CREMAD_DIR)),--score_corpus=cremad:$(CREMAD_DIR)) --command="make preset-speech"
+preset-speech-corpora: $(VENV)/.extras-train+whisper
+	$(call preset_train,preset_speech_corpora) --corpus=ravdess:$(RAVDESS_DIR) --corpus=cremad:$(CREMAD_DIR) \
+	  --command="make preset-speech-corpora"
 
 # Everything, the slow end-to-end tests too.
 test-all: install

@@ -196,7 +196,8 @@ def test_a_preset_from_a_users_labelled_folder_predicts_and_exports(tmp_path):
     for label in ("joy", "sadness", "rage"):
         shutil.rmtree(root / label)
     refused = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    assert refused.returncode != 0 and "a preset needs at least two classes" in refused.stderr
+    assert refused.returncode != 0 and refused.stderr.startswith("trainers.preset: mine (")
+    assert "a preset needs at least two classes" in refused.stderr and len(refused.stderr.splitlines()) == 1
     assert "Traceback" not in refused.stderr
 
 

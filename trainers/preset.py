@@ -36,6 +36,8 @@ from absl import app, flags
 import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
 
+import trainers
+
 from emorec import corpora, feature_cache, metrics, models, plots, presets
 from emorec.data import windows
 from emorec.media.features import speaker_statistics
@@ -433,4 +435,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    trainers.run(main, "trainers.preset")
