@@ -283,8 +283,10 @@ def study_folds(study: Study, recipe: Recipe) -> list[corpora.Fold] | None:
             for k in range(min(len(f) for f in by_corpus))]
 
 
-def measure(voice: models.VoiceHead, study: Study, recipe: Recipe) -> dict:
-    """Every figure of the module doc: {'folds': {corpus: {part: [per fold]}}, 'cross': {'A -> B': result}}."""
+def measure(voice: models.VoiceHead, study: Study, recipe: Recipe, work_dir: str) -> dict:
+    """Every figure of the module doc: {'folds': {corpus: {part: [per fold]}}, 'cross': {'A -> B': result}};
+    each fold's test head in `work_dir`/fold_K/head.npz (benchmarks.faces_voice scores the speakers
+    it never heard with it)."""
     folds = study_folds(study, recipe)
     results = {"folds": {name: {"validation": [], "test": []} for name in study.learnt}, "cross": {}}
     start = None  # each fit starts where the last ended: fewer iterations to the same optimum
@@ -293,6 +295,8 @@ def measure(voice: models.VoiceHead, study: Study, recipe: Recipe) -> dict:
         for part, trained_on, scored in (("validation", fold.train, fold.validation),
                                          ("test", fold.train + fold.validation, fold.test)):
             start, seconds = train_head(voice, study, trained_on, recipe, rng, start)
+            if part == "test":
+                presets.write_arrays(os.path.join(work_dir, f"fold_{fold.number}", "head.npz"), voice.trained())
             for name in study.learnt:
                 result = score(voice, study, [s for s in scored if s.startswith(name + "/")], recipe, rng)
                 results["folds"][name][part].append(result)
@@ -415,7 +419,7 @@ def main(argv):
     if len(study.classes) != 8:  # the head is as wide as the preset's classes
         voice = models.VoiceHead.of(models.build(FLAGS.model, num_classes=len(study.classes), frames=FLAGS.frames,
                                                  **options))
-    results = measure(voice, study, recipe)
+    results = measure(voice, study, recipe, work_dir)
     text = table(results, recipe)
     with open(os.path.join(work_dir, "corpora.md"), "w") as f:
         f.write(text)
