@@ -42,6 +42,11 @@ def _run(prog: str, module: str, function: str = "main") -> int:
 
 
 def predict() -> int:
+    if sys.argv[1:] == ["--list-presets"]:  # the cards alone: no TensorFlow to start
+        from emorec import presets
+
+        print(presets.listing())
+        return 0
     return _run("emorec-predict", "emorec.inference.cli")
 
 

@@ -190,6 +190,12 @@ def test_list_presets_and_an_unknown_preset(capsys):
     for name in presets.names():
         assert name in out and presets.card(name)["accuracy"]["headline"] in out
     assert f"{presets.DEFAULT} (the default)" in out
+    # The command lists them from the cards alone, without starting TensorFlow.
+    listed = subprocess.run([sys.executable, "-c", "import sys; from emorec import commands; "
+                             "sys.argv = ['emorec-predict', '--list-presets']; commands.predict(); "
+                             "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
+                            capture_output=True, text=True, check=True)
+    assert listed.stdout.splitlines()[-1] == "False False" and out in listed.stdout
     assert cli.main(["x.mp4", "--preset", "nope"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"emorec-predict: unknown preset 'nope'; presets: {', '.join(presets.names())} (emorec-predict --list-presets)"]

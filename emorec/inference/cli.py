@@ -97,16 +97,6 @@ def out_of_range(args) -> list[tuple[str, object, str]]:
             if getattr(args, option) is not None and not holds(getattr(args, option))]
 
 
-def list_presets() -> str:
-    lines = []
-    for name in presets.names():
-        card = presets.card(name)
-        default = " (the default)" if name == presets.DEFAULT else ""
-        lines.append(f"{name}{default}: {card['title']}\n  reads {' + '.join(card['modalities'])}; "
-                     f"{card['accuracy']['headline']}")
-    return "\n".join(lines)
-
-
 def preset_for(name: str, source) -> tuple[str, str | None]:
     """(`name` or the member of it that reads what the input has (voice, faces), a note saying so)."""
     card = presets.card(name)
@@ -325,7 +315,7 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
 def main(argv=None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.list_presets:
-        print(list_presets())
+        print(presets.listing())
         return 0
     failed, described = 0, None
     try:

@@ -137,3 +137,15 @@ def headline(name: str) -> str:
     """One line: the preset, what it reads, and its measured accuracy with the data it was measured on."""
     c = card(name)
     return f"{name} v{c['version']} ({' + '.join(c['modalities'])}): {c['accuracy']['headline']}"
+
+
+def listing() -> str:
+    """`emorec-predict --list-presets`: each preset, what it reads, and where its accuracy holds
+    (its headline: within the corpora it learnt from, and on those it never heard)."""
+    lines = []
+    for name in names():
+        c = card(name)
+        default = " (the default)" if name == DEFAULT else ""
+        lines.append(f"{name}{default}: {c['title']}\n  reads {' + '.join(c['modalities'])}; "
+                     f"{c['accuracy']['headline']}")
+    return "\n".join(lines)
