@@ -197,8 +197,8 @@ def test_list_presets_and_an_unknown_preset(capsys):
                             capture_output=True, text=True, check=True)
     assert listed.stdout.splitlines()[-1] == "False False" and out in listed.stdout
     assert cli.main(["x.mp4", "--preset", "nope"]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [
-        f"emorec-predict: unknown preset 'nope'; presets: {', '.join(presets.names())} (emorec-predict --list-presets)"]
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"emorec-predict: unknown preset 'nope'; presets: {', '.join(presets.names())}")
 
 
 @needs_whisper
