@@ -51,9 +51,11 @@ LARGEST_AV_GAP_SECONDS = 0.5
 
 
 def doubts(waveform: np.ndarray | None = None, video_seconds: float | None = None,
-           face_fraction: float | None = None, window_seconds: float = SHORTEST_SECONDS) -> list[tuple[str, str, bool]]:
+           face_fraction: float | None = None, window_seconds: float = SHORTEST_SECONDS,
+           noted_padding: float = 0.0) -> list[tuple[str, str, bool]]:
     """(reason, detail, kept) for each rule above that a clip breaks: the builder's rules, and
-    the notes emorec-predict gives an input (`window_seconds`: its model's window)."""
+    the notes emorec-predict gives an input (`window_seconds`: its model's window; a short input is
+    noted only when padding is more than `noted_padding` of that window)."""
     found = []
     seconds = {}
     if waveform is not None:
@@ -72,7 +74,7 @@ def doubts(waveform: np.ndarray | None = None, video_seconds: float | None = Non
         found.append(("faces mostly lost", f"a face in {face_fraction:.0%} of the examined frames; "
                       "the others hold their neighbours' boxes (face_detected says which)", True))
     shortest = min(seconds.values(), default=window_seconds)
-    if shortest < window_seconds:
+    if shortest < window_seconds * (1 - noted_padding):
         found.append(("short", f"{shortest:.2f} s, under one {window_seconds:.2f} s window: "
                       f"{1 - shortest / window_seconds:.0%} of it is padding", True))
     return found
