@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from benchmarks.common import ROOT, print_table
 from emorec import models, ravdess
 from emorec.media.faces import FacePipeline

@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 from absl import app
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from benchmarks.common import SHARED, print_table
 from emorec.media import faces, video
 

@@ -25,7 +25,6 @@ import pathlib
 import numpy as np
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from benchmarks.common import ROOT, print_table
 from benchmarks import face_crops  # its --workdir: the builds are shared
 from benchmarks.face_crops import REAL, build_originals, fer_truth, reference_crops, to_fer

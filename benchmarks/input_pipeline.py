@@ -22,7 +22,6 @@ import time
 
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from benchmarks.common import ROOT, flops_per_clip, print_table
 
 _CLIPS = flags.DEFINE_integer("clips", 32, "Synthetic audio-video clips to build (8 emotions x 2 statements per actor).")

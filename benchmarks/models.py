@@ -30,7 +30,6 @@ import time
 
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
 import tensorflow as tf
 import keras

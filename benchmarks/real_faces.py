@@ -25,7 +25,6 @@ import time
 import numpy as np
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from benchmarks import face_crops  # its --workdir: the builds are shared
 from benchmarks.common import print_table
 from benchmarks.face_crops import REAL, built_crops, reference_crops

@@ -37,7 +37,6 @@ def measure(config: str) -> dict:
     import keras
     import numpy as np
 
-    import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
     from emorec import models
 
     name, frames, options = read_config(config)

@@ -20,7 +20,6 @@ from importlib.metadata import version
 
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
 
 from benchmarks.common import ROOT, hd_clip, print_table, read_config

@@ -19,7 +19,6 @@ import time
 import cv2
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
 
 from benchmarks.common import ROOT, SHARED, print_table

@@ -16,7 +16,6 @@ import time
 
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
 
 from benchmarks.common import ROOT, print_table

@@ -14,8 +14,8 @@ import threading
 import warnings
 
 # What libraries print for their own developers (TensorFlow's C++ start-up lines, TFLite's
-# delegate notice, deprecation notices) stays out of every command's output, set before
-# TensorFlow loads; EMOREC_LIBRARY_LOGS=1 shows it all.
+# delegate notice, deprecation notices) stays out of every command's output
+# (`configure_process`); EMOREC_LIBRARY_LOGS=1 shows it all.
 LIBRARY_LOGS = os.environ.get("EMOREC_LIBRARY_LOGS") == "1"
 # The project's own code (the package, and in a checkout its trainers, builder and benchmarks),
 # whose log lines stay.
@@ -30,11 +30,22 @@ class _OwnLinesOnly(logging.Filter):
         return record.levelno >= logging.ERROR or record.pathname.startswith(_OWN)
 
 
-if not LIBRARY_LOGS:
+def configure_process() -> None:
+    """What the commands set in their own process, before TensorFlow loads (importing emorec sets
+    nothing): library log lines out of sight unless EMOREC_LIBRARY_LOGS=1, and oneDNN off.
+
+    TF 2.21's oneDNN CPU kernels segfault in the backward pass of 1x1 stride-2 convolutions
+    (ResNet-style shortcuts; reproduced here with the FER mini-Xception backbone); export
+    TF_ENABLE_ONEDNN_OPTS=1 to take the risk (the voice presets' commands do: no such convolution)."""
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if LIBRARY_LOGS:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
-    for _name in ("absl", "tensorflow"):  # TFDS's and TensorFlow's Python log lines
-        logging.getLogger(_name).addFilter(_OwnLinesOnly())
+    for name in ("absl", "tensorflow"):  # TFDS's and TensorFlow's Python log lines
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _OwnLinesOnly) for f in logger.filters):
+            logger.addFilter(_OwnLinesOnly())
 
 
 # One redirect of stderr at a time, process-wide: a second thread that copied fd 2 while the
@@ -88,9 +99,5 @@ def interrupted(error: BaseException | None) -> bool:
     return any(isinstance(e, KeyboardInterrupt) for e in error_chain(error))
 
 
-# TF 2.21's oneDNN CPU kernels segfault in the backward pass of 1x1 stride-2 convolutions
-# (ResNet-style shortcuts; reproduced here with the FER mini-Xception backbone). This must
-# be set before TensorFlow loads; export TF_ENABLE_ONEDNN_OPTS=1 to take the risk.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"

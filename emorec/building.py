@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from emorec import corpora, error_chain, interrupted, visible_stderr
+from emorec import configure_process, corpora, error_chain, interrupted, visible_stderr
 from emorec.data import datasets
 from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
@@ -358,6 +358,8 @@ def format_summary(summary: dict, title: str) -> str:
 
 
 def install_one_line_hook() -> None:
-    """In the `tfds build` command only (whose users these words are for), its errors in one line."""
+    """In the `tfds build` command only (whose users these words are for): its errors in one
+    line, and emorec's process settings; imported anywhere else, the builder changes nothing."""
     if os.path.basename(sys.argv[0]) == "tfds":
+        configure_process()
         sys.excepthook = one_line(sys.excepthook)

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from emorec import interrupted, visible_stderr
+from emorec import configure_process, interrupted, visible_stderr
 
 
 def _stopped(prog: str):
@@ -22,6 +22,7 @@ def _stopped(prog: str):
 
 
 def _run(prog: str, module: str, function: str = "main") -> int:
+    configure_process()
     # While the module loads (TensorFlow: seconds) nothing is written, so Ctrl-C ends it in the
     # signal handler: as a KeyboardInterrupt it could land in one of importlib's weakref
     # callbacks, where Python prints "Exception ignored" and goes on (seen here).

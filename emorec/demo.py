@@ -27,7 +27,7 @@ import time
 
 from absl import app, flags
 
-from emorec import ravdess, synthetic
+from emorec import configure_process, ravdess, synthetic
 from emorec.evaluation.tables import markdown_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -157,6 +157,7 @@ def predict(out: str, log: str) -> list[str]:
 
 def main(argv):
     del argv
+    configure_process()  # before TensorFlow loads: the demo is a command
     start = time.time()
     if not os.path.exists(DEMO_CONFIG):
         raise app.UsageError(f"the demo runs from a source checkout (it needs {DEMO_CONFIG}): "

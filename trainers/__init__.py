@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import sys
 
+import emorec
+
+# The trainers are commands: their process takes emorec's settings before TensorFlow loads.
+emorec.configure_process()
+
 
 def run(main, prog: str) -> None:
     """absl's `app.run(main)` with each refusal in one line, `PROG: reason`: a flag value that

@@ -33,7 +33,6 @@ import time
 
 from absl import app, flags
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import numpy as np
 
 import trainers

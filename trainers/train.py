@@ -18,7 +18,6 @@ import warnings
 
 from absl import app, flags, logging
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 import keras
 import numpy as np
 import tensorflow as tf

@@ -23,7 +23,6 @@ import sys
 
 import numpy as np
 
-import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from emorec import enrolment, folders, plots, presets, ravdess, serving
 from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
