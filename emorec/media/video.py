@@ -174,8 +174,8 @@ def _check_duration(path: str, log: str, out: dict, sample_rate: int) -> None:
 @contextlib.contextmanager
 def local_file(source):
     """A path to the clip (a `corpora.Clip` or `ravdess.Source`): the file itself, or a zip
-    member copied to a temporary file
-    (ffmpeg needs to seek in mp4s). Zips are never unpacked as a whole."""
+    member copied to a temporary file (ffmpeg needs to seek in mp4s). Zips are never unpacked
+    as a whole."""
     if source.member is None:
         yield source.path
         return
