@@ -41,7 +41,7 @@ EXTRAS = {
     # References the Keras Whisper port is checked against (benchmarks/whisper_parity.py).
     "whisper-reference": ["ctranslate2==4.8.5", "transformers==5.24.0"],
     # dill: tfds.testing imports it; pytest-xdist: the suite on every core (`make test` runs -n auto).
-    "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "dill==0.4.1"],
+    "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "dill==0.4.1", "ruff==0.17.6"],
 }
 EXTRAS["all"] = sorted({r for name in ("build", "dask", "train", "baselines", "serving", "whisper") for r in EXTRAS[name]})
 
