@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from emorec import ravdess
+from emorec import corpora
 from emorec.data import windows
 from emorec.evaluation import predictions
 from emorec.media import clip_features, video
@@ -47,7 +47,7 @@ def compute(features: keras.Model, builder, spec: windows.WindowSpec, path: str,
             bar.update(len(label))
     out = {"features": np.concatenate(rows), "labels": np.concatenate(labels),
            "names": np.array([n.decode() for n in np.concatenate(names)])}
-    out["actors"] = np.array([ravdess.parse(n).actor for n in out["names"]])
+    out["actors"] = np.array([corpora.actor_of(n) for n in out["names"]])
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     np.savez(path + ".tmp.npz", key=key, **out)
     os.replace(path + ".tmp.npz", path)  # a killed run never leaves half a cache

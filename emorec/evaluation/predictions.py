@@ -13,7 +13,7 @@ import zipfile
 
 import numpy as np
 
-from emorec import ravdess
+from emorec import corpora
 
 PARTS = ("validation", "test")
 FILE = "predictions.npz"
@@ -47,14 +47,14 @@ def predict_clips(model, windows) -> dict:
 
 
 def clip_name(name) -> str:
-    """A clip's RAVDESS name without folder or extension, as every run keys its clips."""
+    """A clip's file name without folder or extension, as every run keys its clips."""
     name = name.decode() if isinstance(name, bytes) else str(name)
     return os.path.basename(name).split(".")[0]
 
 
 def speakers(names) -> np.ndarray:
-    """The actor of each clip, from its RAVDESS name."""
-    return np.array([ravdess.parse(clip_name(n)).actor for n in names])
+    """The actor of each clip, from its RAVDESS or CREMA-D name."""
+    return np.array([corpora.actor_of(clip_name(n)) for n in names])
 
 
 def speaker_held_out(choose, apply, speakers: np.ndarray) -> np.ndarray:
