@@ -1,13 +1,13 @@
 """The presets on real RAVDESS faces and voice: one actor (05), the only one whose video is here.
 
-    .venv/bin/python -m benchmarks.faces_voice [--preset_run=runs/presets/ravdess_speech_whisper]
+    .venv/bin/python -m benchmarks.faces_voice [--voice=ravdess_speech_whisper] [--preset_run=runs/presets/VOICE]
 
 - Faces: the `fer2013_faces` preset (FER2013's mini-Xception and its own classifier on every
   frame, nothing trained on RAVDESS): on the 14 originals through the whole pipeline
   (`tfds build`, the preset's windows, clip = mean of windows), and on the reference
   implementation's crops of all 60 audio-video clips through the model alone (clip = mean of
   frames).
-- Voice: the `ravdess_speech_whisper` preset with the head its trainer fitted for the fold
+- Voice: a voice preset (`--voice`) with the head its trainer fitted for the fold
   whose test actors include 05 (it never heard actor 05), on the audio-only recordings of the
   same sentences (`03-01-*-05`): each clip as a speaker's first (cold), and enrolled (the
   statistics of all 60 of actor 05's recordings).
@@ -34,22 +34,23 @@ from emorec.evaluation import predictions
 from emorec.media import audio
 from emorec.media.faces import FacePipeline
 
-FACES, VOICE = "fer2013_faces", "ravdess_speech_whisper"
-_PRESET_RUN = flags.DEFINE_string("preset_run", str(ROOT / "runs" / "presets" / VOICE),
-                                  "The speech preset's trainer folder (make preset-speech): its fold heads.")
+FACES = "fer2013_faces"
+_VOICE = flags.DEFINE_string("voice", "ravdess_speech_whisper", "The voice preset.")
+_PRESET_RUN = flags.DEFINE_string("preset_run", None, "The voice preset's trainer folder, with its fold heads "
+                                  "(default runs/presets/VOICE: make preset-speech, make preset-speech-corpora).")
 
 
-def voice_probabilities(run_dir: str, actor: int = 5) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+def voice_probabilities(voice: str, run_dir: str, actor: int = 5) -> tuple[dict[str, dict[str, np.ndarray]], int]:
     """({sentence: {'cold', 'enrolled': 8 probabilities}} of the actor's audio-only recordings by
-    the fold head that never heard the actor, the fold's number)."""
+    the voice preset's fold head that never heard the actor, the fold's number)."""
     fold = next(f for f in ravdess.folds(5, range(1, 21)) if actor in f.test)
-    model = models.from_preset(VOICE)
+    model = models.from_preset(voice)
     head = pathlib.Path(run_dir) / f"fold_{fold.number}" / "head.npz"
     if not head.exists():
         raise FileNotFoundError(f"{head}: run make preset-speech first")
     with np.load(head) as f:
         models.assign_trained(model, {k: f[k] for k in f.files}, str(head))
-    served = serving.KerasModel(model, presets.card(VOICE)["classes"])
+    served = serving.KerasModel(model, presets.card(voice)["classes"])
     paths = sorted((REAL / "Audio_Speech_Actors_01-24" / f"Actor_{actor:02d}").glob("03-01-*.wav"))
     waveforms = {p.stem: audio.load_audio(str(p)) for p in paths}
     enrolled = enrolment.enrol(served, waveforms.values())
@@ -93,7 +94,7 @@ def _sentence(name: str) -> str:
 
 def main(argv):
     del argv
-    voice, fold = voice_probabilities(_PRESET_RUN.value)
+    voice, fold = voice_probabilities(_VOICE.value, _PRESET_RUN.value or str(ROOT / "runs" / "presets" / _VOICE.value))
     sets = {"14 originals: build, windows, model": faces_through_the_pipeline(pathlib.Path(face_crops._WORKDIR.value)),
             "60 clips: the reference's crops, model alone": faces_of_crops(
                 {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))})}
@@ -115,8 +116,8 @@ def main(argv):
             rows.append([label, kind, f"{right[0]} of {len(truth)}", f"{right[0] / len(truth):.3f}",
                          f"{right[1]} of {len(truth)}"])
     print_table(f"`python -m benchmarks.faces_voice`: the presets on ONE actor (05). Faces: {FACES} (nothing trained "
-                f"on RAVDESS). Voice: {VOICE} with its fold-{fold} head (actor 05 among that fold's test actors). "
-                "Faces + voice: their mean, the rule of ravdess_av_whisper_fer2013.",
+                f"on RAVDESS). Voice: {_VOICE.value} with its fold-{fold} head (actor 05 among that fold's test actors). "
+                "Faces + voice: their mean, the rule of the audio-visual presets.",
                 ["clips", "preset", "right, 8 classes", "accuracy", "right, 7 (calm = neutral)"], rows)
 
 
