@@ -119,7 +119,7 @@ ravdess-whisper: $(VENV)/.extras-build+train+baselines+whisper
 # learnt from and across corpora (runs/presets/PRESET/corpora.md and .png), then the head on every
 # speaker, written with its card into emorec/presets/PRESET. CREMA-D's audio laid out as
 # ../shared/data/README.md says (CREMAD_DIR) is scored by the RAVDESS preset and learnt from by
-# speech_whisper_corpora.
+# ravdess_cremad_speech_whisper.
 CREMAD_DIR ?= /data/corpora/cremad
 preset_train = TF_ENABLE_ONEDNN_OPTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m trainers.preset --flagfile=trainers/configs/$(1).cfg
 preset-speech: $(VENV)/.extras-train+whisper
