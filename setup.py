@@ -43,7 +43,8 @@ EXTRAS = {
     # dill: tfds.testing imports it; pytest-xdist: the suite on every core (`make test` runs -n auto).
     "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "dill==0.4.1", "ruff==0.17.6"],
 }
-EXTRAS["all"] = sorted({r for name in ("build", "dask", "train", "baselines", "serving", "whisper") for r in EXTRAS[name]})
+EXTRAS["all"] = sorted({r for name in ("build", "dask", "train", "baselines", "serving", "whisper")
+                        for r in EXTRAS[name]})
 
 setup(
     name="emorec",

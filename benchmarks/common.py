@@ -25,8 +25,8 @@ def hd_clip(workdir: pathlib.Path, loops: int = 1) -> tuple[pathlib.Path, str]:
     if REAL_CLIP.exists():
         origin = f"the real clip {REAL_CLIP.name}, re-encoded" + (f", played {loops} times" if loops > 1 else "")
         if not path.exists():
-            subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-y", "-stream_loop", str(loops - 1), "-i", str(REAL_CLIP),
-                            "-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:0", "-r", "30000/1001",
+            subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-y", "-stream_loop", str(loops - 1),
+                            "-i", str(REAL_CLIP), "-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:0", "-r", "30000/1001",
                             "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
                             "-c:a", "aac", "-ar", "48000", str(path)], check=True)
     else:

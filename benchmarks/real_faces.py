@@ -88,7 +88,8 @@ def train(name: str, weights, windows: np.ndarray, labels: np.ndarray, seed: int
     def augmented(epoch):
         ds = tf.data.Dataset.from_tensor_slices((windows, labels)).enumerate()
         ds = ds.shuffle(len(labels), seed=seed * 1000 + epoch)
-        return ds.map(lambda i, example: (augmentation.augment({"faces": example[0]}, tf.stack([tf.cast(epoch, tf.int64), i])),
+        return ds.map(lambda i, example: (augmentation.augment({"faces": example[0]},
+                                                               tf.stack([tf.cast(epoch, tf.int64), i])),
                                           example[1]))
 
     ds = augmented(0)
@@ -141,8 +142,9 @@ def main(argv):
                                      reference, originals, time.perf_counter() - start))
             print(rows[-1], flush=True)
     print_table(f"`python -m benchmarks.real_faces --epochs={_EPOCHS.value} --image_size={size} "
-                f"--learning_rate={_LEARNING_RATE.value} --batch_size={_BATCH.value}`: ONE actor (05), speaker-dependent; "
-                "trained on one repetition's 30 clips, tested on the other's, both ways; 8 classes (chance 0.125)",
+                f"--learning_rate={_LEARNING_RATE.value} --batch_size={_BATCH.value}`: ONE actor (05), "
+                "speaker-dependent; trained on one repetition's 30 clips, tested on the other's, both ways; "
+                "8 classes (chance 0.125)",
                 ["model and start", "right, 60 reference crops", "accuracy", "right, 14 originals through the builder",
                  "seconds (both ways)"], rows)
 

@@ -67,7 +67,8 @@ def main(argv):
                      f"{result['params'] / 1e6:.1f} M", f"{low - BATCHES[0] * per_window:.0f}", f"{per_window:.0f}"])
     print_table(f"`python -m benchmarks.step_memory` on {platform.machine()}, float32, TensorFlow's CPU allocator: "
                 f"peak resident memory of a training step at batch {BATCHES[0]} and {BATCHES[1]}",
-                ["flagfile", "model", "parameters", "MB without windows (process, model, AdamW)", "MB per window"], rows)
+                ["flagfile", "model", "parameters", "MB without windows (process, model, AdamW)",
+                 "MB per window"], rows)
 
 
 if __name__ == "__main__":

@@ -91,8 +91,8 @@ def main(argv):
     fer = measure_fer(str(clip), workdir)
     rows.append([f"fer {version('fer')} (its detector + mini-Xception)", "per-frame", fer, "", "", "", ""])
     print_table(f"`python -m benchmarks.streaming`: 360 frames of 1280x720 H.264 at 29.97 fps with 48 kHz audio "
-                f"({origin}), decoded to 640x360; windows of 16 frames (whisper_base: 128), queue mode predicting every W/2; "
-                f"{os.cpu_count()} cores, {platform.machine()}",
+                f"({origin}), decoded to 640x360; windows of 16 frames (whisper_base: 128), "
+                f"queue mode predicting every W/2; {os.cpu_count()} cores, {platform.machine()}",
                 ["model", "mode", "frames/s", "latency median ms", "latency p95 ms", "predictions", "time split"], rows)
     print(f"\nThe demo fusion's queue mode runs {float(rows[0][2]) / float(fer):.1f} times as many frames/s as fer's "
           f"per-frame pipeline on the same clip, in the same run.")

@@ -55,7 +55,8 @@ def _compare(name, faces, out, checkpoint=""):
     _, size, frames = ENCODERS[name]
     np.save(f"{out}/faces.npy", faces)
     versions = subprocess.run([_TORCH_PYTHON.value, str(ROOT / "benchmarks" / "torchvision_reference.py"), name,
-                               f"{out}/faces.npy", out, checkpoint], check=True, capture_output=True, text=True).stdout.strip()
+                               f"{out}/faces.npy", out, checkpoint],
+                              check=True, capture_output=True, text=True).stdout.strip()
     reference = np.load(f"{out}/{name}_features.npy")
     rows = []
     for form in ("", "_legacy"):

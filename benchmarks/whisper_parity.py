@@ -60,7 +60,8 @@ def ctranslate2_model(preset: str, workdir: str):
     with open(os.path.join(folder, "model.bin"), "wb") as f:
         f.write(whisper_checkpoints.preset_bytes(preset))
     first = whisper_checkpoints.PRESETS[preset].files[0]
-    package_dir = os.path.dirname(os.path.join(importlib.util.find_spec(first[0]).submodule_search_locations[0], first[1]))
+    package_dir = os.path.dirname(os.path.join(importlib.util.find_spec(first[0]).submodule_search_locations[0],
+                                               first[1]))
     for extra in ("config.json", "vocabulary.txt", "tokenizer.json"):
         if os.path.exists(os.path.join(package_dir, extra)):
             shutil.copy(os.path.join(package_dir, extra), folder)

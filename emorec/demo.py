@@ -196,8 +196,8 @@ def main(argv):
     if predicted:
         print("[5/5] Prediction:\n  " + "\n  ".join(predict(out, os.path.join(logs, "predict.log"))))
     run_dir = os.path.join(out, "run", "fold_1")
-    print(f"\nDone in {time.time() - start:.0f} s. Metrics: {run_dir}/metrics.json; plots: {run_dir}/confusion_test.png, "
-          f"{run_dir}/curves.png; TensorBoard: tensorboard --logdir {run_dir}/logs; "
+    print(f"\nDone in {time.time() - start:.0f} s. Metrics: {run_dir}/metrics.json; plots: "
+          f"{run_dir}/confusion_test.png, {run_dir}/curves.png; TensorBoard: tensorboard --logdir {run_dir}/logs; "
           f"export: saved_models/demo/ (TF Serving layout, see saved_models/models.config)"
           + (f"; predictions: {out}/predictions/" if predicted else "") + f"; what the libraries said: {logs}/")
 

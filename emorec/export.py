@@ -284,7 +284,8 @@ def main(argv=None) -> int:
     from emorec import models, presets
 
     parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
-    parser.add_argument("preset", help=f"a preset ({', '.join(presets.names())}), or the folder of one trainers/preset.py wrote")
+    parser.add_argument("preset",
+                        help=f"a preset ({', '.join(presets.names())}), or the folder of one trainers/preset.py wrote")
     parser.add_argument("--export_dir", default="saved_models", help="SavedModels go to EXPORT_DIR/PRESET/VERSION")
     parser.add_argument("--version", type=int, help="default: one past the newest there; from 1")
     parser.add_argument("--overwrite", action="store_true", help="replace --version if it exists (refused otherwise)")
@@ -296,7 +297,8 @@ def main(argv=None) -> int:
         version_path(args.export_dir, card["name"], args.version, args.overwrite)  # said before the model loads
         if args.int8 and not card.get("tflite_int8", {}).get("holds"):
             raise ValueError(f"{args.preset} is not offered with int8 weights: "
-                             f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")
+                             f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; "
+                             "export float32 (--tflite)")
         model = models.from_preset(args.preset)
     except (ValueError, ModuleNotFoundError, FileExistsError) as e:
         print(f"emorec-export: {e}", file=sys.stderr)

@@ -81,8 +81,9 @@ def predict(head: keras.Model, cache: dict, actors, speaker_stats: bool, batch_s
 class CorpusCache:
     """A frozen encoder's features of every evaluation window of a corpus's clips, read
     straight from their files (decoded and cut as `tfds build` and `eval_dataset` do), kept in
-    a folder of parts of `part_clips` clips (under `root`, one folder per encoder and window): a killed run resumes at the first part not written,
-    and a cache asked for more clips computes only the new ones.
+    a folder of parts of `part_clips` clips (under `root`, one folder per encoder and window):
+    a killed run resumes at the first part not written, and a cache asked for more clips
+    computes only the new ones.
 
     `load(clips)` -> {'features' [N, ...], 'labels' [N] (the clip's emotion's index in
     `classes`), 'names' [N] (CORPUS/ID), 'speakers' [N] (CORPUS/SPEAKER)}; clips that cannot be
@@ -121,7 +122,8 @@ class CorpusCache:
         todo = [c for c in clips if clip_name(c) not in stored and clip_name(c) not in self.problems]
         if todo:
             os.makedirs(self.folder, exist_ok=True)
-            with tqdm(total=len(todo), desc=f"{self.features.name} features of {len(todo)} clips", unit=" clips") as bar:
+            with tqdm(total=len(todo), desc=f"{self.features.name} features of {len(todo)} clips",
+                      unit=" clips") as bar:
                 for start in range(0, len(todo), self.part_clips):
                     part = todo[start:start + self.part_clips]
                     stored.update(self._write_part(part, len(self._parts()), bar))

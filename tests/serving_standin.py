@@ -76,7 +76,8 @@ def rest(path: str, name: str, port: int = 0):
                 outputs = _run(path, body.get("signature_name", "serving_default"), body["inputs"])
             except (tf.errors.OpError, TypeError, ValueError) as e:
                 return self._reply(400, {"error": str(e).splitlines()[0]})
-            self._reply(200, {"outputs": {k: (np.vectorize(bytes.decode)(v).tolist() if v.dtype.kind in "SO" else v.tolist())
+            self._reply(200, {"outputs": {k: (np.vectorize(bytes.decode)(v).tolist() if v.dtype.kind in "SO"
+                                              else v.tolist())
                                           for k, v in outputs.items()}})
 
         def log_message(self, *args):

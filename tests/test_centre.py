@@ -1,4 +1,5 @@
-"""emorec.evaluation.centring and its command: per-speaker centring of a run's outputs, alpha chosen on validation actors."""
+"""emorec.evaluation.centring and its command: per-speaker centring of a run's outputs, alpha
+chosen on validation actors."""
 import json
 import subprocess
 import sys
@@ -76,8 +77,8 @@ def test_alpha_is_chosen_on_validation_actors_only(tmp_path):
     pulled test speakers are left as they were (2 of 16 right each), not corrected by a
     choice that looked at them."""
     pulled_validation = _run(tmp_path / "a", {"validation": 2.0, "test": 0.0})
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_validation)], cwd=ROOT, env=ENV,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_validation)],
+                         cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
     summary = json.loads((tmp_path / "a_centred" / "summary.json").read_text())
     assert all(r["alpha"] >= 0.5 for r in summary["per_fold"])
     assert summary["validation_clip_accuracy"]["values"] == [1.0, 1.0]
@@ -86,8 +87,8 @@ def test_alpha_is_chosen_on_validation_actors_only(tmp_path):
     assert "clip-level test accuracy 1.000" in out
 
     pulled_test = _run(tmp_path / "b", {"validation": 0.0, "test": 2.0})
-    subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_test), f"--out_dir={tmp_path / 'c'}"],
-                   cwd=ROOT, env=ENV, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_test),
+                    f"--out_dir={tmp_path / 'c'}"], cwd=ROOT, env=ENV, check=True, capture_output=True)
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert [r["alpha"] for r in summary["per_fold"]] == [0.0, 0.0]
     assert summary["test_clip_accuracy"]["values"] == [2 / 16, 2 / 16]

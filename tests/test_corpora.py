@@ -79,7 +79,8 @@ def test_a_labelled_csv(tmp_path):
     (tmp_path / "labels.csv").write_text("path,speaker,emotion\nclips/a.wav,s1,ANG\nclips/b.wav,s2,Fear\n"
                                          "clips/missing.wav,s2,sad\nclips/a.wav,s1,\n")
     scan = corpora.open_corpus(f"folder:{tmp_path / 'labels.csv'}").scan()
-    assert [(c.id, c.speaker, c.emotion) for c in scan.clips] == [("clips/a", "s1", "angry"), ("clips/b", "s2", "fearful")]
+    assert [(c.id, c.speaker, c.emotion) for c in scan.clips] == [
+        ("clips/a", "s1", "angry"), ("clips/b", "s2", "fearful")]
     assert [(where.rsplit(":", 1)[1], reason.split(":")[0]) for where, reason in scan.skipped] == [
         ("4", "no such file"), ("5", "empty path or emotion")]
     (tmp_path / "bad.csv").write_text("file,label\nx.wav,sad\n")
@@ -126,7 +127,8 @@ def test_the_corpus_cache_cuts_the_datasets_windows_resumes_and_names_what_it_le
     monkeypatch.setattr(feature_cache, "_waveform", lambda clip: decoded.append(clip) or np.zeros(10, np.float32))
     again = feature_cache.CorpusCache(_mean_features(spec.samples), spec, str(tmp_path / "cache"), part_clips=2)
     assert np.array_equal(again.load(clips, corpora.EMOTIONS)["features"], out["features"]) and not decoded
-    os.remove(sorted(os.path.join(cache.folder, f) for f in os.listdir(cache.folder))[-1])  # killed before the last part
+    # killed before the last part
+    os.remove(sorted(os.path.join(cache.folder, f) for f in os.listdir(cache.folder))[-1])
     resumed = feature_cache.CorpusCache(_mean_features(spec.samples), spec, str(tmp_path / "cache"), part_clips=2)
     resumed.load(clips, corpora.EMOTIONS)
     assert 0 < len(decoded) < len(clips)
@@ -174,7 +176,8 @@ def test_a_preset_from_a_users_labelled_folder_predicts_and_exports(tmp_path):
     (root / "joy" / "readme.txt").write_text("not a clip")
     command = [sys.executable, "-m", "trainers.preset", "--preset=mine", f"--corpus={root}", "--model=whisper_tiny_en",
                "--options=layer_pooling='concat',hidden=0,dropout=0.0,prior_windows=2.0", "--frames=48",
-               "--seen=0,all", "--orders=1", f"--work_dir={tmp_path / 'work'}", f"--cache_dir={tmp_path / 'cache'}", f"--out_dir={tmp_path / 'presets'}"]
+               "--seen=0,all", "--orders=1", f"--work_dir={tmp_path / 'work'}", f"--cache_dir={tmp_path / 'cache'}",
+               f"--out_dir={tmp_path / 'presets'}"]
     run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "passed over" in run.stdout and "readme.txt: not audio or video" in run.stdout
@@ -184,8 +187,9 @@ def test_a_preset_from_a_users_labelled_folder_predicts_and_exports(tmp_path):
     assert card["accuracy"]["test"]["mine"]["all"] > 0.5 and "speaker-independent" in card["accuracy"]["protocol"]
     model = models.from_preset(str(folder))
     assert model.output.shape[-1] == 4
-    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "emorec-predict"), paths[0], "--preset", str(folder),
-                          "--out", str(tmp_path / "predictions")], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "emorec-predict"), paths[0],
+                          "--preset", str(folder), "--out", str(tmp_path / "predictions")],
+                         capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "mostly neutral" in out.stdout
     exported = subprocess.run([os.path.join(os.path.dirname(sys.executable), "emorec-export"), str(folder),

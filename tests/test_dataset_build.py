@@ -166,7 +166,8 @@ def test_a_dask_cluster_builds_the_examples_the_local_build_writes(messy_dir, tm
     local = _build(messy_dir, tmp_path / "local")
     summaries = [json.loads((b.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text()) for b in (built, local)]
     assert summaries[0]["examples_written"] == summaries[1]["examples_written"] == 6
-    assert sorted(p["clip"] for p in summaries[0]["problem_clips"]) == sorted(p["clip"] for p in summaries[1]["problem_clips"])
+    assert sorted(p["clip"] for p in summaries[0]["problem_clips"]) == sorted(p["clip"]
+                                                                              for p in summaries[1]["problem_clips"])
     assert set(built.info.splits) == set(local.info.splits)
     for split in local.info.splits:
         ours, theirs = ({e["name"]: e for e in tfds.as_numpy(b.as_dataset(split=split))} for b in (built, local))
@@ -240,7 +241,8 @@ def test_short_silent_and_mismatched_clips_follow_the_readme_rules(sample_dir, t
     synthetic.write_wav(str(root / "Actor_01" / silent.name(".wav")), np.zeros(5 * synthetic.SAMPLE_RATE, np.float32),
                         synthetic.SAMPLE_RATE)
     one_frame = ravdess.Clip(1, 1, 2, 1, 1, 1, 1)
-    synthetic.write_mp4(str(root / "Actor_01" / one_frame.name(".mp4")), synthetic.render_frames(one_frame, (160, 120), 1),
+    synthetic.write_mp4(str(root / "Actor_01" / one_frame.name(".mp4")),
+                        synthetic.render_frames(one_frame, (160, 120), 1),
                         synthetic.render_audio(one_frame, 4.0))
 
     audio = _build(root, tmp_path / "audio", config="audio")
@@ -281,7 +283,8 @@ def test_an_unwritable_or_full_data_dir_is_one_line(sample_dir, tmp_path, capsys
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(full)], capture_output=True).returncode:
         pytest.skip("a full disk is made with a 300 KB tmpfs, which needs mount (root)")
     try:
-        with pytest.raises(ravdess_dataset_builder.BuildError, match=f"no space left on the device of --data_dir {full}"):
+        with pytest.raises(ravdess_dataset_builder.BuildError,
+                           match=f"no space left on the device of --data_dir {full}"):
             _build(sample_dir, full, config="audio")
     finally:
         subprocess.run(["umount", str(full)], check=True)

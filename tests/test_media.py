@@ -189,7 +189,8 @@ def test_crop_is_square_centred_and_padded_at_the_border():
     ramp[..., 1] = 50 + 2 * np.arange(100)[:, None]  # green grows downwards from 50
     edge = faces.crop(ramp, (0, 0, 40), size=40, margin=1.0)  # x and y from -20 to 20, 1 pixel each
     assert edge.shape == (40, 40, 3)
-    assert np.all(np.abs(edge[:, :19, 0].astype(int) - 50) <= 1) and np.all(np.abs(edge[:19, :, 1].astype(int) - 50) <= 1)
+    assert (np.all(np.abs(edge[:, :19, 0].astype(int) - 50) <= 1)
+            and np.all(np.abs(edge[:19, :, 1].astype(int) - 50) <= 1))
     np.testing.assert_allclose(edge[25, 21:39, 0], 50 + 2 * np.arange(1, 19), atol=2)
     np.testing.assert_allclose(edge[21:39, 25, 1], 50 + 2 * np.arange(1, 19), atol=2)
 
@@ -229,5 +230,6 @@ def test_stderr_outlasts_two_threads_silencing_native_logs_at_once(tmp_path):
         "for t in threads: t.join()\n"
         "print('said after', file=sys.stderr)\n")
     with open(tmp_path / "stderr", "w") as stderr:
-        subprocess.run([sys.executable, "-c", script], stderr=stderr, check=True, env={**os.environ, "EMOREC_LIBRARY_LOGS": "0"})
+        subprocess.run([sys.executable, "-c", script], stderr=stderr, check=True,
+                       env={**os.environ, "EMOREC_LIBRARY_LOGS": "0"})
     assert (tmp_path / "stderr").read_text().splitlines() == ["said while a thread is silenced", "said after"]

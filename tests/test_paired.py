@@ -77,8 +77,8 @@ def test_the_command_prints_the_comparison_and_plots_each_actor(tmp_path):
     a = _run(tmp_path / "a", {1: 10, 2: 10, 3: 10, 4: 10})
     b = _run(tmp_path / "b", {1: 5, 2: 5, 3: 5, 4: 5})
     plot = tmp_path / "a_vs_b.png"
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "paired", a, b, "--resamples=200", f"--plot={plot}"],
-                         cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "paired", a, b, "--resamples=200",
+                          f"--plot={plot}"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
     assert "a against b, 40 test clips of 4 actors: clip-level accuracy 1.000 against 0.500" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
 
@@ -91,8 +91,9 @@ def test_runs_that_cannot_be_compared_are_one_line_each(tmp_path, capsys):
     (tmp_path / "unfinished" / "fold_2" / predictions.FILE).unlink()
     other = _run(tmp_path / "other", {a: 5 for a in range(1, 5)})
     labels = np.zeros(20, int)
-    predictions.save(str(tmp_path / "other" / "fold_1"), {part: (np.eye(8)[labels], labels, [f"x_{i}" for i in range(20)])
-                                                          for part in predictions.PARTS})
+    predictions.save(str(tmp_path / "other" / "fold_1"),
+                     {part: (np.eye(8)[labels], labels, [f"x_{i}" for i in range(20)])
+                      for part in predictions.PARTS})
     damaged = _run(tmp_path / "damaged", {a: 5 for a in range(1, 5)})
     npz = tmp_path / "damaged" / "fold_1" / predictions.FILE
     npz.write_bytes(npz.read_bytes()[:100])

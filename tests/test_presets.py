@@ -71,7 +71,8 @@ def test_arrays_are_written_byte_for_byte_the_same(tmp_path):
     first = presets.write_arrays(str(tmp_path / "a.npz"), arrays)
     assert presets.write_arrays(str(tmp_path / "b.npz"), dict(reversed(arrays.items()))) == first
     with np.load(tmp_path / "a.npz") as f:
-        assert sorted(f.files) == sorted(arrays) and np.array_equal(f["probabilities/kernel"], arrays["probabilities/kernel"])
+        assert sorted(f.files) == sorted(arrays) and np.array_equal(f["probabilities/kernel"],
+                                                                    arrays["probabilities/kernel"])
 
 
 def test_speaker_statistics_pool_with_the_prior_as_two_groups_of_rows():

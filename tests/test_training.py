@@ -220,8 +220,9 @@ def test_compare_tables_and_plots_runs(tmp_path):
                     "train_seconds"):
             summary[key] = metrics.mean_and_spread(accuracies)
         (run / "summary.json").write_text(json.dumps(summary))
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "audio"), str(tmp_path / "video"),
-                          f"--plot={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "audio"),
+                          str(tmp_path / "video"), f"--plot={tmp_path / 'cmp.png'}"],
+                         cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
     rows = [line for line in out.stdout.splitlines() if line.startswith("| audio") or line.startswith("| video")]
     assert rows[0].startswith("| audio | mel_cnn2d | audio | 2 | 0.650 ± 0.071")
     assert rows[1].startswith("| video | r3d | video |")
@@ -270,7 +271,8 @@ def test_every_experiment_config_parses_and_says_how_it_runs(config):
     assert len(header) <= 7
     trainer = command.split("python -m trainers.", 1)[1].split()[0]
     if trainer != "train":  # another trainer's flags: parsed by it, in a process of its own
-        check = (f"from trainers import {trainer} as t; from emorec import models; t.FLAGS(['t', '--flagfile={config}']); "
+        check = (f"from trainers import {trainer} as t; from emorec import models; "
+                 f"t.FLAGS(['t', '--flagfile={config}']); "
                  "models.check_options(t.FLAGS.model, models.parse_options(t.FLAGS.options))")
         run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=ENV, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr[-2000:]
@@ -319,7 +321,8 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     assert augmentation.augment(inputs, tf.constant([3, 4]), face_size=48)["faces"].shape == (4, 48, 48, 3)
     t = np.arange(16000) / 16000
     tone = tf.constant(np.sin(2 * np.pi * 1000 * t).astype(np.float32))
-    energies = [np.abs(np.fft.rfft(augmentation.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000] for s in range(20)]
+    energies = [np.abs(np.fft.rfft(augmentation.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000]
+                for s in range(20)]
     assert min(energies) < 1 and max(energies) > 7000  # some masks cover 1 kHz, others leave it
 
 
@@ -331,7 +334,8 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
                                         ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
                                         ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
                                         ("--model=nonsense", "--model=nonsense is not a model"),
-                                        ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float"),
+                                        ("--options=dropout='0.1'",
+                                         "option dropout='0.1' for wave_cnn1d: expected a float"),
                                         ("--freeze=stage1", "--freeze ['stage1']: no layer of wave_cnn1d is so named")])
 def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):
     run = train(built, tmp_path / "run", "--model=wave_cnn1d", flag, check=False)

@@ -31,7 +31,8 @@ def openai_tensors(seed=0) -> dict:
             t[f"{b}attn.{part}.weight"] = rng.normal(0, 0.3, (WIDTH, WIDTH))
             if part != "key":
                 t[f"{b}attn.{part}.bias"] = rng.normal(0, 0.1, WIDTH)
-        t[f"{b}mlp.0.weight"], t[f"{b}mlp.0.bias"] = rng.normal(0, 0.3, (4 * WIDTH, WIDTH)), rng.normal(0, 0.1, 4 * WIDTH)
+        t[f"{b}mlp.0.weight"], t[f"{b}mlp.0.bias"] = (rng.normal(0, 0.3, (4 * WIDTH, WIDTH)),
+                                                      rng.normal(0, 0.1, 4 * WIDTH))
         t[f"{b}mlp.2.weight"], t[f"{b}mlp.2.bias"] = rng.normal(0, 0.3, (WIDTH, 4 * WIDTH)), rng.normal(0, 0.1, WIDTH)
     return {k: v.astype(np.float32) for k, v in t.items()}
 
@@ -57,9 +58,11 @@ def write_ctranslate2(path, t: dict, dtype=np.float16):
         variables[c + "self_attention/linear_1/weight"] = t[f"{b}attn.out.weight"]
         variables[c + "self_attention/linear_1/bias"] = t[f"{b}attn.out.bias"]
         for ours, theirs in (("attn_ln", "self_attention/layer_norm"), ("mlp_ln", "ffn/layer_norm")):
-            variables[f"{c}{theirs}/gamma"], variables[f"{c}{theirs}/beta"] = t[f"{b}{ours}.weight"], t[f"{b}{ours}.bias"]
+            variables[f"{c}{theirs}/gamma"], variables[f"{c}{theirs}/beta"] = (t[f"{b}{ours}.weight"],
+                                                                               t[f"{b}{ours}.bias"])
         for ours, theirs in (("mlp.0", "ffn/linear_0"), ("mlp.2", "ffn/linear_1")):
-            variables[f"{c}{theirs}/weight"], variables[f"{c}{theirs}/bias"] = t[f"{b}{ours}.weight"], t[f"{b}{ours}.bias"]
+            variables[f"{c}{theirs}/weight"], variables[f"{c}{theirs}/bias"] = (t[f"{b}{ours}.weight"],
+                                                                                 t[f"{b}{ours}.bias"])
     dtype_ids = {np.dtype(np.float32): 0, np.dtype(np.int16): 2, np.dtype(np.float16): 4}
     out = struct.pack("I", 6) + string("WhisperSpec") + struct.pack("I", 3) + struct.pack("I", len(variables))
     for name, value in variables.items():
@@ -79,7 +82,8 @@ def numpy_encoder(t: dict, mel: np.ndarray) -> np.ndarray:
         return 0.5 * x * (1 + erf(x / np.sqrt(2)))
 
     def norm(x, p):
-        return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * t[p + ".weight"] + t[p + ".bias"]
+        return ((x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * t[p + ".weight"]
+                + t[p + ".bias"])
 
     def conv(x, p, stride):
         w = t[p + ".weight"]  # [out, in, 3], padding 1
@@ -175,7 +179,8 @@ def test_damaged_preset_file_is_refused(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     write_ctranslate2(package / "model.bin", openai_tensors())
     monkeypatch.syspath_prepend(str(tmp_path))
-    preset = whisper_checkpoints.Preset(packages=("fake-whisper-weights==1",), files=(("fake_whisper_weights", "model.bin"),),
+    preset = whisper_checkpoints.Preset(packages=("fake-whisper-weights==1",),
+                                        files=(("fake_whisper_weights", "model.bin"),),
                                         sha256="0" * 64, width=WIDTH, layers=DEPTH, heads=HEADS)
     monkeypatch.setitem(whisper_checkpoints.PRESETS, "whisper_fake", preset)
     with pytest.raises(whisper_checkpoints.WeightsError, match="sha256 .* expected 0{64}; reinstall"):

@@ -174,7 +174,8 @@ def train_head(fold: ravdess.Fold, builder, model, parts, num_classes: int, run_
     spec = windows.WindowSpec.for_model(model, num_classes)
     fold_callbacks, stopwatch = checkpoints.callbacks(fold_dir, os.path.join(fold_dir, "best_head.weights.h5"),
                                                       seed=FLAGS.seed + fold.number)
-    cache = feature_cache.compute(features, builder, spec, FLAGS.feature_cache or os.path.join(run_dir, "feature_cache.npz"),
+    cache = feature_cache.compute(features, builder, spec,
+                                  FLAGS.feature_cache or os.path.join(run_dir, "feature_cache.npz"),
                                   FLAGS.batch_size)
     train_x, train_y, _ = feature_cache.inputs(cache, fold.train, spec.speaker_stats)
     val_x, val_y, _ = feature_cache.inputs(cache, fold.validation, spec.speaker_stats)
@@ -273,7 +274,8 @@ def train_whole(fold: ravdess.Fold, builder, strategy, model, num_classes: int, 
 
 
 def _predict(model, builder, split: str, spec) -> dict:
-    return predictions.predict_clips(model, windows.eval_dataset(builder, split, spec, FLAGS.batch_size, FLAGS.eval_windows))
+    return predictions.predict_clips(model,
+                                     windows.eval_dataset(builder, split, spec, FLAGS.batch_size, FLAGS.eval_windows))
 
 
 def _scores(predicted: dict, class_names) -> dict:
@@ -281,7 +283,8 @@ def _scores(predicted: dict, class_names) -> dict:
             "clip": metrics.summarize(*predicted["clip"][:2], class_names)}
 
 
-def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_dir: str, epochs: int) -> tuple[str, float]:
+def refit(fold: ravdess.Fold, builder, strategy, spec, num_classes: int, fold_dir: str,
+          epochs: int) -> tuple[str, float]:
     """Trains a fresh model on the fold's training and validation actors for the `epochs`
     epochs validation chose, its learning-rate schedule compressed to end there; returns its
     weights file and training seconds. Nothing in it looks at the test actors, and it learns
@@ -378,8 +381,8 @@ def main(argv):
             _check_writable(flag, folder)
     if distribute.is_chief():
         run_lock.hold(run_dir)
-    logging.info("%s on %s/%s (%d actors), %d replica(s), folds %s", FLAGS.model, FLAGS.dataset, FLAGS.config, len(actors),
-                 strategy.num_replicas_in_sync, [f.number for f in chosen])
+    logging.info("%s on %s/%s (%d actors), %d replica(s), folds %s", FLAGS.model, FLAGS.dataset, FLAGS.config,
+                 len(actors), strategy.num_replicas_in_sync, [f.number for f in chosen])
 
     try:
         results = [train_fold(fold, builder, strategy, num_classes, run_dir) for fold in chosen]

@@ -17,7 +17,8 @@ from emorec.corpora import cremad
 
 _CITATION = """@article{cao2014cremad,
   title={CREMA-D: Crowd-sourced Emotional Multimodal Actors Dataset},
-  author={Cao, Houwei and Cooper, David G. and Keutmann, Michael K. and Gur, Ruben C. and Nenkova, Ani and Verma, Ragini},
+  author={Cao, Houwei and Cooper, David G. and Keutmann, Michael K. and Gur, Ruben C. and Nenkova, Ani and \
+Verma, Ragini},
   journal={IEEE Transactions on Affective Computing}, volume={5}, number={4}, pages={377--390}, year={2014}}"""
 
 

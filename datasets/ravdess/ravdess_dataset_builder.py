@@ -1,7 +1,8 @@
-"""RAVDESS as a TFDS dataset: face crops, 16 kHz audio and log-mel per clip, one split per actor.
+r"""RAVDESS as a TFDS dataset: face crops, 16 kHz audio and log-mel per clip, one split per actor.
 
     tfds build datasets/ravdess --config=av --manual_dir=/path/to/ravdess --data_dir=DIR
-    tfds build datasets/ravdess --config=av ... --beam_pipeline_options="runner=DirectRunner,direct_num_workers=2,direct_running_mode=multi_processing"
+    tfds build datasets/ravdess --config=av ... \
+        --beam_pipeline_options="runner=DirectRunner,direct_num_workers=2,direct_running_mode=multi_processing"
 
 Every clip that cannot be used (undecodable, no audio stream, no face, corrupt zip member,
 unparsable name, duplicate) is reported by name with its reason in a summary printed at the

@@ -16,8 +16,8 @@ def dataset_dir(data_dir: str, config: str, name: str = "ravdess") -> str:
     versions = sorted((d for d in tf.io.gfile.listdir(root) if d.strip("/")[0].isdigit()),
                       key=lambda v: tuple(int(p) for p in v.strip("/").split("."))) if tf.io.gfile.exists(root) else []
     if not versions:
-        raise FileNotFoundError(f"no built {name}/{config} in {data_dir}: build it with "
-                                f"`tfds build datasets/{name} --config={config} --manual_dir=... --data_dir={data_dir}`")
+        raise FileNotFoundError(f"no built {name}/{config} in {data_dir}: build it with `tfds build datasets/{name} "
+                                f"--config={config} --manual_dir=... --data_dir={data_dir}`")
     return os.path.join(root, versions[-1].strip("/"))
 
 

@@ -184,6 +184,7 @@ def eval_windows(examples: tf.data.Dataset, spec: WindowSpec, batch_size: int, m
         last = tf.maximum(frames - spec.frames, 0)
         starts = tf.reshape(last // 2, [1]) if mode == "centre" else tf.range(0, last + 1, stride)
         per_window = tf.data.Dataset.from_tensor_slices(starts)
-        return per_window.map(lambda s: (_window(example, s, spec, crop_side), _labels(example["label"], spec), example["name"]))
+        return per_window.map(lambda s: (_window(example, s, spec, crop_side), _labels(example["label"], spec),
+                                         example["name"]))
 
     return examples.interleave(windows, cycle_length=1).batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -64,7 +64,8 @@ class HaarDetector:
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():
-            raise RuntimeError(f"OpenCV could not load {path}: opencv-python-headless 4.x is needed (5.0 has no cascades)")
+            raise RuntimeError(f"OpenCV could not load {path}: "
+                               "opencv-python-headless 4.x is needed (5.0 has no cascades)")
         self.detect_width, self.min_face = detect_width, min_face
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:

@@ -185,7 +185,8 @@ class SpeedChange(layers.Layer):
     def call(self, waveform):
         samples = ops.shape(waveform)[1]
         # Zeros between the samples, then the filter at every down-th position only.
-        upsampled = ops.reshape(ops.pad(waveform[:, :, None], [[0, 0], [0, 0], [0, self.up - 1]]), (-1, samples * self.up))
+        upsampled = ops.reshape(ops.pad(waveform[:, :, None], [[0, 0], [0, 0], [0, self.up - 1]]),
+                                (-1, samples * self.up))
         padded = ops.pad(upsampled, [[0, 0], [self.half, self.half + self.down]])[:, :, None]
         out = ops.conv(padded, ops.convert_to_tensor(self.taps)[:, None, None], strides=self.down)[:, :, 0]
         return out[:, : -(-samples * self.up // self.down)]

@@ -82,7 +82,8 @@ def checkpoint_path(encoder: str, weights: str) -> str:
         return keras.utils.get_file(name, url, cache_subdir="models")
     except Exception as e:  # noqa: BLE001  no network, a proxy, a partial download: all said alike
         raise CheckpointError(f"{encoder} weights={weights}: {name} could not be fetched ({type(e).__name__}): "
-                              f"download {url} and put it in ~/.keras/models/, or give its path as the weights") from None
+                              f"download {url} and put it in ~/.keras/models/, "
+                              "or give its path as the weights") from None
 
 
 def encoder_weights(model: keras.Model, encoder: str, weights) -> keras.Model:
@@ -149,7 +150,8 @@ def mvit_v2_s_places(state: dict) -> dict[str, tuple[list[np.ndarray], list[str]
         parts.append(_dense(state, f"{prefix}.attn.project.0"))
         if f"{prefix}.project.weight" in state:  # the channel projection where a stage widens
             parts.append(_dense(state, f"{prefix}.project"))
-        parts += [_layer_norm(state, f"{prefix}.norm2"), _dense(state, f"{prefix}.mlp.0"), _dense(state, f"{prefix}.mlp.3")]
+        parts += [_layer_norm(state, f"{prefix}.norm2"), _dense(state, f"{prefix}.mlp.0"),
+                  _dense(state, f"{prefix}.mlp.3")]
         places[f"block{block}"] = ([v for values, _ in parts for v in values], [k for _, keys in parts for k in keys])
     return places
 
@@ -195,7 +197,8 @@ def assign(model: keras.Model, encoder: str, path: str) -> keras.Model:
         raise CheckpointError(f"{path} has no {e.args[0]}: is it torchvision's {encoder} checkpoint?") from None
     layers = {layer.name: layer for layer in model.layers if layer.weights}
     if set(places) != set(layers):
-        raise CheckpointError(f"{path} does not fit {model.name}: layers without weights {sorted(set(layers) - set(places))[:3]}, "
+        raise CheckpointError(f"{path} does not fit {model.name}: "
+                              f"layers without weights {sorted(set(layers) - set(places))[:3]}, "
                               f"weights without a layer {sorted(set(places) - set(layers))[:3]}")
     used = set(unused)
     for name, (values, keys) in places.items():

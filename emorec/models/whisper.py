@@ -168,7 +168,8 @@ class SpeedAverage(layers.Layer):
 
 
 def whisper_features(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False,
-                     skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,), name: str = FEATURES) -> keras.Model:
+                     skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,),
+                     name: str = FEATURES) -> keras.Model:
     """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width], or with
     several `speeds` [batch, speeds, depth + 1, 2 * width]: the encoder's statistics of the
     window played at each speed (`SpeedChange`; the encoder itself is the `whisper_stack`
@@ -250,7 +251,8 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
         for variable, value in zip(layer.weights, values, strict=True):
             if tuple(variable.shape) != value.shape:
                 raise whisper_checkpoints.WeightsError(
-                    f"{variable.path}: the checkpoint's tensor has shape {value.shape}, the model's {tuple(variable.shape)}")
+                    f"{variable.path}: the checkpoint's tensor has shape {value.shape}, "
+                    f"the model's {tuple(variable.shape)}")
             variable.assign(value)
 
     def dense(prefix, layer):
@@ -260,7 +262,8 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
         assign(features.get_layer(layer), [take(prefix + ".weight"), take(prefix + ".bias")])
 
     for conv in ("conv1", "conv2"):
-        assign(features.get_layer(conv), [take(f"encoder.{conv}.weight").transpose(2, 1, 0), take(f"encoder.{conv}.bias")])
+        assign(features.get_layer(conv), [take(f"encoder.{conv}.weight").transpose(2, 1, 0),
+                                          take(f"encoder.{conv}.bias")])
     table = take("encoder.positional_embedding")
     assign(features.get_layer("positions"), [table[:MAX_POSITIONS]])
     depth = sum(1 for layer in features.layers if layer.name.endswith("_attention"))

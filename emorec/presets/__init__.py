@@ -68,7 +68,8 @@ def card(name: str) -> dict:
         with open(path) as f:
             loaded = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        raise PresetError(f"preset {name}: {path} cannot be read ({e}): write it again with its card's command") from None
+        raise PresetError(f"preset {name}: {path} cannot be read ({e}): "
+                          "write it again with its card's command") from None
     missing = [k for k in REQUIRED + (("members",) if "members" in loaded else ("model", "files")) if k not in loaded]
     missing += [f"accuracy.{k}" for k in ("headline", "protocol") if k not in loaded.get("accuracy", {})]
     if missing:
