@@ -183,7 +183,8 @@ def check_corpus(corpus: corpora.Corpus, scan: corpora.Scan) -> None:
     few = {e: n for e, n in counts.items() if n < MIN_CLIPS_PER_CLASS}
     if few:
         raise app.UsageError(f"{corpus.name} ({corpus.root}): too few clips of "
-                             f"{', '.join(f'{e} ({n})' for e, n in few.items())}: at least {MIN_CLIPS_PER_CLASS} a class")
+                             f"{', '.join(f'{e} ({n})' for e, n in few.items())}: "
+                             f"at least {MIN_CLIPS_PER_CLASS} a class")
 
 
 def load_study(learn, score_only, features, spec: windows.WindowSpec, cache_dir: str) -> Study:
@@ -321,7 +322,8 @@ def mean(results: list[dict], recipe: Recipe, key: str = "accuracy") -> dict:
 
 def table(results: dict, recipe: Recipe) -> str:
     """Markdown: a row per corpus and part, and per cross-corpus pair; accuracy by clips heard, EmoBox's 4."""
-    lines = ["| scored on | " + " | ".join(f"{s} heard" for s in recipe.seen) + " | cold, EmoBox's 4 classes | anchor |",
+    lines = ["| scored on | " + " | ".join(f"{s} heard" for s in recipe.seen)
+             + " | cold, EmoBox's 4 classes | anchor |",
              "|---" * (len(recipe.seen) + 3) + "|"]
     for name, parts in results["folds"].items():
         for part in ("validation", "test"):
@@ -361,7 +363,8 @@ def card_accuracy(results: dict, study: Study, recipe: Recipe) -> dict:
         "test_emobox4": {name: mean(parts["test"], recipe, "emobox4") for name, parts in results["folds"].items()},
         "validation": {name: mean(parts["validation"], recipe) for name, parts in results["folds"].items()},
         "cross_corpus": {pair: {s: round(r[s]["accuracy"], 3) for s in r} for pair, r in results["cross"].items()},
-        "cross_corpus_emobox4": {pair: {s: round(r[s]["emobox4"], 3) for s in r} for pair, r in results["cross"].items()},
+        "cross_corpus_emobox4": {pair: {s: round(r[s]["emobox4"], 3) for s in r}
+                                 for pair, r in results["cross"].items()},
     }
 
 
@@ -428,7 +431,8 @@ def main(argv):
               for name, parts in results["folds"].items() if parts["test"]}
     curves.update({pair: [r[s]["accuracy"] for s in recipe.seen] for pair, r in results["cross"].items()})
     plot = plots.accuracy_by_evidence(list(recipe.seen), curves, os.path.join(work_dir, "corpora.png"),
-                                      f"{FLAGS.preset}: speech it never learnt from, by clips of the speaker heard before",
+                                      f"{FLAGS.preset}: speech it never learnt from, "
+                                      "by clips of the speaker heard before",
                                       references={f"EmoBox, {k}": v for k, v in EMOBOX.items() if k in study.learnt})
     everyone = [s for name in study.learnt for s in study.evidence.speakers(name)]
     _, seconds = train_head(voice, study, everyone, recipe, np.random.default_rng(recipe.seed))
