@@ -375,3 +375,35 @@ def test_the_predictor_sees_the_windows_training_sees(tmp_path):
     np.testing.assert_allclose(served["waveform"], trained["waveform"], atol=1e-6)
     difference = np.abs(served["faces"].astype(int) - trained["faces"].astype(int))
     assert difference.mean() < 1.5 and np.percentile(difference, 99) <= 5, (difference.mean(), difference.max())
+
+
+def test_every_entry_of_a_folder_is_predicted_or_said_by_name(seven_class_audio, tmp_path, capsys):
+    """A folder input passed over, without a word, a nested sub-folder and .flv, .3gp, .mts files
+    (a single .flv predicted fine)."""
+    folder = tmp_path / "speaker"
+    (folder / "later").mkdir(parents=True)
+    wav = folder / "03-01-05-01-01-01-01.wav"
+    synthetic.write_wav(str(wav), synthetic.render_audio(ravdess.parse(wav.name), 1.0), synthetic.SAMPLE_RATE)
+    for extension, container in (("flv", "flv"), ("3gp", "3gp"), ("mts", "mpegts"), ("MKV", "matroska")):
+        subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(wav), "-c:a", "aac", "-f", container,
+                        str(folder / f"{extension}.{extension}")], check=True)
+    (folder / "notes.txt").write_text("not a clip")
+    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    predicted = [json.loads(p.read_text())["input"] for p in sorted((tmp_path / "out").glob("*.timeline.json"))]
+    assert sorted(predicted) == sorted(str(folder / name) for name in (
+        "03-01-05-01-01-01-01.wav", "3gp.3gp", "MKV.MKV", "flv.flv", "mts.mts"))
+    assert [line.split(": ")[:2] for line in err.splitlines() if line.startswith("note: ")] == [
+        ["note", str(folder / "later")], ["note", str(folder / "notes.txt")]]
+    assert "a sub-folder (its files are not searched" in err and "notes.txt: not an audio or video file" in err
+
+
+def test_a_folder_of_crema_d_flv_clips_is_predicted(exports, tmp_path, capsys):
+    """It was "a folder with no audio or video file"; its README is said and passed over."""
+    folder = real_ravdess().parent / "crema-d"
+    if not folder.is_dir():
+        pytest.skip(f"no CREMA-D sample at {folder}")
+    assert cli.main([str(folder), "--model", exports["av"], "--max_frames", "8", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert len(list(tmp_path.glob("*_XX.timeline.json"))) == 6
+    assert f"note: {folder / 'README.md'}: not an audio or video file" in err

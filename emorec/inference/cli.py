@@ -7,7 +7,8 @@
 
 A preset made of members (faces and voice) runs the members the input has: both on a video
 with sound, the voice on an audio file, the faces on a silent video. A folder is taken as one
-speaker's clips, in name order: a speaker-normalised model learns the speaker from each clip
+speaker's clips, in name order (its sub-folders and files of no media extension are named and
+passed over): a speaker-normalised model learns the speaker from each clip
 for the next (--speaker=cold: every clip, every window, as a new speaker's).
 
 Writes INPUT.timeline.csv as predictions come (a stopped run keeps its rows; Ctrl-C ends a
@@ -27,7 +28,7 @@ import emorec  # noqa: F401  (sets TensorFlow's CPU options before it loads)
 from emorec import enrolment, folders, plots, presets, ravdess, serving
 from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
-from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, open_input
+from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, file_problem, open_input
 from emorec.media import audio, clip_features, faces
 from emorec.media.video import MediaError
 
@@ -138,14 +139,30 @@ def load_model(args, preset: str | None = None):
 
 
 def inputs_of(spec: str) -> list[str]:
-    """The input, or a folder's media files (RAVDESS's and any ffmpeg reads) in name order."""
+    """The input, or a folder's media files (`MEDIA_EXTENSIONS`) in name order; every other
+    entry of the folder is said by name, one line each, so that none is passed over unseen."""
     if spec.isdigit() or not os.path.isdir(spec):
         return [spec]
-    found = sorted(os.path.join(spec, f) for f in os.listdir(spec) if f.lower().endswith(MEDIA_EXTENSIONS)
-                   and os.path.isfile(os.path.join(spec, f)))
+    found = []
+    for path in sorted(os.path.join(spec, name) for name in os.listdir(spec)):
+        reason = not_an_input(path)
+        if reason:
+            print(f"note: {path}: {reason}: passed over", file=sys.stderr)
+        else:
+            found.append(path)
     if not found:
         raise FileNotFoundError(f"{spec}: a folder with no audio or video file in it ({', '.join(MEDIA_EXTENSIONS)})")
     return found
+
+
+def not_an_input(path: str) -> str | None:
+    """Why a folder's entry is not predicted, None for a media file. A sub-folder is not
+    searched: it may hold another speaker's clips, and a folder is taken as one speaker's."""
+    if os.path.isdir(path):
+        return "a sub-folder (its files are not searched: give it as an input of its own)"
+    if not path.lower().endswith(MEDIA_EXTENSIONS):
+        return f"not an audio or video file (a folder's files are read by their extension: {', '.join(MEDIA_EXTENSIONS)})"
+    return file_problem(path)
 
 
 def check_out(out: str):
