@@ -407,3 +407,15 @@ def test_a_folder_of_crema_d_flv_clips_is_predicted(exports, tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(list(tmp_path.glob("*_XX.timeline.json"))) == 6
     assert f"note: {folder / 'README.md'}: not an audio or video file" in err
+
+
+def test_a_folder_annotated_carries_each_clips_own_sound(exports, tmp_path, capsys):
+    """ffmpeg was handed the folder as the annotated video's audio: "Broken pipe", and nothing written."""
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    clips = [_clip(folder / f"01-01-05-01-01-01-0{i}.mp4") for i in (1, 2)]
+    assert cli.main([str(folder), "--model", exports["av"], "--annotate", "--out", str(tmp_path / "out")]) == 0
+    assert "Broken pipe" not in capsys.readouterr().err
+    for clip in clips:
+        annotated = video.decode(str(tmp_path / "out" / os.path.basename(clip).replace(".mp4", ".annotated.mp4")))
+        assert annotated["frames"].shape[0] == 30 and len(annotated["waveform"]) > 14000

@@ -313,7 +313,7 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
             if annotated is None:
                 height, width = frame.image.shape[:2]
                 annotated = outputs.AnnotatedVideo(os.path.join(args.out, f"{stem}.annotated.mp4"), (width, height),
-                                                   source.fps, None if args.input.isdigit() else args.input)
+                                                   source.fps, None if path.isdigit() else path)
             annotated.write(frame.image, predictor.box, last and last["label"],
                             last and max(last["probabilities"].values()))
         if progress:

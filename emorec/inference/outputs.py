@@ -83,12 +83,18 @@ class AnnotatedVideo:
         text = f"{label} {probability:.0%}" if label else "..."
         cv2.putText(frame, text if box is not None else f"{text} (no face)", anchor,
                     cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
-        self.process.stdin.write(frame.tobytes())
+        try:
+            self.process.stdin.write(frame.tobytes())
+        except BrokenPipeError:  # ffmpeg ended early: its own words say why, not "Broken pipe"
+            self.process.stdin = None
+            self.close()
 
     def close(self) -> str:
-        self.process.stdin.close()
+        if self.process.stdin:
+            self.process.stdin.close()
         if self.process.wait():
-            raise RuntimeError(f"ffmpeg could not write {self.path}: {self.process.stderr.read().decode()}")
+            said = self.process.stderr.read().decode(errors="replace").strip().splitlines() or ["no reason given"]
+            raise RuntimeError(f"ffmpeg could not write {self.path}: {said[-1]}")
         return self.path
 
 
