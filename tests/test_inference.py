@@ -419,3 +419,20 @@ def test_a_folder_annotated_carries_each_clips_own_sound(exports, tmp_path, caps
     for clip in clips:
         annotated = video.decode(str(tmp_path / "out" / os.path.basename(clip).replace(".mp4", ".annotated.mp4")))
         assert annotated["frames"].shape[0] == 30 and len(annotated["waveform"]) > 14000
+
+
+def test_a_missing_or_corrupt_speaker_audio_is_said_once_naming_the_option(exports, tmp_path, capsys):
+    """With a folder input, it came out as ffmpeg's words for a file, not as the option's fault."""
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    for i in (1, 2):
+        _clip(folder / f"01-01-05-01-01-01-0{i}.mp4")
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(3000))
+    for given, says in ((tmp_path / "nowhere.wav", "no such file"), (corrupt, "could not be read as audio (")):
+        assert cli.main([str(folder), "--model", exports["av"], "--speaker_audio", str(given),
+                         "--out", str(tmp_path / "out")]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"emorec-predict: --speaker_audio {given}: {says}") and line.endswith(
+            "give another recording of the speaker, or leave it out"), line
+    assert not list((tmp_path / "out").iterdir())  # before any input is read

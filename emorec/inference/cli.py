@@ -209,13 +209,25 @@ def track_ahead(source, pipeline: faces.FacePipeline):
     return boxes, detected[nearest], np.ones(count, bool)
 
 
+def speaker_recording(path: str) -> np.ndarray:
+    """One --speaker_audio's waveform; a file missing or unreadable is a ValueError naming the
+    option (read once, before the inputs: a folder says it once, not once per file)."""
+    problem = file_problem(path)
+    if problem is None:
+        try:
+            return audio.load_audio(path)
+        except MediaError as e:
+            problem = f"could not be read as audio ({e.reason}: {e.detail.removeprefix(path + ': ')})"
+    raise ValueError(f"--speaker_audio {path}: {problem}: give another recording of the speaker, or leave it out")
+
+
 def speaker_recordings(paths: list[str]) -> list[np.ndarray]:
     """--speaker_audio's waveforms, read once for every input, less those that are silent (the
     builder's rule, `clip_features.doubts`), each said: silence tells nothing of the speaker's
     voice, and its windows would count as the speaker heard."""
     kept = []
     for path in paths:
-        waveform = audio.load_audio(path)
+        waveform = speaker_recording(path)
         silent = [detail for reason, detail, _ in clip_features.doubts(waveform) if reason == "silent audio"]
         if silent:
             print(f"note: --speaker_audio {path}: silent audio ({silent[0]}): not taken as the speaker's speech",
