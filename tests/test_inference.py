@@ -436,3 +436,19 @@ def test_a_missing_or_corrupt_speaker_audio_is_said_once_naming_the_option(expor
         assert line.startswith(f"emorec-predict: --speaker_audio {given}: {says}") and line.endswith(
             "give another recording of the speaker, or leave it out"), line
     assert not list((tmp_path / "out").iterdir())  # before any input is read
+
+
+def test_a_fifo_is_refused_in_one_line_as_an_input_and_in_a_folder(seven_class_audio, tmp_path, capsys):
+    """A FIFO was said to be "no such file", as an input and in a folder."""
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    fifo = folder / "stream.wav"
+    os.mkfifo(fifo)
+    assert cli.main([str(fifo), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emorec-predict: {fifo}: not a regular file (a FIFO, socket or device): save the stream to a file first, "
+        "or give a camera by its index"]
+    wav = folder / "03-01-05-01-01-01-01.wav"
+    synthetic.write_wav(str(wav), synthetic.render_audio(ravdess.parse(wav.name), 1.0), synthetic.SAMPLE_RATE)
+    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    assert f"note: {fifo}: not a regular file (a FIFO, socket or device)" in capsys.readouterr().err

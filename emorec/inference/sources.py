@@ -97,11 +97,15 @@ def open_audio(path: str, waveform: np.ndarray) -> Source:
 
 def file_problem(path: str) -> str | None:
     """Why `path` cannot be read as an input file, in the words emorec-predict says it; None
-    for a regular file."""
+    for a regular file. A FIFO, socket or device is refused: a file is opened three times
+    (picture, sound, frames), and a pipe gives its bytes once, to the first."""
     if os.path.isfile(path):
         return None
     if os.path.islink(path) and not os.path.exists(path):
         return f"a link to {os.readlink(path)}, which does not exist"
+    if os.path.exists(path):
+        return ("not a regular file (a FIFO, socket or device): save the stream to a file first, or give a "
+                "camera by its index")
     return "no such file"
 
 
