@@ -452,3 +452,19 @@ def test_a_fifo_is_refused_in_one_line_as_an_input_and_in_a_folder(seven_class_a
     synthetic.write_wav(str(wav), synthetic.render_audio(ravdess.parse(wav.name), 1.0), synthetic.SAMPLE_RATE)
     assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
     assert f"note: {fifo}: not a regular file (a FIFO, socket or device)" in capsys.readouterr().err
+
+
+def test_a_file_name_that_is_not_utf8_is_predicted_and_the_folder_goes_on(seven_class_audio, tmp_path, capsys):
+    """Its plot's title was a 91-line matplotlib traceback, which also stopped the rest of the folder."""
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    clip = ravdess.parse("03-01-05-01-01-01-01.wav")
+    latin1 = os.fsdecode(b"caf\xe9.wav")
+    for name in (latin1, "zz.wav"):
+        synthetic.write_wav(str(folder / name), synthetic.render_audio(clip, 1.0), synthetic.SAMPLE_RATE)
+    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # what a UTF-8 terminal can print (a lone surrogate cannot be)
+    assert "caf\\xe9.wav: " in out and "zz.wav: " in out
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(
+        f"{stem}.timeline.{kind}" for stem in (os.fsdecode(b"caf\xe9"), "zz") for kind in ("csv", "json", "png"))

@@ -161,7 +161,8 @@ def not_an_input(path: str) -> str | None:
     if os.path.isdir(path):
         return "a sub-folder (its files are not searched: give it as an input of its own)"
     if not path.lower().endswith(MEDIA_EXTENSIONS):
-        return f"not an audio or video file (a folder's files are read by their extension: {', '.join(MEDIA_EXTENSIONS)})"
+        return ("not an audio or video file (a folder's files are read by their extension: "
+                f"{', '.join(MEDIA_EXTENSIONS)})")
     return file_problem(path)
 
 
@@ -316,8 +317,8 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
     progress, annotated = None, None
     if source.count:  # files: a progress bar; cameras run until stopped
         from tqdm import tqdm
-        progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame", desc=stem,
-                        leave=False)
+        progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame",
+                        desc=outputs.shown(stem), leave=False)
 
     def on_frame(frame, last):
         nonlocal annotated
@@ -344,7 +345,7 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
     paths = timeline.close(meta)
     if rows:
         paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),
-                                       f"{stem}: {args.mode} prediction")
+                                       f"{outputs.shown(stem)}: {args.mode} prediction")
     if annotated:
         paths["video"] = annotated.close()
     return {"rows": rows, "meta": meta, "paths": paths, "class_names": class_names, "input": path,
@@ -367,10 +368,10 @@ def main(argv=None) -> int:
                 described = result["described"]
                 print(described)
             meta = result["meta"]
-            print(f"{os.path.basename(result['input'])}: " + outputs.summary(result["rows"], result["class_names"]))
+            print(f"{outputs.shown(os.path.basename(result['input']))}: " + outputs.summary(result["rows"], result["class_names"]))
             print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} frames/s); "
                   + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
-            print("  wrote " + ", ".join(result["paths"].values()))
+            print("  wrote " + outputs.shown(", ".join(result["paths"].values())))
     except (MediaError, ValueError, RuntimeError, OSError) as e:  # ConnectionError and FileNotFoundError too
         print(f"emorec-predict: {e}", file=sys.stderr)
         return 2

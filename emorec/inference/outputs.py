@@ -39,6 +39,13 @@ class Timeline:
         return dict(self.paths)
 
 
+def shown(name: str) -> str:
+    """`name` as it can be printed and drawn: the bytes of a file name that are not UTF-8
+    (which Python holds as lone surrogates, and a UTF-8 stdout or matplotlib's text refuses)
+    as \\x escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def free_stem(out_dir: str, stem: str, source: str) -> str:
     """`stem`, or `stem-2`, `stem-3`, ... when `out_dir` holds another input's outputs under
     that name (a rerun of the same input replaces its own)."""
