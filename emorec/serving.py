@@ -62,6 +62,8 @@ def check_inputs(inputs: dict, signature: dict) -> dict:
         checked[name] = value.astype(dtype, copy=False)
     if len(set(batches.values())) > 1:
         raise ValueError(f"inputs disagree on the batch size: {batches}")
+    if min(batches.values(), default=1) < 1:  # REST's JSON would carry empty lists whose shape is lost
+        raise ValueError("a request holds at least 1 window, this one none")
     if max(batches.values(), default=0) > MAX_BATCH:
         raise ValueError(f"a request holds at most {MAX_BATCH} windows, this one {max(batches.values())}: "
                          "send them in parts")

@@ -87,6 +87,7 @@ BAD_REQUESTS = [
     ("waveform", lambda f, w: (f, np.full_like(w, np.nan)), "waveform: .* values are NaN or infinite"),
     ("waveform", lambda f, w: (f, w * 32768), r"waveform: expected float32 16 kHz samples in \[-1, 1\], got values"),
     ("batch", lambda f, w: (f, w[:1]), "inputs disagree on the batch size"),
+    ("batch", lambda f, w: (f[:0], w[:0]), "a request holds at least 1 window, this one none"),  # REST: an error page
 ]
 
 
