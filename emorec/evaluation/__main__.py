@@ -92,10 +92,10 @@ def compare(run_dirs: list[str]):
 
     if not run_dirs:
         raise app.UsageError("compare takes one or more run folders")
-    summaries = tables.load(run_dirs)
+    key = f"test_clip_{_METRIC.value}"
+    summaries = tables.load(run_dirs, (key,))
     print("Clip-level results, mean ± spread over folds:\n")
     print(tables.comparison(summaries))
-    key = f"test_clip_{_METRIC.value}"
     plot = _PLOT.value or "comparison.png"
     plots.comparison([(f"{s['run']}\n({tables.modality(s)})", s[key]["mean"], s[key]["std"]) for s in summaries],
                      plot, _METRIC.value)
