@@ -468,3 +468,20 @@ def test_a_file_name_that_is_not_utf8_is_predicted_and_the_folder_goes_on(seven_
     assert "caf\\xe9.wav: " in out and "zz.wav: " in out
     assert sorted(os.listdir(tmp_path / "out")) == sorted(
         f"{stem}.timeline.{kind}" for stem in (os.fsdecode(b"caf\xe9"), "zz") for kind in ("csv", "json", "png"))
+
+
+def test_the_annotated_video_shows_the_timelines_prediction_from_the_first_frame(exports, tmp_path, monkeypatch):
+    """A clip shorter than one window (predicted only at its end) was drawn "..." on every
+    frame, and a longer one on each frame before its first window was complete."""
+    from emorec.inference import outputs
+
+    drawn = []
+    monkeypatch.setattr(outputs.cv2, "putText", lambda frame, text, *a, **k: drawn.append(text))
+    for seconds, count in ((0.1, 3), (1.0, 30)):  # windows of 4 frames
+        drawn.clear()
+        clip = _clip(tmp_path / f"01-01-05-01-01-01-0{count % 10 + 1}.mp4", seconds=seconds)
+        result = _run(clip, "--model", exports["av"], "--annotate", "--out", tmp_path / "out")
+        first = result["rows"][0]
+        shown = f"{first['label']} {max(first['probabilities'].values()):.0%}"
+        assert len(drawn) == count and drawn[:4] == [shown] * min(count, 4), (drawn, shown)
+        assert video.decode(result["paths"]["video"])["frames"].shape[0] == count

@@ -347,7 +347,8 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
         paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),
                                        f"{outputs.shown(stem)}: {args.mode} prediction")
     if annotated:
-        paths["video"] = annotated.close()
+        paths["video"] = annotated.close(*((rows[-1]["label"], max(rows[-1]["probabilities"].values())) if rows
+                                           else ()))
     return {"rows": rows, "meta": meta, "paths": paths, "class_names": class_names, "input": path,
             "described": described, "speaker": predictor.speaker if predictor.adapt else speaker}
 
