@@ -108,17 +108,20 @@ def list_presets() -> str:
     return "\n".join(lines)
 
 
-def preset_for(name: str, source) -> tuple[str, str | None]:
-    """(`name` or the member of it that reads what the input has (voice, faces), a note saying so)."""
+def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | None]:
+    """(`name` or the member of it that reads what the input has (voice; faces: a picture in
+    which the detector finds a face, `faces_found`), a note saying so). A member left out is
+    not averaged in: the face model's reading of a faceless crop is no evidence."""
     card = presets.card(name)
-    has = {"voice": source.waveform is not None, "faces": source.has_video}
+    has = {"voice": source.waveform is not None, "faces": source.has_video and faces_found}
     if all(has[m] for m in card["modalities"]) or "members" not in card:
         return name, None
+    lacks = "no sound" if not has["voice"] else "no picture" if not source.has_video else "no face the detector finds"
     for member in card["members"]:
         if all(has[m] for m in presets.card(member)["modalities"]):
-            return member, (f"note: {source.name} has no {'sound' if not has['voice'] else 'picture'}: preset "
-                            f"{member}, the {' + '.join(presets.card(member)['modalities'])} of {name}")
-    raise ValueError(f"{source.name} has neither a picture nor sound that preset {name} reads")
+            return member, (f"{source.name} has {lacks}: preset {member}, the "
+                            f"{' + '.join(presets.card(member)['modalities'])} of {name}, answers alone")
+    raise ValueError(f"{source.name} has {lacks}, and nothing else that preset {name} reads")
 
 
 def load_model(args, preset: str | None = None):
@@ -210,6 +213,16 @@ def track_ahead(source, pipeline: faces.FacePipeline):
     return boxes, detected[nearest], np.ones(count, bool)
 
 
+def tracked_faces(source, pipeline: faces.FacePipeline, info: dict, model, ahead: tuple | None):
+    """`track_ahead`'s boxes for a model that takes faces: those found before the preset's member
+    was chosen (`ahead`: (its face pipeline, the boxes)) where the model's pipeline is that one."""
+    if "faces" not in model.signature:
+        return None
+    if ahead is not None and ahead[0] == info["face_pipeline"]:
+        return ahead[1]
+    return track_ahead(source, pipeline)
+
+
 def speaker_recording(path: str) -> np.ndarray:
     """One --speaker_audio's waveform; a file missing or unreadable is a ValueError naming the
     option (read once, before the inputs: a folder says it once, not once per file)."""
@@ -270,16 +283,24 @@ def run(args):
 
 def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.ndarray] | None = None) -> dict:
     """`recordings`: --speaker_audio's (`speaker_recordings`), None without it."""
-    source, key = None, None
+    source, key, ahead, voice_alone = None, None, None, None
     if args.preset:  # the input decides which of a preset's members runs
-        pipeline = faces.FacePipeline.from_dict(presets.card(args.preset)["face_pipeline"])
+        card = presets.card(args.preset)
+        pipeline = faces.FacePipeline.from_dict(card["face_pipeline"])
         source = open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
-        key, note = preset_for(args.preset, source)
-        if note and key not in loaded:  # once per folder
-            print(note, file=sys.stderr)
-            if recordings is not None and "speaker_stats" not in presets.card(key)["inputs"]:
-                print(f"note: preset {key} takes no speaker statistics: --speaker_audio is not used for it",
-                      file=sys.stderr)
+        if "faces" in card["modalities"] and source.has_video and source.rewind:  # a file: its faces found first
+            ahead = (card["face_pipeline"], track_ahead(source, pipeline))
+        # No face found where there is sound: the voice answers alone (a silent one keeps the faces,
+        # its frames marked faceless, as there is nothing else to answer from).
+        faceless = ahead is not None and ahead[1] is None and source.waveform is not None
+        key, note = preset_for(args.preset, source, faces_found=not faceless)
+        if faceless:  # said for each file, with its other notes, and kept in its timeline
+            voice_alone = note
+        elif note and key not in loaded:  # a folder's audio files, or silent videos: said once
+            print(f"note: {note}", file=sys.stderr)
+        if note and key not in loaded and recordings is not None and "speaker_stats" not in presets.card(key)["inputs"]:
+            print(f"note: preset {key} takes no speaker statistics: --speaker_audio is not used for it",
+                  file=sys.stderr)
     if key not in loaded:
         loaded[key] = load_model(args, key)
     model, info, described = loaded[key]
@@ -302,8 +323,9 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
                   "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
                           args.detect_every, source_name=source.name, speaker=speaker, adapt=args.speaker == "online",
-                          pipeline=pipeline, tracked=track_ahead(source, pipeline) if "faces" in model.signature else None)
-    notes = input_notes(source, model.signature, predictor.window / ravdess.FPS)
+                          pipeline=pipeline, tracked=tracked_faces(source, pipeline, info, model, ahead))
+    notes = [voice_alone] * bool(voice_alone) + input_notes(source, model.signature,
+                                                            predictor.window / ravdess.FPS)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     input_id = f"camera {path}" if path.isdigit() else os.path.abspath(path)
@@ -369,7 +391,8 @@ def main(argv=None) -> int:
                 described = result["described"]
                 print(described)
             meta = result["meta"]
-            print(f"{outputs.shown(os.path.basename(result['input']))}: " + outputs.summary(result["rows"], result["class_names"]))
+            print(f"{outputs.shown(os.path.basename(result['input']))}: "
+                  + outputs.summary(result["rows"], result["class_names"]))
             print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} frames/s); "
                   + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
             print("  wrote " + outputs.shown(", ".join(result["paths"].values())))
