@@ -14,6 +14,7 @@ import http.client
 import importlib
 import json
 import os
+import struct
 import urllib.error
 import urllib.request
 
@@ -61,6 +62,8 @@ def check_inputs(inputs: dict, signature: dict) -> dict:
         checked[name] = value.astype(dtype, copy=False)
     if len(set(batches.values())) > 1:
         raise ValueError(f"inputs disagree on the batch size: {batches}")
+    if min(batches.values(), default=1) < 1:  # REST's JSON would carry empty lists whose shape is lost
+        raise ValueError("a request holds at least 1 window, this one none")
     if max(batches.values(), default=0) > MAX_BATCH:
         raise ValueError(f"a request holds at most {MAX_BATCH} windows, this one {max(batches.values())}: "
                          "send them in parts")
@@ -183,6 +186,10 @@ class KerasModel:
         return np.asarray(self.module.speaker_features(tf.constant(checked["waveform"]), training=False))
 
 
+# Bytes 4-8 of every TFLite flatbuffer (its schema's file_identifier).
+TFLITE_IDENTIFIER = b"TFL3"
+
+
 class TFLiteModel:
     """A TFLite model written by `emorec.export.export_tflite`, run by TensorFlow's own
     interpreter, with the outputs of the SavedModel it mirrors (class names and face pipeline
@@ -196,10 +203,13 @@ class TFLiteModel:
         with open(path, "rb") as f:
             content = f.read()
         try:
+            if content[4:8] != TFLITE_IDENTIFIER:
+                raise ValueError(f"{'an empty file' if not content else 'no TFLite identifier'}: {len(content)} bytes")
             self.info = read_tflite_info(content)
             self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads or os.cpu_count())
-        except (ValueError, RuntimeError) as e:
-            raise ValueError(f"{path} is not a TFLite model emorec can run ({_first_line(e)})") from None
+        except (ValueError, RuntimeError, struct.error, IndexError) as e:  # the last two: a truncated file's tables
+            raise ValueError(f"{path} is not a TFLite model emorec can run ({_first_line(e)}): export it again "
+                             "(emorec-export --tflite)") from None
         self.path = path
         with quiet_native_logs():  # before any runner holds the interpreter's tensors
             self.interpreter.allocate_tensors()

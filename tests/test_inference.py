@@ -378,3 +378,113 @@ def test_the_predictor_sees_the_windows_training_sees(tmp_path):
     np.testing.assert_allclose(served["waveform"], trained["waveform"], atol=1e-6)
     difference = np.abs(served["faces"].astype(int) - trained["faces"].astype(int))
     assert difference.mean() < 1.5 and np.percentile(difference, 99) <= 5, (difference.mean(), difference.max())
+
+
+def test_every_entry_of_a_folder_is_predicted_or_said_by_name(seven_class_audio, tmp_path, capsys):
+    """A folder input passed over, without a word, a nested sub-folder and .flv, .3gp, .mts files
+    (a single .flv predicted fine)."""
+    folder = tmp_path / "speaker"
+    (folder / "later").mkdir(parents=True)
+    wav = folder / "03-01-05-01-01-01-01.wav"
+    synthetic.write_wav(str(wav), synthetic.render_audio(ravdess.parse(wav.name), 1.0), synthetic.SAMPLE_RATE)
+    for extension, container in (("flv", "flv"), ("3gp", "3gp"), ("mts", "mpegts"), ("MKV", "matroska")):
+        subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(wav), "-c:a", "aac", "-f", container,
+                        str(folder / f"{extension}.{extension}")], check=True)
+    (folder / "notes.txt").write_text("not a clip")
+    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    predicted = [json.loads(p.read_text())["input"] for p in sorted((tmp_path / "out").glob("*.timeline.json"))]
+    assert sorted(predicted) == sorted(str(folder / name) for name in (
+        "03-01-05-01-01-01-01.wav", "3gp.3gp", "MKV.MKV", "flv.flv", "mts.mts"))
+    assert [line.split(": ")[:2] for line in err.splitlines() if line.startswith("note: ")] == [
+        ["note", str(folder / "later")], ["note", str(folder / "notes.txt")]]
+    assert "a sub-folder (its files are not searched" in err and "notes.txt: not an audio or video file" in err
+
+
+def test_a_folder_of_crema_d_flv_clips_is_predicted(exports, tmp_path, capsys):
+    """It was "a folder with no audio or video file"; its README is said and passed over."""
+    folder = real_ravdess().parent / "crema-d"
+    if not folder.is_dir():
+        pytest.skip(f"no CREMA-D sample at {folder}")
+    assert cli.main([str(folder), "--model", exports["av"], "--max_frames", "8", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert len(list(tmp_path.glob("*_XX.timeline.json"))) == 6
+    assert f"note: {folder / 'README.md'}: not an audio or video file" in err
+
+
+def test_a_folder_annotated_carries_each_clips_own_sound(exports, tmp_path, capsys):
+    """ffmpeg was handed the folder as the annotated video's audio: "Broken pipe", and nothing written."""
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    clips = [_clip(folder / f"01-01-05-01-01-01-0{i}.mp4") for i in (1, 2)]
+    assert cli.main([str(folder), "--model", exports["av"], "--annotate", "--out", str(tmp_path / "out")]) == 0
+    assert "Broken pipe" not in capsys.readouterr().err
+    for clip in clips:
+        annotated = video.decode(str(tmp_path / "out" / os.path.basename(clip).replace(".mp4", ".annotated.mp4")))
+        assert annotated["frames"].shape[0] == 30 and len(annotated["waveform"]) > 14000
+
+
+def test_a_missing_or_corrupt_speaker_audio_is_said_once_naming_the_option(exports, tmp_path, capsys):
+    """With a folder input, it came out as ffmpeg's words for a file, not as the option's fault."""
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    for i in (1, 2):
+        _clip(folder / f"01-01-05-01-01-01-0{i}.mp4")
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(3000))
+    for given, says in ((tmp_path / "nowhere.wav", "no such file"), (corrupt, "could not be read as audio (")):
+        assert cli.main([str(folder), "--model", exports["av"], "--speaker_audio", str(given),
+                         "--out", str(tmp_path / "out")]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"emorec-predict: --speaker_audio {given}: {says}") and line.endswith(
+            "give another recording of the speaker, or leave it out"), line
+    assert not list((tmp_path / "out").iterdir())  # before any input is read
+
+
+def test_a_fifo_is_refused_in_one_line_as_an_input_and_in_a_folder(seven_class_audio, tmp_path, capsys):
+    """A FIFO was said to be "no such file", as an input and in a folder."""
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    fifo = folder / "stream.wav"
+    os.mkfifo(fifo)
+    assert cli.main([str(fifo), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"emorec-predict: {fifo}: not a regular file (a FIFO, socket or device): save the stream to a file first, "
+        "or give a camera by its index"]
+    wav = folder / "03-01-05-01-01-01-01.wav"
+    synthetic.write_wav(str(wav), synthetic.render_audio(ravdess.parse(wav.name), 1.0), synthetic.SAMPLE_RATE)
+    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    assert f"note: {fifo}: not a regular file (a FIFO, socket or device)" in capsys.readouterr().err
+
+
+def test_a_file_name_that_is_not_utf8_is_predicted_and_the_folder_goes_on(seven_class_audio, tmp_path, capsys):
+    """Its plot's title was a 91-line matplotlib traceback, which also stopped the rest of the folder."""
+    folder = tmp_path / "speaker"
+    folder.mkdir()
+    clip = ravdess.parse("03-01-05-01-01-01-01.wav")
+    latin1 = os.fsdecode(b"caf\xe9.wav")
+    for name in (latin1, "zz.wav"):
+        synthetic.write_wav(str(folder / name), synthetic.render_audio(clip, 1.0), synthetic.SAMPLE_RATE)
+    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # what a UTF-8 terminal can print (a lone surrogate cannot be)
+    assert "caf\\xe9.wav: " in out and "zz.wav: " in out
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(
+        f"{stem}.timeline.{kind}" for stem in (os.fsdecode(b"caf\xe9"), "zz") for kind in ("csv", "json", "png"))
+
+
+def test_the_annotated_video_shows_the_timelines_prediction_from_the_first_frame(exports, tmp_path, monkeypatch):
+    """A clip shorter than one window (predicted only at its end) was drawn "..." on every
+    frame, and a longer one on each frame before its first window was complete."""
+    from emorec.inference import outputs
+
+    drawn = []
+    monkeypatch.setattr(outputs.cv2, "putText", lambda frame, text, *a, **k: drawn.append(text))
+    for seconds, count in ((0.1, 3), (1.0, 30)):  # windows of 4 frames
+        drawn.clear()
+        clip = _clip(tmp_path / f"01-01-05-01-01-01-0{count % 10 + 1}.mp4", seconds=seconds)
+        result = _run(clip, "--model", exports["av"], "--annotate", "--out", tmp_path / "out")
+        first = result["rows"][0]
+        shown = f"{first['label']} {max(first['probabilities'].values()):.0%}"
+        assert len(drawn) == count and drawn[:4] == [shown] * min(count, 4), (drawn, shown)
+        assert video.decode(result["paths"]["video"])["frames"].shape[0] == count

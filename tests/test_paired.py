@@ -1,4 +1,5 @@
 """emorec.evaluation.paired: two runs compared on the same test clips, resampled by actor."""
+import json
 import subprocess
 import sys
 
@@ -112,3 +113,73 @@ def test_runs_that_cannot_be_compared_are_one_line_each(tmp_path, capsys):
         assert evaluation.main(["emorec-evaluate", *argv]) == 1, argv
         err = capsys.readouterr().err
         assert said in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def _summarised(run_dir):
+    """`run_dir` given the summary.json of a finished run (scores made up); its path."""
+    from emorec import metrics
+
+    path = run_dir / "summary.json"
+    path.write_text(json.dumps({"model": "m", "config": "audio", "classes": 8, "folds": 2, **{
+        k: metrics.mean_and_spread([0.5, 0.6]) for k in (
+            "test_clip_accuracy", "test_clip_uar", "test_clip_macro_f1", "validation_clip_accuracy", "train_seconds")}}))
+    return path
+
+
+def test_a_damaged_summary_is_named_in_one_line_by_every_command_that_reads_it(tmp_path, capsys, monkeypatch):
+    """A damaged summary.json came out as JSON's words without the file, or as a KeyError traceback."""
+    from absl import flags
+
+    import emorec.evaluation.__main__ as evaluation
+    good = _run(tmp_path / "good", {a: 5 for a in range(1, 5)})
+    summary = tmp_path / "good" / "summary.json"
+    whole = _summarised(tmp_path / "good").read_text()
+    flags.FLAGS.mark_as_parsed()
+    monkeypatch.setattr(flags.FLAGS, "out_dir", str(tmp_path / "centred"))
+    monkeypatch.chdir(tmp_path)  # compare's plot
+    for content, said in ((whole[:len(whole) // 2], "is damaged (JSONDecodeError: "), ("[]", "is damaged (a JSON list"),
+                          (b"\xff\xfe", "is damaged (UnicodeDecodeError: "),
+                          (whole.replace('"mean"', '"average"'), "is damaged (missing or malformed: "),
+                          ('{"model": "m", "config": "audio", "classes": 8}', "is damaged (missing or malformed: ")):
+        summary.write_bytes(content if isinstance(content, bytes) else content.encode())
+        for command in ("compare", "centre"):
+            assert evaluation.main(["emorec-evaluate", command, good]) == 1, (command, content)
+            [line] = capsys.readouterr().err.strip().splitlines()
+            assert line.startswith(f"emorec-evaluate {command}: {summary} {said}") and line.endswith(
+                "run the command that wrote it again"), line
+    assert not (tmp_path / "centred").exists()
+    summary.write_text(whole)
+    assert evaluation.main(["emorec-evaluate", "compare", good]) is None  # the whole summary is read
+
+
+def test_a_plot_that_cannot_be_written_is_refused_in_one_line_before_any_work(tmp_path, capsys):
+    """compare --plot to a read-only path printed the table, then ended in a PermissionError traceback."""
+    import os
+
+    from absl import flags
+
+    import emorec.evaluation.__main__ as evaluation
+
+    a, b = (_run(tmp_path / name, {actor: 5 for actor in range(1, 5)}) for name in ("a", "b"))
+    _summarised(tmp_path / "a")
+    (tmp_path / "a file").write_text("")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    flags.FLAGS.mark_as_parsed()
+    cases = [(tmp_path / "a file" / "plot.png", "File exists"), (tmp_path / "a file" / "plots" / "plot.png",
+                                                                  "Not a directory")]
+    if os.geteuid() != 0:  # root writes there all the same
+        cases.append((read_only / "plot.png", "Permission denied"))
+    try:
+        for plot, why in cases:
+            flags.FLAGS.plot = str(plot)
+            for command in (["compare", a], ["paired", a, b]):
+                assert evaluation.main(["emorec-evaluate", *command]) == 1, command
+                out, err = capsys.readouterr()
+                [line] = err.strip().splitlines()
+                assert line.startswith(f"emorec-evaluate {command[0]}: --plot {plot} cannot be written to (") and \
+                    line.endswith("): give another path") and why in line, line
+                assert not out  # before any work: no table, no comparison said
+    finally:
+        flags.FLAGS.plot = None

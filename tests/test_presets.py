@@ -327,3 +327,25 @@ print(state() == before)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
                          env={k: v for k, v in os.environ.items() if not k.startswith(("TF_", "EMOREC_"))})
     assert run.stdout.strip().splitlines()[-1:] == ["True"], run.stderr[-2000:]
+
+
+@needs_whisper
+def test_the_default_preset_answers_from_the_voice_alone_where_no_face_is_found(tmp_path, capsys):
+    """It averaged in the face model's reading of a faceless crop (the voice alone said angry
+    1.00, the mix 0.59); it now answers as its voice member does, and says so for the file."""
+    from emorec import ravdess, synthetic
+    from emorec.inference import cli
+
+    clip = ravdess.parse("01-01-05-01-01-01-01.mp4")
+    path = tmp_path / "faceless.mp4"  # a grey screen, a voice
+    synthetic.write_mp4(str(path), np.full((45, 120, 160, 3), 90, np.uint8), synthetic.render_audio(clip, 1.5))
+    assert cli.main([str(path), f"--out={tmp_path / 'default'}"]) == 0
+    run = capsys.readouterr()
+    voice = next(m for m in presets.card(presets.DEFAULT)["members"] if "voice" in presets.card(m)["modalities"])
+    said = f"{path} has no face the detector finds: preset {voice}, the voice of {presets.DEFAULT}, answers alone"
+    assert f"note: {said}" in run.err.splitlines()
+    assert run.out.splitlines()[0] == f"preset {presets.headline(voice)}"
+    timeline = json.loads((tmp_path / "default" / "faceless.timeline.json").read_text())
+    assert timeline["notes"][0] == said
+    assert cli.main([str(path), "--preset", voice, f"--out={tmp_path / 'voice'}"]) == 0
+    assert timeline["rows"] == json.loads((tmp_path / "voice" / "faceless.timeline.json").read_text())["rows"]

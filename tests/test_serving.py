@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emorec import export, models, serving
+from emorec import export, models, serving, synthetic
 
 import serving_standin
 
@@ -87,6 +87,7 @@ BAD_REQUESTS = [
     ("waveform", lambda f, w: (f, np.full_like(w, np.nan)), "waveform: .* values are NaN or infinite"),
     ("waveform", lambda f, w: (f, w * 32768), r"waveform: expected float32 16 kHz samples in \[-1, 1\], got values"),
     ("batch", lambda f, w: (f, w[:1]), "inputs disagree on the batch size"),
+    ("batch", lambda f, w: (f[:0], w[:0]), "a request holds at least 1 window, this one none"),  # REST: an error page
 ]
 
 
@@ -281,3 +282,21 @@ def test_speaker_stats_with_a_deviation_under_zero_or_zero_for_a_speaker_heard_a
         serving.check_inputs({**cold, "speaker_windows": np.array([0, 3], np.float32)}, signature)
     with pytest.raises(ValueError, match="got -1"):
         serving.check_inputs({**cold, "speaker_stats": -np.ones((2, 2, 3), np.float32)}, signature)
+
+
+def test_an_empty_or_truncated_tflite_is_refused_in_one_line_naming_it(tmp_path, capsys):
+    """An empty or truncated .tflite given to --model ended in a struct.error traceback."""
+    from emorec.inference import cli
+
+    model = models.build("wave_cnn1d", num_classes=7, frames=4)
+    whole = open(export.export_tflite(model, str(tmp_path / "whole.tflite"), list(SEVEN)), "rb").read()
+    clip = tmp_path / "speech.wav"
+    synthetic.write_wav(str(clip), np.zeros(16000, np.float32), synthetic.SAMPLE_RATE)
+    for name, content in (("empty", b""), ("half", whole[:len(whole) // 2]), ("head", whole[:64]),
+                          ("noise", np.random.default_rng(0).bytes(5000))):
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(content)
+        assert cli.main([str(clip), "--model", str(path), "--out", str(tmp_path / "out")]) == 2, name
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"emorec-predict: {path} is not a TFLite model emorec can run (") and line.endswith(
+            "export it again (emorec-export --tflite)"), line

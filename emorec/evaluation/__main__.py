@@ -70,12 +70,24 @@ def fuse(run_dirs: list[str]):
           f"{members[best]:.3f}; validation prefers {'the fusion' if fused > members[best] else best}")
 
 
+def check_plot(path: str | None) -> None:
+    """--plot is made writable before any work, so that a run cannot fail at its end."""
+    from emorec import folders
+
+    if path:
+        try:
+            folders.check_writable_file(path)
+        except OSError as e:
+            raise ValueError(f"--plot {path} cannot be written to ({e.strerror}): give another path") from None
+
+
 def paired(run_dirs: list[str]):
     from emorec import plots
     from emorec.evaluation import paired as pairing
 
     if len(run_dirs) != 2:
         raise app.UsageError("paired takes two run folders: RUN_A RUN_B")
+    check_plot(_PLOT.value)
     r = pairing.compare(*run_dirs, _RESAMPLES.value, _SEED.value)
     a, b = (os.path.basename(d) for d in run_dirs)
     print(pairing.describe(r, a, b))
@@ -92,11 +104,12 @@ def compare(run_dirs: list[str]):
 
     if not run_dirs:
         raise app.UsageError("compare takes one or more run folders")
-    summaries = tables.load(run_dirs)
+    plot = _PLOT.value or "comparison.png"
+    check_plot(plot)
+    key = f"test_clip_{_METRIC.value}"
+    summaries = tables.load(run_dirs, (key,))
     print("Clip-level results, mean ± spread over folds:\n")
     print(tables.comparison(summaries))
-    key = f"test_clip_{_METRIC.value}"
-    plot = _PLOT.value or "comparison.png"
     plots.comparison([(f"{s['run']}\n({tables.modality(s)})", s[key]["mean"], s[key]["std"]) for s in summaries],
                      plot, _METRIC.value)
     print(f"\nPlot: {plot}", file=sys.stderr)

@@ -49,7 +49,7 @@ def choose_alpha(probabilities: np.ndarray, labels: np.ndarray, speakers: np.nda
 def centre_run(run_dir: str, model_dir: str, step: float = 0.1) -> tuple[list[dict], dict]:
     """Centres a finished run into `model_dir`, in the same layout; returns the folds' results
     (each with the test accuracy before centring) and the summary."""
-    member = runs.read_summary(run_dir)
+    member = runs.read_summary(run_dir, runs.MEMBER)
     class_names = ravdess.class_names(member["classes"])
     results = []
     for fold, seconds in zip(predictions.common_folds([run_dir]), runs.member_seconds([member])):

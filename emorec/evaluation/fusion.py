@@ -48,7 +48,7 @@ def fuse_runs(run_dirs: list[str], model_dir: str, step: float = 0.05) -> tuple[
     """Fuses finished runs into `model_dir`, in their layout; returns the folds' results
     (each with its weights) and the summary."""
     folds = predictions.common_folds(run_dirs)
-    members = [runs.read_summary(r) for r in run_dirs]
+    members = [runs.read_summary(r, runs.MEMBER) for r in run_dirs]
     class_names = ravdess.class_names(members[0]["classes"])
     names = [os.path.basename(r) for r in run_dirs]
     results = []

@@ -54,14 +54,35 @@ def write_summary(run_dir: str, results: list[dict], model: str, config: str, cl
     return summary
 
 
-def read_summary(run_dir: str) -> dict:
-    """A finished run's summary.json."""
+# The fields of a summary that are not scores over folds ({"mean", "std", "values"}).
+DESCRIBING = ("model", "config", "classes", "folds", "runs")
+# What a run derived from others (centre, fuse) reads of each one's summary.
+MEMBER = ("model", "config", "classes", "train_seconds")
+
+
+def read_summary(run_dir: str, needs: tuple[str, ...] = ()) -> dict:
+    """A finished run's summary.json; a ValueError naming the file where it cannot be read or
+    is damaged: not JSON, not an object, or without a field of `needs` (a score: its mean,
+    spread and values), which the command would otherwise meet as a KeyError halfway through."""
     path = os.path.join(run_dir, SUMMARY)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {run_dir!r} a finished run of trainers.train, "
                                 "trainers.baseline, or a centred or fused run?")
-    with open(path) as f:
-        return json.load(f)
+    again = "run the command that wrote it again"
+    try:
+        with open(path) as f:
+            summary = json.load(f)
+    except OSError as e:
+        raise ValueError(f"{path} could not be read ({e.strerror})") from None
+    except ValueError as e:  # JSON's errors, and bytes that are not text
+        raise ValueError(f"{path} is damaged ({type(e).__name__}: {e}): {again}") from None
+    if not isinstance(summary, dict):
+        raise ValueError(f"{path} is damaged (a JSON {type(summary).__name__}, not an object): {again}")
+    malformed = [k for k in needs if k not in summary or k not in DESCRIBING and not (
+        isinstance(summary[k], dict) and {"mean", "std", "values"} <= summary[k].keys())]
+    if malformed:
+        raise ValueError(f"{path} is damaged (missing or malformed: {', '.join(malformed)}): {again}")
+    return summary
 
 
 def check_new_run(out_dir: str, inputs: list[str], kind: str) -> None:

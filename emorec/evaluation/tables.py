@@ -22,9 +22,16 @@ def modality(summary: dict) -> str:
     return "video"
 
 
-def load(run_dirs: list[str]) -> list[dict]:
-    """Each run's summary, with its folder's name as `run`."""
-    return [{"run": os.path.basename(os.path.normpath(r)), **runs.read_summary(r)} for r in run_dirs]
+# What `comparison` reads of each summary.
+COMPARED = ("model", "config", "folds", "test_clip_accuracy", "test_clip_uar", "test_clip_macro_f1",
+            "validation_clip_accuracy", "train_seconds")
+
+
+def load(run_dirs: list[str], needs: tuple[str, ...] = ()) -> list[dict]:
+    """Each run's summary, with its folder's name as `run`; one without a field `comparison`
+    reads, or `needs`, is said damaged before any table is drawn."""
+    return [{"run": os.path.basename(os.path.normpath(r)), **runs.read_summary(r, COMPARED + tuple(needs))}
+            for r in run_dirs]
 
 
 def comparison(summaries: list[dict]) -> str:

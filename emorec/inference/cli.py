@@ -7,7 +7,8 @@
 
 A preset made of members (faces and voice) runs the members the input has: both on a video
 with sound, the voice on an audio file, the faces on a silent video. A folder is taken as one
-speaker's clips, in name order: a speaker-normalised model learns the speaker from each clip
+speaker's clips, in name order (its sub-folders and files of no media extension are named and
+passed over): a speaker-normalised model learns the speaker from each clip
 for the next (--speaker=cold: every clip, every window, as a new speaker's).
 
 Writes INPUT.timeline.csv as predictions come (a stopped run keeps its rows; Ctrl-C ends a
@@ -26,7 +27,7 @@ import numpy as np
 from emorec import enrolment, folders, plots, presets, ravdess, serving
 from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
-from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, open_input
+from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, file_problem, open_input
 from emorec.media import audio, clip_features, faces
 from emorec.media.video import MediaError
 
@@ -96,17 +97,20 @@ def out_of_range(args) -> list[tuple[str, object, str]]:
             if getattr(args, option) is not None and not holds(getattr(args, option))]
 
 
-def preset_for(name: str, source) -> tuple[str, str | None]:
-    """(`name` or the member of it that reads what the input has (voice, faces), a note saying so)."""
+def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | None]:
+    """(`name` or the member of it that reads what the input has (voice; faces: a picture in
+    which the detector finds a face, `faces_found`), a note saying so). A member left out is
+    not averaged in: the face model's reading of a faceless crop is no evidence."""
     card = presets.card(name)
-    has = {"voice": source.waveform is not None, "faces": source.has_video}
+    has = {"voice": source.waveform is not None, "faces": source.has_video and faces_found}
     if all(has[m] for m in card["modalities"]) or "members" not in card:
         return name, None
+    lacks = "no sound" if not has["voice"] else "no picture" if not source.has_video else "no face the detector finds"
     for member in card["members"]:
         if all(has[m] for m in presets.card(member)["modalities"]):
-            return member, (f"note: {source.name} has no {'sound' if not has['voice'] else 'picture'}: preset "
-                            f"{member}, the {' + '.join(presets.card(member)['modalities'])} of {name}")
-    raise ValueError(f"{source.name} has neither a picture nor sound that preset {name} reads")
+            return member, (f"{source.name} has {lacks}: preset {member}, the "
+                            f"{' + '.join(presets.card(member)['modalities'])} of {name}, answers alone")
+    raise ValueError(f"{source.name} has {lacks}, and nothing else that preset {name} reads")
 
 
 def load_model(args, preset: str | None = None):
@@ -127,14 +131,31 @@ def load_model(args, preset: str | None = None):
 
 
 def inputs_of(spec: str) -> list[str]:
-    """The input, or a folder's media files (RAVDESS's and any ffmpeg reads) in name order."""
+    """The input, or a folder's media files (`MEDIA_EXTENSIONS`) in name order; every other
+    entry of the folder is said by name, one line each, so that none is passed over unseen."""
     if spec.isdigit() or not os.path.isdir(spec):
         return [spec]
-    found = sorted(os.path.join(spec, f) for f in os.listdir(spec) if f.lower().endswith(MEDIA_EXTENSIONS)
-                   and os.path.isfile(os.path.join(spec, f)))
+    found = []
+    for path in sorted(os.path.join(spec, name) for name in os.listdir(spec)):
+        reason = not_an_input(path)
+        if reason:
+            print(f"note: {path}: {reason}: passed over", file=sys.stderr)
+        else:
+            found.append(path)
     if not found:
         raise FileNotFoundError(f"{spec}: a folder with no audio or video file in it ({', '.join(MEDIA_EXTENSIONS)})")
     return found
+
+
+def not_an_input(path: str) -> str | None:
+    """Why a folder's entry is not predicted, None for a media file. A sub-folder is not
+    searched: it may hold another speaker's clips, and a folder is taken as one speaker's."""
+    if os.path.isdir(path):
+        return "a sub-folder (its files are not searched: give it as an input of its own)"
+    if not path.lower().endswith(MEDIA_EXTENSIONS):
+        return ("not an audio or video file (a folder's files are read by their extension: "
+                f"{', '.join(MEDIA_EXTENSIONS)})")
+    return file_problem(path)
 
 
 def check_out(out: str):
@@ -187,13 +208,35 @@ def track_ahead(source, pipeline: faces.FacePipeline):
     return boxes, detected[nearest], np.ones(count, bool)
 
 
+def tracked_faces(source, pipeline: faces.FacePipeline, info: dict, model, ahead: tuple | None):
+    """`track_ahead`'s boxes for a model that takes faces: those found before the preset's member
+    was chosen (`ahead`: (its face pipeline, the boxes)) where the model's pipeline is that one."""
+    if "faces" not in model.signature:
+        return None
+    if ahead is not None and ahead[0] == info["face_pipeline"]:
+        return ahead[1]
+    return track_ahead(source, pipeline)
+
+
+def speaker_recording(path: str) -> np.ndarray:
+    """One --speaker_audio's waveform; a file missing or unreadable is a ValueError naming the
+    option (read once, before the inputs: a folder says it once, not once per file)."""
+    problem = file_problem(path)
+    if problem is None:
+        try:
+            return audio.load_audio(path)
+        except MediaError as e:
+            problem = f"could not be read as audio ({e.reason}: {e.detail.removeprefix(path + ': ')})"
+    raise ValueError(f"--speaker_audio {path}: {problem}: give another recording of the speaker, or leave it out")
+
+
 def speaker_recordings(paths: list[str]) -> list[np.ndarray]:
     """--speaker_audio's waveforms, read once for every input, less those that are silent (the
     builder's rule, `clip_features.doubts`), each said: silence tells nothing of the speaker's
     voice, and its windows would count as the speaker heard."""
     kept = []
     for path in paths:
-        waveform = audio.load_audio(path)
+        waveform = speaker_recording(path)
         silent = [detail for reason, detail, _ in clip_features.doubts(waveform) if reason == "silent audio"]
         if silent:
             print(f"note: --speaker_audio {path}: silent audio ({silent[0]}): not taken as the speaker's speech",
@@ -235,16 +278,24 @@ def run(args):
 
 def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.ndarray] | None = None) -> dict:
     """`recordings`: --speaker_audio's (`speaker_recordings`), None without it."""
-    source, key = None, None
+    source, key, ahead, voice_alone = None, None, None, None
     if args.preset:  # the input decides which of a preset's members runs
-        pipeline = faces.FacePipeline.from_dict(presets.card(args.preset)["face_pipeline"])
+        card = presets.card(args.preset)
+        pipeline = faces.FacePipeline.from_dict(card["face_pipeline"])
         source = open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
-        key, note = preset_for(args.preset, source)
-        if note and key not in loaded:  # once per folder
-            print(note, file=sys.stderr)
-            if recordings is not None and "speaker_stats" not in presets.card(key)["inputs"]:
-                print(f"note: preset {key} takes no speaker statistics: --speaker_audio is not used for it",
-                      file=sys.stderr)
+        if "faces" in card["modalities"] and source.has_video and source.rewind:  # a file: its faces found first
+            ahead = (card["face_pipeline"], track_ahead(source, pipeline))
+        # No face found where there is sound: the voice answers alone (a silent one keeps the faces,
+        # its frames marked faceless, as there is nothing else to answer from).
+        faceless = ahead is not None and ahead[1] is None and source.waveform is not None
+        key, note = preset_for(args.preset, source, faces_found=not faceless)
+        if faceless:  # said for each file, with its other notes, and kept in its timeline
+            voice_alone = note
+        elif note and key not in loaded:  # a folder's audio files, or silent videos: said once
+            print(f"note: {note}", file=sys.stderr)
+        if note and key not in loaded and recordings is not None and "speaker_stats" not in presets.card(key)["inputs"]:
+            print(f"note: preset {key} takes no speaker statistics: --speaker_audio is not used for it",
+                  file=sys.stderr)
     if key not in loaded:
         loaded[key] = load_model(args, key)
     model, info, described = loaded[key]
@@ -267,8 +318,9 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
                   "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
     predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
                           args.detect_every, source_name=source.name, speaker=speaker, adapt=args.speaker == "online",
-                          pipeline=pipeline, tracked=track_ahead(source, pipeline) if "faces" in model.signature else None)
-    notes = input_notes(source, model.signature, predictor.window / ravdess.FPS)
+                          pipeline=pipeline, tracked=tracked_faces(source, pipeline, info, model, ahead))
+    notes = [voice_alone] * bool(voice_alone) + input_notes(source, model.signature,
+                                                            predictor.window / ravdess.FPS)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     input_id = f"camera {path}" if path.isdigit() else os.path.abspath(path)
@@ -282,8 +334,8 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
     progress, annotated = None, None
     if source.count:  # files: a progress bar; cameras run until stopped
         from tqdm import tqdm
-        progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame", desc=stem,
-                        leave=False)
+        progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame",
+                        desc=outputs.shown(stem), leave=False)
 
     def on_frame(frame, last):
         nonlocal annotated
@@ -291,7 +343,7 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
             if annotated is None:
                 height, width = frame.image.shape[:2]
                 annotated = outputs.AnnotatedVideo(os.path.join(args.out, f"{stem}.annotated.mp4"), (width, height),
-                                                   source.fps, None if args.input.isdigit() else args.input)
+                                                   source.fps, None if path.isdigit() else path)
             annotated.write(frame.image, predictor.box, last and last["label"],
                             last and max(last["probabilities"].values()))
         if progress:
@@ -310,9 +362,10 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
     paths = timeline.close(meta)
     if rows:
         paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),
-                                       f"{stem}: {args.mode} prediction")
+                                       f"{outputs.shown(stem)}: {args.mode} prediction")
     if annotated:
-        paths["video"] = annotated.close()
+        paths["video"] = annotated.close(*((rows[-1]["label"], max(rows[-1]["probabilities"].values())) if rows
+                                           else ()))
     return {"rows": rows, "meta": meta, "paths": paths, "class_names": class_names, "input": path,
             "described": described, "speaker": predictor.speaker if predictor.adapt else speaker}
 
@@ -333,10 +386,11 @@ def main(argv=None) -> int:
                 described = result["described"]
                 print(described)
             meta = result["meta"]
-            print(f"{os.path.basename(result['input'])}: " + outputs.summary(result["rows"], result["class_names"]))
+            print(f"{outputs.shown(os.path.basename(result['input']))}: "
+                  + outputs.summary(result["rows"], result["class_names"]))
             print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} frames/s); "
                   + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
-            print("  wrote " + ", ".join(result["paths"].values()))
+            print("  wrote " + outputs.shown(", ".join(result["paths"].values())))
     except (MediaError, ValueError, RuntimeError, OSError) as e:  # ConnectionError and FileNotFoundError too
         print(f"emorec-predict: {e}", file=sys.stderr)
         return 2

@@ -39,6 +39,13 @@ class Timeline:
         return dict(self.paths)
 
 
+def shown(name: str) -> str:
+    """`name` as it can be printed and drawn: the bytes of a file name that are not UTF-8
+    (which Python holds as lone surrogates, and a UTF-8 stdout or matplotlib's text refuses)
+    as \\x escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def free_stem(out_dir: str, stem: str, source: str) -> str:
     """`stem`, or `stem-2`, `stem-3`, ... when `out_dir` holds another input's outputs under
     that name (a rerun of the same input replaces its own)."""
@@ -59,7 +66,9 @@ def free_stem(out_dir: str, stem: str, source: str) -> str:
 
 class AnnotatedVideo:
     """An H.264 copy of the input with the face box and the current emotion drawn on each
-    frame; the input's audio, if any, is carried over."""
+    frame; the input's audio, if any, is carried over. A frame that comes before the first
+    prediction waits for it and shows it: the window that prediction read covers the frame
+    (an input shorter than a window is predicted only at its end, `close`)."""
 
     def __init__(self, path: str, size: tuple[int, int], fps: float, audio_from: str | None = None):
         width, height = size
@@ -68,10 +77,23 @@ class AnnotatedVideo:
         if audio_from:
             cmd += ["-i", audio_from, "-map", "0:v", "-map", "1:a?", "-c:a", "aac"]
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", path]
-        self.path = path
+        self.path, self.waiting = path, []
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, image: np.ndarray, box, label: str | None, probability: float | None):
+        """Draws the frame with the last prediction (`label`), or keeps it until there is one."""
+        if label is None:
+            self.waiting.append((image, box))
+            return
+        self._draw_waiting(label, probability)
+        self._draw(image, box, label, probability)
+
+    def _draw_waiting(self, label: str | None, probability: float | None):
+        waiting, self.waiting = self.waiting, []
+        for image, box in waiting:
+            self._draw(image, box, label, probability)
+
+    def _draw(self, image: np.ndarray, box, label: str | None, probability: float | None):
         frame = np.ascontiguousarray(image).copy()
         if box is not None:
             cx, cy, side = box
@@ -83,12 +105,21 @@ class AnnotatedVideo:
         text = f"{label} {probability:.0%}" if label else "..."
         cv2.putText(frame, text if box is not None else f"{text} (no face)", anchor,
                     cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
-        self.process.stdin.write(frame.tobytes())
+        try:
+            self.process.stdin.write(frame.tobytes())
+        except BrokenPipeError:  # ffmpeg ended early: its own words say why, not "Broken pipe"
+            self.process.stdin = None
+            self.close()
 
-    def close(self) -> str:
-        self.process.stdin.close()
+    def close(self, label: str | None = None, probability: float | None = None) -> str:
+        """`label`, `probability`: the last prediction, for the frames still waiting for one
+        ("..." where there is none: a run stopped before its first)."""
+        if self.process.stdin:
+            self._draw_waiting(label, probability)
+            self.process.stdin.close()
         if self.process.wait():
-            raise RuntimeError(f"ffmpeg could not write {self.path}: {self.process.stderr.read().decode()}")
+            said = self.process.stderr.read().decode(errors="replace").strip().splitlines() or ["no reason given"]
+            raise RuntimeError(f"ffmpeg could not write {self.path}: {said[-1]}")
         return self.path
 
 

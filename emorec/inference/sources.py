@@ -18,9 +18,12 @@ from emorec import ravdess
 from emorec.media import audio, video
 
 
-# What a folder given to emorec-predict is searched for: ffmpeg reads these and many more.
-MEDIA_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg",
-                    ".opus")
+# What a folder given to emorec-predict is searched for: the video containers and audio files
+# ffmpeg reads (CREMA-D ships .flv, phones write .3gp, camcorders .mts); any other file is said
+# and passed over.
+MEDIA_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".flv", ".3gp", ".3g2", ".mts", ".m2ts", ".ts",
+                    ".mpg", ".mpeg", ".wmv", ".ogv", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma",
+                    ".aif", ".aiff")
 
 
 class Frame(NamedTuple):
@@ -92,10 +95,25 @@ def open_audio(path: str, waveform: np.ndarray) -> Source:
     return Source(frames, ravdess.FPS, count, waveform, path, has_video=False)
 
 
+def file_problem(path: str) -> str | None:
+    """Why `path` cannot be read as an input file, in the words emorec-predict says it; None
+    for a regular file. A FIFO, socket or device is refused: a file is opened three times
+    (picture, sound, frames), and a pipe gives its bytes once, to the first."""
+    if os.path.isfile(path):
+        return None
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"a link to {os.readlink(path)}, which does not exist"
+    if os.path.exists(path):
+        return ("not a regular file (a FIFO, socket or device): save the stream to a file first, or give a "
+                "camera by its index")
+    return "no such file"
+
+
 def check_file(path: str) -> None:
-    """FileNotFoundError for a path that is not a file, in the words emorec-predict says it."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file")
+    """FileNotFoundError for a path that is not a regular file (`file_problem`)."""
+    problem = file_problem(path)
+    if problem:
+        raise FileNotFoundError(f"{path}: {problem}")
 
 
 def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
