@@ -315,7 +315,8 @@ class ServingClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as e:
-            raise RuntimeError(f"{self.describe()} refused the request: {e.code} {e.read().decode(errors='replace')[:300]}") from None
+            raise RuntimeError(f"{self.describe()} refused the request: "
+                               f"{e.code} {e.read().decode(errors='replace')[:300]}") from None
         except (http.client.HTTPException, json.JSONDecodeError):  # an HTTP/2 (gRPC) server, or not TF Serving
             raise ConnectionError(f"{self.describe()} answers, but not as TF Serving's REST API: is that its gRPC "
                                   f"port? (TF Serving listens for REST on 8501 and gRPC on 8500; --protocol grpc "

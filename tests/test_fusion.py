@@ -49,9 +49,9 @@ def test_fusion_weights_are_chosen_on_validation_actors_only(tmp_path):
                                   for f in folds})
     _fake_run(tmp_path / "bad", {f: {"validation": (_confident(wrong), labels), "test": (_confident(labels), labels)}
                                  for f in folds})
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "good"), str(tmp_path / "bad"),
-                          f"--out_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "good"),
+                          str(tmp_path / "bad"), f"--out_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV,
+                         capture_output=True, text=True, check=True)
     summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
     assert [r["weights"] for r in summary["per_fold"]] == [{"good": 1.0, "bad": 0.0}] * 3
     assert summary["test_clip_accuracy"]["values"] == [0.5] * 3

@@ -180,7 +180,8 @@ def test_inputs_the_builder_would_doubt_are_predicted_with_a_note(exports, tmp_p
 def test_a_file_named_like_a_camera_is_pointed_out(exports, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "0").write_bytes(b"")
-    monkeypatch.setattr(cli, "open_input", lambda *a: (_ for _ in ()).throw(RuntimeError("camera 0 could not be opened")))
+    monkeypatch.setattr(cli, "open_input",
+                        lambda *a: (_ for _ in ()).throw(RuntimeError("camera 0 could not be opened")))
     assert cli.main(["0", "--model", exports["av"], "--out", str(tmp_path / "out")]) == 2
     assert "note: 0 is read as camera 0; for the file of that name, write ./0" in capsys.readouterr().err
 
@@ -194,10 +195,12 @@ def test_ctrl_c_that_python_wraps_in_another_error_is_still_one_line(tmp_path):
     ended = {}
     for module in ("wrapped_interrupt", "plain_error"):
         ended[module] = subprocess.run(
-            [sys.executable, "-c", f"import sys; from emorec import commands; sys.exit(commands._run('emorec-predict', '{module}'))"],
+            [sys.executable, "-c", "import sys; from emorec import commands; "
+                                   f"sys.exit(commands._run('emorec-predict', '{module}'))"],
             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert ended["wrapped_interrupt"].returncode == 130
-    assert ended["wrapped_interrupt"].stderr.strip() == "emorec-predict: stopped (Ctrl-C); what was written before stays"
+    assert ended["wrapped_interrupt"].stderr.strip() == ("emorec-predict: stopped (Ctrl-C); "
+                                                         "what was written before stays")
     assert ended["plain_error"].returncode == 1 and "RuntimeError: a real error" in ended["plain_error"].stderr
 
 
@@ -321,8 +324,8 @@ def test_a_stopped_run_keeps_the_rows_it_had(exports, tmp_path):
 
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4", seconds=20.0)  # 300 rows, were it not stopped
     process = subprocess.Popen([sys.executable, "-m", "emorec.inference.cli", clip, "--model", exports["av"],
-                                "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=default_sigint)
+                                "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=default_sigint)
     csv_path = tmp_path / "out" / "01-01-05-01-01-01-01.timeline.csv"
     deadline = time.time() + 120
     while time.time() < deadline and not (csv_path.exists() and len(csv_path.read_text().splitlines()) > 20):

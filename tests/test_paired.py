@@ -122,7 +122,8 @@ def _summarised(run_dir):
     path = run_dir / "summary.json"
     path.write_text(json.dumps({"model": "m", "config": "audio", "classes": 8, "folds": 2, **{
         k: metrics.mean_and_spread([0.5, 0.6]) for k in (
-            "test_clip_accuracy", "test_clip_uar", "test_clip_macro_f1", "validation_clip_accuracy", "train_seconds")}}))
+            "test_clip_accuracy", "test_clip_uar", "test_clip_macro_f1", "validation_clip_accuracy",
+            "train_seconds")}}))
     return path
 
 

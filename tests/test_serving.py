@@ -116,7 +116,8 @@ def speaker_av(tmp_path_factory):
 
 RAW_REQUESTS = [  # what a client that skips emorec's checks can send TF Serving
     ("frames", lambda r: {**r, "faces": np.concatenate([r["faces"]] * 2, 1)}, r"faces: expected shape \[batch, 4, 32"),
-    ("pixels", lambda r: {**r, "faces": np.zeros((2, 4, 64, 64, 3), np.uint8)}, r"faces: expected shape \[batch, 4, 32"),
+    ("pixels", lambda r: {**r, "faces": np.zeros((2, 4, 64, 64, 3), np.uint8)},
+     r"faces: expected shape \[batch, 4, 32"),
     ("broadcast", lambda r: {**r, "speaker_stats": r["speaker_stats"][:1]}, "inputs disagree on the batch size"),
     ("nan", lambda r: {**r, "speaker_stats": np.full_like(r["speaker_stats"], np.nan)}, "speaker_stats: NaN or inf"),
     ("clipped", lambda r: {**r, "waveform": np.clip(r["waveform"] * 40, -1.9, 1.9)},
@@ -210,7 +211,8 @@ def test_the_raw_signature_refuses_nan_and_unscaled_audio(seven_class):
 
     function = tf.saved_model.load(seven_class).signatures["serving_default"]
     samples = serving.LocalModel(seven_class).signature["waveform"][0][1]
-    for bad, message in ((np.full((1, samples), np.nan), "NaN or infinite"), (np.full((1, samples), 300.0), r"\[-1, 1\]")):
+    for bad, message in ((np.full((1, samples), np.nan), "NaN or infinite"),
+                         (np.full((1, samples), 300.0), r"\[-1, 1\]")):
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             function(waveform=tf.constant(bad, tf.float32))
     assert function(waveform=tf.zeros((1, samples)))["probabilities"].shape == (1, 7)

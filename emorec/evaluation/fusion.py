@@ -10,8 +10,8 @@ are seen by nothing but the final scoring.
 The fused run's validation scores are of each validation actor fused with the weights chosen
 on the fold's other validation actors. Scored on the clips that chose them, the weights look
 better than they are (on real RAVDESS, 0.868 against 0.840 held out for whisper_base with
-whisper_tiny_en and two SVMs, whose best member scores 0.849), and a fusion should be taken over its best member only where the
-held-out score says so (the command prints which one validation prefers).
+whisper_tiny_en and two SVMs, whose best member scores 0.849), and a fusion should be taken over its best member only
+where the held-out score says so (the command prints which one validation prefers).
 """
 from __future__ import annotations
 

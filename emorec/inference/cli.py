@@ -358,7 +358,8 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
             "speaker": (None if predictor.speaker is None else
                         {"adapted": predictor.adapt, "windows_heard": predictor.speaker.count}),
             "frames": count, "seconds": round(seconds, 3), "frames_per_second": round(count / max(seconds, 1e-9), 2),
-            "time_split": {"decode": round(result["decode"], 3), **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
+            "time_split": {"decode": round(result["decode"], 3),
+                           **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
     paths = timeline.close(meta)
     if rows:
         paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),

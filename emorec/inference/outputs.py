@@ -135,7 +135,8 @@ def summary(rows: list[dict], class_names) -> str:
     span = (f"{len(rows)} predictions from {rows[0]['time']:.2f} s to {rows[-1]['time']:.2f} s" if len(rows) > 1
             else f"1 prediction at {rows[0]['time']:.2f} s")
     lines = [f"{span}; mostly {top} "
-             f"({counts[top] / len(rows):.0%}); " + ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda x: -x[1]))]
+             f"({counts[top] / len(rows):.0%}); "
+             + ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda x: -x[1]))]
     if changes:
         lines.append("changes: " + ", ".join(f"{t:.2f} s -> {label}" for t, label in changes[:8])
                      + (" ..." if len(changes) > 8 else ""))

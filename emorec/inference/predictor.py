@@ -164,7 +164,8 @@ class Predictor:
             if self.mode == "queue":
                 p = p.mean(0) if p.ndim == 2 else p
                 if self.smoothing:
-                    self.smoothed = p if self.smoothed is None else self.smoothing * self.smoothed + (1 - self.smoothing) * p
+                    self.smoothed = (p if self.smoothed is None
+                                     else self.smoothing * self.smoothed + (1 - self.smoothing) * p)
                     p = self.smoothed
                 rows.append(self._row(window[-1][0], p, [found for _, _, found in window]))
             elif p.ndim == 2:  # a per-frame model: a row for each frame of the window not yet covered

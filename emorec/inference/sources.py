@@ -86,7 +86,8 @@ def _file_frames(path: str, width: int, height: int, skip_deblocking: bool = Fal
             process.kill()
             process.wait()
     if index == 0:
-        raise video.MediaError("undecodable", f"{path}: {log[-1].strip().replace(alias, path) if log else 'no frame decoded'}")
+        raise video.MediaError("undecodable",
+                               f"{path}: {log[-1].strip().replace(alias, path) if log else 'no frame decoded'}")
 
 
 def open_audio(path: str, waveform: np.ndarray) -> Source:
