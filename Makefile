@@ -41,8 +41,9 @@ $(VENV)/.extras-%: $(VENV)/.base setup.py constraints.txt
 demo: $(VENV)/.extras-build+train
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m emorec.demo --out=$(DEMO)
 
-# The linter first (ruff.toml), then the tests on every core (pytest-xdist); the tests share no files or ports. Work stealing: a core that
-# runs out takes queued tests from the other, so the long ones do not end the run alone.
+# The linter first (ruff.toml), then the tests on every core (pytest-xdist); the tests share no
+# files or ports. Work stealing: a core that runs out takes queued tests from the other, so the
+# long ones do not end the run alone.
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n auto --dist worksteal -m "not slow"
