@@ -222,7 +222,7 @@ def normalised(voice: models.VoiceHead, evidence: Evidence, pairs, chunk: int = 
     for i in range(0, len(pairs), chunk):
         x, clips = evidence.inputs(pairs[i:i + chunk])
         z = np.asarray(voice.speaker_norm([x["pooled"], x["speaker_stats"], x["speaker_windows"]]))
-        out.append(z.mean(1) if z.ndim - 1 > evidence.feature_dims else z)
+        out.append(z.mean(1) if voice.copies > 1 else z)
         names.append(clips)
     return np.concatenate(out), np.concatenate(names)
 

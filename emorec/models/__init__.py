@@ -284,6 +284,12 @@ class VoiceHead:
         norm = encoder.get_layer("whisper_pooling").get_layer("speaker_norm")
         return cls(model, parts[0], parts[1], norm, model.get_layer("probabilities"))
 
+    @property
+    def copies(self) -> int:
+        """The speed copies each window's features hold (1 without `speeds`): the model standardises
+        each and averages them before the head."""
+        return int(np.prod(self.features.output.shape[1:])) // int(self.head.kernel.shape[0])
+
     def trained(self) -> dict:
         """What training set, by variable path: the head and the speaker prior (a preset's file)."""
         return {v.path: np.asarray(v.numpy()) for v in [*self.head.weights, *self.speaker_norm.weights]}
