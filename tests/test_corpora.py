@@ -141,6 +141,10 @@ def test_with_every_class_allowed_the_head_is_scikit_learns():
     kernel, bias = masked_softmax.fit(x, y, np.ones((300, 4), bool), C=0.1)
     reference = LogisticRegression(C=0.1, max_iter=3000).fit(x, y)
     assert np.abs(kernel - reference.coef_.T).max() < 1e-4
+    # A row's weight multiplies its loss: weight 2 on half the rows, 0 on the rest, is C twice on that half.
+    weights = np.r_[np.full(150, 2.0), np.zeros(150)]
+    weighted = masked_softmax.fit(x, y, np.ones((300, 4), bool), C=0.1, weights=weights)[0]
+    assert np.abs(weighted - masked_softmax.fit(x[:150], y[:150], np.ones((150, 4), bool), C=0.2)[0]).max() < 1e-4
 
 
 def test_a_clip_teaches_nothing_about_classes_its_corpus_lacks():

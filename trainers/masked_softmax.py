@@ -13,7 +13,7 @@ import numpy as np
 from scipy import optimize
 
 
-def _objective(theta, x, y, allowed, C: float):
+def _objective(theta, x, y, allowed, C: float, weights):
     d, k = x.shape[1], allowed.shape[1]
     w, b = theta[:d * k].reshape(d, k), theta[d * k:]
     z = (x @ w.astype(np.float32)).astype(np.float64) + b
@@ -21,24 +21,28 @@ def _objective(theta, x, y, allowed, C: float):
     z -= z.max(1, keepdims=True)
     log_total = np.log(np.exp(z).sum(1))
     rows = np.arange(len(y))
-    loss = C * float((log_total - z[rows, y]).sum()) + 0.5 * float((w * w).sum())
+    loss = C * float((weights * (log_total - z[rows, y])).sum()) + 0.5 * float((w * w).sum())
     residual = np.exp(z - log_total[:, None])  # 0 where a class is not allowed
     residual[rows, y] -= 1.0
+    residual *= weights[:, None]
     grad_w = C * (x.T @ residual.astype(np.float32)).astype(np.float64) + w
     return loss, np.concatenate([grad_w.ravel(), C * residual.sum(0)])
 
 
 def fit(x: np.ndarray, y: np.ndarray, allowed: np.ndarray, C: float, max_iter: int = 3000,
-        start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+        weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(kernel [D, K], bias [K]) of the regression of rows `x` [N, D] on labels `y` [N], row i
-    scored over the classes where `allowed[i]` ([N, K] bool) is true (its own label must be)."""
+    scored over the classes where `allowed[i]` ([N, K] bool) is true (its own label must be),
+    its log-loss weighted by `weights[i]` (default 1)."""
     x, y, allowed = np.asarray(x, np.float32), np.asarray(y, np.int64), np.asarray(allowed, bool)
     if not allowed[np.arange(len(y)), y].all():
         raise ValueError("a row's label is not among the classes allowed for it")
     d, k = x.shape[1], allowed.shape[1]
     # scikit-learn's tolerance (1e-4 on the gradient of the mean loss) on the summed one's scale.
     theta = np.zeros(d * k + k) if start is None else np.concatenate([start[0].ravel(), start[1]]).astype(np.float64)
-    result = optimize.minimize(_objective, theta, args=(x, y, allowed, C), jac=True, method="L-BFGS-B",
+    weights = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
+    result = optimize.minimize(_objective, theta, args=(x, y, allowed, C, weights), jac=True, method="L-BFGS-B",
                                options={"maxiter": max_iter, "maxls": 50, "gtol": 1e-4 * C * len(y),
                                         "ftol": 64 * np.finfo(float).eps})
     return result.x[:d * k].reshape(d, k).astype(np.float32), result.x[d * k:].astype(np.float32)

@@ -69,6 +69,8 @@ flags.DEFINE_string("cache_dir", os.path.join("runs", "features"), "The encoders
 flags.DEFINE_string("out_dir", presets.ROOT, "Where the preset's folder is written.")
 flags.DEFINE_string("command", None, "The command that made it, for the card (default: this one).")
 flags.DEFINE_integer("seed", 0, "Seed of the speakers' random clip orders.")
+flags.DEFINE_bool("balance_corpora", False, "Each corpus learnt from weighs the same in the head's loss, whatever "
+                  "its number of clips.")
 flags.mark_flags_as_required(["preset", "corpus"])
 flags.register_validator("C", lambda value: value > 0, message="must be positive")
 flags.register_validator("orders", lambda value: value >= 1, message="must be at least 1")
@@ -85,6 +87,7 @@ class Recipe:
     orders: int = 3
     num_folds: int | None = None
     seed: int = 0
+    balance_corpora: bool = False  # each corpus learnt from weighs the same in the loss, whatever its size
 
 
 class Evidence:
@@ -237,7 +240,12 @@ def train_head(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, 
     z, names = normalised(voice, evidence, [(c, evidence.draw(c, seen, rng)) for seen in recipe.seen for c in clips])
     labels = np.array([evidence.label(n) for n in names])
     mask = np.stack([study.allowed(evidence.clip[n].corpus) for n in names])
-    kernel, bias = masked_softmax.fit(z.reshape(len(z), -1), labels, mask, recipe.C, start=start)
+    corpus = np.array([evidence.clip[n].corpus for n in names])
+    weights = None
+    if recipe.balance_corpora:  # the total weight stays the rows' count: C means what it meant
+        counts = {c: np.sum(corpus == c) for c in np.unique(corpus)}
+        weights = np.array([len(corpus) / (len(counts) * counts[c]) for c in corpus])
+    kernel, bias = masked_softmax.fit(z.reshape(len(z), -1), labels, mask, recipe.C, start=start, weights=weights)
     voice.head.set_weights([kernel, bias])
     return (kernel, bias), time.perf_counter() - begin
 
@@ -408,7 +416,8 @@ def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Rec
 def main(argv):
     del argv
     begin = time.perf_counter()
-    recipe = Recipe(C=FLAGS.C, seen=tuple(FLAGS.seen), orders=FLAGS.orders, num_folds=FLAGS.num_folds, seed=FLAGS.seed)
+    recipe = Recipe(C=FLAGS.C, seen=tuple(FLAGS.seen), orders=FLAGS.orders, num_folds=FLAGS.num_folds, seed=FLAGS.seed,
+                    balance_corpora=FLAGS.balance_corpora)
     work_dir = os.path.expanduser(FLAGS.work_dir or os.path.join("runs", "presets", FLAGS.preset))
     os.makedirs(work_dir, exist_ok=True)
     options = models.parse_options(FLAGS.options)
