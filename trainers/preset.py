@@ -250,9 +250,11 @@ def train_head(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, 
     return (kernel, bias), time.perf_counter() - begin
 
 
-def score(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, rng) -> dict:
+def score(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, rng, chunk: int = 512) -> dict:
     """{seen: {'accuracy', 'uar', 'macro_f1', 'emobox4'}} on the speakers' clips (of one corpus),
-    each clip's prediction over the preset's classes its corpus has."""
+    each clip's prediction over the preset's classes its corpus has; the head's inputs made a
+    chunk of clips at a time (each row carries its speaker's statistics: a whole corpus's at once
+    would not fit in memory)."""
     evidence, classes = study.evidence, study.classes
     clips = [c for s in speakers for c in evidence.clips[s]]
     own = list(np.flatnonzero(study.allowed(evidence.clip[clips[0]].corpus)))
@@ -260,8 +262,13 @@ def score(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, rng) 
     out = {}
     for seen in recipe.seen:
         orders = 1 if seen == "all" else recipe.orders
-        x, names = evidence.inputs([(c, evidence.draw(c, seen, rng)) for _ in range(orders) for c in clips])
-        probabilities = voice.head_model.predict(x, batch_size=256, verbose=0)
+        pairs = [(c, evidence.draw(c, seen, rng)) for _ in range(orders) for c in clips]
+        probabilities, names = [], []
+        for i in range(0, len(pairs), chunk):
+            x, chunk_names = evidence.inputs(pairs[i:i + chunk])
+            probabilities.append(voice.head_model.predict(x, batch_size=256, verbose=0))
+            names.append(chunk_names)
+        probabilities, names = np.concatenate(probabilities), np.concatenate(names)
         clip_p = []
         for o in range(orders):  # a clip's windows averaged, in each order
             part = slice(o * len(names) // orders, (o + 1) * len(names) // orders)
