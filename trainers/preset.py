@@ -69,6 +69,8 @@ flags.DEFINE_string("cache_dir", os.path.join("runs", "features"), "The encoders
 flags.DEFINE_string("out_dir", presets.ROOT, "Where the preset's folder is written.")
 flags.DEFINE_string("command", None, "The command that made it, for the card (default: this one).")
 flags.DEFINE_integer("seed", 0, "Seed of the speakers' random clip orders.")
+flags.DEFINE_bool("validate", True, "Also train each fold's validation head and score it (what choices are "
+                  "made on); --novalidate halves the time once the recipe is chosen.")
 flags.DEFINE_bool("balance_corpora", False, "Each corpus learnt from weighs the same in the head's loss, whatever "
                   "its number of clips.")
 flags.mark_flags_as_required(["preset", "corpus"])
@@ -88,6 +90,7 @@ class Recipe:
     num_folds: int | None = None
     seed: int = 0
     balance_corpora: bool = False  # each corpus learnt from weighs the same in the loss, whatever its size
+    validate: bool = True  # also the validation heads (what choices are made on)
 
 
 class Evidence:
@@ -101,6 +104,7 @@ class Evidence:
         self.clips = {}  # speaker key -> clip names
         for name, clip in sorted(self.clip.items()):
             self.clips.setdefault(clip.speaker_key, []).append(name)
+        self._enrolled = {}  # speaker -> the statistics of all of its clips, asked for once per clip
 
     def speakers(self, corpus: str) -> list[str]:
         return sorted(s for s in self.clips if s.startswith(corpus + "/"))
@@ -110,6 +114,14 @@ class Evidence:
 
     def stats(self, clips) -> tuple[np.ndarray, float]:
         """(speaker_stats [2, *F], speaker_windows) of these clips' windows; zeros and 0 for none."""
+        speaker = self.clip[clips[0]].speaker_key if clips else None
+        if speaker and len(clips) == len(self.clips[speaker]):  # all of them: the same for every clip
+            if speaker not in self._enrolled:
+                self._enrolled[speaker] = self._stats(clips)
+            return self._enrolled[speaker]
+        return self._stats(clips)
+
+    def _stats(self, clips) -> tuple[np.ndarray, float]:
         rows = [self.cache["features"][self.rows[c]] for c in clips]
         if not rows:
             return np.zeros((2, *self.cache["features"].shape[1:]), np.float32), 0.0
@@ -307,8 +319,8 @@ def measure(voice: models.VoiceHead, study: Study, recipe: Recipe, work_dir: str
     start = None  # each fit starts where the last ended: fewer iterations to the same optimum
     for fold in folds or []:
         rng = np.random.default_rng(recipe.seed + fold.number)
-        for part, trained_on, scored in (("validation", fold.train, fold.validation),
-                                         ("test", fold.train + fold.validation, fold.test)):
+        parts = (("validation", fold.train, fold.validation),) if recipe.validate else ()
+        for part, trained_on, scored in parts + (("test", fold.train + fold.validation, fold.test),):
             start, seconds = train_head(voice, study, trained_on, recipe, rng, start)
             if part == "test":
                 presets.write_arrays(os.path.join(work_dir, f"fold_{fold.number}", "head.npz"), voice.trained())
@@ -376,7 +388,8 @@ def card_accuracy(results: dict, study: Study, recipe: Recipe) -> dict:
         "test": test,
         "test_uar": {name: mean(parts["test"], recipe, "uar") for name, parts in results["folds"].items()},
         "test_emobox4": {name: mean(parts["test"], recipe, "emobox4") for name, parts in results["folds"].items()},
-        "validation": {name: mean(parts["validation"], recipe) for name, parts in results["folds"].items()},
+        "validation": {name: mean(parts["validation"], recipe) for name, parts in results["folds"].items()
+                       if parts["validation"]},
         "cross_corpus": {pair: {s: round(r[s]["accuracy"], 3) for s in r} for pair, r in results["cross"].items()},
         "cross_corpus_emobox4": {pair: {s: round(r[s]["emobox4"], 3) for s in r}
                                  for pair, r in results["cross"].items()},
@@ -424,7 +437,7 @@ def main(argv):
     del argv
     begin = time.perf_counter()
     recipe = Recipe(C=FLAGS.C, seen=tuple(FLAGS.seen), orders=FLAGS.orders, num_folds=FLAGS.num_folds, seed=FLAGS.seed,
-                    balance_corpora=FLAGS.balance_corpora)
+                    balance_corpora=FLAGS.balance_corpora, validate=FLAGS.validate)
     work_dir = os.path.expanduser(FLAGS.work_dir or os.path.join("runs", "presets", FLAGS.preset))
     os.makedirs(work_dir, exist_ok=True)
     options = models.parse_options(FLAGS.options)
