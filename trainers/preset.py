@@ -73,7 +73,7 @@ flags.DEFINE_bool("validate", True, "Also train each fold's validation head and 
                   "made on); --novalidate halves the time once the recipe is chosen.")
 flags.DEFINE_bool("balance_corpora", False, "Each corpus learnt from weighs the same in the head's loss, whatever "
                   "its number of clips.")
-flags.mark_flags_as_required(["preset", "corpus"])
+flags.mark_flag_as_required("preset")  # --corpus is checked in main: a flagfile alone parses
 flags.register_validator("C", lambda value: value > 0, message="must be positive")
 flags.register_validator("orders", lambda value: value >= 1, message="must be at least 1")
 flags.register_validator("seen", lambda values: all(v == "all" or v.isdigit() for v in values),
@@ -435,6 +435,9 @@ def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Rec
 
 def main(argv):
     del argv
+    if not FLAGS.corpus:
+        raise app.UsageError("--corpus: give the labelled clips to learn from, e.g. --corpus=/path/to/EMOTION_folders "
+                             "or --corpus=ravdess:/path/to/ravdess")
     begin = time.perf_counter()
     recipe = Recipe(C=FLAGS.C, seen=tuple(FLAGS.seen), orders=FLAGS.orders, num_folds=FLAGS.num_folds, seed=FLAGS.seed,
                     balance_corpora=FLAGS.balance_corpora, validate=FLAGS.validate)
