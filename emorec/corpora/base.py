@@ -48,15 +48,20 @@ class Clip:
         return f"{self.corpus}/{self.speaker}"
 
     @property
+    def source(self) -> ravdess.Source:
+        """Where its bytes are: a file, or a zip member read in place."""
+        return ravdess.Source(self.path, self.member, None)
+
+    @property
     def location(self) -> str:
-        return f"{self.path}!{self.member}" if self.member else self.path
+        return self.source.location
 
     @property
     def extension(self) -> str:
-        return os.path.splitext(self.member or self.path)[1].lower()
+        return self.source.extension
 
     def open(self):
-        return ravdess.Source(self.path, self.member, None).open()
+        return self.source.open()
 
 
 class Scan(NamedTuple):
