@@ -85,8 +85,8 @@ class CorpusCache:
     a killed run resumes at the first part not written, and a cache asked for more clips
     computes only the new ones.
 
-    `load(clips)` -> {'features' [N, ...], 'labels' [N] (the clip's emotion's index in
-    `classes`), 'names' [N] (CORPUS/ID), 'speakers' [N] (CORPUS/SPEAKER)}; clips that cannot be
+    `load(clips, classes)` -> {'features' [N, ...], 'labels' [N] (the clip's emotion's index in
+    `classes`), 'names' [N] (CORPUS/ID), 'speakers' [N] (the clip's speaker key)}; clips that cannot be
     used (undecodable, no or silent audio) are left out and listed in `problems` by name."""
 
     def __init__(self, features: keras.Model, spec: windows.WindowSpec, root: str, part_clips: int = 250,
@@ -104,17 +104,15 @@ class CorpusCache:
         return sorted(os.path.join(self.folder, f) for f in os.listdir(self.folder)
                       if f.startswith("part_") and f.endswith(".npz"))
 
-    def _stored(self) -> dict[str, dict]:
-        """{clip name: its rows} of every part made for this encoder and window."""
+    def _stored(self) -> dict[str, np.ndarray]:
+        """{clip name: its windows' features} of every part made for this encoder and window."""
         stored = {}
         for path in self._parts():
             with np.load(path) as f:
                 if str(f["key"]) != self.key:
                     continue
                 self.problems.update(zip(f["problem_names"].tolist(), f["problem_reasons"].tolist()))
-                for name in np.unique(f["names"]):
-                    rows = f["names"] == name
-                    stored[str(name)] = {"features": f["features"][rows], "speakers": f["speakers"][rows]}
+                stored.update(_by_clip(f["features"], f["names"]))
         return stored
 
     def load(self, clips, classes) -> dict:
@@ -128,14 +126,13 @@ class CorpusCache:
                     part = todo[start:start + self.part_clips]
                     stored.update(self._write_part(part, len(self._parts()), bar))
         kept = [c for c in clips if clip_name(c) in stored]
-        out = {"features": np.concatenate([stored[clip_name(c)]["features"] for c in kept]),
-               "speakers": np.concatenate([stored[clip_name(c)]["speakers"] for c in kept])}
-        counts = [len(stored[clip_name(c)]["features"]) for c in kept]
-        out["names"] = np.repeat(np.array([clip_name(c) for c in kept]), counts)
-        out["labels"] = np.repeat(np.array([classes.index(c.emotion) for c in kept], np.int64), counts)
-        return out
+        counts = [len(stored[clip_name(c)]) for c in kept]
+        return {"features": np.concatenate([stored[clip_name(c)] for c in kept]),
+                "names": np.repeat(np.array([clip_name(c) for c in kept]), counts),
+                "speakers": np.repeat(np.array([c.speaker_key for c in kept]), counts),
+                "labels": np.repeat(np.array([classes.index(c.emotion) for c in kept], np.int64), counts)}
 
-    def _write_part(self, clips, number: int, bar) -> dict[str, dict]:
+    def _write_part(self, clips, number: int, bar) -> dict[str, np.ndarray]:
         decoded, problems = [], {}
         for clip, result in clip_features.map_in_threads(lambda c: (c, _waveform(c)), clips):
             if isinstance(result, str):
@@ -143,7 +140,7 @@ class CorpusCache:
                 problems[clip_name(clip)] = result
             else:
                 decoded.append((clip, result))
-        rows, names, speakers = [], [], []
+        rows, names = [], []
         if decoded:
             examples = tf.data.Dataset.from_generator(
                 lambda: ({"waveform": w, "label": 0, "name": clip_name(c)} for c, w in decoded),
@@ -155,18 +152,20 @@ class CorpusCache:
                 batch = [n.decode() for n in name.numpy()]
                 bar.update(len(set(batch) - set(names)))  # a clip counts once its first window is done
                 names += batch
-            by_name = {clip_name(c): c.speaker_key for c, _ in decoded}
-            speakers = [by_name[n] for n in names]
         out = {"features": np.concatenate(rows) if rows else np.zeros((0, *self.features.output.shape[1:]), np.float32),
-               "names": np.array(names, dtype=str), "speakers": np.array(speakers, dtype=str),
+               "names": np.array(names, dtype=str),
                "problem_names": np.array(list(problems), dtype=str),
                "problem_reasons": np.array(list(problems.values()), dtype=str)}
         path = os.path.join(self.folder, f"part_{number:05d}.npz")
         np.savez(path + ".tmp.npz", key=self.key, **out)
         os.replace(path + ".tmp.npz", path)  # a killed run never leaves half a part
         self.problems.update(problems)
-        return {n: {"features": out["features"][out["names"] == n], "speakers": out["speakers"][out["names"] == n]}
-                for n in np.unique(out["names"])}
+        return _by_clip(out["features"], out["names"])
+
+
+def _by_clip(features: np.ndarray, names: np.ndarray) -> dict[str, np.ndarray]:
+    """{clip name: the features of its windows}."""
+    return {str(name): features[names == name] for name in np.unique(names)}
 
 
 def clip_name(clip) -> str:

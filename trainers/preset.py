@@ -202,12 +202,15 @@ def check_corpus(corpus: corpora.Corpus, scan: corpora.Scan) -> None:
                              f"at least {MIN_CLIPS_PER_CLASS} a class")
 
 
-def load_study(learn, score_only, features, spec: windows.WindowSpec, cache_dir: str) -> Study:
-    """The corpora, their features cached (`cache_dir`/CORPUS), and the preset's classes:
-    those of the corpora learnt from, in RAVDESS's order; clips of a scored-only corpus in classes
-    the preset lacks are left out, and said."""
-    learnt, scored = open_corpora(learn, "corpus"), open_corpora(score_only, "score_corpus")
-    classes = corpora.ordered(c for corpus, _ in learnt for c in corpus.classes)
+def preset_classes(learnt) -> tuple[str, ...]:
+    """The classes of the corpora learnt from, in RAVDESS's order: the head's outputs."""
+    return corpora.ordered(c for corpus, _ in learnt for c in corpus.classes)
+
+
+def load_study(learnt, scored, features, spec: windows.WindowSpec, cache_dir: str) -> Study:
+    """The opened corpora (`open_corpora`) with their features cached (`cache_dir`/CORPUS); clips
+    of a scored-only corpus in classes the preset lacks are left out, and said."""
+    classes = preset_classes(learnt)
     clips, parts = [], []
     for corpus, scan in learnt + scored:
         own = [c for c in scan.clips if c.emotion in classes]
@@ -443,16 +446,16 @@ def main(argv):
                     balance_corpora=FLAGS.balance_corpora, validate=FLAGS.validate)
     work_dir = os.path.expanduser(FLAGS.work_dir or os.path.join("runs", "presets", FLAGS.preset))
     os.makedirs(work_dir, exist_ok=True)
-    options = models.parse_options(FLAGS.options)
-    voice = models.VoiceHead.of(models.build(FLAGS.model, num_classes=8, frames=FLAGS.frames, **options))
+    learnt, scored = open_corpora(FLAGS.corpus, "corpus"), open_corpora(FLAGS.score_corpus, "score_corpus")
+    # The head is as wide as the preset's classes.
+    model = models.build(FLAGS.model, num_classes=len(preset_classes(learnt)), frames=FLAGS.frames,
+                         **models.parse_options(FLAGS.options))
+    voice = models.VoiceHead.of(model)
     if voice is None:
         raise app.UsageError(f"--model={FLAGS.model} --options={FLAGS.options}: a preset needs frozen pretrained "
                              "encoders and a speaker prior (options prior_windows=N, normalization='speaker')")
     spec = windows.WindowSpec(frames=FLAGS.frames, faces=False, audio=True)
-    study = load_study(FLAGS.corpus, FLAGS.score_corpus, voice.features, spec, os.path.expanduser(FLAGS.cache_dir))
-    if len(study.classes) != 8:  # the head is as wide as the preset's classes
-        voice = models.VoiceHead.of(models.build(FLAGS.model, num_classes=len(study.classes), frames=FLAGS.frames,
-                                                 **options))
+    study = load_study(learnt, scored, voice.features, spec, os.path.expanduser(FLAGS.cache_dir))
     results = measure(voice, study, recipe, work_dir)
     text = table(results, recipe)
     with open(os.path.join(work_dir, "corpora.md"), "w") as f:

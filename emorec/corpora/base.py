@@ -18,8 +18,6 @@ from emorec import ravdess
 # The names every corpus maps its labels onto (RAVDESS's eight); a user's own label that maps
 # to none keeps its own name.
 EMOTIONS = ravdess.EMOTIONS
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
-VIDEO_EXTENSIONS = (".mp4", ".flv", ".avi", ".mov", ".mkv", ".webm")
 
 
 class CorpusError(ValueError):
@@ -71,7 +69,8 @@ class Scan(NamedTuple):
     skipped: list[tuple[str, str]]
 
     def speakers(self) -> list[str]:
-        return sorted({clip.speaker for clip in self.clips})
+        """The speakers named (a clip of unknown speaker names none)."""
+        return sorted({clip.speaker for clip in self.clips if clip.speaker})
 
 
 class Corpus(abc.ABC):

@@ -11,6 +11,7 @@ import csv
 import os
 
 from emorec.corpora import base
+from emorec.media import video
 
 ALIASES = {
     "neutral": ("neutral", "neu", "neutrality", "no emotion", "none"), "calm": ("calm", "cal"),
@@ -20,7 +21,7 @@ ALIASES = {
     "disgust": ("disgust", "dis", "disgusted", "disgusting"),
     "surprised": ("surprised", "sur", "surprise", "sup", "ps", "pleasant surprise")}
 _CANONICAL = {alias: emotion for emotion, aliases in ALIASES.items() for alias in aliases}
-MEDIA_EXTENSIONS = base.AUDIO_EXTENSIONS + base.VIDEO_EXTENSIONS
+MEDIA_EXTENSIONS = video.AUDIO_EXTENSIONS + video.VIDEO_EXTENSIONS
 UNKNOWN_SPEAKER = ""  # a clip whose speaker was not given
 
 
@@ -31,7 +32,7 @@ def canonical(label: str) -> str:
 
 
 def modality(path: str) -> str:
-    return "audio" if os.path.splitext(path)[1].lower() in base.AUDIO_EXTENSIONS else "audio-video"
+    return "audio" if os.path.splitext(path)[1].lower() in video.AUDIO_EXTENSIONS else "audio-video"
 
 
 class LabelledFolder(base.Corpus):

@@ -18,12 +18,8 @@ from emorec import ravdess
 from emorec.media import audio, video
 
 
-# What a folder given to emorec-predict is searched for: the video containers and audio files
-# ffmpeg reads (CREMA-D ships .flv, phones write .3gp, camcorders .mts); any other file is said
-# and passed over.
-MEDIA_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".flv", ".3gp", ".3g2", ".mts", ".m2ts", ".ts",
-                    ".mpg", ".mpeg", ".wmv", ".ogv", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma",
-                    ".aif", ".aiff")
+# What a folder given to emorec-predict is searched for; any other file is said and passed over.
+MEDIA_EXTENSIONS = video.VIDEO_EXTENSIONS + video.AUDIO_EXTENSIONS
 
 
 class Frame(NamedTuple):

@@ -13,6 +13,13 @@ import zlib
 
 import numpy as np
 
+# What is read as a clip wherever a folder is searched (a user's labelled corpus, emorec-predict's
+# input): the video containers and audio files ffmpeg reads (CREMA-D ships .flv, phones write
+# .3gp, camcorders .mts).
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".flv", ".3gp", ".3g2", ".mts", ".m2ts", ".ts",
+                    ".mpg", ".mpeg", ".wmv", ".ogv")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma", ".aif", ".aiff")
+
 
 class MediaError(Exception):
     """A clip that cannot be used; `reason` is a short category for build summaries."""
