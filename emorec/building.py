@@ -70,12 +70,20 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         """The values of `_clip_features` for a clip."""
         return {}
 
+    def _labels(self) -> tuple[str, ...]:
+        """The label feature's names (a clip's emotion is stored as its index here)."""
+        return corpora.EMOTIONS
+
+    def _split(self, speaker: str) -> str:
+        """The split of a speaker's clips."""
+        return f"actor_{speaker}"
+
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config
         size = config.face_pipeline.size
         feats = {
             "name": tfds.features.Text(doc="the clip's file name"),
-            "label": tfds.features.ClassLabel(names=corpora.EMOTIONS),
+            "label": tfds.features.ClassLabel(names=self._labels()),
             "actor": np.int32,
             **self._clip_features(),
         }
@@ -209,7 +217,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
             if first:
                 kept.append((speaker, first, rest))
             else:
-                record_problem(self._problems_dir, f"actor_{speaker}", "empty split",
+                record_problem(self._problems_dir, self._split(speaker), "empty split",
                                f"none of its {len(by_speaker[speaker])} clip(s) could be used; the split is left out",
                                "split")
         if not kept:
@@ -219,7 +227,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         # at a split's end.
         stream = None if self._use_beam else clip_features.map_in_threads(
             lambda clip: (clip, process(clip)), [clip for _, _, rest in kept for clip in rest])
-        return {f"actor_{speaker}": self._generate_examples(first, rest, process, stream)
+        return {self._split(speaker): self._generate_examples(first, rest, process, stream)
                 for speaker, first, rest in kept}
 
     def _generate_examples(self, first, clips, process, stream):

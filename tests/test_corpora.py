@@ -241,6 +241,39 @@ def test_cremad_builds_into_ravdess_example_format_that_the_windows_read(tmp_pat
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "crema-d")), reason="../shared/data/crema-d is not here")
+def test_a_users_folder_builds_with_its_own_labels_one_split_per_speaker(tmp_path):
+    from datasets.labelled_folder import labelled_folder_dataset_builder as folder_builder
+
+    manual = tmp_path / "my_clips"
+    for label, emotion in (("anger", 5), ("boredom", 1)):
+        for speaker, actor in (("alice", 1), ("bob", 2)):
+            clip = ravdess.Clip(3, 1, emotion, 1, 1, 1, actor)
+            touch(str(manual / label / speaker / "take.wav"))
+            synthetic.write_wav(str(manual / label / speaker / "take.wav"), synthetic.render_audio(clip, 1.0),
+                                SAMPLE_RATE)
+    touch(str(manual / "anger" / "carol.wav"))  # no speaker, and not audio at all
+    download = tfds.download.DownloadConfig(manual_dir=str(manual))
+    refused = folder_builder.Builder(data_dir=str(tmp_path / "data"), config="audio")
+    with pytest.raises(building.BuildError, match="labelled boredom") as error:
+        refused.download_and_prepare(download_config=download)
+    config = json.loads(str(error.value).split("--config='")[1].rstrip("'"))
+    assert config == {"name": "my_clips", "labels": ["angry", "boredom"], "with_faces": False}
+
+    builder = folder_builder.Builder(data_dir=str(tmp_path / "data"),
+                                     config=folder_builder.FolderConfig(**config))
+    builder.download_and_prepare(download_config=download)
+    built = datasets.load_builder(str(tmp_path / "data"), "my_clips", "labelled_folder")
+    assert built.info.features["label"].names == ["angry", "boredom"]
+    assert datasets.actors_of(built) == [1, 2]
+    rows = {(e["speaker"].decode(), int(e["actor"]), built.info.features["label"].int2str(e["label"]))
+            for e in tfds.as_numpy(built.as_dataset(split="actor_1+actor_2"))}
+    assert rows == {("alice", 1, "angry"), ("alice", 1, "boredom"), ("bob", 2, "angry"), ("bob", 2, "boredom")}
+    summary = json.loads((tmp_path / "data" / "labelled_folder" / "my_clips" / "1.0.0" /
+                          building.SUMMARY_FILE).read_text())
+    assert summary["examples_written"] == 4 and [p["clip"] for p in summary["problem_clips"]] == [
+        str(manual / "anger" / "carol.wav"), "actor_0"]  # carol's split had no other clip
+
+
 def test_cremads_own_videos_go_through_the_face_pipeline(tmp_path):
     """The six real CREMA-D clips (flv, VP6 and MP3, actor 1001): faces found and cropped as RAVDESS's."""
     builder = _build_cremad(os.path.join(SHARED, "crema-d"), tmp_path, "av")

@@ -322,6 +322,7 @@ before = state()
 import emorec, emorec.corpora, emorec.models, emorec.data.windows, emorec.feature_cache, emorec.building
 import emorec.export, emorec.serving, emorec.inference.cli, emorec.evaluation, emorec.commands, emorec.presets
 import datasets.ravdess.ravdess_dataset_builder, datasets.cremad.cremad_dataset_builder
+import datasets.labelled_folder.labelled_folder_dataset_builder
 print(state() == before)
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),

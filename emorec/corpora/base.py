@@ -55,6 +55,12 @@ class Clip:
         return self.source.location
 
     @property
+    def file_name(self) -> str:
+        """Its name within the corpus, unique there: the id with the file's extension (a RAVDESS or
+        CREMA-D file's own name; a labelled folder's path in it)."""
+        return self.id + os.path.splitext(self.member or self.path)[1]
+
+    @property
     def extension(self) -> str:
         return self.source.extension
 

@@ -20,7 +20,7 @@ def clip_example(clip: corpora.Clip, *, with_faces: bool = True, with_audio: boo
     frames where a face was found. Audio: the 16 kHz waveform and its log-mel on the same
     clock (mel frame j starts at j * 10 ms, video frame i at timestamps[i]).
     """
-    example = {"name": os.path.basename(clip.member or clip.path), "label": corpora.EMOTIONS.index(clip.emotion)}
+    example = {"name": clip.file_name, "label": clip.emotion}
     with video.local_file(clip) as path:
         media = video.decode(path, with_video=with_faces, with_audio=with_audio, max_width=pipeline.decode_width,
                              skip_deblocking=pipeline.fast_decode)
