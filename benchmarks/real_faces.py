@@ -30,6 +30,7 @@ from benchmarks.common import print_table
 from benchmarks.face_crops import REAL, built_crops, reference_crops
 from emorec import models, ravdess
 from emorec.media.faces import FacePipeline, resize_crops
+from emorec.media.features import FPS
 from emorec.models import torchvision_weights
 
 # Name -> (build options, the pretrained start's `weights`).
@@ -69,7 +70,7 @@ def load(size: int) -> tuple[dict, dict]:
 
     crops = {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))}
     built = built_crops(FacePipeline().margin, pathlib.Path(face_crops._WORKDIR.value))
-    fps = ravdess.FPS
+    fps = FPS
     built = {name: frames[:int(SECONDS * fps)] for name, frames in built.items()}
     return by_repetition(crops), by_repetition(built)
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from emorec import ravdess
-from emorec.media.features import SAMPLE_RATE, speaker_statistics, window_frames
+from emorec.media.features import FPS, SAMPLE_RATE, speaker_statistics, window_frames
 from emorec.signatures import MAX_BATCH
 
 STD_FLOOR = 1e-3  # added to every std, as `speaker_statistics` does
 
 
-def audio_windows(waveform: np.ndarray, samples: int, fps: float = ravdess.FPS) -> np.ndarray:
+def audio_windows(waveform: np.ndarray, samples: int, fps: float = FPS) -> np.ndarray:
     """[windows, samples]: the evaluation windows `emorec.data.windows.eval_dataset` cuts from an
     audio-only clip (W frames every W / 2 on the video clock, the last padded with silence),
     in the same float32 arithmetic."""

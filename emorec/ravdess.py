@@ -21,8 +21,6 @@ INTENSITIES = {1: "normal", 2: "strong"}
 STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
 REPETITIONS = {1: "1st", 2: "2nd"}
 ACTORS = tuple(range(1, 25))
-# The frame rate of the RAVDESS videos, and the clock audio-only windows are cut on.
-FPS = 30000 / 1001
 # Song was recorded for six emotions only.
 SONG_EMOTIONS = frozenset(range(1, 7))
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from emorec import ravdess
 from emorec.media import video
+from emorec.media.features import FPS
 
 FRAME_RATE = "30000/1001"  # RAVDESS's 29.97 fps, exactly
 SAMPLE_RATE = 48000
@@ -79,7 +80,7 @@ def render_frames(clip: ravdess.Clip, size: tuple[int, int], num_frames: int,
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     canvas = np.empty((height, width, 3), np.float32)
     for i in range(num_frames):
-        t = i / ravdess.FPS
+        t = i / FPS
         # A slow drift and a slight nod: motion a face detector and tracker must follow.
         dx = (style["offset"][0] + 0.03 * np.sin(2 * np.pi * 0.5 * t + phase)) * width
         dy = (style["offset"][1] + 0.02 * np.sin(2 * np.pi * 0.8 * t + phase)) * height
@@ -170,7 +171,7 @@ def make_sample(out_dir: str, clip_list: Sequence[ravdess.Clip] | None = None, *
     present are kept, so a second call is cheap.
     """
     clip_list = clips() if clip_list is None else clip_list
-    num_frames = int(round(duration * ravdess.FPS))
+    num_frames = int(round(duration * FPS))
     paths = []
     iterator = clip_list
     if progress:

@@ -5,12 +5,12 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import default_sigint, real_ravdess
 
 from emorec import export, models, ravdess, synthetic
 from emorec.inference import cli
 from emorec.media import video
-
-from conftest import default_sigint, real_ravdess
+from emorec.media.features import FPS
 
 CLASSES = ravdess.EMOTIONS
 
@@ -29,7 +29,7 @@ def exports(tmp_path_factory):
 
 def _clip(path, seconds=1.0, with_audio=True, faceless_frames=0):
     clip = ravdess.parse(path.name)
-    frames = synthetic.render_frames(clip, (160, 120), int(round(seconds * ravdess.FPS)))
+    frames = synthetic.render_frames(clip, (160, 120), int(round(seconds * FPS)))
     frames[:faceless_frames] = 90  # a grey screen: no face to find
     synthetic.write_mp4(str(path), frames, synthetic.render_audio(clip, seconds) if with_audio else None)
     return str(path)

@@ -4,16 +4,16 @@ import time
 
 import numpy as np
 import pytest
+from conftest import real_ravdess
 
 from emorec import ravdess, synthetic
 from emorec.media import audio, clip_features, faces, features, video
-
-from conftest import real_ravdess
+from emorec.media.features import FPS
 
 
 def _clip(tmp_path, size=(640, 480), seconds=1.0, with_audio=True, name="01-01-05-01-01-01-03.mp4"):
     clip = ravdess.parse(name)
-    frames = synthetic.render_frames(clip, size, int(round(seconds * ravdess.FPS)))
+    frames = synthetic.render_frames(clip, size, int(round(seconds * FPS)))
     path = str(tmp_path / name)
     synthetic.write_mp4(path, frames, synthetic.render_audio(clip, seconds) if with_audio else None)
     return path

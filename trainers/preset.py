@@ -31,12 +31,10 @@ import json
 import os
 import time
 
+import numpy as np
 from absl import app, flags
 
-import numpy as np
-
 import trainers
-
 from emorec import corpora, feature_cache, metrics, models, plots, presets
 from emorec.data import windows
 from emorec.media.features import speaker_statistics
@@ -418,7 +416,7 @@ def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Rec
         "modalities": ["voice"], "classes": list(study.classes),
         "model": {"name": FLAGS.model, "frames": FLAGS.frames, "options": options},
         "inputs": {"waveform": f"float32 [batch, {voice.model.get_layer('waveform').output.shape[1]}]: "
-                               f"{FLAGS.frames / windows.ravdess.FPS:.2f} s of 16 kHz mono audio in [-1, 1]",
+                               f"{FLAGS.frames / windows.FPS:.2f} s of 16 kHz mono audio in [-1, 1]",
                    "speaker_stats": "float32 [batch, 2, ...]: mean and std of the speaker's features "
                                     "(emorec.enrolment; zeros for a speaker not heard yet)",
                    "speaker_windows": "float32 [batch]: how many windows speaker_stats come from (0: none)"},

@@ -16,17 +16,17 @@ import json
 import os
 import warnings
 
-from absl import app, flags, logging
-
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import app, flags, logging
 
+import trainers
 from emorec import distribute, export, feature_cache, folders, metrics, models, plots, ravdess
 from emorec.data import datasets, windows
 from emorec.evaluation import predictions, runs
+from emorec.media.features import FPS
 from emorec.models import torchvision_weights
-import trainers
 from trainers import checkpoints, run_lock
 
 # Keras warns that the input "ran out of data" when it looks one batch past an epoch's last:
@@ -399,7 +399,7 @@ def main(argv):
         best = max(results, key=lambda r: r["validation"]["clip"]["accuracy"])
         exported = export.export(fold_model(num_classes, best["weights"]), FLAGS.export_dir,
                                  FLAGS.export_name or FLAGS.model.replace("+", "_"), ravdess.class_names(num_classes),
-                                 metadata={"fold": best["fold"], "fps": ravdess.FPS, "run_dir": run_dir,
+                                 metadata={"fold": best["fold"], "fps": FPS, "run_dir": run_dir,
                                            # How the training crops were made: the predictor crops alike.
                                            "face_pipeline": (builder.info.metadata or {}).get("face_pipeline")})
     test, val = summary["test_clip_accuracy"], summary["validation_clip_accuracy"]

@@ -11,10 +11,10 @@ import dataclasses
 
 import tensorflow as tf
 
-from emorec import enrolment, models, ravdess
+from emorec import enrolment, models
 from emorec.data import augmentation, datasets, speakers
 from emorec.media.faces import resize_crops
-from emorec.media.features import SAMPLE_RATE, window_frames, window_samples
+from emorec.media.features import FPS, SAMPLE_RATE, window_frames, window_samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +28,7 @@ class WindowSpec:
     per_frame: bool = False  # labels [W] instead of a scalar
     speaker_stats: bool = False  # the speaker's feature statistics beside the audio
     num_classes: int = 8
-    fps: float = ravdess.FPS
+    fps: float = FPS
     # A speaker-normalised model's own features (`emorec.enrolment.KerasEnrolment`):
     # statistics come from the stored waveform through them, never from a stored feature.
     speaker_features: object = dataclasses.field(default=None, compare=False, repr=False)
@@ -38,7 +38,7 @@ class WindowSpec:
         return window_samples(self.frames, self.fps, SAMPLE_RATE)
 
     @classmethod
-    def for_model(cls, model, num_classes: int, fps: float = ravdess.FPS) -> "WindowSpec":
+    def for_model(cls, model, num_classes: int, fps: float = FPS) -> "WindowSpec":
         shapes = {t.name: t.shape for t in model.inputs}
         faces = shapes.get("faces")
         frames = faces[1] if faces is not None else window_frames(shapes["waveform"][1], fps)

@@ -24,11 +24,12 @@ import sys
 
 import numpy as np
 
-from emorec import enrolment, folders, plots, presets, ravdess, serving
+from emorec import enrolment, folders, plots, presets, serving
 from emorec.inference import outputs
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, file_problem, open_input
 from emorec.media import audio, clip_features, faces
+from emorec.media.features import FPS
 from emorec.media.video import MediaError
 
 
@@ -320,7 +321,7 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
                           args.detect_every, source_name=source.name, speaker=speaker, adapt=args.speaker == "online",
                           pipeline=pipeline, tracked=tracked_faces(source, pipeline, info, model, ahead))
     notes = [voice_alone] * bool(voice_alone) + input_notes(source, model.signature,
-                                                            predictor.window / ravdess.FPS)
+                                                            predictor.window / FPS)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     input_id = f"camera {path}" if path.isdigit() else os.path.abspath(path)

@@ -17,10 +17,10 @@ import time
 
 import numpy as np
 
-from emorec import enrolment, ravdess
+from emorec import enrolment
 from emorec.inference.sources import Frame
 from emorec.media import faces, features
-from emorec.media.features import SAMPLE_RATE
+from emorec.media.features import FPS, SAMPLE_RATE
 
 
 class Predictor:
@@ -44,7 +44,7 @@ class Predictor:
             self.window, self.size = None, None
         self.samples = signature["waveform"][0][1] if self.uses_audio else None
         if self.window is None:  # audio-only: windows of the same duration on the frame clock
-            self.window = features.window_frames(self.samples, ravdess.FPS)
+            self.window = features.window_frames(self.samples, FPS)
         self.stride = stride or (max(self.window // 2, 1) if mode == "queue" else 1)
         self.smoothing, self.waveform, self.batch = smoothing, waveform, batch
         # The crops the model trained on: the export's face pipeline (crop side, margin,

@@ -14,9 +14,8 @@ from typing import Iterator, NamedTuple
 import cv2
 import numpy as np
 
-from emorec import ravdess
 from emorec.media import audio, video
-
+from emorec.media.features import FPS
 
 # What a folder given to emorec-predict is searched for; any other file is said and passed over.
 MEDIA_EXTENSIONS = video.VIDEO_EXTENSIONS + video.AUDIO_EXTENSIONS
@@ -87,9 +86,9 @@ def _file_frames(path: str, width: int, height: int, skip_deblocking: bool = Fal
 
 
 def open_audio(path: str, waveform: np.ndarray) -> Source:
-    count = max(int(len(waveform) / audio.SAMPLE_RATE * ravdess.FPS), 1)
-    frames = (Frame(i, i / ravdess.FPS, None) for i in range(count))
-    return Source(frames, ravdess.FPS, count, waveform, path, has_video=False)
+    count = max(int(len(waveform) / audio.SAMPLE_RATE * FPS), 1)
+    frames = (Frame(i, i / FPS, None) for i in range(count))
+    return Source(frames, FPS, count, waveform, path, has_video=False)
 
 
 def file_problem(path: str) -> str | None:

@@ -8,8 +8,9 @@ import os
 import cv2
 import numpy as np
 
-from emorec import corpora, ravdess
+from emorec import corpora
 from emorec.media import faces, features, video
+from emorec.media.features import FPS
 
 
 def clip_example(clip: corpora.Clip, *, with_faces: bool = True, with_audio: bool = True,
@@ -44,7 +45,7 @@ def clip_example(clip: corpora.Clip, *, with_faces: bool = True, with_audio: boo
 # away): its frames say where the face was found. Silence carries no emotion to learn, and
 # faces paired with audio that does not run beside them teach the wrong pairing: those are
 # left out.
-SHORTEST_SECONDS = 16 / ravdess.FPS  # one window of the default 16-frame models
+SHORTEST_SECONDS = 16 / FPS  # one window of the default 16-frame models
 FEWEST_FACES = 0.5  # the share of examined frames with a face found
 SILENT_DBFS = -60.0  # peak level
 LARGEST_AV_GAP_SECONDS = 0.5

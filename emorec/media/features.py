@@ -6,6 +6,9 @@ import functools
 import numpy as np
 
 SAMPLE_RATE = 16000
+# The clock windows are counted in: W frames of video, or W / FPS seconds of audio alone
+# (RAVDESS's video rate, which the presets' windows were trained at).
+FPS = 30000 / 1001
 WINDOW_MS = 25
 HOP_MS = 10
 NUM_MELS = 64

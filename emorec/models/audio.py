@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from emorec import ravdess
+from emorec.media.features import FPS
 from emorec.models import inputs
 from emorec.models.layers import LogMel, RandomStretch, SpeakerNorm, SpecAugment, UtteranceNorm, batch_norm
 
@@ -21,7 +21,7 @@ def _pooled(x):
     return layers.Concatenate()([pool_avg()(x), pool_max()(x)])
 
 
-def wave_cnn1d_encoder(frames=16, fps=ravdess.FPS, widths=(64, 128, 256, 512), dropout=0.2) -> keras.Model:
+def wave_cnn1d_encoder(frames=16, fps=FPS, widths=(64, 128, 256, 512), dropout=0.2) -> keras.Model:
     """waveform float32 [batch, frames * 16000 / fps] -> [batch, 2 * widths[-1]]."""
     waveform = inputs.waveform(frames, fps)
     x = UtteranceNorm()(layers.Reshape((-1, 1))(waveform))
@@ -33,7 +33,7 @@ def wave_cnn1d_encoder(frames=16, fps=ravdess.FPS, widths=(64, 128, 256, 512), d
     return keras.Model(waveform, layers.Dropout(dropout)(_pooled(x)), name="wave_cnn1d_encoder")
 
 
-def mel_cnn2d_encoder(frames=16, fps=ravdess.FPS, num_mels=64, widths=(16, 32, 64, 128, 256),
+def mel_cnn2d_encoder(frames=16, fps=FPS, num_mels=64, widths=(16, 32, 64, 128, 256),
                       convs_per_stage=1, normalization="speaker", freq_warp=0.0, time_warp=0.0, spec_augment=False,
                       dropout=0.2) -> keras.Model:
     """waveform float32 [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,

@@ -10,10 +10,19 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from emorec import ravdess
+from emorec.media.features import FPS
 from emorec.models import inputs
-from emorec.models.layers import (ClassToken, FacePreprocess, FrameConv3D, LogMel, PositionEmbedding,
-                                  UtteranceNorm, classifier_head, register, transformer_block)
+from emorec.models.layers import (
+    ClassToken,
+    FacePreprocess,
+    FrameConv3D,
+    LogMel,
+    PositionEmbedding,
+    UtteranceNorm,
+    classifier_head,
+    register,
+    transformer_block,
+)
 
 
 @register
@@ -28,7 +37,7 @@ class ModalityEmbedding(layers.Layer):
         return x + self.embedding
 
 
-def av_transformer(num_classes=8, frames=16, image_size=112, fps=ravdess.FPS, patch=16, tubelet=2,
+def av_transformer(num_classes=8, frames=16, image_size=112, fps=FPS, patch=16, tubelet=2,
                    num_mels=64, mel_frames_per_token=4, dim=192, num_layers=4, num_heads=3,
                    dropout=0.1) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] and waveform float32 [batch, frames * 16000 / fps]

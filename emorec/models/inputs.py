@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from emorec import ravdess
-from emorec.media.features import SAMPLE_RATE, window_samples
+from emorec.media.features import FPS, SAMPLE_RATE, window_samples
 
 
 def faces(frames: int, image_size: int) -> keras.KerasTensor:
@@ -18,7 +17,7 @@ def face(image_size: int) -> keras.KerasTensor:
     return keras.Input((image_size, image_size, 3), dtype="uint8", name="face")
 
 
-def waveform(frames: int | None, fps: float = ravdess.FPS) -> keras.KerasTensor:
+def waveform(frames: int | None, fps: float = FPS) -> keras.KerasTensor:
     """A window's 16 kHz audio, float32 [batch, frames / fps seconds] (None: any length)."""
     return waveform_samples(None if frames is None else window_samples(frames, fps, SAMPLE_RATE))
 

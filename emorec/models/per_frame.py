@@ -5,14 +5,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from emorec import ravdess
+from emorec.media.features import FPS
 from emorec.models import inputs
 from emorec.models.layers import FrameSpectrogram, LogMel, UtteranceNorm
 from emorec.models.video import frame_embeddings
 
 
 def per_frame(num_classes=8, frames=16, image_size=112, backbone="resnet50", weights=None,
-              fps=ravdess.FPS, num_mels=64, audio_dim=128, lstm_units=256, bidirectional=True,
+              fps=FPS, num_mels=64, audio_dim=128, lstm_units=256, bidirectional=True,
               dropout=0.3) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] and waveform float32 [batch, frames * 16000 / fps]
     -> probabilities [batch, frames, num_classes].

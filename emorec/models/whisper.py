@@ -23,8 +23,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from emorec import ravdess
-from emorec.media.features import SAMPLE_RATE
+from emorec.media.features import FPS, SAMPLE_RATE
 from emorec.models import inputs, whisper_checkpoints
 from emorec.models.layers import SpeakerNorm, SpeedChange, register, transformer_block
 
@@ -290,7 +289,7 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
                                                f"{sorted(tensors)[:5]} (a deeper model than {depth} blocks?)")
 
 
-def whisper_encoder(frames: int = 128, fps: float = ravdess.FPS, preset: str = "whisper_base",
+def whisper_encoder(frames: int = 128, fps: float = FPS, preset: str = "whisper_base",
                     whisper_weights: str | None = "pretrained", trainable_layers: int = 0, full_context: bool = False,
                     skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,), also: tuple[str, ...] = (),
                     normalization: str = "speaker", prior_windows: float = 0.0,
