@@ -401,7 +401,7 @@ def test_every_entry_of_a_folder_is_predicted_or_said_by_name(seven_class_audio,
         "03-01-05-01-01-01-01.wav", "3gp.3gp", "MKV.MKV", "flv.flv", "mts.mts"))
     assert [line.split(": ")[:2] for line in err.splitlines() if line.startswith("note: ")] == [
         ["note", str(folder / "later")], ["note", str(folder / "notes.txt")]]
-    assert "a sub-folder (its files are not searched" in err and "notes.txt: not an audio or video file" in err
+    assert "a sub-folder (its files are not searched" in err and "notes.txt: not an audio, video or photo file" in err
 
 
 def test_a_folder_of_crema_d_flv_clips_is_predicted(exports, tmp_path, capsys):
@@ -412,7 +412,7 @@ def test_a_folder_of_crema_d_flv_clips_is_predicted(exports, tmp_path, capsys):
     assert cli.main([str(folder), "--model", exports["av"], "--max_frames", "8", "--out", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert len(list(tmp_path.glob("*_XX.timeline.json"))) == 6
-    assert f"note: {folder / 'README.md'}: not an audio or video file" in err
+    assert f"note: {folder / 'README.md'}: not an audio, video or photo file" in err
 
 
 def test_a_folder_annotated_carries_each_clips_own_sound(exports, tmp_path, capsys):
@@ -482,7 +482,9 @@ def test_the_annotated_video_shows_the_timelines_prediction_from_the_first_frame
     from emorec.inference import outputs
 
     drawn = []
-    monkeypatch.setattr(outputs.cv2, "putText", lambda frame, text, *a, **k: drawn.append(text))
+    # Each text is drawn twice, its dark outline then itself: one entry a frame.
+    monkeypatch.setattr(outputs.cv2, "putText", lambda frame, text, org, font, scale, colour, *a, **k:
+                        colour == (255, 255, 255) and drawn.append(text))
     for seconds, count in ((0.1, 3), (1.0, 30)):  # windows of 4 frames
         drawn.clear()
         clip = _clip(tmp_path / f"01-01-05-01-01-01-0{count % 10 + 1}.mp4", seconds=seconds)

@@ -1,20 +1,28 @@
-"""emorec-predict: emotion over time in a video file, an audio file, a folder of them or a camera.
+"""emorec-predict: emotion over time in a video or audio file, a folder of them or a camera; per face in a photo.
 
     emorec-predict INPUT                                  # the default preset: no model to train first
+    emorec-predict photo.jpg [--annotate]                 # a row per face: its box, its emotion
     emorec-predict INPUT --preset NAME                    # another preset (--list-presets)
     emorec-predict INPUT --model saved_models/NAME/VERSION [--mode queue|per-frame] [--annotate]
     emorec-predict 0 --serving localhost --serving_model demo --protocol grpc   # camera 0, TF Serving
 
 A preset made of members (faces and voice) runs the members the input has: both on a video
-with sound, the voice on an audio file, the faces on a silent video. A folder is taken as one
-speaker's clips, in name order (its sub-folders and files of no media extension are named and
-passed over): a speaker-normalised model learns the speaker from each clip
-for the next (--speaker=cold: every clip, every window, as a new speaker's).
+with sound, the voice on an audio file, the faces on a silent video or a photo. A folder is taken
+as one speaker's clips, in name order (its photos are predicted as photos; its sub-folders and
+files of no media extension are named and passed over): a speaker-normalised model learns the
+speaker from each clip for the next (--speaker=cold: every clip, every window, as a new speaker's).
 
 Writes INPUT.timeline.csv as predictions come (a stopped run keeps its rows; Ctrl-C ends a
 camera run), then INPUT.timeline.json (time, frame, per-class probabilities, top label,
 whether a face was found), INPUT.timeline.png and, with --annotate, INPUT.annotated.mp4 to
 --out, and prints a short summary. The class names are the model's own.
+
+A photo (.jpg, .jpeg, .png, .bmp, .webp) needs a model of faces alone: every face the detector
+finds is cropped as a video's faces are and predicted as a one-frame video's; a row per face (its
+box x, y, w, h in the photo's pixels, per-class probabilities, top label) goes to
+INPUT.faces.csv and INPUT.faces.json, and with --annotate the photo with boxes and labels to
+INPUT.annotated.EXT. A photo without a face is said in one line ("INPUT: no face found", no
+files, exit status 0, as a faceless video is predicted rather than refused).
 """
 from __future__ import annotations
 
@@ -25,9 +33,9 @@ import sys
 import numpy as np
 
 from emorec import enrolment, folders, plots, presets, serving
-from emorec.inference import outputs
+from emorec.inference import outputs, photos
 from emorec.inference.predictor import Predictor, run_stream
-from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, file_problem, open_input
+from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, file_problem, is_photo, open_input, open_photo
 from emorec.media import audio, clip_features, faces
 from emorec.media.features import FPS
 from emorec.media.video import MediaError
@@ -35,8 +43,8 @@ from emorec.media.video import MediaError
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="emorec-predict", description=__doc__.split("\n")[0])
-    parser.add_argument("input", nargs="?", help="a video file, an audio file, a folder of them (one speaker's "
-                        "clips), or a camera index (0, 1, ...)")
+    parser.add_argument("input", nargs="?", help="a video file, an audio file, a photo, a folder of them (one "
+                        "speaker's clips), or a camera index (0, 1, ...)")
     parser.add_argument("--preset", help=f"a preset that ships with emorec (default {presets.DEFAULT}; "
                         "--list-presets)")
     parser.add_argument("--list-presets", action="store_true", help="list the presets with their measured accuracy")
@@ -61,14 +69,15 @@ def parse(argv):
                         help="models with a prior of the training speakers: learn the speaker as the input goes "
                              "(online, the default), or take every window as a new speaker's (cold)")
     parser.add_argument("--out", default="predictions", help="output folder")
-    parser.add_argument("--annotate", action="store_true", help="also write a copy of the video with box and emotion")
+    parser.add_argument("--annotate", action="store_true", help="also write a copy of the video (or photo) with "
+                        "box and emotion")
     args = parser.parse_args(argv)
     for option, value, allowed in out_of_range(args):  # before any work, as the trainer's flags are
         parser.exit(2, f"{parser.prog}: --{option} {value}: must be {allowed}\n")
     if args.list_presets:
         return args
     if args.input is None:
-        parser.error("give an INPUT: a video or audio file, a folder of them, or a camera index")
+        parser.error("give an INPUT: a video or audio file, a photo, a folder of them, or a camera index")
     if sum(bool(x) for x in (args.model, args.serving, args.preset)) > 1:
         parser.error("give one of --preset (a preset), --model (a local SavedModel or .tflite) and --serving "
                      "(a TF Serving host)")
@@ -144,7 +153,8 @@ def inputs_of(spec: str) -> list[str]:
         else:
             found.append(path)
     if not found:
-        raise FileNotFoundError(f"{spec}: a folder with no audio or video file in it ({', '.join(MEDIA_EXTENSIONS)})")
+        raise FileNotFoundError(f"{spec}: a folder with no audio, video or photo file in it "
+                                f"({', '.join(MEDIA_EXTENSIONS)})")
     return found
 
 
@@ -154,7 +164,7 @@ def not_an_input(path: str) -> str | None:
     if os.path.isdir(path):
         return "a sub-folder (its files are not searched: give it as an input of its own)"
     if not path.lower().endswith(MEDIA_EXTENSIONS):
-        return ("not an audio or video file (a folder's files are read by their extension: "
+        return ("not an audio, video or photo file (a folder's files are read by their extension: "
                 f"{', '.join(MEDIA_EXTENSIONS)})")
     return file_problem(path)
 
@@ -248,8 +258,8 @@ def speaker_recordings(paths: list[str]) -> list[np.ndarray]:
 
 
 def run(args):
-    """Predicts every input (a folder's files in turn): yields each one's result, or its error
-    for a folder's file that cannot be read (the others go on)."""
+    """Predicts every input (a folder's files in turn, a photo as a photo): yields each one's
+    result, or its error for a folder's file that cannot be read (the others go on)."""
     if args.preset:
         card = presets.card(args.preset)  # an unknown name is said first
         if args.speaker_audio and "speaker_stats" not in card["inputs"]:
@@ -267,7 +277,8 @@ def run(args):
     loaded, speaker = {}, None  # models by preset (a folder may hold video and audio); one speaker's state
     for path in paths:
         try:
-            result = predict_input(args, path, loaded, speaker, recordings)
+            result = (predict_photo(args, path, loaded, speaker) if is_photo(path)
+                      else predict_input(args, path, loaded, speaker, recordings))
         except MediaError as e:
             if len(paths) == 1:
                 raise
@@ -275,6 +286,57 @@ def run(args):
             continue
         speaker = result.pop("speaker")
         yield result
+
+
+def output_stem(out: str, path: str, kind: str = "timeline") -> tuple[str, str]:
+    """(what the outputs say the input is, the name they are written under: `outputs.free_stem`),
+    a name other than the input's said."""
+    if path.isdigit():
+        return f"camera {path}", outputs.free_stem(out, "camera", f"camera {path}", kind)
+    base = os.path.splitext(os.path.basename(path))[0]
+    stem = outputs.free_stem(out, base, os.path.abspath(path), kind)
+    if stem != base:
+        print(f"note: {out} holds another input's outputs under that name: these are {stem}.*", file=sys.stderr)
+    return os.path.abspath(path), stem
+
+
+def photo_refusal(path: str, described: str, modalities: list[str]) -> str:
+    faces_alone = [name for name in presets.names() if presets.card(name)["modalities"] == ["faces"]]
+    return (f"{path} is a photo, and {described} reads {' + '.join(modalities)}: give a preset "
+            f"of faces alone (--preset {' or '.join(faces_alone)}) or a model that takes faces alone")
+
+
+def predict_photo(args, path: str, loaded: dict, speaker) -> dict:
+    """A photo's faces (`photos.predict`) by a model of faces alone: a preset of members runs its
+    faces, as on a silent video (`preset_for`). `speaker` passes through: a photo has no voice."""
+    key, photo = None, None
+    if args.preset:
+        pipeline = faces.FacePipeline.from_dict(presets.card(args.preset)["face_pipeline"])
+        photo = open_photo(path, args.max_width or pipeline.decode_width)
+        key, _ = preset_for(args.preset, photo.source)  # its note unsaid: no one expects a photo's sound
+        if presets.card(key)["modalities"] != ["faces"]:  # said before a voice model loads
+            raise ValueError(photo_refusal(path, f"preset {key}", presets.card(key)["modalities"]))
+    if key not in loaded:
+        loaded[key] = load_model(args, key)
+    model, info, described = loaded[key]
+    modalities = [name for name, given in (("faces", "faces"), ("voice", "waveform")) if given in model.signature]
+    if modalities != ["faces"]:
+        raise ValueError(photo_refusal(path, described, modalities))
+    class_names, pipeline = info["class_names"], faces.FacePipeline.from_dict(info["face_pipeline"])
+    photo = photo or open_photo(path, args.max_width or pipeline.decode_width)
+    rows = photos.predict(model, class_names, photo, pipeline, args.mode)
+    result = {"input": path, "faces": rows, "class_names": class_names, "described": described, "speaker": speaker}
+    if not rows:  # said in one line; no files
+        return result
+    input_id, stem = output_stem(args.out, path, "faces")
+    height, width = photo.image.shape[:2]
+    meta = {"input": input_id, "model": described, "mode": args.mode, "class_names": list(class_names),
+            "width": width, "height": height}
+    result["paths"] = outputs.write_faces(args.out, stem, class_names, rows, meta)
+    if args.annotate:
+        result["paths"]["image"] = outputs.write_annotated_photo(
+            os.path.join(args.out, f"{stem}.annotated{os.path.splitext(path)[1].lower()}"), photo.image, rows)
+    return result
 
 
 def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.ndarray] | None = None) -> dict:
@@ -324,11 +386,7 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
                                                             predictor.window / FPS)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    input_id = f"camera {path}" if path.isdigit() else os.path.abspath(path)
-    stem = outputs.free_stem(args.out, "camera" if path.isdigit() else
-                             os.path.splitext(os.path.basename(path))[0], input_id)
-    if stem != os.path.splitext(os.path.basename(path))[0] and not path.isdigit():
-        print(f"note: {args.out} holds another input's outputs under that name: these are {stem}.*", file=sys.stderr)
+    input_id, stem = output_stem(args.out, path)
     if args.annotate and not source.has_video:
         print(f"note: {path} has no picture: nothing to annotate", file=sys.stderr)
     timeline = outputs.Timeline(args.out, stem, class_names)
@@ -384,14 +442,20 @@ def main(argv=None) -> int:
                 failed += 1
                 print(f"emorec-predict: {result['error']} (passed over)", file=sys.stderr)
                 continue
+            name = outputs.shown(os.path.basename(result["input"]))
+            if "faces" in result and not result["faces"]:
+                print(f"{name}: no face found")
+                continue
             if result["described"] != described:
                 described = result["described"]
                 print(described)
-            meta = result["meta"]
-            print(f"{outputs.shown(os.path.basename(result['input']))}: "
-                  + outputs.summary(result["rows"], result["class_names"]))
-            print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} frames/s); "
-                  + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
+            if "faces" in result:
+                print(f"{name}: " + outputs.photo_summary(result["faces"]))
+            else:
+                meta = result["meta"]
+                print(f"{name}: " + outputs.summary(result["rows"], result["class_names"]))
+                print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} "
+                      "frames/s); " + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
             print("  wrote " + outputs.shown(", ".join(result["paths"].values())))
     except (MediaError, ValueError, RuntimeError, OSError) as e:  # ConnectionError and FileNotFoundError too
         print(f"emorec-predict: {e}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""What a prediction run leaves: the timeline as JSON and CSV, a plot, an annotated video."""
+"""What a prediction run leaves: the timeline as JSON and CSV, a plot, an annotated video; for a
+photo, its faces as JSON and CSV and an annotated copy."""
 from __future__ import annotations
 
 import csv
@@ -46,13 +47,13 @@ def shown(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def free_stem(out_dir: str, stem: str, source: str) -> str:
-    """`stem`, or `stem-2`, `stem-3`, ... when `out_dir` holds another input's outputs under
-    that name (a rerun of the same input replaces its own)."""
+def free_stem(out_dir: str, stem: str, source: str, kind: str = "timeline") -> str:
+    """`stem`, or `stem-2`, `stem-3`, ... when `out_dir` holds another input's outputs of that
+    `kind` (timeline, faces) under that name (a rerun of the same input replaces its own)."""
     for k in range(1, 10_000):
         candidate = stem if k == 1 else f"{stem}-{k}"
-        previous = os.path.join(out_dir, f"{candidate}.timeline.json")
-        if not os.path.exists(os.path.join(out_dir, f"{candidate}.timeline.csv")) and not os.path.exists(previous):
+        previous = os.path.join(out_dir, f"{candidate}.{kind}.json")
+        if not os.path.exists(os.path.join(out_dir, f"{candidate}.{kind}.csv")) and not os.path.exists(previous):
             return candidate
         if os.path.exists(previous):
             try:
@@ -62,6 +63,29 @@ def free_stem(out_dir: str, stem: str, source: str) -> str:
             except (OSError, ValueError):
                 pass  # unreadable: not known to be ours, so left alone
     raise RuntimeError(f"{out_dir} holds outputs of 10,000 inputs named {stem}: give another --out")
+
+
+def corners(box) -> tuple[int, int, int, int]:
+    """A face box (cx, cy, side) as the pixels of its corners (x0, y0, x1, y1)."""
+    cx, cy, side = box
+    return int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2)
+
+
+def draw(image: np.ndarray, box, label: str | None, probability: float | None, scale: float = 1.0) -> np.ndarray:
+    """`image` (drawn on in place) with the face box (`corners`; None: no face) and the
+    emotion; `scale` sizes the lines and the text (1 for a frame some 640 pixels wide)."""
+    thickness = max(round(2 * scale), 1)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        cv2.rectangle(image, (x0, y0), (x1, y1), (60, 220, 60), thickness)
+        anchor = (x0, max(y0 - round(8 * scale), round(16 * scale)))
+    else:
+        anchor = (round(8 * scale), round(24 * scale))
+    text = f"{label} {probability:.0%}" if label else "..."
+    text = text if box is not None else f"{text} (no face)"
+    for colour, width in (((0, 0, 0), thickness + 2), ((255, 255, 255), thickness)):  # outlined: read on white too
+        cv2.putText(image, text, anchor, cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale, colour, width, cv2.LINE_AA)
+    return image
 
 
 class AnnotatedVideo:
@@ -94,17 +118,7 @@ class AnnotatedVideo:
             self._draw(image, box, label, probability)
 
     def _draw(self, image: np.ndarray, box, label: str | None, probability: float | None):
-        frame = np.ascontiguousarray(image).copy()
-        if box is not None:
-            cx, cy, side = box
-            x0, y0, x1, y1 = (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
-            cv2.rectangle(frame, (x0, y0), (x1, y1), (60, 220, 60), 2)
-            anchor = (x0, max(y0 - 8, 16))
-        else:
-            anchor = (8, 24)
-        text = f"{label} {probability:.0%}" if label else "..."
-        cv2.putText(frame, text if box is not None else f"{text} (no face)", anchor,
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+        frame = draw(np.ascontiguousarray(image).copy(), None if box is None else corners(box), label, probability)
         try:
             self.process.stdin.write(frame.tobytes())
         except BrokenPipeError:  # ffmpeg ended early: its own words say why, not "Broken pipe"
@@ -144,3 +158,42 @@ def summary(rows: list[dict], class_names) -> str:
         lines.append(f"{faceless} prediction(s) without a face found")
     return "\n".join(lines)
 
+
+def write_faces(out_dir: str, stem: str, class_names, faces: list[dict], meta: dict) -> dict:
+    """A photo's faces: faces.csv (a row per face: its box in the photo's pixels, the
+    probabilities, the top label) and faces.json ({meta, faces})."""
+    paths = {"json": os.path.join(out_dir, f"{stem}.faces.json"), "csv": os.path.join(out_dir, f"{stem}.faces.csv")}
+    with open(paths["csv"], "w", newline="") as f:
+        table = csv.writer(f)
+        table.writerow(["face", "x", "y", "w", "h", *class_names, "label"])
+        table.writerows([face["face"], *face["box"], *(face["probabilities"][c] for c in class_names), face["label"]]
+                        for face in faces)
+    with open(paths["json"], "w") as f:
+        json.dump({**meta, "faces": faces}, f, indent=1)
+    return paths
+
+
+def write_annotated_photo(path: str, image: np.ndarray, faces: list[dict]) -> str:
+    """A copy of the photo with each face's box and emotion drawn as the annotated video draws
+    them, the lines and text as large against the photo as against a 640-pixel frame."""
+    drawn = np.ascontiguousarray(image).copy()
+    for face in faces:
+        x, y, w, h = face["box"]
+        draw(drawn, (x, y, x + w, y + h), face["label"], max(face["probabilities"].values()),
+             max(image.shape[1] / 640, 1.0))
+    ok, encoded = cv2.imencode(os.path.splitext(path)[1], cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode {path}")
+    with open(path, "wb") as f:  # not cv2.imwrite: it cannot open every name a file system holds
+        f.write(encoded.tobytes())
+    return path
+
+
+def photo_summary(faces: list[dict]) -> str:
+    """How many faces, then a line for each: where it is, its emotion and the runner-up."""
+    lines = [f"{len(faces)} face{'s' * (len(faces) != 1)}"]
+    for face in faces:
+        (top, p), (second, q) = sorted(face["probabilities"].items(), key=lambda x: -x[1])[:2]
+        x, y, w, h = face["box"]
+        lines.append(f"  face {face['face']} at x {x}, y {y}, {w} x {h}: {top} {p:.0%} (then {second} {q:.0%})")
+    return "\n".join(lines)

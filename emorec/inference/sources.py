@@ -1,8 +1,9 @@
 """Frames as they arrive, from a video file (streamed through ffmpeg), a camera, or an audio
 file (wav, mp3, flac, ...: image-less frames on the video clock training used, for
-audio-only models)."""
+audio-only models); and a still photo, as the one frame of a video."""
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -18,7 +19,9 @@ from emorec.media import audio, video
 from emorec.media.features import FPS
 
 # What a folder given to emorec-predict is searched for; any other file is said and passed over.
-MEDIA_EXTENSIONS = video.VIDEO_EXTENSIONS + video.AUDIO_EXTENSIONS
+MEDIA_EXTENSIONS = video.VIDEO_EXTENSIONS + video.AUDIO_EXTENSIONS + video.IMAGE_EXTENSIONS
+# No photo is wider: what reads a photo at its own size.
+WIDEST_PHOTO = 1 << 20
 
 
 class Frame(NamedTuple):
@@ -137,6 +140,42 @@ def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) ->
         return _file_frames(path, width, height, skip_deblocking)
 
     return Source(frames(), fps, count or None, waveform, path, rewind=frames)
+
+
+def is_photo(path: str) -> bool:
+    return path.lower().endswith(video.IMAGE_EXTENSIONS)
+
+
+class Photo(NamedTuple):
+    frame: Frame  # the photo as a video's frame is decoded (at most max_width wide)
+    image: np.ndarray  # uint8 RGB at the photo's own size, upright (its EXIF orientation applied)
+    name: str
+
+    @property
+    def source(self) -> Source:
+        """The photo as a one-frame silent video."""
+        return Source(iter([self.frame]), 0.0, 1, None, self.name)
+
+
+def open_photo(path: str, max_width: int = 640) -> Photo:
+    """A still photo; MediaError, in one line naming the file, for one that cannot be decoded.
+    Its frame goes through the ffmpeg command a video's frames do (`_file_frames`, scaled to
+    `max_width` alike), so that a face in it is cropped from the pixels a one-frame video of
+    it would give."""
+    check_file(path)
+    try:
+        image = np.array(video.decode(path, with_audio=False, max_width=WIDEST_PHOTO)["frames"][0])
+    except video.MediaError as e:
+        raise video.MediaError(e.reason, f"{path}: not an image that can be read ({e.detail.removeprefix(path + ': ')})"
+                               ) from None
+    height, width = image.shape[:2]
+    scaled = _scaled(width, height, max_width)
+    if scaled == (width, height):
+        frame = Frame(0, 0.0, image)
+    else:
+        with contextlib.closing(_file_frames(path, *scaled)) as frames:
+            frame = next(frames)
+    return Photo(frame, image, path)
 
 
 def open_camera(index: int, max_width: int = 640) -> Source:

@@ -193,11 +193,16 @@ def detect(frames, detector=None, every: int = 1) -> tuple[dict, int]:
     return found, count
 
 
+def square(box) -> tuple[float, float, float]:
+    """A detector's box (x, y, w, h) as the square (cx, cy, side) that faces are cropped from."""
+    x, y, w, h = box
+    return x + w / 2, y + h / 2, max(w, h)
+
+
 def _add(found: dict, index: int, boxes: np.ndarray):
     box = largest(boxes)
     if box is not None:
-        x, y, w, h = box
-        found[index] = (x + w / 2, y + h / 2, max(w, h))
+        found[index] = square(box)
 
 
 def interpolate(found: dict, count: int, every: int = 1, smooth: int = 5):
@@ -277,8 +282,7 @@ class OnlineTracker:
         if looked:
             box = largest(self.detector(frame))
             if box is not None:
-                x, y, w, h = box
-                new = np.array([x + w / 2, y + h / 2, max(w, h)], np.float32)
+                new = np.array(square(box), np.float32)
                 self.box = new if self.box is None else self.smoothing * self.box + (1 - self.smoothing) * new
                 found = True
         return self.box, found, looked

@@ -19,6 +19,8 @@ import numpy as np
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".flv", ".3gp", ".3g2", ".mts", ".m2ts", ".ts",
                     ".mpg", ".mpeg", ".wmv", ".ogv")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma", ".aif", ".aiff")
+# Still photos, which emorec-predict reads as well (a corpus folder does not: a photo has no clip's label).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 class MediaError(Exception):
