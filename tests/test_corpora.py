@@ -304,3 +304,22 @@ def test_the_study_trains_on_cremad_as_on_ravdess(tmp_path):
     metrics = json.loads((tmp_path / "run" / "fold_1" / "metrics.json").read_text())
     assert metrics["actors"]["test"] == [1001] and metrics["actors"]["validation"] == [1002]
     assert corpora.actor_of("1002_IEO_ANG_HI") == 1002 and corpora.actor_of("03-01-05-01-01-01-12.wav") == 12
+
+
+def test_a_balanced_prior_weighs_each_corpus_alike_whatever_its_speakers():
+    from trainers import preset
+
+    clips, features = [], []
+    for corpus, speakers, value in (("big", 3, 0.0), ("small", 1, 4.0)):
+        for s in range(speakers):
+            for take in range(2):  # two windows a clip, spread by 1 around the corpus's value
+                clips.append(corpora.Clip(corpus, f"{s}_{take}", str(s), "sad", "x.wav"))
+                features += [[value - 1.0], [value + 1.0]]
+    names = [feature_cache.clip_name(c) for c in clips for _ in range(2)]
+    evidence = preset.Evidence({"names": np.array(names), "features": np.array(features, np.float32),
+                                "labels": np.zeros(len(names), int)}, feature_dims=1, clips=clips)
+    speakers = sorted(evidence.clips)
+    by_speaker, balanced = preset.prior(evidence, speakers), preset.prior(evidence, speakers, balance_corpora=True)
+    # Three speakers at 0, one at 4, each spread by 1 (the statistics' own floor adds 1e-3).
+    np.testing.assert_allclose(by_speaker[:, 0], [1.0, 1.0], atol=2e-3)
+    np.testing.assert_allclose(balanced[:, 0], [2.0, 1.0], atol=2e-3)

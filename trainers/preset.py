@@ -69,8 +69,8 @@ flags.DEFINE_string("command", None, "The command that made it, for the card (de
 flags.DEFINE_integer("seed", 0, "Seed of the speakers' random clip orders.")
 flags.DEFINE_bool("validate", True, "Also train each fold's validation head and score it (what choices are "
                   "made on); --novalidate halves the time once the recipe is chosen.")
-flags.DEFINE_bool("balance_corpora", False, "Each corpus learnt from weighs the same in the head's loss, whatever "
-                  "its number of clips.")
+flags.DEFINE_bool("balance_corpora", False, "Each corpus learnt from weighs the same in the head's loss and in the "
+                  "speaker prior, whatever its number of clips and speakers.")
 flags.mark_flag_as_required("preset")  # --corpus is checked in main: a flagfile alone parses
 flags.register_validator("C", lambda value: value > 0, message="must be positive")
 flags.register_validator("orders", lambda value: value >= 1, message="must be at least 1")
@@ -87,7 +87,7 @@ class Recipe:
     orders: int = 3
     num_folds: int | None = None
     seed: int = 0
-    balance_corpora: bool = False  # each corpus learnt from weighs the same in the loss, whatever its size
+    balance_corpora: bool = False  # each corpus weighs the same in the loss and the prior, whatever its size
     validate: bool = True  # also the validation heads (what choices are made on)
 
 
@@ -224,10 +224,18 @@ def load_study(learnt, scored, features, spec: windows.WindowSpec, cache_dir: st
     return Study({c.name: c for c, _ in learnt}, {c.name: c for c, _ in scored}, classes, evidence)
 
 
-def prior(evidence: Evidence, speakers) -> np.ndarray:
-    """[2, *F]: the mean of the speakers' own means, and the root mean of their own variances."""
+def prior(evidence: Evidence, speakers, balance_corpora: bool = False) -> np.ndarray:
+    """[2, *F]: the mean of the speakers' own means, and the root mean of their own variances;
+    with `balance_corpora` each corpus's speakers weigh the same in all, whatever their number
+    (91 CREMA-D actors would otherwise make the prior CREMA-D's)."""
     per_speaker = np.stack([evidence.stats(evidence.clips[s])[0] for s in speakers])
-    return np.stack([per_speaker[:, 0].mean(0), np.sqrt((per_speaker[:, 1] ** 2).mean(0))]).astype(np.float32)
+    corpus = np.array([evidence.clip[evidence.clips[s][0]].corpus for s in speakers])
+    weights = (np.array([1 / np.sum(corpus == c) for c in corpus]) if balance_corpora
+               else np.ones(len(speakers)))
+    weights = weights / weights.sum()
+    mean, variance = (np.tensordot(weights, per_speaker[:, 0], 1),
+                      np.tensordot(weights, per_speaker[:, 1] ** 2, 1))
+    return np.stack([mean, np.sqrt(variance)]).astype(np.float32)
 
 
 def normalised(voice: models.VoiceHead, evidence: Evidence, pairs, chunk: int = 256):
@@ -248,7 +256,7 @@ def train_head(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, 
     evidence, each scored over its corpus's classes) and puts it and their prior into the model;
     returns (kernel, bias) and seconds."""
     begin, evidence = time.perf_counter(), study.evidence
-    voice.speaker_norm.prior.assign(prior(evidence, speakers))
+    voice.speaker_norm.prior.assign(prior(evidence, speakers, recipe.balance_corpora))
     clips = [c for s in speakers for c in evidence.clips[s]]
     z, names = normalised(voice, evidence, [(c, evidence.draw(c, seen, rng)) for seen in recipe.seen for c in clips])
     labels = np.array([evidence.label(n) for n in names])
