@@ -27,6 +27,7 @@ from etils import epath
 
 from emorec import configure_process, corpora, error_chain, interrupted, visible_stderr
 from emorec.data import datasets
+from emorec.errors import UserError
 from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
 
@@ -41,7 +42,7 @@ class CorpusConfig(tfds.core.BuilderConfig):
     face_pipeline: FacePipeline = FacePipeline()  # recorded in the dataset's metadata
 
 
-class BuildError(RuntimeError):
+class BuildError(UserError):
     """A build that cannot be made as asked: `tfds build` says it in one line."""
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+from emorec.errors import UserError
+
 
 def check_writable(folder: str) -> None:
     """Makes `folder` and writes a file in it; OSError (its strerror says why) if it cannot."""
@@ -21,3 +23,12 @@ def check_writable_file(path: str) -> None:
         pass
     if not existed:
         os.remove(path)
+
+
+def refuse_unwritable(named: str, path: str, file: bool = False) -> None:
+    """`check_writable(path)` (`check_writable_file` for a `file`), a UserError if it fails:
+    `named` is the path as the user gave it (`--out X`, `--export_dir=X`), said with the reason."""
+    try:
+        (check_writable_file if file else check_writable)(path)
+    except OSError as e:
+        raise UserError(f"{named} cannot be written to ({e.strerror or e}): give another path") from None

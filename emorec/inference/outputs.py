@@ -9,6 +9,7 @@ import subprocess
 import cv2
 import numpy as np
 
+from emorec.errors import UserError
 from emorec.media import video
 
 
@@ -61,7 +62,7 @@ def free_stem(out_dir: str, stem: str, source: str) -> str:
                         return candidate
             except (OSError, ValueError):
                 pass  # unreadable: not known to be ours, so left alone
-    raise RuntimeError(f"{out_dir} holds outputs of 10,000 inputs named {stem}: give another --out")
+    raise UserError(f"{out_dir} holds outputs of 10,000 inputs named {stem}: give another --out")
 
 
 class AnnotatedVideo:
@@ -119,7 +120,7 @@ class AnnotatedVideo:
             self.process.stdin.close()
         if self.process.wait():
             said = self.process.stderr.read().decode(errors="replace").strip().splitlines() or ["no reason given"]
-            raise RuntimeError(f"ffmpeg could not write {self.path}: {said[-1]}")
+            raise UserError(f"ffmpeg could not write {self.path}: {said[-1]}")
         return self.path
 
 
