@@ -13,14 +13,9 @@ import sys
 import traceback
 
 from emorec import configure_process, interrupted, visible_stderr
-from emorec.errors import UserError
+from emorec.errors import UserError, one_line
 
 ISSUES = "https://github.com/emorec/emorec/issues"
-
-
-def one_line(prog: str, error: BaseException) -> str:
-    """`PROG: reason`, a message of several lines (absl's, a builder's) joined with "; "."""
-    return f"{prog}: " + "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
 def _stopped(prog: str):

@@ -15,6 +15,11 @@ class UserError(Exception):
     """A bad file, a wrong flag, a missing checkpoint: the message names it and the fix."""
 
 
+def one_line(prog: str, error: BaseException) -> str:
+    """`PROG: reason`, a message of several lines (absl's, a builder's) joined with "; "."""
+    return f"{prog}: " + "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
 class UserValueError(UserError, ValueError):
     """A UserError that was a ValueError before this family existed: callers that catch
     ValueError around option and file checks still catch it."""

@@ -17,6 +17,7 @@ import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
 from emorec import metrics, models, serving, synthetic
+from emorec.errors import UserError
 from emorec.data import augmentation, datasets, windows
 from emorec.evaluation import predictions
 
@@ -256,7 +257,7 @@ def test_fold_splits_and_windows(built):
     for (inputs, _, name), start in zip(windows.eval_dataset(builder, "actor_01", stored, 64, stride=4).unbatch(),
                                         [0, 4, 8, 12, 16, 20] * 6):
         np.testing.assert_array_equal(inputs["faces"], clips[name.numpy()][start:start + 8])
-    with pytest.raises(FileNotFoundError, match="tfds build datasets/ravdess --config=audio"):
+    with pytest.raises(UserError, match=f"{built}"):
         datasets.load_builder(str(built), "audio")
 
 

@@ -17,18 +17,19 @@ def run(main, prog: str) -> None:
     from absl import app, flags
 
     from emorec import commands
+    from emorec.errors import one_line
 
     def parse(argv):
         try:
             return flags.FLAGS(argv)
         except flags.Error as error:
-            _refuse(commands.one_line(prog, error), 1)
+            _refuse(one_line(prog, error), 1)
 
     def checked_main(argv):
         try:
             return main(argv)
         except app.UsageError as error:
-            _refuse(commands.one_line(prog, error), error.exitcode)
+            _refuse(one_line(prog, error), error.exitcode)
 
     sys.exit(commands.guarded(prog, app.run, checked_main, flags_parser=parse))
 
