@@ -18,14 +18,13 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from emorec import configure_process, corpora, error_chain, errors, interrupted, visible_stderr
+from emorec import corpora, error_chain, errors, interrupted
 from emorec.data import datasets
 from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
@@ -268,22 +267,6 @@ def _no_space(error: BaseException | None) -> bool:
                for e in error_chain(error))
 
 
-def one_line(previous):
-    """`tfds build`'s exception hook: what a user can fix (a builder's refusals, a file or a
-    Dask scheduler that cannot be had: `UserError`) and Ctrl-C in one line; anything else as
-    before (a traceback: a fault to report)."""
-    def hook(kind, error, trace):
-        with visible_stderr():
-            if issubclass(kind, errors.UserError):
-                print(errors.one_line("tfds build", error), file=sys.stderr)
-            elif interrupted(error):
-                print("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again",
-                      file=sys.stderr)
-            else:
-                previous(kind, error, trace)
-    return hook
-
-
 def _first_usable(process, clips):
     """(the first usable clip's [(key, example)], the clips after it); ([], []) if none is."""
     for i, clip in enumerate(clips):
@@ -363,11 +346,3 @@ def format_summary(summary: dict, title: str) -> str:
         lines.append("Written, with a note:")
         lines += [f"  {p['clip']}: {p['reason']} ({p['detail']})" for p in summary["kept_with_notes"]]
     return "\n".join(lines)
-
-
-def install_one_line_hook() -> None:
-    """In the `tfds build` command only (whose users these words are for): its errors in one
-    line, and emorec's process settings; imported anywhere else, the builder changes nothing."""
-    if os.path.basename(sys.argv[0]) == "tfds":
-        configure_process()
-        sys.excepthook = one_line(sys.excepthook)

@@ -282,7 +282,7 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    from emorec import models, presets
+    from emorec import folders, models, presets
 
     parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
     parser.add_argument("preset",
@@ -294,7 +294,8 @@ def main(argv=None) -> int:
     parser.add_argument("--int8", action="store_true", help="also EXPORT_DIR/PRESET.int8.tflite (int8 weights)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     card = presets.card(args.preset)
-    version_path(args.export_dir, card["name"], args.version, args.overwrite)  # said before the model loads
+    folders.refuse_unwritable(f"--export_dir {args.export_dir}", args.export_dir)  # said before the model loads
+    version_path(args.export_dir, card["name"], args.version, args.overwrite)
     if args.int8 and not card.get("tflite_int8", {}).get("holds"):
         raise UserError(f"{args.preset} is not offered with int8 weights: "
                         f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")

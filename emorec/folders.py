@@ -1,6 +1,7 @@
 """Output folders checked before any work, so that a run cannot fail at its end for want of one."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -32,3 +33,25 @@ def refuse_unwritable(named: str, path: str, file: bool = False) -> None:
         (check_writable_file if file else check_writable)(path)
     except OSError as e:
         raise UserError(f"{named} cannot be written to ({e.strerror or e}): give another path") from None
+
+
+@contextlib.contextmanager
+def writing(path: str):
+    """A write to `path` that fails (its disk full, its folder gone) as a UserError naming it."""
+    try:
+        yield
+    except OSError as e:
+        raise UserError(f"{path} could not be written ({e.strerror or e}): free some space, or write "
+                        "elsewhere") from None
+
+
+def write_whole(path: str, text: str) -> None:
+    """`text` to `path`, there only once whole: a write that fails leaves no part of it."""
+    partial = path + ".partial"
+    try:
+        with writing(path), open(partial, "w") as f:
+            f.write(text)
+        os.replace(partial, path)
+    finally:
+        if os.path.lexists(partial):
+            os.remove(partial)

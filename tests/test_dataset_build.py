@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
-from emorec import building, errors, ravdess, synthetic
+from emorec import building, errors, ravdess, synthetic, tfds_command
 from emorec.media import features
 
 from conftest import REAL_RAVDESS, ROOT, default_sigint
@@ -293,7 +293,7 @@ def test_a_corpus_of_unusable_clips_ends_in_one_line_naming_the_summary(tmp_path
         _build(tmp_path / "corrupt", tmp_path / "data", config="audio")
     kept = tmp_path / "data" / "ravdess" / "audio" / building.SUMMARY_FILE
     assert str(kept) in str(refused.value) and json.loads(kept.read_text())["examples_written"] == 0
-    hook = building.one_line(None)
+    hook = tfds_command.hook(None)
     capsys.readouterr()
     hook(refused.type, refused.value, refused.tb)
     assert capsys.readouterr().err.startswith("tfds build: none of the 4 clips")
@@ -308,7 +308,7 @@ def test_an_unwritable_or_full_data_dir_is_one_line(sample_dir, tmp_path, capsys
         _build(sample_dir, tmp_path / "a_file" / "data", config="audio")
     # As `tfds build` ends on it (its exception hook); anything else goes on to the usual traceback.
     others = []
-    hook = building.one_line(lambda *e: others.append(e))
+    hook = tfds_command.hook(lambda *e: others.append(e))
     hook(refused.type, refused.value, refused.tb)
     hook(ValueError, ValueError("a fault"), None)
     assert capsys.readouterr().err == f"tfds build: {refused.value}\n" and others[0][0] is ValueError

@@ -9,6 +9,7 @@ import subprocess
 import cv2
 import numpy as np
 
+from emorec import folders
 from emorec.errors import UserError
 from emorec.media import video
 
@@ -21,22 +22,25 @@ class Timeline:
         self.class_names, self.rows = list(class_names), []
         self.paths = {"json": os.path.join(out_dir, f"{stem}.timeline.json"),
                       "csv": os.path.join(out_dir, f"{stem}.timeline.csv")}
-        self._file = open(self.paths["csv"], "w", newline="")
-        self._csv = csv.writer(self._file)
-        self._csv.writerow(["time", "frame", *self.class_names, "label", "face"])
+        with folders.writing(self.paths["csv"]):
+            self._file = open(self.paths["csv"], "w", newline="")
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(["time", "frame", *self.class_names, "label", "face"])
 
     def add(self, rows: list[dict]):
-        for row in rows:
-            face = "" if row["face"] is None else int(row["face"])
-            self._csv.writerow([row["time"], row["frame"], *(row["probabilities"][c] for c in self.class_names),
-                                row["label"], face])
-        self._file.flush()
+        with folders.writing(self.paths["csv"]):
+            for row in rows:
+                face = "" if row["face"] is None else int(row["face"])
+                self._csv.writerow([row["time"], row["frame"], *(row["probabilities"][c] for c in self.class_names),
+                                    row["label"], face])
+            self._file.flush()
         self.rows += rows
 
     def close(self, meta: dict) -> dict:
-        self._file.close()
-        with open(self.paths["json"], "w") as f:
-            json.dump({**meta, "rows": self.rows}, f, indent=1)
+        """The json is there only once whole: it is what says the input's timeline is complete."""
+        with folders.writing(self.paths["csv"]):
+            self._file.close()
+        folders.write_whole(self.paths["json"], json.dumps({**meta, "rows": self.rows}, indent=1))
         return dict(self.paths)
 
 
