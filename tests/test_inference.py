@@ -11,7 +11,7 @@ from emorec.errors import UserError
 from emorec.inference import cli
 from emorec.media import video
 
-from conftest import default_sigint, real_ravdess
+from conftest import ROOT, default_sigint, real_ravdess
 
 CLASSES = ravdess.EMOTIONS
 
@@ -203,11 +203,12 @@ def test_ctrl_c_that_python_wraps_in_another_error_is_still_one_line(tmp_path):
         ended[module] = subprocess.run(
             [sys.executable, "-c", "import sys; from emorec import commands; "
                                    f"sys.exit(commands._run('emorec-predict', '{module}'))"],
-            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
     assert ended["wrapped_interrupt"].returncode == 130
     assert ended["wrapped_interrupt"].stderr.strip() == ("emorec-predict: stopped (Ctrl-C); "
                                                          "what was written before stays")
     assert ended["plain_error"].returncode == 1 and "RuntimeError: a real error" in ended["plain_error"].stderr
+    assert ended["plain_error"].stderr.strip().endswith(f"please report it with the lines above at {commands.ISSUES}")
 
 
 def test_ctrl_c_at_start_up_is_one_line(tmp_path):
