@@ -293,12 +293,12 @@ def main(argv=None) -> int:
     parser.add_argument("--tflite", action="store_true", help="also EXPORT_DIR/PRESET.tflite (float32)")
     parser.add_argument("--int8", action="store_true", help="also EXPORT_DIR/PRESET.int8.tflite (int8 weights)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    card = presets.card(args.preset)
-    folders.refuse_unwritable(f"--export_dir {args.export_dir}", args.export_dir)  # said before the model loads
+    card = presets.card(args.preset)  # each refusal said before the model loads
     version_path(args.export_dir, card["name"], args.version, args.overwrite)
     if args.int8 and not card.get("tflite_int8", {}).get("holds"):
         raise UserError(f"{args.preset} is not offered with int8 weights: "
                         f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")
+    folders.refuse_unwritable(f"--export_dir {args.export_dir}", args.export_dir)  # made here: the last check
     model = models.from_preset(args.preset)
     metadata = {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
                 "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
