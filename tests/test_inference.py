@@ -16,12 +16,12 @@ from conftest import ROOT, default_sigint, real_ravdess
 CLASSES = ravdess.EMOTIONS
 
 
-@pytest.fixture(scope="module")
-
 def predict(argv) -> int:
     """emorec-predict as its command runs it (`commands.guarded`): the exit status."""
     return commands.guarded("emorec-predict", cli.main, argv)
 
+
+@pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     """Untrained small models exported as TF Serving would serve them (4-frame windows)."""
     root = tmp_path_factory.mktemp("exports")
