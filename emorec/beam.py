@@ -21,6 +21,8 @@ import collections
 from apache_beam.runners.common import DoFnInvoker
 from apache_beam.runners.dask import dask_runner, transform_evaluator
 
+from emorec.errors import UserError
+
 
 def apply_dofn_to_bundle(items, do_fn_invoker_args, do_fn_invoker_kwargs, tagged_receivers):
     """Beam's function of the same name, with the outputs collected after `finish_bundle`."""
@@ -35,6 +37,16 @@ def apply_dofn_to_bundle(items, do_fn_invoker_args, do_fn_invoker_kwargs, tagged
     return results
 
 
+def _client(distributed, options: dict):
+    """A client of the scheduler the options name; a UserError naming its address where it does not answer."""
+    try:
+        return distributed.Client(**options)
+    except OSError as e:  # distributed's "Timed out trying to connect to ...", a refused connection
+        raise UserError(f"the Dask scheduler at {options.get('address') or options.get('scheduler_file')} does not "
+                        f"answer ({e}): start it (`dask scheduler`), or give its address as "
+                        "dask_client_address=tcp://HOST:8786") from None
+
+
 class DaskRunner(dask_runner.DaskRunner):
     """Beam's DaskRunner, its bundles run by `apply_dofn_to_bundle` above (which the Dask
     workers import from here: emorec must be installed where they run), every leaf computed."""
@@ -46,7 +58,7 @@ class DaskRunner(dask_runner.DaskRunner):
         transform_evaluator.apply_dofn_to_bundle = apply_dofn_to_bundle
         dask_options = options.view_as(dask_runner.DaskOptions).get_all_options(drop_default=True, current_only=True)
         bag_kwargs = dask_runner.DaskOptions._extract_bag_kwargs(dask_options)
-        client = dask.distributed.Client(**dask_options)
+        client = _client(dask.distributed, dask_options)
         pipeline.replace_all(dask_runner.dask_overrides())
         visitor = self.to_dask_bag_visitor(bag_kwargs)
         pipeline.visit(visitor)

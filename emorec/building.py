@@ -18,14 +18,13 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from emorec import configure_process, corpora, error_chain, interrupted, visible_stderr
+from emorec import corpora, error_chain, errors, interrupted
 from emorec.data import datasets
 from emorec.media import clip_features, features, video
 from emorec.media.faces import FacePipeline
@@ -41,7 +40,7 @@ class CorpusConfig(tfds.core.BuilderConfig):
     face_pipeline: FacePipeline = FacePipeline()  # recorded in the dataset's metadata
 
 
-class BuildError(RuntimeError):
+class BuildError(errors.UserError):
     """A build that cannot be made as asked: `tfds build` says it in one line."""
 
 
@@ -156,22 +155,28 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         epath.Path(self._problems_dir).mkdir(parents=True, exist_ok=True)
         self._found = 0
 
-        def report():
-            summary = write_summary(str(self.data_dir), self._problems_dir, self._found,
+        def report(folder: str):
+            epath.Path(folder).mkdir(parents=True, exist_ok=True)
+            summary = write_summary(folder, self._problems_dir, self._found,
                                     self.source_record(str(dl_manager.manual_dir)))
             print(format_summary(summary, self.TITLE))
             return summary
 
         try:
             super()._download_and_prepare(dl_manager, download_config)
-        except Exception as error:  # TFDS stopped on a speaker none of whose clips could be used: say why
-            if not interrupted(error):  # (not on Ctrl-C, also wrapped: nothing was written, no summary)
-                report()
+        except Exception as error:  # a build that failed says what it found (not one stopped by Ctrl-C,
+            if not interrupted(error):  # also wrapped: nothing was written, no summary)
+                report(self._failed_summary_dir)
             raise
-        summary = report()
+        summary = report(str(self.data_dir))
         if summary["problems"] and clip_features.strict():
-            raise RuntimeError(f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
-                               f"(see above); the dataset was not written")
+            raise BuildError(f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
+                             f"(see above); the dataset was not written")
+
+    @property
+    def _failed_summary_dir(self) -> str:
+        """Where a failed build's summary goes: TFDS removes the unfinished version's folder, not its parent."""
+        return str(self.data_path.parent)
 
     def _clips(self, root: str) -> list[corpora.Clip]:
         scan = self._scan(root)
@@ -179,8 +184,8 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
             kind, _, detail = reason.partition(": ")
             record_problem(self._problems_dir, location, kind, detail, stage="scan")
         if not scan.clips:
-            raise FileNotFoundError(f"no {self.TITLE} clips for config {self.builder_config.name!r} in {root}.\n"
-                                    f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+            raise BuildError(f"no {self.TITLE} clips for config {self.builder_config.name!r} in {root}.\n"
+                             f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
         return scan.clips
 
     def source_record(self, manual_dir: str) -> dict:
@@ -221,7 +226,8 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
                                f"none of its {len(by_speaker[speaker])} clip(s) could be used; the split is left out",
                                "split")
         if not kept:
-            raise RuntimeError(f"no usable clip among {len(clips)} in {dl_manager.manual_dir}")
+            raise BuildError(f"none of the {len(clips)} clips in {dl_manager.manual_dir} could be used: each one's "
+                             f"reason is listed above and in {self._failed_summary_dir}/{SUMMARY_FILE}")
         # Locally, one pool runs over every speaker's clips in the order TFDS writes the splits:
         # the next speaker's clips are processed while this one's are written, so no core idles
         # at a split's end.
@@ -267,21 +273,6 @@ def _no_space(error: BaseException | None) -> bool:
     """Whether a disk ran full somewhere in `error`'s chain (TFDS and TensorFlow wrap the OSError)."""
     return any(getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e)
                for e in error_chain(error))
-
-
-def one_line(previous):
-    """`tfds build`'s exception hook: a builder's refusals and Ctrl-C in one line; anything
-    else as before (a traceback: a fault to report)."""
-    def hook(kind, error, trace):
-        with visible_stderr():
-            if issubclass(kind, BuildError):
-                print(f"tfds build: {error}", file=sys.stderr)
-            elif interrupted(error):
-                print("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again",
-                      file=sys.stderr)
-            else:
-                previous(kind, error, trace)
-    return hook
 
 
 def _first_usable(process, clips):
@@ -363,11 +354,3 @@ def format_summary(summary: dict, title: str) -> str:
         lines.append("Written, with a note:")
         lines += [f"  {p['clip']}: {p['reason']} ({p['detail']})" for p in summary["kept_with_notes"]]
     return "\n".join(lines)
-
-
-def install_one_line_hook() -> None:
-    """In the `tfds build` command only (whose users these words are for): its errors in one
-    line, and emorec's process settings; imported anywhere else, the builder changes nothing."""
-    if os.path.basename(sys.argv[0]) == "tfds":
-        configure_process()
-        sys.excepthook = one_line(sys.excepthook)

@@ -24,6 +24,7 @@ import tempfile
 import tensorflow as tf
 
 from emorec import models
+from emorec.errors import UserError
 from emorec.signatures import (MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES,
                                shape_text)
 
@@ -142,20 +143,20 @@ def next_version(base: str) -> int:
 
 
 def version_path(export_dir: str, name: str, version: int | None = None, overwrite: bool = False) -> str:
-    """EXPORT_DIR/NAME/VERSION to write: `version`, or one past the newest there. ValueError for a
+    """EXPORT_DIR/NAME/VERSION to write: `version`, or one past the newest there. UserError for a
     version under 1 (TF Serving serves the folders named 1, 2, ...: "-3" or "0" would be written
-    and never served) and FileExistsError for one already there, which TF Serving may be serving
+    and never served) and for one already there, which TF Serving may be serving
     and which nothing asked to replace, unless `overwrite`."""
     base = os.path.join(export_dir, name)
     if version is None:
         return os.path.join(base, str(next_version(base)))
     if version < 1:
-        raise ValueError(f"--version {version}: versions are numbered from 1 (TF Serving serves the folders "
-                         "named 1, 2, ...)")
+        raise UserError(f"--version {version}: versions are numbered from 1 (TF Serving serves the folders "
+                        "named 1, 2, ...)")
     path = os.path.join(base, str(version))
     if tf.io.gfile.exists(path) and not overwrite:
-        raise FileExistsError(f"--version {version}: {path} already exists: give another version (the next is "
-                              f"{next_version(base)}), or --overwrite to replace it")
+        raise UserError(f"--version {version}: {path} already exists: give another version (the next is "
+                        f"{next_version(base)}), or --overwrite to replace it")
     return path
 
 
@@ -281,7 +282,7 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    from emorec import models, presets
+    from emorec import folders, models, presets
 
     parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
     parser.add_argument("preset",
@@ -292,17 +293,13 @@ def main(argv=None) -> int:
     parser.add_argument("--tflite", action="store_true", help="also EXPORT_DIR/PRESET.tflite (float32)")
     parser.add_argument("--int8", action="store_true", help="also EXPORT_DIR/PRESET.int8.tflite (int8 weights)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        card = presets.card(args.preset)
-        version_path(args.export_dir, card["name"], args.version, args.overwrite)  # said before the model loads
-        if args.int8 and not card.get("tflite_int8", {}).get("holds"):
-            raise ValueError(f"{args.preset} is not offered with int8 weights: "
-                             f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; "
-                             "export float32 (--tflite)")
-        model = models.from_preset(args.preset)
-    except (ValueError, ModuleNotFoundError, FileExistsError) as e:
-        print(f"emorec-export: {e}", file=sys.stderr)
-        return 2
+    card = presets.card(args.preset)  # each refusal said before the model loads
+    version_path(args.export_dir, card["name"], args.version, args.overwrite)
+    if args.int8 and not card.get("tflite_int8", {}).get("holds"):
+        raise UserError(f"{args.preset} is not offered with int8 weights: "
+                        f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")
+    folders.refuse_unwritable(f"--export_dir {args.export_dir}", args.export_dir)  # made here: the last check
+    model = models.from_preset(args.preset)
     metadata = {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
                 "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
     # Named by its card: a preset given as a folder's path exports under its name, not the path.
@@ -316,4 +313,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from emorec import commands
+
+    raise SystemExit(commands.guarded("emorec-export", main))

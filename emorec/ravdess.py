@@ -12,6 +12,8 @@ import re
 import zipfile
 from typing import NamedTuple, Sequence
 
+from emorec.errors import UserError, UserValueError
+
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 # The reference study's 7 classes: RAVDESS without neutral.
 EMOTIONS_7 = EMOTIONS[1:]
@@ -28,7 +30,7 @@ MEDIA_EXTENSIONS = (".mp4", ".wav")
 _ZIP_NAME = re.compile(r"^(Video_(Speech|Song)_Actor_\d\d|Audio_(Speech|Song)_Actors_01-24)\.zip$")
 
 
-class RavdessNameError(ValueError):
+class RavdessNameError(UserValueError):
     """A file name that does not follow the RAVDESS grammar; says which file and field."""
 
 
@@ -186,7 +188,7 @@ def scan(root: str, modalities: Sequence[int] = (1, 2, 3),
     Clips of other modalities or vocal channels are left out by request, not reported.
     """
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"RAVDESS folder {root!r} does not exist")
+        raise UserError(f"RAVDESS folder {root!r} does not exist")
     found: dict[Clip, Source] = {}
     skipped: list[tuple[str, str]] = []
 
@@ -248,8 +250,8 @@ def folds(num_folds: int = 6, actors: Sequence[int] = ACTORS) -> list[Fold]:
     """
     actors = sorted(set(actors))
     if not 3 <= num_folds <= len(actors):
-        raise ValueError(f"num_folds must be between 3 and the number of actors ({len(actors)}), "
-                         f"got {num_folds}: each fold needs test, validation and training actors")
+        raise UserValueError(f"num_folds must be between 3 and the number of actors ({len(actors)}), "
+                             f"got {num_folds}: each fold needs test, validation and training actors")
     size, extra = divmod(len(actors), num_folds)
     groups, start = [], 0
     for k in range(num_folds):

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from emorec import quiet_native_logs
+from emorec.errors import UserError
 from emorec.signatures import (MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES,
                                shape_text)
 
@@ -97,16 +98,16 @@ def _zeros(signature: dict) -> dict:
 def read_export_info(model) -> dict:
     """What a `LocalModel` or `ServingClient` export says of itself, read with one request of
     zeros: {'class_names': its classes, 'face_pipeline': the face pipeline's settings its
-    training crops came from (None when it takes no faces or predates them)}. ValueError when
+    training crops came from (None when it takes no faces or predates them)}. UserError when
     the export names no classes or a number other than its output's width."""
     outputs = model.predict(_zeros(model.signature))
     if "class_names" not in outputs:
-        raise ValueError(f"{model.describe()} returns no class_names (exported before exports named their "
-                         "classes): export it again")
+        raise UserError(f"{model.describe()} returns no class_names (exported before exports named their "
+                        "classes): export it again")
     names = [_text(n) for n in np.asarray(outputs["class_names"])[0]]
     width = np.asarray(outputs["probabilities"]).shape[-1]
     if len(names) != width:
-        raise ValueError(f"{model.describe()} names {len(names)} classes {names} for {width} outputs")
+        raise UserError(f"{model.describe()} names {len(names)} classes {names} for {width} outputs")
     pipeline = outputs.get("face_pipeline")
     return {"class_names": names, "face_pipeline": json.loads(_text(np.asarray(pipeline)[0])) if pipeline is not None
             else None}
@@ -125,13 +126,13 @@ class LocalModel:
 
     def __init__(self, path: str):
         if not tf.saved_model.contains_saved_model(path):
-            raise FileNotFoundError(f"no SavedModel in {path!r} (expected saved_models/<name>/<version>/)")
+            raise UserError(f"no SavedModel in {path!r} (expected saved_models/<name>/<version>/)")
         self.path = path
         try:
             signatures = tf.saved_model.load(path).signatures
         except (tf.errors.OpError, ValueError, IndexError, OSError) as e:
-            raise ValueError(f"{path}: the SavedModel cannot be loaded ({_first_line(e)}): its variables/ folder "
-                             "is missing or damaged; copy or export it again") from None
+            raise UserError(f"{path}: the SavedModel cannot be loaded ({_first_line(e)}): its variables/ folder "
+                            "is missing or damaged; copy or export it again") from None
         self._function = signatures[SIGNATURE]
         self.signature = _input_signature(self._function)
         self._speaker_features = signatures.get(SPEAKER_FEATURES)
@@ -149,7 +150,7 @@ class LocalModel:
     def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
         """[batch, samples] -> the features of `emorec.enrolment` (speaker-normalised models)."""
         if self._speaker_features is None:
-            raise ValueError(f"{self.path} exports no {SPEAKER_FEATURES} signature: export it again with this version")
+            raise UserError(f"{self.path} exports no {SPEAKER_FEATURES} signature: export it again with this version")
         checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
         return self._speaker_features(waveform=tf.constant(checked["waveform"]))["features"].numpy()
 
@@ -181,7 +182,7 @@ class KerasModel:
     def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
         """[batch, samples] -> the features of `emorec.enrolment` (speaker-normalised models)."""
         if self.module.speaker_features is None:
-            raise ValueError(f"{self.name} takes no speaker statistics")
+            raise UserError(f"{self.name} takes no speaker statistics")
         checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
         return np.asarray(self.module.speaker_features(tf.constant(checked["waveform"]), training=False))
 
@@ -199,7 +200,7 @@ class TFLiteModel:
         from emorec.export import read_tflite_info
 
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such file")
+            raise UserError(f"{path}: no such file")
         with open(path, "rb") as f:
             content = f.read()
         try:
@@ -208,8 +209,8 @@ class TFLiteModel:
             self.info = read_tflite_info(content)
             self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads or os.cpu_count())
         except (ValueError, RuntimeError, struct.error, IndexError) as e:  # the last two: a truncated file's tables
-            raise ValueError(f"{path} is not a TFLite model emorec can run ({_first_line(e)}): export it again "
-                             "(emorec-export --tflite)") from None
+            raise UserError(f"{path} is not a TFLite model emorec can run ({_first_line(e)}): export it again "
+                            "(emorec-export --tflite)") from None
         self.path = path
         with quiet_native_logs():  # before any runner holds the interpreter's tensors
             self.interpreter.allocate_tensors()
@@ -236,7 +237,7 @@ class TFLiteModel:
 
     def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
         if self._features is None:
-            raise ValueError(f"{self.path} exports no {SPEAKER_FEATURES} signature")
+            raise UserError(f"{self.path} exports no {SPEAKER_FEATURES} signature")
         checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
         return self._features(**checked)["features"]
 
@@ -278,7 +279,7 @@ class ServingClient:
         client = cls(model, {}, host=host, rest_port=rest_port, grpc_port=grpc_port, protocol=protocol, **kwargs)
         signatures = client._metadata()
         if SIGNATURE not in signatures:
-            raise ValueError(f"{client.describe()} has no {SIGNATURE} signature (it has {sorted(signatures)})")
+            raise UserError(f"{client.describe()} has no {SIGNATURE} signature (it has {sorted(signatures)})")
         client.signature = signatures[SIGNATURE]
         if SPEAKER_FEATURES in signatures:
             client.speaker_window_samples = signatures[SPEAKER_FEATURES]["waveform"][0][1]
@@ -315,15 +316,15 @@ class ServingClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as e:
-            raise RuntimeError(f"{self.describe()} refused the request: "
+            raise UserError(f"{self.describe()} refused the request: "
                                f"{e.code} {e.read().decode(errors='replace')[:300]}") from None
         except (http.client.HTTPException, json.JSONDecodeError):  # an HTTP/2 (gRPC) server, or not TF Serving
-            raise ConnectionError(f"{self.describe()} answers, but not as TF Serving's REST API: is that its gRPC "
-                                  f"port? (TF Serving listens for REST on 8501 and gRPC on 8500; --protocol grpc "
-                                  f"--grpc_port {self.rest_port} for gRPC there)") from None
+            raise UserError(f"{self.describe()} answers, but not as TF Serving's REST API: is that its gRPC "
+                            f"port? (TF Serving listens for REST on 8501 and gRPC on 8500; --protocol grpc "
+                            f"--grpc_port {self.rest_port} for gRPC there)") from None
         except (urllib.error.URLError, OSError) as e:
-            raise ConnectionError(f"{self.describe()} does not answer ({getattr(e, 'reason', e)}): is TF Serving "
-                                  "running there, with that port?") from None
+            raise UserError(f"{self.describe()} does not answer ({getattr(e, 'reason', e)}): is TF Serving "
+                            "running there, with that port?") from None
 
     def _grpc(self, call):
         import grpc
@@ -334,9 +335,9 @@ class ServingClient:
                 return call(prediction_service_pb2_grpc.PredictionServiceStub(channel))
         except grpc.RpcError as e:
             if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise ConnectionError(f"{self.describe()} does not answer ({e.code().name}): is TF Serving "
-                                      "running there, with that port?") from None
-            raise RuntimeError(f"{self.describe()} refused the request: {e.code().name} {e.details()}") from None
+                raise UserError(f"{self.describe()} does not answer ({e.code().name}): is TF Serving "
+                                "running there, with that port?") from None
+            raise UserError(f"{self.describe()} refused the request: {e.code().name} {e.details()}") from None
 
     def _model_url(self) -> str:
         version = f"/versions/{self.version}" if self.version else ""

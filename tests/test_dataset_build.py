@@ -1,8 +1,10 @@
 """Building the RAVDESS TFDS dataset from a synthetic sample with every kind of bad input."""
+import itertools
 import json
 import os
 import re
 import shutil
+import socket
 import zipfile
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
-from emorec import building, ravdess, synthetic
+from emorec import building, errors, ravdess, synthetic, tfds_command
 from emorec.media import features
 
 from conftest import REAL_RAVDESS, ROOT, default_sigint
@@ -125,7 +127,7 @@ def test_examples_hold_faces_audio_and_log_mel_on_one_timeline(messy_dir, tmp_pa
 
 def test_strict_build_fails_and_names_the_clips(messy_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("EMOREC_STRICT", "1")
-    with pytest.raises(RuntimeError, match="EMOREC_STRICT=1 and 6 clip"):
+    with pytest.raises(building.BuildError, match="EMOREC_STRICT=1"):
         _build(messy_dir, tmp_path)
     assert not list(tmp_path.rglob("*.tfrecord*")), "a strict failure must not leave a dataset behind"
 
@@ -150,6 +152,21 @@ def test_beam_build_matches_the_local_build(messy_dir, tmp_path):
         assert summary["examples_written"] == 6 and len(summary["problem_clips"]) == 6
     names = [sorted(e["name"] for e in tfds.as_numpy(b.as_dataset(split="actor_01"))) for b in (built, local)]
     assert names[0] == names[1]
+
+
+def test_a_dask_scheduler_that_does_not_answer_is_one_line_naming_it(sample_dir, tmp_path):
+    """It was distributed's OSError traceback, "Timed out trying to connect", 30 s on."""
+    beam = pytest.importorskip("apache_beam")
+    pytest.importorskip("dask.distributed")
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{unused.getsockname()[1]}"
+    # As `tfds build --beam_pipeline_options` gives them: as keywords, Beam's DaskOptions drop the address.
+    options = beam.options.pipeline_options.PipelineOptions(["--runner=emorec.beam.DaskRunner",
+                                                             f"--dask_client_address={address}",
+                                                             "--dask_connection_timeout=2"])
+    with pytest.raises(errors.UserError, match=f"Dask scheduler at {address} "):
+        _build(sample_dir, tmp_path, config="audio", beam_options=options)
 
 
 def test_a_dask_cluster_builds_the_examples_the_local_build_writes(messy_dir, tmp_path, monkeypatch):
@@ -207,7 +224,7 @@ def test_a_data_dir_built_from_other_files_is_refused_not_reused(sample_dir, tmp
     summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
     assert summary["source"]["manual_dir"] == str(sample_dir) and summary["source"]["files"] > 0
     _build(sample_dir, tmp_path / "data", config="audio")  # the same files: reused
-    with pytest.raises(RuntimeError, match=f"built from {sample_dir} .* not from {other} .*--overwrite"):
+    with pytest.raises(building.BuildError, match=f"{other}"):
         _build(other, tmp_path / "data", config="audio")
     rebuilt = _build(other, tmp_path / "data", config="audio",
                      download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS)
@@ -222,7 +239,7 @@ def test_a_dataset_missing_a_file_is_built_again_not_reused(sample_dir, tmp_path
     shards = sorted(builder.data_path.glob("*.tfrecord*"))
     gone = shards[0] if lost == "a shard" else builder.data_path / "dataset_info.json"
     gone.unlink()
-    with pytest.raises(FileNotFoundError, match=f"is not whole: 1 of its files are missing \\({gone}\\).*--overwrite"):
+    with pytest.raises(errors.UserError, match=f"\\({gone}\\)"):
         datasets.load_builder(str(tmp_path / "data"), "audio")  # what the trainer says
     rebuilt = _build(sample_dir, tmp_path / "data", config="audio")
     assert f"Building {builder.data_path} again: 1 of its files are missing ({gone})" in capsys.readouterr().out
@@ -265,6 +282,23 @@ def test_short_silent_and_mismatched_clips_follow_the_readme_rules(sample_dir, t
     assert not any(p["clip"].endswith(one_frame.name(".mp4")) for p in summary["kept_with_notes"])
 
 
+def test_a_corpus_of_unusable_clips_ends_in_one_line_naming_the_summary(tmp_path, capsys):
+    """Every clip corrupt: a RuntimeError traceback from inside TFDS, and the summary went with
+    the unfinished build's folder."""
+    for actor, emotion in itertools.product((1, 2), (1, 5)):
+        path = tmp_path / "corrupt" / f"Actor_{actor:02d}" / ravdess.Clip(3, 1, emotion, 1, 1, 1, actor).name(".wav")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\x00not a wav" * 300)
+    with pytest.raises(building.BuildError, match=str(tmp_path / "corrupt")) as refused:
+        _build(tmp_path / "corrupt", tmp_path / "data", config="audio")
+    kept = tmp_path / "data" / "ravdess" / "audio" / building.SUMMARY_FILE
+    assert str(kept) in str(refused.value) and json.loads(kept.read_text())["examples_written"] == 0
+    hook = tfds_command.hook(None)
+    capsys.readouterr()
+    hook(refused.type, refused.value, refused.tb)
+    assert capsys.readouterr().err.startswith("tfds build: none of the 4 clips")
+
+
 def test_an_unwritable_or_full_data_dir_is_one_line(sample_dir, tmp_path, capsys):
     import subprocess
 
@@ -274,7 +308,7 @@ def test_an_unwritable_or_full_data_dir_is_one_line(sample_dir, tmp_path, capsys
         _build(sample_dir, tmp_path / "a_file" / "data", config="audio")
     # As `tfds build` ends on it (its exception hook); anything else goes on to the usual traceback.
     others = []
-    hook = building.one_line(lambda *e: others.append(e))
+    hook = tfds_command.hook(lambda *e: others.append(e))
     hook(refused.type, refused.value, refused.tb)
     hook(ValueError, ValueError("a fault"), None)
     assert capsys.readouterr().err == f"tfds build: {refused.value}\n" and others[0][0] is ValueError

@@ -5,14 +5,20 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import default_sigint, real_ravdess
+from conftest import ROOT, default_sigint, real_ravdess
 
-from emorec import export, models, ravdess, synthetic
+from emorec import commands, export, models, ravdess, synthetic
+from emorec.errors import UserError
 from emorec.inference import cli
 from emorec.media import video
 from emorec.media.features import FPS
 
 CLASSES = ravdess.EMOTIONS
+
+
+def predict(argv) -> int:
+    """emorec-predict as its command runs it (`commands.guarded`): the exit status."""
+    return commands.guarded("emorec-predict", cli.main, argv)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +79,7 @@ def test_frames_without_a_face_are_marked(exports, tmp_path):
 
 def test_no_audio_stream_names_the_video_only_way(exports, tmp_path, capsys):
     clip = _clip(tmp_path / "01-01-06-01-01-01-04.mp4", with_audio=False)
-    assert cli.main([clip, "--model", exports["av"], "--out", str(tmp_path / "out")]) == 2
+    assert predict([clip, "--model", exports["av"], "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert "has no audio" in error and "video-only model" in error  # the message names the way out
     rows = _run(clip, "--model", exports["video"], "--out", tmp_path / "out")["rows"]
@@ -93,7 +99,7 @@ def test_variable_frame_rate_rows_carry_stream_times(exports, tmp_path):
 
 
 def test_a_camera_that_cannot_be_opened_is_said(exports, tmp_path, capsys):
-    assert cli.main(["7", "--model", exports["av"], "--out", str(tmp_path)]) == 2
+    assert predict(["7", "--model", exports["av"], "--out", str(tmp_path)]) == 2
     assert "camera 7 could not be opened" in capsys.readouterr().err
 
 
@@ -103,7 +109,7 @@ def test_both_real_clips(exports, tmp_path, capsys):
     assert len(rows) == (120 - 4) // 2 + 1 and all(r["face"] for r in rows)
     rows = _run(clips / "01-01-08-02-01-01-19.mp4", "--model", exports["video"], "--out", tmp_path)["rows"]
     assert len(rows) > 50 and sum(r["face"] for r in rows) > 0.8 * len(rows)
-    assert cli.main([str(clips / "01-01-08-02-01-01-19.mp4"), "--model", exports["av"], "--out", str(tmp_path)]) == 2
+    assert predict([str(clips / "01-01-08-02-01-01-19.mp4"), "--model", exports["av"], "--out", str(tmp_path)]) == 2
 
 
 def test_speaker_audio_sets_the_speakers_statistics(exports, tmp_path):
@@ -122,7 +128,7 @@ def test_speaker_audio_for_a_model_without_speaker_statistics_is_refused_in_one_
     other = _clip(tmp_path / "01-01-01-01-01-01-03.mp4")
     for model in (["--preset", "fer2013_faces"], ["--model", exports["video"]]):
         out = tmp_path / model[0].strip("-")
-        assert cli.main([clip, *model, "--speaker_audio", other, "--out", str(out)]) == 2
+        assert predict([clip, *model, "--speaker_audio", other, "--out", str(out)]) == 2
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith("emorec-predict: --speaker_audio: ") and "takes no speaker statistics" in line, line
         assert model[0] == "--model" or not out.exists()  # a preset's is known before any work
@@ -181,8 +187,8 @@ def test_a_file_named_like_a_camera_is_pointed_out(exports, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     (tmp_path / "0").write_bytes(b"")
     monkeypatch.setattr(cli, "open_input",
-                        lambda *a: (_ for _ in ()).throw(RuntimeError("camera 0 could not be opened")))
-    assert cli.main(["0", "--model", exports["av"], "--out", str(tmp_path / "out")]) == 2
+                        lambda *a: (_ for _ in ()).throw(UserError("camera 0 could not be opened")))
+    assert predict(["0", "--model", exports["av"], "--out", str(tmp_path / "out")]) == 2
     assert "note: 0 is read as camera 0; for the file of that name, write ./0" in capsys.readouterr().err
 
 
@@ -197,11 +203,12 @@ def test_ctrl_c_that_python_wraps_in_another_error_is_still_one_line(tmp_path):
         ended[module] = subprocess.run(
             [sys.executable, "-c", "import sys; from emorec import commands; "
                                    f"sys.exit(commands._run('emorec-predict', '{module}'))"],
-            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
     assert ended["wrapped_interrupt"].returncode == 130
     assert ended["wrapped_interrupt"].stderr.strip() == ("emorec-predict: stopped (Ctrl-C); "
                                                          "what was written before stays")
     assert ended["plain_error"].returncode == 1 and "RuntimeError: a real error" in ended["plain_error"].stderr
+    assert ended["plain_error"].stderr.strip().endswith(f"please report it with the lines above at {commands.ISSUES}")
 
 
 def test_ctrl_c_at_start_up_is_one_line(tmp_path):
@@ -269,14 +276,14 @@ def test_class_names_come_from_the_served_export_over_rest_and_grpc(seven_class_
 
 def test_refusals_come_before_any_work_in_one_line(seven_class_audio, tmp_path, capsys):
     missing = tmp_path / "nowhere.mp4"
-    assert cli.main([str(missing), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 2
+    assert predict([str(missing), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip() == f"emorec-predict: {missing}: no such file"
     blocker = tmp_path / "a file"
     blocker.write_text("")
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4")
-    assert cli.main([clip, "--model", seven_class_audio, "--out", str(blocker / "out")]) == 2
+    assert predict([clip, "--model", seven_class_audio, "--out", str(blocker / "out")]) == 2
     assert capsys.readouterr().err.strip().startswith(f"emorec-predict: --out {blocker / 'out'} cannot be written to")
-    assert cli.main([clip, "--serving", "127.0.0.1", "--serving_model", "audio", "--rest_port", "1",
+    assert predict([clip, "--serving", "127.0.0.1", "--serving_model", "audio", "--rest_port", "1",
                      "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("emorec-predict: TF Serving model 'audio' at 127.0.0.1:1 (rest) does not answer")
@@ -294,7 +301,7 @@ def test_option_values_out_of_range_are_refused_in_one_line_before_any_work(tmp_
     """`--smoothing 1.5` wrote "probabilities" from 3.42 to -2.98; `--max_width 0` fell back to
     the default width unsaid."""
     with pytest.raises(SystemExit) as refused:
-        cli.main([str(tmp_path / "clip.mp4"), option, value, "--out", str(tmp_path / "out")])
+        predict([str(tmp_path / "clip.mp4"), option, value, "--out", str(tmp_path / "out")])
     assert refused.value.code == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"emorec-predict: {option} ") and f": {says}" in line, line
@@ -394,7 +401,7 @@ def test_every_entry_of_a_folder_is_predicted_or_said_by_name(seven_class_audio,
         subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(wav), "-c:a", "aac", "-f", container,
                         str(folder / f"{extension}.{extension}")], check=True)
     (folder / "notes.txt").write_text("not a clip")
-    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    assert predict([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     predicted = [json.loads(p.read_text())["input"] for p in sorted((tmp_path / "out").glob("*.timeline.json"))]
     assert sorted(predicted) == sorted(str(folder / name) for name in (
@@ -409,7 +416,7 @@ def test_a_folder_of_crema_d_flv_clips_is_predicted(exports, tmp_path, capsys):
     folder = real_ravdess().parent / "crema-d"
     if not folder.is_dir():
         pytest.skip(f"no CREMA-D sample at {folder}")
-    assert cli.main([str(folder), "--model", exports["av"], "--max_frames", "8", "--out", str(tmp_path)]) == 0
+    assert predict([str(folder), "--model", exports["av"], "--max_frames", "8", "--out", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert len(list(tmp_path.glob("*_XX.timeline.json"))) == 6
     assert f"note: {folder / 'README.md'}: not an audio, video or photo file" in err
@@ -420,7 +427,7 @@ def test_a_folder_annotated_carries_each_clips_own_sound(exports, tmp_path, caps
     folder = tmp_path / "speaker"
     folder.mkdir()
     clips = [_clip(folder / f"01-01-05-01-01-01-0{i}.mp4") for i in (1, 2)]
-    assert cli.main([str(folder), "--model", exports["av"], "--annotate", "--out", str(tmp_path / "out")]) == 0
+    assert predict([str(folder), "--model", exports["av"], "--annotate", "--out", str(tmp_path / "out")]) == 0
     assert "Broken pipe" not in capsys.readouterr().err
     for clip in clips:
         annotated = video.decode(str(tmp_path / "out" / os.path.basename(clip).replace(".mp4", ".annotated.mp4")))
@@ -436,7 +443,7 @@ def test_a_missing_or_corrupt_speaker_audio_is_said_once_naming_the_option(expor
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(np.random.default_rng(0).bytes(3000))
     for given, says in ((tmp_path / "nowhere.wav", "no such file"), (corrupt, "could not be read as audio (")):
-        assert cli.main([str(folder), "--model", exports["av"], "--speaker_audio", str(given),
+        assert predict([str(folder), "--model", exports["av"], "--speaker_audio", str(given),
                          "--out", str(tmp_path / "out")]) == 2
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-predict: --speaker_audio {given}: {says}") and line.endswith(
@@ -450,13 +457,13 @@ def test_a_fifo_is_refused_in_one_line_as_an_input_and_in_a_folder(seven_class_a
     folder.mkdir()
     fifo = folder / "stream.wav"
     os.mkfifo(fifo)
-    assert cli.main([str(fifo), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 2
+    assert predict([str(fifo), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"emorec-predict: {fifo}: not a regular file (a FIFO, socket or device): save the stream to a file first, "
         "or give a camera by its index"]
     wav = folder / "03-01-05-01-01-01-01.wav"
     synthetic.write_wav(str(wav), synthetic.render_audio(ravdess.parse(wav.name), 1.0), synthetic.SAMPLE_RATE)
-    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    assert predict([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
     assert f"note: {fifo}: not a regular file (a FIFO, socket or device)" in capsys.readouterr().err
 
 
@@ -468,7 +475,7 @@ def test_a_file_name_that_is_not_utf8_is_predicted_and_the_folder_goes_on(seven_
     latin1 = os.fsdecode(b"caf\xe9.wav")
     for name in (latin1, "zz.wav"):
         synthetic.write_wav(str(folder / name), synthetic.render_audio(clip, 1.0), synthetic.SAMPLE_RATE)
-    assert cli.main([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
+    assert predict([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     out.encode("utf-8")  # what a UTF-8 terminal can print (a lone surrogate cannot be)
     assert "caf\\xe9.wav: " in out and "zz.wav: " in out

@@ -4,6 +4,7 @@ import pytest
 import keras
 
 from emorec import models
+from emorec.errors import UserError
 
 # Small sizes keep CI fast; the per-frame encoders use the small CNN backbone here, and one
 # test below covers the default ResNet50.
@@ -146,7 +147,7 @@ def test_weights_from_a_file(tmp_path):
     loaded = backbones.frame_encoder("small_cnn", 32, weights=path)
     for a, b in zip(source.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(FileNotFoundError, match="missing.h5"):
+    with pytest.raises(UserError, match="missing.h5"):
         backbones.frame_encoder("small_cnn", 32, weights=str(tmp_path / "missing.h5"))
 
 

@@ -6,6 +6,8 @@ import sys
 import numpy as np
 import pytest
 
+from emorec import commands
+from emorec.errors import UserError
 from emorec.evaluation import paired, predictions
 
 from conftest import ROOT
@@ -63,7 +65,7 @@ def test_runs_of_other_folds_are_refused(tmp_path):
     for f in (tmp_path / "b" / "fold_2").iterdir():
         f.unlink()
     (tmp_path / "b" / "fold_2").rmdir()
-    with pytest.raises(ValueError, match="same folds"):
+    with pytest.raises(UserError, match=str(tmp_path / "b")):
         paired.compare(a, b, resamples=10)
 
 
@@ -98,21 +100,22 @@ def test_runs_that_cannot_be_compared_are_one_line_each(tmp_path, capsys):
     damaged = _run(tmp_path / "damaged", {a: 5 for a in range(1, 5)})
     npz = tmp_path / "damaged" / "fold_1" / predictions.FILE
     npz.write_bytes(npz.read_bytes()[:100])
-    cases = [(["paired", good, str(tmp_path / "missing")], f"{tmp_path / 'missing'}: no such run folder"),
-             (["fuse", str(tmp_path / "missing"), good], f"{tmp_path / 'missing'}: no such run folder"),
-             (["paired", good, unfinished], f"{unfinished} has predictions for folds [1]"),
-             (["compare", unfinished], "summary.json not found"),
-             (["paired", good, other], f"{other}/fold_1 and {good}/fold_1 hold different validation clips"),
-             (["paired", good, damaged], f"{npz} is damaged (BadZipFile")]
+    # Each said naming the run or file at fault.
+    cases = [(["paired", good, str(tmp_path / "missing")], str(tmp_path / "missing")),
+             (["fuse", str(tmp_path / "missing"), good], str(tmp_path / "missing")),
+             (["paired", good, unfinished], unfinished),
+             (["compare", unfinished], f"{unfinished}/summary.json"),
+             (["paired", good, other], f"{other}/fold_1"),
+             (["paired", good, damaged], str(npz))]
     from absl import flags
 
     import emorec.evaluation.__main__ as evaluation
 
     flags.FLAGS.mark_as_parsed()  # the defaults; main is what `python -m emorec.evaluation` runs
-    for argv, said in cases:
-        assert evaluation.main(["emorec-evaluate", *argv]) == 1, argv
-        err = capsys.readouterr().err
-        assert said in err and len(err.strip().splitlines()) == 1, (argv, err)
+    for argv, named in cases:
+        assert commands.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", *argv]) == 2, argv
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("emorec-evaluate: ") and named in line, (argv, line)
 
 
 def _summarised(run_dir):
@@ -138,16 +141,13 @@ def test_a_damaged_summary_is_named_in_one_line_by_every_command_that_reads_it(t
     flags.FLAGS.mark_as_parsed()
     monkeypatch.setattr(flags.FLAGS, "out_dir", str(tmp_path / "centred"))
     monkeypatch.chdir(tmp_path)  # compare's plot
-    for content, said in ((whole[:len(whole) // 2], "is damaged (JSONDecodeError: "), ("[]", "is damaged (a JSON list"),
-                          (b"\xff\xfe", "is damaged (UnicodeDecodeError: "),
-                          (whole.replace('"mean"', '"average"'), "is damaged (missing or malformed: "),
-                          ('{"model": "m", "config": "audio", "classes": 8}', "is damaged (missing or malformed: ")):
+    for content in (whole[:len(whole) // 2], "[]", b"\xff\xfe", whole.replace('"mean"', '"average"'),
+                    '{"model": "m", "config": "audio", "classes": 8}'):
         summary.write_bytes(content if isinstance(content, bytes) else content.encode())
         for command in ("compare", "centre"):
-            assert evaluation.main(["emorec-evaluate", command, good]) == 1, (command, content)
+            assert commands.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", command, good]) == 2
             [line] = capsys.readouterr().err.strip().splitlines()
-            assert line.startswith(f"emorec-evaluate {command}: {summary} {said}") and line.endswith(
-                "run the command that wrote it again"), line
+            assert line.startswith(f"emorec-evaluate: {summary} "), (command, content, line)
     assert not (tmp_path / "centred").exists()
     summary.write_text(whole)
     assert evaluation.main(["emorec-evaluate", "compare", good]) is None  # the whole summary is read
@@ -176,11 +176,10 @@ def test_a_plot_that_cannot_be_written_is_refused_in_one_line_before_any_work(tm
         for plot, why in cases:
             flags.FLAGS.plot = str(plot)
             for command in (["compare", a], ["paired", a, b]):
-                assert evaluation.main(["emorec-evaluate", *command]) == 1, command
+                assert commands.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", *command]) == 2
                 out, err = capsys.readouterr()
                 [line] = err.strip().splitlines()
-                assert line.startswith(f"emorec-evaluate {command[0]}: --plot {plot} cannot be written to (") and \
-                    line.endswith("): give another path") and why in line, line
+                assert line.startswith(f"emorec-evaluate: --plot {plot} ") and why in line, line
                 assert not out  # before any work: no table, no comparison said
     finally:
         flags.FLAGS.plot = None

@@ -4,6 +4,7 @@ import zipfile
 import pytest
 
 from emorec import ravdess
+from emorec.errors import UserError
 from emorec.ravdess import Clip
 
 
@@ -107,7 +108,7 @@ def test_scan_follows_linked_folders_and_names_a_link_loop(tmp_path):
 
 
 def test_scan_of_a_missing_folder_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere"):
+    with pytest.raises(UserError, match="nowhere"):
         ravdess.scan(str(tmp_path / "nowhere"))
 
 

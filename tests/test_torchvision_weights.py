@@ -95,6 +95,19 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
         r3d.r3d_encoder(**SMALL, weights="kinetics400")
 
 
+def test_a_checkpoint_cut_short_is_one_line_naming_it(tmp_path):
+    """A legacy-format .pth cut short was a struct.error traceback; a zip one was said to be
+    "not a torch checkpoint"."""
+    state = _r3d_state(r3d.r3d_encoder(**SMALL))
+    for legacy in (False, True):
+        path = tmp_path / f"r3d_{legacy}.pth"
+        torch_format.write(path, {k: torch_format.Tensor(v) for k, v in state.items()}, legacy=legacy)
+        path.write_bytes(path.read_bytes()[:-100])
+        with pytest.raises(torchvision_weights.CheckpointError, match=f"{path} is cut short") as refused:
+            r3d.r3d_encoder(**SMALL, weights=str(path))
+        assert "\n" not in str(refused.value) and "download or copy it again" in str(refused.value)
+
+
 # Where each of a block's Keras weights comes from in torchvision's mvit_v2_s state dict.
 _MVIT_BLOCK = {"rel_pos_t": ("attn.rel_pos_t", None), "rel_pos_h": ("attn.rel_pos_h", None),
                "rel_pos_w": ("attn.rel_pos_w", None), "norm1/gamma": ("norm1.weight", None),

@@ -17,6 +17,7 @@ import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder
 from emorec import metrics, models, serving, synthetic
+from emorec.errors import UserError
 from emorec.data import augmentation, datasets, windows
 from emorec.evaluation import predictions
 
@@ -256,7 +257,7 @@ def test_fold_splits_and_windows(built):
     for (inputs, _, name), start in zip(windows.eval_dataset(builder, "actor_01", stored, 64, stride=4).unbatch(),
                                         [0, 4, 8, 12, 16, 20] * 6):
         np.testing.assert_array_equal(inputs["faces"], clips[name.numpy()][start:start + 8])
-    with pytest.raises(FileNotFoundError, match="tfds build datasets/ravdess --config=audio"):
+    with pytest.raises(UserError, match=f"{built}"):
         datasets.load_builder(str(built), "audio")
 
 
@@ -344,6 +345,22 @@ def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):
     # The line alone: absl printed its flag help first (about 100 lines), or a pointer to it after.
     [line] = [line for line in run.stderr.splitlines() if line.strip()]
     assert line.startswith("trainers.train: ") and says in line, run.stderr[-2000:]
+
+
+@pytest.mark.parametrize("flag", ["--options=lstm_units=-5", "--weights=cut.weights.h5"])
+def test_a_model_that_cannot_be_built_is_refused_before_its_run_folder_is_made(built, tmp_path, flag):
+    """An option value Keras refuses, or a weights file cut short, ended in a traceback from the
+    first fold, leaving the run folder and its .lock behind."""
+    from emorec.models import backbones
+
+    backbones.small_cnn(32).save_weights(tmp_path / "whole.weights.h5")
+    (tmp_path / "cut.weights.h5").write_bytes((tmp_path / "whole.weights.h5").read_bytes()[:5000])
+    run = train(built, tmp_path / "run", "--model=resnet_lstm", "--backbone=small_cnn", "--fold=1", "--epochs=1",
+                flag.replace("cut.weights.h5", str(tmp_path / "cut.weights.h5")), check=False)
+    [line] = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode == 2 and line.startswith("trainers.train: "), run.stderr[-2000:]
+    assert (str(tmp_path / "cut.weights.h5") if "weights" in flag else "--model=resnet_lstm") in line
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_model_dir_in_use_is_refused_naming_its_process(built, tmp_path):

@@ -10,26 +10,30 @@ emorec.configure_process()
 
 
 def run(main, prog: str) -> None:
-    """absl's `app.run(main)` with each refusal in one line, `PROG: reason`: a flag value that
-    fails its validator (absl adds a second line, a pointer to --helpshort) and a UsageError
-    that `main` raises (absl prints the module's doc and its flags, about 100 lines, first)."""
+    """absl's `app.run(main)` through emorec's command runner (`emorec.commands.guarded`), with
+    each usage refusal in one line, `PROG: reason`: a flag value that fails its validator (absl
+    adds a second line, a pointer to --helpshort) and a UsageError that `main` raises (absl
+    prints the module's doc and its flags, about 100 lines, first)."""
     from absl import app, flags
+
+    from emorec import commands
+    from emorec.errors import one_line
 
     def parse(argv):
         try:
             return flags.FLAGS(argv)
         except flags.Error as error:
-            _refuse(prog, error, 1)
+            _refuse(one_line(prog, error), 1)
 
     def checked_main(argv):
         try:
             return main(argv)
         except app.UsageError as error:
-            _refuse(prog, error, error.exitcode)
+            _refuse(one_line(prog, error), error.exitcode)
 
-    app.run(checked_main, flags_parser=parse)
+    sys.exit(commands.guarded(prog, app.run, checked_main, flags_parser=parse))
 
 
-def _refuse(prog: str, error: Exception, status: int):
-    print(f"{prog}: " + "; ".join(line.strip() for line in str(error).splitlines() if line.strip()), file=sys.stderr)
+def _refuse(line: str, status: int):
+    print(line, file=sys.stderr)
     sys.exit(status)

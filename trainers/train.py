@@ -25,8 +25,8 @@ import trainers
 from emorec import distribute, export, feature_cache, folders, metrics, models, plots, ravdess
 from emorec.data import datasets, windows
 from emorec.evaluation import predictions, runs
+from emorec.errors import UserError
 from emorec.media.features import FPS
-from emorec.models import torchvision_weights
 from trainers import checkpoints, run_lock
 
 # Keras warns that the input "ran out of data" when it looks one batch past an epoch's last:
@@ -334,11 +334,18 @@ def summarize_folds(results: list[dict], run_dir: str) -> dict:
     return runs.write_summary(run_dir, results, FLAGS.model, FLAGS.config, int(FLAGS.classes), **extra)
 
 
-def _check_writable(flag: str, folder: str) -> None:
+def check_buildable(num_classes: int) -> None:
+    """Builds the model once before any work: an option's value that Keras's layers refuse
+    (lstm_units=-5), a --freeze name that matches no layer, or a pretrained start that cannot be
+    read is said here, before the run's folder and lock are made, not in its first fold."""
     try:
-        folders.check_writable(folder)
-    except OSError as error:
-        raise app.UsageError(f"--{flag}={folder} cannot be written to ({error.strerror})") from None
+        build_model(num_classes)
+    except UserError:
+        raise
+    except ValueError as error:  # a Keras layer's check of its arguments, which the options set
+        raise UserError(f"--model={FLAGS.model} cannot be built with these flags ({str(error).splitlines()[0]}): "
+                        "check --options, --frames and --image_size") from None
+    keras.backend.clear_session()  # the trained model's layer names as if this one had not been built
 
 
 def main(argv):
@@ -347,27 +354,17 @@ def main(argv):
         raise app.UsageError(f"--model is required; one of {models.names()}")
     try:
         models.check_name(FLAGS.model)
-    except ValueError as error:
-        raise app.UsageError(f"--model={FLAGS.model} is not a model ({error})") from None
-    try:  # every option checked before any work (no run folder made for a run that cannot start)
-        models.check_options(FLAGS.model, model_options())
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
+    except UserError as error:
+        raise UserError(f"--model={FLAGS.model} is not a model ({error})") from None
+    models.check_options(FLAGS.model, model_options())
+    num_classes = int(FLAGS.classes)
+    check_buildable(num_classes)
     keras.utils.set_random_seed(FLAGS.seed)
     strategy = distribute.strategy(FLAGS.strategy, FLAGS.tpu)
     if FLAGS.mixed_precision:
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
-    num_classes = int(FLAGS.classes)
-    if FLAGS.freeze:  # the names are known once the model is built: checked before any work
-        try:
-            build_model(num_classes)
-        except ValueError as error:  # a name that matches no layer, or a checkpoint that cannot be had
-            raise app.UsageError(str(error)) from None
-    try:
-        builder = datasets.load_builder(FLAGS.data_dir, FLAGS.config, FLAGS.dataset)
-    except FileNotFoundError as error:
-        raise app.UsageError(str(error)) from None
+    builder = datasets.load_builder(FLAGS.data_dir, FLAGS.config, FLAGS.dataset)
     actors = datasets.actors_of(builder)
     num_folds = FLAGS.num_folds or (6 if len(actors) == 24 else max(3, len(actors) // 4))
     folds = ravdess.folds(num_folds, actors)
@@ -378,7 +375,7 @@ def main(argv):
     run_dir = os.path.expanduser(FLAGS.model_dir or os.path.join("runs", FLAGS.model.replace("+", "_")))
     for flag, folder in (("model_dir", run_dir), ("export_dir", FLAGS.export_dir)):
         if folder:  # said now, not after the training
-            _check_writable(flag, folder)
+            folders.refuse_unwritable(f"--{flag}={folder}", folder)
     if distribute.is_chief():
         run_lock.hold(run_dir)
     logging.info("%s on %s/%s (%d actors), %d replica(s), folds %s", FLAGS.model, FLAGS.dataset, FLAGS.config,
@@ -386,13 +383,11 @@ def main(argv):
 
     try:
         results = [train_fold(fold, builder, strategy, num_classes, run_dir) for fold in chosen]
-    except torchvision_weights.CheckpointError as error:  # a pretrained start that cannot be had
-        raise app.UsageError(str(error)) from None
     except tf.errors.DataLossError as error:
         damaged = datasets.damaged_files(builder)
-        raise app.UsageError(f"{', '.join(damaged) or builder.data_dir}: damaged ({error.message.splitlines()[0]}); "
-                             "the fold's backup is kept: rebuild the dataset (tfds build ... --overwrite) and run the "
-                             "same command again to go on") from None
+        raise UserError(f"{', '.join(damaged) or builder.data_dir}: damaged ({error.message.splitlines()[0]}); "
+                        "the fold's backup is kept: rebuild the dataset (tfds build ... --overwrite) and run the "
+                        "same command again to go on") from None
     summary = summarize_folds(results, run_dir)
     exported = None
     if FLAGS.export_dir and distribute.is_chief():

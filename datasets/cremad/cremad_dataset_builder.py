@@ -54,5 +54,3 @@ class Builder(building.CorpusBuilder):
     def _scan(self, root: str) -> corpora.Scan:
         return corpora.CremaD(root, "audio-video" if self.builder_config.with_faces else "audio").scan()
 
-
-building.install_one_line_hook()

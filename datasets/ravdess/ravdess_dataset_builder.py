@@ -92,5 +92,3 @@ class Builder(building.CorpusBuilder):
         # Every RAVDESS file in the folder, whatever the config reads: a build records them all.
         return corpora.Ravdess(root, (1, 2, 3), (1, 2)).scan()
 
-
-building.install_one_line_hook()

@@ -14,13 +14,14 @@ import os
 from typing import NamedTuple
 
 from emorec import ravdess
+from emorec.errors import UserValueError
 
 # The names every corpus maps its labels onto (RAVDESS's eight); a user's own label that maps
 # to none keeps its own name.
 EMOTIONS = ravdess.EMOTIONS
 
 
-class CorpusError(ValueError):
+class CorpusError(UserValueError):
     """A corpus that cannot be read as asked: names the folder or file and what to do."""
 
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from emorec import ravdess
+from emorec.errors import UserError, UserValueError
 
 
 def dataset_dir(data_dir: str, config: str, name: str = "ravdess") -> str:
@@ -16,8 +17,8 @@ def dataset_dir(data_dir: str, config: str, name: str = "ravdess") -> str:
     versions = sorted((d for d in tf.io.gfile.listdir(root) if d.strip("/")[0].isdigit()),
                       key=lambda v: tuple(int(p) for p in v.strip("/").split("."))) if tf.io.gfile.exists(root) else []
     if not versions:
-        raise FileNotFoundError(f"no built {name}/{config} in {data_dir}: build it with `tfds build datasets/{name} "
-                                f"--config={config} --manual_dir=... --data_dir={data_dir}`")
+        raise UserError(f"no built {name}/{config} in {data_dir}: build it with `tfds build datasets/{name} "
+                        f"--config={config} --manual_dir=... --data_dir={data_dir}`")
     return os.path.join(root, versions[-1].strip("/"))
 
 
@@ -51,9 +52,9 @@ def load_builder(data_dir: str, config: str, name: str = "ravdess"):
     path = dataset_dir(data_dir, config, name)
     missing = missing_files(path)
     if missing:
-        raise FileNotFoundError(f"{path} is not whole: {len(missing)} of its files are missing ({missing[0]}): build "
-                                f"it again with `tfds build datasets/{name} --config={config} --manual_dir=... "
-                                f"--data_dir={data_dir} --overwrite`")
+        raise UserError(f"{path} is not whole: {len(missing)} of its files are missing ({missing[0]}): build "
+                        f"it again with `tfds build datasets/{name} --config={config} --manual_dir=... "
+                        f"--data_dir={data_dir} --overwrite`")
     return tfds.builder_from_directory(path)
 
 
@@ -81,8 +82,8 @@ def examples(builder, split: str, faces: bool, audio: bool, skip_faces: bool = F
     features = builder.info.features
     for key, needed in (("faces", faces), ("waveform", audio)):
         if needed and key not in features:
-            raise ValueError(f"the model takes {key!r} but {builder.info.name}/{builder.info.config_name} has none: "
-                             "build a config that has it (`av` has both)")
+            raise UserValueError(f"the model takes {key!r} but {builder.info.name}/{builder.info.config_name} has "
+                                 "none: build a config that has it (`av` has both)")
     decoders = {"faces": tfds.decode.SkipDecoding()} if skip_faces and "faces" in features else None
     return builder.as_dataset(split=split, shuffle_files=False, decoders=decoders,
                               read_config=tfds.ReadConfig(try_autocache=False))

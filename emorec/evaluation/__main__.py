@@ -75,10 +75,7 @@ def check_plot(path: str | None) -> None:
     from emorec import folders
 
     if path:
-        try:
-            folders.check_writable_file(path)
-        except OSError as e:
-            raise ValueError(f"--plot {path} cannot be written to ({e.strerror}): give another path") from None
+        folders.refuse_unwritable(f"--plot {path}", path, file=True)
 
 
 def paired(run_dirs: list[str]):
@@ -121,11 +118,7 @@ COMMANDS = {"centre": centre, "fuse": fuse, "paired": paired, "compare": compare
 def main(argv):
     if len(argv) < 2 or argv[1] not in COMMANDS:
         raise app.UsageError(USAGE)
-    try:
-        COMMANDS[argv[1]]([os.path.normpath(r) for r in argv[2:]])
-    except (FileNotFoundError, ValueError) as e:  # a run missing, unfinished, damaged or of other clips
-        print(f"emorec-evaluate {argv[1]}: {e}", file=sys.stderr)
-        return 1
+    COMMANDS[argv[1]]([os.path.normpath(r) for r in argv[2:]])
 
 
 def run():
@@ -133,4 +126,6 @@ def run():
 
 
 if __name__ == "__main__":
-    run()
+    from emorec import commands
+
+    sys.exit(commands.guarded("emorec-evaluate", run))

@@ -15,6 +15,7 @@ import json
 import os
 
 from emorec import metrics
+from emorec.errors import UserError
 from emorec.evaluation import predictions
 
 SUMMARY = "summary.json"
@@ -61,27 +62,27 @@ MEMBER = ("model", "config", "classes", "train_seconds")
 
 
 def read_summary(run_dir: str, needs: tuple[str, ...] = ()) -> dict:
-    """A finished run's summary.json; a ValueError naming the file where it cannot be read or
+    """A finished run's summary.json; a UserError naming the file where it cannot be read or
     is damaged: not JSON, not an object, or without a field of `needs` (a score: its mean,
     spread and values), which the command would otherwise meet as a KeyError halfway through."""
     path = os.path.join(run_dir, SUMMARY)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: is {run_dir!r} a finished run of trainers.train, "
-                                "trainers.baseline, or a centred or fused run?")
+        raise UserError(f"{path} not found: is {run_dir!r} a finished run of trainers.train, "
+                        "trainers.baseline, or a centred or fused run?")
     again = "run the command that wrote it again"
     try:
         with open(path) as f:
             summary = json.load(f)
     except OSError as e:
-        raise ValueError(f"{path} could not be read ({e.strerror})") from None
+        raise UserError(f"{path} could not be read ({e.strerror})") from None
     except ValueError as e:  # JSON's errors, and bytes that are not text
-        raise ValueError(f"{path} is damaged ({type(e).__name__}: {e}): {again}") from None
+        raise UserError(f"{path} is damaged ({type(e).__name__}: {e}): {again}") from None
     if not isinstance(summary, dict):
-        raise ValueError(f"{path} is damaged (a JSON {type(summary).__name__}, not an object): {again}")
+        raise UserError(f"{path} is damaged (a JSON {type(summary).__name__}, not an object): {again}")
     malformed = [k for k in needs if k not in summary or k not in DESCRIBING and not (
         isinstance(summary[k], dict) and {"mean", "std", "values"} <= summary[k].keys())]
     if malformed:
-        raise ValueError(f"{path} is damaged (missing or malformed: {', '.join(malformed)}): {again}")
+        raise UserError(f"{path} is damaged (missing or malformed: {', '.join(malformed)}): {again}")
     return summary
 
 
@@ -93,19 +94,19 @@ def check_new_run(out_dir: str, inputs: list[str], kind: str) -> None:
     target = os.path.realpath(out_dir)
     for run_dir in inputs:
         if os.path.realpath(run_dir) == target:
-            raise ValueError(f"--out_dir {out_dir} is the input run {run_dir}: writing there would overwrite it; "
-                             "give another folder")
+            raise UserError(f"--out_dir {out_dir} is the input run {run_dir}: writing there would overwrite it; "
+                            "give another folder")
     if os.path.exists(os.path.join(out_dir, SUMMARY)):
         summary = read_summary(out_dir)
         made_by = {"alpha": "centre", "weights": "fuse"}
         kinds = {made_by[k] for fold in summary.get("per_fold", [])[:1] for k in fold if k in made_by}
         if kinds != {kind} or [os.path.realpath(r) for r in summary.get("runs", [])] != \
                 [os.path.realpath(r) for r in inputs]:
-            raise ValueError(f"--out_dir {out_dir} holds another run ({os.path.join(out_dir, SUMMARY)}): give "
-                             "another folder, or remove that one first")
+            raise UserError(f"--out_dir {out_dir} holds another run ({os.path.join(out_dir, SUMMARY)}): give "
+                            "another folder, or remove that one first")
     elif os.path.isdir(out_dir) and any(name.startswith("fold_") for name in os.listdir(out_dir)):
-        raise ValueError(f"--out_dir {out_dir} holds the folds of another run without its {SUMMARY} (one unfinished "
-                         "or still running): give another folder")
+        raise UserError(f"--out_dir {out_dir} holds the folds of another run without its {SUMMARY} (one unfinished "
+                        "or still running): give another folder")
 
 
 def member_seconds(members: list[dict]) -> list[float]:

@@ -33,6 +33,7 @@ import sys
 import numpy as np
 
 from emorec import enrolment, folders, plots, presets, serving
+from emorec.errors import UserError
 from emorec.inference import outputs, photos
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, file_problem, is_photo, open_input, open_photo
@@ -120,7 +121,7 @@ def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | 
         if all(has[m] for m in presets.card(member)["modalities"]):
             return member, (f"{source.name} has {lacks}: preset {member}, the "
                             f"{' + '.join(presets.card(member)['modalities'])} of {name}, answers alone")
-    raise ValueError(f"{source.name} has {lacks}, and nothing else that preset {name} reads")
+    raise UserError(f"{source.name} has {lacks}, and nothing else that preset {name} reads")
 
 
 def load_model(args, preset: str | None = None):
@@ -153,7 +154,7 @@ def inputs_of(spec: str) -> list[str]:
         else:
             found.append(path)
     if not found:
-        raise FileNotFoundError(f"{spec}: a folder with no audio, video or photo file in it "
+        raise UserError(f"{spec}: a folder with no audio, video or photo file in it "
                                 f"({', '.join(MEDIA_EXTENSIONS)})")
     return found
 
@@ -171,10 +172,7 @@ def not_an_input(path: str) -> str | None:
 
 def check_out(out: str):
     """--out is made and written to before any work, so that it cannot fail at the end."""
-    try:
-        folders.check_writable(out)
-    except OSError as e:
-        raise RuntimeError(f"--out {out} cannot be written to ({e.strerror})") from None
+    folders.refuse_unwritable(f"--out {out}", out)
 
 
 # An input shorter than the model's window is padded as training pads it; it is said only where
@@ -230,7 +228,7 @@ def tracked_faces(source, pipeline: faces.FacePipeline, info: dict, model, ahead
 
 
 def speaker_recording(path: str) -> np.ndarray:
-    """One --speaker_audio's waveform; a file missing or unreadable is a ValueError naming the
+    """One --speaker_audio's waveform; a file missing or unreadable is a UserError naming the
     option (read once, before the inputs: a folder says it once, not once per file)."""
     problem = file_problem(path)
     if problem is None:
@@ -238,7 +236,7 @@ def speaker_recording(path: str) -> np.ndarray:
             return audio.load_audio(path)
         except MediaError as e:
             problem = f"could not be read as audio ({e.reason}: {e.detail.removeprefix(path + ': ')})"
-    raise ValueError(f"--speaker_audio {path}: {problem}: give another recording of the speaker, or leave it out")
+    raise UserError(f"--speaker_audio {path}: {problem}: give another recording of the speaker, or leave it out")
 
 
 def speaker_recordings(paths: list[str]) -> list[np.ndarray]:
@@ -263,8 +261,8 @@ def run(args):
     if args.preset:
         card = presets.card(args.preset)  # an unknown name is said first
         if args.speaker_audio and "speaker_stats" not in card["inputs"]:
-            raise ValueError(f"--speaker_audio: preset {args.preset} takes no speaker statistics (it reads "
-                             f"{' + '.join(card['modalities'])}): leave --speaker_audio out")
+            raise UserError(f"--speaker_audio: preset {args.preset} takes no speaker statistics (it reads "
+                            f"{' + '.join(card['modalities'])}): leave --speaker_audio out")
     check_out(args.out)
     if args.input.isdigit() and os.path.exists(args.input):
         print(f"note: {args.input} is read as camera {args.input}; for the file of that name, write ./{args.input}",
@@ -363,11 +361,11 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
         loaded[key] = load_model(args, key)
     model, info, described = loaded[key]
     if recordings is not None and "speaker_stats" not in model.signature and not args.preset:
-        raise ValueError(f"--speaker_audio: {described} takes no speaker statistics: leave --speaker_audio out")
+        raise UserError(f"--speaker_audio: {described} takes no speaker statistics: leave --speaker_audio out")
     class_names, pipeline = info["class_names"], faces.FacePipeline.from_dict(info["face_pipeline"])
     source = source or open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
     if "faces" in model.signature and not source.has_video:
-        raise ValueError(f"{path} has no picture, and this model takes faces: use an audio-only model")
+        raise UserError(f"{path} has no picture, and this model takes faces: use an audio-only model")
     prior = "speaker_windows" in model.signature
     if "speaker_stats" in model.signature:
         if recordings and speaker is None:
@@ -436,32 +434,30 @@ def main(argv=None) -> int:
         print(presets.listing())
         return 0
     failed, described = 0, None
-    try:
-        for result in run(args):
-            if "error" in result:
-                failed += 1
-                print(f"emorec-predict: {result['error']} (passed over)", file=sys.stderr)
-                continue
-            name = outputs.shown(os.path.basename(result["input"]))
-            if "faces" in result and not result["faces"]:
-                print(f"{name}: no face found")
-                continue
-            if result["described"] != described:
-                described = result["described"]
-                print(described)
-            if "faces" in result:
-                print(f"{name}: " + outputs.photo_summary(result["faces"]))
-            else:
-                meta = result["meta"]
-                print(f"{name}: " + outputs.summary(result["rows"], result["class_names"]))
-                print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} "
-                      "frames/s); " + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
-            print("  wrote " + outputs.shown(", ".join(result["paths"].values())))
-    except (MediaError, ValueError, RuntimeError, OSError) as e:  # ConnectionError and FileNotFoundError too
-        print(f"emorec-predict: {e}", file=sys.stderr)
-        return 2
+    for result in run(args):
+        if "error" in result:
+            failed += 1
+            print(f"emorec-predict: {result['error']} (passed over)", file=sys.stderr)
+            continue
+        name = outputs.shown(os.path.basename(result["input"]))
+        if "faces" in result and not result["faces"]:
+            print(f"{name}: no face found")
+            continue
+        if result["described"] != described:
+            described = result["described"]
+            print(described)
+        if "faces" in result:
+            print(f"{name}: " + outputs.photo_summary(result["faces"]))
+        else:
+            meta = result["meta"]
+            print(f"{name}: " + outputs.summary(result["rows"], result["class_names"]))
+            print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} "
+                  "frames/s); " + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
+        print("  wrote " + outputs.shown(", ".join(result["paths"].values())))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from emorec import commands
+
+    sys.exit(commands.guarded("emorec-predict", main))

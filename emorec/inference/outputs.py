@@ -10,6 +10,8 @@ import subprocess
 import cv2
 import numpy as np
 
+from emorec import folders
+from emorec.errors import UserError
 from emorec.media import video
 
 
@@ -21,22 +23,25 @@ class Timeline:
         self.class_names, self.rows = list(class_names), []
         self.paths = {"json": os.path.join(out_dir, f"{stem}.timeline.json"),
                       "csv": os.path.join(out_dir, f"{stem}.timeline.csv")}
-        self._file = open(self.paths["csv"], "w", newline="")
-        self._csv = csv.writer(self._file)
-        self._csv.writerow(["time", "frame", *self.class_names, "label", "face"])
+        with folders.writing(self.paths["csv"]):
+            self._file = open(self.paths["csv"], "w", newline="")
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(["time", "frame", *self.class_names, "label", "face"])
 
     def add(self, rows: list[dict]):
-        for row in rows:
-            face = "" if row["face"] is None else int(row["face"])
-            self._csv.writerow([row["time"], row["frame"], *(row["probabilities"][c] for c in self.class_names),
-                                row["label"], face])
-        self._file.flush()
+        with folders.writing(self.paths["csv"]):
+            for row in rows:
+                face = "" if row["face"] is None else int(row["face"])
+                self._csv.writerow([row["time"], row["frame"], *(row["probabilities"][c] for c in self.class_names),
+                                    row["label"], face])
+            self._file.flush()
         self.rows += rows
 
     def close(self, meta: dict) -> dict:
-        self._file.close()
-        with open(self.paths["json"], "w") as f:
-            json.dump({**meta, "rows": self.rows}, f, indent=1)
+        """The json is there only once whole: it is what says the input's timeline is complete."""
+        with folders.writing(self.paths["csv"]):
+            self._file.close()
+        folders.write_whole(self.paths["json"], json.dumps({**meta, "rows": self.rows}, indent=1))
         return dict(self.paths)
 
 
@@ -62,7 +67,7 @@ def free_stem(out_dir: str, stem: str, source: str, kind: str = "timeline") -> s
                         return candidate
             except (OSError, ValueError):
                 pass  # unreadable: not known to be ours, so left alone
-    raise RuntimeError(f"{out_dir} holds outputs of 10,000 inputs named {stem}: give another --out")
+    raise UserError(f"{out_dir} holds outputs of 10,000 inputs named {stem}: give another --out")
 
 
 def corners(box) -> tuple[int, int, int, int]:
@@ -133,7 +138,7 @@ class AnnotatedVideo:
             self.process.stdin.close()
         if self.process.wait():
             said = self.process.stderr.read().decode(errors="replace").strip().splitlines() or ["no reason given"]
-            raise RuntimeError(f"ffmpeg could not write {self.path}: {said[-1]}")
+            raise UserError(f"ffmpeg could not write {self.path}: {said[-1]}")
         return self.path
 
 

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from emorec import enrolment
+from emorec.errors import UserError
 from emorec.inference.sources import Frame
 from emorec.media import faces, features
 from emorec.media.features import FPS, SAMPLE_RATE
@@ -35,9 +36,9 @@ class Predictor:
         self.uses_faces, self.uses_audio = "faces" in signature, "waveform" in signature
         if self.uses_audio and waveform is None:
             kind = "audio-visual" if self.uses_faces else "audio"
-            raise ValueError(f"{source_name} has no audio, and this {kind} model takes `waveform`: use a "
-                             "video-only model (one trained with a video encoder alone, e.g. --model=r3d or "
-                             "--model=resnet_lstm on --config=video)")
+            raise UserError(f"{source_name} has no audio, and this {kind} model takes `waveform`: use a "
+                            "video-only model (one trained with a video encoder alone, e.g. --model=r3d or "
+                            "--model=resnet_lstm on --config=video)")
         if self.uses_faces:
             _, self.window, self.size, _, _ = signature["faces"][0]
         else:

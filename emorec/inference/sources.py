@@ -15,6 +15,7 @@ from typing import Iterator, NamedTuple
 import cv2
 import numpy as np
 
+from emorec.errors import UserError
 from emorec.media import audio, video
 from emorec.media.features import FPS
 
@@ -112,7 +113,7 @@ def check_file(path: str) -> None:
     """FileNotFoundError for a path that is not a regular file (`file_problem`)."""
     problem = file_problem(path)
     if problem:
-        raise FileNotFoundError(f"{path}: {problem}")
+        raise UserError(f"{path}: {problem}")
 
 
 def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
@@ -181,8 +182,8 @@ def open_photo(path: str, max_width: int = 640) -> Photo:
 def open_camera(index: int, max_width: int = 640) -> Source:
     capture = cv2.VideoCapture(index)
     if not capture.isOpened():
-        raise RuntimeError(f"camera {index} could not be opened: is it connected, and free (not used by "
-                           f"another program)? On Linux, check that /dev/video{index} exists and is readable")
+        raise UserError(f"camera {index} could not be opened: is it connected, and free (not used by "
+                        f"another program)? On Linux, check that /dev/video{index} exists and is readable")
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
 
     def frames():

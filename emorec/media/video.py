@@ -13,6 +13,8 @@ import zlib
 
 import numpy as np
 
+from emorec.errors import UserError
+
 # What is read as a clip wherever a folder is searched (a user's labelled corpus, emorec-predict's
 # input): the video containers and audio files ffmpeg reads (CREMA-D ships .flv, phones write
 # .3gp, camcorders .mts).
@@ -23,7 +25,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-class MediaError(Exception):
+class MediaError(UserError):
     """A clip that cannot be used; `reason` is a short category for build summaries."""
 
     def __init__(self, reason: str, detail: str = ""):

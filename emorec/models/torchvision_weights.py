@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import layers as keras_layers
 
+from emorec.errors import UserValueError
 from emorec.models import torch_files
 from emorec.models.weight_files import weights_file_only
 
@@ -41,7 +42,7 @@ INSTALLED = {
 }
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserValueError):
     """A checkpoint that is missing, or does not fit the encoder; the message says what to do."""
 
 
@@ -187,8 +188,8 @@ def assign(model: keras.Model, encoder: str, path: str) -> keras.Model:
     tensor nothing takes."""
     try:
         state = torch_files.load(path)
-    except (ValueError, OSError) as e:
-        raise CheckpointError(f"{path}: {e}") from None
+    except (ValueError, OSError) as e:  # each names the file
+        raise CheckpointError(f"{e}: download or copy it again, or give another file") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     places_of, unused = ENCODERS[encoder]
     try:

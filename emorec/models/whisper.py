@@ -23,6 +23,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from emorec.errors import UserValueError
 from emorec.media.features import FPS, SAMPLE_RATE
 from emorec.models import inputs, whisper_checkpoints
 from emorec.models.layers import SpeakerNorm, SpeedChange, register, transformer_block
@@ -179,7 +180,7 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int, fu
     if tuple(speeds) == (1.0,):
         return _stack(samples, width, depth, heads, full_context, skip_padding, name=name)
     if full_context or skip_padding:
-        raise ValueError("speeds change the window's length: they go with neither full_context nor skip_padding")
+        raise UserValueError("speeds change the window's length: they go with neither full_context nor skip_padding")
     stack = _stack(None, width, depth, heads, name=STACK)
     waveform = inputs.waveform_samples(samples)
     copies = [stack(waveform if speed == 1.0 else SpeedChange(speed, name=f"speed_{speed:g}")(waveform))
@@ -216,7 +217,7 @@ def _stack(samples: int | None, width: int, depth: int, heads: int, full_context
     x = waveform
     if full_context:
         if samples is None or samples > MAX_POSITIONS * 2 * HOP:
-            raise ValueError(f"full_context needs a fixed window of at most 30 s, got {samples} samples")
+            raise UserValueError(f"full_context needs a fixed window of at most 30 s, got {samples} samples")
         x = layers.ZeroPadding1D((0, MAX_POSITIONS * 2 * HOP - samples))(layers.Reshape((samples, 1))(x))
         x = layers.Reshape((MAX_POSITIONS * 2 * HOP,))(x)
     x = WhisperLogMel(name="whisper_log_mel")(x)
@@ -313,22 +314,23 @@ def whisper_encoder(frames: int = 128, fps: float = FPS, preset: str = "whisper_
     """
     for name in (preset, *also):
         if name not in whisper_checkpoints.PRESETS:
-            raise ValueError(f"unknown Whisper preset {name!r}; one of {sorted(whisper_checkpoints.PRESETS)}")
+            raise UserValueError(f"unknown Whisper preset {name!r}; one of {sorted(whisper_checkpoints.PRESETS)}")
     if normalization not in ("speaker", "none"):
-        raise ValueError(f"normalization must be 'speaker' or 'none', got {normalization!r}")
+        raise UserValueError(f"normalization must be 'speaker' or 'none', got {normalization!r}")
     if layer_pooling not in ("weighted", "concat"):
-        raise ValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
+        raise UserValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
     if prior_windows < 0 or (prior_windows and normalization != "speaker"):
-        raise ValueError(f"prior_windows must be >= 0, and goes with normalization='speaker', got {prior_windows!r}")
+        raise UserValueError(f"prior_windows must be >= 0, and goes with normalization='speaker', "
+                             f"got {prior_windows!r}")
     if also and (layer_pooling != "concat" or trainable_layers or whisper_weights not in ("pretrained", None)):
-        raise ValueError("also= puts frozen encoders with their packaged weights side by side: it needs "
-                         "layer_pooling='concat', trainable_layers=0 and whisper_weights 'pretrained' or None")
+        raise UserValueError("also= puts frozen encoders with their packaged weights side by side: it needs "
+                             "layer_pooling='concat', trainable_layers=0 and whisper_weights 'pretrained' or None")
     config = whisper_checkpoints.PRESETS[preset]
     if not 0 <= trainable_layers <= config.layers:
-        raise ValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
+        raise UserValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
     if trainable_layers and normalization == "speaker":
-        raise ValueError("fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
-                         "normalization='speaker' takes; fine-tune with normalization='none'")
+        raise UserValueError("fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
+                             "normalization='speaker' takes; fine-tune with normalization='none'")
     waveform = inputs.waveform(frames, fps)
     parts = []
     for name in (preset, *also):

@@ -16,6 +16,7 @@ import zipfile
 
 import numpy as np
 
+from emorec.errors import UserError
 from emorec.models import torch_files
 
 
@@ -48,7 +49,7 @@ PRESETS = {
 }
 
 
-class WeightsError(RuntimeError):
+class WeightsError(UserError):
     """Weights that are missing, damaged or of another model; the message says what to do."""
 
 

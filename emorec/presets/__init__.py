@@ -17,6 +17,8 @@ import zipfile
 
 import numpy as np
 
+from emorec.errors import UserError
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT = "ravdess_av_whisper_fer2013"  # what emorec-predict runs without --model
 CARD = "preset.json"
@@ -34,7 +36,7 @@ CREMAD_LICENCE = (
     "Database License 1.0 with its contents under the Database Contents License 1.0: credit CREMA-D.")
 
 
-class PresetError(ValueError):
+class PresetError(UserError):
     """A preset that is unknown, or whose files are missing or not the ones its card names."""
 
 

@@ -1,0 +1,34 @@
+"""What `tfds build` says of a corpus builder's errors. Installed by the builders' packages
+(`datasets/<corpus>/__init__.py`), which `tfds build` imports before the builder and its
+libraries (OpenCV, the media code: seconds), so that a Ctrl-C while they load is one line too.
+Importing this module loads nothing heavy."""
+from __future__ import annotations
+
+import os
+import sys
+
+from emorec import configure_process, errors, interrupted, visible_stderr
+
+
+def hook(previous):
+    """`tfds build`'s exception hook: what a user can fix (a builder's refusals, a file or a
+    Dask scheduler that cannot be had: `UserError`) and Ctrl-C in one line; anything else as
+    before (a traceback: a fault to report)."""
+    def said(kind, error, trace):
+        with visible_stderr():
+            if issubclass(kind, errors.UserError):
+                print(errors.one_line("tfds build", error), file=sys.stderr)
+            elif interrupted(error):
+                print("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again",
+                      file=sys.stderr)
+            else:
+                previous(kind, error, trace)
+    return said
+
+
+def install() -> None:
+    """In the `tfds build` command only (whose users these words are for): its errors in one
+    line, and emorec's process settings; imported anywhere else, the builder changes nothing."""
+    if os.path.basename(sys.argv[0]) == "tfds":
+        configure_process()
+        sys.excepthook = hook(sys.excepthook)
