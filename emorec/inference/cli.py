@@ -313,13 +313,13 @@ def predict_photo(args, path: str, loaded: dict, speaker) -> dict:
         photo = open_photo(path, args.max_width or pipeline.decode_width)
         key, _ = preset_for(args.preset, photo.source)  # its note unsaid: no one expects a photo's sound
         if presets.card(key)["modalities"] != ["faces"]:  # said before a voice model loads
-            raise ValueError(photo_refusal(path, f"preset {key}", presets.card(key)["modalities"]))
+            raise UserError(photo_refusal(path, f"preset {key}", presets.card(key)["modalities"]))
     if key not in loaded:
         loaded[key] = load_model(args, key)
     model, info, described = loaded[key]
     modalities = [name for name, given in (("faces", "faces"), ("voice", "waveform")) if given in model.signature]
     if modalities != ["faces"]:
-        raise ValueError(photo_refusal(path, described, modalities))
+        raise UserError(photo_refusal(path, described, modalities))
     class_names, pipeline = info["class_names"], faces.FacePipeline.from_dict(info["face_pipeline"])
     photo = photo or open_photo(path, args.max_width or pipeline.decode_width)
     rows = photos.predict(model, class_names, photo, pipeline, args.mode)
