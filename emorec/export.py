@@ -313,6 +313,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from emorec import commands
+    from emorec.errors import guarded
 
-    raise SystemExit(commands.guarded("emorec-export", main))
+    raise SystemExit(guarded("emorec-export", main))

@@ -1,17 +1,17 @@
-"""The one runner of every command (`emorec.commands.guarded`): what a user can fix in one line
+"""The one runner of every command (`emorec.errors.guarded`): what a user can fix in one line
 and exit status 2, anything else as the fault it is, with its traceback and where to report it."""
 import os
 
 import pytest
 
-from emorec import commands, folders
+from emorec import errors, folders
 from emorec.errors import UserError
 from emorec.inference import cli, outputs
 
 
 def test_a_user_error_is_one_line_and_exit_status_2(tmp_path, capsys):
     missing = tmp_path / "nowhere.mp4"
-    assert commands.guarded("emorec-predict", cli.main, [str(missing), "--out", str(tmp_path / "out")]) == 2
+    assert errors.guarded("emorec-predict", cli.main, [str(missing), "--out", str(tmp_path / "out")]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("emorec-predict: ") and str(missing) in line
 
@@ -20,16 +20,16 @@ def test_any_other_error_shows_its_traceback_and_where_to_report_it(tmp_path, mo
     def broken(*_):
         raise TypeError("a fault in emorec")
     monkeypatch.setattr(cli, "check_out", broken)
-    assert commands.guarded("emorec-predict", cli.main, [str(tmp_path / "clip.mp4"), "--out", str(tmp_path)]) == 1
+    assert errors.guarded("emorec-predict", cli.main, [str(tmp_path / "clip.mp4"), "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0] == "Traceback (most recent call last):" and "TypeError: a fault in emorec" in err
     assert err[-1] == ("emorec-predict: this is a bug in emorec; please report it with the lines above at "
-                       f"{commands.ISSUES}")
+                       f"{errors.ISSUES}")
 
 
 def test_usage_errors_pass_through_as_argparse_says_them(capsys):
     with pytest.raises(SystemExit) as refused:
-        commands.guarded("emorec-predict", cli.main, ["--no_such_flag"])
+        errors.guarded("emorec-predict", cli.main, ["--no_such_flag"])
     assert refused.value.code == 2 and "unrecognized arguments: --no_such_flag" in capsys.readouterr().err
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, default_sigint, real_ravdess
 
-from emorec import commands, export, models, ravdess, synthetic
+from emorec import errors, export, models, ravdess, synthetic
 from emorec.errors import UserError
 from emorec.inference import cli
 from emorec.media import video
@@ -17,8 +17,8 @@ CLASSES = ravdess.EMOTIONS
 
 
 def predict(argv) -> int:
-    """emorec-predict as its command runs it (`commands.guarded`): the exit status."""
-    return commands.guarded("emorec-predict", cli.main, argv)
+    """emorec-predict as its command runs it (`errors.guarded`): the exit status."""
+    return errors.guarded("emorec-predict", cli.main, argv)
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +208,7 @@ def test_ctrl_c_that_python_wraps_in_another_error_is_still_one_line(tmp_path):
     assert ended["wrapped_interrupt"].stderr.strip() == ("emorec-predict: stopped (Ctrl-C); "
                                                          "what was written before stays")
     assert ended["plain_error"].returncode == 1 and "RuntimeError: a real error" in ended["plain_error"].stderr
-    assert ended["plain_error"].stderr.strip().endswith(f"please report it with the lines above at {commands.ISSUES}")
+    assert ended["plain_error"].stderr.strip().endswith(f"please report it with the lines above at {errors.ISSUES}")
 
 
 def test_ctrl_c_at_start_up_is_one_line(tmp_path):

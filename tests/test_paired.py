@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from emorec import commands
+from emorec import errors
 from emorec.errors import UserError
 from emorec.evaluation import paired, predictions
 
@@ -113,7 +113,7 @@ def test_runs_that_cannot_be_compared_are_one_line_each(tmp_path, capsys):
 
     flags.FLAGS.mark_as_parsed()  # the defaults; main is what `python -m emorec.evaluation` runs
     for argv, named in cases:
-        assert commands.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", *argv]) == 2, argv
+        assert errors.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", *argv]) == 2, argv
         [line] = capsys.readouterr().err.strip().splitlines()
         assert line.startswith("emorec-evaluate: ") and named in line, (argv, line)
 
@@ -145,7 +145,7 @@ def test_a_damaged_summary_is_named_in_one_line_by_every_command_that_reads_it(t
                     '{"model": "m", "config": "audio", "classes": 8}'):
         summary.write_bytes(content if isinstance(content, bytes) else content.encode())
         for command in ("compare", "centre"):
-            assert commands.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", command, good]) == 2
+            assert errors.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", command, good]) == 2
             [line] = capsys.readouterr().err.strip().splitlines()
             assert line.startswith(f"emorec-evaluate: {summary} "), (command, content, line)
     assert not (tmp_path / "centred").exists()
@@ -176,7 +176,7 @@ def test_a_plot_that_cannot_be_written_is_refused_in_one_line_before_any_work(tm
         for plot, why in cases:
             flags.FLAGS.plot = str(plot)
             for command in (["compare", a], ["paired", a, b]):
-                assert commands.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", *command]) == 2
+                assert errors.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", *command]) == 2
                 out, err = capsys.readouterr()
                 [line] = err.strip().splitlines()
                 assert line.startswith(f"emorec-evaluate: --plot {plot} ") and why in line, line

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emorec import export, models, presets, ravdess, synthetic
+from emorec import errors, export, models, presets, ravdess, synthetic
 from emorec.inference import cli
 from emorec.media import video
 
@@ -35,6 +35,11 @@ def presets_loaded_once():
     patch.undo()
 
 
+def predict(argv) -> int:
+    """emorec-predict as its command runs it (`errors.guarded`): the exit status."""
+    return errors.guarded("emorec-predict", cli.main, argv)
+
+
 def _face(actor: int = 1, size=(320, 240)) -> np.ndarray:
     """A synthetic portrait (emorec.synthetic's astronaut), uint8 RGB, its face in the upper middle."""
     return synthetic.render_frames(ravdess.Clip(1, 1, 3, 1, 1, 1, actor), size, 1)[0]
@@ -52,7 +57,7 @@ def _inside(box, width, height) -> bool:
 
 def test_a_photo_gives_a_row_per_face_with_its_box_and_writes_csv_and_json(tmp_path, capsys):
     photo = _write(tmp_path / "portrait.png", _face())
-    assert cli.main([photo, "--out", str(tmp_path / "out")]) == 0  # no --preset: the default's faces
+    assert predict([photo, "--out", str(tmp_path / "out")]) == 0  # no --preset: the default's faces
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"preset {presets.headline(FACES)}" and out[1] == "portrait.png: 1 face"
     saved = json.loads((tmp_path / "out" / "portrait.faces.json").read_text())
@@ -82,7 +87,7 @@ def test_two_faces_side_by_side_give_two_rows_left_to_right(tmp_path):
 
 def test_a_photo_without_a_face_is_one_line_and_exit_status_0(tmp_path, capsys):
     blank = _write(tmp_path / "wall.jpg", np.random.default_rng(0).integers(100, 140, (240, 320, 3), np.uint8))
-    assert cli.main([blank, "--annotate", "--out", str(tmp_path / "out")]) == 0
+    assert predict([blank, "--annotate", "--out", str(tmp_path / "out")]) == 0
     run = capsys.readouterr()
     assert run.out == "wall.jpg: no face found\n" and "Traceback" not in run.err
     assert not list((tmp_path / "out").iterdir())
@@ -93,11 +98,11 @@ def test_a_corrupt_photo_is_one_line_naming_it_and_a_folder_goes_on(tmp_path, ca
     folder.mkdir()
     corrupt = folder / "a_broken.jpg"
     corrupt.write_bytes(np.random.default_rng(0).bytes(3000))
-    assert cli.main([str(corrupt), "--out", str(tmp_path / "out")]) == 2
+    assert predict([str(corrupt), "--out", str(tmp_path / "out")]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"emorec-predict: undecodable: {corrupt}: not an image that can be read ("), line
     _write(folder / "b_face.png", _face())
-    assert cli.main([str(folder), "--out", str(tmp_path / "out")]) == 1  # as a folder's unreadable clip is
+    assert predict([str(folder), "--out", str(tmp_path / "out")]) == 1  # as a folder's unreadable clip is
     run = capsys.readouterr()
     assert f"{corrupt}: not an image that can be read (" in run.err and "(passed over)" in run.err
     assert "b_face.png: 1 face" in run.out and (tmp_path / "out" / "b_face.faces.json").exists()
@@ -143,7 +148,7 @@ def test_a_model_that_reads_no_faces_is_refused_on_a_photo_in_one_line(tmp_path,
     photo = _write(tmp_path / "portrait.png", _face())
     for given, described in ((["--preset", "ravdess_speech_whisper"], "preset ravdess_speech_whisper reads voice"),
                              (["--model", voice_export], "reads voice")):
-        assert cli.main([photo, *given, "--out", str(tmp_path / "out")]) == 2
+        assert predict([photo, *given, "--out", str(tmp_path / "out")]) == 2
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-predict: {photo} is a photo, and ") and described in line, line
         assert line.endswith(f"give a preset of faces alone (--preset {FACES}) or a model that takes faces alone")
@@ -158,7 +163,7 @@ def test_a_folder_predicts_its_photos_as_photos_and_its_clips_as_clips(tmp_path,
     synthetic.write_mp4(str(folder / "b_clip.mp4"), synthetic.render_frames(clip, (160, 120), 8), None)
     _write(folder / "c_wall.webp", np.full((120, 160, 3), 128, np.uint8))
     (folder / "d_notes.txt").write_text("not media")
-    assert cli.main([str(folder), "--preset", FACES, "--out", str(tmp_path / "out")]) == 0
+    assert predict([str(folder), "--preset", FACES, "--out", str(tmp_path / "out")]) == 0
     run = capsys.readouterr()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "a_face.faces.csv", "a_face.faces.json", "b_clip.timeline.csv", "b_clip.timeline.json", "b_clip.timeline.png"]

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from emorec import commands, enrolment, models, presets, serving
+from emorec import enrolment, errors, models, presets, serving
 from emorec.media.features import speaker_statistics
 from emorec.models.layers import SpeakerNorm
 
@@ -200,7 +200,7 @@ def test_list_presets_and_an_unknown_preset(capsys):
                              "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
                             capture_output=True, text=True, check=True)
     assert listed.stdout.splitlines()[-1] == "False False" and out in listed.stdout
-    assert commands.guarded("emorec-predict", cli.main, ["x.mp4", "--preset", "nope"]) == 2
+    assert errors.guarded("emorec-predict", cli.main, ["x.mp4", "--preset", "nope"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("emorec-predict: ") and "'nope'" in line
 
@@ -253,7 +253,7 @@ def test_emorec_export_writes_a_preset_for_tf_serving_and_tflite_and_refuses_int
         assert lite.signature == saved.signature and serving.read_export_info(lite) == info
     assert (tmp_path / "fer2013_faces.int8.tflite").stat().st_size < (tmp_path / "fer2013_faces.tflite").stat().st_size
     capsys.readouterr()
-    assert commands.guarded("emorec-export", export.main,
+    assert errors.guarded("emorec-export", export.main,
                             ["ravdess_speech_whisper", f"--export_dir={tmp_path / 'no'}", "--int8"]) == 2
     assert capsys.readouterr().err.startswith("emorec-export: ravdess_speech_whisper ")
     assert not (tmp_path / "no").exists()  # refused before any work
@@ -298,13 +298,13 @@ def test_emorec_export_refuses_a_version_that_exists_or_is_under_1_before_any_wo
     served = tmp_path / "fer2013_faces" / "1"
     served.mkdir(parents=True)
     (served / "saved_model.pb").write_bytes(b"served")
-    assert commands.guarded("emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}",
+    assert errors.guarded("emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}",
                                                            "--version=1"]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"emorec-export: --version 1: {served} ")
     assert (served / "saved_model.pb").read_bytes() == b"served"
     for version in ("-3", "0"):
-        assert commands.guarded("emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}",
+        assert errors.guarded("emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}",
                                                                f"--version={version}"]) == 2
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-export: --version {version}: ")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emorec import commands, export, models, serving, synthetic
+from emorec import errors, export, models, serving, synthetic
 from emorec.errors import UserError
 
 import serving_standin
@@ -299,7 +299,7 @@ def test_an_empty_or_truncated_tflite_is_refused_in_one_line_naming_it(tmp_path,
                           ("noise", np.random.default_rng(0).bytes(5000))):
         path = tmp_path / f"{name}.tflite"
         path.write_bytes(content)
-        assert commands.guarded("emorec-predict", cli.main,
+        assert errors.guarded("emorec-predict", cli.main,
                                 [str(clip), "--model", str(path), "--out", str(tmp_path / "out")]) == 2, name
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-predict: {path} "), line

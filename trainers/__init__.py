@@ -10,13 +10,13 @@ emorec.configure_process()
 
 
 def run(main, prog: str) -> None:
-    """absl's `app.run(main)` through emorec's command runner (`emorec.commands.guarded`), with
+    """absl's `app.run(main)` through emorec's command runner (`emorec.errors.guarded`), with
     each usage refusal in one line, `PROG: reason`: a flag value that fails its validator (absl
     adds a second line, a pointer to --helpshort) and a UsageError that `main` raises (absl
     prints the module's doc and its flags, about 100 lines, first)."""
     from absl import app, flags
 
-    from emorec import commands
+    from emorec.errors import guarded
     from emorec.errors import one_line
 
     def parse(argv):
@@ -31,7 +31,7 @@ def run(main, prog: str) -> None:
         except app.UsageError as error:
             _refuse(one_line(prog, error), error.exitcode)
 
-    sys.exit(commands.guarded(prog, app.run, checked_main, flags_parser=parse))
+    sys.exit(guarded(prog, app.run, checked_main, flags_parser=parse))
 
 
 def _refuse(line: str, status: int):

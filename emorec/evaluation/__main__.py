@@ -126,6 +126,6 @@ def run():
 
 
 if __name__ == "__main__":
-    from emorec import commands
+    from emorec.errors import guarded
 
-    sys.exit(commands.guarded("emorec-evaluate", run))
+    sys.exit(guarded("emorec-evaluate", run))

@@ -458,6 +458,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from emorec import commands
+    from emorec.errors import guarded
 
-    sys.exit(commands.guarded("emorec-predict", main))
+    sys.exit(guarded("emorec-predict", main))
