@@ -292,19 +292,19 @@ def test_every_experiment_config_parses_and_says_how_it_runs(config):
 def test_the_cosine_schedule_ends_at_zero_after_the_epochs_it_is_given():
     from trainers import train
 
-    try:
-        train.FLAGS(["train", "--epochs=80", "--learning_rate=1e-3", "--warmup_epochs=1"])
-        full, refit = train.optimizer(10), train.optimizer(10, epochs=59)
+    # The trainer's settings made in code, as a notebook makes them: no flags parsed.
+    settings = train.Settings.of(epochs=80, learning_rate=1e-3, warmup_epochs=1)
+    full, refit = train.optimizer(settings, 10), train.optimizer(settings, 10, epochs=59)
 
-        def rate(optimizer, step):
-            optimizer.iterations.assign(step)
-            return float(optimizer.learning_rate)
+    def rate(optimizer, step):
+        optimizer.iterations.assign(step)
+        return float(optimizer.learning_rate)
 
-        assert rate(full, 10) == pytest.approx(1e-3) and rate(refit, 10) == pytest.approx(1e-3)
-        assert rate(refit, 590) == pytest.approx(0, abs=1e-9) and rate(full, 590) > 1e-4
-        assert rate(full, 800) == pytest.approx(0, abs=1e-9)
-    finally:
-        train.FLAGS.unparse_flags()
+    assert rate(full, 10) == pytest.approx(1e-3) and rate(refit, 10) == pytest.approx(1e-3)
+    assert rate(refit, 590) == pytest.approx(0, abs=1e-9) and rate(full, 590) > 1e-4
+    assert rate(full, 800) == pytest.approx(0, abs=1e-9)
+    with pytest.raises(TypeError):
+        train.Settings.of(epoch=80)  # a name that is no flag
 
 
 def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
