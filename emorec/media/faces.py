@@ -244,10 +244,10 @@ def resize_crops(crops, size: int):
     """Stored crops [..., S, S, 3] uint8 to a model's input side, in TensorFlow: the training
     windows and the predictor both resize with this, so a served model sees faces made as its
     training faces were."""
+    if crops.shape[-2] == size:  # the shipped presets' crops: no TensorFlow to start for them
+        return crops
     import tensorflow as tf  # the builder and the detectors need none of TensorFlow
 
-    if crops.shape[-2] == size:
-        return crops
     return tf.cast(tf.image.resize(crops, (size, size)), tf.uint8)
 
 
