@@ -22,9 +22,10 @@ from emorec.tflite import TFLiteModel
 
 CACHE_ENV = "EMOREC_CACHE"
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
-# The code a preset's graph comes from (the log-mel is in the graph: media/features.py), and what
-# the TFLite file holds beside it: an edit to any of these makes the cached file stale.
-GRAPH_CODE = ("models", "export.py", "tflite.py", "signatures.py", os.path.join("media", "features.py"))
+# The code a preset's graph and metadata come from (the log-mel is in the graph: media/features.py):
+# an edit to any of these makes the cached file stale. The client's (tflite.py) is not: a file it
+# can no longer read is damaged, and made again.
+GRAPH_CODE = ("models", "export.py", "signatures.py", os.path.join("media", "features.py"))
 
 
 def folder() -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, REAL_RAVDESS
 
-from emorec import litert, models, preset_tflite, presets, ravdess, synthetic
+from emorec import checks, litert, models, preset_tflite, presets, ravdess, synthetic
 from emorec.inference import cli
 from emorec.media import faces
 from emorec.media.features import FPS
@@ -67,6 +67,7 @@ def test_a_warm_cache_is_read_not_remade(cached, capsys):
     lite = preset_tflite.model(folder)
     assert made == [] and capsys.readouterr().err == ""
     assert lite.signature["faces"][0] == (None, 4, 32, 32, 3)
+    assert lite.export_info() == checks.read_export_info(lite)  # from the metadata, as from a request of zeros
 
 
 def test_a_stale_cache_is_remade_in_one_line(cached, capsys, monkeypatch):

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from emorec import checks, enrolment, folders, presets
+from emorec import enrolment, folders, presets
 from emorec.inference import outputs, photos
 from emorec.inference.options import parse
 from emorec.inference.predictor import Predictor, run_stream
@@ -35,13 +35,13 @@ def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | 
 
 
 def load_model(args, preset: str | None = None):
-    """(the model, what it says of itself: `checks.read_export_info`, what it is in a line). TensorFlow
+    """(the model, what it says of itself: `serving.read_export_info`, what it is in a line). TensorFlow
     is imported only where the model needs it: not for a preset run by LiteRT (`--runtime lite`)."""
     if preset and args.runtime == "lite":
         from emorec import preset_tflite
 
         model = preset_tflite.model(preset)
-        return model, checks.read_export_info(model), f"preset {presets.headline(preset)}"
+        return model, model.export_info(), f"preset {presets.headline(preset)}"
     from emorec import serving
 
     if preset:
