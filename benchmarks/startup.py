@@ -84,10 +84,10 @@ def run_once(code: str, args: list[str], env: dict) -> dict:
     return {"wall": wall, "first": first[0] - start if first else None, "memory": usage.ru_maxrss / 1024}
 
 
-def medians(code: str, args: list[str], env: dict, runs: int) -> dict:
+def medians(code: str, args: list[str], env: dict, runs: int, label: str) -> dict:
     run_once(code, args, env)  # untimed: caches made, files in the page cache for both paths alike
     results = [run_once(code, args, env) for _ in range(runs)]
-    print(f"{' '.join(args)[-60:]}: {[round(r['wall'], 2) for r in results]}", file=sys.stderr, flush=True)
+    print(f"{label}: wall {[round(r['wall'], 2) for r in results]}", file=sys.stderr, flush=True)
     firsts = [r["first"] for r in results if r["first"] is not None]
     return {"wall": statistics.median(r["wall"] for r in results),
             "first": statistics.median(firsts) if firsts else None,
@@ -121,7 +121,7 @@ def inputs(workdir: pathlib.Path) -> dict:
 
 def model_seconds(out: pathlib.Path) -> float:
     """The median over the timelines in `out` of the seconds the model itself took."""
-    return statistics.median(json.loads(p.read_text())["meta"]["time_split"]["model"]
+    return statistics.median(json.loads(p.read_text())["time_split"]["model"]
                              for p in out.glob("*.timeline.json"))
 
 
@@ -137,7 +137,7 @@ def main(argv):
             out = pathlib.Path(tempfile.mkdtemp(dir=workdir))
             given = args if args[0].startswith("--") else [*args, "--runtime", runtime, "--out", str(out)]
             timed[runtime] = medians(RUNNER, given, {**env, "STREAM": str(stream)} if args[0] == "0" else env,
-                                     _RUNS.value)
+                                     _RUNS.value, f"{label}, {runtime}")
             if label.startswith("a folder"):
                 figures[f"model {runtime}"] = model_seconds(out)
             if args[0].startswith("--"):  # no model, no runtime: one command
@@ -145,7 +145,7 @@ def main(argv):
                 break
         figures[label] = timed
         rows += [[label, path, *cells(timed[path])] for path in timed]
-    fer = medians(FER, [str(mp4), str(workdir / "fer")], env, _RUNS.value)
+    fer = medians(FER, [str(mp4), str(workdir / "fer")], env, _RUNS.value, "fer")
     rows.append(["one mp4 with faces (4 s, 720p)", f"fer {version('fer')}: its README's lines in `python -c`",
                  *cells(fer)])
     from emorec import litert
