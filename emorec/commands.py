@@ -39,6 +39,10 @@ def predict() -> int:
 
         print(presets.listing())
         return 0
+    if {"-h", "--help"} & set(sys.argv[1:]):  # argparse's help, from the options alone: no media library loaded
+        from emorec.inference import options
+
+        options.parse(sys.argv[1:])  # exits, unless "-h" was an option's value
     return _run("emorec-predict", "emorec.inference.cli")
 
 

@@ -27,6 +27,7 @@ from emorec import models
 from emorec.errors import UserError
 from emorec.signatures import (MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES,
                                shape_text)
+from emorec.tflite import TFLITE_INFO
 
 
 class ServingModule(tf.Module):
@@ -221,16 +222,13 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     return path
 
 
-TFLITE_INFO = "emorec"  # the TFLite model's metadata entry that holds what emorec.json holds
-
-
 def export_tflite(model, path: str, class_names, metadata: dict | None = None, int8: bool = False) -> str:
     """Writes a TFLite model (TFLite builtin ops only) with the signatures of the SavedModel
     (serving_default: probabilities and, for a speaker-normalised model, speaker_features; the
     speaker_features signature), and what emorec.json holds as its metadata entry `emorec`:
     the class names, face pipeline and inputs, which TFLite's string-less graph cannot return.
     `int8`: weights stored as int8, computed in float (dynamic-range quantisation). Inputs are
-    checked by the client (`serving.TFLiteModel` runs `check_inputs`), not in the graph."""
+    checked by the client (`tflite.TFLiteModel` runs `check_inputs`), not in the graph."""
     from tensorflow.lite.tools import flatbuffer_utils
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -266,15 +264,10 @@ def export_tflite(model, path: str, class_names, metadata: dict | None = None, i
     return path
 
 
-def read_tflite_info(content: bytes) -> dict:
-    """The `emorec` metadata entry of a TFLite model written by `export_tflite`."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    flat = schema.Model.GetRootAsModel(content, 0)
-    for i in range(flat.MetadataLength()):
-        if flat.Metadata(i).Name().decode() == TFLITE_INFO:
-            return json.loads(flat.Buffers(flat.Metadata(i).Buffer()).DataAsNumpy().tobytes())
-    raise ValueError("this TFLite model has no emorec metadata (it was not written by emorec's export_tflite)")
+def preset_metadata(card: dict) -> dict:
+    """What an export of a preset says of it beside its graph (emorec.json, the TFLite metadata)."""
+    return {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
+            "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
 
 
 def main(argv=None) -> int:
@@ -300,8 +293,7 @@ def main(argv=None) -> int:
                         f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")
     folders.refuse_unwritable(f"--export_dir {args.export_dir}", args.export_dir)  # made here: the last check
     model = models.from_preset(args.preset)
-    metadata = {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
-                "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
+    metadata = preset_metadata(card)
     # Named by its card: a preset given as a folder's path exports under its name, not the path.
     written = [export(model, args.export_dir, card["name"], card["classes"], args.version, metadata, args.overwrite)]
     for wanted, int8, suffix in ((args.tflite, False, ".tflite"), (args.int8, True, ".int8.tflite")):

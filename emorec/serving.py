@@ -13,18 +13,18 @@ from __future__ import annotations
 import http.client
 import importlib
 import json
-import os
-import struct
 import urllib.error
 import urllib.request
 
 import numpy as np
 import tensorflow as tf
 
-from emorec import quiet_native_logs
+# The request checks, what an export says of itself and the TFLite client live where importing
+# them imports no TensorFlow; they are served from here too, as before.
+from emorec.checks import check_inputs, first_line, read_export_info  # noqa: F401
 from emorec.errors import UserError
-from emorec.signatures import (MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES,
-                               shape_text)
+from emorec.signatures import SIGNATURE, SPEAKER_FEATURES
+from emorec.tflite import TFLITE_IDENTIFIER, TFLiteModel  # noqa: F401
 
 
 def _input_signature(function) -> dict:
@@ -37,90 +37,6 @@ def read_signature(saved_model: str) -> dict:
     return _input_signature(tf.saved_model.load(saved_model).signatures[SIGNATURE])
 
 
-def check_inputs(inputs: dict, signature: dict) -> dict:
-    """The inputs as the signature's dtypes, or ValueError in one line naming the input and
-    what it expects: names, shapes (batch agreeing across inputs), dtypes without a cast that
-    changes a value, finite values within each input's range."""
-    missing, extra = set(signature) - set(inputs), set(inputs) - set(signature)
-    if missing or extra:
-        expected = ", ".join(f"{n} {list(s)} {np.dtype(d).name}" for n, (s, d) in sorted(signature.items()))
-        raise ValueError(f"the model takes {expected}; missing {sorted(missing)}, unexpected {sorted(extra)}")
-    checked, batches = {}, {}
-    for name, (shape, dtype) in sorted(signature.items()):
-        value, dtype = np.asarray(inputs[name]), np.dtype(dtype)
-        wanted = f"{shape_text(shape)} {dtype.name}"
-        if value.ndim != len(shape) or any(e is not None and e != v for e, v in zip(shape, value.shape)):
-            raise ValueError(f"{name}: expected shape {wanted}, got {list(value.shape)}")
-        batches[name] = value.shape[0]
-        low, high, meaning = RANGES.get(name, (-np.inf, np.inf, dtype.name))
-        if value.dtype.kind not in "biuf" or (dtype.kind in "iu" and value.dtype.kind == "f"):
-            raise ValueError(f"{name}: expected {meaning}, got {value.dtype.name} (cast it yourself: "
-                             "no value is changed silently)")
-        if value.dtype.kind == "f" and not np.isfinite(value).all():
-            raise ValueError(f"{name}: {int(np.size(value) - np.isfinite(value).sum())} values are NaN or infinite")
-        if value.size and (value.min() < low or value.max() > high):
-            raise ValueError(f"{name}: expected {meaning}, got values from {value.min():.4g} to {value.max():.4g}")
-        checked[name] = value.astype(dtype, copy=False)
-    if len(set(batches.values())) > 1:
-        raise ValueError(f"inputs disagree on the batch size: {batches}")
-    if min(batches.values(), default=1) < 1:  # REST's JSON would carry empty lists whose shape is lost
-        raise ValueError("a request holds at least 1 window, this one none")
-    if max(batches.values(), default=0) > MAX_BATCH:
-        raise ValueError(f"a request holds at most {MAX_BATCH} windows, this one {max(batches.values())}: "
-                         "send them in parts")
-    _check_speaker_stats(checked)
-    return checked
-
-
-def _check_speaker_stats(inputs: dict) -> None:
-    """ValueError, in one line, for `speaker_stats` whose standard deviations are negative, or
-    zero for a speaker heard (`SPEAKER_DEVIATIONS`): such a request changed the output rather
-    than failing. The exported graph refuses the same (`export.checked`)."""
-    stats = inputs.get("speaker_stats")
-    if stats is None or not stats.size:
-        return
-    lowest = stats[:, 1].reshape(len(stats), -1).min(1)
-    heard = inputs["speaker_windows"] > 0 if "speaker_windows" in inputs else np.ones(len(stats), bool)
-    if (lowest < 0).any() or (lowest[heard] == 0).any():
-        raise ValueError(f"{SPEAKER_DEVIATIONS}, got {lowest.min():.4g}: compute them with emorec.enrolment"
-                         + (NOT_HEARD if "speaker_windows" in inputs else ""))
-
-
-def _zeros(signature: dict) -> dict:
-    """A request of zeros, but for the speaker's deviations: ones (a speaker, as `check_inputs` wants)."""
-    request = {name: np.zeros([1 if e is None else e for e in shape], dtype)
-               for name, (shape, dtype) in signature.items()}
-    if "speaker_stats" in request:
-        request["speaker_stats"][:, 1] = 1
-    return request
-
-
-def read_export_info(model) -> dict:
-    """What a `LocalModel` or `ServingClient` export says of itself, read with one request of
-    zeros: {'class_names': its classes, 'face_pipeline': the face pipeline's settings its
-    training crops came from (None when it takes no faces or predates them)}. UserError when
-    the export names no classes or a number other than its output's width."""
-    outputs = model.predict(_zeros(model.signature))
-    if "class_names" not in outputs:
-        raise UserError(f"{model.describe()} returns no class_names (exported before exports named their "
-                        "classes): export it again")
-    names = [_text(n) for n in np.asarray(outputs["class_names"])[0]]
-    width = np.asarray(outputs["probabilities"]).shape[-1]
-    if len(names) != width:
-        raise UserError(f"{model.describe()} names {len(names)} classes {names} for {width} outputs")
-    pipeline = outputs.get("face_pipeline")
-    return {"class_names": names, "face_pipeline": json.loads(_text(np.asarray(pipeline)[0])) if pipeline is not None
-            else None}
-
-
-def _first_line(error: Exception) -> str:
-    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)[:200]
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class LocalModel:
     """A SavedModel run in this process."""
 
@@ -131,7 +47,7 @@ class LocalModel:
         try:
             signatures = tf.saved_model.load(path).signatures
         except (tf.errors.OpError, ValueError, IndexError, OSError) as e:
-            raise UserError(f"{path}: the SavedModel cannot be loaded ({_first_line(e)}): its variables/ folder "
+            raise UserError(f"{path}: the SavedModel cannot be loaded ({first_line(e)}): its variables/ folder "
                             "is missing or damaged; copy or export it again") from None
         self._function = signatures[SIGNATURE]
         self.signature = _input_signature(self._function)
@@ -185,61 +101,6 @@ class KerasModel:
             raise UserError(f"{self.name} takes no speaker statistics")
         checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
         return np.asarray(self.module.speaker_features(tf.constant(checked["waveform"]), training=False))
-
-
-# Bytes 4-8 of every TFLite flatbuffer (its schema's file_identifier).
-TFLITE_IDENTIFIER = b"TFL3"
-
-
-class TFLiteModel:
-    """A TFLite model written by `emorec.export.export_tflite`, run by TensorFlow's own
-    interpreter, with the outputs of the SavedModel it mirrors (class names and face pipeline
-    read from its metadata) and the same request checks."""
-
-    def __init__(self, path: str, threads: int | None = None):
-        from emorec.export import read_tflite_info
-
-        if not os.path.isfile(path):
-            raise UserError(f"{path}: no such file")
-        with open(path, "rb") as f:
-            content = f.read()
-        try:
-            if content[4:8] != TFLITE_IDENTIFIER:
-                raise ValueError(f"{'an empty file' if not content else 'no TFLite identifier'}: {len(content)} bytes")
-            self.info = read_tflite_info(content)
-            self.interpreter = tf.lite.Interpreter(model_content=content, num_threads=threads or os.cpu_count())
-        except (ValueError, RuntimeError, struct.error, IndexError) as e:  # the last two: a truncated file's tables
-            raise UserError(f"{path} is not a TFLite model emorec can run ({_first_line(e)}): export it again "
-                            "(emorec-export --tflite)") from None
-        self.path = path
-        with quiet_native_logs():  # before any runner holds the interpreter's tensors
-            self.interpreter.allocate_tensors()
-        signatures = self.interpreter.get_signature_list()
-        self._runner = self.interpreter.get_signature_runner(SIGNATURE)
-        self.signature = {name: (tuple(None if i == 0 else d for i, d in enumerate(shape)), np.dtype(dtype))
-                          for name, (shape, dtype) in self.info["inputs"].items()}
-        self._features = (self.interpreter.get_signature_runner(SPEAKER_FEATURES)
-                          if SPEAKER_FEATURES in signatures else None)
-        self.speaker_window_samples = (self.signature["waveform"][0][1] if self._features is not None else None)
-
-    def describe(self) -> str:
-        return self.path
-
-    def predict(self, inputs: dict) -> dict:
-        outputs = self._runner(**check_inputs(inputs, self.signature))
-        probabilities = outputs["probabilities"]
-        # As TensorFlow returns strings: bytes.
-        batch, names = len(probabilities), np.array([n.encode() for n in self.info["class_names"]], object)
-        outputs.update(labels=names[np.argmax(probabilities, -1)], class_names=np.tile(names, (batch, 1)))
-        if self.info.get("face_pipeline") and "faces" in self.signature:
-            outputs["face_pipeline"] = np.array([json.dumps(self.info["face_pipeline"]).encode()] * batch, object)
-        return outputs
-
-    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
-        if self._features is None:
-            raise UserError(f"{self.path} exports no {SPEAKER_FEATURES} signature")
-        checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
-        return self._features(**checked)["features"]
 
 
 SERVING_APIS_INSTALL = "pip install --no-deps tensorflow-serving-api==2.21.0"

@@ -1,6 +1,7 @@
 import os
 import pathlib
 import signal
+import tempfile
 
 import pytest
 
@@ -9,6 +10,9 @@ from emorec import synthetic
 
 # The suite runs the library as the commands do (their log levels, oneDNN off).
 emorec.configure_process()
+# Presets' TFLite (`emorec.preset_tflite`) is made once per machine for the suite, not per run
+# (minutes for a Whisper preset), and kept out of the user's own cache.
+os.environ.setdefault("EMOREC_CACHE", os.path.join(tempfile.gettempdir(), "emorec-cache"))
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

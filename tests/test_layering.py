@@ -9,11 +9,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = (
     ("vocabulary and media", ("emorec", "emorec.ravdess", "emorec.corpora", "emorec.media", "emorec.signatures",
                               "emorec.metrics", "emorec.plots", "emorec.folders", "emorec.presets",
-                              "emorec.synthetic")),
+                              "emorec.synthetic", "emorec.litert")),
     ("models", ("emorec.models",)),
     ("data and training", ("emorec.data", "emorec.enrolment", "emorec.feature_cache", "emorec.building",
                            "emorec.evaluation", "emorec.distribute", "emorec.beam")),
-    ("export and serving", ("emorec.export", "emorec.serving")),
+    ("export and serving", ("emorec.export", "emorec.serving", "emorec.checks", "emorec.tflite",
+                            "emorec.preset_tflite")),
     ("inference and commands", ("emorec.inference", "emorec.commands", "emorec.demo")),
 )
 

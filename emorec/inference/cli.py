@@ -1,111 +1,22 @@
-"""emorec-predict: emotion over time in a video or audio file, a folder of them or a camera; per face in a photo.
-
-    emorec-predict INPUT                                  # the default preset: no model to train first
-    emorec-predict photo.jpg [--annotate]                 # a row per face: its box, its emotion
-    emorec-predict INPUT --preset NAME                    # another preset (--list-presets)
-    emorec-predict INPUT --model saved_models/NAME/VERSION [--mode queue|per-frame] [--annotate]
-    emorec-predict 0 --serving localhost --serving_model demo --protocol grpc   # camera 0, TF Serving
-
-A preset made of members (faces and voice) runs the members the input has: both on a video
-with sound, the voice on an audio file, the faces on a silent video or a photo. A folder is taken
-as one speaker's clips, in name order (its photos are predicted as photos; its sub-folders and
-files of no media extension are named and passed over): a speaker-normalised model learns the
-speaker from each clip for the next (--speaker=cold: every clip, every window, as a new speaker's).
-
-Writes INPUT.timeline.csv as predictions come (a stopped run keeps its rows; Ctrl-C ends a
-camera run), then INPUT.timeline.json (time, frame, per-class probabilities, top label,
-whether a face was found), INPUT.timeline.png and, with --annotate, INPUT.annotated.mp4 to
---out, and prints a short summary. The class names are the model's own.
-
-A photo (.jpg, .jpeg, .png, .bmp, .webp) needs a model of faces alone: every face the detector
-finds is cropped as a video's faces are and predicted as a one-frame video's; a row per face (its
-box x, y, w, h in the photo's pixels, per-class probabilities, top label) goes to
-INPUT.faces.csv and INPUT.faces.json, and with --annotate the photo with boxes and labels to
-INPUT.annotated.EXT. A photo without a face is said in one line ("INPUT: no face found", no
-files, exit status 0, as a faceless video is predicted rather than refused).
-"""
+"""emorec-predict's work: each input predicted by the model its options name (`options`, where
+the command's usage is written), a preset's members chosen by what the input has, the outputs
+written as predictions come."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
-from emorec import enrolment, folders, plots, presets, serving
+from emorec import enrolment, folders, presets
 from emorec.errors import UserError
 from emorec.inference import outputs, photos
+from emorec.inference.options import parse
 from emorec.inference.predictor import Predictor, run_stream
 from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, file_problem, is_photo, open_input, open_photo
 from emorec.media import audio, clip_features, faces
 from emorec.media.features import FPS
 from emorec.media.video import MediaError
-
-
-def parse(argv):
-    parser = argparse.ArgumentParser(prog="emorec-predict", description=__doc__.split("\n")[0])
-    parser.add_argument("input", nargs="?", help="a video file, an audio file, a photo, a folder of them (one "
-                        "speaker's clips), or a camera index (0, 1, ...)")
-    parser.add_argument("--preset", help=f"a preset that ships with emorec (default {presets.DEFAULT}; "
-                        "--list-presets)")
-    parser.add_argument("--list-presets", action="store_true", help="list the presets with their measured accuracy")
-    parser.add_argument("--model", help="a SavedModel folder (saved_models/NAME/VERSION) or a .tflite file")
-    parser.add_argument("--serving", help="a TF Serving host instead of --model")
-    parser.add_argument("--serving_model", help="the model's name on TF Serving")
-    parser.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
-    parser.add_argument("--rest_port", type=int, default=8501)
-    parser.add_argument("--grpc_port", type=int, default=8500)
-    parser.add_argument("--mode", choices=("queue", "per-frame"), default="queue")
-    parser.add_argument("--stride", type=int, help="queue mode: frames between predictions (default W/2)")
-    parser.add_argument("--smoothing", type=float, default=0.0,
-                        help="queue mode: moving-average weight of the past, 0 (none, the default) to under 1")
-    parser.add_argument("--detect_every", type=int, default=2, help="run the face detector on every n-th frame")
-    parser.add_argument("--max_width", type=int, help="frames are scaled down to this width (default: the "
-                        "export's face pipeline, the width its training frames were decoded at)")
-    parser.add_argument("--max_frames", type=int, help="stop after this many frames (cameras run until stopped)")
-    parser.add_argument("--speaker_audio", nargs="+", metavar="FILE",
-                        help="speaker-normalised models: other recordings of the same speaker to take the "
-                             "speaker's statistics from (an enrolment)")
-    parser.add_argument("--speaker", choices=("online", "cold"), default="online",
-                        help="models with a prior of the training speakers: learn the speaker as the input goes "
-                             "(online, the default), or take every window as a new speaker's (cold)")
-    parser.add_argument("--out", default="predictions", help="output folder")
-    parser.add_argument("--annotate", action="store_true", help="also write a copy of the video (or photo) with "
-                        "box and emotion")
-    args = parser.parse_args(argv)
-    for option, value, allowed in out_of_range(args):  # before any work, as the trainer's flags are
-        parser.exit(2, f"{parser.prog}: --{option} {value}: must be {allowed}\n")
-    if args.list_presets:
-        return args
-    if args.input is None:
-        parser.error("give an INPUT: a video or audio file, a photo, a folder of them, or a camera index")
-    if sum(bool(x) for x in (args.model, args.serving, args.preset)) > 1:
-        parser.error("give one of --preset (a preset), --model (a local SavedModel or .tflite) and --serving "
-                     "(a TF Serving host)")
-    if args.serving and not args.serving_model:
-        parser.error("--serving needs --serving_model, the model's name on TF Serving")
-    if not (args.model or args.serving):
-        args.preset = args.preset or presets.DEFAULT
-    return args
-
-
-# Each numeric option's range, in the words a refusal says it (argparse checks the type only).
-OPTION_RANGES = {
-    "smoothing": (lambda v: 0 <= v < 1, "in [0, 1): the weight of the past in the moving average, 0 for none "
-                  "(1 would repeat the first prediction for ever)"),
-    "stride": (lambda v: v >= 1, "at least 1 frame"),
-    "detect_every": (lambda v: v >= 1, "at least 1 (every frame)"),
-    "max_width": (lambda v: v >= 1, "at least 1 pixel"),
-    "max_frames": (lambda v: v >= 1, "at least 1"),
-    "rest_port": (lambda v: 1 <= v <= 65535, "a port, 1 to 65535"),
-    "grpc_port": (lambda v: 1 <= v <= 65535, "a port, 1 to 65535"),
-}
-
-
-def out_of_range(args) -> list[tuple[str, object, str]]:
-    """(option, value, its range) for each option given a value outside its range."""
-    return [(option, getattr(args, option), allowed) for option, (holds, allowed) in OPTION_RANGES.items()
-            if getattr(args, option) is not None and not holds(getattr(args, option))]
 
 
 def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | None]:
@@ -125,7 +36,15 @@ def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | 
 
 
 def load_model(args, preset: str | None = None):
-    """(the model, what it says of itself: `serving.read_export_info`, what it is in a line)."""
+    """(the model, what it says of itself: `serving.read_export_info`, what it is in a line). TensorFlow
+    is imported only where the model needs it: not for a preset run by LiteRT (`--runtime lite`)."""
+    if preset and args.runtime == "lite":
+        from emorec import preset_tflite
+
+        model = preset_tflite.model(preset)
+        return model, model.export_info(), f"preset {presets.headline(preset)}"
+    from emorec import serving
+
     if preset:
         from emorec import models
 
@@ -419,6 +338,8 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
                            **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
     paths = timeline.close(meta)
     if rows:
+        from emorec import plots  # matplotlib: a second to import, not needed before the first row
+
         paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),
                                        f"{outputs.shown(stem)}: {args.mode} prediction")
     if annotated:

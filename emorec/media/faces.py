@@ -15,7 +15,7 @@ import threading
 import cv2
 import numpy as np
 
-from emorec import quiet_native_logs
+from emorec import litert
 from emorec.media.video import MediaError
 
 
@@ -93,15 +93,12 @@ def blazeface_model() -> str:
 
 
 class BlazeFaceDetector:
-    """MediaPipe's BlazeFace short-range model (128x128, 896 SSD anchors) in TensorFlow's
-    TFLite interpreter: boxes (x, y, w, h) in the frame's pixels, brow to chin."""
+    """MediaPipe's BlazeFace short-range model (128x128, 896 SSD anchors) in a TFLite
+    interpreter (`emorec.litert`: LiteRT's where installed, so that finding faces starts no
+    TensorFlow): boxes (x, y, w, h) in the frame's pixels, brow to chin."""
 
     def __init__(self, min_score: float = 0.5, path: str | None = None):
-        import tensorflow as tf
-
-        self.interpreter = tf.lite.Interpreter(path or blazeface_model())
-        with quiet_native_logs():
-            self.interpreter.allocate_tensors()
+        self.interpreter = litert.interpreter(path or blazeface_model())
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = {d["name"]: d["index"] for d in self.interpreter.get_output_details()}
         self.regressors, self.scores = outputs["regressors"], outputs["classificators"]
@@ -247,10 +244,10 @@ def resize_crops(crops, size: int):
     """Stored crops [..., S, S, 3] uint8 to a model's input side, in TensorFlow: the training
     windows and the predictor both resize with this, so a served model sees faces made as its
     training faces were."""
+    if crops.shape[-2] == size:  # the shipped presets' crops: no TensorFlow to start for them
+        return crops
     import tensorflow as tf  # the builder and the detectors need none of TensorFlow
 
-    if crops.shape[-2] == size:
-        return crops
     return tf.cast(tf.image.resize(crops, (size, size)), tf.uint8)
 
 

@@ -14,8 +14,10 @@ import io
 import json
 import os
 import zipfile
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from emorec.errors import UserError
 
@@ -83,12 +85,17 @@ def card(name: str) -> dict:
 
 
 def sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:  # in blocks: a preset's cached TFLite is a hundred MB (`emorec.preset_tflite`)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def trained_arrays(name: str) -> dict[str, np.ndarray]:
     """The preset's trained parts, {variable path: array}, each file's sha256 checked against the card."""
+    import numpy as np  # here: `emorec-predict --list-presets` reads the cards alone, in a tenth of a second
+
     arrays = {}
     for file, digest in card(name).get("files", {}).items():
         path = os.path.join(folder(name), file)
@@ -105,6 +112,8 @@ def trained_arrays(name: str) -> dict[str, np.ndarray]:
 def write_arrays(path: str, arrays: dict[str, np.ndarray]) -> str:
     """Writes `arrays` as an .npz that np.load reads, byte for byte the same for the same arrays
     (np.savez stamps each member with the time); returns its sha256."""
+    import numpy as np
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for key in sorted(arrays):
