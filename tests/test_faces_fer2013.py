@@ -110,14 +110,19 @@ def test_the_network_reads_a_colour_crop_as_its_grey():
     assert np.asarray(WorkingFace(8, grey=False)(colour)).shape == (2, 8, 8, 3)
 
 
-def test_the_window_model_averages_the_frames_and_reads_calm_as_neutral():
+def test_the_window_model_averages_the_frames_and_reads_calm_as_neutral(tmp_path):
     from emorec import models, ravdess
+    from emorec.models.face_expression import face_expression
 
+    trained = face_expression(image_size=32, working_size=32, backbone="small_cnn", weights=None)
+    trained.get_layer("probabilities").bias.assign(np.arange(7, dtype=np.float32))  # not what a fresh one has
+    trained.save_weights(str(tmp_path / "best.weights.h5"))
     model = models.build("face_expression", num_classes=8, frames=3, image_size=32, working_size=32,
-                         backbone="small_cnn")
+                         backbone="small_cnn", weights=None, classifier=str(tmp_path / "best.weights.h5"))
     faces = np.random.default_rng(4).integers(0, 256, (2, 3, 32, 32, 3), np.uint8)
     p = model.predict({"faces": faces}, verbose=0)
     per_frame = model.get_layer("every_frame").layer.predict(faces.reshape(6, 32, 32, 3), verbose=0)
+    np.testing.assert_allclose(per_frame, trained.predict(faces.reshape(6, 32, 32, 3), verbose=0), rtol=1e-5)
     per_frame = per_frame.reshape(2, 3, 7).mean(1)
     happy, neutral = fer2013.CLASSES.index("happy"), fer2013.CLASSES.index("neutral")
     np.testing.assert_allclose(p[:, ravdess.EMOTIONS.index("happy")], per_frame[:, happy], rtol=1e-5)
