@@ -10,7 +10,8 @@ Names: the video encoders (`resnet_lstm`, `resnet_transformer`, `r3d`, `mvitv2`,
 and `whisper_tiny_en`) alone, with a classifier
 head; any fusion `VIDEO+AUDIO` (e.g. `mvitv2+wave_cnn1d`; `merge=` picks the merge layer);
 and the whole models `per_frame`, `av_transformer` and `fer_zero_shot` (FER2013's own
-classifier on every frame, untrained here: faces scored zero-shot). Options go to the encoders (e.g.
+classifier on every frame, untrained here: faces scored zero-shot) and `face_expression`
+(a FER2013-trained network on every frame, trainers/faces.py). Options go to the encoders (e.g.
 `backbone='small_cnn'`, `weights='imagenet'`), `merge`/`merge_dim` to the merge layer,
 `head_dropout` to the classifier.
 """
@@ -28,6 +29,7 @@ from emorec import presets
 from emorec.models import audio, backbones, fusion, inputs, mvit, r3d, video, whisper, whisper_checkpoints
 from emorec.errors import UserValueError
 from emorec.models.av_transformer import av_transformer
+from emorec.models.face_expression import face_expression_window
 from emorec.models.layers import classifier_head, every_layer
 from emorec.models.per_frame import per_frame
 
@@ -44,7 +46,8 @@ AUDIO_ENCODERS = {
     # Pretrained Whisper encoders, one per preset whose weights install offline.
     **{name: functools.partial(whisper.whisper_encoder, preset=name) for name in whisper_checkpoints.PRESETS},
 }
-MODELS = {"per_frame": per_frame, "av_transformer": av_transformer, "fer_zero_shot": backbones.fer_zero_shot}
+MODELS = {"per_frame": per_frame, "av_transformer": av_transformer, "fer_zero_shot": backbones.fer_zero_shot,
+          "face_expression": face_expression_window}
 
 
 def names() -> list[str]:

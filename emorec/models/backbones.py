@@ -100,24 +100,32 @@ def fer_zero_shot(num_classes: int = 8, frames: int = 16, image_size: int = 112)
     frames' probabilities averaged and carried over to RAVDESS's classes (FER2013's neutral
     shared evenly by neutral and calm; 7 classes: all of it to calm). Nothing is trained: it
     scores faces zero-shot through the same data, export and prediction paths as any model."""
-    from emorec import ravdess
 
     faces = inputs.faces(frames, image_size)
     face = inputs.face(image_size)
     (scores,) = _fer_model()(GreyScale()(layers.Resizing(64, 64)(face)))  # the HDF5 model's one output, as a list
     per_frame = keras.Model(face, scores, name="fer2013")
     x = EveryFrame(per_frame, name="every_frame")(faces)
-    x = layers.GlobalAveragePooling1D()(x)
+    outputs = as_ravdess(layers.GlobalAveragePooling1D()(x), FER_OF_RAVDESS, num_classes)
+    return keras.Model({"faces": faces}, outputs, name="fer_zero_shot")
+
+
+def as_ravdess(probabilities, source_of_ravdess, num_classes: int):
+    """Probabilities over another corpus's classes [batch, n] -> over RAVDESS's `num_classes`,
+    a fixed linear map: `source_of_ravdess[i]` is the class RAVDESS's emotion i reads from
+    (one shared by two emotions, FER2013's neutral by neutral and calm, is split evenly)."""
+    from emorec import ravdess
+
     names = ravdess.class_names(num_classes)
-    mapping = np.zeros((7, num_classes), np.float32)
+    mapping = np.zeros((probabilities.shape[-1], num_classes), np.float32)
     for ravdess_index, name in enumerate(ravdess.EMOTIONS):
         if name in names:
-            mapping[FER_OF_RAVDESS[ravdess_index], names.index(name)] = 1.0
-    mapping /= np.maximum(mapping.sum(1, keepdims=True), 1.0)  # FER2013's neutral split between neutral and calm
+            mapping[source_of_ravdess[ravdess_index], names.index(name)] = 1.0
+    mapping /= np.maximum(mapping.sum(1, keepdims=True), 1.0)
     head = layers.Dense(num_classes, use_bias=False, trainable=False, name="probabilities", dtype="float32")
-    outputs = head(x)
+    outputs = head(probabilities)
     head.set_weights([mapping])
-    return keras.Model({"faces": faces}, outputs, name="fer_zero_shot")
+    return outputs
 
 
 @keras.saving.register_keras_serializable(package="emorec")

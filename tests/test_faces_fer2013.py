@@ -1,0 +1,152 @@
+"""FER2013's reader, its faces as crops, the face-expression network and its trainer, on a
+tiny fake FER2013 folder (noise images, in the real layout)."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from emorec.corpora import fer2013
+from emorec.data import fer2013 as fer_data
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+
+
+def fake_fer(root, per_class=(3, 1, 1)):
+    """FER2013's layout with `per_class` noise faces of each class in Training, PublicTest and
+    PrivateTest. The file names' prefixes are swapped between the two test parts, so that only
+    the `source` column tells them apart."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for source, count in zip(fer2013.SOURCES, per_class):
+        split = "train" if source == "Training" else "test"
+        prefix = {"PublicTest": "PrivateTest", "PrivateTest": "PublicTest"}.get(source, source)
+        for emotion in fer2013.CLASSES:
+            for i in range(count):
+                path = f"{split}/{emotion}/{prefix}_{i}.jpg"
+                (root / split / emotion).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(root / path), rng.integers(0, 256, (48, 48), np.uint8))
+                rows.append((path, split, emotion, source))
+    with open(root / "labels.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("path", "split", "emotion", "source"), *rows])
+    return root
+
+
+def test_the_parts_are_the_source_column_not_the_file_names(tmp_path):
+    parts = fer2013.read_labels(str(fake_fer(tmp_path)))
+    assert [len(parts[s]) for s in fer2013.SOURCES] == [21, 7, 7]
+    assert all("PrivateTest_" in path for path, _ in parts["PublicTest"])
+    assert sorted(label for _, label in parts["PrivateTest"]) == list(range(7))
+
+
+def test_an_unknown_source_or_emotion_is_refused_by_name(tmp_path):
+    fake_fer(tmp_path)
+    text = (tmp_path / "labels.csv").read_text()
+    (tmp_path / "labels.csv").write_text(text.replace("PublicTest\n", "Validation\n", 1))
+    with pytest.raises(ValueError, match="source 'Validation'"):
+        fer2013.read_labels(str(tmp_path))
+    (tmp_path / "labels.csv").write_text(text.replace(",calm,", ",contempt,").replace(",happy,", ",contempt,", 1))
+    with pytest.raises(ValueError, match="emotion 'contempt'"):
+        fer2013.read_labels(str(tmp_path))
+
+
+def test_the_decoded_faces_are_cached_until_the_labels_change(tmp_path):
+    folder = fake_fer(tmp_path / "fer")
+    first = fer2013.load(str(folder), str(tmp_path / "cache"))
+    np.testing.assert_array_equal(first["Training"][0][0], cv2.imread(str(folder / "train/neutral/Training_0.jpg"), 0))
+    os.remove(folder / "train/neutral/Training_0.jpg")  # read from the cache now
+    again = fer2013.load(str(folder), str(tmp_path / "cache"))
+    np.testing.assert_array_equal(again["PublicTest"][1], first["PublicTest"][1])
+    changed = (folder / "labels.csv").stat().st_mtime_ns + 10**9
+    os.utime(folder / "labels.csv", ns=(changed, changed))  # decoded again, and the missing file named
+    with pytest.raises(ValueError, match="Training_0.jpg"):
+        fer2013.load(str(folder), str(tmp_path / "cache"))
+
+
+def test_class_weights_lift_rare_classes_and_average_one():
+    labels = np.repeat(np.arange(3), [100, 25, 4])
+    weights = fer_data.class_weights(labels, 3, power=0.5)
+    assert weights[2] == pytest.approx(5 * weights[0])
+    assert sum(weights[y] for y in labels) / len(labels) == pytest.approx(1.0)
+    balanced = fer_data.class_weights(labels, 3, power=1.0)
+    assert balanced[0] * 100 == pytest.approx(balanced[2] * 4)
+
+
+def test_perturbations_are_a_function_of_the_seed():
+    import tensorflow as tf
+
+    face = tf.constant(np.random.default_rng(1).uniform(0, 255, (48, 48, 1)), tf.float32)
+    a, b = (fer_data.perturb(face, tf.constant([3, 7], tf.int64)) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, fer_data.perturb(face, tf.constant([3, 8], tf.int64)))
+    assert 0 <= float(tf.reduce_min(a)) and float(tf.reduce_max(a)) <= 255
+
+
+def test_a_resumed_run_sees_the_epochs_the_whole_run_sees():
+    faces = np.random.default_rng(2).integers(0, 256, (10, 48, 48), np.uint8)
+    labels = np.arange(10, dtype=np.int32) % 7
+    whole = [x for x, _ in fer_data.training(faces, labels, 56, 5, seed=4, first_epoch=0, epochs=3)]
+    resumed = [x for x, _ in fer_data.training(faces, labels, 56, 5, seed=4, first_epoch=2, epochs=3)]
+    assert len(whole) == 6 and len(resumed) == 2
+    for a, b in zip(whole[4:], resumed):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(whole[0], whole[2])  # another order and perturbation each epoch
+    assert whole[0].shape == (5, 56, 56, 3) and whole[0].dtype == np.uint8
+
+
+def test_the_network_reads_a_colour_crop_as_its_grey():
+    from emorec.models.face_expression import LUMA, WorkingFace
+
+    colour = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 3), np.uint8)
+    seen = np.asarray(WorkingFace(16)(colour))
+    luma = np.round(colour.astype(np.float32) @ np.array(LUMA, np.float32))
+    np.testing.assert_allclose(seen[..., 0], luma, atol=1)
+    assert (seen[..., 0] == seen[..., 2]).all()
+    assert np.asarray(WorkingFace(8, grey=False)(colour)).shape == (2, 8, 8, 3)
+
+
+def test_the_window_model_averages_the_frames_and_reads_calm_as_neutral(tmp_path):
+    from emorec import models, ravdess
+    from emorec.models.face_expression import face_expression
+
+    trained = face_expression(image_size=32, working_size=32, backbone="small_cnn", weights=None)
+    trained.get_layer("probabilities").bias.assign(np.arange(7, dtype=np.float32))  # not what a fresh one has
+    trained.save_weights(str(tmp_path / "best.weights.h5"))
+    model = models.build("face_expression", num_classes=8, frames=3, image_size=32, working_size=32,
+                         backbone="small_cnn", weights=None, classifier=str(tmp_path / "best.weights.h5"))
+    faces = np.random.default_rng(4).integers(0, 256, (2, 3, 32, 32, 3), np.uint8)
+    p = model.predict({"faces": faces}, verbose=0)
+    per_frame = model.get_layer("every_frame").layer.predict(faces.reshape(6, 32, 32, 3), verbose=0)
+    np.testing.assert_allclose(per_frame, trained.predict(faces.reshape(6, 32, 32, 3), verbose=0), rtol=1e-5)
+    per_frame = per_frame.reshape(2, 3, 7).mean(1)
+    happy, neutral = fer2013.CLASSES.index("happy"), fer2013.CLASSES.index("neutral")
+    np.testing.assert_allclose(p[:, ravdess.EMOTIONS.index("happy")], per_frame[:, happy], rtol=1e-5)
+    np.testing.assert_allclose(p[:, ravdess.EMOTIONS.index("calm")], per_frame[:, neutral] / 2, rtol=1e-5)
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
+
+
+def _train(folder, run_dir, *flags):
+    return subprocess.run([sys.executable, "-m", "trainers.faces", f"--data={folder}", f"--run_dir={run_dir}",
+                           f"--cache_dir={run_dir}/cache", "--backbone=small_cnn", "--weights=none",
+                           "--image_size=48", "--working_size=32", "--batch_size=7", *flags],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True)
+
+
+def test_the_trainer_trains_chooses_on_public_scores_private_and_resumes(tmp_path):
+    folder = fake_fer(tmp_path / "fer")
+    run = _train(folder, tmp_path / "run", "--epochs=1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["public_test"]["faces"] == metrics["private_test"]["faces"] == 7
+    assert np.sum(metrics["private_test"]["confusion"]) == 7 and len(metrics["private_test"]["recall"]) == 7
+    assert "PrivateTest" in run.stdout
+    resumed = _train(folder, tmp_path / "run", "--epochs=2")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming after epoch 1 of 2" in resumed.stdout
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in history[1:]] == ["0", "1"]

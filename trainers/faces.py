@@ -1,0 +1,128 @@
+"""Trains a face-expression network on FER2013 (`emorec.models.face_expression`): fits on its
+Training part (28,709 faces), chooses the epoch on PublicTest (3,589) and scores PrivateTest
+(3,589) once, with the chosen epoch's weights, at the end.
+
+    TF_ENABLE_ONEDNN_OPTS=1 python -m trainers.faces --flagfile=trainers/configs/faces_fer2013.cfg \
+        --data=/data/faces/fer2013
+
+The faces go in as the face pipeline's crops (`--image_size`, RGB, grey in every channel),
+perturbed (`emorec.data.fer2013.perturb`); the loss weighs each class by (1 / its count) **
+--class_weight_power (disgust has 436 training faces, happy 7,215). Every epoch is backed up
+(`trainers.checkpoints`): run the same command again to resume a killed run where it stopped.
+RUN_DIR gets history.csv (PublicTest per epoch), best.weights.h5, model.keras (the chosen
+epoch, whole) and metrics.json (PrivateTest, per class, the confusion matrix, the seconds).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from absl import flags
+
+import numpy as np
+
+import trainers
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data", "/data/faces/fer2013", "FER2013's folder: labels.csv and the JPEGs it names.")
+flags.DEFINE_string("run_dir", os.path.join("runs", "faces_fer2013"), "Backups, history, weights and metrics.")
+flags.DEFINE_string("cache_dir", os.path.join("runs", "fer2013_cache"), "The decoded faces (uint8 arrays).")
+flags.DEFINE_string("backbone", "mobilenet_v2", "The per-frame backbone (emorec.models.backbones).")
+flags.DEFINE_string("weights", "torchvision_imagenet", "The backbone's start ('none': random).")
+flags.DEFINE_integer("image_size", 112, "The face crop the network takes (the face pipeline's).")
+flags.DEFINE_integer("working_size", 64, "The side the network resizes the crop to before the backbone.")
+flags.DEFINE_bool("grey", True, "Read every crop as grey (FER2013 is grey).")
+flags.DEFINE_bool("augment", True, "Perturb the training faces.")
+flags.DEFINE_integer("epochs", 10, "Passes over the Training part.")
+flags.DEFINE_integer("batch_size", 64, "Faces per step.")
+flags.DEFINE_float("learning_rate", 1e-3, "AdamW's peak rate, decayed to 0 over the run by a cosine.")
+flags.DEFINE_float("weight_decay", 1e-4, "AdamW's decoupled weight decay.")
+flags.DEFINE_float("label_smoothing", 0.1, "FER2013's labels are one rater's; about 10% disagree with a second.")
+flags.DEFINE_float("class_weight_power", 0.5, "Class weight = (1 / count) ** power (0: none, 1: balanced).")
+flags.DEFINE_float("dropout", 0.2, "Dropout before the classifier.")
+flags.DEFINE_integer("seed", 0, "Seed of the initialisation, the order and the perturbations.")
+flags.DEFINE_integer("limit", 0, "Use only the first N faces of each part, for a smoke test (0: all).")
+flags.register_validator("epochs", lambda value: value >= 1, message="must be at least 1")
+
+
+def _loss(num_classes: int):
+    import keras
+
+    smoothing = FLAGS.label_smoothing
+
+    def loss(y_true, y_pred):  # sparse labels with smoothing: Keras' sparse loss has none
+        y = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), num_classes)
+        return keras.losses.categorical_crossentropy(y * (1 - smoothing) + smoothing / num_classes, y_pred)
+
+    return loss
+
+
+def _parts() -> dict:
+    from emorec.corpora import fer2013
+
+    parts = fer2013.load(FLAGS.data, FLAGS.cache_dir)
+    if FLAGS.limit:
+        parts = {s: (faces[:FLAGS.limit], labels[:FLAGS.limit]) for s, (faces, labels) in parts.items()}
+    return parts
+
+
+def scores(model, faces, labels, num_classes: int) -> dict:
+    """Accuracy, each class's recall and the confusion matrix (rows: truth) of `faces`."""
+    from emorec.data import fer2013 as fer_data
+
+    predicted = model.predict(fer_data.evaluation(faces, labels, FLAGS.image_size, 256), verbose=0).argmax(-1)
+    confusion = np.zeros((num_classes, num_classes), int)
+    np.add.at(confusion, (labels, predicted), 1)
+    recall = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
+    return {"accuracy": float((predicted == labels).mean()), "mean_recall": float(recall.mean()),
+            "recall": recall.round(4).tolist(), "confusion": confusion.tolist(), "faces": int(len(labels))}
+
+
+def main(argv):
+    del argv
+    import keras
+
+    from emorec.corpora import fer2013
+    from emorec.data import fer2013 as fer_data
+    from emorec.models.face_expression import face_expression
+    from trainers import checkpoints, run_lock
+
+    os.makedirs(FLAGS.run_dir, exist_ok=True)
+    run_lock.hold(FLAGS.run_dir)
+    parts = _parts()
+    (train_x, train_y), (public_x, public_y) = parts["Training"], parts["PublicTest"]
+    num_classes = len(fer2013.CLASSES)
+    keras.utils.set_random_seed(FLAGS.seed)
+    model = face_expression(num_classes, FLAGS.image_size, FLAGS.working_size, FLAGS.grey, FLAGS.backbone,
+                            None if FLAGS.weights == "none" else FLAGS.weights, FLAGS.dropout)
+    steps = -(-len(train_y) // FLAGS.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(FLAGS.learning_rate, FLAGS.epochs * steps)
+    model.compile(keras.optimizers.AdamW(schedule, weight_decay=FLAGS.weight_decay), _loss(num_classes),
+                  metrics=["accuracy"], jit_compile=False)
+    best = os.path.join(FLAGS.run_dir, "best.weights.h5")
+    callbacks, stopwatch = checkpoints.callbacks(FLAGS.run_dir, best, seed=FLAGS.seed)
+    first = checkpoints.resumed_epochs(FLAGS.run_dir)
+    if first:
+        print(f"resuming after epoch {first} of {FLAGS.epochs} ({FLAGS.run_dir}/backup)", flush=True)
+    weights = fer_data.class_weights(train_y, num_classes, FLAGS.class_weight_power)
+    train = fer_data.training(train_x, train_y, FLAGS.image_size, FLAGS.batch_size, FLAGS.seed, first, FLAGS.epochs,
+                              FLAGS.augment)
+    if first < FLAGS.epochs:
+        model.fit(train, epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=callbacks,
+                  validation_data=fer_data.evaluation(public_x, public_y, FLAGS.image_size, 256),
+                  class_weight=weights, verbose=1)
+    model.load_weights(best)  # the epoch chosen on PublicTest
+    model.save(os.path.join(FLAGS.run_dir, "model.keras"))
+    results = {"classes": list(fer2013.CLASSES), "public_test": scores(model, public_x, public_y, num_classes),
+               "private_test": scores(model, *parts["PrivateTest"], num_classes),
+               "class_weights": weights, "train_seconds": stopwatch.seconds,
+               "flags": {f.name: f.value for f in FLAGS.get_flags_for_module(__name__)}}
+    with open(os.path.join(FLAGS.run_dir, "metrics.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"PublicTest {results['public_test']['accuracy']:.4f} (chosen epoch), PrivateTest "
+          f"{results['private_test']['accuracy']:.4f} (mean recall {results['private_test']['mean_recall']:.4f}), "
+          f"{stopwatch.seconds / 60:.0f} min of training", flush=True)
+
+
+if __name__ == "__main__":
+    trainers.run(main, "trainers.faces")
