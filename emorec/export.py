@@ -207,18 +207,31 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     version = int(os.path.basename(path))
     module = _module(model, class_names, metadata)
     signatures = _signatures(module, model)
-    if tf.io.gfile.exists(path):
-        tf.io.gfile.rmtree(path)
     # The TensorFlow variables the signatures read, tracked themselves (as Keras's own export
     # does): the module holds the Keras model untracked (`ServingModule._hold`), and tracked
     # only through it they reached the SavedModel's object graph but not the restore op of its
     # MetaGraph, which TF Serving's loader runs ("Could not find variable" at the first request).
     module.function_variables = list({id(v): v for f in signatures.values() for v in f.variables}.values())
-    tf.saved_model.save(module, path, signatures=signatures)
-    # TF Serving ignores extra files: a record for people and tools beside the graph (clients
-    # read the classes and the face pipeline from the graph's own outputs).
-    with tf.io.gfile.GFile(os.path.join(path, "emorec.json"), "w") as f:
-        json.dump(_info(model, name, version, class_names, metadata), f, indent=1)
+    # Written beside the version under a name TF Serving does not load (it loads numbered
+    # folders), and renamed when whole: a failed export (a full disk) leaves no version that
+    # TF Serving would try, and never half of one.
+    partial = os.path.join(os.path.dirname(path), f".partial-{version}")
+    try:
+        if tf.io.gfile.exists(partial):
+            tf.io.gfile.rmtree(partial)
+        tf.saved_model.save(module, partial, signatures=signatures)
+        # TF Serving ignores extra files: a record for people and tools beside the graph (clients
+        # read the classes and the face pipeline from the graph's own outputs).
+        with tf.io.gfile.GFile(os.path.join(partial, "emorec.json"), "w") as f:
+            json.dump(_info(model, name, version, class_names, metadata), f, indent=1)
+    except (OSError, tf.errors.OpError) as error:
+        if tf.io.gfile.exists(partial):
+            tf.io.gfile.rmtree(partial)
+        raise UserError(f"--export_dir {export_dir}: {path} could not be written ({str(error).splitlines()[0]}); "
+                        "nothing of it was kept: free some space or give another --export_dir") from None
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.rmtree(path)
+    tf.io.gfile.rename(partial, path)
     return path
 
 

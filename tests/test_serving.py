@@ -303,3 +303,22 @@ def test_an_empty_or_truncated_tflite_is_refused_in_one_line_naming_it(tmp_path,
                                 [str(clip), "--model", str(path), "--out", str(tmp_path / "out")]) == 2, name
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-predict: {path} "), line
+
+
+def test_an_export_that_fails_part_way_leaves_no_version_and_says_so(tmp_path, monkeypatch):
+    """A disk that fills while the SavedModel is written: no version folder (which TF Serving
+    would try to load) and nothing half-written is left, and the refusal names the folder."""
+    model = models.build("wave_cnn1d", num_classes=7, frames=4)
+    save = tf.saved_model.save
+
+    def full_disk(module, path, signatures):
+        save(module, path, signatures=signatures)  # the variables and graph written, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tf.saved_model, "save", full_disk)
+    with pytest.raises(UserError, match=f"--export_dir {tmp_path}: .*No space left"):
+        export.export(model, str(tmp_path), "audio", SEVEN, version=1)
+    assert list((tmp_path / "audio").iterdir()) == []
+    monkeypatch.undo()
+    assert export.export(model, str(tmp_path), "audio", SEVEN) == str(tmp_path / "audio" / "1")
+    assert sorted(p.name for p in (tmp_path / "audio").iterdir()) == ["1"]
