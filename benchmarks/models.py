@@ -99,13 +99,13 @@ def real_clips(signature: dict, actor: int = 5) -> list[tuple[dict, int]]:
     for wav in sorted((REAL / "Audio_Speech_Actors_01-24" / f"Actor_{actor:02d}").glob("03-01-*.wav")):
         x = {}
         if "waveform" in signature:
-            x["waveform"] = enrolment.audio_windows(audio.load_audio(str(wav)), signature["waveform"][0][1])
+            x["waveform"] = enrolment.audio_windows(audio.load_audio(str(wav)), signature["waveform"].shape[1])
         windows = len(x.get("waveform", [None]))
         for name in ("speaker_stats", "speaker_windows"):  # nothing heard of the speaker
             if name in signature:
-                x[name] = np.zeros((windows, *signature[name][0][1:]), np.float32)
+                x[name] = np.zeros((windows, *signature[name].shape[1:]), np.float32)
         if "faces" in signature:
-            _, frames, size, _, _ = signature["faces"][0]
+            _, frames, size, _, _ = signature["faces"].shape
             crops = reference_crops(REAL / "face_crops_actor_05" / f"01{wav.stem[2:]}.avi")
             crops = np.asarray(resize_crops(crops, size)).astype(np.uint8)
             faces = np.concatenate([crops, np.repeat(crops[-1:], frames - len(crops), 0)])  # the last face repeated

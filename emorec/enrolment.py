@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from emorec.clients import Enrolment
 from emorec.media.features import FPS, SAMPLE_RATE, speaker_statistics, window_frames
 from emorec.signatures import MAX_BATCH
 
@@ -32,21 +33,21 @@ def audio_windows(waveform: np.ndarray, samples: int, fps: float = FPS) -> np.nd
     return np.stack(windows)
 
 
-class KerasEnrolment:
+class KerasEnrolment(Enrolment):
     """A model's `speaker_features` (Keras) with the interface of an export's enrolment, so
     that the dataset pipeline computes statistics with the very function serving uses."""
+
+    has_speaker_features = True
 
     def __init__(self, features, feature_dims: int):
         self.features, self.feature_dims = features, feature_dims
         self.speaker_window_samples = features.inputs[0].shape[1]
 
-    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
-        return np.asarray(self.features(np.asarray(waveform, np.float32), training=False))
+    def describe(self) -> str:
+        return self.features.name
 
-
-def feature_dims(model) -> int:
-    """How many trailing axes of the model's speaker features make one feature row."""
-    return model.feature_dims if isinstance(model, KerasEnrolment) else len(model.signature["speaker_stats"][0]) - 2
+    def _speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        return self.features(waveform, training=False)
 
 
 def recording_features(model, waveform: np.ndarray) -> np.ndarray:
@@ -62,7 +63,7 @@ def recording_features(model, waveform: np.ndarray) -> np.ndarray:
 def enrol(model, waveforms, state: SpeakerState | None = None) -> SpeakerState:
     """`state` (a new one by default) with the features of every window of `waveforms`, one
     speaker's recordings, added: the enrolment a model's `speaker_stats` come from at serving."""
-    state = state or SpeakerState(model.signature["speaker_stats"][0][2:])
+    state = state or SpeakerState(model.signature["speaker_stats"].shape[2:])
     for waveform in waveforms:
         state.add(recording_features(model, waveform))
     return state
@@ -71,7 +72,7 @@ def enrol(model, waveforms, state: SpeakerState | None = None) -> SpeakerState:
 def speaker_stats(model, waveforms) -> np.ndarray:
     """float32 [2, *F] from one speaker's 16 kHz waveforms, for `model`: a `serving.LocalModel`
     or `ServingClient` of a speaker-normalised export, or a `KerasEnrolment` in training."""
-    return speaker_statistics([recording_features(model, w) for w in waveforms], feature_dims=feature_dims(model))
+    return speaker_statistics([recording_features(model, w) for w in waveforms], feature_dims=model.feature_dims)
 
 
 class SpeakerState:

@@ -22,22 +22,28 @@ import tensorflow as tf
 # The request checks, what an export says of itself and the TFLite client live where importing
 # them imports no TensorFlow; they are served from here too, as before.
 from emorec.checks import check_inputs, first_line, read_export_info  # noqa: F401
+from emorec.clients import Client
 from emorec.errors import UserError
-from emorec.signatures import SIGNATURE, SPEAKER_FEATURES
+from emorec.signatures import SIGNATURE, SPEAKER_FEATURES, InputSpec
 from emorec.tflite import TFLITE_IDENTIFIER, TFLiteModel  # noqa: F401
 
 
-def _input_signature(function) -> dict:
-    _, specs = function.structured_input_signature
-    return {name: (tuple(spec.shape.as_list()), spec.dtype.as_numpy_dtype) for name, spec in specs.items()}
+def input_specs(specs: dict) -> dict[str, InputSpec]:
+    """TensorFlow's {name: tf.TensorSpec} as {name: InputSpec}."""
+    return {name: InputSpec(tuple(spec.shape.as_list()), np.dtype(spec.dtype.as_numpy_dtype))
+            for name, spec in specs.items()}
 
 
-def read_signature(saved_model: str) -> dict:
-    """{input name: (shape with None for free dimensions, numpy dtype)} of serving_default."""
+def _input_signature(function) -> dict[str, InputSpec]:
+    return input_specs(function.structured_input_signature[1])
+
+
+def read_signature(saved_model: str) -> dict[str, InputSpec]:
+    """{input name: InputSpec} of serving_default."""
     return _input_signature(tf.saved_model.load(saved_model).signatures[SIGNATURE])
 
 
-class LocalModel:
+class LocalModel(Client):
     """A SavedModel run in this process."""
 
     def __init__(self, path: str):
@@ -51,27 +57,22 @@ class LocalModel:
                             "is missing or damaged; copy or export it again") from None
         self._function = signatures[SIGNATURE]
         self.signature = _input_signature(self._function)
-        self._speaker_features = signatures.get(SPEAKER_FEATURES)
-        # Samples per enrolment window; None: whole recordings.
-        self.speaker_window_samples = (_input_signature(self._speaker_features)["waveform"][0][1]
-                                       if self._speaker_features is not None else None)
+        self._features = signatures.get(SPEAKER_FEATURES)
+        self.has_speaker_features = self._features is not None
+        if self.has_speaker_features:
+            self.speaker_window_samples = _input_signature(self._features)["waveform"].shape[1]
 
     def describe(self) -> str:
         return self.path
 
-    def predict(self, inputs: dict) -> dict:
-        outputs = self._function(**{k: tf.constant(v) for k, v in check_inputs(inputs, self.signature).items()})
-        return {k: v.numpy() for k, v in outputs.items()}
+    def _predict(self, inputs: dict) -> dict:
+        return {k: v.numpy() for k, v in self._function(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
-    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
-        """[batch, samples] -> the features of `emorec.enrolment` (speaker-normalised models)."""
-        if self._speaker_features is None:
-            raise UserError(f"{self.path} exports no {SPEAKER_FEATURES} signature: export it again with this version")
-        checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
-        return self._speaker_features(waveform=tf.constant(checked["waveform"]))["features"].numpy()
+    def _speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        return self._features(waveform=tf.constant(waveform))["features"].numpy()
 
 
-class KerasModel:
+class KerasModel(Client):
     """A Keras model run in this process through the export's own serving function
     (`emorec.export.ServingModule`): what emorec-predict runs for a preset, with the outputs
     and the checks its SavedModel has, and no export first."""
@@ -83,24 +84,20 @@ class KerasModel:
         self.module = export.ServingModule(model, class_names, face_pipeline if "faces" in
                                            {t.name for t in model.inputs} else None)
         specs = export.signature_specs(model)
-        self.signature = {k: (tuple(v.shape.as_list()), v.dtype.as_numpy_dtype) for k, v in specs.items()}
+        self.signature = input_specs(specs)
         self._function = tf.function(self.module.__call__, input_signature=[specs])
-        features = self.module.speaker_features
-        self.speaker_window_samples = features.inputs[0].shape[1] if features is not None else None
+        self.has_speaker_features = self.module.speaker_features is not None
+        if self.has_speaker_features:
+            self.speaker_window_samples = self.module.speaker_features.inputs[0].shape[1]
 
     def describe(self) -> str:
         return self.name
 
-    def predict(self, inputs: dict) -> dict:
-        outputs = self._function({k: tf.constant(v) for k, v in check_inputs(inputs, self.signature).items()})
-        return {k: v.numpy() for k, v in outputs.items()}
+    def _predict(self, inputs: dict) -> dict:
+        return {k: v.numpy() for k, v in self._function({k: tf.constant(v) for k, v in inputs.items()}).items()}
 
-    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
-        """[batch, samples] -> the features of `emorec.enrolment` (speaker-normalised models)."""
-        if self.module.speaker_features is None:
-            raise UserError(f"{self.name} takes no speaker statistics")
-        checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
-        return np.asarray(self.module.speaker_features(tf.constant(checked["waveform"]), training=False))
+    def _speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        return self.module.speaker_features(tf.constant(waveform), training=False)
 
 
 SERVING_APIS_INSTALL = "pip install --no-deps tensorflow-serving-api==2.21.0"
@@ -116,20 +113,21 @@ def _serving_apis(*modules: str) -> list:
                                   "(or use REST: --protocol rest)") from None
 
 
-class ServingClient:
+class ServingClient(Client):
     """TF Serving's predict API for one model, over REST (port 8501) or gRPC (port 8500).
 
     `signature` is the exported input signature (`read_signature` of the same SavedModel, or
     the metadata TF Serving returns); requests are checked against it before sending.
     """
 
-    def __init__(self, model: str, signature: dict, host: str = "localhost", rest_port: int = 8501,
+    def __init__(self, model: str, signature: dict[str, InputSpec], host: str = "localhost", rest_port: int = 8501,
                  grpc_port: int = 8500, version: int | None = None, protocol: str = "rest", timeout: float = 30.0,
                  speaker_window_samples: int | None = None):
         if protocol not in ("rest", "grpc"):
             raise ValueError(f"protocol must be 'rest' or 'grpc', got {protocol!r}")
         self.model, self.signature, self.host, self.version = model, signature, host, version
         self.speaker_window_samples = speaker_window_samples
+        self.has_speaker_features = speaker_window_samples is not None
         self.rest_port, self.grpc_port, self.protocol, self.timeout = rest_port, grpc_port, protocol, timeout
 
     @classmethod
@@ -143,7 +141,8 @@ class ServingClient:
             raise UserError(f"{client.describe()} has no {SIGNATURE} signature (it has {sorted(signatures)})")
         client.signature = signatures[SIGNATURE]
         if SPEAKER_FEATURES in signatures:
-            client.speaker_window_samples = signatures[SPEAKER_FEATURES]["waveform"][0][1]
+            client.has_speaker_features = True
+            client.speaker_window_samples = signatures[SPEAKER_FEATURES]["waveform"].shape[1]
         return client
 
     def describe(self) -> str:
@@ -151,7 +150,7 @@ class ServingClient:
         return f"TF Serving model {self.model!r} at {self.host}:{port} ({self.protocol})"
 
     def _metadata(self) -> dict:
-        """{signature name: {input: (shape, numpy dtype)}}."""
+        """{signature name: {input: InputSpec}}."""
         if self.protocol == "grpc":
             get_model_metadata_pb2, model_pb2 = _serving_apis("get_model_metadata_pb2", "model_pb2")
             request = get_model_metadata_pb2.GetModelMetadataRequest(
@@ -161,13 +160,17 @@ class ServingClient:
             response = self._grpc(lambda stub: stub.GetModelMetadata(request, timeout=self.timeout))
             defs = get_model_metadata_pb2.SignatureDefMap()
             response.metadata["signature_def"].Unpack(defs)
-            return {name: {key: (tuple(None if d.size < 0 else d.size for d in info.tensor_shape.dim),
-                                 tf.dtypes.as_dtype(info.dtype).as_numpy_dtype) for key, info in sig.inputs.items()}
+            return {name: {key: InputSpec(tuple(None if d.size < 0 else d.size for d in info.tensor_shape.dim),
+                                          np.dtype(tf.dtypes.as_dtype(info.dtype).as_numpy_dtype))
+                           for key, info in sig.inputs.items()}
                     for name, sig in defs.signature_def.items()}
         metadata = self._rest(f"{self._model_url()}/metadata")
-        return {name: {key: (tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in info["tensor_shape"]["dim"]),
-                             tf.dtypes.as_dtype(info["dtype"].lower().replace("dt_", "")).as_numpy_dtype)
-                       for key, info in sig.get("inputs", {}).items()}
+        def spec(info) -> InputSpec:
+            dtype = tf.dtypes.as_dtype(info["dtype"].lower().replace("dt_", "")).as_numpy_dtype
+            return InputSpec(tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in info["tensor_shape"]["dim"]),
+                             np.dtype(dtype))
+
+        return {name: {key: spec(info) for key, info in sig.get("inputs", {}).items()}
                 for name, sig in metadata["metadata"]["signature_def"]["signature_def"].items()}
 
     def _rest(self, url: str, body: dict | None = None) -> dict:
@@ -207,33 +210,29 @@ class ServingClient:
     def rest_url(self) -> str:
         return f"{self._model_url()}:predict"
 
-    def _checked(self, inputs: dict, signature_name: str) -> dict:
-        if signature_name == SIGNATURE:
-            return check_inputs(inputs, self.signature)
-        return check_inputs(inputs, {"waveform": ((None, self.speaker_window_samples), np.float32)})
-
     def rest_body(self, inputs: dict, signature_name: str = SIGNATURE) -> dict:
-        """The JSON body, columnar ('inputs') format."""
-        checked = self._checked(inputs, signature_name)
-        return {"signature_name": signature_name, "inputs": {k: v.tolist() for k, v in checked.items()}}
+        """The JSON body of checked inputs, columnar ('inputs') format."""
+        return {"signature_name": signature_name, "inputs": {k: v.tolist() for k, v in inputs.items()}}
 
     def grpc_request(self, inputs: dict, signature_name: str = SIGNATURE):
+        """The PredictRequest of checked inputs."""
         (predict_pb2,) = _serving_apis("predict_pb2")
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model
         request.model_spec.signature_name = signature_name
         if self.version:
             request.model_spec.version.value = self.version
-        for name, value in self._checked(inputs, signature_name).items():
+        for name, value in inputs.items():
             request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
         return request
 
-    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
-        """[batch, samples] -> the features of `emorec.enrolment`, from the served
-        model's `speaker_features` signature."""
-        return np.asarray(self.predict({"waveform": waveform}, SPEAKER_FEATURES)["features"])
+    def _speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        return np.asarray(self._call({"waveform": waveform}, SPEAKER_FEATURES)["features"])
 
-    def predict(self, inputs: dict, signature_name: str = SIGNATURE) -> dict:
+    def _predict(self, inputs: dict) -> dict:
+        return self._call(inputs, SIGNATURE)
+
+    def _call(self, inputs: dict, signature_name: str) -> dict:
         if self.protocol == "grpc":
             request = self.grpc_request(inputs, signature_name)
             response = self._grpc(lambda stub: stub.Predict(request, timeout=self.timeout))

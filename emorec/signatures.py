@@ -5,6 +5,8 @@ windows one request may hold. A module of its own so that training needs nothing
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 SIGNATURE = "serving_default"
@@ -24,6 +26,13 @@ NOT_HEARD = " (a speaker not heard yet: zeros, with speaker_windows 0)"
 # The most windows one request may hold: a bound on a request's memory (4,096 windows of
 # faces took more than 8 GB); the export's metadata states it, its graph enforces it.
 MAX_BATCH = 64
+
+
+class InputSpec(NamedTuple):
+    """One input of a signature: its shape (None where any size goes; the batch first) and dtype."""
+
+    shape: tuple[int | None, ...]
+    dtype: np.dtype
 
 
 def shape_text(shape) -> str:

@@ -13,9 +13,10 @@ import struct
 import numpy as np
 
 from emorec import litert
-from emorec.checks import check_inputs, first_line
+from emorec.checks import first_line
+from emorec.clients import Client
 from emorec.errors import UserError
-from emorec.signatures import SIGNATURE, SPEAKER_FEATURES
+from emorec.signatures import SIGNATURE, SPEAKER_FEATURES, InputSpec
 
 TFLITE_INFO = "emorec"  # the TFLite model's metadata entry that holds what emorec.json holds
 
@@ -23,7 +24,7 @@ TFLITE_INFO = "emorec"  # the TFLite model's metadata entry that holds what emor
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-class TFLiteModel:
+class TFLiteModel(Client):
     """A TFLite model written by `emorec.export.export_tflite`, run by `litert.interpreter`, with
     the outputs of the SavedModel it mirrors (class names and face pipeline read from its
     metadata) and the same request checks."""
@@ -44,11 +45,12 @@ class TFLiteModel:
         self.path = path
         signatures = self.interpreter.get_signature_list()
         self._runner = self.interpreter.get_signature_runner(SIGNATURE)
-        self.signature = {name: (tuple(None if i == 0 else d for i, d in enumerate(shape)), np.dtype(dtype))
+        self.signature = {name: InputSpec(tuple(None if i == 0 else d for i, d in enumerate(shape)), np.dtype(dtype))
                           for name, (shape, dtype) in self.info["inputs"].items()}
-        self._features = (self.interpreter.get_signature_runner(SPEAKER_FEATURES)
-                          if SPEAKER_FEATURES in signatures else None)
-        self.speaker_window_samples = (self.signature["waveform"][0][1] if self._features is not None else None)
+        self.has_speaker_features = SPEAKER_FEATURES in signatures
+        if self.has_speaker_features:
+            self._features = self.interpreter.get_signature_runner(SPEAKER_FEATURES)
+            self.speaker_window_samples = self.signature["waveform"].shape[1]
 
     def describe(self) -> str:
         return self.path
@@ -59,8 +61,8 @@ class TFLiteModel:
         return {"class_names": list(self.info["class_names"]),
                 "face_pipeline": self.info.get("face_pipeline") if "faces" in self.signature else None}
 
-    def predict(self, inputs: dict) -> dict:
-        outputs = self._runner(**check_inputs(inputs, self.signature))
+    def _predict(self, inputs: dict) -> dict:
+        outputs = self._runner(**inputs)
         probabilities = outputs["probabilities"]
         # As TensorFlow returns strings: bytes.
         batch, names = len(probabilities), np.array([n.encode() for n in self.info["class_names"]], object)
@@ -69,11 +71,8 @@ class TFLiteModel:
             outputs["face_pipeline"] = np.array([json.dumps(self.info["face_pipeline"]).encode()] * batch, object)
         return outputs
 
-    def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
-        if self._features is None:
-            raise UserError(f"{self.path} exports no {SPEAKER_FEATURES} signature")
-        checked = check_inputs({"waveform": waveform}, {"waveform": ((None, self.speaker_window_samples), np.float32)})
-        return self._features(**checked)["features"]
+    def _speaker_features(self, waveform: np.ndarray) -> np.ndarray:
+        return self._features(waveform=waveform)["features"]
 
 
 def read_tflite_info(content: bytes) -> dict:

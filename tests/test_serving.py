@@ -2,6 +2,7 @@
 Serving REST and gRPC, through the loopback stand-ins), every request checked, a server that
 is down said in one line."""
 import contextlib
+import re
 
 import numpy as np
 import pytest
@@ -322,3 +323,24 @@ def test_an_export_that_fails_part_way_leaves_no_version_and_says_so(tmp_path, m
     monkeypatch.undo()
     assert export.export(model, str(tmp_path), "audio", SEVEN) == str(tmp_path / "audio" / "1")
     assert sorted(p.name for p in (tmp_path / "audio").iterdir()) == ["1"]
+
+
+def test_every_client_is_the_one_interface_with_one_check(av):
+    """The SavedModel, TF Serving's two protocols and the Keras model in process are
+    `clients.Client`s: a speaker's audio given to a model without speaker features is the same
+    one line on each, naming what it runs, and a waveform out of range the same refusal."""
+    from emorec import clients
+
+    keras_model = serving.KerasModel(models.build("r3d+wave_cnn1d", frames=4, image_size=32),
+                                     [f"class {i}" for i in range(8)])
+    with _clients(av, "av") as served:
+        for kind, client in {**served, "keras": keras_model}.items():
+            assert isinstance(client, clients.Client), kind
+            with pytest.raises(UserError, match=f"{re.escape(client.describe())} takes no speaker statistics"):
+                client.speaker_features(np.zeros((1, 16000), np.float32))
+            loud = {"faces": np.zeros((1, *client.signature["faces"].shape[1:]), np.uint8),
+                    "waveform": np.full((1, client.signature["waveform"].shape[1]), 2.0, np.float32)}
+            with pytest.raises(ValueError, match="waveform: expected float32 16 kHz samples in \\[-1, 1\\]"):
+                client.predict(loud)
+    with pytest.raises(TypeError):  # an implementation that does not predict is not a client
+        type("Half", (clients.Client,), {"describe": lambda self: "half"})()

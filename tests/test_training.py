@@ -380,7 +380,7 @@ def test_a_mixed_precision_xla_run_exports_a_model_that_serves_float32_inputs(bu
     local = serving.LocalModel(str(tmp_path / "exports" / "av" / "1"))
     assert local.signature["waveform"][1] == np.float32 and local.signature["faces"][1] == np.uint8
     rng = np.random.default_rng(0)
-    out = local.predict({"faces": rng.integers(0, 256, (2, *local.signature["faces"][0][1:]), dtype=np.uint8),
-                         "waveform": rng.normal(0, 0.1, (2, local.signature["waveform"][0][1])).astype(np.float32)})
+    out = local.predict({"faces": rng.integers(0, 256, (2, *local.signature["faces"].shape[1:]), dtype=np.uint8),
+                         "waveform": rng.normal(0, 0.1, (2, local.signature["waveform"].shape[1])).astype(np.float32)})
     assert out["probabilities"].dtype == np.float32
     np.testing.assert_allclose(out["probabilities"].sum(1), 1, atol=1e-3)

@@ -88,5 +88,3 @@ class Builder(building.CorpusBuilder):
         self._speakers = corpora.Scan(clips, skipped).speakers()
         return corpora.Scan(clips, skipped)
 
-
-building.install_one_line_hook()

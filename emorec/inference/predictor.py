@@ -40,10 +40,10 @@ class Predictor:
                             "video-only model (one trained with a video encoder alone, e.g. --model=r3d or "
                             "--model=resnet_lstm on --config=video)")
         if self.uses_faces:
-            _, self.window, self.size, _, _ = signature["faces"][0]
+            _, self.window, self.size, _, _ = signature["faces"].shape
         else:
             self.window, self.size = None, None
-        self.samples = signature["waveform"][0][1] if self.uses_audio else None
+        self.samples = signature["waveform"].shape[1] if self.uses_audio else None
         if self.window is None:  # audio-only: windows of the same duration on the frame clock
             self.window = features.window_frames(self.samples, FPS)
         self.stride = stride or (max(self.window // 2, 1) if mode == "queue" else 1)
@@ -60,7 +60,7 @@ class Predictor:
         self.speaker, self.adapt = None, False
         if "speaker_stats" in signature:
             prior = "speaker_windows" in signature
-            self.speaker = speaker or (enrolment.SpeakerState(signature["speaker_stats"][0][2:]) if prior
+            self.speaker = speaker or (enrolment.SpeakerState(signature["speaker_stats"].shape[2:]) if prior
                                        else enrolment.enrol(model, [waveform]))
             self.adapt = adapt and prior
         # A file's boxes found ahead over the whole clip, as the builder finds them
