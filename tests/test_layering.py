@@ -7,14 +7,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # From the bottom up.
 LAYERS = (
+    # The serving contract (signatures, the request checks, the client interface) is here: training's
+    # enrolment implements it as the exports' clients do.
     ("vocabulary and media", ("emorec", "emorec.ravdess", "emorec.corpora", "emorec.media", "emorec.signatures",
-                              "emorec.metrics", "emorec.plots", "emorec.folders", "emorec.presets",
-                              "emorec.synthetic", "emorec.litert")),
+                              "emorec.checks", "emorec.clients", "emorec.errors", "emorec.metrics", "emorec.plots",
+                              "emorec.folders", "emorec.presets", "emorec.synthetic", "emorec.litert")),
     ("models", ("emorec.models",)),
     ("data and training", ("emorec.data", "emorec.enrolment", "emorec.feature_cache", "emorec.building",
                            "emorec.evaluation", "emorec.distribute", "emorec.beam")),
-    ("export and serving", ("emorec.export", "emorec.serving", "emorec.checks", "emorec.tflite",
-                            "emorec.preset_tflite")),
+    ("export and serving", ("emorec.export", "emorec.serving", "emorec.tflite", "emorec.preset_tflite")),
     ("inference and commands", ("emorec.inference", "emorec.commands", "emorec.demo")),
 )
 
