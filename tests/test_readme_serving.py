@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from emorec import export, models, ravdess, synthetic
+from emorec import errors, export, models, ravdess, synthetic
 from emorec.inference import cli
 
 import serving_standin
@@ -67,7 +67,7 @@ def test_every_readme_serving_and_prediction_line_runs(workdir, monkeypatch, cap
                         assert '"serving_default"' in out and '"class_names"' in out
                     else:
                         assert words[0] == "emorec-predict", line
-                        code_ = cli.main(words[1:] + ["--out", str(workdir / "out")])
+                        code_ = errors.guarded("emorec-predict", cli.main, words[1:] + ["--out", str(workdir / "out")])
                         err = capsys.readouterr().err
                         if words[1] == "0":  # no camera on a test machine: said in one line
                             assert code_ == 2 and "camera 0 could not be opened" in err
