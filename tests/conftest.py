@@ -13,6 +13,9 @@ emorec.configure_process()
 # Presets' TFLite (`emorec.preset_tflite`) is made once per machine for the suite, not per run
 # (minutes for a Whisper preset), and kept out of the user's own cache.
 os.environ.setdefault("EMOREC_CACHE", os.path.join(tempfile.gettempdir(), "emorec-cache"))
+# And presets run in TensorFlow unless a test asks for LiteRT (tests/test_lite.py): a clean
+# machine's first Whisper preset on the light path converts it first (about 200 s here).
+os.environ.setdefault("EMOREC_RUNTIME", "tf")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

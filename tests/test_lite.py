@@ -118,7 +118,8 @@ def _run(argv, env=None, **kwargs):
 def test_a_preset_on_a_video_with_faces_and_voice_runs_without_tensorflow(tiny, tmp_path):
     folder, cache = tiny
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4")
-    done = _run([clip, "--preset", str(folder), "--out", str(tmp_path / "out")], {preset_tflite.CACHE_ENV: str(cache)})
+    done = _run([clip, "--preset", str(folder), "--out", str(tmp_path / "out")],
+                {preset_tflite.CACHE_ENV: str(cache), "EMOREC_RUNTIME": ""})  # the default: lite where installed
     assert done.returncode == 0, done.stderr
     assert "tensorflow" not in done.stdout.splitlines()[-1].split(), done.stdout
     assert (tmp_path / "out" / "01-01-05-01-01-01-01.timeline.json").exists()

@@ -28,6 +28,7 @@ files, exit status 0, as a faceless video is predicted rather than refused).
 from __future__ import annotations
 
 import argparse
+import os
 
 from emorec import litert, presets
 
@@ -39,11 +40,13 @@ def parse(argv):
     parser.add_argument("--preset", help=f"a preset that ships with emorec (default {presets.DEFAULT}; "
                         "--list-presets)")
     parser.add_argument("--list-presets", action="store_true", help="list the presets with their measured accuracy")
-    parser.add_argument("--runtime", choices=("lite", "tf"), default="lite" if litert.installed() else "tf",
+    parser.add_argument("--runtime", choices=("lite", "tf"),
+                        default=os.environ.get("EMOREC_RUNTIME") or ("lite" if litert.installed() else "tf"),
                         help="how a preset runs. lite: its TFLite file, made once with TensorFlow and cached "
                              "(EMOREC_CACHE, default ~/.cache/emorec), run by LiteRT without starting TensorFlow "
                              "(by tf.lite where LiteRT is not installed); the default where ai-edge-litert is "
-                             "installed. tf: the Keras model in TensorFlow; the default otherwise")
+                             "installed. tf: the Keras model in TensorFlow; the default otherwise. EMOREC_RUNTIME "
+                             "sets the default")
     parser.add_argument("--model", help="a SavedModel folder (saved_models/NAME/VERSION) or a .tflite file")
     parser.add_argument("--serving", help="a TF Serving host instead of --model")
     parser.add_argument("--serving_model", help="the model's name on TF Serving")
