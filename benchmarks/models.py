@@ -20,6 +20,7 @@ FLOPs are TensorFlow's profiler count for one clip's forward pass (multiply and 
 counted separately). Times are wall-clock means over --steps runs after one warm-up, on
 whatever this machine is; the table says which.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,18 +38,32 @@ import keras
 from benchmarks.common import flops_per_clip, print_table, random_inputs, read_config
 from emorec import models
 
-DEFAULT_MODELS = ["resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "mvitv2_tiny", "wave_cnn1d",
-                  "mel_cnn2d", "mvitv2+wave_cnn1d", "per_frame", "av_transformer",
-                  "resnet_lstm@small_cnn", "resnet_lstm@fer", "trainers/configs/whisper_base.cfg"]
-_MODELS = flags.DEFINE_list("models", DEFAULT_MODELS, "Names or training configs to measure; NAME@BACKBONE picks a "
-                            "frame backbone.")
+DEFAULT_MODELS = [
+    "resnet_lstm",
+    "resnet_transformer",
+    "r3d",
+    "mvitv2",
+    "mvitv2_tiny",
+    "wave_cnn1d",
+    "mel_cnn2d",
+    "mvitv2+wave_cnn1d",
+    "per_frame",
+    "av_transformer",
+    "resnet_lstm@small_cnn",
+    "resnet_lstm@fer",
+    "trainers/configs/whisper_base.cfg",
+]
+_MODELS = flags.DEFINE_list(
+    "models", DEFAULT_MODELS, "Names or training configs to measure; NAME@BACKBONE picks a frame backbone."
+)
 _FRAMES = flags.DEFINE_integer("frames", 16, "Window length in frames.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 112, "Face size.")
 _BATCH = flags.DEFINE_integer("batch", 4, "Clips per training step.")
 _STEPS = flags.DEFINE_integer("steps", 3, "Timed repetitions.")
 _PRESETS = flags.DEFINE_list("presets", [], "Presets to measure as Keras, SavedModel and TFLite ('all': every one).")
-_EXPORTS = flags.DEFINE_string("exports_dir", str(pathlib.Path(__file__).parent / "out" / "presets"),
-                               "Where the presets' exports go.")
+_EXPORTS = flags.DEFINE_string(
+    "exports_dir", str(pathlib.Path(__file__).parent / "out" / "presets"), "Where the presets' exports go."
+)
 
 
 def _timed(fn, steps):
@@ -127,11 +142,15 @@ def preset_rows(name: str, workdir: pathlib.Path, steps: int) -> list:
     saved = export.export(model, str(workdir), name, card["classes"], version=1, metadata=metadata)
     lite = export.export_tflite(model, str(workdir / f"{name}.tflite"), card["classes"], metadata)
     lite8 = export.export_tflite(model, str(workdir / f"{name}.int8.tflite"), card["classes"], metadata, int8=True)
-    ways = {"Keras, in process": (serving.KerasModel(model, card["classes"], card["face_pipeline"]),
-                                  f"{model.count_params() * 4 / 1e6:.1f} (float32 weights)"),
-            "SavedModel (TF Serving)": (serving.LocalModel(saved), f"{_size(pathlib.Path(saved)) / 1e6:.1f}"),
-            "TFLite, float32": (serving.TFLiteModel(lite), f"{_size(pathlib.Path(lite)) / 1e6:.1f}"),
-            "TFLite, int8 weights": (serving.TFLiteModel(lite8), f"{_size(pathlib.Path(lite8)) / 1e6:.1f}")}
+    ways = {
+        "Keras, in process": (
+            serving.KerasModel(model, card["classes"], card["face_pipeline"]),
+            f"{model.count_params() * 4 / 1e6:.1f} (float32 weights)",
+        ),
+        "SavedModel (TF Serving)": (serving.LocalModel(saved), f"{_size(pathlib.Path(saved)) / 1e6:.1f}"),
+        "TFLite, float32": (serving.TFLiteModel(lite), f"{_size(pathlib.Path(lite)) / 1e6:.1f}"),
+        "TFLite, int8 weights": (serving.TFLiteModel(lite8), f"{_size(pathlib.Path(lite8)) / 1e6:.1f}"),
+    }
     clips = real_clips(ways["Keras, in process"][0].signature)
     labels = np.array([label for _, label in clips])
     rows, anchor = [], None
@@ -140,8 +159,17 @@ def preset_rows(name: str, workdir: pathlib.Path, steps: int) -> list:
         seconds = _timed(lambda: served.predict(x0), steps)
         p = np.stack([served.predict(x)["probabilities"].mean(0) for x, _ in clips])
         anchor = p if anchor is None else anchor
-        rows.append([name, way, size, f"{seconds * 1000:.0f}", f"{np.abs(p - anchor).max():.1e}",
-                     f"{(p.argmax(1) == anchor.argmax(1)).sum()} of {len(p)}", f"{(p.argmax(1) == labels).mean():.3f}"])
+        rows.append(
+            [
+                name,
+                way,
+                size,
+                f"{seconds * 1000:.0f}",
+                f"{np.abs(p - anchor).max():.1e}",
+                f"{(p.argmax(1) == anchor.argmax(1)).sum()} of {len(p)}",
+                f"{(p.argmax(1) == labels).mean():.3f}",
+            ]
+        )
         print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
@@ -154,23 +182,35 @@ def main(argv):
         rows = []
         for name in presets.names() if _PRESETS.value == ["all"] else _PRESETS.value:
             rows += preset_rows(name, pathlib.Path(_EXPORTS.value), _STEPS.value)
-        print_table(f"`{' '.join(['python -m benchmarks.models'] + sys.argv[1:])}` on {platform.machine()}, "
-                    f"{os.cpu_count()} cores, TF {tf.__version__}: each preset as it is served, on the 60 sentences of "
-                    "RAVDESS actor 05 (the voice preset heard that actor in training), one clip per call, each a "
-                    "speaker's first",
-                    ["preset", "served as", "size, MB", "CPU ms per clip", "max |probability - Keras|",
-                     "same label as Keras", "accuracy"], rows)
+        print_table(
+            f"`{' '.join(['python -m benchmarks.models'] + sys.argv[1:])}` on {platform.machine()}, "
+            f"{os.cpu_count()} cores, TF {tf.__version__}: each preset as it is served, on the 60 sentences of "
+            "RAVDESS actor 05 (the voice preset heard that actor in training), one clip per call, each a "
+            "speaker's first",
+            [
+                "preset",
+                "served as",
+                "size, MB",
+                "CPU ms per clip",
+                "max |probability - Keras|",
+                "same label as Keras",
+                "accuracy",
+            ],
+            rows,
+        )
     rows = []
     for spec in _MODELS.value:
         rows.append(measure(spec, _FRAMES.value, _IMAGE_SIZE.value, _BATCH.value, _STEPS.value))
         print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
     if not rows:
         return
-    print_table(f"`{' '.join(['python -m benchmarks.models'] + sys.argv[1:])}` on {platform.machine()}, "
-                f"{os.cpu_count()} cores, TF {tf.__version__}; {_FRAMES.value} frames x {_IMAGE_SIZE.value}x"
-                f"{_IMAGE_SIZE.value} faces + their audio, batch {_BATCH.value}, mean of {_STEPS.value} steps",
-                ["model", "parameters", "GFLOPs per clip (forward)", "training ms per clip", "inference ms per clip"],
-                rows)
+    print_table(
+        f"`{' '.join(['python -m benchmarks.models'] + sys.argv[1:])}` on {platform.machine()}, "
+        f"{os.cpu_count()} cores, TF {tf.__version__}; {_FRAMES.value} frames x {_IMAGE_SIZE.value}x"
+        f"{_IMAGE_SIZE.value} faces + their audio, batch {_BATCH.value}, mean of {_STEPS.value} steps",
+        ["model", "parameters", "GFLOPs per clip (forward)", "training ms per clip", "inference ms per clip"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

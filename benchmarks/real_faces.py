@@ -17,6 +17,7 @@ them. Training: the trainer's augmentation (`emorec.data.augmentation`), Adam, t
 learning rate and epochs for both starts. A check that the pipeline and the pretrained starts
 learn from real pixels on one actor, not a result to compare with papers.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -34,15 +35,18 @@ from emorec.media.features import FPS
 from emorec.models import torchvision_weights
 
 # Name -> (build options, the pretrained start's `weights`).
-MODELS = {"resnet_lstm": ({"backbone": "mobilenet_v2"}, "torchvision_imagenet"),
-          "resnet_transformer": ({"backbone": "mobilenet_v2"}, "torchvision_imagenet"),
-          "r3d": ({}, "kinetics400"),
-          "mvitv2": ({}, "kinetics400")}
+MODELS = {
+    "resnet_lstm": ({"backbone": "mobilenet_v2"}, "torchvision_imagenet"),
+    "resnet_transformer": ({"backbone": "mobilenet_v2"}, "torchvision_imagenet"),
+    "r3d": ({}, "kinetics400"),
+    "mvitv2": ({}, "kinetics400"),
+}
 FRAMES, SECONDS = 16, 3.6
 
 _MODELS = flags.DEFINE_list("models", list(MODELS), "Video models to train.")
-_STARTS = flags.DEFINE_multi_enum("starts", ["random", "pretrained"], ["random", "pretrained"],
-                                  "Which starts to train each model from.")
+_STARTS = flags.DEFINE_multi_enum(
+    "starts", ["random", "pretrained"], ["random", "pretrained"], "Which starts to train each model from."
+)
 _EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs over the 30 clips of one repetition.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 112, "Face side the models take.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 3e-4, "Adam's learning rate, for both starts.")
@@ -58,6 +62,7 @@ def window(frames: np.ndarray, size: int) -> np.ndarray:
 def load(size: int) -> tuple[dict, dict]:
     """({repetition: (windows, labels, names)} of the reference crops, the same of the originals
     through the builder)."""
+
     def by_repetition(clips: dict[str, np.ndarray]) -> dict:
         out = {}
         for name, frames in sorted(clips.items()):
@@ -71,7 +76,7 @@ def load(size: int) -> tuple[dict, dict]:
     crops = {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))}
     built = built_crops(FacePipeline().margin, pathlib.Path(face_crops._WORKDIR.value))
     fps = FPS
-    built = {name: frames[:int(SECONDS * fps)] for name, frames in built.items()}
+    built = {name: frames[: int(SECONDS * fps)] for name, frames in built.items()}
     return by_repetition(crops), by_repetition(built)
 
 
@@ -89,9 +94,12 @@ def train(name: str, weights, windows: np.ndarray, labels: np.ndarray, seed: int
     def augmented(epoch):
         ds = tf.data.Dataset.from_tensor_slices((windows, labels)).enumerate()
         ds = ds.shuffle(len(labels), seed=seed * 1000 + epoch)
-        return ds.map(lambda i, example: (augmentation.augment({"faces": example[0]},
-                                                               tf.stack([tf.cast(epoch, tf.int64), i])),
-                                          example[1]))
+        return ds.map(
+            lambda i, example: (
+                augmentation.augment({"faces": example[0]}, tf.stack([tf.cast(epoch, tf.int64), i])),
+                example[1],
+            )
+        )
 
     ds = augmented(0)
     for epoch in range(1, _EPOCHS.value):
@@ -122,9 +130,15 @@ def main(argv):
     rows = []
     zero_shot = models.build("fer_zero_shot", num_classes=8, frames=FRAMES, image_size=size)
     start = time.perf_counter()
-    rows.append(accuracy_row("FER2013 zero-shot (nothing trained)",
-                             lambda r: lambda x: zero_shot.predict({"faces": x}, verbose=0).argmax(1),
-                             reference, originals, time.perf_counter() - start))
+    rows.append(
+        accuracy_row(
+            "FER2013 zero-shot (nothing trained)",
+            lambda r: lambda x: zero_shot.predict({"faces": x}, verbose=0).argmax(1),
+            reference,
+            originals,
+            time.perf_counter() - start,
+        )
+    )
     print(rows[-1], flush=True)
     for name in _MODELS.value:
         options, pretrained = MODELS[name]
@@ -138,16 +152,30 @@ def main(argv):
         for start_name, weights in starts.items():
             start = time.perf_counter()
             trained = {test: train(name, weights, *reference[3 - test][:2], seed=test) for test in (1, 2)}
-            rows.append(accuracy_row(f"{name}{' (' + options['backbone'] + ')' if options else ''} from {start_name}",
-                                     lambda r: lambda x: trained[r].predict({"faces": x}, verbose=0).argmax(1),
-                                     reference, originals, time.perf_counter() - start))
+            rows.append(
+                accuracy_row(
+                    f"{name}{' (' + options['backbone'] + ')' if options else ''} from {start_name}",
+                    lambda r: lambda x: trained[r].predict({"faces": x}, verbose=0).argmax(1),
+                    reference,
+                    originals,
+                    time.perf_counter() - start,
+                )
+            )
             print(rows[-1], flush=True)
-    print_table(f"`python -m benchmarks.real_faces --epochs={_EPOCHS.value} --image_size={size} "
-                f"--learning_rate={_LEARNING_RATE.value} --batch_size={_BATCH.value}`: ONE actor (05), "
-                "speaker-dependent; trained on one repetition's 30 clips, tested on the other's, both ways; "
-                "8 classes (chance 0.125)",
-                ["model and start", "right, 60 reference crops", "accuracy", "right, 14 originals through the builder",
-                 "seconds (both ways)"], rows)
+    print_table(
+        f"`python -m benchmarks.real_faces --epochs={_EPOCHS.value} --image_size={size} "
+        f"--learning_rate={_LEARNING_RATE.value} --batch_size={_BATCH.value}`: ONE actor (05), "
+        "speaker-dependent; trained on one repetition's 30 clips, tested on the other's, both ways; "
+        "8 classes (chance 0.125)",
+        [
+            "model and start",
+            "right, 60 reference crops",
+            "accuracy",
+            "right, 14 originals through the builder",
+            "seconds (both ways)",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

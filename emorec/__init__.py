@@ -6,6 +6,7 @@ dataset into model windows; `models` holds the registry; trainers/ trains; `eval
 analyses finished runs; `export` and `serving` hand models to TF Serving; `inference` is
 `emorec-predict`. `synthetic` makes the demo's and the tests' sample.
 """
+
 import contextlib
 import logging
 import os
@@ -19,8 +20,10 @@ import warnings
 LIBRARY_LOGS = os.environ.get("EMOREC_LIBRARY_LOGS") == "1"
 # The project's own code (the package, and in a checkout its trainers, builder and benchmarks),
 # whose log lines stay.
-_OWN = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), d) + os.sep
-             for d in ("emorec", "trainers", "datasets", "benchmarks"))
+_OWN = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), d) + os.sep
+    for d in ("emorec", "trainers", "datasets", "benchmarks")
+)
 
 
 class _OwnLinesOnly(logging.Filter):
@@ -97,7 +100,6 @@ def interrupted(error: BaseException | None) -> bool:
     `__set_name__` (matplotlib's import runs some) comes out as a RuntimeError caused by it,
     one in a lock's release as "cannot release un-acquired lock" in its context."""
     return any(isinstance(e, KeyboardInterrupt) for e in error_chain(error))
-
 
 
 __version__ = "0.1.0"

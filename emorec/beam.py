@@ -14,6 +14,7 @@
   what several transforms or side inputs read is held in the cluster's memory and computed
   once.
 """
+
 from __future__ import annotations
 
 import collections
@@ -42,9 +43,11 @@ def _client(distributed, options: dict):
     try:
         return distributed.Client(**options)
     except OSError as e:  # distributed's "Timed out trying to connect to ...", a refused connection
-        raise UserError(f"the Dask scheduler at {options.get('address') or options.get('scheduler_file')} does not "
-                        f"answer ({e}): start it (`dask scheduler`), or give its address as "
-                        "dask_client_address=tcp://HOST:8786") from None
+        raise UserError(
+            f"the Dask scheduler at {options.get('address') or options.get('scheduler_file')} does not "
+            f"answer ({e}): start it (`dask scheduler`), or give its address as "
+            "dask_client_address=tcp://HOST:8786"
+        ) from None
 
 
 class DaskRunner(dask_runner.DaskRunner):

@@ -7,6 +7,7 @@ as `build_summary.json` beside the data. EMOREC_STRICT=1 makes any of them an er
 A builder names its corpus's clips for a config (`_scan`) and the fields of its own it stores
 (`_clip_features`, `_clip_fields`); the rest is here.
 """
+
 from __future__ import annotations
 
 import abc
@@ -88,25 +89,39 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         }
         if config.with_faces:
             feats.update(
-                faces=tfds.features.Video((None, size, size, 3), encoding_format="jpeg",
-                                          doc="uint8 RGB face crop of every frame"),
+                faces=tfds.features.Video(
+                    (None, size, size, 3), encoding_format="jpeg", doc="uint8 RGB face crop of every frame"
+                ),
                 timestamps=tfds.features.Tensor(shape=(None,), dtype=np.float32, doc="seconds, per frame"),
                 fps=tfds.features.Scalar(np.float32, doc="the source's nominal frame rate"),
-                face_detected=tfds.features.Tensor(shape=(None,), dtype=np.bool_,
-                                                   doc="whether the detector found the face in that frame"),
-                face_fraction=tfds.features.Scalar(np.float32, doc="detected / examined frames"))
+                face_detected=tfds.features.Tensor(
+                    shape=(None,), dtype=np.bool_, doc="whether the detector found the face in that frame"
+                ),
+                face_fraction=tfds.features.Scalar(np.float32, doc="detected / examined frames"),
+            )
         if config.with_audio:
             bytes_ = tfds.features.Encoding.BYTES
             feats.update(
-                waveform=tfds.features.Tensor(shape=(None,), dtype=np.float32, encoding=bytes_,
-                                              doc=f"mono, {features.SAMPLE_RATE} Hz"),
-                log_mel=tfds.features.Tensor(shape=(None, features.NUM_MELS), dtype=np.float32, encoding=bytes_,
-                                             doc=f"{features.WINDOW_MS} ms windows, {features.HOP_MS} ms hop"))
+                waveform=tfds.features.Tensor(
+                    shape=(None,), dtype=np.float32, encoding=bytes_, doc=f"mono, {features.SAMPLE_RATE} Hz"
+                ),
+                log_mel=tfds.features.Tensor(
+                    shape=(None, features.NUM_MELS),
+                    dtype=np.float32,
+                    encoding=bytes_,
+                    doc=f"{features.WINDOW_MS} ms windows, {features.HOP_MS} ms hop",
+                ),
+            )
         # What made the crops travels with them: the trainer copies it into every export.
         metadata = tfds.core.MetadataDict(face_pipeline=config.face_pipeline.to_dict()) if config.with_faces else None
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(feats), supervised_keys=None, metadata=metadata,
-            homepage=self.HOMEPAGE, citation=self.CITATION, license=self.LICENSE)
+            features=tfds.features.FeaturesDict(feats),
+            supervised_keys=None,
+            metadata=metadata,
+            homepage=self.HOMEPAGE,
+            citation=self.CITATION,
+            license=self.LICENSE,
+        )
 
     def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs):
         """TFDS's, but a dataset built from other source files is never silently reused: it is
@@ -126,13 +141,16 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
             built = json.loads(summary_path.read_text()).get("source") if summary_path.exists() else None
             wanted = self.source_record(str(config.manual_dir))
             if built is None:
-                print(f"Reusing {self.data_path}, built before builds recorded their source files: it may not "
-                      f"be {wanted['manual_dir']} (tfds build --overwrite rebuilds it from there)")
+                print(
+                    f"Reusing {self.data_path}, built before builds recorded their source files: it may not "
+                    f"be {wanted['manual_dir']} (tfds build --overwrite rebuilds it from there)"
+                )
             elif built["fingerprint"] != wanted["fingerprint"]:
                 raise BuildError(
                     f"{self.data_path} holds {self.name}/{self.builder_config.name} built from {built['manual_dir']} "
                     f"({built['files']} files), not from {wanted['manual_dir']} ({wanted['files']} files): "
-                    "use another --data_dir, or rebuild it with tfds build --overwrite")
+                    "use another --data_dir, or rebuild it with tfds build --overwrite"
+                )
         root = self.data_path.parent
         try:  # said now, not when the first shard is written
             root.mkdir(parents=True, exist_ok=True)
@@ -144,8 +162,10 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
             return super().download_and_prepare(download_dir=download_dir, download_config=download_config, **kwargs)
         except Exception as e:
             if _no_space(e):
-                raise BuildError(f"no space left on the device of --data_dir {self._data_dir_root}: free some, or "
-                                 "build to another --data_dir (nothing of this build was kept)") from None
+                raise BuildError(
+                    f"no space left on the device of --data_dir {self._data_dir_root}: free some, or "
+                    "build to another --data_dir (nothing of this build was kept)"
+                ) from None
             raise
 
     def _download_and_prepare(self, dl_manager, download_config):
@@ -157,8 +177,9 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
 
         def report(folder: str):
             epath.Path(folder).mkdir(parents=True, exist_ok=True)
-            summary = write_summary(folder, self._problems_dir, self._found,
-                                    self.source_record(str(dl_manager.manual_dir)))
+            summary = write_summary(
+                folder, self._problems_dir, self._found, self.source_record(str(dl_manager.manual_dir))
+            )
             print(format_summary(summary, self.TITLE))
             return summary
 
@@ -170,8 +191,10 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
             raise
         summary = report(str(self.data_dir))
         if summary["problems"] and clip_features.strict():
-            raise BuildError(f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
-                             f"(see above); the dataset was not written")
+            raise BuildError(
+                f"EMOREC_STRICT=1 and {len(summary['problem_clips'])} clip(s) could not be used "
+                f"(see above); the dataset was not written"
+            )
 
     @property
     def _failed_summary_dir(self) -> str:
@@ -184,8 +207,10 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
             kind, _, detail = reason.partition(": ")
             record_problem(self._problems_dir, location, kind, detail, stage="scan")
         if not scan.clips:
-            raise BuildError(f"no {self.TITLE} clips for config {self.builder_config.name!r} in {root}.\n"
-                             f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+            raise BuildError(
+                f"no {self.TITLE} clips for config {self.builder_config.name!r} in {root}.\n"
+                f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}"
+            )
         return scan.clips
 
     def source_record(self, manual_dir: str) -> dict:
@@ -197,16 +222,24 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         for path in map(epath.Path, files):
             size = path.stat().length if path.exists() else -1
             digest.update(f"{str(path).removeprefix(str(manual_dir))}|{size}\n".encode())
-        return {"manual_dir": str(epath.Path(manual_dir).resolve()), "files": len(files),
-                "fingerprint": digest.hexdigest()}
+        return {
+            "manual_dir": str(epath.Path(manual_dir).resolve()),
+            "files": len(files),
+            "fingerprint": digest.hexdigest(),
+        }
 
     def _split_generators(self, dl_manager):
         clips = self._clips(str(dl_manager.manual_dir))
         self._found = len(clips)
         config = self.builder_config
-        process = functools.partial(_example, problems_dir=self._problems_dir, with_faces=config.with_faces,
-                                    with_audio=config.with_audio, pipeline=config.face_pipeline,
-                                    fields=self._clip_fields)
+        process = functools.partial(
+            _example,
+            problems_dir=self._problems_dir,
+            with_faces=config.with_faces,
+            with_audio=config.with_audio,
+            pipeline=config.face_pipeline,
+            fields=self._clip_fields,
+        )
         if self.on_clip is not None and not self._use_beam:
             process = _reporting(process, self.on_clip)
         by_speaker = collections.defaultdict(list)
@@ -215,26 +248,39 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         # TFDS cannot write an empty split: find each speaker's first usable clip now (its
         # example is kept, not recomputed) and leave out speakers that have none.
         speakers = sorted(by_speaker)
-        firsts = clip_features.map_in_threads(functools.partial(_first_usable, process),
-                                              [by_speaker[s] for s in speakers])
+        firsts = clip_features.map_in_threads(
+            functools.partial(_first_usable, process), [by_speaker[s] for s in speakers]
+        )
         kept = []
         for speaker, (first, rest) in zip(speakers, firsts):
             if first:
                 kept.append((speaker, first, rest))
             else:
-                record_problem(self._problems_dir, self._split(speaker), "empty split",
-                               f"none of its {len(by_speaker[speaker])} clip(s) could be used; the split is left out",
-                               "split")
+                record_problem(
+                    self._problems_dir,
+                    self._split(speaker),
+                    "empty split",
+                    f"none of its {len(by_speaker[speaker])} clip(s) could be used; the split is left out",
+                    "split",
+                )
         if not kept:
-            raise BuildError(f"none of the {len(clips)} clips in {dl_manager.manual_dir} could be used: each one's "
-                             f"reason is listed above and in {self._failed_summary_dir}/{SUMMARY_FILE}")
+            raise BuildError(
+                f"none of the {len(clips)} clips in {dl_manager.manual_dir} could be used: each one's "
+                f"reason is listed above and in {self._failed_summary_dir}/{SUMMARY_FILE}"
+            )
         # Locally, one pool runs over every speaker's clips in the order TFDS writes the splits:
         # the next speaker's clips are processed while this one's are written, so no core idles
         # at a split's end.
-        stream = None if self._use_beam else clip_features.map_in_threads(
-            lambda clip: (clip, process(clip)), [clip for _, _, rest in kept for clip in rest])
-        return {self._split(speaker): self._generate_examples(first, rest, process, stream)
-                for speaker, first, rest in kept}
+        stream = (
+            None
+            if self._use_beam
+            else clip_features.map_in_threads(
+                lambda clip: (clip, process(clip)), [clip for _, _, rest in kept for clip in rest]
+            )
+        )
+        return {
+            self._split(speaker): self._generate_examples(first, rest, process, stream) for speaker, first, rest in kept
+        }
 
     def _generate_examples(self, first, clips, process, stream):
         if self._use_beam:
@@ -256,6 +302,7 @@ def _reporting(process, on_clip):
             return process(clip)
         finally:
             on_clip()
+
     return run
 
 
@@ -264,15 +311,15 @@ def _taken(stream, clips):
     for clip in clips:
         done, result = next(stream)
         if done is not clip:
-            raise RuntimeError(f"TFDS asked for the splits out of order: {clip.location} was due, "
-                               f"{done.location} came")
+            raise RuntimeError(f"TFDS asked for the splits out of order: {clip.location} was due, {done.location} came")
         yield from result
 
 
 def _no_space(error: BaseException | None) -> bool:
     """Whether a disk ran full somewhere in `error`'s chain (TFDS and TensorFlow wrap the OSError)."""
-    return any(getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e)
-               for e in error_chain(error))
+    return any(
+        getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e) for e in error_chain(error)
+    )
 
 
 def _first_usable(process, clips):
@@ -280,7 +327,7 @@ def _first_usable(process, clips):
     for i, clip in enumerate(clips):
         result = process(clip)
         if result:
-            return result, clips[i + 1:]
+            return result, clips[i + 1 :]
     return [], []
 
 
@@ -294,8 +341,11 @@ def _example(clip: corpora.Clip, problems_dir: str, fields, **options):
     except Exception as e:  # noqa: BLE001  one clip never stops a build: it is named and counted
         record_problem(problems_dir, clip.location, "unreadable", f"{type(e).__name__}: {e}", stage="decode")
         return []
-    doubts = clip_features.doubts(example.get("waveform"), len(example["timestamps"]) / float(example["fps"])
-                                  if "timestamps" in example else None, example.get("face_fraction"))
+    doubts = clip_features.doubts(
+        example.get("waveform"),
+        len(example["timestamps"]) / float(example["fps"]) if "timestamps" in example else None,
+        example.get("face_fraction"),
+    )
     left_out = [(reason, detail) for reason, detail, kept in doubts if not kept]
     # A clip left out is listed for why it was left out, not also as written with a note.
     for reason, detail in left_out or [(reason, detail) for reason, detail, _ in doubts]:
@@ -337,10 +387,14 @@ def write_summary(data_dir: str, problems_dir: str, found: int, source: dict | N
     problems.sort(key=lambda p: p["clip"])
     # A clip can break several rules; it is written once or not at all.
     unusable = len({p["clip"] for p in problems if p["stage"] == "decode"})
-    summary = {"source": source, "clips_found": found, "examples_written": found - unusable,
-               "problems": dict(collections.Counter(p["reason"] for p in problems if p["stage"] != "kept")),
-               "problem_clips": [p for p in problems if p["stage"] != "kept"],
-               "kept_with_notes": [p for p in problems if p["stage"] == "kept"]}
+    summary = {
+        "source": source,
+        "clips_found": found,
+        "examples_written": found - unusable,
+        "problems": dict(collections.Counter(p["reason"] for p in problems if p["stage"] != "kept")),
+        "problem_clips": [p for p in problems if p["stage"] != "kept"],
+        "kept_with_notes": [p for p in problems if p["stage"] == "kept"],
+    }
     (epath.Path(data_dir) / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     return summary
 

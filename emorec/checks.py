@@ -4,6 +4,7 @@ one line that says what was expected), and what an export says of itself (`read_
 The SavedModel and TF Serving clients (`emorec.serving`) and the TFLite one (`emorec.tflite`)
 use these, so that a preset run by LiteRT imports no TensorFlow.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ def check_inputs(inputs: dict, signature: dict) -> dict:
         batches[name] = value.shape[0]
         low, high, meaning = RANGES.get(name, (-np.inf, np.inf, dtype.name))
         if value.dtype.kind not in "biuf" or (dtype.kind in "iu" and value.dtype.kind == "f"):
-            raise ValueError(f"{name}: expected {meaning}, got {value.dtype.name} (cast it yourself: "
-                             "no value is changed silently)")
+            raise ValueError(
+                f"{name}: expected {meaning}, got {value.dtype.name} (cast it yourself: no value is changed silently)"
+            )
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise ValueError(f"{name}: {int(np.size(value) - np.isfinite(value).sum())} values are NaN or infinite")
         if value.size and (value.min() < low or value.max() > high):
@@ -43,8 +45,9 @@ def check_inputs(inputs: dict, signature: dict) -> dict:
     if min(batches.values(), default=1) < 1:  # REST's JSON would carry empty lists whose shape is lost
         raise ValueError("a request holds at least 1 window, this one none")
     if max(batches.values(), default=0) > MAX_BATCH:
-        raise ValueError(f"a request holds at most {MAX_BATCH} windows, this one {max(batches.values())}: "
-                         "send them in parts")
+        raise ValueError(
+            f"a request holds at most {MAX_BATCH} windows, this one {max(batches.values())}: send them in parts"
+        )
     _check_speaker_stats(checked)
     return checked
 
@@ -59,14 +62,17 @@ def _check_speaker_stats(inputs: dict) -> None:
     lowest = stats[:, 1].reshape(len(stats), -1).min(1)
     heard = inputs["speaker_windows"] > 0 if "speaker_windows" in inputs else np.ones(len(stats), bool)
     if (lowest < 0).any() or (lowest[heard] == 0).any():
-        raise ValueError(f"{SPEAKER_DEVIATIONS}, got {lowest.min():.4g}: compute them with emorec.enrolment"
-                         + (NOT_HEARD if "speaker_windows" in inputs else ""))
+        raise ValueError(
+            f"{SPEAKER_DEVIATIONS}, got {lowest.min():.4g}: compute them with emorec.enrolment"
+            + (NOT_HEARD if "speaker_windows" in inputs else "")
+        )
 
 
 def zeros(signature: dict) -> dict:
     """A request of zeros, but for the speaker's deviations: ones (a speaker, as `check_inputs` wants)."""
-    request = {name: np.zeros([1 if e is None else e for e in shape], dtype)
-               for name, (shape, dtype) in signature.items()}
+    request = {
+        name: np.zeros([1 if e is None else e for e in shape], dtype) for name, (shape, dtype) in signature.items()
+    }
     if "speaker_stats" in request:
         request["speaker_stats"][:, 1] = 1
     return request
@@ -79,15 +85,18 @@ def read_export_info(model) -> dict:
     the export names no classes or a number other than its output's width."""
     outputs = model.predict(zeros(model.signature))
     if "class_names" not in outputs:
-        raise UserError(f"{model.describe()} returns no class_names (exported before exports named their "
-                         "classes): export it again")
+        raise UserError(
+            f"{model.describe()} returns no class_names (exported before exports named their classes): export it again"
+        )
     names = [text(n) for n in np.asarray(outputs["class_names"])[0]]
     width = np.asarray(outputs["probabilities"]).shape[-1]
     if len(names) != width:
         raise UserError(f"{model.describe()} names {len(names)} classes {names} for {width} outputs")
     pipeline = outputs.get("face_pipeline")
-    return {"class_names": names, "face_pipeline": json.loads(text(np.asarray(pipeline)[0])) if pipeline is not None
-            else None}
+    return {
+        "class_names": names,
+        "face_pipeline": json.loads(text(np.asarray(pipeline)[0])) if pipeline is not None else None,
+    }
 
 
 def first_line(error: Exception) -> str:

@@ -5,6 +5,7 @@ statistics a speaker-normalised model takes), which training's Keras features im
 What a caller sends is checked here, once, by `emorec.checks.check_inputs`; an implementation
 receives checked arrays only.
 """
+
 from __future__ import annotations
 
 import abc
@@ -27,8 +28,10 @@ class Enrolment(abc.ABC):
     def speaker_features(self, waveform: np.ndarray) -> np.ndarray:
         """float32 [batch, samples] of 16 kHz audio -> the features of `emorec.enrolment`."""
         if not self.has_speaker_features:
-            raise UserError(f"{self.describe()} takes no speaker statistics (it exports no {SPEAKER_FEATURES} "
-                            "signature): give it no speaker's audio, or export it again with this emorec")
+            raise UserError(
+                f"{self.describe()} takes no speaker statistics (it exports no {SPEAKER_FEATURES} "
+                "signature): give it no speaker's audio, or export it again with this emorec"
+            )
         spec = InputSpec((None, self.speaker_window_samples), np.dtype(np.float32))
         return np.asarray(self._speaker_features(check_inputs({"waveform": waveform}, {"waveform": spec})["waveform"]))
 

@@ -4,6 +4,7 @@ and where to report it (1).
 
 Each command imports its module only when it runs, so that Ctrl-C at any moment, TensorFlow's
 start-up included, ends it in one line rather than a traceback."""
+
 from __future__ import annotations
 
 import importlib
@@ -12,6 +13,7 @@ import sys
 
 from emorec import configure_process
 from emorec.errors import guarded, stopped
+
 
 def _run(prog: str, module: str, function: str = "main") -> int:
     configure_process()

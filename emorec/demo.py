@@ -15,6 +15,7 @@ per stage, one progress bar at a time; what the libraries print goes to OUT/logs
 
 It runs from a source checkout (it builds with datasets/ravdess and trains with trainers/).
 """
+
 from __future__ import annotations
 
 import collections
@@ -35,9 +36,11 @@ DEMO_CONFIG = os.path.join(ROOT, "trainers", "configs", "demo.cfg")
 
 _OUT = flags.DEFINE_string("out", "demo_out", "Folder for everything the demo writes.")
 _RAVDESS_DIR = flags.DEFINE_string(
-    "ravdess_dir", os.environ.get("RAVDESS_DIR"),
+    "ravdess_dir",
+    os.environ.get("RAVDESS_DIR"),
     "A real RAVDESS folder (Actor_XX/ folders or the Zenodo zips). Default: $RAVDESS_DIR, "
-    "else a synthetic sample is made under --out.")
+    "else a synthetic sample is made under --out.",
+)
 _TRAIN = flags.DEFINE_boolean("train", True, "Build the dataset and train (off: only describe the clips).")
 
 
@@ -46,10 +49,11 @@ def describe(scan: ravdess.Scan, num_folds: int | None = None) -> str:
     counts = collections.Counter((s.clip.emotion, s.clip.actor) for s in scan.sources)
     actors = sorted({s.clip.actor for s in scan.sources})
     kinds = collections.Counter(ravdess.MODALITIES[s.clip.modality] for s in scan.sources)
-    out = [f"{len(scan.sources)} clips ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}) "
-           f"from {len(actors)} actors\n"]
-    rows = [[name] + [counts[(code, a)] or "" for a in actors]
-            for code, name in enumerate(ravdess.EMOTIONS, start=1)]
+    out = [
+        f"{len(scan.sources)} clips ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}) "
+        f"from {len(actors)} actors\n"
+    ]
+    rows = [[name] + [counts[(code, a)] or "" for a in actors] for code, name in enumerate(ravdess.EMOTIONS, start=1)]
     out.append(markdown_table(rows, ["emotion \\ actor"] + [f"{a:02d}" for a in actors]))
     if scan.skipped:
         out.append(f"\n{len(scan.skipped)} file(s) passed over:")
@@ -58,8 +62,12 @@ def describe(scan: ravdess.Scan, num_folds: int | None = None) -> str:
     if len(actors) >= 3:
         folds = ravdess.folds(min(num_folds, len(actors)), actors)
         out.append(f"\nActor-independent folds ({len(folds)}; validation on the next fold):")
-        out.append(markdown_table([[f.number, f.test, f.validation, f.train] for f in folds],
-                         ["fold", "test actors", "validation actors", "training actors"]))
+        out.append(
+            markdown_table(
+                [[f.number, f.test, f.validation, f.train] for f in folds],
+                ["fold", "test actors", "validation actors", "training actors"],
+            )
+        )
     return "\n".join(out)
 
 
@@ -104,8 +112,11 @@ def build_dataset(root: str, data_dir: str, config: str, clips: int, log: str) -
             builder.on_clip = bar.update
             builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=root))
     with open(summary_file) as f:
-        return ravdess_dataset_builder.format_summary(json.load(f), "RAVDESS").splitlines()[0].removeprefix(
-            "RAVDESS build: ")
+        return (
+            ravdess_dataset_builder.format_summary(json.load(f), "RAVDESS")
+            .splitlines()[0]
+            .removeprefix("RAVDESS build: ")
+        )
 
 
 def train(data_dir: str, out: str, config: str, num_folds: int, log: str) -> str:
@@ -114,8 +125,16 @@ def train(data_dir: str, out: str, config: str, num_folds: int, log: str) -> str
     from tqdm import tqdm
 
     run_dir = os.path.join(out, "run")
-    cmd = [sys.executable, "-m", "trainers.train", f"--flagfile={DEMO_CONFIG}", f"--data_dir={data_dir}",
-           f"--model_dir={run_dir}", f"--num_folds={num_folds}", "--verbose=0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainers.train",
+        f"--flagfile={DEMO_CONFIG}",
+        f"--data_dir={data_dir}",
+        f"--model_dir={run_dir}",
+        f"--num_folds={num_folds}",
+        "--verbose=0",
+    ]
     if config == "audio":
         cmd += ["--config=audio", "--model=mel_cnn2d", "--backbone=", "--options=", "--export_name=demo_audio"]
     epochs = int(next(line.split("=")[1] for line in open(DEMO_CONFIG) if line.startswith("--epochs=")))
@@ -143,8 +162,17 @@ def predict(out: str, log: str) -> list[str]:
     base = os.path.join(ROOT, "saved_models", "demo")
     model = os.path.join(base, str(export.latest_version(base)))
     clip = os.path.join(out, "sample", "Actor_01", "01-01-05-01-02-01-01.mp4")
-    cmd = [sys.executable, "-m", "emorec.inference.cli", clip, "--model", model,
-           "--out", os.path.join(out, "predictions"), "--annotate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "emorec.inference.cli",
+        clip,
+        "--model",
+        model,
+        "--out",
+        os.path.join(out, "predictions"),
+        "--annotate",
+    ]
     with open(log, "a") as f:
         f.write("$ emorec-predict " + " ".join(cmd[3:]) + "\n")
         f.flush()
@@ -160,8 +188,10 @@ def main(argv):
     configure_process()  # before TensorFlow loads: the demo is a command
     start = time.time()
     if not os.path.exists(DEMO_CONFIG):
-        raise app.UsageError(f"the demo runs from a source checkout (it needs {DEMO_CONFIG}): "
-                             "git clone the project and run `make demo` there")
+        raise app.UsageError(
+            f"the demo runs from a source checkout (it needs {DEMO_CONFIG}): "
+            "git clone the project and run `make demo` there"
+        )
     out = os.path.abspath(_OUT.value)
     logs = os.path.join(out, "logs")
     os.makedirs(logs, exist_ok=True)
@@ -188,18 +218,22 @@ def main(argv):
     if len(actors) < 3:
         raise app.UsageError(f"{root} has clips of {len(actors)} actor(s); folds need at least 3")
     data_dir = os.path.join(out, "tensorflow_datasets")
-    built = build_dataset(root, data_dir, config, sum(s.clip.modality == modality for s in scan.sources),
-                          os.path.join(logs, "build.log"))
+    built = build_dataset(
+        root, data_dir, config, sum(s.clip.modality == modality for s in scan.sources), os.path.join(logs, "build.log")
+    )
     print(f"[3/5] Dataset: {built} to ravdess/{config} in {data_dir}")
     print(f"[4/5] Training: {train(data_dir, out, config, max(3, len(actors) // 4), os.path.join(logs, 'train.log'))}")
     predicted = config == "av" and not _RAVDESS_DIR.value
     if predicted:
         print("[5/5] Prediction:\n  " + "\n  ".join(predict(out, os.path.join(logs, "predict.log"))))
     run_dir = os.path.join(out, "run", "fold_1")
-    print(f"\nDone in {time.time() - start:.0f} s. Metrics: {run_dir}/metrics.json; plots: "
-          f"{run_dir}/confusion_test.png, {run_dir}/curves.png; TensorBoard: tensorboard --logdir {run_dir}/logs; "
-          f"export: saved_models/demo/ (TF Serving layout, see saved_models/models.config)"
-          + (f"; predictions: {out}/predictions/" if predicted else "") + f"; what the libraries said: {logs}/")
+    print(
+        f"\nDone in {time.time() - start:.0f} s. Metrics: {run_dir}/metrics.json; plots: "
+        f"{run_dir}/confusion_test.png, {run_dir}/curves.png; TensorBoard: tensorboard --logdir {run_dir}/logs; "
+        f"export: saved_models/demo/ (TF Serving layout, see saved_models/models.config)"
+        + (f"; predictions: {out}/predictions/" if predicted else "")
+        + f"; what the libraries said: {logs}/"
+    )
 
 
 def run():

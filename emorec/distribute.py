@@ -1,4 +1,5 @@
 """Choosing a tf.distribute strategy: one device up to multi-worker and TPU."""
+
 from __future__ import annotations
 
 import json

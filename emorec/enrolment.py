@@ -7,6 +7,7 @@ builds them as the speaker's audio comes (a camera session, a long recording, a 
 speaker's clips), starting from nothing: a model with a prior (`SpeakerNorm(prior_windows)`)
 pools them with the training speakers' until the speaker has said enough.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,7 @@ def audio_windows(waveform: np.ndarray, samples: int, fps: float = FPS) -> np.nd
     windows = []
     for start in range(0, max(clip_frames - frames, 0) + 1, max(frames // 2, 1)):
         offset = int(np.round(np.float32(start) / np.float32(fps) * np.float32(SAMPLE_RATE)))
-        piece = np.asarray(waveform[offset:offset + samples], np.float32)
+        piece = np.asarray(waveform[offset : offset + samples], np.float32)
         windows.append(np.pad(piece, (0, samples - len(piece))))
     return np.stack(windows)
 
@@ -57,7 +58,7 @@ def recording_features(model, waveform: np.ndarray) -> np.ndarray:
     if not window:
         return model.speaker_features(np.asarray(waveform, np.float32)[None])
     batch = audio_windows(waveform, window)
-    return np.concatenate([model.speaker_features(batch[i:i + MAX_BATCH]) for i in range(0, len(batch), MAX_BATCH)])
+    return np.concatenate([model.speaker_features(batch[i : i + MAX_BATCH]) for i in range(0, len(batch), MAX_BATCH)])
 
 
 def enrol(model, waveforms, state: SpeakerState | None = None) -> SpeakerState:
@@ -95,7 +96,7 @@ class SpeakerState:
             return
         n, mean = len(rows), rows.mean(0)
         delta, total = mean - self.mean, self.count + n
-        self.squares += ((rows - mean) ** 2).sum(0) + delta ** 2 * self.count * n / total
+        self.squares += ((rows - mean) ** 2).sum(0) + delta**2 * self.count * n / total
         self.mean += delta * n / total
         self.count = total
 

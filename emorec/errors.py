@@ -9,6 +9,7 @@ service that does not answer at the address given. Its message names the file, f
 and says what to do. A wrong argument from code that calls the library, a state the code
 should never reach, or a library failing in a way nobody can act on does not belong here.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,9 @@ def guarded(prog: str, main, *args, **kwargs) -> int:
             stopped(prog)
         with visible_stderr():
             traceback.print_exc()
-            print(f"{prog}: this is a bug in emorec; please report it with the lines above at {ISSUES}",
-                  file=sys.stderr)
+            print(
+                f"{prog}: this is a bug in emorec; please report it with the lines above at {ISSUES}", file=sys.stderr
+            )
         return 1
     except KeyboardInterrupt:
         stopped(prog)

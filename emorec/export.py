@@ -15,6 +15,7 @@ signature (waveform -> the features whose per-speaker mean and std it takes as
 `speaker_stats`): the enrolment of a speaker at serving, computed as in training, and the
 online adaptation to a speaker as their audio comes (`emorec.enrolment`).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,7 @@ import tensorflow as tf
 
 from emorec import models
 from emorec.errors import UserError
-from emorec.signatures import (MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES,
-                               shape_text)
+from emorec.signatures import MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES, shape_text
 from emorec.tflite import TFLITE_INFO
 
 
@@ -45,8 +45,9 @@ class ServingModule(tf.Module):
         # that a client adapts to the speaker as it goes (`emorec.enrolment.SpeakerState`); a
         # frozen encoder runs once for both outputs.
         features = models.speaker_features(model)
-        self._hold(model=model, speaker_features=features,
-                   parts=models.frozen_parts(model) if features is not None else None)
+        self._hold(
+            model=model, speaker_features=features, parts=models.frozen_parts(model) if features is not None else None
+        )
 
     @tf.__internal__.tracking.no_automatic_dependency_tracking
     def _hold(self, **keras_objects):
@@ -67,16 +68,20 @@ class ServingModule(tf.Module):
         if self.parts is not None:
             features, head = self.parts
             speaker = features(inputs["waveform"], training=False)
-            probabilities = head({"pooled": speaker, **{k: v for k, v in inputs.items() if k != "waveform"}},
-                                 training=False)
+            probabilities = head(
+                {"pooled": speaker, **{k: v for k, v in inputs.items() if k != "waveform"}}, training=False
+            )
         else:
             probabilities = self.model(inputs, training=False)
             if self.speaker_features is not None:
                 speaker = self.speaker_features(inputs["waveform"], training=False)
         labels = tf.gather(self.class_names, tf.argmax(probabilities, axis=-1))
         batch = tf.shape(probabilities)[0]
-        outputs = {"probabilities": probabilities, "labels": labels,
-                   "class_names": tf.tile(self.class_names[None], [batch, 1])}
+        outputs = {
+            "probabilities": probabilities,
+            "labels": labels,
+            "class_names": tf.tile(self.class_names[None], [batch, 1]),
+        }
         if self.face_pipeline is not None:
             outputs["face_pipeline"] = tf.fill([batch], self.face_pipeline)
         if speaker is not None:
@@ -100,19 +105,25 @@ def checked(inputs: dict, specs: dict) -> dict:
         value, shape = inputs[name], tf.shape(inputs[name])
         wanted = shape_text(spec.shape)
         known = [i for i, d in enumerate(spec.shape) if i and d is not None]
-        checks = [tf.debugging.assert_equal(tf.size(shape), len(spec.shape), f"{name}: expected shape {wanted}"),
-                  tf.debugging.assert_equal(tf.gather(shape, tf.constant(known, tf.int32)),
-                                            tf.constant([spec.shape[i] for i in known], tf.int32),
-                                            f"{name}: expected shape {wanted}"),
-                  tf.debugging.assert_less_equal(shape[0], MAX_BATCH, f"a request holds at most {MAX_BATCH} windows")]
+        checks = [
+            tf.debugging.assert_equal(tf.size(shape), len(spec.shape), f"{name}: expected shape {wanted}"),
+            tf.debugging.assert_equal(
+                tf.gather(shape, tf.constant(known, tf.int32)),
+                tf.constant([spec.shape[i] for i in known], tf.int32),
+                f"{name}: expected shape {wanted}",
+            ),
+            tf.debugging.assert_less_equal(shape[0], MAX_BATCH, f"a request holds at most {MAX_BATCH} windows"),
+        ]
         if first is not None:
             checks.append(tf.debugging.assert_equal(shape[0], first, "inputs disagree on the batch size"))
         first = shape[0] if first is None else first
         if spec.dtype.is_floating:
             low, high, meaning = RANGES.get(name, (-float("inf"), float("inf"), spec.dtype.name))
             value = tf.debugging.assert_all_finite(value, f"{name}: NaN or infinite values")
-            checks += [tf.debugging.assert_greater_equal(tf.reduce_min(value), low, f"{name}: expected {meaning}"),
-                       tf.debugging.assert_less_equal(tf.reduce_max(value), high, f"{name}: expected {meaning}")]
+            checks += [
+                tf.debugging.assert_greater_equal(tf.reduce_min(value), low, f"{name}: expected {meaning}"),
+                tf.debugging.assert_less_equal(tf.reduce_max(value), high, f"{name}: expected {meaning}"),
+            ]
         with tf.control_dependencies(checks):
             out[name] = tf.identity(value)
     if "speaker_stats" in out:
@@ -134,8 +145,11 @@ def _checked_deviations(stats, windows):
 
 def latest_version(base: str) -> int | None:
     """The newest numbered version under saved_models/<name>, None if there is none."""
-    existing = [int(v.strip("/")) for v in tf.io.gfile.listdir(base) if v.strip("/").isdigit()] \
-        if tf.io.gfile.exists(base) else []
+    existing = (
+        [int(v.strip("/")) for v in tf.io.gfile.listdir(base) if v.strip("/").isdigit()]
+        if tf.io.gfile.exists(base)
+        else []
+    )
     return max(existing, default=None)
 
 
@@ -152,12 +166,15 @@ def version_path(export_dir: str, name: str, version: int | None = None, overwri
     if version is None:
         return os.path.join(base, str(next_version(base)))
     if version < 1:
-        raise UserError(f"--version {version}: versions are numbered from 1 (TF Serving serves the folders "
-                        "named 1, 2, ...)")
+        raise UserError(
+            f"--version {version}: versions are numbered from 1 (TF Serving serves the folders named 1, 2, ...)"
+        )
     path = os.path.join(base, str(version))
     if tf.io.gfile.exists(path) and not overwrite:
-        raise UserError(f"--version {version}: {path} already exists: give another version (the next is "
-                        f"{next_version(base)}), or --overwrite to replace it")
+        raise UserError(
+            f"--version {version}: {path} already exists: give another version (the next is "
+            f"{next_version(base)}), or --overwrite to replace it"
+        )
     return path
 
 
@@ -165,13 +182,18 @@ def _module(model, class_names, metadata: dict | None, checks: bool = True) -> S
     classes = model.outputs[0].shape[-1]
     if len(class_names) != classes:
         raise ValueError(f"{len(class_names)} class names {list(class_names)} for a model with {classes} outputs")
-    return ServingModule(model, class_names, (metadata or {}).get("face_pipeline") if "faces" in
-                         {t.name for t in model.inputs} else None, checks)
+    return ServingModule(
+        model,
+        class_names,
+        (metadata or {}).get("face_pipeline") if "faces" in {t.name for t in model.inputs} else None,
+        checks,
+    )
 
 
 def _signatures(module: ServingModule, model, outputs: tuple[str, ...] | None = None) -> dict:
     """serving_default (only `outputs`, if given) and, for a speaker-normalised model, speaker_features;
     each function named as its signature (TFLite's converter keys signatures by function name)."""
+
     def serving_default(**inputs):
         return {k: v for k, v in module(inputs).items() if outputs is None or k in outputs}
 
@@ -191,14 +213,26 @@ def _signatures(module: ServingModule, model, outputs: tuple[str, ...] | None = 
 
 
 def _info(model, name: str, version, class_names, metadata: dict | None) -> dict:
-    return {"name": name, "version": version, "class_names": list(class_names),
-            "per_frame": len(model.outputs[0].shape) == 3, "max_batch": MAX_BATCH,
-            "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in signature_specs(model).items()},
-            **(metadata or {})}
+    return {
+        "name": name,
+        "version": version,
+        "class_names": list(class_names),
+        "per_frame": len(model.outputs[0].shape) == 3,
+        "max_batch": MAX_BATCH,
+        "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in signature_specs(model).items()},
+        **(metadata or {}),
+    }
 
 
-def export(model, export_dir: str, name: str, class_names, version: int | None = None,
-           metadata: dict | None = None, overwrite: bool = False) -> str:
+def export(
+    model,
+    export_dir: str,
+    name: str,
+    class_names,
+    version: int | None = None,
+    metadata: dict | None = None,
+    overwrite: bool = False,
+) -> str:
     """Writes the SavedModel and returns its path; the version defaults to one past the newest.
     A version already there is refused (`version_path`) unless `overwrite`, which replaces it
     whole: the old folder is removed just before the new one is written, so that no file of the
@@ -227,8 +261,10 @@ def export(model, export_dir: str, name: str, class_names, version: int | None =
     except (OSError, tf.errors.OpError) as error:
         if tf.io.gfile.exists(partial):
             tf.io.gfile.rmtree(partial)
-        raise UserError(f"--export_dir {export_dir}: {path} could not be written ({str(error).splitlines()[0]}); "
-                        "nothing of it was kept: free some space or give another --export_dir") from None
+        raise UserError(
+            f"--export_dir {export_dir}: {path} could not be written ({str(error).splitlines()[0]}); "
+            "nothing of it was kept: free some space or give another --export_dir"
+        ) from None
     if tf.io.gfile.exists(path):
         tf.io.gfile.rmtree(path)
     tf.io.gfile.rename(partial, path)
@@ -252,8 +288,9 @@ def export_tflite(model, path: str, class_names, metadata: dict | None = None, i
     # Frozen first: given the functions with Keras 3's variables (or their SavedModel), TF 2.21's
     # converter wrote a model without the weights, whose outputs were NaN.
     with tempfile.TemporaryDirectory() as saved:  # several signatures reach the converter as a SavedModel's
-        tf.saved_model.save(tf.Module(), saved, signatures={k: convert_variables_to_constants_v2(f)
-                                                             for k, f in signatures.items()})
+        tf.saved_model.save(
+            tf.Module(), saved, signatures={k: convert_variables_to_constants_v2(f) for k, f in signatures.items()}
+        )
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=list(signatures))
         if int8:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -262,8 +299,13 @@ def export_tflite(model, path: str, class_names, metadata: dict | None = None, i
         names = sorted(signatures[signature.signatureKey.decode()].structured_outputs)
         for output in signature.outputs:
             output.name = names[int(output.name.decode().rsplit("_", 1)[1])].encode()
-    info = _info(model, os.path.splitext(os.path.basename(path))[0], None, class_names,
-                 {**(metadata or {}), "quantisation": "int8 weights" if int8 else "float32"})
+    info = _info(
+        model,
+        os.path.splitext(os.path.basename(path))[0],
+        None,
+        class_names,
+        {**(metadata or {}), "quantisation": "int8 weights" if int8 else "float32"},
+    )
     buffer = schema.BufferT()
     buffer.data = list(json.dumps(info).encode())
     flat.buffers.append(buffer)
@@ -279,8 +321,11 @@ def export_tflite(model, path: str, class_names, metadata: dict | None = None, i
 
 def preset_metadata(card: dict) -> dict:
     """What an export of a preset says of it beside its graph (emorec.json, the TFLite metadata)."""
-    return {"preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
-            "face_pipeline": card["face_pipeline"], "fps": 30000 / 1001}
+    return {
+        "preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
+        "face_pipeline": card["face_pipeline"],
+        "fps": 30000 / 1001,
+    }
 
 
 def main(argv=None) -> int:
@@ -291,8 +336,9 @@ def main(argv=None) -> int:
     from emorec import folders, models, presets
 
     parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
-    parser.add_argument("preset",
-                        help=f"a preset ({', '.join(presets.names())}), or the folder of one trainers/preset.py wrote")
+    parser.add_argument(
+        "preset", help=f"a preset ({', '.join(presets.names())}), or the folder of one trainers/preset.py wrote"
+    )
     parser.add_argument("--export_dir", default="saved_models", help="SavedModels go to EXPORT_DIR/PRESET/VERSION")
     parser.add_argument("--version", type=int, help="default: one past the newest there; from 1")
     parser.add_argument("--overwrite", action="store_true", help="replace --version if it exists (refused otherwise)")
@@ -302,8 +348,10 @@ def main(argv=None) -> int:
     card = presets.card(args.preset)  # each refusal said before the model loads
     version_path(args.export_dir, card["name"], args.version, args.overwrite)
     if args.int8 and not card.get("tflite_int8", {}).get("holds"):
-        raise UserError(f"{args.preset} is not offered with int8 weights: "
-                        f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)")
+        raise UserError(
+            f"{args.preset} is not offered with int8 weights: "
+            f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)"
+        )
     folders.refuse_unwritable(f"--export_dir {args.export_dir}", args.export_dir)  # made here: the last check
     model = models.from_preset(args.preset)
     metadata = preset_metadata(card)
@@ -311,8 +359,11 @@ def main(argv=None) -> int:
     written = [export(model, args.export_dir, card["name"], card["classes"], args.version, metadata, args.overwrite)]
     for wanted, int8, suffix in ((args.tflite, False, ".tflite"), (args.int8, True, ".int8.tflite")):
         if wanted:
-            written.append(export_tflite(model, os.path.join(args.export_dir, card["name"] + suffix), card["classes"],
-                                         metadata, int8=int8))
+            written.append(
+                export_tflite(
+                    model, os.path.join(args.export_dir, card["name"] + suffix), card["classes"], metadata, int8=int8
+                )
+            )
     print("wrote " + ", ".join(written))
     return 0
 

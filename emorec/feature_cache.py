@@ -8,6 +8,7 @@ W / 2 apart; Whisper's speed copies are fixed, and part of the served model too)
 statistics come from the cached features of each actor's own clips (all emotions, no
 labels), the windows `emorec.enrolment` cuts at serving.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,14 +31,17 @@ def compute(features: keras.Model, builder, spec: windows.WindowSpec, path: str,
     """{'features' [N, ...], 'labels' [N], 'names' [N], 'actors' [N]} for every evaluation
     window of every clip in the dataset; read from `path` when it was made for the same
     dataset, encoder weights and windows."""
-    key = (f"{builder.data_dir}|{features.name}|{features.output.shape[1:]}|{spec.frames}|{spec.num_classes}|"
-           f"{_weights_digest(features)}")
+    key = (
+        f"{builder.data_dir}|{features.name}|{features.output.shape[1:]}|{spec.frames}|{spec.num_classes}|"
+        f"{_weights_digest(features)}"
+    )
     if os.path.exists(path):
         with np.load(path) as f:
             if str(f["key"]) == key:
                 return {k: f[k] for k in ("features", "labels", "names", "actors")}
-    ds = windows.eval_dataset(builder, "+".join(builder.info.splits), dataclasses.replace(spec, speaker_stats=False),
-                           batch_size)
+    ds = windows.eval_dataset(
+        builder, "+".join(builder.info.splits), dataclasses.replace(spec, speaker_stats=False), batch_size
+    )
     rows, labels, names = [], [], []
     with tqdm(desc=f"{features.name}, once for every clip", unit=" windows", leave=False) as bar:
         for inputs, label, name in ds:
@@ -45,8 +49,11 @@ def compute(features: keras.Model, builder, spec: windows.WindowSpec, path: str,
             labels.append(label.numpy())
             names.append(name.numpy())
             bar.update(len(label))
-    out = {"features": np.concatenate(rows), "labels": np.concatenate(labels),
-           "names": np.array([n.decode() for n in np.concatenate(names)])}
+    out = {
+        "features": np.concatenate(rows),
+        "labels": np.concatenate(labels),
+        "names": np.array([n.decode() for n in np.concatenate(names)]),
+    }
     out["actors"] = np.array([corpora.actor_of(n) for n in out["names"]])
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     np.savez(path + ".tmp.npz", key=key, **out)
@@ -65,9 +72,10 @@ def inputs(cache: dict, actors, speaker_stats: bool) -> tuple[dict, np.ndarray, 
     rows = np.isin(cache["actors"], list(actors))
     x = {"pooled": cache["features"][rows]}
     if speaker_stats:
-        table = {a: speaker_statistics([cache["features"][cache["actors"] == a]],
-                                    feature_dims=cache["features"].ndim - 1)
-                 for a in np.unique(cache["actors"][rows])}
+        table = {
+            a: speaker_statistics([cache["features"][cache["actors"] == a]], feature_dims=cache["features"].ndim - 1)
+            for a in np.unique(cache["actors"][rows])
+        }
         x["speaker_stats"] = np.stack([table[a] for a in cache["actors"][rows]])
     return x, cache["labels"][rows], cache["names"][rows]
 
@@ -89,8 +97,9 @@ class CorpusCache:
     `classes`), 'names' [N] (CORPUS/ID), 'speakers' [N] (the clip's speaker key)}; clips that cannot be
     used (undecodable, no or silent audio) are left out and listed in `problems` by name."""
 
-    def __init__(self, features: keras.Model, spec: windows.WindowSpec, root: str, part_clips: int = 250,
-                 batch_size: int = 8):
+    def __init__(
+        self, features: keras.Model, spec: windows.WindowSpec, root: str, part_clips: int = 250, batch_size: int = 8
+    ):
         self.features, self.spec = features, spec
         self.part_clips, self.batch_size = part_clips, batch_size
         self.key = f"{features.name}|{features.output.shape[1:]}|{spec.frames}|{_weights_digest(features)}"
@@ -101,8 +110,11 @@ class CorpusCache:
     def _parts(self) -> list[str]:
         if not os.path.isdir(self.folder):
             return []
-        return sorted(os.path.join(self.folder, f) for f in os.listdir(self.folder)
-                      if f.startswith("part_") and f.endswith(".npz"))
+        return sorted(
+            os.path.join(self.folder, f)
+            for f in os.listdir(self.folder)
+            if f.startswith("part_") and f.endswith(".npz")
+        )
 
     def _stored(self) -> dict[str, np.ndarray]:
         """{clip name: its windows' features} of every part made for this encoder and window."""
@@ -120,17 +132,20 @@ class CorpusCache:
         todo = [c for c in clips if clip_name(c) not in stored and clip_name(c) not in self.problems]
         if todo:
             os.makedirs(self.folder, exist_ok=True)
-            with tqdm(total=len(todo), desc=f"{self.features.name} features of {len(todo)} clips",
-                      unit=" clips") as bar:
+            with tqdm(
+                total=len(todo), desc=f"{self.features.name} features of {len(todo)} clips", unit=" clips"
+            ) as bar:
                 for start in range(0, len(todo), self.part_clips):
-                    part = todo[start:start + self.part_clips]
+                    part = todo[start : start + self.part_clips]
                     stored.update(self._write_part(part, len(self._parts()), bar))
         kept = [c for c in clips if clip_name(c) in stored]
         counts = [len(stored[clip_name(c)]) for c in kept]
-        return {"features": np.concatenate([stored[clip_name(c)] for c in kept]),
-                "names": np.repeat(np.array([clip_name(c) for c in kept]), counts),
-                "speakers": np.repeat(np.array([c.speaker_key for c in kept]), counts),
-                "labels": np.repeat(np.array([classes.index(c.emotion) for c in kept], np.int64), counts)}
+        return {
+            "features": np.concatenate([stored[clip_name(c)] for c in kept]),
+            "names": np.repeat(np.array([clip_name(c) for c in kept]), counts),
+            "speakers": np.repeat(np.array([c.speaker_key for c in kept]), counts),
+            "labels": np.repeat(np.array([classes.index(c.emotion) for c in kept], np.int64), counts),
+        }
 
     def _write_part(self, clips, number: int, bar) -> dict[str, np.ndarray]:
         decoded, problems = [], {}
@@ -144,18 +159,24 @@ class CorpusCache:
         if decoded:
             examples = tf.data.Dataset.from_generator(
                 lambda: ({"waveform": w, "label": 0, "name": clip_name(c)} for c, w in decoded),
-                output_signature={"waveform": tf.TensorSpec([None], tf.float32),
-                                  "label": tf.TensorSpec([], tf.int32), "name": tf.TensorSpec([], tf.string)})
+                output_signature={
+                    "waveform": tf.TensorSpec([None], tf.float32),
+                    "label": tf.TensorSpec([], tf.int32),
+                    "name": tf.TensorSpec([], tf.string),
+                },
+            )
             spec = dataclasses.replace(self.spec, faces=False, audio=True, speaker_stats=False)
             for inputs, _, name in windows.eval_windows(examples, spec, self.batch_size):
                 rows.append(self.features.predict_on_batch(inputs["waveform"]))
                 batch = [n.decode() for n in name.numpy()]
                 bar.update(len(set(batch) - set(names)))  # a clip counts once its first window is done
                 names += batch
-        out = {"features": np.concatenate(rows) if rows else np.zeros((0, *self.features.output.shape[1:]), np.float32),
-               "names": np.array(names, dtype=str),
-               "problem_names": np.array(list(problems), dtype=str),
-               "problem_reasons": np.array(list(problems.values()), dtype=str)}
+        out = {
+            "features": np.concatenate(rows) if rows else np.zeros((0, *self.features.output.shape[1:]), np.float32),
+            "names": np.array(names, dtype=str),
+            "problem_names": np.array(list(problems), dtype=str),
+            "problem_reasons": np.array(list(problems.values()), dtype=str),
+        }
         path = os.path.join(self.folder, f"part_{number:05d}.npz")
         np.savez(path + ".tmp.npz", key=self.key, **out)
         os.replace(path + ".tmp.npz", path)  # a killed run never leaves half a part

@@ -1,4 +1,5 @@
 """Output folders checked before any work, so that a run cannot fail at its end for want of one."""
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,9 @@ def writing(path: str):
     try:
         yield
     except OSError as e:
-        raise UserError(f"{path} could not be written ({e.strerror or e}): free some space, or write "
-                        "elsewhere") from None
+        raise UserError(
+            f"{path} could not be written ({e.strerror or e}): free some space, or write elsewhere"
+        ) from None
 
 
 def write_whole(path: str, text: str) -> None:

@@ -4,6 +4,7 @@ interpreter's own package, `pip install 'emorec[lite]'`) where it is installed, 
 with it, a preset and the face detector run without TensorFlow in the process. The two share
 one flatbuffer schema and one interpreter API, so the rest of emorec does not ask which it got.
 """
+
 from __future__ import annotations
 
 import importlib.util

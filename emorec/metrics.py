@@ -1,6 +1,7 @@
 """Classification metrics for emotion recognition: accuracy, unweighted average recall (the
 field's headline number: the mean of per-class recalls), macro-F1, per-class precision and
 recall, and the confusion matrix; and their mean and spread over folds."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,15 +18,18 @@ def summarize(probabilities, labels, class_names) -> dict:
     predicted = np.argmax(probabilities, -1)
     classes = np.arange(len(class_names))
     present = np.unique(labels)
-    precision, recall, _, support = sk.precision_recall_fscore_support(labels, predicted, labels=classes,
-                                                                       zero_division=0)
+    precision, recall, _, support = sk.precision_recall_fscore_support(
+        labels, predicted, labels=classes, zero_division=0
+    )
     return {
         "examples": len(labels),
         "accuracy": float(sk.accuracy_score(labels, predicted)) if len(labels) else 0.0,
         "uar": float(sk.recall_score(labels, predicted, labels=present, average="macro", zero_division=0)),
         "macro_f1": float(sk.f1_score(labels, predicted, labels=present, average="macro", zero_division=0)),
-        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "support": int(support[i])}
-                      for i, name in enumerate(class_names)},
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]), "support": int(support[i])}
+            for i, name in enumerate(class_names)
+        },
         "confusion": sk.confusion_matrix(labels, predicted, labels=classes).tolist(),
     }
 
@@ -40,8 +44,11 @@ def accuracy_and_likelihood(probabilities, labels) -> tuple[float, float]:
 
 def mean_and_spread(values) -> dict:
     values = np.asarray(values, float)
-    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "values": values.tolist()}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        "values": values.tolist(),
+    }
 
 
 def over_folds(scores: list[dict], prefix: str) -> dict:

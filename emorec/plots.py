@@ -1,6 +1,7 @@
 """Figures a person would rather look at than read: confusion matrices, training curves,
 comparisons of runs, per-speaker accuracies. Written as PNG files with matplotlib's
 non-interactive backend."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -35,8 +36,15 @@ def confusion_matrix(matrix, class_names, path: str, title: str = "") -> str:
     for i in range(len(class_names)):
         for j in range(len(class_names)):
             if matrix[i, j]:
-                ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center",
-                        color="white" if rows[i, j] > 0.5 else "black", fontsize=8)
+                ax.text(
+                    j,
+                    i,
+                    f"{int(matrix[i, j])}",
+                    ha="center",
+                    va="center",
+                    color="white" if rows[i, j] > 0.5 else "black",
+                    fontsize=8,
+                )
     fig.colorbar(image, ax=ax, label="share of the true class")
     ax.set_title(title or "confusion matrix")
     return _save(fig, path)
@@ -91,12 +99,26 @@ def accuracy_by_evidence(amounts, curves: dict, path: str, title: str = "", refe
     x = np.arange(len(amounts))
     for label, value in (references or {}).items():
         ax.axhline(value, ls="--", lw=1, color="grey")
-        ax.annotate(f"{label}: {value:.3f}", (x[-1], value), textcoords="offset points", xytext=(0, -11), ha="right",
-                    fontsize=7, color="dimgrey")
+        ax.annotate(
+            f"{label}: {value:.3f}",
+            (x[-1], value),
+            textcoords="offset points",
+            xytext=(0, -11),
+            ha="right",
+            fontsize=7,
+            color="dimgrey",
+        )
     for label, values in curves.items():
         bold = label == "mean"
-        ax.plot(x, values, marker="o", lw=2.5 if bold else 1, alpha=1 if bold else 0.5, label=label,
-                color="black" if bold else None)
+        ax.plot(
+            x,
+            values,
+            marker="o",
+            lw=2.5 if bold else 1,
+            alpha=1 if bold else 0.5,
+            label=label,
+            color="black" if bold else None,
+        )
         if bold:
             for xi, v in zip(x, values):
                 ax.annotate(f"{v:.3f}", (xi, v), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)

@@ -9,6 +9,7 @@ graph and the Keras version (`made_from`). A record that names other files is st
 is made again; a file that is not the one recorded (truncated, changed) or does not load is said
 in one line and made again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,11 @@ def _code_files() -> list[str]:
     found = []
     for part in GRAPH_CODE:
         path = os.path.join(PACKAGE, part)
-        found += ([os.path.join(d, f) for d, _, files in os.walk(path) for f in files if f.endswith(".py")]
-                  if os.path.isdir(path) else [path])
+        found += (
+            [os.path.join(d, f) for d, _, files in os.walk(path) for f in files if f.endswith(".py")]
+            if os.path.isdir(path)
+            else [path]
+        )
     return sorted(found)
 
 
@@ -77,8 +81,10 @@ def problem(name: str, key: str) -> str | None:
     if record.get("made_from") != key:
         return "stale: made from other files (another version of the preset, of emorec or of Keras)"
     if os.path.getsize(path) != record.get("bytes") or presets.sha256(path) != record.get("sha256"):
-        return f"damaged: {os.path.getsize(path)} bytes, not the {record.get('bytes')} bytes of sha256 " \
-               f"{str(record.get('sha256'))[:12]}... it was written as"
+        return (
+            f"damaged: {os.path.getsize(path)} bytes, not the {record.get('bytes')} bytes of sha256 "
+            f"{str(record.get('sha256'))[:12]}... it was written as"
+        )
     return None
 
 

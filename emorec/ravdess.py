@@ -4,6 +4,7 @@ A RAVDESS file name has seven two-digit fields, e.g. ``01-01-06-01-02-01-12.mp4`
 modality - vocal channel - emotion - intensity - statement - repetition - actor
 (Livingstone & Russo 2018). Everything else in emorec names clips through `Clip`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -84,7 +85,8 @@ def parse(name: str) -> Clip:
     if len(parts) != 7:
         raise RavdessNameError(
             f"{name!r}: expected 7 two-digit fields joined by '-' "
-            f"(e.g. 01-01-06-01-02-01-12.mp4), found {len(parts)} field(s)")
+            f"(e.g. 01-01-06-01-02-01-12.mp4), found {len(parts)} field(s)"
+        )
     values = []
     for part, (field, allowed) in zip(parts, _FIELDS):
         if not re.fullmatch(r"\d\d", part):
@@ -92,8 +94,8 @@ def parse(name: str) -> Clip:
         value = int(part)
         if value not in allowed:
             raise RavdessNameError(
-                f"{name!r}: field {field} is {part}, expected one of "
-                f"{', '.join(f'{v:02d}' for v in allowed)}")
+                f"{name!r}: field {field} is {part}, expected one of {', '.join(f'{v:02d}' for v in allowed)}"
+            )
         values.append(value)
     clip = Clip(*values)
     if clip.emotion == 1 and clip.intensity == 2:
@@ -101,7 +103,8 @@ def parse(name: str) -> Clip:
     if clip.vocal_channel == 2 and clip.emotion not in SONG_EMOTIONS:
         raise RavdessNameError(
             f"{name!r}: field emotion is {clip.emotion:02d} ({clip.emotion_name}), "
-            "which the song recordings do not have")
+            "which the song recordings do not have"
+        )
     return clip
 
 
@@ -176,8 +179,7 @@ def _is_media(name: str) -> bool:
     return os.path.splitext(base)[1].lower() in MEDIA_EXTENSIONS and not base.startswith("._")
 
 
-def scan(root: str, modalities: Sequence[int] = (1, 2, 3),
-         vocal_channels: Sequence[int] = (1, 2)) -> Scan:
+def scan(root: str, modalities: Sequence[int] = (1, 2, 3), vocal_channels: Sequence[int] = (1, 2)) -> Scan:
     """Finds RAVDESS clips under `root` in the Zenodo layouts.
 
     Reads media files at any depth (the `Actor_XX/` folders) and the downloaded zips
@@ -250,8 +252,10 @@ def folds(num_folds: int = 6, actors: Sequence[int] = ACTORS) -> list[Fold]:
     """
     actors = sorted(set(actors))
     if not 3 <= num_folds <= len(actors):
-        raise UserValueError(f"num_folds must be between 3 and the number of actors ({len(actors)}), "
-                             f"got {num_folds}: each fold needs test, validation and training actors")
+        raise UserValueError(
+            f"num_folds must be between 3 and the number of actors ({len(actors)}), "
+            f"got {num_folds}: each fold needs test, validation and training actors"
+        )
     size, extra = divmod(len(actors), num_folds)
     groups, start = [], 0
     for k in range(num_folds):

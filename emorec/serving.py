@@ -8,6 +8,7 @@ a wrong shape, dtype or value gets one line that says what was expected.
     docker run -p 8500:8500 -p 8501:8501 -v $PWD/saved_models:/models \\
       tensorflow/serving --model_config_file=/models/models.config
 """
+
 from __future__ import annotations
 
 import http.client
@@ -30,8 +31,10 @@ from emorec.tflite import TFLITE_IDENTIFIER, TFLiteModel  # noqa: F401
 
 def input_specs(specs: dict) -> dict[str, InputSpec]:
     """TensorFlow's {name: tf.TensorSpec} as {name: InputSpec}."""
-    return {name: InputSpec(tuple(spec.shape.as_list()), np.dtype(spec.dtype.as_numpy_dtype))
-            for name, spec in specs.items()}
+    return {
+        name: InputSpec(tuple(spec.shape.as_list()), np.dtype(spec.dtype.as_numpy_dtype))
+        for name, spec in specs.items()
+    }
 
 
 def _input_signature(function) -> dict[str, InputSpec]:
@@ -53,8 +56,10 @@ class LocalModel(Client):
         try:
             signatures = tf.saved_model.load(path).signatures
         except (tf.errors.OpError, ValueError, IndexError, OSError) as e:
-            raise UserError(f"{path}: the SavedModel cannot be loaded ({first_line(e)}): its variables/ folder "
-                            "is missing or damaged; copy or export it again") from None
+            raise UserError(
+                f"{path}: the SavedModel cannot be loaded ({first_line(e)}): its variables/ folder "
+                "is missing or damaged; copy or export it again"
+            ) from None
         self._function = signatures[SIGNATURE]
         self.signature = _input_signature(self._function)
         self._features = signatures.get(SPEAKER_FEATURES)
@@ -81,8 +86,9 @@ class KerasModel(Client):
         from emorec import export
 
         self.name = name or model.name
-        self.module = export.ServingModule(model, class_names, face_pipeline if "faces" in
-                                           {t.name for t in model.inputs} else None)
+        self.module = export.ServingModule(
+            model, class_names, face_pipeline if "faces" in {t.name for t in model.inputs} else None
+        )
         specs = export.signature_specs(model)
         self.signature = input_specs(specs)
         self._function = tf.function(self.module.__call__, input_signature=[specs])
@@ -109,8 +115,9 @@ def _serving_apis(*modules: str) -> list:
     try:
         return [importlib.import_module(f"tensorflow_serving.apis.{m}") for m in modules]
     except ModuleNotFoundError:
-        raise ModuleNotFoundError(f"TF Serving over gRPC needs its protos: {SERVING_APIS_INSTALL} "
-                                  "(or use REST: --protocol rest)") from None
+        raise ModuleNotFoundError(
+            f"TF Serving over gRPC needs its protos: {SERVING_APIS_INSTALL} (or use REST: --protocol rest)"
+        ) from None
 
 
 class ServingClient(Client):
@@ -120,9 +127,18 @@ class ServingClient(Client):
     the metadata TF Serving returns); requests are checked against it before sending.
     """
 
-    def __init__(self, model: str, signature: dict[str, InputSpec], host: str = "localhost", rest_port: int = 8501,
-                 grpc_port: int = 8500, version: int | None = None, protocol: str = "rest", timeout: float = 30.0,
-                 speaker_window_samples: int | None = None):
+    def __init__(
+        self,
+        model: str,
+        signature: dict[str, InputSpec],
+        host: str = "localhost",
+        rest_port: int = 8501,
+        grpc_port: int = 8500,
+        version: int | None = None,
+        protocol: str = "rest",
+        timeout: float = 30.0,
+        speaker_window_samples: int | None = None,
+    ):
         if protocol not in ("rest", "grpc"):
             raise ValueError(f"protocol must be 'rest' or 'grpc', got {protocol!r}")
         self.model, self.signature, self.host, self.version = model, signature, host, version
@@ -131,8 +147,15 @@ class ServingClient(Client):
         self.rest_port, self.grpc_port, self.protocol, self.timeout = rest_port, grpc_port, protocol, timeout
 
     @classmethod
-    def from_server(cls, model: str, host: str = "localhost", rest_port: int = 8501, grpc_port: int = 8500,
-                    protocol: str = "rest", **kwargs) -> "ServingClient":
+    def from_server(
+        cls,
+        model: str,
+        host: str = "localhost",
+        rest_port: int = 8501,
+        grpc_port: int = 8500,
+        protocol: str = "rest",
+        **kwargs,
+    ) -> "ServingClient":
         """A client whose signatures are read from TF Serving's model metadata, over the
         protocol it will predict with."""
         client = cls(model, {}, host=host, rest_port=rest_port, grpc_port=grpc_port, protocol=protocol, **kwargs)
@@ -154,41 +177,59 @@ class ServingClient(Client):
         if self.protocol == "grpc":
             get_model_metadata_pb2, model_pb2 = _serving_apis("get_model_metadata_pb2", "model_pb2")
             request = get_model_metadata_pb2.GetModelMetadataRequest(
-                model_spec=model_pb2.ModelSpec(name=self.model), metadata_field=["signature_def"])
+                model_spec=model_pb2.ModelSpec(name=self.model), metadata_field=["signature_def"]
+            )
             if self.version:
                 request.model_spec.version.value = self.version
             response = self._grpc(lambda stub: stub.GetModelMetadata(request, timeout=self.timeout))
             defs = get_model_metadata_pb2.SignatureDefMap()
             response.metadata["signature_def"].Unpack(defs)
-            return {name: {key: InputSpec(tuple(None if d.size < 0 else d.size for d in info.tensor_shape.dim),
-                                          np.dtype(tf.dtypes.as_dtype(info.dtype).as_numpy_dtype))
-                           for key, info in sig.inputs.items()}
-                    for name, sig in defs.signature_def.items()}
+            return {
+                name: {
+                    key: InputSpec(
+                        tuple(None if d.size < 0 else d.size for d in info.tensor_shape.dim),
+                        np.dtype(tf.dtypes.as_dtype(info.dtype).as_numpy_dtype),
+                    )
+                    for key, info in sig.inputs.items()
+                }
+                for name, sig in defs.signature_def.items()
+            }
         metadata = self._rest(f"{self._model_url()}/metadata")
+
         def spec(info) -> InputSpec:
             dtype = tf.dtypes.as_dtype(info["dtype"].lower().replace("dt_", "")).as_numpy_dtype
-            return InputSpec(tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in info["tensor_shape"]["dim"]),
-                             np.dtype(dtype))
+            return InputSpec(
+                tuple(None if int(d["size"]) < 0 else int(d["size"]) for d in info["tensor_shape"]["dim"]),
+                np.dtype(dtype),
+            )
 
-        return {name: {key: spec(info) for key, info in sig.get("inputs", {}).items()}
-                for name, sig in metadata["metadata"]["signature_def"]["signature_def"].items()}
+        return {
+            name: {key: spec(info) for key, info in sig.get("inputs", {}).items()}
+            for name, sig in metadata["metadata"]["signature_def"]["signature_def"].items()
+        }
 
     def _rest(self, url: str, body: dict | None = None) -> dict:
-        request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, data=None if body is None else json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as e:
-            raise UserError(f"{self.describe()} refused the request: "
-                               f"{e.code} {e.read().decode(errors='replace')[:300]}") from None
+            raise UserError(
+                f"{self.describe()} refused the request: {e.code} {e.read().decode(errors='replace')[:300]}"
+            ) from None
         except (http.client.HTTPException, json.JSONDecodeError):  # an HTTP/2 (gRPC) server, or not TF Serving
-            raise UserError(f"{self.describe()} answers, but not as TF Serving's REST API: is that its gRPC "
-                            f"port? (TF Serving listens for REST on 8501 and gRPC on 8500; --protocol grpc "
-                            f"--grpc_port {self.rest_port} for gRPC there)") from None
+            raise UserError(
+                f"{self.describe()} answers, but not as TF Serving's REST API: is that its gRPC "
+                f"port? (TF Serving listens for REST on 8501 and gRPC on 8500; --protocol grpc "
+                f"--grpc_port {self.rest_port} for gRPC there)"
+            ) from None
         except (urllib.error.URLError, OSError) as e:
-            raise UserError(f"{self.describe()} does not answer ({getattr(e, 'reason', e)}): is TF Serving "
-                            "running there, with that port?") from None
+            raise UserError(
+                f"{self.describe()} does not answer ({getattr(e, 'reason', e)}): is TF Serving "
+                "running there, with that port?"
+            ) from None
 
     def _grpc(self, call):
         import grpc
@@ -199,8 +240,9 @@ class ServingClient(Client):
                 return call(prediction_service_pb2_grpc.PredictionServiceStub(channel))
         except grpc.RpcError as e:
             if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise UserError(f"{self.describe()} does not answer ({e.code().name}): is TF Serving "
-                                "running there, with that port?") from None
+                raise UserError(
+                    f"{self.describe()} does not answer ({e.code().name}): is TF Serving running there, with that port?"
+                ) from None
             raise UserError(f"{self.describe()} refused the request: {e.code().name} {e.details()}") from None
 
     def _model_url(self) -> str:

@@ -13,6 +13,7 @@ the labels from either one:
 Actors differ (background, face size and position, mirror image, pitch offset) so that
 actor-independent folds are not trivial copies. Output is deterministic given the seed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,15 +33,26 @@ from emorec.media.features import FPS
 FRAME_RATE = "30000/1001"  # RAVDESS's 29.97 fps, exactly
 SAMPLE_RATE = 48000
 # Distinct hues, one per emotion code 1..8 (RGB).
-EMOTION_TINTS = np.array([
-    (128, 128, 128), (60, 120, 255), (255, 220, 0), (0, 40, 160),
-    (230, 20, 20), (150, 0, 200), (40, 170, 40), (255, 120, 200)], np.float32)
+EMOTION_TINTS = np.array(
+    [
+        (128, 128, 128),
+        (60, 120, 255),
+        (255, 220, 0),
+        (0, 40, 160),
+        (230, 20, 20),
+        (150, 0, 200),
+        (40, 170, 40),
+        (255, 120, 200),
+    ],
+    np.float32,
+)
 # Spread over three octaves so that classes stay apart after per-actor offsets.
 EMOTION_PITCH_HZ = np.geomspace(110.0, 880.0, 8)
 
 
 def _face_image() -> np.ndarray:
     from skimage import data
+
     # The astronaut's head and shoulders; the face is well inside this box.
     return data.astronaut()[10:300, 100:350]
 
@@ -61,8 +73,7 @@ def _rng(clip: ravdess.Clip, seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, *dataclasses.astuple(clip)[1:], stream])
 
 
-def render_frames(clip: ravdess.Clip, size: tuple[int, int], num_frames: int,
-                  seed: int = 0) -> np.ndarray:
+def render_frames(clip: ravdess.Clip, size: tuple[int, int], num_frames: int, seed: int = 0) -> np.ndarray:
     """uint8 RGB frames [num_frames, height, width, 3] of the clip's synthetic face."""
     import cv2
 
@@ -86,17 +97,18 @@ def render_frames(clip: ravdess.Clip, size: tuple[int, int], num_frames: int,
         dy = (style["offset"][1] + 0.02 * np.sin(2 * np.pi * 0.8 * t + phase)) * height
         scale = base_scale * (1 + 0.03 * np.sin(2 * np.pi * 0.3 * t))
         cx, cy = width / 2 + dx, height / 2 + dy
-        matrix = np.array([[scale, 0, cx - scale * face.shape[1] / 2],
-                           [0, scale, cy - scale * face.shape[0] / 2]], np.float32)
+        matrix = np.array(
+            [[scale, 0, cx - scale * face.shape[1] / 2], [0, scale, cy - scale * face.shape[0] / 2]], np.float32
+        )
         canvas[:] = style["background"]
-        cv2.warpAffine(face, matrix, (width, height), dst=canvas,
-                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+        cv2.warpAffine(
+            face, matrix, (width, height), dst=canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT
+        )
         frames[i] = np.clip(canvas + rng.normal(0, 3, canvas.shape), 0, 255)
     return frames
 
 
-def render_audio(clip: ravdess.Clip, duration: float, sample_rate: int = SAMPLE_RATE,
-                 seed: int = 0) -> np.ndarray:
+def render_audio(clip: ravdess.Clip, duration: float, sample_rate: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
     """float32 mono waveform in [-1, 1]: silence, a voiced 'sentence', silence, like RAVDESS."""
     style = _actor_style(clip.actor, seed)
     rng = _rng(clip, seed, 2)
@@ -124,29 +136,69 @@ def write_wav(path: str, waveform: np.ndarray, sample_rate: int) -> None:
         f.writeframes(pcm.tobytes())
 
 
-def write_mp4(path: str, frames: np.ndarray, waveform: np.ndarray | None,
-              frame_rate: str = FRAME_RATE, sample_rate: int = SAMPLE_RATE) -> None:
+def write_mp4(
+    path: str,
+    frames: np.ndarray,
+    waveform: np.ndarray | None,
+    frame_rate: str = FRAME_RATE,
+    sample_rate: int = SAMPLE_RATE,
+) -> None:
     """H.264 (yuv420p) mp4 with an optional AAC track; bit-exact for equal inputs."""
     height, width = frames.shape[1:3]
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [video.ffmpeg(), "-nostdin", "-y", "-loglevel", "error",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-               "-r", frame_rate, "-i", "-"]
+        cmd = [
+            video.ffmpeg(),
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            frame_rate,
+            "-i",
+            "-",
+        ]
         if waveform is not None:
             wav = os.path.join(tmp, "audio.wav")
             write_wav(wav, waveform, sample_rate)
             cmd += ["-i", wav, "-c:a", "aac", "-b:a", "96k", "-ar", str(sample_rate)]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                "-map_metadata", "-1", "-fflags", "+bitexact",
-                "-flags:v", "+bitexact", "-flags:a", "+bitexact", path]
+        cmd += [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            "-pix_fmt",
+            "yuv420p",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:v",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            path,
+        ]
         result = subprocess.run(cmd, input=frames.tobytes(), capture_output=True)
         if result.returncode:
             raise RuntimeError(f"ffmpeg could not write {path}: {result.stderr.decode().strip()}")
 
 
-def clips(actors: Iterable[int] = (1, 2, 3, 4, 5, 6), emotions: Iterable[int] = range(1, 9),
-          statements: Iterable[int] = (1, 2), repetitions: Iterable[int] = (1,),
-          intensities: Iterable[int] = (1,), modalities: Sequence[int] = (1, 3)) -> list[ravdess.Clip]:
+def clips(
+    actors: Iterable[int] = (1, 2, 3, 4, 5, 6),
+    emotions: Iterable[int] = range(1, 9),
+    statements: Iterable[int] = (1, 2),
+    repetitions: Iterable[int] = (1,),
+    intensities: Iterable[int] = (1,),
+    modalities: Sequence[int] = (1, 3),
+) -> list[ravdess.Clip]:
     """The clips of a sample: every combination of the given fields (speech only)."""
     result = []
     for actor in actors:
@@ -157,14 +209,19 @@ def clips(actors: Iterable[int] = (1, 2, 3, 4, 5, 6), emotions: Iterable[int] = 
                         continue  # neutral has no strong intensity
                     for statement in statements:
                         for repetition in repetitions:
-                            result.append(ravdess.Clip(modality, 1, emotion, intensity,
-                                                       statement, repetition, actor))
+                            result.append(ravdess.Clip(modality, 1, emotion, intensity, statement, repetition, actor))
     return result
 
 
-def make_sample(out_dir: str, clip_list: Sequence[ravdess.Clip] | None = None, *,
-                duration: float = 3.5, size: tuple[int, int] = (320, 240), seed: int = 0,
-                progress: bool = False) -> list[str]:
+def make_sample(
+    out_dir: str,
+    clip_list: Sequence[ravdess.Clip] | None = None,
+    *,
+    duration: float = 3.5,
+    size: tuple[int, int] = (320, 240),
+    seed: int = 0,
+    progress: bool = False,
+) -> list[str]:
     """Writes the clips as `out_dir/Actor_XX/<RAVDESS name>` and returns their paths.
 
     Modality 01 becomes an mp4 with audio, 02 an mp4 without, 03 a wav. Files already
@@ -176,6 +233,7 @@ def make_sample(out_dir: str, clip_list: Sequence[ravdess.Clip] | None = None, *
     iterator = clip_list
     if progress:
         from tqdm import tqdm
+
         iterator = tqdm(clip_list, desc="synthetic clips", unit="clip")
     for clip in iterator:
         folder = os.path.join(out_dir, f"Actor_{clip.actor:02d}")
@@ -219,9 +277,14 @@ def zip_like_zenodo(sample_dir: str, out_dir: str) -> list[str]:
     return paths
 
 
-def labelled_folder(out_dir: str, labels: Sequence[str] = ("neutral", "happy", "sad", "angry"),
-                    speakers: Iterable[int] = (1, 2, 3), clips_per_label: int = 3, duration: float = 1.0,
-                    seed: int = 0) -> list[str]:
+def labelled_folder(
+    out_dir: str,
+    labels: Sequence[str] = ("neutral", "happy", "sad", "angry"),
+    speakers: Iterable[int] = (1, 2, 3),
+    clips_per_label: int = 3,
+    duration: float = 1.0,
+    seed: int = 0,
+) -> list[str]:
     """A user's labelled folder, `LABEL/SPEAKER/clip_N.wav` (`emorec.corpora.LabelledFolder`):
     each label voiced as the RAVDESS emotion at its position (a tone pitched per emotion). Returns the paths."""
     paths = []

@@ -2,6 +2,7 @@
 (`datasets/<corpus>/__init__.py`), which `tfds build` imports before the builder and its
 libraries (OpenCV, the media code: seconds), so that a Ctrl-C while they load is one line too.
 Importing this module loads nothing heavy."""
+
 from __future__ import annotations
 
 import os
@@ -14,15 +15,19 @@ def hook(previous):
     """`tfds build`'s exception hook: what a user can fix (a builder's refusals, a file or a
     Dask scheduler that cannot be had: `UserError`) and Ctrl-C in one line; anything else as
     before (a traceback: a fault to report)."""
+
     def said(kind, error, trace):
         with visible_stderr():
             if issubclass(kind, errors.UserError):
                 print(errors.one_line("tfds build", error), file=sys.stderr)
             elif interrupted(error):
-                print("tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again",
-                      file=sys.stderr)
+                print(
+                    "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again",
+                    file=sys.stderr,
+                )
             else:
                 previous(kind, error, trace)
+
     return said
 
 

@@ -4,6 +4,7 @@ outputs of the SavedModel it mirrors and the same request checks (`emorec.checks
 imports TensorFlow where LiteRT is installed: a preset's cached TFLite (`emorec.preset_tflite`)
 runs in a process that never starts it.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,13 +41,17 @@ class TFLiteModel(Client):
             self.info = read_tflite_info(content)
             self.interpreter = litert.interpreter(content=content, threads=threads or os.cpu_count())
         except (ValueError, RuntimeError, struct.error, IndexError) as e:  # the last two: a truncated file's tables
-            raise UserError(f"{path} is not a TFLite model emorec can run ({first_line(e)}): export it again "
-                            "(emorec-export --tflite)") from None
+            raise UserError(
+                f"{path} is not a TFLite model emorec can run ({first_line(e)}): export it again "
+                "(emorec-export --tflite)"
+            ) from None
         self.path = path
         signatures = self.interpreter.get_signature_list()
         self._runner = self.interpreter.get_signature_runner(SIGNATURE)
-        self.signature = {name: InputSpec(tuple(None if i == 0 else d for i, d in enumerate(shape)), np.dtype(dtype))
-                          for name, (shape, dtype) in self.info["inputs"].items()}
+        self.signature = {
+            name: InputSpec(tuple(None if i == 0 else d for i, d in enumerate(shape)), np.dtype(dtype))
+            for name, (shape, dtype) in self.info["inputs"].items()
+        }
         self.has_speaker_features = SPEAKER_FEATURES in signatures
         if self.has_speaker_features:
             self._features = self.interpreter.get_signature_runner(SPEAKER_FEATURES)
@@ -58,8 +63,10 @@ class TFLiteModel(Client):
     def export_info(self) -> dict:
         """What `checks.read_export_info` reads from a request of zeros, from the metadata alone:
         no forward pass (a Whisper preset's costs half a second)."""
-        return {"class_names": list(self.info["class_names"]),
-                "face_pipeline": self.info.get("face_pipeline") if "faces" in self.signature else None}
+        return {
+            "class_names": list(self.info["class_names"]),
+            "face_pipeline": self.info.get("face_pipeline") if "faces" in self.signature else None,
+        }
 
     def _predict(self, inputs: dict) -> dict:
         outputs = self._runner(**inputs)

@@ -40,6 +40,7 @@ def real_ravdess() -> pathlib.Path:
 def sample_dir(tmp_path_factory) -> pathlib.Path:
     """A tiny synthetic sample shared by the tests: 2 actors, 3 emotions, AV + audio-only."""
     root = tmp_path_factory.mktemp("sample")
-    synthetic.make_sample(str(root), synthetic.clips(actors=(1, 2), emotions=(1, 5, 8), statements=(1,)),
-                          duration=1.0, size=(160, 120))
+    synthetic.make_sample(
+        str(root), synthetic.clips(actors=(1, 2), emotions=(1, 5, 8), statements=(1,)), duration=1.0, size=(160, 120)
+    )
     return root

@@ -4,6 +4,7 @@ in this process as TF Serving runs it: the MetaGraph loaded into a session with 
 op (TensorFlow's v1 loader, as TF Serving's C++ one does), and requests fed to the
 signature's tensors with no check on the way: JSON numbers converted to the signature's
 dtypes, gRPC tensors as sent, any shape."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -35,10 +36,15 @@ def _run(path: str, signature_name: str, inputs: dict) -> dict:
     tensor = session.graph.get_tensor_by_name
     outputs = sorted(signature.outputs)
     # Fed as TF Serving's C++ session feeds: below the Python session's shape check.
-    feeds = {tensor(signature.inputs[k].name)._as_tf_output():
-             np.asarray(v, tf.dtypes.as_dtype(signature.inputs[k].dtype).as_numpy_dtype) for k, v in inputs.items()}
-    values = session._call_tf_sessionrun(None, feeds, [tensor(signature.outputs[k].name)._as_tf_output()
-                                                       for k in outputs], [], None)
+    feeds = {
+        tensor(signature.inputs[k].name)._as_tf_output(): np.asarray(
+            v, tf.dtypes.as_dtype(signature.inputs[k].dtype).as_numpy_dtype
+        )
+        for k, v in inputs.items()
+    }
+    values = session._call_tf_sessionrun(
+        None, feeds, [tensor(signature.outputs[k].name)._as_tf_output() for k in outputs], [], None
+    )
     return dict(zip(outputs, values))
 
 
@@ -76,9 +82,15 @@ def rest(path: str, name: str, port: int = 0):
                 outputs = _run(path, body.get("signature_name", "serving_default"), body["inputs"])
             except (tf.errors.OpError, TypeError, ValueError) as e:
                 return self._reply(400, {"error": str(e).splitlines()[0]})
-            self._reply(200, {"outputs": {k: (np.vectorize(bytes.decode)(v).tolist() if v.dtype.kind in "SO"
-                                              else v.tolist())
-                                          for k, v in outputs.items()}})
+            self._reply(
+                200,
+                {
+                    "outputs": {
+                        k: (np.vectorize(bytes.decode)(v).tolist() if v.dtype.kind in "SO" else v.tolist())
+                        for k, v in outputs.items()
+                    }
+                },
+            )
 
         def log_message(self, *args):
             pass

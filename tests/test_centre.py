@@ -1,5 +1,6 @@
 """emorec.evaluation.centring and its command: per-speaker centring of a run's outputs, alpha
 chosen on validation actors."""
+
 import json
 import subprocess
 import sys
@@ -42,8 +43,13 @@ def _run(run_dir, strength: dict):
             parts[part] = (probabilities, np.concatenate([y for y, _ in clips]), sum((n for _, n in clips), []))
         (run_dir / f"fold_{fold}").mkdir(parents=True)
         predictions.save(str(run_dir / f"fold_{fold}"), parts)
-    summary = {"model": "mel_cnn2d", "config": "audio", "classes": 8, "folds": len(FOLDS),
-               "train_seconds": metrics.mean_and_spread([10.0, 20.0])}
+    summary = {
+        "model": "mel_cnn2d",
+        "config": "audio",
+        "classes": 8,
+        "folds": len(FOLDS),
+        "train_seconds": metrics.mean_and_spread([10.0, 20.0]),
+    }
     (run_dir / "summary.json").write_text(json.dumps(summary))
     return run_dir
 
@@ -77,8 +83,14 @@ def test_alpha_is_chosen_on_validation_actors_only(tmp_path):
     pulled test speakers are left as they were (2 of 16 right each), not corrected by a
     choice that looked at them."""
     pulled_validation = _run(tmp_path / "a", {"validation": 2.0, "test": 0.0})
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_validation)],
-                         cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_validation)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     summary = json.loads((tmp_path / "a_centred" / "summary.json").read_text())
     assert all(r["alpha"] >= 0.5 for r in summary["per_fold"])
     assert summary["validation_clip_accuracy"]["values"] == [1.0, 1.0]
@@ -87,14 +99,24 @@ def test_alpha_is_chosen_on_validation_actors_only(tmp_path):
     assert "clip-level test accuracy 1.000" in out
 
     pulled_test = _run(tmp_path / "b", {"validation": 0.0, "test": 2.0})
-    subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_test),
-                    f"--out_dir={tmp_path / 'c'}"], cwd=ROOT, env=ENV, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "emorec.evaluation", "centre", str(pulled_test), f"--out_dir={tmp_path / 'c'}"],
+        cwd=ROOT,
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert [r["alpha"] for r in summary["per_fold"]] == [0.0, 0.0]
     assert summary["test_clip_accuracy"]["values"] == [2 / 16, 2 / 16]
-    table = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "c"),
-                            f"--plot={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                           check=True).stdout
+    table = subprocess.run(
+        [sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "c"), f"--plot={tmp_path / 'cmp.png'}"],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "| c | mel_cnn2d | audio | 2 | 0.125 ± 0.000" in table
 
 
@@ -103,8 +125,13 @@ def test_centred_validation_scores_are_of_an_alpha_chosen_without_the_actor(tmp_
     centres the pulled one and every clip is right; the alpha chosen on the other actor alone
     is the wrong one for each, and the validation score says what that is worth."""
     run = _run(tmp_path / "a", {"validation": (2.0, 0.0), "test": 0.0})
-    subprocess.run([sys.executable, "-m", "emorec.evaluation", "centre", str(run)], cwd=ROOT, env=ENV,
-                   capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "emorec.evaluation", "centre", str(run)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        check=True,
+    )
     summary = json.loads((tmp_path / "a_centred" / "summary.json").read_text())
     assert all(r["alpha"] >= 0.5 for r in summary["per_fold"])
     # Held out: the pulled actor keeps alpha 0 (chosen on the unpulled one), 2 of its 16 right;

@@ -1,5 +1,6 @@
 """trainers.checkpoints: a resumed fold keeps exactly the epochs its backup holds, falls back
 from a damaged backup or says what to remove, and adds up every process's training time."""
+
 import csv
 import json
 
@@ -86,18 +87,23 @@ def _kill_at(point):
         open(path, "wb").write(b"\x89HDF\r\n\x1a\n" + b"\x00" * 10)
         raise _Killed
 
-    return {"half-written weights": [(keras.Model, "save_weights", half_weights)],
-            "weights, no metadata": [(json, "dump", stop)],
-            "both, not renamed": [(os, "replace", stop)],
-            "renamed, older kept": [(checkpoints, "_epoch_folders", stop)]}[point]  # read after the rename
+    return {
+        "half-written weights": [(keras.Model, "save_weights", half_weights)],
+        "weights, no metadata": [(json, "dump", stop)],
+        "both, not renamed": [(os, "replace", stop)],
+        "renamed, older kept": [(checkpoints, "_epoch_folders", stop)],
+    }[point]  # read after the rename
 
 
-@pytest.mark.parametrize("point, resumes_after", [("half-written weights", 2), ("weights, no metadata", 2),
-                                                  ("both, not renamed", 2), ("renamed, older kept", 3)])
+@pytest.mark.parametrize(
+    "point, resumes_after",
+    [("half-written weights", 2), ("weights, no metadata", 2), ("both, not renamed", 2), ("renamed, older kept", 3)],
+)
 def test_a_kill_at_any_point_of_a_backup_resumes_one_whole_epoch(tmp_path, monkeypatch, point, resumes_after):
     """Epochs 1 and 2 backed up, then epoch 3's backup stopped at `point`: the resumed run
     takes epoch 2's weights as epoch 2's (or epoch 3's, once its folder is whole), never one
     epoch's weights with another's count."""
+
     def model(seed):
         keras.utils.set_random_seed(seed)
         m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])

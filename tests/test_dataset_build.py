@@ -1,4 +1,5 @@
 """Building the RAVDESS TFDS dataset from a synthetic sample with every kind of bad input."""
+
 import itertools
 import json
 import os
@@ -28,47 +29,60 @@ def messy_dir(tmp_path_factory, sample_dir):
         target = root / path.parent.name / path.name
         target.parent.mkdir(exist_ok=True)
         shutil.copy(path, target)
-    (root / "Actor_01" / "01-01-02-01-01-01-01.mp4").write_bytes(b"\x00not an mp4" * 100)   # undecodable
-    (root / "Actor_01" / "01-01-03-01-01-01.mp4").write_bytes(b"bad name")                  # unparsable
+    (root / "Actor_01" / "01-01-02-01-01-01-01.mp4").write_bytes(b"\x00not an mp4" * 100)  # undecodable
+    (root / "Actor_01" / "01-01-03-01-01-01.mp4").write_bytes(b"bad name")  # unparsable
     no_face = ravdess.Clip(1, 1, 4, 1, 1, 1, 2)
-    synthetic.write_mp4(str(root / "Actor_02" / no_face.name(".mp4")),
-                        np.full((15, 96, 128, 3), 90, np.uint8), synthetic.render_audio(no_face, 0.5))
+    synthetic.write_mp4(
+        str(root / "Actor_02" / no_face.name(".mp4")),
+        np.full((15, 96, 128, 3), 90, np.uint8),
+        synthetic.render_audio(no_face, 0.5),
+    )
     no_audio = ravdess.Clip(1, 1, 4, 1, 1, 1, 1)
     if NO_AUDIO_REAL.exists():  # the real damaged RAVDESS clip, under a name of this sample's
         shutil.copy(NO_AUDIO_REAL, root / "Actor_01" / no_audio.name(".mp4"))
     else:
-        synthetic.write_mp4(str(root / "Actor_01" / no_audio.name(".mp4")),
-                            synthetic.render_frames(no_audio, (128, 96), 15), None)
+        synthetic.write_mp4(
+            str(root / "Actor_01" / no_audio.name(".mp4")), synthetic.render_frames(no_audio, (128, 96), 15), None
+        )
     # A zip whose member fails its CRC check.
     good = next(sample_dir.rglob("01-01-05-*-01.mp4")).read_bytes()
     with zipfile.ZipFile(root / "Video_Speech_Actor_03.zip", "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("Actor_03/01-01-06-01-01-01-03.mp4", good)
     data = bytearray((root / "Video_Speech_Actor_03.zip").read_bytes())
     start = data.index(good[:64])
-    data[start + 5000: start + 5010] = b"\xff" * 10
+    data[start + 5000 : start + 5010] = b"\xff" * 10
     (root / "Video_Speech_Actor_03.zip").write_bytes(bytes(data))
     return root
 
 
 def _build(manual_dir, data_dir, config="av", **download_options):
     builder = ravdess_dataset_builder.Builder(data_dir=str(data_dir), config=config)
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        manual_dir=str(manual_dir), **download_options))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir), **download_options)
+    )
     return builder
 
 
 def test_every_bad_clip_is_reported_by_name_and_reason(messy_dir, tmp_path, capsys):
     builder = _build(messy_dir, tmp_path)
     summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
-    assert summary["problems"] == {"undecodable": 1, "no audio stream": 1, "no face": 1,
-                                   "corrupt zip member": 1, "unparsable name": 1, "empty split": 1}
+    assert summary["problems"] == {
+        "undecodable": 1,
+        "no audio stream": 1,
+        "no face": 1,
+        "corrupt zip member": 1,
+        "unparsable name": 1,
+        "empty split": 1,
+    }
     reasons = {p["clip"].rsplit("/", 1)[-1]: p["reason"] for p in summary["problem_clips"]}
     assert reasons["01-01-02-01-01-01-01.mp4"] == "undecodable"
     assert reasons["01-01-04-01-01-01-01.mp4"] == "no audio stream"
     assert reasons["01-01-04-01-01-01-02.mp4"] == "no face"
     assert reasons["01-01-06-01-01-01-03.mp4"] == "corrupt zip member"
-    assert any(p["clip"].endswith("Video_Speech_Actor_03.zip!Actor_03/01-01-06-01-01-01-03.mp4")
-               for p in summary["problem_clips"])
+    assert any(
+        p["clip"].endswith("Video_Speech_Actor_03.zip!Actor_03/01-01-06-01-01-01-03.mp4")
+        for p in summary["problem_clips"]
+    )
     assert reasons["actor_03"] == "empty split"  # its only clip was the corrupt one
     assert summary["clips_found"] == 10 and summary["examples_written"] == 6
     printed = capsys.readouterr().out
@@ -91,15 +105,18 @@ def reference_log_mel(x, sample_rate=16000, num_mels=64, fmin=20.0, fmax=8000.0)
     count = -(-len(x) // hop)
     padded = np.pad(x, (0, (count - 1) * hop + frame - len(x)))
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frame) / frame)
-    power = np.abs(np.fft.rfft(np.stack([padded[i * hop:i * hop + frame] * window for i in range(count)]), n_fft)) ** 2
+    power = (
+        np.abs(np.fft.rfft(np.stack([padded[i * hop : i * hop + frame] * window for i in range(count)]), n_fft)) ** 2
+    )
 
     def mel(f):
         return 1127.0 * np.log1p(f / 700.0)
 
     edges = np.linspace(mel(fmin), mel(fmax), num_mels + 2)[:, None]
     bins = mel(np.fft.rfftfreq(n_fft, 1 / sample_rate))
-    filters = np.maximum(0, np.minimum((bins - edges[:-2]) / (edges[1:-1] - edges[:-2]),
-                                       (edges[2:] - bins) / (edges[2:] - edges[1:-1])))
+    filters = np.maximum(
+        0, np.minimum((bins - edges[:-2]) / (edges[1:-1] - edges[:-2]), (edges[2:] - bins) / (edges[2:] - edges[1:-1]))
+    )
     filters[:, 0] = 0
     return np.log(power @ filters.T + 1e-6)
 
@@ -144,7 +161,8 @@ def test_audio_config_falls_back_to_the_audio_of_av_clips(messy_dir, tmp_path):
 def test_beam_build_matches_the_local_build(messy_dir, tmp_path):
     beam = pytest.importorskip("apache_beam")
     options = beam.options.pipeline_options.PipelineOptions(
-        runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing")
+        runner="DirectRunner", direct_num_workers=2, direct_running_mode="multi_processing"
+    )
     built = _build(messy_dir, tmp_path / "beam", beam_options=options)
     local = _build(messy_dir, tmp_path / "local")
     for builder in (built, local):
@@ -162,9 +180,9 @@ def test_a_dask_scheduler_that_does_not_answer_is_one_line_naming_it(sample_dir,
         unused.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{unused.getsockname()[1]}"
     # As `tfds build --beam_pipeline_options` gives them: as keywords, Beam's DaskOptions drop the address.
-    options = beam.options.pipeline_options.PipelineOptions(["--runner=emorec.beam.DaskRunner",
-                                                             f"--dask_client_address={address}",
-                                                             "--dask_connection_timeout=2"])
+    options = beam.options.pipeline_options.PipelineOptions(
+        ["--runner=emorec.beam.DaskRunner", f"--dask_client_address={address}", "--dask_connection_timeout=2"]
+    )
     with pytest.raises(errors.UserError, match=f"Dask scheduler at {address} "):
         _build(sample_dir, tmp_path, config="audio", beam_options=options)
 
@@ -175,16 +193,19 @@ def test_a_dask_cluster_builds_the_examples_the_local_build_writes(messy_dir, tm
     beam = pytest.importorskip("apache_beam")
     distributed = pytest.importorskip("dask.distributed")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the workers import the builder's functions from the checkout
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        options = beam.options.pipeline_options.PipelineOptions(runner="emorec.beam.DaskRunner",
-                                                                dask_client_address=cluster.scheduler_address)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        options = beam.options.pipeline_options.PipelineOptions(
+            runner="emorec.beam.DaskRunner", dask_client_address=cluster.scheduler_address
+        )
         built = _build(messy_dir, tmp_path / "dask", beam_options=options)
     local = _build(messy_dir, tmp_path / "local")
     summaries = [json.loads((b.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text()) for b in (built, local)]
     assert summaries[0]["examples_written"] == summaries[1]["examples_written"] == 6
-    assert sorted(p["clip"] for p in summaries[0]["problem_clips"]) == sorted(p["clip"]
-                                                                              for p in summaries[1]["problem_clips"])
+    assert sorted(p["clip"] for p in summaries[0]["problem_clips"]) == sorted(
+        p["clip"] for p in summaries[1]["problem_clips"]
+    )
     assert set(built.info.splits) == set(local.info.splits)
     for split in local.info.splits:
         ours, theirs = ({e["name"]: e for e in tfds.as_numpy(b.as_dataset(split=split))} for b in (built, local))
@@ -207,7 +228,7 @@ def test_a_corrupt_deflate_stream_is_one_named_problem_not_a_stopped_build(sampl
     data = bytearray(path.read_bytes())
     first = zipfile.ZipFile(path).infolist()[0]
     start = first.header_offset + 30 + len(first.filename)  # the local header, then the compressed bytes
-    data[start + 200: start + 400] = bytes(range(200))
+    data[start + 200 : start + 400] = bytes(range(200))
     path.write_bytes(bytes(data))
     builder = _build(root, tmp_path / "data")
     summary = json.loads((builder.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
@@ -226,8 +247,9 @@ def test_a_data_dir_built_from_other_files_is_refused_not_reused(sample_dir, tmp
     _build(sample_dir, tmp_path / "data", config="audio")  # the same files: reused
     with pytest.raises(building.BuildError, match=f"{other}"):
         _build(other, tmp_path / "data", config="audio")
-    rebuilt = _build(other, tmp_path / "data", config="audio",
-                     download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS)
+    rebuilt = _build(
+        other, tmp_path / "data", config="audio", download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS
+    )
     assert sorted(rebuilt.info.splits) == ["actor_01"]
 
 
@@ -253,21 +275,28 @@ def test_short_silent_and_mismatched_clips_follow_the_readme_rules(sample_dir, t
     root = tmp_path / "doubtful"
     shutil.copytree(sample_dir / "Actor_01", root / "Actor_01")
     short, silent = ravdess.Clip(3, 1, 2, 1, 1, 1, 1), ravdess.Clip(3, 1, 3, 1, 1, 1, 1)
-    synthetic.write_wav(str(root / "Actor_01" / short.name(".wav")), synthetic.render_audio(short, 0.1),
-                        synthetic.SAMPLE_RATE)
-    synthetic.write_wav(str(root / "Actor_01" / silent.name(".wav")), np.zeros(5 * synthetic.SAMPLE_RATE, np.float32),
-                        synthetic.SAMPLE_RATE)
+    synthetic.write_wav(
+        str(root / "Actor_01" / short.name(".wav")), synthetic.render_audio(short, 0.1), synthetic.SAMPLE_RATE
+    )
+    synthetic.write_wav(
+        str(root / "Actor_01" / silent.name(".wav")),
+        np.zeros(5 * synthetic.SAMPLE_RATE, np.float32),
+        synthetic.SAMPLE_RATE,
+    )
     one_frame = ravdess.Clip(1, 1, 2, 1, 1, 1, 1)
-    synthetic.write_mp4(str(root / "Actor_01" / one_frame.name(".mp4")),
-                        synthetic.render_frames(one_frame, (160, 120), 1),
-                        synthetic.render_audio(one_frame, 4.0))
+    synthetic.write_mp4(
+        str(root / "Actor_01" / one_frame.name(".mp4")),
+        synthetic.render_frames(one_frame, (160, 120), 1),
+        synthetic.render_audio(one_frame, 4.0),
+    )
 
     audio = _build(root, tmp_path / "audio", config="audio")
     summary = json.loads((audio.data_path / ravdess_dataset_builder.SUMMARY_FILE).read_text())
     assert summary["problems"] == {"silent audio": 1}
     assert summary["problem_clips"][0]["clip"].endswith(silent.name(".wav"))
     assert [(p["clip"].rsplit("/", 1)[-1], p["reason"]) for p in summary["kept_with_notes"]] == [
-        (short.name(".wav"), "short")]
+        (short.name(".wav"), "short")
+    ]
     names = {e["name"].decode() for e in tfds.as_numpy(audio.as_dataset(split="actor_01"))}
     assert short.name(".wav") in names and silent.name(".wav") not in names
     assert summary["examples_written"] == len(names)
@@ -303,8 +332,11 @@ def test_an_unwritable_or_full_data_dir_is_one_line(sample_dir, tmp_path, capsys
     import subprocess
 
     (tmp_path / "a_file").write_text("")
-    with pytest.raises(ravdess_dataset_builder.BuildError, match=r"--data_dir .*a_file/data cannot be written to "
-                                                                 r"\(Not a directory\)$") as refused:
+    with pytest.raises(
+        ravdess_dataset_builder.BuildError,
+        match=r"--data_dir .*a_file/data cannot be written to "
+        r"\(Not a directory\)$",
+    ) as refused:
         _build(sample_dir, tmp_path / "a_file" / "data", config="audio")
     # As `tfds build` ends on it (its exception hook); anything else goes on to the usual traceback.
     others = []
@@ -317,8 +349,9 @@ def test_an_unwritable_or_full_data_dir_is_one_line(sample_dir, tmp_path, capsys
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(full)], capture_output=True).returncode:
         pytest.skip("a full disk is made with a 300 KB tmpfs, which needs mount (root)")
     try:
-        with pytest.raises(ravdess_dataset_builder.BuildError,
-                           match=f"no space left on the device of --data_dir {full}"):
+        with pytest.raises(
+            ravdess_dataset_builder.BuildError, match=f"no space left on the device of --data_dir {full}"
+        ):
             _build(sample_dir, full, config="audio")
     finally:
         subprocess.run(["umount", str(full)], check=True)
@@ -331,11 +364,21 @@ def test_tfds_build_says_ctrl_c_in_one_line(sample_dir, tmp_path):
     import sys
     import time
 
-    tfds_command = [os.path.join(os.path.dirname(sys.executable), "tfds"), "build", str(ROOT / "datasets" / "ravdess"),
-                    "--config=av", f"--manual_dir={sample_dir}"]
-    build = subprocess.Popen(tfds_command + [f"--data_dir={tmp_path / 'data'}"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                             preexec_fn=default_sigint)
+    tfds_command = [
+        os.path.join(os.path.dirname(sys.executable), "tfds"),
+        "build",
+        str(ROOT / "datasets" / "ravdess"),
+        "--config=av",
+        f"--manual_dir={sample_dir}",
+    ]
+    build = subprocess.Popen(
+        tfds_command + [f"--data_dir={tmp_path / 'data'}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        preexec_fn=default_sigint,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not list(tmp_path.glob("data/ravdess/av/incomplete.*")):
         time.sleep(0.05)
@@ -350,6 +393,7 @@ def test_tfds_build_says_ctrl_c_in_one_line(sample_dir, tmp_path):
 def test_a_build_stopped_by_a_wrapped_ctrl_c_prints_no_summary(sample_dir, tmp_path, monkeypatch, capsys):
     """A failed build says what it found; a stopped one wrote nothing and says nothing more, also
     where the KeyboardInterrupt comes wrapped (in a lock's release, as seen in a stopped build)."""
+
     def stop(*_, **__):
         try:
             raise KeyboardInterrupt

@@ -1,5 +1,6 @@
 """FER2013's reader, its faces as crops, the face-expression network and its trainer, on a
 tiny fake FER2013 folder (noise images, in the real layout)."""
+
 import csv
 import json
 import os
@@ -117,8 +118,16 @@ def test_the_window_model_averages_the_frames_and_reads_calm_as_neutral(tmp_path
     trained = face_expression(image_size=32, working_size=32, backbone="small_cnn", weights=None)
     trained.get_layer("probabilities").bias.assign(np.arange(7, dtype=np.float32))  # not what a fresh one has
     trained.save_weights(str(tmp_path / "best.weights.h5"))
-    model = models.build("face_expression", num_classes=8, frames=3, image_size=32, working_size=32,
-                         backbone="small_cnn", weights=None, classifier=str(tmp_path / "best.weights.h5"))
+    model = models.build(
+        "face_expression",
+        num_classes=8,
+        frames=3,
+        image_size=32,
+        working_size=32,
+        backbone="small_cnn",
+        weights=None,
+        classifier=str(tmp_path / "best.weights.h5"),
+    )
     faces = np.random.default_rng(4).integers(0, 256, (2, 3, 32, 32, 3), np.uint8)
     p = model.predict({"faces": faces}, verbose=0)
     per_frame = model.get_layer("every_frame").layer.predict(faces.reshape(6, 32, 32, 3), verbose=0)
@@ -131,10 +140,26 @@ def test_the_window_model_averages_the_frames_and_reads_calm_as_neutral(tmp_path
 
 
 def _train(folder, run_dir, *flags):
-    return subprocess.run([sys.executable, "-m", "trainers.faces", f"--data={folder}", f"--run_dir={run_dir}",
-                           f"--cache_dir={run_dir}/cache", "--backbone=small_cnn", "--weights=none",
-                           "--image_size=48", "--working_size=32", "--batch_size=7", *flags],
-                          cwd=ROOT, env=ENV, capture_output=True, text=True)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainers.faces",
+            f"--data={folder}",
+            f"--run_dir={run_dir}",
+            f"--cache_dir={run_dir}/cache",
+            "--backbone=small_cnn",
+            "--weights=none",
+            "--image_size=48",
+            "--working_size=32",
+            "--batch_size=7",
+            *flags,
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_the_trainer_trains_chooses_on_public_scores_private_and_resumes(tmp_path):

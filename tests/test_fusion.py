@@ -1,4 +1,5 @@
 """trainers.baseline (openSMILE functionals + SVM) and late fusion (emorec.evaluation) on the same folds."""
+
 import json
 import subprocess
 import sys
@@ -24,10 +25,16 @@ def _fake_run(run_dir, folds: dict, seconds=(10.0, 20.0, 30.0)):
     """A finished run: per fold {part: (probabilities, labels)}."""
     for fold, parts in folds.items():
         (run_dir / f"fold_{fold}").mkdir(parents=True)
-        predictions.save(str(run_dir / f"fold_{fold}"), {part: (p, y, _clip_names(part, len(y)))
-                                                         for part, (p, y) in parts.items()})
-    summary = {"model": run_dir.name, "config": "audio", "classes": 8, "folds": len(folds),
-               "train_seconds": metrics.mean_and_spread(seconds)}
+        predictions.save(
+            str(run_dir / f"fold_{fold}"), {part: (p, y, _clip_names(part, len(y))) for part, (p, y) in parts.items()}
+        )
+    summary = {
+        "model": run_dir.name,
+        "config": "audio",
+        "classes": 8,
+        "folds": len(folds),
+        "train_seconds": metrics.mean_and_spread(seconds),
+    }
     (run_dir / "summary.json").write_text(json.dumps(summary))
 
 
@@ -45,13 +52,30 @@ def test_fusion_weights_are_chosen_on_validation_actors_only(tmp_path):
     wrong = (labels + 1) % 8
     half = np.where(np.arange(16) % 2 == 0, labels, wrong)
     folds = [1, 2, 3]
-    _fake_run(tmp_path / "good", {f: {"validation": (_confident(labels), labels), "test": (_confident(half), labels)}
-                                  for f in folds})
-    _fake_run(tmp_path / "bad", {f: {"validation": (_confident(wrong), labels), "test": (_confident(labels), labels)}
-                                 for f in folds})
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "good"),
-                          str(tmp_path / "bad"), f"--out_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV,
-                         capture_output=True, text=True, check=True)
+    _fake_run(
+        tmp_path / "good",
+        {f: {"validation": (_confident(labels), labels), "test": (_confident(half), labels)} for f in folds},
+    )
+    _fake_run(
+        tmp_path / "bad",
+        {f: {"validation": (_confident(wrong), labels), "test": (_confident(labels), labels)} for f in folds},
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emorec.evaluation",
+            "fuse",
+            str(tmp_path / "good"),
+            str(tmp_path / "bad"),
+            f"--out_dir={tmp_path / 'fused'}",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
     assert [r["weights"] for r in summary["per_fold"]] == [{"good": 1.0, "bad": 0.0}] * 3
     assert summary["test_clip_accuracy"]["values"] == [0.5] * 3
@@ -59,9 +83,21 @@ def test_fusion_weights_are_chosen_on_validation_actors_only(tmp_path):
     assert summary["train_seconds"]["values"] == [20.0, 40.0, 60.0]
     assert "clip-level test accuracy 0.500" in out.stdout
     assert "the best member, good: 1.000; validation prefers good" in out.stdout
-    table = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "fused"),
-                            f"--plot={tmp_path / 'cmp.png'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                           check=True).stdout
+    table = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emorec.evaluation",
+            "compare",
+            str(tmp_path / "fused"),
+            f"--plot={tmp_path / 'cmp.png'}",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "| fused | good+bad | audio | 3 | 0.500 ± 0.000" in table
 
 
@@ -74,11 +110,26 @@ def test_fusion_combines_what_each_run_gets_right(tmp_path):
         p = np.where(sure, 0.9, 0.2)[:, None] * np.eye(8)[labels] + noise + 0.01
         runs[name] = p / p.sum(1, keepdims=True)
         assert np.mean(runs[name].argmax(1) == labels) == 0.5
-        _fake_run(tmp_path / name, {f: {"validation": (runs[name], labels), "test": (runs[name], labels)}
-                                    for f in (1, 2, 3)})
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "first"),
-                          str(tmp_path / "second"), f"--out_dir={tmp_path / 'fused'}", "--weight_step=0.1"], cwd=ROOT,
-                         env=ENV, check=True, capture_output=True, text=True).stdout
+        _fake_run(
+            tmp_path / name, {f: {"validation": (runs[name], labels), "test": (runs[name], labels)} for f in (1, 2, 3)}
+        )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emorec.evaluation",
+            "fuse",
+            str(tmp_path / "first"),
+            str(tmp_path / "second"),
+            f"--out_dir={tmp_path / 'fused'}",
+            "--weight_step=0.1",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "chosen without it: 1.000; the best member, first: 0.500; validation prefers the fusion" in out
     summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
     assert [r["weights"] for r in summary["per_fold"]] == [{"first": 0.5, "second": 0.5}] * 3
@@ -103,11 +154,27 @@ def test_fused_validation_scores_are_of_weights_chosen_without_the_actor(tmp_pat
         return np.where(sure_on[:, None], sure, unsure)
 
     for name, sure_on in (("a", actor_3), ("b", ~actor_3)):
-        _fake_run(tmp_path / name, {f: {"validation": (outputs(sure_on), labels), "test": (outputs(sure_on), labels)}
-                                    for f in (1, 2, 3)})
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "a"), str(tmp_path / "b"),
-                          f"--out_dir={tmp_path / 'fused'}", "--weight_step=0.5"], cwd=ROOT, env=ENV, check=True,
-                         capture_output=True, text=True).stdout
+        _fake_run(
+            tmp_path / name,
+            {f: {"validation": (outputs(sure_on), labels), "test": (outputs(sure_on), labels)} for f in (1, 2, 3)},
+        )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emorec.evaluation",
+            "fuse",
+            str(tmp_path / "a"),
+            str(tmp_path / "b"),
+            f"--out_dir={tmp_path / 'fused'}",
+            "--weight_step=0.5",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     summary = json.loads((tmp_path / "fused" / "summary.json").read_text())
     assert [r["weights"] for r in summary["per_fold"]] == [{"a": 0.5, "b": 0.5}] * 3
     assert summary["test_clip_accuracy"]["values"] == [1.0] * 3
@@ -122,10 +189,25 @@ def test_fusion_refuses_runs_of_other_clips(tmp_path):
     _fake_run(tmp_path / "a", {1: parts, 2: parts, 3: parts})
     _fake_run(tmp_path / "b", {1: parts, 2: parts, 3: parts})
     (tmp_path / "b" / "fold_2" / predictions.FILE).unlink()
-    predictions.save(str(tmp_path / "b" / "fold_2"), {part: (p, y, [f"other_{i}" for i in range(8)])
-                                                      for part, (p, y) in parts.items()})
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(tmp_path / "a"), str(tmp_path / "b"),
-                          f"--out_dir={tmp_path / 'fused'}"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    predictions.save(
+        str(tmp_path / "b" / "fold_2"),
+        {part: (p, y, [f"other_{i}" for i in range(8)]) for part, (p, y) in parts.items()},
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emorec.evaluation",
+            "fuse",
+            str(tmp_path / "a"),
+            str(tmp_path / "b"),
+            f"--out_dir={tmp_path / 'fused'}",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and f"{tmp_path / 'b'}/fold_2" in out.stderr
 
 
@@ -133,16 +215,31 @@ def test_fusion_refuses_runs_of_other_clips(tmp_path):
 def audio_sample(tmp_path_factory):
     """Audio-only wavs of 6 actors, neutral and angry (their synthetic voices differ in pitch)."""
     root = tmp_path_factory.mktemp("baseline")
-    synthetic.make_sample(str(root / "sample"), synthetic.clips(actors=range(1, 7), emotions=(1, 5),
-                                                                repetitions=(1, 2), modalities=(3,)), duration=1.0)
+    synthetic.make_sample(
+        str(root / "sample"),
+        synthetic.clips(actors=range(1, 7), emotions=(1, 5), repetitions=(1, 2), modalities=(3,)),
+        duration=1.0,
+    )
     return root
 
 
 def test_baselines_score_held_out_actors_and_fuse(audio_sample):
     runs = audio_sample / "runs"
-    out = subprocess.run([sys.executable, "-m", "trainers.baseline", f"--ravdess_dir={audio_sample / 'sample'}",
-                          f"--model_dir={runs}", "--num_folds=3"], cwd=ROOT, env=ENV, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainers.baseline",
+            f"--ravdess_dir={audio_sample / 'sample'}",
+            f"--model_dir={runs}",
+            "--num_folds=3",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     variants = ["egemaps_svm", "egemaps_svm_speaker_norm", "compare_svm", "compare_svm_speaker_norm"]
     assert all(f"{v}: test accuracy" in out.stdout for v in variants)
     summary = json.loads((runs / "compare_svm_speaker_norm" / "summary.json").read_text())
@@ -159,9 +256,22 @@ def test_baselines_score_held_out_actors_and_fuse(audio_sample):
     # Pitch tells the two emotions apart once each speaker's own pitch is removed.
     assert summary["test_clip_accuracy"]["mean"] >= 0.9
 
-    subprocess.run([sys.executable, "-m", "emorec.evaluation", "fuse", str(runs / "egemaps_svm_speaker_norm"),
-                    str(runs / "compare_svm_speaker_norm"), f"--out_dir={runs / 'fused'}"], cwd=ROOT, env=ENV,
-                   capture_output=True, text=True, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emorec.evaluation",
+            "fuse",
+            str(runs / "egemaps_svm_speaker_norm"),
+            str(runs / "compare_svm_speaker_norm"),
+            f"--out_dir={runs / 'fused'}",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     fused = json.loads((runs / "fused" / "summary.json").read_text())
     assert fused["folds"] == 3 and all(abs(sum(r["weights"].values()) - 1) < 1e-9 for r in fused["per_fold"])
 
@@ -172,9 +282,21 @@ def test_baseline_reads_zenodo_zips_in_place_and_names_clips_by_ravdess_name(aud
     assert [p.name for p in zips.iterdir()] == ["Audio_Speech_Actors_01-24.zip"]
     kept = {}
     for name, source in (("zips", zips), ("folders", audio_sample / "sample")):
-        out = subprocess.run([sys.executable, "-m", "trainers.baseline", f"--ravdess_dir={source}",
-                              f"--model_dir={tmp_path / name}", "--num_folds=3", "--features=egemaps"],
-                             cwd=ROOT, env=ENV, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "trainers.baseline",
+                f"--ravdess_dir={source}",
+                f"--model_dir={tmp_path / name}",
+                "--num_folds=3",
+                "--features=egemaps",
+            ],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         kept[name] = predictions.load(str(tmp_path / name / "egemaps_svm_speaker_norm" / "fold_1"))["test"]
     names = kept["zips"][2]
@@ -193,13 +315,20 @@ def test_fuse_and_centre_refuse_an_out_dir_holding_an_input_or_another_run(tmp_p
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
 
     def evaluate(*argv):
-        return subprocess.run([sys.executable, "-m", "emorec.evaluation", *map(str, argv)], cwd=ROOT, env=ENV,
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "emorec.evaluation", *map(str, argv)],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
 
     a, b, fused = tmp_path / "a", tmp_path / "b", tmp_path / "fused"
-    for command, named in ((["fuse", a, b, f"--out_dir={a}"], f"--out_dir {a} "),
-                           (["centre", b, f"--out_dir={b}"], f"--out_dir {b} "),
-                           (["centre", a, f"--out_dir={b}"], f"--out_dir {b} ")):
+    for command, named in (
+        (["fuse", a, b, f"--out_dir={a}"], f"--out_dir {a} "),
+        (["centre", b, f"--out_dir={b}"], f"--out_dir {b} "),
+        (["centre", a, f"--out_dir={b}"], f"--out_dir {b} "),
+    ):
         out = evaluate(*command)
         [line] = out.stderr.strip().splitlines()
         assert out.returncode == 2 and line.startswith(f"emorec-evaluate: {named}"), out.stderr

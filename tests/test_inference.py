@@ -1,4 +1,5 @@
 """emorec-predict and the streaming predictors on small synthetic clips and the real ones."""
+
 import json
 import os
 import subprocess
@@ -89,9 +90,26 @@ def test_no_audio_stream_names_the_video_only_way(exports, tmp_path, capsys):
 def test_variable_frame_rate_rows_carry_stream_times(exports, tmp_path):
     clip = _clip(tmp_path / "01-01-02-01-01-01-05.mp4", with_audio=False)
     vfr = tmp_path / "01-01-02-01-01-01-06.mp4"
-    subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-i", clip, "-vf",
-                    "setpts='if(lt(N,15),N,15+(N-15)*2)/(30*TB)'", "-fps_mode", "passthrough",
-                    "-c:v", "libx264", "-preset", "ultrafast", str(vfr)], check=True)
+    subprocess.run(
+        [
+            video.ffmpeg(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            clip,
+            "-vf",
+            "setpts='if(lt(N,15),N,15+(N-15)*2)/(30*TB)'",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(vfr),
+        ],
+        check=True,
+    )
     rows = _run(vfr, "--model", exports["video"], "--mode", "per-frame", "--out", tmp_path / "out")["rows"]
     times = np.array([r["time"] for r in rows])
     assert np.diff(times[:14]).mean() == pytest.approx(1 / 30, rel=0.05)
@@ -169,13 +187,20 @@ def test_inputs_the_builder_would_doubt_are_predicted_with_a_note(exports, tmp_p
     nearly = _run(_clip(tmp_path / "01-01-05-01-01-01-05.mp4", seconds=0.1), "--model", exports["av"], "--out", out)
     assert nearly["meta"]["notes"] == [] and nearly["rows"]
     silent = tmp_path / "03-01-05-01-01-01-03.mp4"
-    synthetic.write_mp4(str(silent), synthetic.render_frames(ravdess.parse(silent.name), (160, 120), 30),
-                        np.zeros(synthetic.SAMPLE_RATE, np.float32))
+    synthetic.write_mp4(
+        str(silent),
+        synthetic.render_frames(ravdess.parse(silent.name), (160, 120), 30),
+        np.zeros(synthetic.SAMPLE_RATE, np.float32),
+    )
     assert [n.split(": ")[1] for n in _run(silent, "--model", exports["av"], "--out", out)["meta"]["notes"]] == [
-        "silent audio"]
+        "silent audio"
+    ]
     apart = tmp_path / "01-01-05-01-01-01-04.mp4"
-    synthetic.write_mp4(str(apart), synthetic.render_frames(ravdess.parse(apart.name), (160, 120), 1),
-                        synthetic.render_audio(ravdess.parse(apart.name), 4.0))
+    synthetic.write_mp4(
+        str(apart),
+        synthetic.render_frames(ravdess.parse(apart.name), (160, 120), 1),
+        synthetic.render_audio(ravdess.parse(apart.name), 4.0),
+    )
     result = _run(apart, "--model", exports["av"], "--out", out)
     assert [n.split(": ")[1] for n in result["meta"]["notes"]] == ["audio and video lengths differ", "short"]
     assert result["rows"] and "note: " + result["meta"]["notes"][0] in capsys.readouterr().err
@@ -186,8 +211,7 @@ def test_inputs_the_builder_would_doubt_are_predicted_with_a_note(exports, tmp_p
 def test_a_file_named_like_a_camera_is_pointed_out(exports, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "0").write_bytes(b"")
-    monkeypatch.setattr(cli, "open_input",
-                        lambda *a: (_ for _ in ()).throw(UserError("camera 0 could not be opened")))
+    monkeypatch.setattr(cli, "open_input", lambda *a: (_ for _ in ()).throw(UserError("camera 0 could not be opened")))
     assert predict(["0", "--model", exports["av"], "--out", str(tmp_path / "out")]) == 2
     assert "note: 0 is read as camera 0; for the file of that name, write ./0" in capsys.readouterr().err
 
@@ -201,12 +225,19 @@ def test_ctrl_c_that_python_wraps_in_another_error_is_still_one_line(tmp_path):
     ended = {}
     for module in ("wrapped_interrupt", "plain_error"):
         ended[module] = subprocess.run(
-            [sys.executable, "-c", "import sys; from emorec import commands; "
-                                   f"sys.exit(commands._run('emorec-predict', '{module}'))"],
-            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+            [
+                sys.executable,
+                "-c",
+                f"import sys; from emorec import commands; sys.exit(commands._run('emorec-predict', '{module}'))",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
+        )
     assert ended["wrapped_interrupt"].returncode == 130
-    assert ended["wrapped_interrupt"].stderr.strip() == ("emorec-predict: stopped (Ctrl-C); "
-                                                         "what was written before stays")
+    assert ended["wrapped_interrupt"].stderr.strip() == (
+        "emorec-predict: stopped (Ctrl-C); what was written before stays"
+    )
     assert ended["plain_error"].returncode == 1 and "RuntimeError: a real error" in ended["plain_error"].stderr
     assert ended["plain_error"].stderr.strip().endswith(f"please report it with the lines above at {errors.ISSUES}")
 
@@ -218,8 +249,14 @@ def test_ctrl_c_at_start_up_is_one_line(tmp_path):
     import time
 
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4")
-    command = [sys.executable, "-c", "import sys; from emorec.commands import predict; sys.exit(predict())", clip,
-               "--out", str(tmp_path / "out")]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from emorec.commands import predict; sys.exit(predict())",
+        clip,
+        "--out",
+        str(tmp_path / "out"),
+    ]
     for wait in (0.3, 4.0):
         process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
         time.sleep(wait)
@@ -227,7 +264,8 @@ def test_ctrl_c_at_start_up_is_one_line(tmp_path):
         _, err = process.communicate(timeout=120)
         assert process.returncode == 130, err
         assert [line for line in err.splitlines() if line.strip()] == [
-            "emorec-predict: stopped (Ctrl-C); what was written before stays"], (wait, err)
+            "emorec-predict: stopped (Ctrl-C); what was written before stays"
+        ], (wait, err)
 
 
 SEVEN = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
@@ -251,10 +289,13 @@ def test_an_audio_file_runs_through_an_audio_only_model_with_the_exports_classes
         other = tmp_path / f"speech.{extension}"
         subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(path), str(other)], check=True)
         rows = _run(other, "--model", seven_class_audio, "--out", tmp_path / "out")["rows"]
-        assert [r["frame"] for r in rows][:len(result["rows"])] == [r["frame"] for r in result["rows"]], extension
+        assert [r["frame"] for r in rows][: len(result["rows"])] == [r["frame"] for r in result["rows"]], extension
         if extension == "flac":  # lossless but 16-bit
-            np.testing.assert_allclose([list(r["probabilities"].values()) for r in rows],
-                                       [list(r["probabilities"].values()) for r in result["rows"]], atol=1e-2)
+            np.testing.assert_allclose(
+                [list(r["probabilities"].values()) for r in rows],
+                [list(r["probabilities"].values()) for r in result["rows"]],
+                atol=1e-2,
+            )
 
 
 def test_class_names_come_from_the_served_export_over_rest_and_grpc(seven_class_audio, tmp_path):
@@ -264,12 +305,26 @@ def test_class_names_come_from_the_served_export_over_rest_and_grpc(seven_class_
     path = tmp_path / clip.name(".wav")
     synthetic.write_wav(str(path), synthetic.render_audio(clip, 1.0), synthetic.SAMPLE_RATE)
     local = _run(path, "--model", seven_class_audio, "--out", tmp_path / "local")["rows"]
-    with serving_standin.rest(seven_class_audio, "audio") as rest_port, \
-            serving_standin.grpc_server(seven_class_audio, "audio") as grpc_port:
+    with (
+        serving_standin.rest(seven_class_audio, "audio") as rest_port,
+        serving_standin.grpc_server(seven_class_audio, "audio") as grpc_port,
+    ):
         for protocol in ("rest", "grpc"):
-            served = _run(path, "--serving", "127.0.0.1", "--serving_model", "audio", "--protocol", protocol,
-                          "--rest_port", rest_port if protocol == "rest" else 1, "--grpc_port", grpc_port,
-                          "--out", tmp_path / protocol)["rows"]
+            served = _run(
+                path,
+                "--serving",
+                "127.0.0.1",
+                "--serving_model",
+                "audio",
+                "--protocol",
+                protocol,
+                "--rest_port",
+                rest_port if protocol == "rest" else 1,
+                "--grpc_port",
+                grpc_port,
+                "--out",
+                tmp_path / protocol,
+            )["rows"]
             assert [r["label"] for r in served] == [r["label"] for r in local], protocol
             assert list(served[0]["probabilities"]) == list(SEVEN)
 
@@ -283,20 +338,44 @@ def test_refusals_come_before_any_work_in_one_line(seven_class_audio, tmp_path, 
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4")
     assert predict([clip, "--model", seven_class_audio, "--out", str(blocker / "out")]) == 2
     assert capsys.readouterr().err.strip().startswith(f"emorec-predict: --out {blocker / 'out'} cannot be written to")
-    assert predict([clip, "--serving", "127.0.0.1", "--serving_model", "audio", "--rest_port", "1",
-                     "--out", str(tmp_path / "out")]) == 2
+    assert (
+        predict(
+            [
+                clip,
+                "--serving",
+                "127.0.0.1",
+                "--serving_model",
+                "audio",
+                "--rest_port",
+                "1",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("emorec-predict: TF Serving model 'audio' at 127.0.0.1:1 (rest) does not answer")
     assert "\n" not in err
 
 
-@pytest.mark.parametrize("option, value, says", [
-    ("--smoothing", "1.5", "must be in [0, 1)"), ("--smoothing", "1", "must be in [0, 1)"),
-    ("--smoothing", "-0.1", "must be in [0, 1)"), ("--smoothing", "nan", "must be in [0, 1)"),
-    ("--max_width", "-5", "must be at least 1 pixel"), ("--max_width", "0", "must be at least 1 pixel"),
-    ("--max_frames", "-1", "must be at least 1"), ("--max_frames", "0", "must be at least 1"),
-    ("--stride", "0", "must be at least 1 frame"), ("--detect_every", "-2", "must be at least 1"),
-    ("--rest_port", "70000", "must be a port, 1 to 65535"), ("--grpc_port", "0", "must be a port, 1 to 65535")])
+@pytest.mark.parametrize(
+    "option, value, says",
+    [
+        ("--smoothing", "1.5", "must be in [0, 1)"),
+        ("--smoothing", "1", "must be in [0, 1)"),
+        ("--smoothing", "-0.1", "must be in [0, 1)"),
+        ("--smoothing", "nan", "must be in [0, 1)"),
+        ("--max_width", "-5", "must be at least 1 pixel"),
+        ("--max_width", "0", "must be at least 1 pixel"),
+        ("--max_frames", "-1", "must be at least 1"),
+        ("--max_frames", "0", "must be at least 1"),
+        ("--stride", "0", "must be at least 1 frame"),
+        ("--detect_every", "-2", "must be at least 1"),
+        ("--rest_port", "70000", "must be a port, 1 to 65535"),
+        ("--grpc_port", "0", "must be a port, 1 to 65535"),
+    ],
+)
 def test_option_values_out_of_range_are_refused_in_one_line_before_any_work(tmp_path, capsys, option, value, says):
     """`--smoothing 1.5` wrote "probabilities" from 3.42 to -2.98; `--max_width 0` fell back to
     the default width unsaid."""
@@ -330,9 +409,13 @@ def test_a_stopped_run_keeps_the_rows_it_had(exports, tmp_path):
     import time
 
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4", seconds=20.0)  # 300 rows, were it not stopped
-    process = subprocess.Popen([sys.executable, "-m", "emorec.inference.cli", clip, "--model", exports["av"],
-                                "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, preexec_fn=default_sigint)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emorec.inference.cli", clip, "--model", exports["av"], "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     csv_path = tmp_path / "out" / "01-01-05-01-01-01-01.timeline.csv"
     deadline = time.time() + 120
     while time.time() < deadline and not (csv_path.exists() and len(csv_path.read_text().splitlines()) > 20):
@@ -366,8 +449,16 @@ def test_the_predictor_sees_the_windows_training_sees(tmp_path):
     model = models.build("resnet_lstm+wave_cnn1d", frames=8, image_size=64, backbone="small_cnn")
     spec = windows.WindowSpec.for_model(model, 8)
     trained = [x for x, _, _ in tfds.as_numpy(windows.eval_dataset(builder, "actor_01", spec, batch_size=64))][0]
-    local = serving.LocalModel(export.export(model, str(tmp_path / "exports"), "av", CLASSES, version=1,
-                                             metadata={"face_pipeline": builder.info.metadata["face_pipeline"]}))
+    local = serving.LocalModel(
+        export.export(
+            model,
+            str(tmp_path / "exports"),
+            "av",
+            CLASSES,
+            version=1,
+            metadata={"face_pipeline": builder.info.metadata["face_pipeline"]},
+        )
+    )
     seen = []
 
     class Recorder:  # the export, with a record of what it was given
@@ -378,10 +469,17 @@ def test_the_predictor_sees_the_windows_training_sees(tmp_path):
             return local.predict(inputs)
 
     pipeline = faces.FacePipeline.from_dict(serving.read_export_info(local)["face_pipeline"])
-    source = open_input(str(tmp_path / "sample" / "Actor_01" / clip.name(".mp4")), pipeline.decode_width,
-                        pipeline.fast_decode)
-    predictor = Predictor(Recorder(), CLASSES, "queue", waveform=source.waveform, pipeline=pipeline,
-                          tracked=cli.track_ahead(source, pipeline))
+    source = open_input(
+        str(tmp_path / "sample" / "Actor_01" / clip.name(".mp4")), pipeline.decode_width, pipeline.fast_decode
+    )
+    predictor = Predictor(
+        Recorder(),
+        CLASSES,
+        "queue",
+        waveform=source.waveform,
+        pipeline=pipeline,
+        tracked=cli.track_ahead(source, pipeline),
+    )
     run_stream(predictor, source.frames)
     served = {k: np.concatenate([s[k] for s in seen]) for k in seen[0]}
     assert len(served["faces"]) == len(trained["faces"]) == (60 - 8) // 4 + 1
@@ -398,16 +496,32 @@ def test_every_entry_of_a_folder_is_predicted_or_said_by_name(seven_class_audio,
     wav = folder / "03-01-05-01-01-01-01.wav"
     synthetic.write_wav(str(wav), synthetic.render_audio(ravdess.parse(wav.name), 1.0), synthetic.SAMPLE_RATE)
     for extension, container in (("flv", "flv"), ("3gp", "3gp"), ("mts", "mpegts"), ("MKV", "matroska")):
-        subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(wav), "-c:a", "aac", "-f", container,
-                        str(folder / f"{extension}.{extension}")], check=True)
+        subprocess.run(
+            [
+                video.ffmpeg(),
+                "-v",
+                "error",
+                "-i",
+                str(wav),
+                "-c:a",
+                "aac",
+                "-f",
+                container,
+                str(folder / f"{extension}.{extension}"),
+            ],
+            check=True,
+        )
     (folder / "notes.txt").write_text("not a clip")
     assert predict([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     predicted = [json.loads(p.read_text())["input"] for p in sorted((tmp_path / "out").glob("*.timeline.json"))]
-    assert sorted(predicted) == sorted(str(folder / name) for name in (
-        "03-01-05-01-01-01-01.wav", "3gp.3gp", "MKV.MKV", "flv.flv", "mts.mts"))
+    assert sorted(predicted) == sorted(
+        str(folder / name) for name in ("03-01-05-01-01-01-01.wav", "3gp.3gp", "MKV.MKV", "flv.flv", "mts.mts")
+    )
     assert [line.split(": ")[:2] for line in err.splitlines() if line.startswith("note: ")] == [
-        ["note", str(folder / "later")], ["note", str(folder / "notes.txt")]]
+        ["note", str(folder / "later")],
+        ["note", str(folder / "notes.txt")],
+    ]
     assert "a sub-folder (its files are not searched" in err and "notes.txt: not an audio, video or photo file" in err
 
 
@@ -443,11 +557,16 @@ def test_a_missing_or_corrupt_speaker_audio_is_said_once_naming_the_option(expor
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(np.random.default_rng(0).bytes(3000))
     for given, says in ((tmp_path / "nowhere.wav", "no such file"), (corrupt, "could not be read as audio (")):
-        assert predict([str(folder), "--model", exports["av"], "--speaker_audio", str(given),
-                         "--out", str(tmp_path / "out")]) == 2
+        assert (
+            predict(
+                [str(folder), "--model", exports["av"], "--speaker_audio", str(given), "--out", str(tmp_path / "out")]
+            )
+            == 2
+        )
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-predict: --speaker_audio {given}: {says}") and line.endswith(
-            "give another recording of the speaker, or leave it out"), line
+            "give another recording of the speaker, or leave it out"
+        ), line
     assert not list((tmp_path / "out").iterdir())  # before any input is read
 
 
@@ -460,7 +579,8 @@ def test_a_fifo_is_refused_in_one_line_as_an_input_and_in_a_folder(seven_class_a
     assert predict([str(fifo), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"emorec-predict: {fifo}: not a regular file (a FIFO, socket or device): save the stream to a file first, "
-        "or give a camera by its index"]
+        "or give a camera by its index"
+    ]
     wav = folder / "03-01-05-01-01-01-01.wav"
     synthetic.write_wav(str(wav), synthetic.render_audio(ravdess.parse(wav.name), 1.0), synthetic.SAMPLE_RATE)
     assert predict([str(folder), "--model", seven_class_audio, "--out", str(tmp_path / "out")]) == 0
@@ -480,7 +600,8 @@ def test_a_file_name_that_is_not_utf8_is_predicted_and_the_folder_goes_on(seven_
     out.encode("utf-8")  # what a UTF-8 terminal can print (a lone surrogate cannot be)
     assert "caf\\xe9.wav: " in out and "zz.wav: " in out
     assert sorted(os.listdir(tmp_path / "out")) == sorted(
-        f"{stem}.timeline.{kind}" for stem in (os.fsdecode(b"caf\xe9"), "zz") for kind in ("csv", "json", "png"))
+        f"{stem}.timeline.{kind}" for stem in (os.fsdecode(b"caf\xe9"), "zz") for kind in ("csv", "json", "png")
+    )
 
 
 def test_the_annotated_video_shows_the_timelines_prediction_from_the_first_frame(exports, tmp_path, monkeypatch):
@@ -490,8 +611,11 @@ def test_the_annotated_video_shows_the_timelines_prediction_from_the_first_frame
 
     drawn = []
     # Each text is drawn twice, its dark outline then itself: one entry a frame.
-    monkeypatch.setattr(outputs.cv2, "putText", lambda frame, text, org, font, scale, colour, *a, **k:
-                        colour == (255, 255, 255) and drawn.append(text))
+    monkeypatch.setattr(
+        outputs.cv2,
+        "putText",
+        lambda frame, text, org, font, scale, colour, *a, **k: colour == (255, 255, 255) and drawn.append(text),
+    )
     for seconds, count in ((0.1, 3), (1.0, 30)):  # windows of 4 frames
         drawn.clear()
         clip = _clip(tmp_path / f"01-01-05-01-01-01-0{count % 10 + 1}.mp4", seconds=seconds)

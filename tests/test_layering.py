@@ -1,5 +1,6 @@
 """Imports run one way: each module of emorec imports only from its own layer or those below
 (DESIGN.md's data flow). An import inside a function counts: it is a dependency all the same."""
+
 import ast
 import os
 
@@ -9,12 +10,38 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYERS = (
     # The serving contract (signatures, the request checks, the client interface) is here: training's
     # enrolment implements it as the exports' clients do.
-    ("vocabulary and media", ("emorec", "emorec.ravdess", "emorec.corpora", "emorec.media", "emorec.signatures",
-                              "emorec.checks", "emorec.clients", "emorec.errors", "emorec.metrics", "emorec.plots",
-                              "emorec.folders", "emorec.presets", "emorec.synthetic", "emorec.litert")),
+    (
+        "vocabulary and media",
+        (
+            "emorec",
+            "emorec.ravdess",
+            "emorec.corpora",
+            "emorec.media",
+            "emorec.signatures",
+            "emorec.checks",
+            "emorec.clients",
+            "emorec.errors",
+            "emorec.metrics",
+            "emorec.plots",
+            "emorec.folders",
+            "emorec.presets",
+            "emorec.synthetic",
+            "emorec.litert",
+        ),
+    ),
     ("models", ("emorec.models",)),
-    ("data and training", ("emorec.data", "emorec.enrolment", "emorec.feature_cache", "emorec.building",
-                           "emorec.evaluation", "emorec.distribute", "emorec.beam")),
+    (
+        "data and training",
+        (
+            "emorec.data",
+            "emorec.enrolment",
+            "emorec.feature_cache",
+            "emorec.building",
+            "emorec.evaluation",
+            "emorec.distribute",
+            "emorec.beam",
+        ),
+    ),
     ("export and serving", ("emorec.export", "emorec.serving", "emorec.tflite", "emorec.preset_tflite")),
     ("inference and commands", ("emorec.inference", "emorec.commands", "emorec.demo")),
 )
@@ -22,8 +49,12 @@ LAYERS = (
 
 def layer_of(module: str) -> int:
     """The layer of the longest prefix that names `module` or a package above it."""
-    matches = [(len(prefix), level) for level, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
-               if module == prefix or module.startswith(prefix + ".")]
+    matches = [
+        (len(prefix), level)
+        for level, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
     assert matches, f"{module} is in no layer: add it to LAYERS"
     return max(matches)[1]
 
@@ -36,10 +67,13 @@ def imported(path: str, module: str) -> set[str]:
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names if alias.name.startswith("emorec")}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("emorec"):
-            names |= {f"{node.module}.{alias.name}" if os.path.exists(
-                os.path.join(ROOT, *node.module.split("."), alias.name)) or os.path.exists(
-                os.path.join(ROOT, *node.module.split("."), alias.name + ".py")) else node.module
-                for alias in node.names}
+            names |= {
+                f"{node.module}.{alias.name}"
+                if os.path.exists(os.path.join(ROOT, *node.module.split("."), alias.name))
+                or os.path.exists(os.path.join(ROOT, *node.module.split("."), alias.name + ".py"))
+                else node.module
+                for alias in node.names
+            }
     return names - {module}
 
 
@@ -53,9 +87,12 @@ def modules():
 
 
 def test_every_import_points_down_or_across_never_up():
-    upward = [f"{name} ({LAYERS[layer_of(name)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
-              for path, name in modules() for target in sorted(imported(path, name))
-              if layer_of(target) > layer_of(name)]
+    upward = [
+        f"{name} ({LAYERS[layer_of(name)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for path, name in modules()
+        for target in sorted(imported(path, name))
+        if layer_of(target) > layer_of(name)
+    ]
     assert not upward, "\n".join(upward)
 
 

@@ -1,5 +1,6 @@
 """The light path of emorec-predict (issue 42): a preset's TFLite made once and cached, run by LiteRT
 without TensorFlow in the process, answering as the TensorFlow path does."""
+
 import json
 import os
 import shutil
@@ -26,12 +27,22 @@ def tiny(tmp_path_factory):
     spec = {"name": "r3d+wave_cnn1d", "frames": 4, "image_size": 32, "options": {}}
     model = models.build(spec["name"], num_classes=8, frames=4, image_size=32)
     digest = presets.write_arrays(str(folder / "weights.npz"), {v.path: np.asarray(v) for v in model.trainable_weights})
-    card = {"format": presets.FORMAT, "name": "tiny", "version": 1, "title": "a small untrained preset for tests",
-            "modalities": ["faces", "voice"], "classes": list(ravdess.EMOTIONS), "model": spec,
-            "inputs": {"faces": "uint8 [batch, 4, 32, 32, 3]", "waveform": "float32 [batch, 2136]"},
-            # Crops made at the model's side, as the shipped presets' are: none is resized (in TensorFlow).
-            "face_pipeline": faces.FacePipeline(size=32).to_dict(), "trained_on": {"data": None},
-            "accuracy": {"headline": "none", "protocol": "none"}, "licence": "none", "files": {"weights.npz": digest}}
+    card = {
+        "format": presets.FORMAT,
+        "name": "tiny",
+        "version": 1,
+        "title": "a small untrained preset for tests",
+        "modalities": ["faces", "voice"],
+        "classes": list(ravdess.EMOTIONS),
+        "model": spec,
+        "inputs": {"faces": "uint8 [batch, 4, 32, 32, 3]", "waveform": "float32 [batch, 2136]"},
+        # Crops made at the model's side, as the shipped presets' are: none is resized (in TensorFlow).
+        "face_pipeline": faces.FacePipeline(size=32).to_dict(),
+        "trained_on": {"data": None},
+        "accuracy": {"headline": "none", "protocol": "none"},
+        "licence": "none",
+        "files": {"weights.npz": digest},
+    }
     (folder / presets.CARD).write_text(json.dumps(card))
     patch = pytest.MonkeyPatch()
     patch.setenv(preset_tflite.CACHE_ENV, str(cache))
@@ -50,15 +61,19 @@ def cached(tiny, monkeypatch):
     monkeypatch.setenv(preset_tflite.CACHE_ENV, str(cache))
     path, _ = preset_tflite.paths(str(folder))
     made = []
-    monkeypatch.setattr(preset_tflite, "make", lambda name, out: made.append(
-        shutil.copy(folder / "made" / os.path.basename(out), out)))
+    monkeypatch.setattr(
+        preset_tflite, "make", lambda name, out: made.append(shutil.copy(folder / "made" / os.path.basename(out), out))
+    )
     return str(folder), path, made
 
 
 def _clip(path, seconds=1.0):
     clip = ravdess.parse(path.name)
-    synthetic.write_mp4(str(path), synthetic.render_frames(clip, (160, 120), int(round(seconds * FPS))),
-                        synthetic.render_audio(clip, seconds))
+    synthetic.write_mp4(
+        str(path),
+        synthetic.render_frames(clip, (160, 120), int(round(seconds * FPS))),
+        synthetic.render_audio(clip, seconds),
+    )
     return str(path)
 
 
@@ -76,7 +91,7 @@ def test_a_stale_cache_is_remade_in_one_line(cached, capsys, monkeypatch):
     preset_tflite.model(folder)
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"note: preset {folder} as TFLite ({path}): stale: made from other files") and len(made) == 1
-    assert json.load(open(path[:-len(".tflite")] + ".json"))["made_from"] == "other files"
+    assert json.load(open(path[: -len(".tflite")] + ".json"))["made_from"] == "other files"
 
 
 @pytest.mark.parametrize("damage", ["truncated", "record lost"])
@@ -84,9 +99,9 @@ def test_a_damaged_cache_is_said_in_one_line_and_remade(cached, capsys, damage):
     folder, path, made = cached
     if damage == "truncated":
         content = open(path, "rb").read()
-        open(path, "wb").write(content[:len(content) // 2])
+        open(path, "wb").write(content[: len(content) // 2])
     else:
-        os.remove(path[:-len(".tflite")] + ".json")
+        os.remove(path[: -len(".tflite")] + ".json")
     preset_tflite.model(folder)
     [line] = capsys.readouterr().err.splitlines()
     assert f"({path}): damaged: " in line and line.endswith("making it again (TensorFlow, a minute or two)"), line
@@ -105,21 +120,31 @@ def test_what_the_cache_is_made_from_covers_the_card_its_files_and_the_graph_cod
 def _run(argv, env=None, **kwargs):
     """emorec-predict ARGV in a fresh interpreter, as its console script runs it, saying at exit
     which of TensorFlow, NumPy and OpenCV it imported."""
-    code = ("import atexit, sys\n"
-            "atexit.register(lambda: print('imported:', *[m for m in ('tensorflow', 'numpy', 'cv2') "
-            "if m in sys.modules]))\n"
-            "from emorec.commands import predict\n"
-            "sys.argv = ['emorec-predict', *sys.argv[1:]]\n"
-            "sys.exit(predict())\n")
-    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, **kwargs)
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('imported:', *[m for m in ('tensorflow', 'numpy', 'cv2') "
+        "if m in sys.modules]))\n"
+        "from emorec.commands import predict\n"
+        "sys.argv = ['emorec-predict', *sys.argv[1:]]\n"
+        "sys.exit(predict())\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        **kwargs,
+    )
 
 
 def test_a_preset_on_a_video_with_faces_and_voice_runs_without_tensorflow(tiny, tmp_path):
     folder, cache = tiny
     clip = _clip(tmp_path / "01-01-05-01-01-01-01.mp4")
-    done = _run([clip, "--preset", str(folder), "--out", str(tmp_path / "out")],
-                {preset_tflite.CACHE_ENV: str(cache), "EMOREC_RUNTIME": ""})  # the default: lite where installed
+    done = _run(
+        [clip, "--preset", str(folder), "--out", str(tmp_path / "out")],
+        {preset_tflite.CACHE_ENV: str(cache), "EMOREC_RUNTIME": ""},
+    )  # the default: lite where installed
     assert done.returncode == 0, done.stderr
     assert "tensorflow" not in done.stdout.splitlines()[-1].split(), done.stdout
     assert (tmp_path / "out" / "01-01-05-01-01-01-01.timeline.json").exists()
@@ -136,9 +161,12 @@ def test_the_light_path_answers_as_the_tensorflow_path(tiny, tmp_path, monkeypat
     folder, cache = tiny
     monkeypatch.setenv(preset_tflite.CACHE_ENV, str(cache))
     clip = _clip(tmp_path / "01-01-03-01-01-01-01.mp4", seconds=1.5)
-    answers = {runtime: next(cli.run(cli.parse([clip, "--preset", str(folder), "--runtime", runtime,
-                                                "--out", str(tmp_path / runtime)])))["rows"]
-               for runtime in ("lite", "tf")}
+    answers = {
+        runtime: next(
+            cli.run(cli.parse([clip, "--preset", str(folder), "--runtime", runtime, "--out", str(tmp_path / runtime)]))
+        )["rows"]
+        for runtime in ("lite", "tf")
+    }
     assert [r["frame"] for r in answers["lite"]] == [r["frame"] for r in answers["tf"]] and answers["lite"]
     _agree(answers["lite"], answers["tf"])
 
@@ -146,14 +174,21 @@ def test_the_light_path_answers_as_the_tensorflow_path(tiny, tmp_path, monkeypat
 def _agree(lite, tf):
     """Same labels; probabilities within TFLite's agreement with Keras (3e-6) and the rows' rounding (5 decimals)."""
     assert [r["label"] for r in lite] == [r["label"] for r in tf]
-    np.testing.assert_allclose([list(r["probabilities"].values()) for r in lite],
-                               [list(r["probabilities"].values()) for r in tf], atol=1.5e-5)
+    np.testing.assert_allclose(
+        [list(r["probabilities"].values()) for r in lite], [list(r["probabilities"].values()) for r in tf], atol=1.5e-5
+    )
 
 
-REAL = {"wav": [REAL_RAVDESS / "Audio_Speech_Actors_01-24" / "Actor_01" / "03-01-05-02-01-01-01.wav",
-                REAL_RAVDESS / "Audio_Speech_Actors_01-24" / "Actor_12" / "03-01-03-01-02-01-12.wav"],
-        "mp4": [REAL_RAVDESS / "clips" / "01-01-07-02-02-01-01.mp4",
-                REAL_RAVDESS / "video_actor_05" / "01-01-06-02-01-01-05.mp4"]}
+REAL = {
+    "wav": [
+        REAL_RAVDESS / "Audio_Speech_Actors_01-24" / "Actor_01" / "03-01-05-02-01-01-01.wav",
+        REAL_RAVDESS / "Audio_Speech_Actors_01-24" / "Actor_12" / "03-01-03-01-02-01-12.wav",
+    ],
+    "mp4": [
+        REAL_RAVDESS / "clips" / "01-01-07-02-02-01-01.mp4",
+        REAL_RAVDESS / "video_actor_05" / "01-01-06-02-01-01-05.mp4",
+    ],
+}
 
 
 @pytest.mark.slow  # the default preset and its voice member as TFLite: minutes to make once, then a minute
@@ -163,7 +198,9 @@ def test_the_default_preset_answers_alike_on_real_clips_through_either_path(kind
     if not clips:
         pytest.skip(f"real RAVDESS {kind} clips not found under {REAL_RAVDESS} (set RAVDESS_DIR to use them)")
     for clip in clips:
-        answers = {runtime: next(cli.run(cli.parse([clip, "--runtime", runtime, "--out", str(tmp_path / runtime)])))
-                   for runtime in ("lite", "tf")}
+        answers = {
+            runtime: next(cli.run(cli.parse([clip, "--runtime", runtime, "--out", str(tmp_path / runtime)])))
+            for runtime in ("lite", "tf")
+        }
         assert answers["lite"]["described"] == answers["tf"]["described"]
         _agree(answers["lite"]["rows"], answers["tf"]["rows"])

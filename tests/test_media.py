@@ -32,9 +32,26 @@ def test_variable_frame_rate_keeps_its_own_timeline(tmp_path):
     source = _clip(tmp_path, size=(160, 120), with_audio=False)
     vfr = str(tmp_path / "vfr.mp4")
     # Frame n is shown at n * 33 ms for the first half, then at twice the spacing.
-    subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-i", source, "-vf",
-                    "setpts='if(lt(N,15),N,15+(N-15)*2)/(30*TB)'", "-fps_mode", "passthrough",
-                    "-c:v", "libx264", "-preset", "ultrafast", vfr], check=True)
+    subprocess.run(
+        [
+            video.ffmpeg(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            source,
+            "-vf",
+            "setpts='if(lt(N,15),N,15+(N-15)*2)/(30*TB)'",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            vfr,
+        ],
+        check=True,
+    )
     t = video.decode(vfr, with_audio=False)["timestamps"]
     assert len(t) == 30
     steps = np.diff(t)
@@ -80,8 +97,22 @@ def test_a_clip_cut_short_is_damaged_not_a_shorter_clip(tmp_path):
     """The first half of an mp4 whose index comes first (as RAVDESS's originals): ffmpeg
     decodes what is there, logs the damage and exits 0; decode refuses it."""
     whole = str(tmp_path / "whole.mp4")
-    subprocess.run([video.ffmpeg(), "-nostdin", "-v", "error", "-i", _clip(tmp_path, size=(320, 240), seconds=3.0),
-                    "-c", "copy", "-movflags", "+faststart", whole], check=True)
+    subprocess.run(
+        [
+            video.ffmpeg(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            _clip(tmp_path, size=(320, 240), seconds=3.0),
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            whole,
+        ],
+        check=True,
+    )
     assert len(video.decode(whole)["frames"]) == 90
     cut = tmp_path / "cut.mp4"
     data = open(whole, "rb").read()
@@ -139,6 +170,7 @@ def test_log_mel_first_traced_in_a_graph_equals_eager():
 
 def test_speaker_statistics_standardise_every_band_over_the_speakers_clips():
     from emorec.models.layers import SpeakerNorm
+
     rng = np.random.default_rng(0)
     low, high = rng.normal(0, 0.05, 16000), rng.normal(0, 0.5, 24000)  # a quiet and a loud clip
     mels = [features.log_mel(w.astype(np.float32)).numpy() for w in (low, high)]
@@ -189,8 +221,9 @@ def test_crop_is_square_centred_and_padded_at_the_border():
     ramp[..., 1] = 50 + 2 * np.arange(100)[:, None]  # green grows downwards from 50
     edge = faces.crop(ramp, (0, 0, 40), size=40, margin=1.0)  # x and y from -20 to 20, 1 pixel each
     assert edge.shape == (40, 40, 3)
-    assert (np.all(np.abs(edge[:, :19, 0].astype(int) - 50) <= 1)
-            and np.all(np.abs(edge[:19, :, 1].astype(int) - 50) <= 1))
+    assert np.all(np.abs(edge[:, :19, 0].astype(int) - 50) <= 1) and np.all(
+        np.abs(edge[:19, :, 1].astype(int) - 50) <= 1
+    )
     np.testing.assert_allclose(edge[25, 21:39, 0], 50 + 2 * np.arange(1, 19), atol=2)
     np.testing.assert_allclose(edge[21:39, 25, 1], 50 + 2 * np.arange(1, 19), atol=2)
 
@@ -228,8 +261,10 @@ def test_stderr_outlasts_two_threads_silencing_native_logs_at_once(tmp_path):
         "time.sleep(0.2)\n"
         "with visible_stderr(): print('said while a thread is silenced', file=sys.stderr)\n"
         "for t in threads: t.join()\n"
-        "print('said after', file=sys.stderr)\n")
+        "print('said after', file=sys.stderr)\n"
+    )
     with open(tmp_path / "stderr", "w") as stderr:
-        subprocess.run([sys.executable, "-c", script], stderr=stderr, check=True,
-                       env={**os.environ, "EMOREC_LIBRARY_LOGS": "0"})
+        subprocess.run(
+            [sys.executable, "-c", script], stderr=stderr, check=True, env={**os.environ, "EMOREC_LIBRARY_LOGS": "0"}
+        )
     assert (tmp_path / "stderr").read_text().splitlines() == ["said while a thread is silenced", "said after"]

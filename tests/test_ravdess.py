@@ -10,8 +10,7 @@ from emorec.ravdess import Clip
 
 def test_parse_reads_every_field():
     clip = ravdess.parse("/data/Actor_12/01-01-06-02-02-01-12.mp4")
-    assert clip == Clip(modality=1, vocal_channel=1, emotion=6, intensity=2, statement=2,
-                        repetition=1, actor=12)
+    assert clip == Clip(modality=1, vocal_channel=1, emotion=6, intensity=2, statement=2, repetition=1, actor=12)
     assert clip.emotion_name == "fearful"
     assert clip.gender == "female"
     assert ravdess.parse("03-02-02-01-01-02-07").gender == "male"
@@ -31,20 +30,23 @@ def test_format_is_the_inverse_of_parse_for_every_valid_name():
     assert names == 3 * 2 * 4 * (15 + 11)
 
 
-@pytest.mark.parametrize("name, field", [
-    ("01-01-06-01-02-01.mp4", "6 field"),        # a field missing
-    ("01-01-6-01-02-01-12.mp4", "emotion"),       # not two digits
-    ("04-01-06-01-02-01-12.mp4", "modality"),
-    ("01-03-06-01-02-01-12.mp4", "vocal channel"),
-    ("01-01-09-01-02-01-12.mp4", "emotion"),
-    ("01-01-06-03-02-01-12.mp4", "intensity"),
-    ("01-01-06-01-03-01-12.mp4", "statement"),
-    ("01-01-06-01-02-00-12.mp4", "repetition"),
-    ("01-01-06-01-02-01-25.mp4", "actor"),
-    ("01-01-01-02-02-01-12.mp4", "intensity"),    # neutral has no strong intensity
-    ("01-02-07-01-02-01-12.mp4", "emotion"),      # no disgust in song
-    ("IMG_2041.mp4", "7 two-digit"),
-])
+@pytest.mark.parametrize(
+    "name, field",
+    [
+        ("01-01-06-01-02-01.mp4", "6 field"),  # a field missing
+        ("01-01-6-01-02-01-12.mp4", "emotion"),  # not two digits
+        ("04-01-06-01-02-01-12.mp4", "modality"),
+        ("01-03-06-01-02-01-12.mp4", "vocal channel"),
+        ("01-01-09-01-02-01-12.mp4", "emotion"),
+        ("01-01-06-03-02-01-12.mp4", "intensity"),
+        ("01-01-06-01-03-01-12.mp4", "statement"),
+        ("01-01-06-01-02-00-12.mp4", "repetition"),
+        ("01-01-06-01-02-01-25.mp4", "actor"),
+        ("01-01-01-02-02-01-12.mp4", "intensity"),  # neutral has no strong intensity
+        ("01-02-07-01-02-01-12.mp4", "emotion"),  # no disgust in song
+        ("IMG_2041.mp4", "7 two-digit"),
+    ],
+)
 def test_malformed_names_say_file_and_field(name, field):
     with pytest.raises(ravdess.RavdessNameError) as error:
         ravdess.parse(f"/data/{name}")
@@ -69,8 +71,8 @@ def _touch(path):
 def test_scan_reads_folders_and_zips_in_place_and_reports_what_it_passes_over(tmp_path):
     _touch(tmp_path / "Actor_01" / "01-01-03-01-01-01-01.mp4")
     _touch(tmp_path / "Actor_01" / "03-01-03-01-01-01-01.wav")
-    _touch(tmp_path / "Actor_01" / "notes.txt")                    # not media: ignored
-    _touch(tmp_path / "Actor_01" / "01-01-03-01-01-01.mp4")         # bad name: reported
+    _touch(tmp_path / "Actor_01" / "notes.txt")  # not media: ignored
+    _touch(tmp_path / "Actor_01" / "01-01-03-01-01-01.mp4")  # bad name: reported
     with zipfile.ZipFile(tmp_path / "Video_Speech_Actor_02.zip", "w") as z:
         z.writestr("Actor_02/01-01-05-02-01-01-02.mp4", b"video bytes")
         z.writestr("Actor_02/01-01-03-01-01-01-01.mp4", b"a clip already found")
@@ -78,7 +80,10 @@ def test_scan_reads_folders_and_zips_in_place_and_reports_what_it_passes_over(tm
     scan = ravdess.scan(str(tmp_path))
 
     assert [s.clip.name() for s in scan.sources] == [
-        "01-01-03-01-01-01-01", "01-01-05-02-01-01-02", "03-01-03-01-01-01-01"]
+        "01-01-03-01-01-01-01",
+        "01-01-05-02-01-01-02",
+        "03-01-03-01-01-01-01",
+    ]
     zipped = scan.sources[1]
     assert zipped.member == "Actor_02/01-01-05-02-01-01-02.mp4"
     assert zipped.read() == b"video bytes"
@@ -87,8 +92,10 @@ def test_scan_reads_folders_and_zips_in_place_and_reports_what_it_passes_over(tm
     assert "unparsable name" in reasons[str(tmp_path / "Actor_01" / "01-01-03-01-01-01.mp4")]
     assert "unreadable zip" in reasons[str(tmp_path / "Audio_Speech_Actors_01-24.zip")]
     # The same clip in a folder and in a zip: one is kept, the other reported as its duplicate.
-    copies = {str(tmp_path / "Actor_01" / "01-01-03-01-01-01-01.mp4"),
-              f"{tmp_path / 'Video_Speech_Actor_02.zip'}!Actor_02/01-01-03-01-01-01-01.mp4"}
+    copies = {
+        str(tmp_path / "Actor_01" / "01-01-03-01-01-01-01.mp4"),
+        f"{tmp_path / 'Video_Speech_Actor_02.zip'}!Actor_02/01-01-03-01-01-01-01.mp4",
+    }
     (duplicate,) = copies & set(reasons)
     assert reasons[duplicate] == f"duplicate: same clip as {(copies - {duplicate}).pop()}"
 
@@ -112,8 +119,9 @@ def test_scan_of_a_missing_folder_names_it(tmp_path):
         ravdess.scan(str(tmp_path / "nowhere"))
 
 
-@pytest.mark.parametrize("num_folds, actors", [
-    (6, ravdess.ACTORS), (5, range(1, 21)), (4, range(1, 24)), (24, ravdess.ACTORS)])
+@pytest.mark.parametrize(
+    "num_folds, actors", [(6, ravdess.ACTORS), (5, range(1, 21)), (4, range(1, 24)), (24, ravdess.ACTORS)]
+)
 def test_folds_are_disjoint_and_cover_every_actor(num_folds, actors):
     folds = ravdess.folds(num_folds, actors)
     assert len(folds) == num_folds

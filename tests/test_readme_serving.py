@@ -1,6 +1,7 @@
 """Every command and request in the README's Serving and Live prediction sections, run as
 written against small exports under the names it uses, with the loopback stand-ins in
 TF Serving's place (on its ports, 8500 and 8501)."""
+
 import re
 import shlex
 import socket
@@ -32,12 +33,18 @@ def workdir(tmp_path_factory):
     files the README names."""
     root = tmp_path_factory.mktemp("readme")
     names = list(ravdess.EMOTIONS)
-    export.export(models.build("resnet_lstm+mel_cnn2d", frames=4, image_size=32, backbone="small_cnn"),
-                  str(root / "saved_models"), "demo", names, version=1)
+    export.export(
+        models.build("resnet_lstm+mel_cnn2d", frames=4, image_size=32, backbone="small_cnn"),
+        str(root / "saved_models"),
+        "demo",
+        names,
+        version=1,
+    )
     export.export(models.build("mel_cnn2d", frames=4), str(root / "saved_models"), "demo_audio", names, version=1)
     clip = ravdess.Clip(1, 1, 5, 1, 1, 1, 1)
-    synthetic.write_mp4(str(root / "clip.mp4"), synthetic.render_frames(clip, (160, 120), 30),
-                        synthetic.render_audio(clip, 1.0))
+    synthetic.write_mp4(
+        str(root / "clip.mp4"), synthetic.render_frames(clip, (160, 120), 30), synthetic.render_audio(clip, 1.0)
+    )
     for name in ("other.wav", "speech.wav"):
         synthetic.write_wav(str(root / name), synthetic.render_audio(clip, 1.0), synthetic.SAMPLE_RATE)
     return root

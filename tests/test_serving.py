@@ -1,6 +1,7 @@
 """Serving what was trained: class names from the export on every path (local SavedModel, TF
 Serving REST and gRPC, through the loopback stand-ins), every request checked, a server that
 is down said in one line."""
+
 import contextlib
 import re
 
@@ -23,15 +24,29 @@ def seven_class(tmp_path_factory):
     return export.export(model, str(tmp_path_factory.mktemp("exports")), "audio", SEVEN, version=1)
 
 
-PIPELINE = {"size": 96, "margin": 1.1, "detector": "haar", "decode_width": 320, "fast_decode": False,
-            "detect_every": 3, "detect_width": 160, "min_face": 0.1}
+PIPELINE = {
+    "size": 96,
+    "margin": 1.1,
+    "detector": "haar",
+    "decode_width": 320,
+    "fast_decode": False,
+    "detect_every": 3,
+    "detect_width": 160,
+    "min_face": 0.1,
+}
 
 
 @pytest.fixture(scope="module")
 def av(tmp_path_factory):
     model = models.build("r3d+wave_cnn1d", frames=4, image_size=32)
-    return export.export(model, str(tmp_path_factory.mktemp("exports")), "av",
-                         [f"class {i}" for i in range(8)], version=1, metadata={"face_pipeline": PIPELINE})
+    return export.export(
+        model,
+        str(tmp_path_factory.mktemp("exports")),
+        "av",
+        [f"class {i}" for i in range(8)],
+        version=1,
+        metadata={"face_pipeline": PIPELINE},
+    )
 
 
 def test_the_face_pipeline_comes_from_the_export_on_every_path(av):
@@ -46,11 +61,14 @@ def test_the_face_pipeline_comes_from_the_export_on_every_path(av):
 def _clients(path, name):
     """A local model and clients of both stand-ins, with signatures read from each server."""
     with serving_standin.rest(path, name) as rest_port, serving_standin.grpc_server(path, name) as grpc_port:
-        yield {"local": serving.LocalModel(path),
-               "rest": serving.ServingClient.from_server(name, "127.0.0.1", rest_port, protocol="rest"),
-               # gRPC alone: the REST port given is closed, and nothing may need it.
-               "grpc": serving.ServingClient.from_server(name, "127.0.0.1", rest_port=1, grpc_port=grpc_port,
-                                                         protocol="grpc")}
+        yield {
+            "local": serving.LocalModel(path),
+            "rest": serving.ServingClient.from_server(name, "127.0.0.1", rest_port, protocol="rest"),
+            # gRPC alone: the REST port given is closed, and nothing may need it.
+            "grpc": serving.ServingClient.from_server(
+                name, "127.0.0.1", rest_port=1, grpc_port=grpc_port, protocol="grpc"
+            ),
+        }
 
 
 def test_class_names_come_from_the_export_on_every_path(seven_class):
@@ -58,7 +76,7 @@ def test_class_names_come_from_the_export_on_every_path(seven_class):
     with _clients(seven_class, "audio") as clients:
         for kind, model in clients.items():
             assert serving.read_export_info(model) == {"class_names": list(SEVEN), "face_pipeline": None}, kind
-            out = model.predict({"waveform": waveform[:, :model.signature["waveform"][0][1]]})
+            out = model.predict({"waveform": waveform[:, : model.signature["waveform"][0][1]]})
             labels = [x.decode() if isinstance(x, bytes) else x for x in np.asarray(out["labels"])]
             assert labels == [SEVEN[i] for i in np.argmax(out["probabilities"], -1)], kind
 
@@ -76,6 +94,7 @@ def test_class_names_that_do_not_match_the_output_width_are_an_error(tmp_path):
 
         def describe(self):
             return "stale"
+
     with pytest.raises(UserError, match="stale "):
         serving.read_export_info(Stale())
 
@@ -93,8 +112,9 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize("name, spoil, message", BAD_REQUESTS, ids=[m.split(":")[0] + str(i) for i, (_, _, m)
-                                                                    in enumerate(BAD_REQUESTS)])
+@pytest.mark.parametrize(
+    "name, spoil, message", BAD_REQUESTS, ids=[m.split(":")[0] + str(i) for i, (_, _, m) in enumerate(BAD_REQUESTS)]
+)
 def test_every_bad_request_is_refused_in_one_line_on_every_path(av, name, spoil, message):
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8)
@@ -112,22 +132,32 @@ def test_every_bad_request_is_refused_in_one_line_on_every_path(av, name, spoil,
 def speaker_av(tmp_path_factory):
     """An audio-visual export that takes a speaker's statistics (mel_cnn2d normalises per speaker)."""
     model = models.build("resnet_lstm+mel_cnn2d", frames=4, image_size=32, backbone="small_cnn")
-    return export.export(model, str(tmp_path_factory.mktemp("exports")), "av", [f"class {i}" for i in range(8)],
-                         version=1)
+    return export.export(
+        model, str(tmp_path_factory.mktemp("exports")), "av", [f"class {i}" for i in range(8)], version=1
+    )
 
 
 RAW_REQUESTS = [  # what a client that skips emorec's checks can send TF Serving
     ("frames", lambda r: {**r, "faces": np.concatenate([r["faces"]] * 2, 1)}, r"faces: expected shape \[batch, 4, 32"),
-    ("pixels", lambda r: {**r, "faces": np.zeros((2, 4, 64, 64, 3), np.uint8)},
-     r"faces: expected shape \[batch, 4, 32"),
+    (
+        "pixels",
+        lambda r: {**r, "faces": np.zeros((2, 4, 64, 64, 3), np.uint8)},
+        r"faces: expected shape \[batch, 4, 32",
+    ),
     ("broadcast", lambda r: {**r, "speaker_stats": r["speaker_stats"][:1]}, "inputs disagree on the batch size"),
     ("nan", lambda r: {**r, "speaker_stats": np.full_like(r["speaker_stats"], np.nan)}, "speaker_stats: NaN or inf"),
-    ("clipped", lambda r: {**r, "waveform": np.clip(r["waveform"] * 40, -1.9, 1.9)},
-     r"waveform: expected float32 16 kHz samples in \[-1, 1\]"),
+    (
+        "clipped",
+        lambda r: {**r, "waveform": np.clip(r["waveform"] * 40, -1.9, 1.9)},
+        r"waveform: expected float32 16 kHz samples in \[-1, 1\]",
+    ),
     ("size", lambda r: {k: np.repeat(v[:1], 65, 0) for k, v in r.items()}, "a request holds at most 64 windows"),
-    ("deviations", lambda r: {**r, "speaker_stats": r["speaker_stats"] * np.array([1, -1], np.float32)[:, None]},
-     r"speaker_stats: expected the mean and standard deviation of each feature of the speaker, the deviations "
-     r"\(speaker_stats\[:, 1\]\) positive"),
+    (
+        "deviations",
+        lambda r: {**r, "speaker_stats": r["speaker_stats"] * np.array([1, -1], np.float32)[:, None]},
+        r"speaker_stats: expected the mean and standard deviation of each feature of the speaker, the deviations "
+        r"\(speaker_stats\[:, 1\]\) positive",
+    ),
 ]
 
 
@@ -137,9 +167,11 @@ def test_the_served_graph_refuses_what_the_client_would(speaker_av, spoil, messa
     the graph refuses each with the client's words, and answers the good request."""
     signature = serving.LocalModel(speaker_av).signature
     rng = np.random.default_rng(0)
-    good = {"faces": rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8),
-            "waveform": rng.normal(0, 0.1, (2, signature["waveform"][0][1])).astype(np.float32),
-            "speaker_stats": np.stack([np.zeros((2, 64)), np.ones((2, 64))], 1).astype(np.float32)}
+    good = {
+        "faces": rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8),
+        "waveform": rng.normal(0, 0.1, (2, signature["waveform"][0][1])).astype(np.float32),
+        "speaker_stats": np.stack([np.zeros((2, 64)), np.ones((2, 64))], 1).astype(np.float32),
+    }
     assert serving_standin._run(speaker_av, "serving_default", good)["probabilities"].shape == (2, 8)
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         serving_standin._run(speaker_av, "serving_default", spoil(good))
@@ -152,8 +184,9 @@ def test_a_server_that_is_down_is_one_line(seven_class):
         pass  # closed again: nothing listens there now
     for protocol in ("rest", "grpc"):
         with pytest.raises(UserError, match=f"at 127.0.0.1:{port} \\({protocol}\\)"):
-            serving.ServingClient.from_server("audio", "127.0.0.1", rest_port=port, grpc_port=port, protocol=protocol,
-                                              timeout=5)
+            serving.ServingClient.from_server(
+                "audio", "127.0.0.1", rest_port=port, grpc_port=port, protocol=protocol, timeout=5
+            )
 
 
 def test_rest_sent_to_a_grpc_port_says_which_port_is_which(seven_class):
@@ -162,12 +195,20 @@ def test_rest_sent_to_a_grpc_port_says_which_port_is_which(seven_class):
             serving.ServingClient.from_server("audio", "127.0.0.1", rest_port=port, protocol="rest", timeout=5)
 
 
-@pytest.mark.parametrize("spoil, said", [
-    (lambda v: next(v.glob("variables.data*")).unlink(), "No such file"),
-    (lambda v: (lambda f: f.write_bytes(f.read_bytes()[:len(f.read_bytes()) // 2]))(next(v.glob("variables.data*"))),
-     "Read less bytes"),
-    (lambda v: (v / "variables.index").unlink(), "Failed to find any matching files"),
-], ids=["data deleted", "data truncated", "index deleted"])
+@pytest.mark.parametrize(
+    "spoil, said",
+    [
+        (lambda v: next(v.glob("variables.data*")).unlink(), "No such file"),
+        (
+            lambda v: (lambda f: f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2]))(
+                next(v.glob("variables.data*"))
+            ),
+            "Read less bytes",
+        ),
+        (lambda v: (v / "variables.index").unlink(), "Failed to find any matching files"),
+    ],
+    ids=["data deleted", "data truncated", "index deleted"],
+)
 def test_a_damaged_savedmodel_is_one_line_naming_it(seven_class, tmp_path, spoil, said):
     import shutil
 
@@ -195,8 +236,9 @@ def test_training_and_serving_take_a_speakers_statistics_alike(sample_dir, tmp_p
     spec = windows.WindowSpec.for_model(model, 8)
     trained = speakers.speaker_table(builder, "actor_01+actor_02", spec.speaker_features).numpy()
     assert trained.shape == (3, 2, 128)
-    local = serving.LocalModel(export.export(model, str(tmp_path / "exports"), "audio",
-                                             [f"c{i}" for i in range(8)], version=1))
+    local = serving.LocalModel(
+        export.export(model, str(tmp_path / "exports"), "audio", [f"c{i}" for i in range(8)], version=1)
+    )
     for actor in (1, 2):
         clips = tfds.as_numpy(builder.as_dataset(split=f"actor_{actor:02d}"))
         served = enrolment.speaker_stats(local, [c["waveform"] for c in clips])
@@ -213,8 +255,10 @@ def test_the_raw_signature_refuses_nan_and_unscaled_audio(seven_class):
 
     function = tf.saved_model.load(seven_class).signatures["serving_default"]
     samples = serving.LocalModel(seven_class).signature["waveform"][0][1]
-    for bad, message in ((np.full((1, samples), np.nan), "NaN or infinite"),
-                         (np.full((1, samples), 300.0), r"\[-1, 1\]")):
+    for bad, message in (
+        (np.full((1, samples), np.nan), "NaN or infinite"),
+        (np.full((1, samples), 300.0), r"\[-1, 1\]"),
+    ):
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             function(waveform=tf.constant(bad, tf.float32))
     assert function(waveform=tf.zeros((1, samples)))["probabilities"].shape == (1, 7)
@@ -241,13 +285,17 @@ def test_an_average_of_faces_and_a_voice_with_dropout_exports_and_serves_alike(t
     in which the Resizing layer's default turned the voice member's dropout on."""
     model, names = _faces_then_voice_average(), [f"c{i}" for i in range(8)]
     rng = np.random.default_rng(0)
-    batch = {"faces": rng.integers(0, 256, (3, 2, 8, 8, 3), dtype=np.uint8),
-             "waveform": rng.uniform(-0.5, 0.5, (3, 64)).astype(np.float32)}
+    batch = {
+        "faces": rng.integers(0, 256, (3, 2, 8, 8, 3), dtype=np.uint8),
+        "waveform": rng.uniform(-0.5, 0.5, (3, 64)).astype(np.float32),
+    }
     expected = serving.KerasModel(model, names).predict(batch)["probabilities"]
     path = export.export(model, str(tmp_path), "average", names, version=1)
-    for outputs in (serving.LocalModel(path).predict(batch), serving_standin._run(path, "serving_default", batch),
-                    serving.TFLiteModel(export.export_tflite(model, str(tmp_path / "average.tflite"), names))
-                    .predict(batch)):
+    for outputs in (
+        serving.LocalModel(path).predict(batch),
+        serving_standin._run(path, "serving_default", batch),
+        serving.TFLiteModel(export.export_tflite(model, str(tmp_path / "average.tflite"), names)).predict(batch),
+    ):
         np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)  # no dropout anywhere
 
 
@@ -267,15 +315,20 @@ def test_speaker_stats_with_a_deviation_under_zero_or_zero_for_a_speaker_heard_a
     """A negative standard deviation was accepted and flipped the normalised features."""
     local = serving.LocalModel(speaker_av)
     rng = np.random.default_rng(0)
-    good = {"faces": rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8),
-            "waveform": rng.normal(0, 0.1, (2, local.signature["waveform"][0][1])).astype(np.float32),
-            "speaker_stats": np.stack([np.zeros((2, 64)), np.ones((2, 64))], 1).astype(np.float32)}
+    good = {
+        "faces": rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8),
+        "waveform": rng.normal(0, 0.1, (2, local.signature["waveform"][0][1])).astype(np.float32),
+        "speaker_stats": np.stack([np.zeros((2, 64)), np.ones((2, 64))], 1).astype(np.float32),
+    }
     local.predict(good)
     for std, said in ((-0.5, "-0.5"), (0.0, "0")):
         stats = good["speaker_stats"].copy()
         stats[1, 1, 7] = std
-        with pytest.raises(ValueError, match=rf"speaker_stats: .* deviations \(speaker_stats\[:, 1\]\) positive, "
-                                             rf"got {said}: compute them with emorec.enrolment$") as refused:
+        with pytest.raises(
+            ValueError,
+            match=rf"speaker_stats: .* deviations \(speaker_stats\[:, 1\]\) positive, "
+            rf"got {said}: compute them with emorec.enrolment$",
+        ) as refused:
             local.predict({**good, "speaker_stats": stats})
         assert "\n" not in str(refused.value)
     # A model with a prior: zeros are a speaker not heard yet (speaker_windows 0), and only then.
@@ -296,12 +349,20 @@ def test_an_empty_or_truncated_tflite_is_refused_in_one_line_naming_it(tmp_path,
     whole = open(export.export_tflite(model, str(tmp_path / "whole.tflite"), list(SEVEN)), "rb").read()
     clip = tmp_path / "speech.wav"
     synthetic.write_wav(str(clip), np.zeros(16000, np.float32), synthetic.SAMPLE_RATE)
-    for name, content in (("empty", b""), ("half", whole[:len(whole) // 2]), ("head", whole[:64]),
-                          ("noise", np.random.default_rng(0).bytes(5000))):
+    for name, content in (
+        ("empty", b""),
+        ("half", whole[: len(whole) // 2]),
+        ("head", whole[:64]),
+        ("noise", np.random.default_rng(0).bytes(5000)),
+    ):
         path = tmp_path / f"{name}.tflite"
         path.write_bytes(content)
-        assert errors.guarded("emorec-predict", cli.main,
-                                [str(clip), "--model", str(path), "--out", str(tmp_path / "out")]) == 2, name
+        assert (
+            errors.guarded(
+                "emorec-predict", cli.main, [str(clip), "--model", str(path), "--out", str(tmp_path / "out")]
+            )
+            == 2
+        ), name
         [line] = capsys.readouterr().err.splitlines()
         assert line.startswith(f"emorec-predict: {path} "), line
 
@@ -331,15 +392,18 @@ def test_every_client_is_the_one_interface_with_one_check(av):
     one line on each, naming what it runs, and a waveform out of range the same refusal."""
     from emorec import clients
 
-    keras_model = serving.KerasModel(models.build("r3d+wave_cnn1d", frames=4, image_size=32),
-                                     [f"class {i}" for i in range(8)])
+    keras_model = serving.KerasModel(
+        models.build("r3d+wave_cnn1d", frames=4, image_size=32), [f"class {i}" for i in range(8)]
+    )
     with _clients(av, "av") as served:
         for kind, client in {**served, "keras": keras_model}.items():
             assert isinstance(client, clients.Client), kind
             with pytest.raises(UserError, match=f"{re.escape(client.describe())} takes no speaker statistics"):
                 client.speaker_features(np.zeros((1, 16000), np.float32))
-            loud = {"faces": np.zeros((1, *client.signature["faces"].shape[1:]), np.uint8),
-                    "waveform": np.full((1, client.signature["waveform"].shape[1]), 2.0, np.float32)}
+            loud = {
+                "faces": np.zeros((1, *client.signature["faces"].shape[1:]), np.uint8),
+                "waveform": np.full((1, client.signature["waveform"].shape[1]), 2.0, np.float32),
+            }
             with pytest.raises(ValueError, match="waveform: expected float32 16 kHz samples in \\[-1, 1\\]"):
                 client.predict(loud)
     with pytest.raises(TypeError):  # an implementation that does not predict is not a client

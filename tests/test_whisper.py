@@ -3,6 +3,7 @@ files written here in CTranslate2's and torch's formats), the Keras graph comput
 encoder (against a numpy forward pass written from the paper's description), the front end,
 the registry options, and clear errors for missing or damaged weights. The real presets are
 checked against CTranslate2 in benchmarks/whisper_parity.py, never here."""
+
 import pickle
 import struct
 import zipfile
@@ -19,10 +20,15 @@ WIDTH, DEPTH, HEADS, MELS = 8, 2, 2, 80
 def openai_tensors(seed=0) -> dict:
     """A tiny Whisper encoder's state dict under OpenAI's names, every value distinct."""
     rng = np.random.default_rng(seed)
-    t = {"encoder.conv1.weight": rng.normal(0, 0.1, (WIDTH, MELS, 3)), "encoder.conv1.bias": rng.normal(0, 0.1, WIDTH),
-         "encoder.conv2.weight": rng.normal(0, 0.3, (WIDTH, WIDTH, 3)), "encoder.conv2.bias": rng.normal(0, 0.1, WIDTH),
-         "encoder.positional_embedding": rng.normal(0, 0.1, (1500, WIDTH)),
-         "encoder.ln_post.weight": 1 + rng.normal(0, 0.1, WIDTH), "encoder.ln_post.bias": rng.normal(0, 0.1, WIDTH)}
+    t = {
+        "encoder.conv1.weight": rng.normal(0, 0.1, (WIDTH, MELS, 3)),
+        "encoder.conv1.bias": rng.normal(0, 0.1, WIDTH),
+        "encoder.conv2.weight": rng.normal(0, 0.3, (WIDTH, WIDTH, 3)),
+        "encoder.conv2.bias": rng.normal(0, 0.1, WIDTH),
+        "encoder.positional_embedding": rng.normal(0, 0.1, (1500, WIDTH)),
+        "encoder.ln_post.weight": 1 + rng.normal(0, 0.1, WIDTH),
+        "encoder.ln_post.bias": rng.normal(0, 0.1, WIDTH),
+    }
     for i in range(DEPTH):
         b = f"encoder.blocks.{i}."
         for norm in ("attn_ln", "mlp_ln"):
@@ -31,38 +37,50 @@ def openai_tensors(seed=0) -> dict:
             t[f"{b}attn.{part}.weight"] = rng.normal(0, 0.3, (WIDTH, WIDTH))
             if part != "key":
                 t[f"{b}attn.{part}.bias"] = rng.normal(0, 0.1, WIDTH)
-        t[f"{b}mlp.0.weight"], t[f"{b}mlp.0.bias"] = (rng.normal(0, 0.3, (4 * WIDTH, WIDTH)),
-                                                      rng.normal(0, 0.1, 4 * WIDTH))
+        t[f"{b}mlp.0.weight"], t[f"{b}mlp.0.bias"] = (
+            rng.normal(0, 0.3, (4 * WIDTH, WIDTH)),
+            rng.normal(0, 0.1, 4 * WIDTH),
+        )
         t[f"{b}mlp.2.weight"], t[f"{b}mlp.2.bias"] = rng.normal(0, 0.3, (WIDTH, 4 * WIDTH)), rng.normal(0, 0.1, WIDTH)
     return {k: v.astype(np.float32) for k, v in t.items()}
 
 
 def write_ctranslate2(path, t: dict, dtype=np.float16):
     """The tensors in CTranslate2's model.bin layout (version 6), as its converter writes Whisper."""
+
     def string(s):
         return struct.pack("H", len(s) + 1) + s.encode() + b"\0"
 
-    variables = {"encoder/conv1/weight": t["encoder.conv1.weight"], "encoder/conv1/bias": t["encoder.conv1.bias"],
-                 "encoder/conv2/weight": t["encoder.conv2.weight"], "encoder/conv2/bias": t["encoder.conv2.bias"],
-                 "encoder/position_encodings/encodings": t["encoder.positional_embedding"],
-                 "encoder/layer_norm/gamma": t["encoder.ln_post.weight"],
-                 "encoder/layer_norm/beta": t["encoder.ln_post.bias"],
-                 "encoder/num_heads": np.array(HEADS, np.int16),
-                 "decoder/embeddings/weight": np.ones((3, WIDTH), np.float32)}
+    variables = {
+        "encoder/conv1/weight": t["encoder.conv1.weight"],
+        "encoder/conv1/bias": t["encoder.conv1.bias"],
+        "encoder/conv2/weight": t["encoder.conv2.weight"],
+        "encoder/conv2/bias": t["encoder.conv2.bias"],
+        "encoder/position_encodings/encodings": t["encoder.positional_embedding"],
+        "encoder/layer_norm/gamma": t["encoder.ln_post.weight"],
+        "encoder/layer_norm/beta": t["encoder.ln_post.bias"],
+        "encoder/num_heads": np.array(HEADS, np.int16),
+        "decoder/embeddings/weight": np.ones((3, WIDTH), np.float32),
+    }
     for i in range(DEPTH):
         b, c = f"encoder.blocks.{i}.", f"encoder/layer_{i}/"
         qkv = [t[f"{b}attn.{p}.weight"] for p in ("query", "key", "value")]
         variables[c + "self_attention/linear_0/weight"] = np.concatenate(qkv)
         variables[c + "self_attention/linear_0/bias"] = np.concatenate(
-            [t[f"{b}attn.query.bias"], np.zeros(WIDTH, np.float32), t[f"{b}attn.value.bias"]])
+            [t[f"{b}attn.query.bias"], np.zeros(WIDTH, np.float32), t[f"{b}attn.value.bias"]]
+        )
         variables[c + "self_attention/linear_1/weight"] = t[f"{b}attn.out.weight"]
         variables[c + "self_attention/linear_1/bias"] = t[f"{b}attn.out.bias"]
         for ours, theirs in (("attn_ln", "self_attention/layer_norm"), ("mlp_ln", "ffn/layer_norm")):
-            variables[f"{c}{theirs}/gamma"], variables[f"{c}{theirs}/beta"] = (t[f"{b}{ours}.weight"],
-                                                                               t[f"{b}{ours}.bias"])
+            variables[f"{c}{theirs}/gamma"], variables[f"{c}{theirs}/beta"] = (
+                t[f"{b}{ours}.weight"],
+                t[f"{b}{ours}.bias"],
+            )
         for ours, theirs in (("mlp.0", "ffn/linear_0"), ("mlp.2", "ffn/linear_1")):
-            variables[f"{c}{theirs}/weight"], variables[f"{c}{theirs}/bias"] = (t[f"{b}{ours}.weight"],
-                                                                                 t[f"{b}{ours}.bias"])
+            variables[f"{c}{theirs}/weight"], variables[f"{c}{theirs}/bias"] = (
+                t[f"{b}{ours}.weight"],
+                t[f"{b}{ours}.bias"],
+            )
     dtype_ids = {np.dtype(np.float32): 0, np.dtype(np.int16): 2, np.dtype(np.float16): 4}
     out = struct.pack("I", 6) + string("WhisperSpec") + struct.pack("I", 3) + struct.pack("I", len(variables))
     for name, value in variables.items():
@@ -82,14 +100,15 @@ def numpy_encoder(t: dict, mel: np.ndarray) -> np.ndarray:
         return 0.5 * x * (1 + erf(x / np.sqrt(2)))
 
     def norm(x, p):
-        return ((x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * t[p + ".weight"]
-                + t[p + ".bias"])
+        return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * t[p + ".weight"] + t[
+            p + ".bias"
+        ]
 
     def conv(x, p, stride):
         w = t[p + ".weight"]  # [out, in, 3], padding 1
         x = np.pad(x, ((1, 1), (0, 0)))
         steps = range(0, len(x) - 2, stride)
-        return np.stack([np.einsum("ki,oik->o", x[s:s + 3], w) for s in steps]) + t[p + ".bias"]
+        return np.stack([np.einsum("ki,oik->o", x[s : s + 3], w) for s in steps]) + t[p + ".bias"]
 
     x = gelu(conv(gelu(conv(mel, "encoder.conv1", 1)), "encoder.conv2", 2))
     x = x + t["encoder.positional_embedding"][: len(x)]
@@ -114,6 +133,7 @@ def numpy_encoder(t: dict, mel: np.ndarray) -> np.ndarray:
 
 def last_hidden_state(features, waveform):
     import keras
+
     return keras.Model(features.input, features.get_layer("ln_post").output)(waveform[None]).numpy()[0]
 
 
@@ -138,8 +158,10 @@ def test_ctranslate2_reader_puts_every_tensor_where_whisper_computes_with_it(tmp
 def test_float16_file_reads_as_its_float16_values(tmp_path):
     tensors = openai_tensors()
     read = whisper_checkpoints.read(str(write_ctranslate2(tmp_path / "model.bin", tensors, np.float16)))
-    np.testing.assert_array_equal(read["encoder.blocks.1.mlp.2.weight"],
-                                  tensors["encoder.blocks.1.mlp.2.weight"].astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(
+        read["encoder.blocks.1.mlp.2.weight"],
+        tensors["encoder.blocks.1.mlp.2.weight"].astype(np.float16).astype(np.float32),
+    )
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
@@ -151,8 +173,12 @@ def test_openai_checkpoint_reads_without_torch(tmp_path, legacy):
     state = {k: torch_format.Tensor(v, transposed=k.endswith("mlp.0.weight")) for k, v in tensors.items()}
     state["decoder.token_embedding.weight"] = torch_format.Tensor(np.ones((3, WIDTH), np.float32))
     path = tmp_path / "tiny.pt"
-    torch_format.write(path, {"dims": {"n_audio_head": HEADS, "n_audio_state": WIDTH}, "model_state_dict": state},
-                       legacy=legacy, dtype=np.float16)
+    torch_format.write(
+        path,
+        {"dims": {"n_audio_head": HEADS, "n_audio_state": WIDTH}, "model_state_dict": state},
+        legacy=legacy,
+        dtype=np.float16,
+    )
     read = whisper_checkpoints.read(str(path))
     assert int(read.pop("num_heads")) == HEADS and set(read) == set(tensors)
     for name, value in tensors.items():
@@ -179,9 +205,14 @@ def test_damaged_preset_file_is_refused(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     write_ctranslate2(package / "model.bin", openai_tensors())
     monkeypatch.syspath_prepend(str(tmp_path))
-    preset = whisper_checkpoints.Preset(packages=("fake-whisper-weights==1",),
-                                        files=(("fake_whisper_weights", "model.bin"),),
-                                        sha256="0" * 64, width=WIDTH, layers=DEPTH, heads=HEADS)
+    preset = whisper_checkpoints.Preset(
+        packages=("fake-whisper-weights==1",),
+        files=(("fake_whisper_weights", "model.bin"),),
+        sha256="0" * 64,
+        width=WIDTH,
+        layers=DEPTH,
+        heads=HEADS,
+    )
     monkeypatch.setitem(whisper_checkpoints.PRESETS, "whisper_fake", preset)
     with pytest.raises(whisper_checkpoints.WeightsError, match="sha256 .* expected 0{64}; reinstall"):
         whisper_checkpoints.read("whisper_fake")
@@ -202,8 +233,13 @@ def test_registry_freezes_the_encoder_and_fine_tunes_the_top_blocks():
     assert [t.name for t in frozen.inputs] == ["speaker_stats", "waveform"]
     assert tuple(frozen.get_layer("speaker_stats").output.shape[1:]) == (2, 5, 2 * 384)
     # Only the layer weights, the hidden layer and the classifier learn.
-    assert sorted(v.path.split("/")[0] for v in frozen.trainable_weights) == \
-        ["hidden", "hidden", "layer_weights", "probabilities", "probabilities"]
+    assert sorted(v.path.split("/")[0] for v in frozen.trainable_weights) == [
+        "hidden",
+        "hidden",
+        "layer_weights",
+        "probabilities",
+        "probabilities",
+    ]
     tuned = models.build("whisper_tiny_en", frames=16, whisper_weights=None, trainable_layers=1, normalization="none")
     paths = {v.path for v in tuned.trainable_weights}
     assert any("block3_" in p for p in paths) and not any("block2_" in p for p in paths)
@@ -213,6 +249,7 @@ def test_registry_freezes_the_encoder_and_fine_tunes_the_top_blocks():
 
 def test_skip_padding_pools_only_the_clips_own_positions():
     import keras
+
     features = whisper.whisper_features(16000, WIDTH, DEPTH, HEADS, skip_padding=True)
     whisper.load_encoder_weights(features, {**openai_tensors(), "num_heads": np.array(HEADS)})
     waveform = np.random.default_rng(2).normal(0, 0.1, (2, 16000)).astype(np.float32)
@@ -228,6 +265,7 @@ def test_skip_padding_pools_only_the_clips_own_positions():
 def test_speed_copies_are_scipys_resampling_through_one_shared_encoder():
     from scipy import signal
     from emorec.models.layers import SpeedChange
+
     tensors = {**openai_tensors(), "num_heads": np.array(HEADS)}
     waveform = np.random.default_rng(3).normal(0, 0.1, (2, 16000)).astype(np.float32)
     slow = SpeedChange(0.9)

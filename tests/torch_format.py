@@ -1,5 +1,6 @@
 """Writes files in `torch.save`'s two formats without torch, for the readers' tests: the pickle
 names exactly what torch writes (stand-in `torch` modules while it is written)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,8 +13,11 @@ import zipfile
 
 import numpy as np
 
-_STORAGES = {np.dtype(np.float16): "HalfStorage", np.dtype(np.float32): "FloatStorage",
-             np.dtype(np.int64): "LongStorage"}
+_STORAGES = {
+    np.dtype(np.float16): "HalfStorage",
+    np.dtype(np.float32): "FloatStorage",
+    np.dtype(np.int64): "LongStorage",
+}
 
 
 class Tensor:
@@ -32,6 +36,7 @@ def _stand_in_torch():
 
     def _rebuild_tensor_v2(*args):
         raise AssertionError("only written here, never called")
+
     _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
     utils._rebuild_tensor_v2, torch._utils = _rebuild_tensor_v2, utils
     saved = {name: sys.modules.get(name) for name in ("torch", "torch._utils")}
@@ -62,11 +67,20 @@ def write(path, obj, legacy: bool = False, dtype=None) -> None:
         key = str(len(storages))
         storages[key] = stored.copy(order="C")  # (ascontiguousarray makes a 0-d array 1-d)
         strides = [s // storages[key].itemsize for s in storages[key].strides]
-        return (sys.modules["torch._utils"]._rebuild_tensor_v2,
-                (Persistent(key, stored.size, _STORAGES[storages[key].dtype]), 0, tensor.array.shape,
-                 tuple(strides[::-1]) if tensor.transposed else tuple(strides), False, {}))
+        return (
+            sys.modules["torch._utils"]._rebuild_tensor_v2,
+            (
+                Persistent(key, stored.size, _STORAGES[storages[key].dtype]),
+                0,
+                tensor.array.shape,
+                tuple(strides[::-1]) if tensor.transposed else tuple(strides),
+                False,
+                {},
+            ),
+        )
 
     with _stand_in_torch() as torch:
+
         class Pickler(pickle.Pickler):
             reducer_override = staticmethod(lambda obj: reduce(obj) if isinstance(obj, Tensor) else NotImplemented)
 

@@ -1,4 +1,5 @@
 """The trainers: `python -m trainers.train`, `trainers.baseline`, `trainers.preset`."""
+
 from __future__ import annotations
 
 import sys

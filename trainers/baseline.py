@@ -14,6 +14,7 @@ normalisation of this field; it needs a few clips of the speaker, not their labe
 Writes, per variant, a run in trainers.train's layout (emorec.evaluation.runs), which
 `python -m emorec.evaluation` tables, pairs and fuses beside the networks.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,9 @@ def features(sources, feature_set: str = "eGeMAPSv02") -> np.ndarray:
     import opensmile
     from tqdm import tqdm
 
-    smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
-                            feature_level=opensmile.FeatureLevel.Functionals)
+    smile = opensmile.Smile(
+        feature_set=getattr(opensmile.FeatureSet, feature_set), feature_level=opensmile.FeatureLevel.Functionals
+    )
     rows = []
     for source in tqdm(sources, desc=feature_set, unit="clip"):
         with video.local_file(source) as path:  # a zip member is read as the builder reads it
@@ -71,8 +73,13 @@ def fit_svm(x, y, groups, kernel: str, grid: dict):
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    search = GridSearchCV(make_pipeline(StandardScaler(), SVC(kernel=kernel)), grid, refit=False,
-                          cv=GroupKFold(n_splits=min(4, len(np.unique(groups)))), n_jobs=-1)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), SVC(kernel=kernel)),
+        grid,
+        refit=False,
+        cv=GroupKFold(n_splits=min(4, len(np.unique(groups)))),
+        n_jobs=-1,
+    )
     search.fit(x, y, groups=groups)
     params = {key.removeprefix("svc__"): value for key, value in search.best_params_.items()}
     # Platt scaling gives the probabilities that late fusion weighs against the networks'.
@@ -87,8 +94,7 @@ def probabilities_of(model, x, num_classes: int) -> np.ndarray:
     return out
 
 
-def run_fold(fold: ravdess.Fold, x, labels, actors, names, kernel: str, grid: dict, class_names,
-             fold_dir: str) -> dict:
+def run_fold(fold: ravdess.Fold, x, labels, actors, names, kernel: str, grid: dict, class_names, fold_dir: str) -> dict:
     start = time.time()
     result = {"fold": fold.number, "actors": fold._asdict(), "best_params": {}}
     clips = {}
@@ -123,14 +129,28 @@ def main(argv):
             run_dir = os.path.join(_MODEL_DIR.value, variant)
             results = []
             for fold in folds:
-                results.append(run_fold(fold, x, labels, actors, names, kernel, grid, class_names,
-                                        os.path.join(run_dir, f"fold_{fold.number}")))
-                logging.info("%s fold %d: test accuracy %.3f", variant, fold.number,
-                             results[-1]["test"]["clip"]["accuracy"])
+                results.append(
+                    run_fold(
+                        fold,
+                        x,
+                        labels,
+                        actors,
+                        names,
+                        kernel,
+                        grid,
+                        class_names,
+                        os.path.join(run_dir, f"fold_{fold.number}"),
+                    )
+                )
+                logging.info(
+                    "%s fold %d: test accuracy %.3f", variant, fold.number, results[-1]["test"]["clip"]["accuracy"]
+                )
             summary = runs.write_summary(run_dir, results, variant, "audio", num_classes)
-            print(f"{variant}: test accuracy {summary['test_clip_accuracy']['mean']:.3f} ± "
-                  f"{summary['test_clip_accuracy']['std']:.3f}, UAR {summary['test_clip_uar']['mean']:.3f} "
-                  f"over {len(results)} folds; {run_dir}")
+            print(
+                f"{variant}: test accuracy {summary['test_clip_accuracy']['mean']:.3f} ± "
+                f"{summary['test_clip_accuracy']['std']:.3f}, UAR {summary['test_clip_uar']['mean']:.3f} "
+                f"over {len(results)} folds; {run_dir}"
+            )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 backup of each finished epoch (weights, optimizer and the epoch count, written whole before
 it counts), the history rows of exactly the epochs the backup holds, and the training seconds
 of every process that worked on it."""
+
 from __future__ import annotations
 
 import csv
@@ -47,8 +48,10 @@ def _restorable(backup: str) -> tuple[int, str] | None:
         except (OSError, ValueError, KeyError, TypeError):
             continue
     if folders:
-        raise app.UsageError(f"the backup in {backup} is damaged (neither of its last two epochs opens): remove "
-                             "that folder to train this fold again from the start")
+        raise app.UsageError(
+            f"the backup in {backup} is damaged (neither of its last two epochs opens): remove "
+            "that folder to train this fold again from the start"
+        )
     return None
 
 
@@ -153,11 +156,16 @@ class EpochSeeds(keras.callbacks.Callback):
         self.seed = seed
 
     def on_epoch_begin(self, epoch, logs=None):
-        generators = [value for layer in self.model._flatten_layers(include_self=True, recursive=True)
-                      for value in vars(layer).values() if isinstance(value, keras.random.SeedGenerator)]
+        generators = [
+            value
+            for layer in self.model._flatten_layers(include_self=True, recursive=True)
+            for value in vars(layer).values()
+            if isinstance(value, keras.random.SeedGenerator)
+        ]
         for i, generator in enumerate(generators):
-            generator.state.assign(keras.ops.convert_to_tensor(
-                [(self.seed * 1_000_003 + epoch) % 2**31, i], generator.state.dtype))
+            generator.state.assign(
+                keras.ops.convert_to_tensor([(self.seed * 1_000_003 + epoch) % 2**31, i], generator.state.dtype)
+            )
 
 
 def callbacks(fold_dir: str, best: str, prefix: str = "", seed: int = 0) -> tuple[list, Stopwatch]:
@@ -177,8 +185,15 @@ def callbacks(fold_dir: str, best: str, prefix: str = "", seed: int = 0) -> tupl
     kept = [EpochSeeds(seed), keras.callbacks.CSVLogger(history_csv, append=True), stopwatch]
     if best:
         # A resumed run keeps the best epoch of the processes before it unless it does better.
-        kept.append(keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True,
-                                                    save_weights_only=True, initial_value_threshold=best_so_far))
+        kept.append(
+            keras.callbacks.ModelCheckpoint(
+                best,
+                monitor="val_accuracy",
+                save_best_only=True,
+                save_weights_only=True,
+                initial_value_threshold=best_so_far,
+            )
+        )
         kept.append(keras.callbacks.TensorBoard(os.path.join(fold_dir, f"{prefix}logs")))
     kept.append(Backup(backup))  # last: after the epoch's records
     return kept, stopwatch

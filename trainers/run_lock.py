@@ -4,6 +4,7 @@ overwrite each other's best weights, so the second is refused with the first one
 The lock is an advisory `flock` on MODEL_DIR/.lock: the system releases it when its process
 ends, however it ends, so a killed run never leaves a stale lock behind.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -24,8 +25,9 @@ def hold(run_dir: str) -> None:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise app.UsageError(f"{run_dir} is in use by {holder}: wait for it to finish, stop it, "
-                             "or give another --model_dir") from None
+        raise app.UsageError(
+            f"{run_dir} is in use by {holder}: wait for it to finish, stop it, or give another --model_dir"
+        ) from None
     handle.truncate(0)
     handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")
     handle.flush()

@@ -7,6 +7,7 @@ Labels are RAVDESS's eight emotion names; CREMA-D has six of them (no calm, no s
 Every clip that cannot be used is named with its reason in `build_summary.json`
 (`emorec.building`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,10 +29,18 @@ class Builder(building.CorpusBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "16 kHz audio and log-mel, face crops for av; one split per actor."}
     BUILDER_CONFIGS = [
-        building.CorpusConfig(name="audio", with_faces=False, with_audio=True,
-                              description="16 kHz waveform and log-mel of the AudioWAV clips."),
-        building.CorpusConfig(name="av", with_faces=True, with_audio=True,
-                              description="Face crops, 16 kHz waveform and log-mel of the VideoFlash clips."),
+        building.CorpusConfig(
+            name="audio",
+            with_faces=False,
+            with_audio=True,
+            description="16 kHz waveform and log-mel of the AudioWAV clips.",
+        ),
+        building.CorpusConfig(
+            name="av",
+            with_faces=True,
+            with_audio=True,
+            description="Face crops, 16 kHz waveform and log-mel of the VideoFlash clips.",
+        ),
     ]
     DEFAULT_CONFIG_NAME = "audio"
     TITLE = "CREMA-D"
@@ -44,8 +53,10 @@ class Builder(building.CorpusBuilder):
     """
 
     def _clip_features(self) -> dict:
-        return {"sentence": tfds.features.ClassLabel(names=list(cremad.SENTENCES)),
-                "level": tfds.features.ClassLabel(names=list(cremad.LEVELS))}
+        return {
+            "sentence": tfds.features.ClassLabel(names=list(cremad.SENTENCES)),
+            "level": tfds.features.ClassLabel(names=list(cremad.LEVELS)),
+        }
 
     def _clip_fields(self, clip: corpora.Clip) -> dict:
         actor, sentence, _, level = cremad.parse(clip.id)
@@ -53,4 +64,3 @@ class Builder(building.CorpusBuilder):
 
     def _scan(self, root: str) -> corpora.Scan:
         return corpora.CremaD(root, "audio-video" if self.builder_config.with_faces else "audio").scan()
-

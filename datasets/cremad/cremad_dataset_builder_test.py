@@ -1,4 +1,5 @@
 """TFDS builder test on dummy_data/: a tiny synthetic CREMA-D in its official layout (tones)."""
+
 import tensorflow_datasets as tfds
 
 from datasets.cremad import cremad_dataset_builder

@@ -15,6 +15,7 @@ that gives the config to pass.
 Speakers are numbered in name order from 1 (`actor`, split `actor_K`); `speaker` holds the
 name the folder gave. Clips of no named speaker are `actor_0`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,10 +42,18 @@ class Builder(building.CorpusBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "16 kHz audio and log-mel, face crops for av; one split per speaker."}
     BUILDER_CONFIGS = [
-        FolderConfig(name="audio", with_faces=False, with_audio=True,
-                     description="16 kHz waveform and log-mel of every clip (audio or video files)."),
-        FolderConfig(name="av", with_faces=True, with_audio=True,
-                     description="Face crops, 16 kHz waveform and log-mel of the video clips."),
+        FolderConfig(
+            name="audio",
+            with_faces=False,
+            with_audio=True,
+            description="16 kHz waveform and log-mel of every clip (audio or video files).",
+        ),
+        FolderConfig(
+            name="av",
+            with_faces=True,
+            with_audio=True,
+            description="Face crops, 16 kHz waveform and log-mel of the video clips.",
+        ),
     ]
     DEFAULT_CONFIG_NAME = "audio"
     TITLE = "labelled folder"
@@ -74,17 +83,24 @@ class Builder(building.CorpusBuilder):
         found = corpora.ordered({clip.emotion for clip in scan.clips})
         unknown = [label for label in found if label not in self._labels()]
         if unknown:
-            config = json.dumps({"name": os.path.basename(os.path.normpath(root)), "labels": list(found),
-                                 "with_faces": self.builder_config.with_faces})
-            raise building.BuildError(f"{root} has clips labelled {', '.join(unknown)}, which config "
-                                      f"{self.builder_config.name!r} has no class for: pass --config='{config}'")
+            config = json.dumps(
+                {
+                    "name": os.path.basename(os.path.normpath(root)),
+                    "labels": list(found),
+                    "with_faces": self.builder_config.with_faces,
+                }
+            )
+            raise building.BuildError(
+                f"{root} has clips labelled {', '.join(unknown)}, which config "
+                f"{self.builder_config.name!r} has no class for: pass --config='{config}'"
+            )
         clips, skipped = [], list(scan.skipped)
         for clip in scan.clips:
             if self.builder_config.with_faces and clip.modality == "audio":
-                skipped.append((clip.location, "no video: a config with faces reads video files (the audio "
-                                               "config reads these)"))
+                skipped.append(
+                    (clip.location, "no video: a config with faces reads video files (the audio config reads these)")
+                )
             else:
                 clips.append(clip)
         self._speakers = corpora.Scan(clips, skipped).speakers()
         return corpora.Scan(clips, skipped)
-

@@ -9,6 +9,7 @@ unparsable name, duplicate) is reported by name with its reason in a summary pri
 end and saved as `build_summary.json` next to the data (`emorec.building`, which every
 corpus's builder shares). EMOREC_STRICT=1 makes any of them an error instead.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,26 +32,39 @@ class RavdessConfig(building.CorpusConfig):
 
 
 def _configs():
-    kinds = {"av": (True, True, "face crops, 16 kHz waveform and log-mel of the audio-video clips"),
-             "audio": (False, True, "16 kHz waveform and log-mel of the audio-only wavs "
-                                    "(or of the audio-video clips' audio when no wavs are given)"),
-             "video": (True, False, "face crops of the audio-video and video-only clips")}
+    kinds = {
+        "av": (True, True, "face crops, 16 kHz waveform and log-mel of the audio-video clips"),
+        "audio": (
+            False,
+            True,
+            "16 kHz waveform and log-mel of the audio-only wavs "
+            "(or of the audio-video clips' audio when no wavs are given)",
+        ),
+        "video": (True, False, "face crops of the audio-video and video-only clips"),
+    }
     for channel, suffix in ((1, ""), (2, "_song")):
         for kind, (faces, audio, text) in kinds.items():
-            yield RavdessConfig(name=kind + suffix, with_faces=faces, with_audio=audio, vocal_channel=channel,
-                                description=f"{ravdess.VOCAL_CHANNELS[channel].capitalize()}: {text}.")
+            yield RavdessConfig(
+                name=kind + suffix,
+                with_faces=faces,
+                with_audio=audio,
+                vocal_channel=channel,
+                description=f"{ravdess.VOCAL_CHANNELS[channel].capitalize()}: {text}.",
+            )
 
 
 class Builder(building.CorpusBuilder):
     """RAVDESS (Livingstone & Russo 2018): 24 actors, 8 emotions, speech and song."""
 
     VERSION = tfds.core.Version("1.3.0")
-    RELEASE_NOTES = {"1.0.0": "Face crops, 16 kHz audio and log-mel; one split per actor.",
-                     "1.1.0": "Face crops 0.9 times the detector's box (was 1.3): the face, not the head; "
-                              "the face pipeline's settings in the metadata.",
-                     "1.2.0": "Faces found by BlazeFace (MediaPipe's short-range model), not OpenCV's Haar cascade.",
-                     "1.3.0": "Frames scaled in YUV, then converted to RGB: crop pixels within 2/255 of 1.2.0's "
-                              "on average; waveforms and log-mels unchanged."}
+    RELEASE_NOTES = {
+        "1.0.0": "Face crops, 16 kHz audio and log-mel; one split per actor.",
+        "1.1.0": "Face crops 0.9 times the detector's box (was 1.3): the face, not the head; "
+        "the face pipeline's settings in the metadata.",
+        "1.2.0": "Faces found by BlazeFace (MediaPipe's short-range model), not OpenCV's Haar cascade.",
+        "1.3.0": "Frames scaled in YUV, then converted to RGB: crop pixels within 2/255 of 1.2.0's "
+        "on average; waveforms and log-mels unchanged.",
+    }
     BUILDER_CONFIGS = list(_configs())
     DEFAULT_CONFIG_NAME = "av"
     TITLE = "RAVDESS"
@@ -67,18 +81,27 @@ class Builder(building.CorpusBuilder):
     """
 
     def _clip_features(self) -> dict:
-        return {"modality": tfds.features.ClassLabel(names=list(ravdess.MODALITIES.values())),
-                "vocal_channel": tfds.features.ClassLabel(names=list(ravdess.VOCAL_CHANNELS.values())),
-                "intensity": tfds.features.ClassLabel(names=list(ravdess.INTENSITIES.values())),
-                "statement": np.int32, "repetition": np.int32,
-                "gender": tfds.features.ClassLabel(names=["male", "female"])}
+        return {
+            "modality": tfds.features.ClassLabel(names=list(ravdess.MODALITIES.values())),
+            "vocal_channel": tfds.features.ClassLabel(names=list(ravdess.VOCAL_CHANNELS.values())),
+            "intensity": tfds.features.ClassLabel(names=list(ravdess.INTENSITIES.values())),
+            "statement": np.int32,
+            "repetition": np.int32,
+            "gender": tfds.features.ClassLabel(names=["male", "female"]),
+        }
 
     def _clip_fields(self, clip: corpora.Clip) -> dict:
         c = ravdess.parse(clip.id)
         # Codes (1-based) to the ClassLabel indices.
-        return {"actor": c.actor, "modality": c.modality - 1, "vocal_channel": c.vocal_channel - 1,
-                "intensity": c.intensity - 1, "statement": c.statement, "repetition": c.repetition,
-                "gender": c.gender}
+        return {
+            "actor": c.actor,
+            "modality": c.modality - 1,
+            "vocal_channel": c.vocal_channel - 1,
+            "intensity": c.intensity - 1,
+            "statement": c.statement,
+            "repetition": c.repetition,
+            "gender": c.gender,
+        }
 
     def _scan(self, root: str) -> corpora.Scan:
         config = self.builder_config
@@ -91,4 +114,3 @@ class Builder(building.CorpusBuilder):
     def _source_files(self, root: str) -> corpora.Scan:
         # Every RAVDESS file in the folder, whatever the config reads: a build records them all.
         return corpora.Ravdess(root, (1, 2, 3), (1, 2)).scan()
-

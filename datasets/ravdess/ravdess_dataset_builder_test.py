@@ -1,4 +1,5 @@
 """TFDS builder test on dummy_data/: a tiny synthetic sample (see emorec.synthetic)."""
+
 import tensorflow_datasets as tfds
 
 from datasets.ravdess import ravdess_dataset_builder

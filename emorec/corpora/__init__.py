@@ -1,6 +1,7 @@
 """Emotion corpora behind one interface (`base.Corpus`): RAVDESS, CREMA-D and a user's own
 labelled folder or CSV. `open_corpus("cremad:/data/cremad")` opens one from its command-line
 form, `KIND:PATH`."""
+
 from __future__ import annotations
 
 from emorec import ravdess as ravdess_names
@@ -12,8 +13,19 @@ from emorec.corpora.ravdess import Ravdess
 
 KINDS = {"ravdess": Ravdess, "cremad": CremaD, "folder": LabelledFolder}
 
-__all__ = ["EMOTIONS", "Clip", "Corpus", "CorpusError", "Fold", "Scan", "actor_of", "folds", "ordered", "open_corpus",
-           "KINDS"]
+__all__ = [
+    "EMOTIONS",
+    "Clip",
+    "Corpus",
+    "CorpusError",
+    "Fold",
+    "Scan",
+    "actor_of",
+    "folds",
+    "ordered",
+    "open_corpus",
+    "KINDS",
+]
 
 
 def actor_of(name: str) -> int:

@@ -5,6 +5,7 @@ the classes its label set has.
 A corpus teaches only the classes it has: CREMA-D has no calm and no surprised, so a CREMA-D
 clip says nothing about those two (`Corpus.classes` is what a trainer masks with).
 """
+
 from __future__ import annotations
 
 import abc

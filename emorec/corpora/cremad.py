@@ -4,6 +4,7 @@ in its official layout (`AudioWAV/*.wav`, `VideoFlash/*.flv`) or any folder of i
 A file name is ACTOR_SENTENCE_EMOTION_LEVEL, e.g. ``1001_DFA_ANG_XX.wav``. CREMA-D has no
 calm and no surprised: its clips teach nothing about those two.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,11 +14,19 @@ from emorec.corpora import base
 
 EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 SENTENCES = {
-    "IEO": "It's eleven o'clock", "TIE": "That is exactly what happened", "IOM": "I'm on my way to the meeting",
-    "IWW": "I wonder what this is about", "TAI": "The airplane is almost full", "MTI": "Maybe tomorrow it will be cold",
-    "IWL": "I would like a new alarm clock", "ITH": "I think I have a doctor's appointment",
-    "DFA": "Don't forget a jacket", "ITS": "I think I've seen this before",
-    "TSI": "The surface is slick", "WSI": "We'll stop in a couple of minutes"}
+    "IEO": "It's eleven o'clock",
+    "TIE": "That is exactly what happened",
+    "IOM": "I'm on my way to the meeting",
+    "IWW": "I wonder what this is about",
+    "TAI": "The airplane is almost full",
+    "MTI": "Maybe tomorrow it will be cold",
+    "IWL": "I would like a new alarm clock",
+    "ITH": "I think I have a doctor's appointment",
+    "DFA": "Don't forget a jacket",
+    "ITS": "I think I've seen this before",
+    "TSI": "The surface is slick",
+    "WSI": "We'll stop in a couple of minutes",
+}
 LEVELS = ("LO", "MD", "HI", "XX")
 _NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 
@@ -30,8 +39,11 @@ def parse(name: str) -> tuple[str, str, str, str]:
     if not match:
         raise base.CorpusError(f"{name!r}: expected ACTOR_SENTENCE_EMOTION_LEVEL, e.g. 1001_DFA_ANG_XX")
     actor, sentence, emotion, level = match.groups()
-    for field, value, allowed in (("sentence", sentence, SENTENCES), ("emotion", emotion, EMOTIONS),
-                                  ("level", level, LEVELS)):
+    for field, value, allowed in (
+        ("sentence", sentence, SENTENCES),
+        ("emotion", emotion, EMOTIONS),
+        ("level", level, LEVELS),
+    ):
         if value not in allowed:
             raise base.CorpusError(f"{name!r}: field {field} is {value}, expected one of {', '.join(allowed)}")
     return actor, sentence, EMOTIONS[emotion], level
@@ -68,6 +80,9 @@ class CremaD(base.Corpus):
                     skipped.append((path, f"duplicate: same clip as {seen[stem]}"))
                     continue
                 seen[stem] = path
-                clips.append(base.Clip(self.name, stem, actor, emotion, path, sentence=SENTENCES[sentence],
-                                       modality=self.modality))
+                clips.append(
+                    base.Clip(
+                        self.name, stem, actor, emotion, path, sentence=SENTENCES[sentence], modality=self.modality
+                    )
+                )
         return base.Scan(clips, skipped)

@@ -5,6 +5,7 @@ The challenge's three parts are the `source` column: Training (fit), PublicTest 
 PrivateTest (report once). The file names carry the same prefix, but the column is what the
 layout script wrote from the original CSV, so it is the one read here.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,12 +57,16 @@ def load(folder: str, cache: str | None = None) -> dict[str, tuple[np.ndarray, n
             if np.array_equal(arrays["labels_csv"], stamp):
                 return {s: (arrays[f"{s}_faces"], arrays[f"{s}_labels"]) for s in SOURCES}
     parts = read_labels(folder)
-    out = {s: (decode(folder, [p for p, _ in rows]), np.array([y for _, y in rows], np.int32))
-           for s, rows in parts.items()}
+    out = {
+        s: (decode(folder, [p for p, _ in rows]), np.array([y for _, y in rows], np.int32)) for s, rows in parts.items()
+    }
     if cached:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(".partial.npz")
-        np.savez(partial, labels_csv=stamp,
-                 **{f"{s}_{k}": a for s, (f, y) in out.items() for k, a in (("faces", f), ("labels", y))})
+        np.savez(
+            partial,
+            labels_csv=stamp,
+            **{f"{s}_{k}": a for s, (f, y) in out.items() for k, a in (("faces", f), ("labels", y))},
+        )
         os.replace(partial, cached)
     return out

@@ -5,6 +5,7 @@ Labels are the user's: any set, in any language. Those that name one of RAVDESS'
 (`angry`, `anger`, `ANG`, ...) are written in its names, so the user's clips and the shipped
 corpora agree on what a class is; the others keep their own names.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,12 +15,15 @@ from emorec.corpora import base
 from emorec.media import video
 
 ALIASES = {
-    "neutral": ("neutral", "neu", "neutrality", "no emotion", "none"), "calm": ("calm", "cal"),
+    "neutral": ("neutral", "neu", "neutrality", "no emotion", "none"),
+    "calm": ("calm", "cal"),
     "happy": ("happy", "hap", "happiness", "joy", "happiness/joy", "glad"),
-    "sad": ("sad", "sadness", "sorrow"), "angry": ("angry", "ang", "anger", "mad"),
+    "sad": ("sad", "sadness", "sorrow"),
+    "angry": ("angry", "ang", "anger", "mad"),
     "fearful": ("fearful", "fea", "fear", "afraid", "scared"),
     "disgust": ("disgust", "dis", "disgusted", "disgusting"),
-    "surprised": ("surprised", "sur", "surprise", "sup", "ps", "pleasant surprise")}
+    "surprised": ("surprised", "sur", "surprise", "sup", "ps", "pleasant surprise"),
+}
 _CANONICAL = {alias: emotion for emotion, aliases in ALIASES.items() for alias in aliases}
 MEDIA_EXTENSIONS = video.AUDIO_EXTENSIONS + video.VIDEO_EXTENSIONS
 UNKNOWN_SPEAKER = ""  # a clip whose speaker was not given
@@ -84,8 +88,10 @@ class LabelledFolder(base.Corpus):
         with open(self.root, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
         if not rows or not {"path", "emotion"} <= set(rows[0]):
-            raise base.CorpusError(f"{self.root}: expected a header with path, emotion (and speaker) columns, found "
-                                   f"{sorted(rows[0]) if rows else 'no rows'}")
+            raise base.CorpusError(
+                f"{self.root}: expected a header with path, emotion (and speaker) columns, found "
+                f"{sorted(rows[0]) if rows else 'no rows'}"
+            )
         for number, row in enumerate(rows, start=2):
             path = os.path.join(self._base, row["path"] or "")
             where = f"{self.root}:{number}"

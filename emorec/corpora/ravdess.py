@@ -1,4 +1,5 @@
 """RAVDESS behind the corpus interface: its file-name grammar (`emorec.ravdess`) read as clips."""
+
 from __future__ import annotations
 
 from emorec import ravdess
@@ -26,5 +27,13 @@ class Ravdess(base.Corpus):
     @staticmethod
     def clip(source: ravdess.Source) -> base.Clip:
         c = source.clip
-        return base.Clip("ravdess", c.name(), f"{c.actor:02d}", c.emotion_name, source.path, source.member,
-                         sentence=ravdess.STATEMENTS[c.statement], modality=MODALITIES[c.modality])
+        return base.Clip(
+            "ravdess",
+            c.name(),
+            f"{c.actor:02d}",
+            c.emotion_name,
+            source.path,
+            source.member,
+            sentence=ravdess.STATEMENTS[c.statement],
+            modality=MODALITIES[c.modality],
+        )

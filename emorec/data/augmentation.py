@@ -1,5 +1,6 @@
 """Training-time augmentation of a window's inputs, stateless: the same seed gives the same
 perturbation, so an epoch's windows are a function of (seed, epoch) alone."""
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -17,17 +18,19 @@ def augment(inputs: dict, seed, face_size: int | None = None) -> dict:
     if "faces" in inputs:
         faces = tf.cast(inputs["faces"], tf.float32) / 255.0
         size = faces.shape[1]
-        faces = tf.cond(tf.random.stateless_uniform([], seeds[0]) < 0.5,
-                        lambda: tf.reverse(faces, axis=[2]), lambda: faces)
+        faces = tf.cond(
+            tf.random.stateless_uniform([], seeds[0]) < 0.5, lambda: tf.reverse(faces, axis=[2]), lambda: faces
+        )
         faces = faces + tf.random.stateless_uniform([], seeds[3], -0.1, 0.1)
         mean = tf.reduce_mean(faces, axis=[1, 2, 3], keepdims=True)
         faces = (faces - mean) * tf.random.stateless_uniform([], seeds[4], 0.8, 1.2) + mean
-        faces = tf.image.adjust_saturation(tf.clip_by_value(faces, 0, 1),
-                                           tf.random.stateless_uniform([], seeds[5], 0.8, 1.2))
+        faces = tf.image.adjust_saturation(
+            tf.clip_by_value(faces, 0, 1), tf.random.stateless_uniform([], seeds[5], 0.8, 1.2)
+        )
         crop = tf.cast(size * tf.random.stateless_uniform([], seeds[1], 0.85, 1.0), tf.int32)
         corner = tf.cast(tf.random.stateless_uniform([2], seeds[2]) * tf.cast(size - crop + 1, tf.float32), tf.int32)
         side = face_size or size
-        faces = tf.image.resize(faces[:, corner[0]:corner[0] + crop, corner[1]:corner[1] + crop], (side, side))
+        faces = tf.image.resize(faces[:, corner[0] : corner[0] + crop, corner[1] : corner[1] + crop], (side, side))
         out["faces"] = tf.cast(tf.clip_by_value(faces, 0, 1) * 255.0 + 0.5, tf.uint8)
     if "waveform" in inputs:
         x = inputs["waveform"]

@@ -1,5 +1,6 @@
 """A built corpus dataset (ravdess, cremad): where a `tfds build` put it, its actors, folds as
 TFDS splits, and the examples of a split with the features a model takes."""
+
 from __future__ import annotations
 
 import os
@@ -14,11 +15,19 @@ from emorec.errors import UserError, UserValueError
 def dataset_dir(data_dir: str, config: str, name: str = "ravdess") -> str:
     """The newest built version of <name>/<config> under a TFDS data_dir."""
     root = os.path.join(os.path.expanduser(data_dir), name, config)
-    versions = sorted((d for d in tf.io.gfile.listdir(root) if d.strip("/")[0].isdigit()),
-                      key=lambda v: tuple(int(p) for p in v.strip("/").split("."))) if tf.io.gfile.exists(root) else []
+    versions = (
+        sorted(
+            (d for d in tf.io.gfile.listdir(root) if d.strip("/")[0].isdigit()),
+            key=lambda v: tuple(int(p) for p in v.strip("/").split(".")),
+        )
+        if tf.io.gfile.exists(root)
+        else []
+    )
     if not versions:
-        raise UserError(f"no built {name}/{config} in {data_dir}: build it with `tfds build datasets/{name} "
-                        f"--config={config} --manual_dir=... --data_dir={data_dir}`")
+        raise UserError(
+            f"no built {name}/{config} in {data_dir}: build it with `tfds build datasets/{name} "
+            f"--config={config} --manual_dir=... --data_dir={data_dir}`"
+        )
     return os.path.join(root, versions[-1].strip("/"))
 
 
@@ -52,9 +61,11 @@ def load_builder(data_dir: str, config: str, name: str = "ravdess"):
     path = dataset_dir(data_dir, config, name)
     missing = missing_files(path)
     if missing:
-        raise UserError(f"{path} is not whole: {len(missing)} of its files are missing ({missing[0]}): build "
-                        f"it again with `tfds build datasets/{name} --config={config} --manual_dir=... "
-                        f"--data_dir={data_dir} --overwrite`")
+        raise UserError(
+            f"{path} is not whole: {len(missing)} of its files are missing ({missing[0]}): build "
+            f"it again with `tfds build datasets/{name} --config={config} --manual_dir=... "
+            f"--data_dir={data_dir} --overwrite`"
+        )
     return tfds.builder_from_directory(path)
 
 
@@ -82,8 +93,11 @@ def examples(builder, split: str, faces: bool, audio: bool, skip_faces: bool = F
     features = builder.info.features
     for key, needed in (("faces", faces), ("waveform", audio)):
         if needed and key not in features:
-            raise UserValueError(f"the model takes {key!r} but {builder.info.name}/{builder.info.config_name} has "
-                                 "none: build a config that has it (`av` has both)")
+            raise UserValueError(
+                f"the model takes {key!r} but {builder.info.name}/{builder.info.config_name} has "
+                "none: build a config that has it (`av` has both)"
+            )
     decoders = {"faces": tfds.decode.SkipDecoding()} if skip_faces and "faces" in features else None
-    return builder.as_dataset(split=split, shuffle_files=False, decoders=decoders,
-                              read_config=tfds.ReadConfig(try_autocache=False))
+    return builder.as_dataset(
+        split=split, shuffle_files=False, decoders=decoders, read_config=tfds.ReadConfig(try_autocache=False)
+    )

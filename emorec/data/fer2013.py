@@ -4,6 +4,7 @@
 Training draws each epoch's order and each face's perturbation from (seed, epoch, index)
 alone, so a run resumed at epoch k sees what the uninterrupted run saw from epoch k on.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,16 +34,29 @@ def perturb(face, seed, max_degrees: float = 10.0, max_scale: float = 0.1, max_s
     b = centre - cos * centre + sin * centre + shift[0], centre - sin * centre - cos * centre + shift[1]
     transform = tf.stack([cos, -sin, b[0], sin, cos, b[1], 0.0, 0.0])
     face = tf.raw_ops.ImageProjectiveTransformV3(
-        images=face[None], transforms=transform[None], output_shape=tf.shape(face)[:2], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="NEAREST")[0]
+        images=face[None],
+        transforms=transform[None],
+        output_shape=tf.shape(face)[:2],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="NEAREST",
+    )[0]
     mean = tf.reduce_mean(face)
     face = (face - mean) * tf.random.stateless_uniform([], seeds[4], 0.75, 1.25) + mean
     face = face + tf.random.stateless_uniform([], seeds[5], -0.15, 0.15) * 255
     return tf.clip_by_value(face, 0, 255)
 
 
-def training(faces: np.ndarray, labels: np.ndarray, size: int, batch_size: int, seed: int, first_epoch: int,
-             epochs: int, augment: bool = True) -> tf.data.Dataset:
+def training(
+    faces: np.ndarray,
+    labels: np.ndarray,
+    size: int,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    augment: bool = True,
+) -> tf.data.Dataset:
     """Epochs first_epoch..epochs-1 of shuffled, perturbed (face, label) batches, end to end."""
     faces = tf.constant(faces[..., None])
     labels = tf.constant(labels)

@@ -1,5 +1,6 @@
 """Each actor's speaker statistics, for speaker-normalised models: computed from the stored
 waveforms with the model's own features, by the function serving's enrolment uses."""
+
 from __future__ import annotations
 
 import collections

@@ -5,6 +5,7 @@ frame's timestamp, W / fps seconds long. Audio-only datasets have no frames; the
 are cut on the same 29.97 fps clock. Training takes one random window per clip per epoch;
 evaluation takes every window (`stride` frames apart) or the centre one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,11 +44,19 @@ class WindowSpec:
         faces = shapes.get("faces")
         frames = faces[1] if faces is not None else window_frames(shapes["waveform"][1], fps)
         features = models.speaker_features(model)
-        return cls(frames=frames, image_size=faces[2] if faces is not None else 112, faces=faces is not None,
-                   audio="waveform" in shapes, per_frame=len(model.outputs[0].shape) == 3,
-                   speaker_stats="speaker_stats" in shapes, num_classes=num_classes, fps=fps,
-                   speaker_features=None if features is None else
-                   enrolment.KerasEnrolment(features, len(shapes["speaker_stats"]) - 2))
+        return cls(
+            frames=frames,
+            image_size=faces[2] if faces is not None else 112,
+            faces=faces is not None,
+            audio="waveform" in shapes,
+            per_frame=len(model.outputs[0].shape) == 3,
+            speaker_stats="speaker_stats" in shapes,
+            num_classes=num_classes,
+            fps=fps,
+            speaker_features=None
+            if features is None
+            else enrolment.KerasEnrolment(features, len(shapes["speaker_stats"]) - 2),
+        )
 
 
 def _label(example, spec: WindowSpec):
@@ -77,15 +86,18 @@ def _window(example, start, spec: WindowSpec, crop_side: int | None, face_side: 
         # hundred (benchmarks/input_pipeline.py).
         jpegs = example["faces"]
         index = tf.minimum(tf.range(start, start + spec.frames), tf.shape(jpegs)[0] - 1)
-        faces = tf.map_fn(lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3), tf.gather(jpegs, index),
-                          fn_output_signature=tf.TensorSpec((crop_side, crop_side, 3), tf.uint8))
+        faces = tf.map_fn(
+            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+            tf.gather(jpegs, index),
+            fn_output_signature=tf.TensorSpec((crop_side, crop_side, 3), tf.uint8),
+        )
         window = resize_crops(faces, face_side)
         inputs["faces"] = tf.ensure_shape(window, (spec.frames, face_side, face_side, 3))
     if spec.audio:
         waveform = example["waveform"]
         seconds = example["timestamps"][start] if "timestamps" in example else tf.cast(start, tf.float32) / spec.fps
         offset = tf.cast(tf.round(seconds * SAMPLE_RATE), tf.int32)
-        piece = waveform[offset: offset + spec.samples]
+        piece = waveform[offset : offset + spec.samples]
         piece = tf.pad(piece, [[0, spec.samples - tf.shape(piece)[0]]])
         inputs["waveform"] = tf.ensure_shape(piece, (spec.samples,))
     if spec.speaker_stats:
@@ -100,8 +112,11 @@ def _labels(label, spec: WindowSpec):
 def _examples(builder, split: str, spec: WindowSpec):
     # Timestamps place audio windows on the video clock whenever the dataset has them.
     features = builder.info.features
-    keep = [k for k in ("faces", "timestamps", "waveform") if k in features
-            and (k != "faces" or spec.faces) and (k != "waveform" or spec.audio)]
+    keep = [
+        k
+        for k in ("faces", "timestamps", "waveform")
+        if k in features and (k != "faces" or spec.faces) and (k != "waveform" or spec.audio)
+    ]
     ds = datasets.examples(builder, split, spec.faces, spec.audio, skip_faces=True)
     if spec.num_classes == 7:
         ds = ds.filter(lambda e: e["label"] != 0)
@@ -116,9 +131,18 @@ def _examples(builder, split: str, spec: WindowSpec):
     return ds.map(select, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augment: bool = True,
-                  seed: int = 0, cache: bool = True, steps: int | None = None, epochs: int = 1,
-                  first_epoch: int = 0) -> tf.data.Dataset:
+def train_dataset(
+    builder,
+    split: str,
+    spec: WindowSpec,
+    batch_size: int,
+    augment: bool = True,
+    seed: int = 0,
+    cache: bool = True,
+    steps: int | None = None,
+    epochs: int = 1,
+    first_epoch: int = 0,
+) -> tf.data.Dataset:
     """(inputs, labels) batches of epochs `first_epoch` .. `epochs` - 1, each `steps` batches
     (default: one pass over the split's clips) of a random window of clips in a random order.
     `cache`: the split's examples (crops still JPEG, waveforms) kept in memory after the first
@@ -150,8 +174,9 @@ def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmen
         frames = _num_frames(example, spec)
         start = tf.random.stateless_uniform([], window_seed, 0, tf.maximum(frames - spec.frames, 0) + 1, tf.int32)
         if augment:  # at the stored side: augmentation's own crop scales to the model's
-            inputs = augmentation.augment(_window(example, start, spec, crop_side, crop_side), window_seed[::-1],
-                                          face_size=spec.image_size)
+            inputs = augmentation.augment(
+                _window(example, start, spec, crop_side, crop_side), window_seed[::-1], face_size=spec.image_size
+            )
         else:
             inputs = _window(example, start, spec, crop_side)
         return inputs, _labels(example["label"], spec)
@@ -163,15 +188,22 @@ def train_dataset(builder, split: str, spec: WindowSpec, batch_size: int, augmen
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(builder, split: str, spec: WindowSpec, batch_size: int, mode: str = "all",
-                 stride: int | None = None) -> tf.data.Dataset:
+def eval_dataset(
+    builder, split: str, spec: WindowSpec, batch_size: int, mode: str = "all", stride: int | None = None
+) -> tf.data.Dataset:
     """(inputs, labels, clip names) batches of every window (`stride` frames apart, default
     W / 2) or of the centre window of each clip (`mode='centre'`), in a fixed order."""
     return eval_windows(_examples(builder, split, spec), spec, batch_size, mode, stride, _crop_side(builder))
 
 
-def eval_windows(examples: tf.data.Dataset, spec: WindowSpec, batch_size: int, mode: str = "all",
-                 stride: int | None = None, crop_side: int | None = None) -> tf.data.Dataset:
+def eval_windows(
+    examples: tf.data.Dataset,
+    spec: WindowSpec,
+    batch_size: int,
+    mode: str = "all",
+    stride: int | None = None,
+    crop_side: int | None = None,
+) -> tf.data.Dataset:
     """`eval_dataset`'s windows of any examples ({'waveform', 'label', 'name'} and for faces
     {'faces' (JPEG), 'timestamps'}): a corpus's clips read straight from their files are cut as
     the built dataset's are."""
@@ -184,7 +216,8 @@ def eval_windows(examples: tf.data.Dataset, spec: WindowSpec, batch_size: int, m
         last = tf.maximum(frames - spec.frames, 0)
         starts = tf.reshape(last // 2, [1]) if mode == "centre" else tf.range(0, last + 1, stride)
         per_window = tf.data.Dataset.from_tensor_slices(starts)
-        return per_window.map(lambda s: (_window(example, s, spec, crop_side), _labels(example["label"], spec),
-                                         example["name"]))
+        return per_window.map(
+            lambda s: (_window(example, s, spec, crop_side), _labels(example["label"], spec), example["name"])
+        )
 
     return examples.interleave(windows, cycle_length=1).batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -8,6 +8,7 @@
 `emorec-evaluate` is the same command. centre and fuse write runs in the trainer's layout,
 so that every command reads them as it reads a trained run.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,14 +19,21 @@ from absl import app, flags
 
 from emorec import metrics
 
-_OUT_DIR = flags.DEFINE_string("out_dir", None, "centre, fuse: where the new run goes "
-                               "(centre: default RUN_DIR + '_centred'; fuse: default runs/fusion).")
+_OUT_DIR = flags.DEFINE_string(
+    "out_dir",
+    None,
+    "centre, fuse: where the new run goes (centre: default RUN_DIR + '_centred'; fuse: default runs/fusion).",
+)
 _ALPHA_STEP = flags.DEFINE_float("alpha_step", 0.1, "centre: grid step of alpha over [0, 1].")
 _WEIGHT_STEP = flags.DEFINE_float("weight_step", 0.05, "fuse: grid step of the weights (they sum to 1).")
 _RESAMPLES = flags.DEFINE_integer("resamples", 10000, "paired: bootstrap resamples of the test actors.")
 _SEED = flags.DEFINE_integer("bootstrap_seed", 0, "paired: seed of the resampling.")
-_PLOT = flags.DEFINE_string("plot", None, "paired: a bar plot of both runs' accuracy per test actor; compare: a "
-                            "bar plot of the runs (default comparison.png).")
+_PLOT = flags.DEFINE_string(
+    "plot",
+    None,
+    "paired: a bar plot of both runs' accuracy per test actor; compare: a "
+    "bar plot of the runs (default comparison.png).",
+)
 _METRIC = flags.DEFINE_enum("metric", "accuracy", list(metrics.HEADLINE), "compare: the metric plotted.")
 
 USAGE = "give a command and run folders: centre RUN | fuse RUN RUN [...] | paired RUN_A RUN_B | compare RUN [...]"
@@ -33,8 +41,10 @@ USAGE = "give a command and run folders: centre RUN | fuse RUN RUN [...] | paire
 
 def _summary_line(what: str, summary: dict, model_dir: str) -> str:
     test = summary["test_clip_accuracy"]
-    return (f"{what}: clip-level test accuracy {test['mean']:.3f} ± {test['std']:.3f} "
-            f"(UAR {summary['test_clip_uar']['mean']:.3f}) over {summary['folds']} folds; {model_dir}")
+    return (
+        f"{what}: clip-level test accuracy {test['mean']:.3f} ± {test['std']:.3f} "
+        f"(UAR {summary['test_clip_uar']['mean']:.3f}) over {summary['folds']} folds; {model_dir}"
+    )
 
 
 def centre(run_dirs: list[str]):
@@ -46,8 +56,10 @@ def centre(run_dirs: list[str]):
     runs.check_new_run(model_dir, run_dirs, "centre")
     results, summary = centring.centre_run(run_dirs[0], model_dir, _ALPHA_STEP.value)
     for r in results:
-        print(f"fold {r['fold']}: alpha {r['alpha']:.1f}, validation {r['validation']['clip']['accuracy']:.3f}, "
-              f"test {r['test']['clip']['accuracy']:.3f} ({r['uncentred_test_accuracy']:.3f} uncentred)")
+        print(
+            f"fold {r['fold']}: alpha {r['alpha']:.1f}, validation {r['validation']['clip']['accuracy']:.3f}, "
+            f"test {r['test']['clip']['accuracy']:.3f} ({r['uncentred_test_accuracy']:.3f} uncentred)"
+        )
     print(_summary_line(f"{os.path.basename(run_dirs[0])} centred per speaker", summary, model_dir))
 
 
@@ -60,14 +72,20 @@ def fuse(run_dirs: list[str]):
     runs.check_new_run(model_dir, run_dirs, "fuse")
     results, summary = fusion.fuse_runs(run_dirs, model_dir, _WEIGHT_STEP.value)
     for r in results:
-        print(f"fold {r['fold']}: weights {r['weights']}, validation {r['validation']['clip']['accuracy']:.3f}, "
-              f"test {r['test']['clip']['accuracy']:.3f}")
+        print(
+            f"fold {r['fold']}: weights {r['weights']}, validation {r['validation']['clip']['accuracy']:.3f}, "
+            f"test {r['test']['clip']['accuracy']:.3f}"
+        )
     print(_summary_line(f"fused {' + '.join(os.path.basename(r) for r in run_dirs)}", summary, model_dir))
-    members = {name: np.mean([r["member_validation_accuracy"][name] for r in results])
-               for name in results[0]["member_validation_accuracy"]}
+    members = {
+        name: np.mean([r["member_validation_accuracy"][name] for r in results])
+        for name in results[0]["member_validation_accuracy"]
+    }
     best, fused = max(members, key=members.get), summary["validation_clip_accuracy"]["mean"]
-    print(f"validation, each actor fused with weights chosen without it: {fused:.3f}; the best member, {best}: "
-          f"{members[best]:.3f}; validation prefers {'the fusion' if fused > members[best] else best}")
+    print(
+        f"validation, each actor fused with weights chosen without it: {fused:.3f}; the best member, {best}: "
+        f"{members[best]:.3f}; validation prefers {'the fusion' if fused > members[best] else best}"
+    )
 
 
 def check_plot(path: str | None) -> None:
@@ -90,9 +108,12 @@ def paired(run_dirs: list[str]):
     print(pairing.describe(r, a, b))
     if _PLOT.value:
         speakers = list(r["per_actor"])
-        plots.per_speaker(speakers, {name: [r["per_actor"][s][i] for s in speakers] for i, name in enumerate((a, b))},
-                          _PLOT.value, f"{a} against {b}: {r['difference']:+.3f} "
-                                       f"({r['interval'][0]:+.3f} to {r['interval'][1]:+.3f})")
+        plots.per_speaker(
+            speakers,
+            {name: [r["per_actor"][s][i] for s in speakers] for i, name in enumerate((a, b))},
+            _PLOT.value,
+            f"{a} against {b}: {r['difference']:+.3f} ({r['interval'][0]:+.3f} to {r['interval'][1]:+.3f})",
+        )
 
 
 def compare(run_dirs: list[str]):
@@ -107,8 +128,9 @@ def compare(run_dirs: list[str]):
     summaries = tables.load(run_dirs, (key,))
     print("Clip-level results, mean ± spread over folds:\n")
     print(tables.comparison(summaries))
-    plots.comparison([(f"{s['run']}\n({tables.modality(s)})", s[key]["mean"], s[key]["std"]) for s in summaries],
-                     plot, _METRIC.value)
+    plots.comparison(
+        [(f"{s['run']}\n({tables.modality(s)})", s[key]["mean"], s[key]["std"]) for s in summaries], plot, _METRIC.value
+    )
     print(f"\nPlot: {plot}", file=sys.stderr)
 
 

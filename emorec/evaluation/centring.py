@@ -16,6 +16,7 @@ sees a clip it is scored on, and the test actors are seen by nothing but the fin
 validation scores are of each validation actor centred with the alpha chosen on the fold's
 other validation actors, as a fused run's are (emorec.evaluation.fusion).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,9 +41,11 @@ def choose_alpha(probabilities: np.ndarray, labels: np.ndarray, speakers: np.nda
     """The alpha on a grid over [0, 1] with the best accuracy on these (validation) clips, ties
     to the higher likelihood, then to the smaller alpha (centring a speaker whose outputs are
     already balanced changes them only by rounding)."""
+
     def key(alpha):
         accuracy, likelihood = metrics.accuracy_and_likelihood(centre(probabilities, speakers, alpha), labels)
         return accuracy, round(likelihood, 6)
+
     return round(float(max(np.linspace(0.0, 1.0, round(1 / step) + 1), key=key)), 6)
 
 
@@ -60,12 +63,21 @@ def centre_run(run_dir: str, model_dir: str, step: float = 0.1) -> tuple[list[di
         held_out = predictions.speaker_held_out(
             lambda rows: choose_alpha(probabilities[rows], labels[rows], speakers["validation"][rows], step),
             lambda rows, chosen: centre(probabilities[rows], speakers["validation"][rows], chosen),
-            speakers["validation"])
-        centred = {"validation": (held_out, labels, names),
-                   "test": (centre(parts["test"][0], speakers["test"], alpha), *parts["test"][1:])}
+            speakers["validation"],
+        )
+        centred = {
+            "validation": (held_out, labels, names),
+            "test": (centre(parts["test"][0], speakers["test"], alpha), *parts["test"][1:]),
+        }
         uncentred = float(np.mean(parts["test"][0].argmax(1) == parts["test"][1]))
-        result = {"fold": fold, "alpha": alpha, "uncentred_test_accuracy": uncentred, "train_seconds": seconds,
-                  **runs.scores(centred, class_names)}
+        result = {
+            "fold": fold,
+            "alpha": alpha,
+            "uncentred_test_accuracy": uncentred,
+            "train_seconds": seconds,
+            **runs.scores(centred, class_names),
+        }
         results.append(runs.write_fold(os.path.join(model_dir, f"fold_{fold}"), result, centred))
-    return results, runs.write_summary(model_dir, results, member["model"], member["config"], member["classes"],
-                                       [run_dir])
+    return results, runs.write_summary(
+        model_dir, results, member["model"], member["config"], member["classes"], [run_dir]
+    )

@@ -13,6 +13,7 @@ better than they are (on real RAVDESS, 0.868 against 0.840 held out for whisper_
 whisper_tiny_en and two SVMs, whose best member scores 0.849), and a fusion should be taken over its best member only
 where the held-out score says so (the command prints which one validation prefers).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -40,8 +41,12 @@ def fuse(probabilities: list[np.ndarray], weights) -> np.ndarray:
 def choose_weights(probabilities: list[np.ndarray], labels: np.ndarray, step: float) -> np.ndarray:
     """The weighting with the best accuracy on these clips, ties to the lower cross-entropy."""
     candidates = weightings(len(probabilities), step)
-    return candidates[max(range(len(candidates)),
-                          key=lambda i: metrics.accuracy_and_likelihood(fuse(probabilities, candidates[i]), labels))]
+    return candidates[
+        max(
+            range(len(candidates)),
+            key=lambda i: metrics.accuracy_and_likelihood(fuse(probabilities, candidates[i]), labels),
+        )
+    ]
 
 
 def fuse_runs(run_dirs: list[str], model_dir: str, step: float = 0.05) -> tuple[list[dict], dict]:
@@ -58,13 +63,21 @@ def fuse_runs(run_dirs: list[str], model_dir: str, step: float = 0.05) -> tuple[
         validation, labels, clip_names = parts["validation"]
         held_out = predictions.speaker_held_out(
             lambda rows: choose_weights([p[rows] for p in validation], labels[rows], step),
-            lambda rows, chosen: fuse([p[rows] for p in validation], chosen), predictions.speakers(clip_names))
-        fused = {"validation": (held_out, labels, clip_names),
-                 "test": (fuse(parts["test"][0], weights), *parts["test"][1:])}
+            lambda rows, chosen: fuse([p[rows] for p in validation], chosen),
+            predictions.speakers(clip_names),
+        )
+        fused = {
+            "validation": (held_out, labels, clip_names),
+            "test": (fuse(parts["test"][0], weights), *parts["test"][1:]),
+        }
         member_accuracy = [float(np.mean(p.argmax(1) == labels)) for p in validation]
-        result = {"fold": fold, "weights": dict(zip(names, weights.tolist())),
-                  "member_validation_accuracy": dict(zip(names, member_accuracy)), "train_seconds": seconds,
-                  **runs.scores(fused, class_names)}
+        result = {
+            "fold": fold,
+            "weights": dict(zip(names, weights.tolist())),
+            "member_validation_accuracy": dict(zip(names, member_accuracy)),
+            "train_seconds": seconds,
+            **runs.scores(fused, class_names),
+        }
         results.append(runs.write_fold(os.path.join(model_dir, f"fold_{fold}"), result, fused))
     config = "+".join(sorted({m["config"] for m in members}))
     return results, runs.write_summary(model_dir, results, "+".join(names), config, members[0]["classes"], run_dirs)

@@ -5,6 +5,7 @@ compared clip by clip afterwards without running them again.
     RUN_DIR/fold_K/predictions.npz: {part}_names, {part}_labels, {part}_probabilities
     for part in validation, test.
 """
+
 from __future__ import annotations
 
 import collections
@@ -91,8 +92,10 @@ def load(fold_dir: str) -> dict:
     """{part: (probabilities, labels, names)}, clips sorted by name."""
     path = os.path.join(fold_dir, FILE)
     if not os.path.exists(path):
-        raise UserError(f"{path} not found: runs write it from this version of trainers.train and "
-                        "trainers.baseline on; run the fold again")
+        raise UserError(
+            f"{path} not found: runs write it from this version of trainers.train and "
+            "trainers.baseline on; run the fold again"
+        )
     try:
         with np.load(path) as f:
             out = {}
@@ -107,8 +110,11 @@ def load(fold_dir: str) -> dict:
 def fold_numbers(run_dir: str) -> list[int]:
     if not os.path.isdir(run_dir):
         raise UserError(f"{run_dir}: no such run folder")
-    return sorted(int(d.split("_")[1]) for d in os.listdir(run_dir)
-                  if d.startswith("fold_") and os.path.exists(os.path.join(run_dir, d, FILE)))
+    return sorted(
+        int(d.split("_")[1])
+        for d in os.listdir(run_dir)
+        if d.startswith("fold_") and os.path.exists(os.path.join(run_dir, d, FILE))
+    )
 
 
 def common_folds(run_dirs: list[str]) -> list[int]:
@@ -116,8 +122,10 @@ def common_folds(run_dirs: list[str]) -> list[int]:
     folds = fold_numbers(run_dirs[0])
     for run_dir in run_dirs[1:]:
         if fold_numbers(run_dir) != folds:
-            raise UserError(f"{run_dir} has predictions for folds {fold_numbers(run_dir)}, {run_dirs[0]} for "
-                            f"{folds}: use finished runs of the same folds")
+            raise UserError(
+                f"{run_dir} has predictions for folds {fold_numbers(run_dir)}, {run_dirs[0]} for "
+                f"{folds}: use finished runs of the same folds"
+            )
     if not folds:
         raise UserError(f"no fold_K/{FILE} in {run_dirs[0]}: is it a finished run?")
     return folds
@@ -133,8 +141,10 @@ def aligned(run_dirs: list[str], fold: int) -> dict:
         for run_dir, run in zip(run_dirs[1:], loaded[1:]):
             if not np.array_equal(run[part][2], names) or not np.array_equal(run[part][1], labels):
                 differ = sorted(set(run[part][2]) ^ set(names))[:5]
-                raise UserError(f"{run_dir}/fold_{fold} and {run_dirs[0]}/fold_{fold} hold different {part} clips "
-                                f"or labels (e.g. {differ or 'the same names, other labels'}): use runs made on "
-                                "the same folds of the same clips")
+                raise UserError(
+                    f"{run_dir}/fold_{fold} and {run_dirs[0]}/fold_{fold} hold different {part} clips "
+                    f"or labels (e.g. {differ or 'the same names, other labels'}): use runs made on "
+                    "the same folds of the same clips"
+                )
         out[part] = ([run[part][0] for run in loaded], labels, names)
     return out

@@ -9,6 +9,7 @@ fused): per fold `fold_K/metrics.json` and `fold_K/predictions.npz`, over folds
     and headline score, "train_seconds": the same, anything the run adds, "per_fold": the
     folds' metrics.json}.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ def write_fold(fold_dir: str, result: dict, parts: dict | None = None) -> dict:
     return result
 
 
-def write_summary(run_dir: str, results: list[dict], model: str, config: str, classes: int,
-                  runs: list[str] = (), **extra) -> dict:
+def write_summary(
+    run_dir: str, results: list[dict], model: str, config: str, classes: int, runs: list[str] = (), **extra
+) -> dict:
     """Writes summary.json over the folds' results; returns it without per_fold."""
     summary = {"model": model, "config": config, "classes": classes, "folds": len(results), "runs": list(runs)}
     for part in predictions.PARTS:
@@ -67,8 +69,10 @@ def read_summary(run_dir: str, needs: tuple[str, ...] = ()) -> dict:
     spread and values), which the command would otherwise meet as a KeyError halfway through."""
     path = os.path.join(run_dir, SUMMARY)
     if not os.path.exists(path):
-        raise UserError(f"{path} not found: is {run_dir!r} a finished run of trainers.train, "
-                        "trainers.baseline, or a centred or fused run?")
+        raise UserError(
+            f"{path} not found: is {run_dir!r} a finished run of trainers.train, "
+            "trainers.baseline, or a centred or fused run?"
+        )
     again = "run the command that wrote it again"
     try:
         with open(path) as f:
@@ -79,8 +83,13 @@ def read_summary(run_dir: str, needs: tuple[str, ...] = ()) -> dict:
         raise UserError(f"{path} is damaged ({type(e).__name__}: {e}): {again}") from None
     if not isinstance(summary, dict):
         raise UserError(f"{path} is damaged (a JSON {type(summary).__name__}, not an object): {again}")
-    malformed = [k for k in needs if k not in summary or k not in DESCRIBING and not (
-        isinstance(summary[k], dict) and {"mean", "std", "values"} <= summary[k].keys())]
+    malformed = [
+        k
+        for k in needs
+        if k not in summary
+        or k not in DESCRIBING
+        and not (isinstance(summary[k], dict) and {"mean", "std", "values"} <= summary[k].keys())
+    ]
     if malformed:
         raise UserError(f"{path} is damaged (missing or malformed: {', '.join(malformed)}): {again}")
     return summary
@@ -94,19 +103,25 @@ def check_new_run(out_dir: str, inputs: list[str], kind: str) -> None:
     target = os.path.realpath(out_dir)
     for run_dir in inputs:
         if os.path.realpath(run_dir) == target:
-            raise UserError(f"--out_dir {out_dir} is the input run {run_dir}: writing there would overwrite it; "
-                            "give another folder")
+            raise UserError(
+                f"--out_dir {out_dir} is the input run {run_dir}: writing there would overwrite it; give another folder"
+            )
     if os.path.exists(os.path.join(out_dir, SUMMARY)):
         summary = read_summary(out_dir)
         made_by = {"alpha": "centre", "weights": "fuse"}
         kinds = {made_by[k] for fold in summary.get("per_fold", [])[:1] for k in fold if k in made_by}
-        if kinds != {kind} or [os.path.realpath(r) for r in summary.get("runs", [])] != \
-                [os.path.realpath(r) for r in inputs]:
-            raise UserError(f"--out_dir {out_dir} holds another run ({os.path.join(out_dir, SUMMARY)}): give "
-                            "another folder, or remove that one first")
+        if kinds != {kind} or [os.path.realpath(r) for r in summary.get("runs", [])] != [
+            os.path.realpath(r) for r in inputs
+        ]:
+            raise UserError(
+                f"--out_dir {out_dir} holds another run ({os.path.join(out_dir, SUMMARY)}): give "
+                "another folder, or remove that one first"
+            )
     elif os.path.isdir(out_dir) and any(name.startswith("fold_") for name in os.listdir(out_dir)):
-        raise UserError(f"--out_dir {out_dir} holds the folds of another run without its {SUMMARY} (one unfinished "
-                        "or still running): give another folder")
+        raise UserError(
+            f"--out_dir {out_dir} holds the folds of another run without its {SUMMARY} (one unfinished "
+            "or still running): give another folder"
+        )
 
 
 def member_seconds(members: list[dict]) -> list[float]:

@@ -1,6 +1,7 @@
 """emorec-predict's work: each input predicted by the model its options name (`options`, where
 the command's usage is written), a preset's members chosen by what the input has, the outputs
 written as predictions come."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,10 @@ def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | 
     lacks = "no sound" if not has["voice"] else "no picture" if not source.has_video else "no face the detector finds"
     for member in card["members"]:
         if all(has[m] for m in presets.card(member)["modalities"]):
-            return member, (f"{source.name} has {lacks}: preset {member}, the "
-                            f"{' + '.join(presets.card(member)['modalities'])} of {name}, answers alone")
+            return member, (
+                f"{source.name} has {lacks}: preset {member}, the "
+                f"{' + '.join(presets.card(member)['modalities'])} of {name}, answers alone"
+            )
     raise UserError(f"{source.name} has {lacks}, and nothing else that preset {name} reads")
 
 
@@ -49,14 +52,16 @@ def load_model(args, preset: str | None = None):
         from emorec import models
 
         card = presets.card(preset)
-        model = serving.KerasModel(models.from_preset(preset), card["classes"], face_pipeline=card["face_pipeline"],
-                                   name=f"preset {preset}")
+        model = serving.KerasModel(
+            models.from_preset(preset), card["classes"], face_pipeline=card["face_pipeline"], name=f"preset {preset}"
+        )
         return model, serving.read_export_info(model), f"preset {presets.headline(preset)}"
     if args.model:
         model = serving.TFLiteModel(args.model) if args.model.endswith(".tflite") else serving.LocalModel(args.model)
     else:
-        model = serving.ServingClient.from_server(args.serving_model, args.serving, args.rest_port,
-                                                  grpc_port=args.grpc_port, protocol=args.protocol)
+        model = serving.ServingClient.from_server(
+            args.serving_model, args.serving, args.rest_port, grpc_port=args.grpc_port, protocol=args.protocol
+        )
     return model, serving.read_export_info(model), f"model {model.describe()}"
 
 
@@ -73,8 +78,7 @@ def inputs_of(spec: str) -> list[str]:
         else:
             found.append(path)
     if not found:
-        raise UserError(f"{spec}: a folder with no audio, video or photo file in it "
-                                f"({', '.join(MEDIA_EXTENSIONS)})")
+        raise UserError(f"{spec}: a folder with no audio, video or photo file in it ({', '.join(MEDIA_EXTENSIONS)})")
     return found
 
 
@@ -84,8 +88,10 @@ def not_an_input(path: str) -> str | None:
     if os.path.isdir(path):
         return "a sub-folder (its files are not searched: give it as an input of its own)"
     if not path.lower().endswith(MEDIA_EXTENSIONS):
-        return ("not an audio, video or photo file (a folder's files are read by their extension: "
-                f"{', '.join(MEDIA_EXTENSIONS)})")
+        return (
+            "not an audio, video or photo file (a folder's files are read by their extension: "
+            f"{', '.join(MEDIA_EXTENSIONS)})"
+        )
     return file_problem(path)
 
 
@@ -108,8 +114,12 @@ def input_notes(source, signature: dict, window_seconds: float) -> list[str]:
         return []
     waveform = source.waveform if "waveform" in signature else None
     video_seconds = source.count / source.fps if "faces" in signature and source.fps else None
-    return [f"{source.name}: {reason}: {detail}" for reason, detail, _ in
-            clip_features.doubts(waveform, video_seconds, window_seconds=window_seconds, noted_padding=NOTED_PADDING)]
+    return [
+        f"{source.name}: {reason}: {detail}"
+        for reason, detail, _ in clip_features.doubts(
+            waveform, video_seconds, window_seconds=window_seconds, noted_padding=NOTED_PADDING
+        )
+    ]
 
 
 def track_ahead(source, pipeline: faces.FacePipeline):
@@ -121,8 +131,9 @@ def track_ahead(source, pipeline: faces.FacePipeline):
     from tqdm import tqdm
 
     detector = faces.pipeline_detector(pipeline)
-    frames = (frame.image for frame in tqdm(source.rewind(), total=source.count, unit="frame", desc="faces",
-                                            leave=False))
+    frames = (
+        frame.image for frame in tqdm(source.rewind(), total=source.count, unit="frame", desc="faces", leave=False)
+    )
     found, count = faces.detect(frames, detector, pipeline.detect_every)
     if not found:
         return None
@@ -167,8 +178,10 @@ def speaker_recordings(paths: list[str]) -> list[np.ndarray]:
         waveform = speaker_recording(path)
         silent = [detail for reason, detail, _ in clip_features.doubts(waveform) if reason == "silent audio"]
         if silent:
-            print(f"note: --speaker_audio {path}: silent audio ({silent[0]}): not taken as the speaker's speech",
-                  file=sys.stderr)
+            print(
+                f"note: --speaker_audio {path}: silent audio ({silent[0]}): not taken as the speaker's speech",
+                file=sys.stderr,
+            )
         else:
             kept.append(waveform)
     return kept
@@ -180,12 +193,16 @@ def run(args):
     if args.preset:
         card = presets.card(args.preset)  # an unknown name is said first
         if args.speaker_audio and "speaker_stats" not in card["inputs"]:
-            raise UserError(f"--speaker_audio: preset {args.preset} takes no speaker statistics (it reads "
-                            f"{' + '.join(card['modalities'])}): leave --speaker_audio out")
+            raise UserError(
+                f"--speaker_audio: preset {args.preset} takes no speaker statistics (it reads "
+                f"{' + '.join(card['modalities'])}): leave --speaker_audio out"
+            )
     check_out(args.out)
     if args.input.isdigit() and os.path.exists(args.input):
-        print(f"note: {args.input} is read as camera {args.input}; for the file of that name, write ./{args.input}",
-              file=sys.stderr)
+        print(
+            f"note: {args.input} is read as camera {args.input}; for the file of that name, write ./{args.input}",
+            file=sys.stderr,
+        )
     paths = inputs_of(args.input)
     for path in paths:
         if not path.isdigit():
@@ -194,8 +211,11 @@ def run(args):
     loaded, speaker = {}, None  # models by preset (a folder may hold video and audio); one speaker's state
     for path in paths:
         try:
-            result = (predict_photo(args, path, loaded, speaker) if is_photo(path)
-                      else predict_input(args, path, loaded, speaker, recordings))
+            result = (
+                predict_photo(args, path, loaded, speaker)
+                if is_photo(path)
+                else predict_input(args, path, loaded, speaker, recordings)
+            )
         except MediaError as e:
             if len(paths) == 1:
                 raise
@@ -219,8 +239,10 @@ def output_stem(out: str, path: str, kind: str = "timeline") -> tuple[str, str]:
 
 def photo_refusal(path: str, described: str, modalities: list[str]) -> str:
     faces_alone = [name for name in presets.names() if presets.card(name)["modalities"] == ["faces"]]
-    return (f"{path} is a photo, and {described} reads {' + '.join(modalities)}: give a preset "
-            f"of faces alone (--preset {' or '.join(faces_alone)}) or a model that takes faces alone")
+    return (
+        f"{path} is a photo, and {described} reads {' + '.join(modalities)}: give a preset "
+        f"of faces alone (--preset {' or '.join(faces_alone)}) or a model that takes faces alone"
+    )
 
 
 def predict_photo(args, path: str, loaded: dict, speaker) -> dict:
@@ -247,12 +269,19 @@ def predict_photo(args, path: str, loaded: dict, speaker) -> dict:
         return result
     input_id, stem = output_stem(args.out, path, "faces")
     height, width = photo.image.shape[:2]
-    meta = {"input": input_id, "model": described, "mode": args.mode, "class_names": list(class_names),
-            "width": width, "height": height}
+    meta = {
+        "input": input_id,
+        "model": described,
+        "mode": args.mode,
+        "class_names": list(class_names),
+        "width": width,
+        "height": height,
+    }
     result["paths"] = outputs.write_faces(args.out, stem, class_names, rows, meta)
     if args.annotate:
         result["paths"]["image"] = outputs.write_annotated_photo(
-            os.path.join(args.out, f"{stem}.annotated{os.path.splitext(path)[1].lower()}"), photo.image, rows)
+            os.path.join(args.out, f"{stem}.annotated{os.path.splitext(path)[1].lower()}"), photo.image, rows
+        )
     return result
 
 
@@ -274,8 +303,9 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
         elif note and key not in loaded:  # a folder's audio files, or silent videos: said once
             print(f"note: {note}", file=sys.stderr)
         if note and key not in loaded and recordings is not None and "speaker_stats" not in presets.card(key)["inputs"]:
-            print(f"note: preset {key} takes no speaker statistics: --speaker_audio is not used for it",
-                  file=sys.stderr)
+            print(
+                f"note: preset {key} takes no speaker statistics: --speaker_audio is not used for it", file=sys.stderr
+            )
     if key not in loaded:
         loaded[key] = load_model(args, key)
     model, info, described = loaded[key]
@@ -293,14 +323,27 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
             speaker = None
         if not prior and speaker is None:
             given = "every --speaker_audio was silent" if recordings is not None else "no --speaker_audio was given"
-            print(f"note: this model normalises per speaker and {given}, so the speaker's "
-                  "statistics come from this input's own audio; a short input tells little about its speaker "
-                  "(a single window: nothing), so give other recordings of the same speaker", file=sys.stderr)
-    predictor = Predictor(model, class_names, args.mode, args.stride, args.smoothing, source.waveform,
-                          args.detect_every, source_name=source.name, speaker=speaker, adapt=args.speaker == "online",
-                          pipeline=pipeline, tracked=tracked_faces(source, pipeline, info, model, ahead))
-    notes = [voice_alone] * bool(voice_alone) + input_notes(source, model.signature,
-                                                            predictor.window / FPS)
+            print(
+                f"note: this model normalises per speaker and {given}, so the speaker's "
+                "statistics come from this input's own audio; a short input tells little about its speaker "
+                "(a single window: nothing), so give other recordings of the same speaker",
+                file=sys.stderr,
+            )
+    predictor = Predictor(
+        model,
+        class_names,
+        args.mode,
+        args.stride,
+        args.smoothing,
+        source.waveform,
+        args.detect_every,
+        source_name=source.name,
+        speaker=speaker,
+        adapt=args.speaker == "online",
+        pipeline=pipeline,
+        tracked=tracked_faces(source, pipeline, info, model, ahead),
+    )
+    notes = [voice_alone] * bool(voice_alone) + input_notes(source, model.signature, predictor.window / FPS)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     input_id, stem = output_stem(args.out, path)
@@ -310,18 +353,28 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
     progress, annotated = None, None
     if source.count:  # files: a progress bar; cameras run until stopped
         from tqdm import tqdm
-        progress = tqdm(total=min(source.count, args.max_frames or source.count), unit="frame",
-                        desc=outputs.shown(stem), leave=False)
+
+        progress = tqdm(
+            total=min(source.count, args.max_frames or source.count),
+            unit="frame",
+            desc=outputs.shown(stem),
+            leave=False,
+        )
 
     def on_frame(frame, last):
         nonlocal annotated
         if args.annotate and source.has_video:
             if annotated is None:
                 height, width = frame.image.shape[:2]
-                annotated = outputs.AnnotatedVideo(os.path.join(args.out, f"{stem}.annotated.mp4"), (width, height),
-                                                   source.fps, None if path.isdigit() else path)
-            annotated.write(frame.image, predictor.box, last and last["label"],
-                            last and max(last["probabilities"].values()))
+                annotated = outputs.AnnotatedVideo(
+                    os.path.join(args.out, f"{stem}.annotated.mp4"),
+                    (width, height),
+                    source.fps,
+                    None if path.isdigit() else path,
+                )
+            annotated.write(
+                frame.image, predictor.box, last and last["label"], last and max(last["probabilities"].values())
+            )
         if progress:
             progress.update()
 
@@ -329,24 +382,48 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
     if progress:
         progress.close()
     rows, count, seconds = result["rows"], result["frames"], result["seconds"]
-    meta = {"input": input_id, "notes": notes, "stopped": result["stopped"], "mode": args.mode, "model": described,
-            "window_frames": predictor.window, "stride": predictor.stride, "class_names": list(class_names),
-            "speaker": (None if predictor.speaker is None else
-                        {"adapted": predictor.adapt, "windows_heard": predictor.speaker.count}),
-            "frames": count, "seconds": round(seconds, 3), "frames_per_second": round(count / max(seconds, 1e-9), 2),
-            "time_split": {"decode": round(result["decode"], 3),
-                           **{k: round(v, 3) for k, v in predictor.seconds.items()}}}
+    meta = {
+        "input": input_id,
+        "notes": notes,
+        "stopped": result["stopped"],
+        "mode": args.mode,
+        "model": described,
+        "window_frames": predictor.window,
+        "stride": predictor.stride,
+        "class_names": list(class_names),
+        "speaker": (
+            None
+            if predictor.speaker is None
+            else {"adapted": predictor.adapt, "windows_heard": predictor.speaker.count}
+        ),
+        "frames": count,
+        "seconds": round(seconds, 3),
+        "frames_per_second": round(count / max(seconds, 1e-9), 2),
+        "time_split": {"decode": round(result["decode"], 3), **{k: round(v, 3) for k, v in predictor.seconds.items()}},
+    }
     paths = timeline.close(meta)
     if rows:
         from emorec import plots  # matplotlib: a second to import, not needed before the first row
 
-        paths["plot"] = plots.timeline(rows, class_names, os.path.join(args.out, f"{stem}.timeline.png"),
-                                       f"{outputs.shown(stem)}: {args.mode} prediction")
+        paths["plot"] = plots.timeline(
+            rows,
+            class_names,
+            os.path.join(args.out, f"{stem}.timeline.png"),
+            f"{outputs.shown(stem)}: {args.mode} prediction",
+        )
     if annotated:
-        paths["video"] = annotated.close(*((rows[-1]["label"], max(rows[-1]["probabilities"].values())) if rows
-                                           else ()))
-    return {"rows": rows, "meta": meta, "paths": paths, "class_names": class_names, "input": path,
-            "described": described, "speaker": predictor.speaker if predictor.adapt else speaker}
+        paths["video"] = annotated.close(
+            *((rows[-1]["label"], max(rows[-1]["probabilities"].values())) if rows else ())
+        )
+    return {
+        "rows": rows,
+        "meta": meta,
+        "paths": paths,
+        "class_names": class_names,
+        "input": path,
+        "described": described,
+        "speaker": predictor.speaker if predictor.adapt else speaker,
+    }
 
 
 def main(argv=None) -> int:
@@ -372,8 +449,10 @@ def main(argv=None) -> int:
         else:
             meta = result["meta"]
             print(f"{name}: " + outputs.summary(result["rows"], result["class_names"]))
-            print(f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} "
-                  "frames/s); " + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items()))
+            print(
+                f"  {meta['frames']} frames in {meta['seconds']:.1f} s ({meta['frames_per_second']:.0f} "
+                "frames/s); " + ", ".join(f"{k} {v:.2f} s" for k, v in meta["time_split"].items())
+            )
         print("  wrote " + outputs.shown(", ".join(result["paths"].values())))
     return 1 if failed else 0
 

@@ -25,6 +25,7 @@ INPUT.faces.csv and INPUT.faces.json, and with --annotate the photo with boxes a
 INPUT.annotated.EXT. A photo without a face is said in one line ("INPUT: no face found", no
 files, exit status 0, as a faceless video is predicted rather than refused).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,24 @@ from emorec import litert, presets
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="emorec-predict", description=__doc__.split("\n")[0])
-    parser.add_argument("input", nargs="?", help="a video file, an audio file, a photo, a folder of them (one "
-                        "speaker's clips), or a camera index (0, 1, ...)")
-    parser.add_argument("--preset", help=f"a preset that ships with emorec (default {presets.DEFAULT}; "
-                        "--list-presets)")
+    parser.add_argument(
+        "input",
+        nargs="?",
+        help="a video file, an audio file, a photo, a folder of them (one "
+        "speaker's clips), or a camera index (0, 1, ...)",
+    )
+    parser.add_argument("--preset", help=f"a preset that ships with emorec (default {presets.DEFAULT}; --list-presets)")
     parser.add_argument("--list-presets", action="store_true", help="list the presets with their measured accuracy")
-    parser.add_argument("--runtime", choices=("lite", "tf"),
-                        default=os.environ.get("EMOREC_RUNTIME") or ("lite" if litert.installed() else "tf"),
-                        help="how a preset runs. lite: its TFLite file, made once with TensorFlow and cached "
-                             "(EMOREC_CACHE, default ~/.cache/emorec), run by LiteRT without starting TensorFlow "
-                             "(by tf.lite where LiteRT is not installed); the default where ai-edge-litert is "
-                             "installed. tf: the Keras model in TensorFlow; the default otherwise. EMOREC_RUNTIME "
-                             "sets the default")
+    parser.add_argument(
+        "--runtime",
+        choices=("lite", "tf"),
+        default=os.environ.get("EMOREC_RUNTIME") or ("lite" if litert.installed() else "tf"),
+        help="how a preset runs. lite: its TFLite file, made once with TensorFlow and cached "
+        "(EMOREC_CACHE, default ~/.cache/emorec), run by LiteRT without starting TensorFlow "
+        "(by tf.lite where LiteRT is not installed); the default where ai-edge-litert is "
+        "installed. tf: the Keras model in TensorFlow; the default otherwise. EMOREC_RUNTIME "
+        "sets the default",
+    )
     parser.add_argument("--model", help="a SavedModel folder (saved_models/NAME/VERSION) or a .tflite file")
     parser.add_argument("--serving", help="a TF Serving host instead of --model")
     parser.add_argument("--serving_model", help="the model's name on TF Serving")
@@ -55,21 +62,38 @@ def parse(argv):
     parser.add_argument("--grpc_port", type=int, default=8500)
     parser.add_argument("--mode", choices=("queue", "per-frame"), default="queue")
     parser.add_argument("--stride", type=int, help="queue mode: frames between predictions (default W/2)")
-    parser.add_argument("--smoothing", type=float, default=0.0,
-                        help="queue mode: moving-average weight of the past, 0 (none, the default) to under 1")
+    parser.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.0,
+        help="queue mode: moving-average weight of the past, 0 (none, the default) to under 1",
+    )
     parser.add_argument("--detect_every", type=int, default=2, help="run the face detector on every n-th frame")
-    parser.add_argument("--max_width", type=int, help="frames are scaled down to this width (default: the "
-                        "export's face pipeline, the width its training frames were decoded at)")
+    parser.add_argument(
+        "--max_width",
+        type=int,
+        help="frames are scaled down to this width (default: the "
+        "export's face pipeline, the width its training frames were decoded at)",
+    )
     parser.add_argument("--max_frames", type=int, help="stop after this many frames (cameras run until stopped)")
-    parser.add_argument("--speaker_audio", nargs="+", metavar="FILE",
-                        help="speaker-normalised models: other recordings of the same speaker to take the "
-                             "speaker's statistics from (an enrolment)")
-    parser.add_argument("--speaker", choices=("online", "cold"), default="online",
-                        help="models with a prior of the training speakers: learn the speaker as the input goes "
-                             "(online, the default), or take every window as a new speaker's (cold)")
+    parser.add_argument(
+        "--speaker_audio",
+        nargs="+",
+        metavar="FILE",
+        help="speaker-normalised models: other recordings of the same speaker to take the "
+        "speaker's statistics from (an enrolment)",
+    )
+    parser.add_argument(
+        "--speaker",
+        choices=("online", "cold"),
+        default="online",
+        help="models with a prior of the training speakers: learn the speaker as the input goes "
+        "(online, the default), or take every window as a new speaker's (cold)",
+    )
     parser.add_argument("--out", default="predictions", help="output folder")
-    parser.add_argument("--annotate", action="store_true", help="also write a copy of the video (or photo) with "
-                        "box and emotion")
+    parser.add_argument(
+        "--annotate", action="store_true", help="also write a copy of the video (or photo) with box and emotion"
+    )
     args = parser.parse_args(argv)
     for option, value, allowed in out_of_range(args):  # before any work, as the trainer's flags are
         parser.exit(2, f"{parser.prog}: --{option} {value}: must be {allowed}\n")
@@ -78,8 +102,9 @@ def parse(argv):
     if args.input is None:
         parser.error("give an INPUT: a video or audio file, a photo, a folder of them, or a camera index")
     if sum(bool(x) for x in (args.model, args.serving, args.preset)) > 1:
-        parser.error("give one of --preset (a preset), --model (a local SavedModel or .tflite) and --serving "
-                     "(a TF Serving host)")
+        parser.error(
+            "give one of --preset (a preset), --model (a local SavedModel or .tflite) and --serving (a TF Serving host)"
+        )
     if args.serving and not args.serving_model:
         parser.error("--serving needs --serving_model, the model's name on TF Serving")
     if not (args.model or args.serving):
@@ -89,8 +114,11 @@ def parse(argv):
 
 # Each numeric option's range, in the words a refusal says it (argparse checks the type only).
 OPTION_RANGES = {
-    "smoothing": (lambda v: 0 <= v < 1, "in [0, 1): the weight of the past in the moving average, 0 for none "
-                  "(1 would repeat the first prediction for ever)"),
+    "smoothing": (
+        lambda v: 0 <= v < 1,
+        "in [0, 1): the weight of the past in the moving average, 0 for none "
+        "(1 would repeat the first prediction for ever)",
+    ),
     "stride": (lambda v: v >= 1, "at least 1 frame"),
     "detect_every": (lambda v: v >= 1, "at least 1 (every frame)"),
     "max_width": (lambda v: v >= 1, "at least 1 pixel"),
@@ -102,5 +130,8 @@ OPTION_RANGES = {
 
 def out_of_range(args) -> list[tuple[str, object, str]]:
     """(option, value, its range) for each option given a value outside its range."""
-    return [(option, getattr(args, option), allowed) for option, (holds, allowed) in OPTION_RANGES.items()
-            if getattr(args, option) is not None and not holds(getattr(args, option))]
+    return [
+        (option, getattr(args, option), allowed)
+        for option, (holds, allowed) in OPTION_RANGES.items()
+        if getattr(args, option) is not None and not holds(getattr(args, option))
+    ]

@@ -1,5 +1,6 @@
 """What a prediction run leaves: the timeline as JSON and CSV, a plot, an annotated video; for a
 photo, its faces as JSON and CSV and an annotated copy."""
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,10 @@ class Timeline:
 
     def __init__(self, out_dir: str, stem: str, class_names):
         self.class_names, self.rows = list(class_names), []
-        self.paths = {"json": os.path.join(out_dir, f"{stem}.timeline.json"),
-                      "csv": os.path.join(out_dir, f"{stem}.timeline.csv")}
+        self.paths = {
+            "json": os.path.join(out_dir, f"{stem}.timeline.json"),
+            "csv": os.path.join(out_dir, f"{stem}.timeline.csv"),
+        }
         with folders.writing(self.paths["csv"]):
             self._file = open(self.paths["csv"], "w", newline="")
             self._csv = csv.writer(self._file)
@@ -32,8 +35,15 @@ class Timeline:
         with folders.writing(self.paths["csv"]):
             for row in rows:
                 face = "" if row["face"] is None else int(row["face"])
-                self._csv.writerow([row["time"], row["frame"], *(row["probabilities"][c] for c in self.class_names),
-                                    row["label"], face])
+                self._csv.writerow(
+                    [
+                        row["time"],
+                        row["frame"],
+                        *(row["probabilities"][c] for c in self.class_names),
+                        row["label"],
+                        face,
+                    ]
+                )
             self._file.flush()
         self.rows += rows
 
@@ -101,8 +111,23 @@ class AnnotatedVideo:
 
     def __init__(self, path: str, size: tuple[int, int], fps: float, audio_from: str | None = None):
         width, height = size
-        cmd = [video.ffmpeg(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width}x{height}", "-r", f"{fps or 30:.5f}", "-i", "-"]
+        cmd = [
+            video.ffmpeg(),
+            "-nostdin",
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            f"{fps or 30:.5f}",
+            "-i",
+            "-",
+        ]
         if audio_from:
             cmd += ["-i", audio_from, "-map", "0:v", "-map", "1:a?", "-c:a", "aac"]
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", path]
@@ -151,14 +176,22 @@ def summary(rows: list[dict], class_names) -> str:
     top = max(counts, key=counts.get)
     changes = [(rows[i]["time"], labels[i]) for i in range(1, len(rows)) if labels[i] != labels[i - 1]]
     faceless = sum(r["face"] is False for r in rows)
-    span = (f"{len(rows)} predictions from {rows[0]['time']:.2f} s to {rows[-1]['time']:.2f} s" if len(rows) > 1
-            else f"1 prediction at {rows[0]['time']:.2f} s")
-    lines = [f"{span}; mostly {top} "
-             f"({counts[top] / len(rows):.0%}); "
-             + ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda x: -x[1]))]
+    span = (
+        f"{len(rows)} predictions from {rows[0]['time']:.2f} s to {rows[-1]['time']:.2f} s"
+        if len(rows) > 1
+        else f"1 prediction at {rows[0]['time']:.2f} s"
+    )
+    lines = [
+        f"{span}; mostly {top} "
+        f"({counts[top] / len(rows):.0%}); "
+        + ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda x: -x[1]))
+    ]
     if changes:
-        lines.append("changes: " + ", ".join(f"{t:.2f} s -> {label}" for t, label in changes[:8])
-                     + (" ..." if len(changes) > 8 else ""))
+        lines.append(
+            "changes: "
+            + ", ".join(f"{t:.2f} s -> {label}" for t, label in changes[:8])
+            + (" ..." if len(changes) > 8 else "")
+        )
     if faceless:
         lines.append(f"{faceless} prediction(s) without a face found")
     return "\n".join(lines)
@@ -171,8 +204,10 @@ def write_faces(out_dir: str, stem: str, class_names, faces: list[dict], meta: d
     with open(paths["csv"], "w", newline="") as f:
         table = csv.writer(f)
         table.writerow(["face", "x", "y", "w", "h", *class_names, "label"])
-        table.writerows([face["face"], *face["box"], *(face["probabilities"][c] for c in class_names), face["label"]]
-                        for face in faces)
+        table.writerows(
+            [face["face"], *face["box"], *(face["probabilities"][c] for c in class_names), face["label"]]
+            for face in faces
+        )
     with open(paths["json"], "w") as f:
         json.dump({**meta, "faces": faces}, f, indent=1)
     return paths
@@ -184,8 +219,13 @@ def write_annotated_photo(path: str, image: np.ndarray, faces: list[dict]) -> st
     drawn = np.ascontiguousarray(image).copy()
     for face in faces:
         x, y, w, h = face["box"]
-        draw(drawn, (x, y, x + w, y + h), face["label"], max(face["probabilities"].values()),
-             max(image.shape[1] / 640, 1.0))
+        draw(
+            drawn,
+            (x, y, x + w, y + h),
+            face["label"],
+            max(face["probabilities"].values()),
+            max(image.shape[1] / 640, 1.0),
+        )
     ok, encoded = cv2.imencode(os.path.splitext(path)[1], cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"OpenCV could not encode {path}")

@@ -1,4 +1,5 @@
 """Still photos: every face the detector finds, each predicted as a one-frame video's face is."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,9 @@ def predict_face(model, class_names, frame: Frame, box, pipeline: faces.FacePipe
     """The predictor's row for the face at `box`, found ahead as a file's faces are: its crop,
     the window an input shorter than a window gets (that crop repeated), the model's answer."""
     found = np.ones(1, bool)
-    predictor = Predictor(model, class_names, mode, pipeline=pipeline,
-                          tracked=(np.array([box], np.float32), found, found))
+    predictor = Predictor(
+        model, class_names, mode, pipeline=pipeline, tracked=(np.array([box], np.float32), found, found)
+    )
     [row] = predictor.push(frame) + predictor.flush()
     return row
 
@@ -42,6 +44,12 @@ def predict(model, class_names, photo: Photo, pipeline: faces.FacePipeline, mode
     rows = []
     for number, box in enumerate(find_faces(photo.frame, pipeline), 1):
         row = predict_face(model, class_names, photo.frame, box, pipeline, mode)
-        rows.append({"face": number, "box": photo_box(box, scale, (width, height)),
-                     "probabilities": row["probabilities"], "label": row["label"]})
+        rows.append(
+            {
+                "face": number,
+                "box": photo_box(box, scale, (width, height)),
+                "probabilities": row["probabilities"],
+                "label": row["label"],
+            }
+        )
     return rows

@@ -10,6 +10,7 @@ The model is anything with `signature` and `predict(inputs)`: `emorec.serving.Lo
 or `emorec.serving.ServingClient`. Faces are found and cropped by `emorec.media.faces`, the
 code the dataset builder uses.
 """
+
 from __future__ import annotations
 
 import collections
@@ -25,10 +26,22 @@ from emorec.media.features import FPS, SAMPLE_RATE
 
 
 class Predictor:
-    def __init__(self, model, class_names, mode: str = "queue", stride: int | None = None,
-                 smoothing: float = 0.0, waveform: np.ndarray | None = None, detect_every: int = 2,
-                 batch: int = 8, source_name: str = "the input", speaker: enrolment.SpeakerState | None = None,
-                 adapt: bool = True, pipeline: faces.FacePipeline | None = None, tracked=None):
+    def __init__(
+        self,
+        model,
+        class_names,
+        mode: str = "queue",
+        stride: int | None = None,
+        smoothing: float = 0.0,
+        waveform: np.ndarray | None = None,
+        detect_every: int = 2,
+        batch: int = 8,
+        source_name: str = "the input",
+        speaker: enrolment.SpeakerState | None = None,
+        adapt: bool = True,
+        pipeline: faces.FacePipeline | None = None,
+        tracked=None,
+    ):
         if mode not in ("queue", "per-frame"):
             raise ValueError(f"mode must be 'queue' or 'per-frame', got {mode!r}")
         self.model, self.class_names, self.mode = model, list(class_names), mode
@@ -36,9 +49,11 @@ class Predictor:
         self.uses_faces, self.uses_audio = "faces" in signature, "waveform" in signature
         if self.uses_audio and waveform is None:
             kind = "audio-visual" if self.uses_faces else "audio"
-            raise UserError(f"{source_name} has no audio, and this {kind} model takes `waveform`: use a "
-                            "video-only model (one trained with a video encoder alone, e.g. --model=r3d or "
-                            "--model=resnet_lstm on --config=video)")
+            raise UserError(
+                f"{source_name} has no audio, and this {kind} model takes `waveform`: use a "
+                "video-only model (one trained with a video encoder alone, e.g. --model=r3d or "
+                "--model=resnet_lstm on --config=video)"
+            )
         if self.uses_faces:
             _, self.window, self.size, _, _ = signature["faces"].shape
         else:
@@ -60,15 +75,21 @@ class Predictor:
         self.speaker, self.adapt = None, False
         if "speaker_stats" in signature:
             prior = "speaker_windows" in signature
-            self.speaker = speaker or (enrolment.SpeakerState(signature["speaker_stats"].shape[2:]) if prior
-                                       else enrolment.enrol(model, [waveform]))
+            self.speaker = speaker or (
+                enrolment.SpeakerState(signature["speaker_stats"].shape[2:])
+                if prior
+                else enrolment.enrol(model, [waveform])
+            )
             self.adapt = adapt and prior
         # A file's boxes found ahead over the whole clip, as the builder finds them
         # (`faces.track`'s result); otherwise online tracking, as a stream needs (the detector
         # is loaded only then: an audio-only model needs none).
         self.tracked = tracked
-        self.tracker = (faces.OnlineTracker(faces.pipeline_detector(self.pipeline), every=detect_every)
-                        if self.uses_faces and tracked is None else None)
+        self.tracker = (
+            faces.OnlineTracker(faces.pipeline_detector(self.pipeline), every=detect_every)
+            if self.uses_faces and tracked is None
+            else None
+        )
         self.buffer: collections.deque = collections.deque(maxlen=self.window)
         self.pending: list = []  # windows waiting for a batched prediction (per-frame mode)
         self.smoothed = None
@@ -137,7 +158,7 @@ class Predictor:
             inputs["faces"] = np.stack(crops + crops[-1:] * (self.window - len(crops)))
         if self.uses_audio:
             start = int(round(self.buffer[0][0].time * SAMPLE_RATE))
-            piece = self.waveform[start:start + self.samples]
+            piece = self.waveform[start : start + self.samples]
             inputs["waveform"] = np.pad(piece, (0, self.samples - len(piece))).astype(np.float32)
         if self.speaker is not None:
             inputs.update(self.speaker.inputs(self.model.signature))
@@ -154,8 +175,11 @@ class Predictor:
         outputs = self.model.predict(batch)
         probabilities = np.asarray(outputs["probabilities"])
         if self.adapt:
-            self.speaker.add(outputs["speaker_features"] if "speaker_features" in outputs
-                             else self.model.speaker_features(batch["waveform"]))
+            self.speaker.add(
+                outputs["speaker_features"]
+                if "speaker_features" in outputs
+                else self.model.speaker_features(batch["waveform"])
+            )
         self.seconds["model"] += time.perf_counter() - start
         self.predictions += len(inputs)
         if self.per_frame_model is None:
@@ -165,13 +189,17 @@ class Predictor:
             if self.mode == "queue":
                 p = p.mean(0) if p.ndim == 2 else p
                 if self.smoothing:
-                    self.smoothed = (p if self.smoothed is None
-                                     else self.smoothing * self.smoothed + (1 - self.smoothing) * p)
+                    self.smoothed = (
+                        p if self.smoothed is None else self.smoothing * self.smoothed + (1 - self.smoothing) * p
+                    )
                     p = self.smoothed
                 rows.append(self._row(window[-1][0], p, [found for _, _, found in window]))
             elif p.ndim == 2:  # a per-frame model: a row for each frame of the window not yet covered
-                rows += [self._row(frame, q, [found]) for (frame, _, found), q in zip(window, p)
-                         if frame.index > self.last_row]
+                rows += [
+                    self._row(frame, q, [found])
+                    for (frame, _, found), q in zip(window, p)
+                    if frame.index > self.last_row
+                ]
             else:  # sliding windows: the window ends at its frame; the first also covers those before
                 frames = window if window[0][0].index == 0 else window[-1:]
                 rows += [self._row(frame, p, [found]) for frame, _, found in frames]
@@ -180,10 +208,13 @@ class Predictor:
     def _row(self, frame: Frame, probabilities, found) -> dict:
         examined = [f for f in found if f is not None]
         self.last_row = max(self.last_row, frame.index)
-        return {"time": round(float(frame.time), 4), "frame": frame.index,
-                "probabilities": {c: round(float(v), 5) for c, v in zip(self.class_names, probabilities)},
-                "label": self.class_names[int(np.argmax(probabilities))],
-                "face": (any(examined) if examined else None) if self.uses_faces else None}
+        return {
+            "time": round(float(frame.time), 4),
+            "frame": frame.index,
+            "probabilities": {c: round(float(v), 5) for c, v in zip(self.class_names, probabilities)},
+            "label": self.class_names[int(np.argmax(probabilities))],
+            "face": (any(examined) if examined else None) if self.uses_faces else None,
+        }
 
 
 def run_stream(predictor: Predictor, frames, max_frames: int | None = None, on_frame=None, on_rows=None) -> dict:
@@ -222,5 +253,11 @@ def run_stream(predictor: Predictor, frames, max_frames: int | None = None, on_f
     rows += new
     if on_rows and new:
         on_rows(new)
-    return {"rows": rows, "frames": count, "seconds": time.perf_counter() - start, "decode": decode,
-            "latencies": latencies, "stopped": stopped}
+    return {
+        "rows": rows,
+        "frames": count,
+        "seconds": time.perf_counter() - start,
+        "decode": decode,
+        "latencies": latencies,
+        "stopped": stopped,
+    }

@@ -1,6 +1,7 @@
 """Frames as they arrive, from a video file (streamed through ffmpeg), a camera, or an audio
 file (wav, mp3, flac, ...: image-less frames on the video clock training used, for
 audio-only models); and a still photo, as the one frame of a video."""
+
 from __future__ import annotations
 
 import contextlib
@@ -51,8 +52,16 @@ def _file_frames(path: str, width: int, height: int, skip_deblocking: bool = Fal
     """Decodes frame by frame, as `video.decode` does for the dataset builder; times come
     from the stream, so variable frame rates keep theirs."""
     with video.input_alias(path) as alias:
-        cmd = [video.ffmpeg(), "-nostdin", "-v", "info", *(["-skip_loop_filter", "all"] if skip_deblocking else []),
-               "-i", alias, *video.rgb_frames(f"{width}:{height}")]
+        cmd = [
+            video.ffmpeg(),
+            "-nostdin",
+            "-v",
+            "info",
+            *(["-skip_loop_filter", "all"] if skip_deblocking else []),
+            "-i",
+            alias,
+            *video.rgb_frames(f"{width}:{height}"),
+        ]
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         times: queue.Queue = queue.Queue()
         log: list[str] = []
@@ -85,8 +94,9 @@ def _file_frames(path: str, width: int, height: int, skip_deblocking: bool = Fal
             process.kill()
             process.wait()
     if index == 0:
-        raise video.MediaError("undecodable",
-                               f"{path}: {log[-1].strip().replace(alias, path) if log else 'no frame decoded'}")
+        raise video.MediaError(
+            "undecodable", f"{path}: {log[-1].strip().replace(alias, path) if log else 'no frame decoded'}"
+        )
 
 
 def open_audio(path: str, waveform: np.ndarray) -> Source:
@@ -104,8 +114,10 @@ def file_problem(path: str) -> str | None:
     if os.path.islink(path) and not os.path.exists(path):
         return f"a link to {os.readlink(path)}, which does not exist"
     if os.path.exists(path):
-        return ("not a regular file (a FIFO, socket or device): save the stream to a file first, or give a "
-                "camera by its index")
+        return (
+            "not a regular file (a FIFO, socket or device): save the stream to a file first, or give a "
+            "camera by its index"
+        )
     return "no such file"
 
 
@@ -125,8 +137,9 @@ def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) ->
         try:  # no picture: an audio file, or nothing usable
             return open_audio(path, audio.load_audio(path))
         except video.MediaError as e:
-            raise video.MediaError("undecodable", f"{path} could not be opened as a video or as audio "
-                                   f"({e.reason})") from None
+            raise video.MediaError(
+                "undecodable", f"{path} could not be opened as a video or as audio ({e.reason})"
+            ) from None
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     fps, count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     capture.release()
@@ -137,6 +150,7 @@ def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) ->
             raise
         waveform = None
     width, height = _scaled(width, height, max_width)
+
     def frames():
         return _file_frames(path, width, height, skip_deblocking)
 
@@ -167,8 +181,9 @@ def open_photo(path: str, max_width: int = 640) -> Photo:
     try:
         image = np.array(video.decode(path, with_audio=False, max_width=WIDEST_PHOTO)["frames"][0])
     except video.MediaError as e:
-        raise video.MediaError(e.reason, f"{path}: not an image that can be read ({e.detail.removeprefix(path + ': ')})"
-                               ) from None
+        raise video.MediaError(
+            e.reason, f"{path}: not an image that can be read ({e.detail.removeprefix(path + ': ')})"
+        ) from None
     height, width = image.shape[:2]
     scaled = _scaled(width, height, max_width)
     if scaled == (width, height):
@@ -182,8 +197,10 @@ def open_photo(path: str, max_width: int = 640) -> Photo:
 def open_camera(index: int, max_width: int = 640) -> Source:
     capture = cv2.VideoCapture(index)
     if not capture.isOpened():
-        raise UserError(f"camera {index} could not be opened: is it connected, and free (not used by "
-                        f"another program)? On Linux, check that /dev/video{index} exists and is readable")
+        raise UserError(
+            f"camera {index} could not be opened: is it connected, and free (not used by "
+            f"another program)? On Linux, check that /dev/video{index} exists and is readable"
+        )
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
 
     def frames():

@@ -1,4 +1,5 @@
 """Audio: any file ffmpeg reads -> float32 mono waveform at 16 kHz."""
+
 from __future__ import annotations
 
 import numpy as np

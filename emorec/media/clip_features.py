@@ -1,4 +1,5 @@
 """One clip of a corpus -> the features the dataset stores: faces, waveform, log-mel, label."""
+
 from __future__ import annotations
 
 import collections
@@ -13,8 +14,13 @@ from emorec.media import faces, features, video
 from emorec.media.features import FPS
 
 
-def clip_example(clip: corpora.Clip, *, with_faces: bool = True, with_audio: bool = True,
-                 pipeline: faces.FacePipeline = faces.FacePipeline()) -> dict:
+def clip_example(
+    clip: corpora.Clip,
+    *,
+    with_faces: bool = True,
+    with_audio: bool = True,
+    pipeline: faces.FacePipeline = faces.FacePipeline(),
+) -> dict:
     """Features of one clip of any corpus, or MediaError saying why it cannot be used.
 
     Faces: one uint8 crop per video frame with its timestamp; the fraction of examined
@@ -23,15 +29,25 @@ def clip_example(clip: corpora.Clip, *, with_faces: bool = True, with_audio: boo
     """
     example = {"name": clip.file_name, "label": clip.emotion}
     with video.local_file(clip) as path:
-        media = video.decode(path, with_video=with_faces, with_audio=with_audio, max_width=pipeline.decode_width,
-                             skip_deblocking=pipeline.fast_decode)
+        media = video.decode(
+            path,
+            with_video=with_faces,
+            with_audio=with_audio,
+            max_width=pipeline.decode_width,
+            skip_deblocking=pipeline.fast_decode,
+        )
     if with_faces:
         detector = faces.pipeline_detector(pipeline)
-        crops, _, detected, examined = faces.face_crops(media["frames"], pipeline.size, detector,
-                                                        pipeline.detect_every, pipeline.margin)
-        example.update(faces=crops, timestamps=media["timestamps"].astype(np.float32),
-                       fps=np.float32(media["fps"]), face_detected=detected,
-                       face_fraction=np.float32(detected[examined].mean()))
+        crops, _, detected, examined = faces.face_crops(
+            media["frames"], pipeline.size, detector, pipeline.detect_every, pipeline.margin
+        )
+        example.update(
+            faces=crops,
+            timestamps=media["timestamps"].astype(np.float32),
+            fps=np.float32(media["fps"]),
+            face_detected=detected,
+            face_fraction=np.float32(detected[examined].mean()),
+        )
     if with_audio:
         if media["waveform"].size == 0:
             raise video.MediaError("no audio stream", f"{example['name']}: the audio stream is empty")
@@ -51,9 +67,13 @@ SILENT_DBFS = -60.0  # peak level
 LARGEST_AV_GAP_SECONDS = 0.5
 
 
-def doubts(waveform: np.ndarray | None = None, video_seconds: float | None = None,
-           face_fraction: float | None = None, window_seconds: float = SHORTEST_SECONDS,
-           noted_padding: float = 0.0) -> list[tuple[str, str, bool]]:
+def doubts(
+    waveform: np.ndarray | None = None,
+    video_seconds: float | None = None,
+    face_fraction: float | None = None,
+    window_seconds: float = SHORTEST_SECONDS,
+    noted_padding: float = 0.0,
+) -> list[tuple[str, str, bool]]:
     """(reason, detail, kept) for each rule above that a clip breaks: the builder's rules, and
     the notes emorec-predict gives an input (`window_seconds`: its model's window; a short input is
     noted only when padding is more than `noted_padding` of that window)."""
@@ -68,16 +88,33 @@ def doubts(waveform: np.ndarray | None = None, video_seconds: float | None = Non
     if video_seconds is not None:
         seconds["video"] = video_seconds
     if len(seconds) == 2 and abs(seconds["audio"] - seconds["video"]) > LARGEST_AV_GAP_SECONDS:
-        found.append(("audio and video lengths differ",
-                      f"audio {seconds['audio']:.2f} s, video {seconds['video']:.2f} s, more than "
-                      f"{LARGEST_AV_GAP_SECONDS} s apart", False))
+        found.append(
+            (
+                "audio and video lengths differ",
+                f"audio {seconds['audio']:.2f} s, video {seconds['video']:.2f} s, more than "
+                f"{LARGEST_AV_GAP_SECONDS} s apart",
+                False,
+            )
+        )
     if face_fraction is not None and face_fraction < FEWEST_FACES:
-        found.append(("faces mostly lost", f"a face in {face_fraction:.0%} of the examined frames; "
-                      "the others hold their neighbours' boxes (face_detected says which)", True))
+        found.append(
+            (
+                "faces mostly lost",
+                f"a face in {face_fraction:.0%} of the examined frames; "
+                "the others hold their neighbours' boxes (face_detected says which)",
+                True,
+            )
+        )
     shortest = min(seconds.values(), default=window_seconds)
     if shortest < window_seconds * (1 - noted_padding):
-        found.append(("short", f"{shortest:.2f} s, under one {window_seconds:.2f} s window: "
-                      f"{1 - shortest / window_seconds:.0%} of it is padding", True))
+        found.append(
+            (
+                "short",
+                f"{shortest:.2f} s, under one {window_seconds:.2f} s window: "
+                f"{1 - shortest / window_seconds:.0%} of it is padding",
+                True,
+            )
+        )
     return found
 
 

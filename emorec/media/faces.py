@@ -5,6 +5,7 @@ holds the choice) runs on every `every`-th frame; frames in between, and frames 
 finds nothing, take boxes interpolated from their detected neighbours. The same code serves
 the dataset builder and the streaming predictor.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,8 +65,9 @@ class HaarDetector:
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():
-            raise RuntimeError(f"OpenCV could not load {path}: "
-                               "opencv-python-headless 4.x is needed (5.0 has no cascades)")
+            raise RuntimeError(
+                f"OpenCV could not load {path}: opencv-python-headless 4.x is needed (5.0 has no cascades)"
+            )
         self.detect_width, self.min_face = detect_width, min_face
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
@@ -85,8 +87,13 @@ def blazeface_model() -> str:
     """The BlazeFace short-range detector inside the mediapipe wheel, found without
     importing mediapipe (its own dependencies need not be installed)."""
     spec = importlib.util.find_spec("mediapipe")
-    path = (os.path.join(spec.submodule_search_locations[0], "modules", "face_detection",
-                         "face_detection_short_range.tflite") if spec else None)
+    path = (
+        os.path.join(
+            spec.submodule_search_locations[0], "modules", "face_detection", "face_detection_short_range.tflite"
+        )
+        if spec
+        else None
+    )
     if not path or not os.path.exists(path):
         raise ModuleNotFoundError(f"the BlazeFace detector ships in the mediapipe wheel: {BLAZEFACE_INSTALL}")
     return path
@@ -103,8 +110,13 @@ class BlazeFaceDetector:
         outputs = {d["name"]: d["index"] for d in self.interpreter.get_output_details()}
         self.regressors, self.scores = outputs["regressors"], outputs["classificators"]
         # Anchor centres: a 16x16 grid with 2 anchors a cell (stride 8), then 8x8 with 6 (stride 16).
-        centres = [((x + 0.5) / grid, (y + 0.5) / grid) for grid, per in ((16, 2), (8, 6))
-                   for y in range(grid) for x in range(grid) for _ in range(per)]
+        centres = [
+            ((x + 0.5) / grid, (y + 0.5) / grid)
+            for grid, per in ((16, 2), (8, 6))
+            for y in range(grid)
+            for x in range(grid)
+            for _ in range(per)
+        ]
         self.anchors = np.array(centres, np.float32)
         self.min_score = min_score
 
@@ -114,7 +126,7 @@ class BlazeFaceDetector:
         small = _shrink(frame, (round(width * scale), round(height * scale)))
         top, left = (128 - small.shape[0]) // 2, (128 - small.shape[1]) // 2  # letterboxed, as trained
         canvas = np.zeros((1, 128, 128, 3), np.float32)
-        canvas[0, top:top + small.shape[0], left:left + small.shape[1]] = small.astype(np.float32) / 127.5 - 1
+        canvas[0, top : top + small.shape[0], left : left + small.shape[1]] = small.astype(np.float32) / 127.5 - 1
         self.interpreter.set_tensor(self.input, canvas)
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self.regressors)[0]
@@ -236,8 +248,13 @@ def crop(frame: np.ndarray, box, size: int, margin: float = FacePipeline.margin)
     side *= margin
     scale = size / side
     matrix = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]], np.float32)
-    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        frame,
+        matrix,
+        (size, size),
+        flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def resize_crops(crops, size: int):

@@ -1,4 +1,5 @@
 """The log-mel spectrogram: the one feature function shared by builder, models and serving."""
+
 from __future__ import annotations
 
 import functools
@@ -14,9 +15,15 @@ HOP_MS = 10
 NUM_MELS = 64
 
 
-def log_mel(waveform, sample_rate: int = SAMPLE_RATE, num_mels: int = NUM_MELS,
-            window_ms: float = WINDOW_MS, hop_ms: float = HOP_MS, fmin: float = 20.0,
-            fmax: float | None = None):
+def log_mel(
+    waveform,
+    sample_rate: int = SAMPLE_RATE,
+    num_mels: int = NUM_MELS,
+    window_ms: float = WINDOW_MS,
+    hop_ms: float = HOP_MS,
+    fmin: float = 20.0,
+    fmax: float | None = None,
+):
     """float32 waveform [..., samples] -> log-mel [..., ceil(samples / hop), num_mels].
 
     Frame j starts at j * hop_ms, so mel frames and video frames share one clock: the video
@@ -75,7 +82,7 @@ def speaker_statistics(features, feature_dims: int = 1) -> np.ndarray:
     arrays = [np.asarray(f, np.float32) for f in features]
     if not arrays:
         raise ValueError("speaker_statistics needs at least one recording")
-    shape = arrays[0].shape[len(arrays[0].shape) - feature_dims:]
+    shape = arrays[0].shape[len(arrays[0].shape) - feature_dims :]
     rows = np.concatenate([a.reshape(-1, *shape) for a in arrays])
     if not len(rows):
         raise ValueError("speaker_statistics needs at least one feature row")

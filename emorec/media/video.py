@@ -1,4 +1,5 @@
 """Reading media files with ffmpeg: video frames with their timestamps, and audio."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,24 @@ from emorec.errors import UserError
 # What is read as a clip wherever a folder is searched (a user's labelled corpus, emorec-predict's
 # input): the video containers and audio files ffmpeg reads (CREMA-D ships .flv, phones write
 # .3gp, camcorders .mts).
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".flv", ".3gp", ".3g2", ".mts", ".m2ts", ".ts",
-                    ".mpg", ".mpeg", ".wmv", ".ogv")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".mov",
+    ".m4v",
+    ".mkv",
+    ".avi",
+    ".webm",
+    ".flv",
+    ".3gp",
+    ".3g2",
+    ".mts",
+    ".m2ts",
+    ".ts",
+    ".mpg",
+    ".mpeg",
+    ".wmv",
+    ".ogv",
+)
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma", ".aif", ".aiff")
 # Still photos, which emorec-predict reads as well (a corpus folder does not: a photo has no clip's label).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -40,12 +57,15 @@ def ffmpeg() -> str:
     libraries, takes 83 ms: a fifth of a clip's build; both give the same pixels."""
     try:
         import imageio_ffmpeg
+
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
         if shutil.which("ffmpeg"):
             return "ffmpeg"
-    raise RuntimeError("ffmpeg is needed: `pip install imageio-ffmpeg` (emorec's core install has it), "
-                       "`apt-get install ffmpeg`, or IMAGEIO_FFMPEG_EXE=/path/to/ffmpeg")
+    raise RuntimeError(
+        "ffmpeg is needed: `pip install imageio-ffmpeg` (emorec's core install has it), "
+        "`apt-get install ffmpeg`, or IMAGEIO_FFMPEG_EXE=/path/to/ffmpeg"
+    )
 
 
 @functools.cache
@@ -82,13 +102,32 @@ def rgb_frames(scale: str, target: str = "pipe:1") -> list[str]:
     The area filter scales the YUV picture and a second step only converts it to RGB, on
     swscale's fast unscaled path: a 720p clip's pass takes 0.28 s of CPU where scaling
     straight to RGB takes 0.39, and the pixels differ by 1.8/255 on average."""
-    return ["-map", "0:v:0", "-fps_mode", "passthrough", "-filter_threads", "1",
-            "-vf", f"scale={scale}:flags=area,format=yuv420p,{_showinfo()},format=rgb24",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-y", target]
+    return [
+        "-map",
+        "0:v:0",
+        "-fps_mode",
+        "passthrough",
+        "-filter_threads",
+        "1",
+        "-vf",
+        f"scale={scale}:flags=area,format=yuv420p,{_showinfo()},format=rgb24",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-y",
+        target,
+    ]
 
 
-def decode(path: str, with_video: bool = True, with_audio: bool = True, max_width: int = 640,
-           sample_rate: int = 16000, skip_deblocking: bool = False) -> dict:
+def decode(
+    path: str,
+    with_video: bool = True,
+    with_audio: bool = True,
+    max_width: int = 640,
+    sample_rate: int = 16000,
+    skip_deblocking: bool = False,
+) -> dict:
     """One ffmpeg pass over a clip: its frames and/or its audio.
 
     Returns {'frames': uint8 [N, H, W, 3] RGB at most `max_width` wide, 'timestamps':
@@ -128,8 +167,12 @@ def decode(path: str, with_video: bool = True, with_audio: bool = True, max_widt
             said = lines[-1].replace(alias, path) if lines else f"ffmpeg exit {returncode}"
             raise MediaError("undecodable", said if path in said else f"{path}: {said}")
         # ffmpeg decodes past damage and still exits 0: its own words say the file is broken.
-        damage = re.search(r"^.*(partial file|Invalid NAL unit|[Pp]acket corrupt|corrupt input packet|"
-                           r"error while decoding|Invalid data found).*$", log, re.M)
+        damage = re.search(
+            r"^.*(partial file|Invalid NAL unit|[Pp]acket corrupt|corrupt input packet|"
+            r"error while decoding|Invalid data found).*$",
+            log,
+            re.M,
+        )
         if damage:
             raise MediaError("damaged", f"{path}: {damage.group(0).strip().replace(alias, path)}")
         out = {}
@@ -146,8 +189,9 @@ def _frames(path: str, log: str, frames_path: str) -> dict:
     """The frames ffmpeg wrote to `frames_path`, mapped read-only (the mapping outlives the
     file), with their timestamps and the nominal rate from its log."""
     # ffmpeg lists its outputs in the order they start, not as given: find the frames'.
-    size = re.search(rf"Output #\d+, rawvideo, to '{re.escape(frames_path)}'.*?Video: rawvideo.*?, (\d+)x(\d+)",
-                     log, re.S)
+    size = re.search(
+        rf"Output #\d+, rawvideo, to '{re.escape(frames_path)}'.*?Video: rawvideo.*?, (\d+)x(\d+)", log, re.S
+    )
     if not size:
         raise MediaError("undecodable", f"{path}: ffmpeg reported no video output")
     width, height = int(size.group(1)), int(size.group(2))

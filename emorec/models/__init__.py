@@ -15,6 +15,7 @@ classifier on every frame, untrained here: faces scored zero-shot) and `face_exp
 `backbone='small_cnn'`, `weights='imagenet'`), `merge`/`merge_dim` to the merge layer,
 `head_dropout` to the classifier.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,8 +47,12 @@ AUDIO_ENCODERS = {
     # Pretrained Whisper encoders, one per preset whose weights install offline.
     **{name: functools.partial(whisper.whisper_encoder, preset=name) for name in whisper_checkpoints.PRESETS},
 }
-MODELS = {"per_frame": per_frame, "av_transformer": av_transformer, "fer_zero_shot": backbones.fer_zero_shot,
-          "face_expression": face_expression_window}
+MODELS = {
+    "per_frame": per_frame,
+    "av_transformer": av_transformer,
+    "fer_zero_shot": backbones.fer_zero_shot,
+    "face_expression": face_expression_window,
+}
 
 
 def names() -> list[str]:
@@ -71,11 +76,17 @@ def _encoder(name: str, frames: int, image_size: int, options: dict, used: set) 
 def check_name(name: str) -> None:
     """Raises ValueError, saying what `build` takes, for a name it does not take."""
     video_name, plus, audio_name = name.partition("+")
-    if name in MODELS or name in VIDEO_ENCODERS or name in AUDIO_ENCODERS or (
-            plus and video_name in VIDEO_ENCODERS and audio_name in AUDIO_ENCODERS):
+    if (
+        name in MODELS
+        or name in VIDEO_ENCODERS
+        or name in AUDIO_ENCODERS
+        or (plus and video_name in VIDEO_ENCODERS and audio_name in AUDIO_ENCODERS)
+    ):
         return
-    raise UserValueError(f"unknown encoder {name!r}; models: {names()}, a fusion being VIDEO+AUDIO with VIDEO in "
-                         f"{sorted(VIDEO_ENCODERS)} and AUDIO in {sorted(AUDIO_ENCODERS)}")
+    raise UserValueError(
+        f"unknown encoder {name!r}; models: {names()}, a fusion being VIDEO+AUDIO with VIDEO in "
+        f"{sorted(VIDEO_ENCODERS)} and AUDIO in {sorted(AUDIO_ENCODERS)}"
+    )
 
 
 # What `build` itself gives the functions it calls: not options.
@@ -89,16 +100,31 @@ def accepted_options(name: str) -> dict:
         functions = [MODELS[name]]
     else:
         video_name, _, audio_name = name.rpartition("+")
-        functions = [f for f in (VIDEO_ENCODERS.get(video_name), AUDIO_ENCODERS.get(audio_name or video_name),
-                                 VIDEO_ENCODERS.get(name)) if f]
-    accepted = {p.name: p.default for f in functions for p in inspect.signature(f).parameters.values()
-                if p.name not in _GIVEN}
+        functions = [
+            f
+            for f in (
+                VIDEO_ENCODERS.get(video_name),
+                AUDIO_ENCODERS.get(audio_name or video_name),
+                VIDEO_ENCODERS.get(name),
+            )
+            if f
+        ]
+    accepted = {
+        p.name: p.default for f in functions for p in inspect.signature(f).parameters.values() if p.name not in _GIVEN
+    }
     if name not in MODELS:
         accepted["head_dropout"] = 0.3
     if "+" in name:
-        accepted.update({"merge": "concat", **{f"merge_{p.name}": p.default for p in
-                                               list(inspect.signature(fusion.merge).parameters.values())[2:]
-                                               if p.name != "mode"}})
+        accepted.update(
+            {
+                "merge": "concat",
+                **{
+                    f"merge_{p.name}": p.default
+                    for p in list(inspect.signature(fusion.merge).parameters.values())[2:]
+                    if p.name != "mode"
+                },
+            }
+        )
     return accepted
 
 
@@ -126,8 +152,10 @@ def check_options(name: str, options: dict) -> None:
         if key not in accepted:
             raise UserValueError(f"{name} takes no option {key!r}; its options: {', '.join(sorted(accepted))}")
         if not _fits(value, accepted[key]):
-            raise UserValueError(f"option {key}={value!r} for {name}: expected a {type(accepted[key]).__name__} "
-                                 f"(its default is {accepted[key]!r})")
+            raise UserValueError(
+                f"option {key}={value!r} for {name}: expected a {type(accepted[key]).__name__} "
+                f"(its default is {accepted[key]!r})"
+            )
 
 
 def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 112, **options) -> keras.Model:
@@ -137,17 +165,21 @@ def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 1
         return MODELS[name](num_classes=num_classes, frames=frames, image_size=image_size, **options)
     options, used = dict(options), set()
     head_dropout = options.pop("head_dropout", 0.3)
-    merge_options = {k[len("merge_"):]: options.pop(k) for k in list(options) if k.startswith("merge_")}
+    merge_options = {k[len("merge_") :]: options.pop(k) for k in list(options) if k.startswith("merge_")}
     mode = options.pop("merge", "concat")
     if "+" in name:
         video_name, audio_name = name.split("+", 1)
-        encoders = [_encoder(video_name, frames, image_size, options, used),
-                    _encoder(audio_name, frames, image_size, options, used)]
+        encoders = [
+            _encoder(video_name, frames, image_size, options, used),
+            _encoder(audio_name, frames, image_size, options, used),
+        ]
     else:
         encoders = [_encoder(name, frames, image_size, options, used)]
     inputs = {t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name) for e in encoders for t in e.inputs}
-    embeddings = [encoder([inputs[t.name] for t in encoder.inputs] if len(encoder.inputs) > 1
-                          else inputs[encoder.input.name]) for encoder in encoders]
+    embeddings = [
+        encoder([inputs[t.name] for t in encoder.inputs] if len(encoder.inputs) > 1 else inputs[encoder.input.name])
+        for encoder in encoders
+    ]
     x = fusion.merge(*embeddings, mode=mode, **merge_options) if len(embeddings) == 2 else embeddings[0]
     model_name = name.replace("+", "_")
     return keras.Model(inputs, classifier_head(x, num_classes, head_dropout), name=model_name)
@@ -162,14 +194,18 @@ def parse_options(items: list[str]) -> dict:
     for item in items:
         key, equals, value = item.partition("=")
         if not equals or not key.isidentifier():
-            raise UserValueError(f"--options: {item!r} is not key=value (a tuple or list cut at its commas? quote the "
-                                 "whole item: --options='\"speeds=(0.9,1.0,1.1)\"')")
+            raise UserValueError(
+                f"--options: {item!r} is not key=value (a tuple or list cut at its commas? quote the "
+                "whole item: --options='\"speeds=(0.9,1.0,1.1)\"')"
+            )
         try:
             options[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             if value[:1] in "([{":
-                raise UserValueError(f"--options: {item!r} is cut at a comma: quote the whole item, as in "
-                                     f"--options='\"{key}={value},...\"'") from None
+                raise UserValueError(
+                    f"--options: {item!r} is cut at a comma: quote the whole item, as in "
+                    f"--options='\"{key}={value},...\"'"
+                ) from None
             options[key] = value
     return options
 
@@ -185,8 +221,10 @@ def average(members: list[keras.Model], name: str = "average") -> keras.Model:
                 raise ValueError(f"{name}: members take {t.name} of shapes {inputs[t.name].shape} and {t.shape}")
             inputs.setdefault(t.name, keras.Input(t.shape[1:], dtype=t.dtype, name=t.name))
     # Renamed wrappers: a functional model needs unique layer names, and the members share theirs.
-    outputs = [keras.Model(m.input, m.output, name=f"member_{i}")({t.name: inputs[t.name] for t in m.inputs})
-               for i, m in enumerate(members)]
+    outputs = [
+        keras.Model(m.input, m.output, name=f"member_{i}")({t.name: inputs[t.name] for t in m.inputs})
+        for i, m in enumerate(members)
+    ]
     return keras.Model(inputs, keras.layers.Average(name="probabilities")(outputs), name=name)
 
 
@@ -198,8 +236,13 @@ def from_preset(name: str) -> keras.Model:
     if "members" in card:
         return average([from_preset(member) for member in card["members"]], name=name)
     spec = card["model"]
-    model = build(spec["name"], num_classes=len(card["classes"]), frames=spec["frames"],
-                  image_size=spec.get("image_size", 112), **spec.get("options", {}))
+    model = build(
+        spec["name"],
+        num_classes=len(card["classes"]),
+        frames=spec["frames"],
+        image_size=spec.get("image_size", 112),
+        **spec.get("options", {}),
+    )
     arrays = presets.trained_arrays(name)
     if arrays:
         assign_trained(model, arrays, f"preset {name}")
@@ -212,8 +255,10 @@ def assign_trained(model: keras.Model, arrays: dict, source: str) -> None:
     by_path = {v.path: v for v in model.weights}
     for path, value in arrays.items():
         if path not in by_path or tuple(by_path[path].shape) != value.shape:
-            raise presets.PresetError(f"{source}: its weights hold {path} {value.shape}, which the model built "
-                                      f"from its card has {'not' if path not in by_path else by_path[path].shape}")
+            raise presets.PresetError(
+                f"{source}: its weights hold {path} {value.shape}, which the model built "
+                f"from its card has {'not' if path not in by_path else by_path[path].shape}"
+            )
         by_path[path].assign(value)
     untrained = sorted({v.path for v in model.trainable_weights} - set(arrays))
     if untrained:
@@ -248,8 +293,11 @@ def frozen_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:
     members = [layer for layer in model.layers if layer.name.startswith("member_")]
     if members and isinstance(model.get_layer("probabilities"), keras.layers.Average):
         return _average_parts(members)
-    encoders = [layer for layer in model.layers if isinstance(layer, keras.Model)
-                and any(sub.name == whisper.FEATURES for sub in layer.layers)]
+    encoders = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.Model) and any(sub.name == whisper.FEATURES for sub in layer.layers)
+    ]
     if len(encoders) != 1 or len(model.inputs) != len(encoders[0].inputs):
         return None
     features, pooling = encoders[0].get_layer(whisper.FEATURES), encoders[0].get_layer("whisper_pooling")
@@ -283,8 +331,11 @@ class VoiceHead:
         parts = frozen_parts(model)
         if parts is None or "speaker_windows" not in {t.name for t in model.inputs}:
             return None
-        encoder = next(layer for layer in model.layers if isinstance(layer, keras.Model)
-                       and any(sub.name == whisper.FEATURES for sub in layer.layers))
+        encoder = next(
+            layer
+            for layer in model.layers
+            if isinstance(layer, keras.Model) and any(sub.name == whisper.FEATURES for sub in layer.layers)
+        )
         norm = encoder.get_layer("whisper_pooling").get_layer("speaker_norm")
         return cls(model, parts[0], parts[1], norm, model.get_layer("probabilities"))
 
@@ -306,12 +357,21 @@ def _average_parts(members: list[keras.Model]) -> tuple[keras.Model, keras.Model
         return None  # no frozen encoder, several (a refit's), or another member that hears the audio too
     features, voice = frozen[0][1]
     pooled = keras.Input(features.output.shape[1:], name="pooled")
-    others = {t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name)
-              for m in members for t in m.inputs if t.name != "waveform"}
-    outputs = [voice({"pooled": pooled, **{t.name: others[t.name] for t in voice.inputs if t.name != "pooled"}}) if part
-               else member({t.name: others[t.name] for t in member.inputs}) for member, part in zip(members, split)]
-    return features, keras.Model({"pooled": pooled, **others}, keras.layers.Average(name="probabilities")(outputs),
-                                 name="head")
+    others = {
+        t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name)
+        for m in members
+        for t in m.inputs
+        if t.name != "waveform"
+    }
+    outputs = [
+        voice({"pooled": pooled, **{t.name: others[t.name] for t in voice.inputs if t.name != "pooled"}})
+        if part
+        else member({t.name: others[t.name] for t in member.inputs})
+        for member, part in zip(members, split)
+    ]
+    return features, keras.Model(
+        {"pooled": pooled, **others}, keras.layers.Average(name="probabilities")(outputs), name="head"
+    )
 
 
 def freeze(model: keras.Model, names: list[str]) -> list[str]:
@@ -327,6 +387,8 @@ def freeze(model: keras.Model, names: list[str]) -> list[str]:
             frozen.append(layer.name)
             unmatched -= set(matched)
     if unmatched:
-        raise UserValueError(f"--freeze {sorted(unmatched)}: no layer of {model.name} is so named "
-                             f"(its top layers: {[layer.name for layer in model.layers][:8]})")
+        raise UserValueError(
+            f"--freeze {sorted(unmatched)}: no layer of {model.name} is so named "
+            f"(its top layers: {[layer.name for layer in model.layers][:8]})"
+        )
     return frozen

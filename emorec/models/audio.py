@@ -4,6 +4,7 @@
 `mel_cnn2d` computes the log-mel spectrogram in its own graph (the builder's function) and
 runs a 2D CNN over it. Both standardise each input first, so recording gain does not matter.
 """
+
 from __future__ import annotations
 
 import keras
@@ -34,9 +35,18 @@ def wave_cnn1d_encoder(frames=16, fps=FPS, widths=(64, 128, 256, 512), dropout=0
     return keras.Model(waveform, layers.Dropout(dropout)(_pooled(x)), name="wave_cnn1d_encoder")
 
 
-def mel_cnn2d_encoder(frames=16, fps=FPS, num_mels=64, widths=(16, 32, 64, 128, 256),
-                      convs_per_stage=1, normalization="speaker", freq_warp=0.0, time_warp=0.0, spec_augment=False,
-                      dropout=0.2) -> keras.Model:
+def mel_cnn2d_encoder(
+    frames=16,
+    fps=FPS,
+    num_mels=64,
+    widths=(16, 32, 64, 128, 256),
+    convs_per_stage=1,
+    normalization="speaker",
+    freq_warp=0.0,
+    time_warp=0.0,
+    spec_augment=False,
+    dropout=0.2,
+) -> keras.Model:
     """waveform float32 [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
     speaker_stats float32 [batch, 2, num_mels]) -> log-mel -> [batch, 2 * widths[-1]].
 

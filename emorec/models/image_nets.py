@@ -7,6 +7,7 @@ Each Keras layer with weights is named after its torchvision module, dots as und
 (`layer1_0_conv1` holds `layer1.0.conv1.weight`). Faces are normalised with torchvision's
 ImageNet statistics inside the model.
 """
+
 from __future__ import annotations
 
 import keras
@@ -50,8 +51,15 @@ def resnet50(image_size: int = 112) -> keras.Model:
 
 
 # (expansion, channels, blocks, first stride), as in the MobileNetV2 paper's Table 2.
-_INVERTED_RESIDUALS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                       (6, 320, 1, 1))
+_INVERTED_RESIDUALS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def mobilenet_v2(image_size: int = 112) -> keras.Model:

@@ -1,5 +1,6 @@
 """The named inputs every model takes, declared once: the data pipeline feeds them by name,
 exports sign them, and serving clients send them."""
+
 from __future__ import annotations
 
 import keras

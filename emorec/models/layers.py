@@ -1,4 +1,5 @@
 """Layers the models share: input preprocessing inside the graph, audio features, tokens."""
+
 from __future__ import annotations
 
 import fractions
@@ -137,8 +138,11 @@ class SpeakerNorm(layers.Layer):
         if self.prior_windows:
             stats_shape = tuple(shapes[1][1:])
             self.prior = self.add_weight(
-                shape=stats_shape, trainable=False, name="prior",
-                initializer=lambda shape, dtype=None: ops.stack([ops.zeros(shape[1:]), ops.ones(shape[1:])]))
+                shape=stats_shape,
+                trainable=False,
+                name="prior",
+                initializer=lambda shape, dtype=None: ops.stack([ops.zeros(shape[1:]), ops.ones(shape[1:])]),
+            )
 
     def call(self, inputs):
         x, stats = inputs[0], inputs[1]
@@ -147,8 +151,9 @@ class SpeakerNorm(layers.Layer):
             tau = self.prior_windows
             n = ops.reshape(ops.cast(inputs[2], mean.dtype), (-1,) + (1,) * (len(mean.shape) - 1))
             prior_mean, prior_std = self.prior[0][None], self.prior[1][None]
-            variance = ((tau * ops.square(prior_std) + n * ops.square(std)) / (tau + n)
-                        + tau * n * ops.square(mean - prior_mean) / ops.square(tau + n))
+            variance = (tau * ops.square(prior_std) + n * ops.square(std)) / (tau + n) + tau * n * ops.square(
+                mean - prior_mean
+            ) / ops.square(tau + n)
             mean, std = (tau * prior_mean + n * mean) / (tau + n), ops.sqrt(variance)
         for _ in range(len(x.shape) - len(mean.shape)):  # over the axes F does not name (frames)
             mean, std = ops.expand_dims(mean, 1), ops.expand_dims(std, 1)
@@ -185,8 +190,9 @@ class SpeedChange(layers.Layer):
     def call(self, waveform):
         samples = ops.shape(waveform)[1]
         # Zeros between the samples, then the filter at every down-th position only.
-        upsampled = ops.reshape(ops.pad(waveform[:, :, None], [[0, 0], [0, 0], [0, self.up - 1]]),
-                                (-1, samples * self.up))
+        upsampled = ops.reshape(
+            ops.pad(waveform[:, :, None], [[0, 0], [0, 0], [0, self.up - 1]]), (-1, samples * self.up)
+        )
         padded = ops.pad(upsampled, [[0, 0], [self.half, self.half + self.down]])[:, :, None]
         out = ops.conv(padded, ops.convert_to_tensor(self.taps)[:, None, None], strides=self.down)[:, :, 0]
         return out[:, : -(-samples * self.up // self.down)]
@@ -204,8 +210,7 @@ class SpecAugment(layers.Layer):
     per example, `time_masks` stretches of up to `time_width` frames and `band_masks` bands
     of up to `band_width` mel bands are set to zero (after normalisation: the mean)."""
 
-    def __init__(self, time_masks: int = 2, time_width: int = 20, band_masks: int = 2, band_width: int = 8,
-                 **kwargs):
+    def __init__(self, time_masks: int = 2, time_width: int = 20, band_masks: int = 2, band_width: int = 8, **kwargs):
         super().__init__(**kwargs)
         self.time_masks, self.time_width = time_masks, time_width
         self.band_masks, self.band_width = band_masks, band_width
@@ -224,13 +229,20 @@ class SpecAugment(layers.Layer):
         if not training:
             return x
         batch, frames, bands = ops.shape(x)[0], x.shape[1], x.shape[2]
-        keep = (self._keep(batch, frames, self.time_masks, min(self.time_width, frames))[:, :, None]
-                * self._keep(batch, bands, self.band_masks, min(self.band_width, bands))[:, None, :])
+        keep = (
+            self._keep(batch, frames, self.time_masks, min(self.time_width, frames))[:, :, None]
+            * self._keep(batch, bands, self.band_masks, min(self.band_width, bands))[:, None, :]
+        )
         return x * ops.cast(keep, x.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "time_masks": self.time_masks, "time_width": self.time_width,
-                "band_masks": self.band_masks, "band_width": self.band_width}
+        return {
+            **super().get_config(),
+            "time_masks": self.time_masks,
+            "time_width": self.time_width,
+            "band_masks": self.band_masks,
+            "band_width": self.band_width,
+        }
 
 
 @register
@@ -301,8 +313,8 @@ class PositionEmbedding(layers.Layer):
 
     def build(self, shape):
         self.embedding = self.add_weight(
-            shape=(shape[1], shape[2]), name="embedding",
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+            shape=(shape[1], shape[2]), name="embedding", initializer=keras.initializers.TruncatedNormal(stddev=0.02)
+        )
 
     def call(self, x):
         return x + self.embedding
@@ -313,8 +325,9 @@ class ClassToken(layers.Layer):
     """Prepends a learned token to a [batch, length, dim] sequence."""
 
     def build(self, shape):
-        self.token = self.add_weight(shape=(shape[-1],), name="token",
-                                     initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+        self.token = self.add_weight(
+            shape=(shape[-1],), name="token", initializer=keras.initializers.TruncatedNormal(stddev=0.02)
+        )
 
     def call(self, x):
         token = ops.broadcast_to(self.token, (ops.shape(x)[0], 1, x.shape[-1]))
@@ -348,7 +361,7 @@ def temporal_taps(x, kernel_t: int, stride_t: int) -> list:
     """[N, T, H, W, C] -> for each temporal kernel offset dt, the frames dt, dt + stride_t, ...
     that a 'valid' 3D convolution combines: kernel_t tensors [N, T_out, H, W, C]."""
     t_out = (x.shape[1] - kernel_t) // stride_t + 1
-    return [x[:, dt: dt + (t_out - 1) * stride_t + 1: stride_t] for dt in range(kernel_t)]
+    return [x[:, dt : dt + (t_out - 1) * stride_t + 1 : stride_t] for dt in range(kernel_t)]
 
 
 def valid_sizes(sizes, kernel, strides) -> list:
@@ -373,8 +386,9 @@ class FrameConv3D(layers.Layer):
         self.strides = (strides,) * 3 if isinstance(strides, int) else tuple(strides)
 
     def build(self, shape):
-        self.kernel = self.add_weight(shape=(*self.kernel_size, shape[-1], self.filters), name="kernel",
-                                      initializer="glorot_uniform")
+        self.kernel = self.add_weight(
+            shape=(*self.kernel_size, shape[-1], self.filters), name="kernel", initializer="glorot_uniform"
+        )
         self.bias = self.add_weight(shape=(self.filters,), name="bias", initializer="zeros") if self.use_bias else None
 
     def call(self, x):
@@ -394,8 +408,13 @@ class FrameConv3D(layers.Layer):
         return (shape[0], *valid_sizes(shape[1:4], self.kernel_size, self.strides), self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel": self.kernel_size,
-                "strides": self.strides, "use_bias": self.use_bias}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel": self.kernel_size,
+            "strides": self.strides,
+            "use_bias": self.use_bias,
+        }
 
 
 def batch_norm(name: str, **kwargs) -> layers.BatchNormalization:
@@ -405,8 +424,9 @@ def batch_norm(name: str, **kwargs) -> layers.BatchNormalization:
     return layers.BatchNormalization(synchronized=True, name=name, **kwargs)
 
 
-def transformer_block(x, num_heads: int, mlp_dim: int, dropout: float = 0.1, name: str = "block",
-                      epsilon: float = 1e-6):
+def transformer_block(
+    x, num_heads: int, mlp_dim: int, dropout: float = 0.1, name: str = "block", epsilon: float = 1e-6
+):
     """A pre-norm transformer encoder block on [batch, length, dim]."""
     dim = x.shape[-1]
     y = layers.LayerNormalization(epsilon=epsilon, name=f"{name}_norm1")(x)

@@ -8,6 +8,7 @@ relative position embeddings over time, height and width, and the channel projec
 attention. `mvitv2` is the paper's S model (16x224x224: 34.5 M parameters with 400 classes,
 the torchvision reference's count); `mvitv2_tiny` keeps the design at a size a CPU trains.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,7 @@ import numpy as np
 from keras import layers, ops
 
 from emorec.models import inputs, torchvision_weights
-from emorec.models.layers import (ClassToken, DropPath, FacePreprocess, FrameConv3D, register, temporal_taps,
-                                  valid_sizes)
+from emorec.models.layers import ClassToken, DropPath, FacePreprocess, FrameConv3D, register, temporal_taps, valid_sizes
 
 
 def _rel_index(q: int, k: int) -> np.ndarray:
@@ -66,8 +66,18 @@ class DepthwiseConv3D(layers.Layer):
 class MultiscaleBlock(layers.Layer):
     """One MViTv2 block on [batch, 1 + T*H*W, dim_in] tokens (a class token first)."""
 
-    def __init__(self, thw, dim_in, dim_out, num_heads, stride_q=(1, 1, 1), stride_kv=(1, 1, 1),
-                 kernel=(3, 3, 3), drop_path=0.0, **kwargs):
+    def __init__(
+        self,
+        thw,
+        dim_in,
+        dim_out,
+        num_heads,
+        stride_q=(1, 1, 1),
+        stride_kv=(1, 1, 1),
+        kernel=(3, 3, 3),
+        drop_path=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.thw, self.dim_in, self.dim_out = tuple(thw), dim_in, dim_out
         self.num_heads, self.kernel = num_heads, tuple(kernel)
@@ -84,14 +94,18 @@ class MultiscaleBlock(layers.Layer):
         for which, stride in (("q", self.stride_q), ("k", self.stride_kv), ("v", self.stride_kv)):
             self.pools[which] = (
                 DepthwiseConv3D(self.kernel, stride, name=f"pool_{which}"),
-                layers.LayerNormalization(epsilon=eps, name=f"norm_{which}"))
+                layers.LayerNormalization(epsilon=eps, name=f"norm_{which}"),
+            )
         self.attn_proj = layers.Dense(dim_out, name="attn_proj")
         self.project = layers.Dense(dim_out, name="project") if dim_in != dim_out else None
         # Max pooling of the skip path, padded by k // 2 on both sides as the reference pads it
         # (Keras's "same" pads only after: every window one position off).
         self.skip_kernel = [s + 1 if s > 1 else 1 for s in self.stride_q]
-        self.skip_pool = (layers.MaxPooling3D(self.skip_kernel, self.stride_q, padding="valid", name="pool_skip")
-                          if math.prod(self.stride_q) > 1 else None)
+        self.skip_pool = (
+            layers.MaxPooling3D(self.skip_kernel, self.stride_q, padding="valid", name="pool_skip")
+            if math.prod(self.stride_q) > 1
+            else None
+        )
         self.norm2 = layers.LayerNormalization(epsilon=eps, name="norm2")
         self.mlp1 = layers.Dense(4 * dim_out, activation="gelu", name="mlp1")
         self.mlp2 = layers.Dense(dim_out, name="mlp2")
@@ -142,7 +156,7 @@ class MultiscaleBlock(layers.Layer):
         rel_t = ops.einsum("bnthwc,tkc->bnthwk", r_q, r_t)
         rel_h = ops.einsum("bnthwc,hkc->bnthwk", r_q, r_h)
         rel_w = ops.einsum("bnthwc,wkc->bnthwk", r_q, r_w)
-        rel = (rel_t[..., :, None, None] + rel_h[..., None, :, None] + rel_w[..., None, None, :])
+        rel = rel_t[..., :, None, None] + rel_h[..., None, :, None] + rel_w[..., None, None, :]
         return ops.reshape(rel, (-1, self.num_heads, qt * qh * qw, kt * kh * kw))
 
     def call(self, x, training=None):
@@ -154,7 +168,7 @@ class MultiscaleBlock(layers.Layer):
         k = self._pool(qkv[1], "k", self.thw, self.kv_thw)
         v = self._pool(qkv[2], "v", self.thw, self.kv_thw)
 
-        attn = ops.matmul(q * (self.head_dim ** -0.5), ops.transpose(k, (0, 1, 3, 2)))
+        attn = ops.matmul(q * (self.head_dim**-0.5), ops.transpose(k, (0, 1, 3, 2)))
         attn = attn + ops.pad(self._rel_pos(q), [[0, 0], [0, 0], [1, 0], [1, 0]])
         out = ops.matmul(ops.softmax(attn, axis=-1), v)
         # Residual pooling: the pooled query joins the output, the class token excepted.
@@ -165,9 +179,11 @@ class MultiscaleBlock(layers.Layer):
         skip = x if self.project is None else self.project(x_norm)
         if self.skip_pool is not None:
             cls, rest = skip[:, :1], skip[:, 1:]
-            rest = ops.pad(ops.reshape(rest, (-1, *self.thw, self.dim_out)),
-                           [[0, 0]] + [[k // 2, k // 2] for k in self.skip_kernel] + [[0, 0]],
-                           constant_values=float("-inf"))
+            rest = ops.pad(
+                ops.reshape(rest, (-1, *self.thw, self.dim_out)),
+                [[0, 0]] + [[k // 2, k // 2] for k in self.skip_kernel] + [[0, 0]],
+                constant_values=float("-inf"),
+            )
             rest = self.skip_pool(rest)
             skip = ops.concatenate([cls, ops.reshape(rest, (-1, math.prod(self.q_thw), self.dim_out))], axis=1)
         x = skip + self.drop_path(out, training=training)
@@ -177,9 +193,17 @@ class MultiscaleBlock(layers.Layer):
         return (shape[0], 1 + math.prod(self.q_thw), self.dim_out)
 
     def get_config(self):
-        return {**super().get_config(), "thw": self.thw, "dim_in": self.dim_in, "dim_out": self.dim_out,
-                "num_heads": self.num_heads, "stride_q": self.stride_q, "stride_kv": self.stride_kv,
-                "kernel": self.kernel, "drop_path": self.drop_path_rate}
+        return {
+            **super().get_config(),
+            "thw": self.thw,
+            "dim_in": self.dim_in,
+            "dim_out": self.dim_out,
+            "num_heads": self.num_heads,
+            "stride_q": self.stride_q,
+            "stride_kv": self.stride_kv,
+            "kernel": self.kernel,
+            "drop_path": self.drop_path_rate,
+        }
 
 
 def block_settings(depths, dim, heads, kv_stride):
@@ -190,8 +214,8 @@ def block_settings(depths, dim, heads, kv_stride):
     """
     settings, dim_in = [], dim
     for stage, depth in enumerate(depths):
-        dim_out, n_heads = dim * 2 ** stage, heads * 2 ** stage
-        stride_kv = (1, max(kv_stride // 2 ** stage, 1), max(kv_stride // 2 ** stage, 1))
+        dim_out, n_heads = dim * 2**stage, heads * 2**stage
+        stride_kv = (1, max(kv_stride // 2**stage, 1), max(kv_stride // 2**stage, 1))
         for i in range(depth):
             stride_q = (1, 2, 2) if stage > 0 and i == 0 else (1, 1, 1)
             settings.append((dim_in, dim_out, n_heads, stride_q, stride_kv))
@@ -199,8 +223,17 @@ def block_settings(depths, dim, heads, kv_stride):
     return settings
 
 
-def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=1, kv_stride=None,
-                 drop_path=0.2, name="mvitv2", weights=None) -> keras.Model:
+def mvit_encoder(
+    frames=16,
+    image_size=224,
+    depths=(1, 2, 11, 2),
+    dim=96,
+    heads=1,
+    kv_stride=None,
+    drop_path=0.2,
+    name="mvitv2",
+    weights=None,
+) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> class-token embedding [batch, 8 * dim]."""
     faces = inputs.faces(frames, image_size)
     x = FacePreprocess("kinetics_mvit")(faces)
@@ -213,8 +246,16 @@ def mvit_encoder(frames=16, image_size=224, depths=(1, 2, 11, 2), dim=96, heads=
     x = ClassToken(name="class_token")(layers.Reshape((math.prod(thw), dim))(x))
     settings = block_settings(depths, dim, heads, kv_stride)
     for i, (dim_in, dim_out, n_heads, stride_q, stride_kv) in enumerate(settings):
-        block = MultiscaleBlock(thw, dim_in, dim_out, n_heads, stride_q, stride_kv,
-                                drop_path=drop_path * i / max(len(settings) - 1, 1), name=f"block{i}")
+        block = MultiscaleBlock(
+            thw,
+            dim_in,
+            dim_out,
+            n_heads,
+            stride_q,
+            stride_kv,
+            drop_path=drop_path * i / max(len(settings) - 1, 1),
+            name=f"block{i}",
+        )
         x = block(x)
         thw = block.q_thw
     x = layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
@@ -228,5 +269,6 @@ def mvitv2_encoder(frames=16, image_size=224, drop_path=0.2, weights=None) -> ke
 
 def mvitv2_tiny_encoder(frames=16, image_size=112, drop_path=0.1, weights=None) -> keras.Model:
     """A 5-block MViTv2 (widths 48 to 384) that trains on a CPU at 16x112x112."""
-    return mvit_encoder(frames, image_size, (1, 1, 2, 1), 48, 1, drop_path=drop_path, name="mvitv2_tiny",
-                        weights=weights)
+    return mvit_encoder(
+        frames, image_size, (1, 1, 2, 1), 48, 1, drop_path=drop_path, name="mvitv2_tiny", weights=weights
+    )

@@ -1,5 +1,6 @@
 """The per-frame model: a frame encoder plus the spectrogram under each frame, into an LSTM
 that returns one prediction per frame (the reference study's ResNet + LSTM with spectrogram)."""
+
 from __future__ import annotations
 
 import keras
@@ -11,9 +12,19 @@ from emorec.models.layers import FrameSpectrogram, LogMel, UtteranceNorm
 from emorec.models.video import frame_embeddings
 
 
-def per_frame(num_classes=8, frames=16, image_size=112, backbone="resnet50", weights=None,
-              fps=FPS, num_mels=64, audio_dim=128, lstm_units=256, bidirectional=True,
-              dropout=0.3) -> keras.Model:
+def per_frame(
+    num_classes=8,
+    frames=16,
+    image_size=112,
+    backbone="resnet50",
+    weights=None,
+    fps=FPS,
+    num_mels=64,
+    audio_dim=128,
+    lstm_units=256,
+    bidirectional=True,
+    dropout=0.3,
+) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] and waveform float32 [batch, frames * 16000 / fps]
     -> probabilities [batch, frames, num_classes].
 

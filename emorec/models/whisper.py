@@ -17,6 +17,7 @@ Per layer the statistics are pooled before the layers are weighted: the weighted
 means is the mean of the weighted sum, and pooled features are what a frozen encoder's
 cache holds (a few kB per window instead of the whole sequence).
 """
+
 from __future__ import annotations
 
 import keras
@@ -37,6 +38,7 @@ MAX_POSITIONS = 1500  # 30 s: Whisper's context
 def mel_filters(num_mels: int = NUM_MELS, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Slaney-scale triangular mel filters with Slaney's area normalisation (librosa's
     default, which Whisper's filters were made with): [n_fft // 2 + 1, num_mels]."""
+
     def to_mel(hz):
         hz = np.asarray(hz, np.float64)
         return np.where(hz < 1000, hz * 3 / 200, 15 + np.log(np.maximum(hz, 1e-9) / 1000) * 27 / np.log(6.4))
@@ -97,8 +99,9 @@ class SinusoidalPositions(layers.Layer):
         self.max_positions = max_positions
 
     def build(self, shape):
-        self.table = self.add_weight(shape=(self.max_positions, shape[-1]), initializer="zeros",
-                                     trainable=False, name="table")
+        self.table = self.add_weight(
+            shape=(self.max_positions, shape[-1]), initializer="zeros", trainable=False, name="table"
+        )
 
     def call(self, x):
         return x + self.table[: ops.shape(x)[1]]
@@ -167,9 +170,16 @@ class SpeedAverage(layers.Layer):
         return (shape[0], *shape[2:])
 
 
-def whisper_features(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False,
-                     skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,),
-                     name: str = FEATURES) -> keras.Model:
+def whisper_features(
+    samples: int | None,
+    width: int,
+    depth: int,
+    heads: int,
+    full_context: bool = False,
+    skip_padding: bool = False,
+    speeds: tuple[float, ...] = (1.0,),
+    name: str = FEATURES,
+) -> keras.Model:
     """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width], or with
     several `speeds` [batch, speeds, depth + 1, 2 * width]: the encoder's statistics of the
     window played at each speed (`SpeedChange`; the encoder itself is the `whisper_stack`
@@ -183,8 +193,9 @@ def whisper_features(samples: int | None, width: int, depth: int, heads: int, fu
         raise UserValueError("speeds change the window's length: they go with neither full_context nor skip_padding")
     stack = _stack(None, width, depth, heads, name=STACK)
     waveform = inputs.waveform_samples(samples)
-    copies = [stack(waveform if speed == 1.0 else SpeedChange(speed, name=f"speed_{speed:g}")(waveform))
-              for speed in speeds]
+    copies = [
+        stack(waveform if speed == 1.0 else SpeedChange(speed, name=f"speed_{speed:g}")(waveform)) for speed in speeds
+    ]
     copies = [layers.Reshape((1, *c.shape[1:]))(c) for c in copies]
     return keras.Model(waveform, layers.Concatenate(axis=1, name="speed_copies")(copies), name=name)
 
@@ -203,8 +214,15 @@ def side_by_side(parts: list[keras.Model], name: str = FEATURES) -> keras.Model:
     return keras.Model(waveform, layers.Concatenate(axis=-1, name="encoders")(flat), name=name)
 
 
-def _stack(samples: int | None, width: int, depth: int, heads: int, full_context: bool = False,
-           skip_padding: bool = False, name: str = FEATURES) -> keras.Model:
+def _stack(
+    samples: int | None,
+    width: int,
+    depth: int,
+    heads: int,
+    full_context: bool = False,
+    skip_padding: bool = False,
+    name: str = FEATURES,
+) -> keras.Model:
     """waveform [batch, samples] -> pooled hidden states [batch, depth + 1, 2 * width].
 
     `full_context`: the window is padded with silence to Whisper's 30 s, as Whisper always
@@ -252,7 +270,8 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
             if tuple(variable.shape) != value.shape:
                 raise whisper_checkpoints.WeightsError(
                     f"{variable.path}: the checkpoint's tensor has shape {value.shape}, "
-                    f"the model's {tuple(variable.shape)}")
+                    f"the model's {tuple(variable.shape)}"
+                )
             variable.assign(value)
 
     def dense(prefix, layer):
@@ -262,8 +281,9 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
         assign(features.get_layer(layer), [take(prefix + ".weight"), take(prefix + ".bias")])
 
     for conv in ("conv1", "conv2"):
-        assign(features.get_layer(conv), [take(f"encoder.{conv}.weight").transpose(2, 1, 0),
-                                          take(f"encoder.{conv}.bias")])
+        assign(
+            features.get_layer(conv), [take(f"encoder.{conv}.weight").transpose(2, 1, 0), take(f"encoder.{conv}.bias")]
+        )
     table = take("encoder.positional_embedding")
     assign(features.get_layer("positions"), [table[:MAX_POSITIONS]])
     depth = sum(1 for layer in features.layers if layer.name.endswith("_attention"))
@@ -286,15 +306,28 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
         dense(block + "mlp.2", f"{name}_mlp2")
     norm("encoder.ln_post", "ln_post")
     if tensors:
-        raise whisper_checkpoints.WeightsError(f"the checkpoint has tensors the model has no place for: "
-                                               f"{sorted(tensors)[:5]} (a deeper model than {depth} blocks?)")
+        raise whisper_checkpoints.WeightsError(
+            f"the checkpoint has tensors the model has no place for: "
+            f"{sorted(tensors)[:5]} (a deeper model than {depth} blocks?)"
+        )
 
 
-def whisper_encoder(frames: int = 128, fps: float = FPS, preset: str = "whisper_base",
-                    whisper_weights: str | None = "pretrained", trainable_layers: int = 0, full_context: bool = False,
-                    skip_padding: bool = False, speeds: tuple[float, ...] = (1.0,), also: tuple[str, ...] = (),
-                    normalization: str = "speaker", prior_windows: float = 0.0,
-                    layer_pooling: str = "weighted", hidden: int = 256, dropout: float = 0.2) -> keras.Model:
+def whisper_encoder(
+    frames: int = 128,
+    fps: float = FPS,
+    preset: str = "whisper_base",
+    whisper_weights: str | None = "pretrained",
+    trainable_layers: int = 0,
+    full_context: bool = False,
+    skip_padding: bool = False,
+    speeds: tuple[float, ...] = (1.0,),
+    also: tuple[str, ...] = (),
+    normalization: str = "speaker",
+    prior_windows: float = 0.0,
+    layer_pooling: str = "weighted",
+    hidden: int = 256,
+    dropout: float = 0.2,
+) -> keras.Model:
     """waveform [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
     speaker_stats [batch, 2, layers + 1, 2 * width]) -> embedding [batch, hidden or 2 * width].
 
@@ -320,31 +353,48 @@ def whisper_encoder(frames: int = 128, fps: float = FPS, preset: str = "whisper_
     if layer_pooling not in ("weighted", "concat"):
         raise UserValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
     if prior_windows < 0 or (prior_windows and normalization != "speaker"):
-        raise UserValueError(f"prior_windows must be >= 0, and goes with normalization='speaker', "
-                             f"got {prior_windows!r}")
+        raise UserValueError(
+            f"prior_windows must be >= 0, and goes with normalization='speaker', got {prior_windows!r}"
+        )
     if also and (layer_pooling != "concat" or trainable_layers or whisper_weights not in ("pretrained", None)):
-        raise UserValueError("also= puts frozen encoders with their packaged weights side by side: it needs "
-                             "layer_pooling='concat', trainable_layers=0 and whisper_weights 'pretrained' or None")
+        raise UserValueError(
+            "also= puts frozen encoders with their packaged weights side by side: it needs "
+            "layer_pooling='concat', trainable_layers=0 and whisper_weights 'pretrained' or None"
+        )
     config = whisper_checkpoints.PRESETS[preset]
     if not 0 <= trainable_layers <= config.layers:
         raise UserValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
     if trainable_layers and normalization == "speaker":
-        raise UserValueError("fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
-                             "normalization='speaker' takes; fine-tune with normalization='none'")
+        raise UserValueError(
+            "fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
+            "normalization='speaker' takes; fine-tune with normalization='none'"
+        )
     waveform = inputs.waveform(frames, fps)
     parts = []
     for name in (preset, *also):
         config = whisper_checkpoints.PRESETS[name]
-        part = whisper_features(waveform.shape[1], config.width, config.layers, config.heads, full_context,
-                                skip_padding, tuple(speeds), name=f"{name}_features" if also else FEATURES)
+        part = whisper_features(
+            waveform.shape[1],
+            config.width,
+            config.layers,
+            config.heads,
+            full_context,
+            skip_padding,
+            tuple(speeds),
+            name=f"{name}_features" if also else FEATURES,
+        )
         stack = encoder_stack(part)
         if whisper_weights is not None:
-            load_encoder_weights(stack, whisper_checkpoints.read(name if whisper_weights == "pretrained"
-                                                                  else whisper_weights))
+            load_encoder_weights(
+                stack, whisper_checkpoints.read(name if whisper_weights == "pretrained" else whisper_weights)
+            )
         for layer in stack.layers:
             block = layer.name.split("_")[0]
-            layer.trainable = block.startswith("block") and int(block[5:]) >= config.layers - trainable_layers \
+            layer.trainable = (
+                block.startswith("block")
+                and int(block[5:]) >= config.layers - trainable_layers
                 or (layer.name == "ln_post" and trainable_layers > 0)
+            )
         parts.append(part)
     features = side_by_side(parts) if also else parts[0]
 

