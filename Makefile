@@ -47,7 +47,7 @@ demo: $(VENV)/.extras-build+train
 test: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -n auto --dist worksteal -m "not slow"
+	$(PY) -m pytest -q -n auto --dist worksteal -m "not slow" --durations=15
 
 # Real RAVDESS audio, actor-independent: builds the `audio` config, runs the openSMILE + SVM
 # baselines (eGeMAPS, ComParE) and 5-fold (6 for 24 actors) CV of mel_cnn2d (two seeds) and
