@@ -113,7 +113,7 @@ def test_what_the_cache_is_made_from_covers_the_card_its_files_and_the_graph_cod
     assert preset_tflite._preset_files(str(folder)) == [str(folder / "preset.json"), str(folder / "weights.npz")]
     code = {os.path.relpath(p, ROOT) for p in preset_tflite._code_files()}
     assert {"emorec/export.py", "emorec/media/features.py", "emorec/models/whisper.py"} <= code
-    voice = presets.folder("ravdess_speech_whisper")
+    voice = presets.folder(presets.card(presets.DEFAULT)["members"][1])
     assert os.path.join(voice, "head.npz") in preset_tflite._preset_files(presets.DEFAULT)  # a member's files count
 
 
