@@ -146,23 +146,7 @@ def write_mp4(
     """H.264 (yuv420p) mp4 with an optional AAC track; bit-exact for equal inputs."""
     height, width = frames.shape[1:3]
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            video.ffmpeg(),
-            "-nostdin",
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{width}x{height}",
-            "-r",
-            frame_rate,
-            "-i",
-            "-",
-        ]
+        cmd = video.piped_rgb(width, height, frame_rate)
         if waveform is not None:
             wav = os.path.join(tmp, "audio.wav")
             write_wav(wav, waveform, sample_rate)

@@ -111,23 +111,7 @@ class AnnotatedVideo:
 
     def __init__(self, path: str, size: tuple[int, int], fps: float, audio_from: str | None = None):
         width, height = size
-        cmd = [
-            video.ffmpeg(),
-            "-nostdin",
-            "-y",
-            "-v",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{width}x{height}",
-            "-r",
-            f"{fps or 30:.5f}",
-            "-i",
-            "-",
-        ]
+        cmd = video.piped_rgb(width, height, f"{fps or 30:.5f}")
         if audio_from:
             cmd += ["-i", audio_from, "-map", "0:v", "-map", "1:a?", "-c:a", "aac"]
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", path]

@@ -68,6 +68,13 @@ def ffmpeg() -> str:
     )
 
 
+def piped_rgb(width: int, height: int, frame_rate: str) -> list[str]:
+    """ffmpeg's command up to its first input: RGB frames of `width` x `height` piped to its
+    stdin at `frame_rate` frames a second (an encoder's arguments follow)."""
+    return [ffmpeg(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+            "-s", f"{width}x{height}", "-r", frame_rate, "-i", "-"]  # fmt: skip
+
+
 @functools.cache
 def _showinfo() -> str:
     """The filter that reports each frame's timestamp. Without its per-plane checksums, which
