@@ -81,7 +81,7 @@ def zeros(signature: dict) -> dict:
 def read_export_info(model) -> dict:
     """What a `LocalModel` or `ServingClient` export says of itself, read with one request of
     zeros: {'class_names': its classes, 'face_pipeline': the face pipeline's settings its
-    training crops came from (None when it takes no faces or predates them)}. ValueError when
+    training crops came from (None when it takes no faces or predates them)}. UserError when
     the export names no classes or a number other than its output's width."""
     outputs = model.predict(zeros(model.signature))
     if "class_names" not in outputs:

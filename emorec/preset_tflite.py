@@ -19,6 +19,7 @@ import os
 import sys
 
 from emorec import presets
+from emorec.errors import UserError
 from emorec.tflite import TFLiteModel
 
 CACHE_ENV = "EMOREC_CACHE"
@@ -105,7 +106,7 @@ def model(name: str) -> TFLiteModel:
     if why is None:
         try:
             return TFLiteModel(path)
-        except ValueError:
+        except UserError:  # the client's refusal of a file it cannot run
             why = "damaged: it does not load as a TFLite model"
     what = "making it once" if why == "missing" else f"{why}: making it again"
     print(f"note: preset {name} as TFLite ({path}): {what} (TensorFlow, a minute or two)", file=sys.stderr)

@@ -94,14 +94,19 @@ def test_a_stale_cache_is_remade_in_one_line(cached, capsys, monkeypatch):
     assert json.load(open(path[: -len(".tflite")] + ".json"))["made_from"] == "other files"
 
 
-@pytest.mark.parametrize("damage", ["truncated", "record lost"])
+@pytest.mark.parametrize("damage", ["truncated", "record lost", "does not load"])
 def test_a_damaged_cache_is_said_in_one_line_and_remade(cached, capsys, damage):
     folder, path, made = cached
+    record = path[: -len(".tflite")] + ".json"
     if damage == "truncated":
         content = open(path, "rb").read()
         open(path, "wb").write(content[: len(content) // 2])
-    else:
-        os.remove(path[: -len(".tflite")] + ".json")
+    elif damage == "record lost":
+        os.remove(record)
+    else:  # the file its record names, but no TFLite model: it fails to load
+        open(path, "wb").write(b"not a flatbuffer")
+        written = {**json.load(open(record)), "bytes": os.path.getsize(path), "sha256": presets.sha256(path)}
+        json.dump(written, open(record, "w"))
     preset_tflite.model(folder)
     [line] = capsys.readouterr().err.splitlines()
     assert f"({path}): damaged: " in line and line.endswith("making it again (TensorFlow, a minute or two)"), line
