@@ -79,8 +79,8 @@ class Builder(building.CorpusBuilder):
 
     def _scan(self, root: str) -> corpora.Scan:
         csv = os.path.join(root, CSV_NAME)
-        scan = corpora.LabelledFolder(csv if os.path.isfile(csv) else root, name=self.builder_config.name).scan()
-        found = corpora.ordered({clip.emotion for clip in scan.clips})
+        folder = corpora.LabelledFolder(csv if os.path.isfile(csv) else root, name=self.builder_config.name)
+        scan, found = folder.scan(), folder.classes
         unknown = [label for label in found if label not in self._labels()]
         if unknown:
             config = json.dumps(
@@ -102,5 +102,6 @@ class Builder(building.CorpusBuilder):
                 )
             else:
                 clips.append(clip)
-        self._speakers = corpora.Scan(clips, skipped).speakers()
-        return corpora.Scan(clips, skipped)
+        scan = corpora.Scan(clips, skipped)
+        self._speakers = scan.speakers()
+        return scan
