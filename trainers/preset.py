@@ -256,14 +256,20 @@ def load_study(learnt, scored, features, spec: windows.WindowSpec, cache_dir: st
     return Study({c.name: c for c, _ in learnt}, {c.name: c for c, _ in scored}, classes, evidence)
 
 
+def balanced(groups: np.ndarray) -> np.ndarray:
+    """A weight per row such that each group's rows together weigh the same, whatever their
+    number; the weights sum to the rows' count."""
+    _, group, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    return len(groups) / (len(counts) * counts[group])
+
+
 def prior(evidence: Evidence, speakers, balance_corpora: bool = False) -> np.ndarray:
     """[2, *F]: the mean of the speakers' own means, and the root mean of their own variances;
     with `balance_corpora` each corpus's speakers weigh the same in all, whatever their number
     (91 CREMA-D actors would otherwise make the prior CREMA-D's)."""
     per_speaker = np.stack([evidence.stats(evidence.clips[s])[0] for s in speakers])
     corpus = np.array([evidence.clip[evidence.clips[s][0]].corpus for s in speakers])
-    weights = np.array([1 / np.sum(corpus == c) for c in corpus]) if balance_corpora else np.ones(len(speakers))
-    weights = weights / weights.sum()
+    weights = (balanced(corpus) if balance_corpora else np.ones(len(speakers))) / len(speakers)
     mean, variance = (np.tensordot(weights, per_speaker[:, 0], 1), np.tensordot(weights, per_speaker[:, 1] ** 2, 1))
     return np.stack([mean, np.sqrt(variance)]).astype(np.float32)
 
@@ -292,10 +298,7 @@ def train_head(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, 
     labels = np.array([evidence.label(n) for n in names])
     mask = np.stack([study.allowed(evidence.clip[n].corpus) for n in names])
     corpus = np.array([evidence.clip[n].corpus for n in names])
-    weights = None
-    if recipe.balance_corpora:  # the total weight stays the rows' count: C means what it meant
-        counts = {c: np.sum(corpus == c) for c in np.unique(corpus)}
-        weights = np.array([len(corpus) / (len(counts) * counts[c]) for c in corpus])
+    weights = balanced(corpus) if recipe.balance_corpora else None  # summing to the rows' count: C means as before
     kernel, bias = masked_softmax.fit(z.reshape(len(z), -1), labels, mask, recipe.C, start=start, weights=weights)
     voice.head.set_weights([kernel, bias])
     return (kernel, bias), time.perf_counter() - begin
