@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from emorec import models
 from emorec.errors import UserError
+from emorec.media.features import FPS
 from emorec.signatures import MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES, shape_text
 from emorec.tflite import TFLITE_INFO
 
@@ -235,8 +236,7 @@ def export(
 ) -> str:
     """Writes the SavedModel and returns its path; the version defaults to one past the newest.
     A version already there is refused (`version_path`) unless `overwrite`, which replaces it
-    whole: the old folder is removed just before the new one is written, so that no file of the
-    old export stays beside the new one's."""
+    whole: no file of the old export stays beside the new one's."""
     path = version_path(export_dir, name, version, overwrite)
     version = int(os.path.basename(path))
     module = _module(model, class_names, metadata)
@@ -248,11 +248,12 @@ def export(
     module.function_variables = list({id(v): v for f in signatures.values() for v in f.variables}.values())
     # Written beside the version under a name TF Serving does not load (it loads numbered
     # folders), and renamed when whole: a failed export (a full disk) leaves no version that
-    # TF Serving would try, and never half of one.
-    partial = os.path.join(os.path.dirname(path), f".partial-{version}")
+    # TF Serving would try, and never half of one. An object store (gs://) renames no folder:
+    # there the version is written in place.
+    partial = os.path.join(os.path.dirname(path), f".partial-{version}") if "://" not in export_dir else path
+    if tf.io.gfile.exists(partial):  # a failed export's leftover, or (in place) the version replaced
+        tf.io.gfile.rmtree(partial)
     try:
-        if tf.io.gfile.exists(partial):
-            tf.io.gfile.rmtree(partial)
         tf.saved_model.save(module, partial, signatures=signatures)
         # TF Serving ignores extra files: a record for people and tools beside the graph (clients
         # read the classes and the face pipeline from the graph's own outputs).
@@ -265,9 +266,10 @@ def export(
             f"--export_dir {export_dir}: {path} could not be written ({str(error).splitlines()[0]}); "
             "nothing of it was kept: free some space or give another --export_dir"
         ) from None
-    if tf.io.gfile.exists(path):
-        tf.io.gfile.rmtree(path)
-    tf.io.gfile.rename(partial, path)
+    if partial != path:
+        if tf.io.gfile.exists(path):
+            tf.io.gfile.rmtree(path)
+        tf.io.gfile.rename(partial, path)
     return path
 
 
@@ -324,7 +326,7 @@ def preset_metadata(card: dict) -> dict:
     return {
         "preset": {"name": card["name"], "version": card["version"], "accuracy": card["accuracy"]["headline"]},
         "face_pipeline": card["face_pipeline"],
-        "fps": 30000 / 1001,
+        "fps": FPS,
     }
 
 
