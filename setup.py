@@ -71,8 +71,8 @@ setup(
     extras_require=EXTRAS,
     # `make demo` is not a console script: it builds with datasets/ravdess and trains with
     # trainers/, which live in the source checkout, not in the package.
-    # The presets' cards and trained parts ship in the package.
-    package_data={"emorec.presets": ["*/preset.json", "*/*.npz"]},
+    # The presets' cards, model configs and trained parts ship in the package.
+    package_data={"emorec.presets": ["*/*.json", "*/*.npz"]},
     entry_points={
         "console_scripts": [
             "emorec-predict=emorec.commands:predict",

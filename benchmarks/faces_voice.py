@@ -54,7 +54,7 @@ def voice_probabilities(voice: str, run_dir: str, actor: int = 5) -> tuple[dict[
     if not head.exists():
         raise FileNotFoundError(f"{head}: run make preset-speech first")
     with np.load(head) as f:
-        models.assign_trained(model, {k: f[k] for k in f.files}, str(head))
+        models.load_trained(model, {k: f[k] for k in f.files})
     served = serving.KerasModel(model, presets.card(voice)["classes"])
     paths = sorted((REAL / "Audio_Speech_Actors_01-24" / f"Actor_{actor:02d}").glob("03-01-*.wav"))
     waveforms = {p.stem: audio.load_audio(str(p)) for p in paths}
@@ -91,12 +91,12 @@ def faces_through_the_pipeline(workdir: pathlib.Path) -> dict[str, np.ndarray]:
 
 def faces_of_crops(crops: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """{clip name: 8 probabilities}: the faces preset's network on each frame, averaged (its own rule)."""
-    card = presets.card(FACES)["model"]
+    faces = models.from_preset(FACES)
     by_size, out = {}, {}
     for name, frames in crops.items():
         size = frames.shape[1]
-        if size not in by_size:
-            by_size[size] = models.build(card["name"], frames=1, image_size=size, **card.get("options", {}))
+        if size not in by_size:  # the preset's network at the crops' size, a frame at a time
+            by_size[size] = type(faces).from_config({**faces.get_config(), "frames": 1, "image_size": size})
         out[name] = by_size[size].predict({"faces": frames[:, None]}, verbose=0).mean(0)
     return out
 

@@ -49,7 +49,7 @@ def predict() -> int:
 
 
 def export() -> int:
-    return _run("emorec-export", "emorec.export")
+    return _run("emorec-export", "emorec.export_command")
 
 
 def evaluate() -> int:

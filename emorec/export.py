@@ -24,7 +24,6 @@ import tempfile
 
 import tensorflow as tf
 
-from emorec import models
 from emorec.errors import UserError
 from emorec.media.features import FPS
 from emorec.signatures import MAX_BATCH, NOT_HEARD, RANGES, SIGNATURE, SPEAKER_DEVIATIONS, SPEAKER_FEATURES, shape_text
@@ -45,10 +44,8 @@ class ServingModule(tf.Module):
         # A speaker-normalised model also returns its speaker features of the request's audio, so
         # that a client adapts to the speaker as it goes (`emorec.enrolment.SpeakerState`); a
         # frozen encoder runs once for both outputs.
-        features = models.speaker_features(model)
-        self._hold(
-            model=model, speaker_features=features, parts=models.frozen_parts(model) if features is not None else None
-        )
+        features = model.speaker_features()
+        self._hold(model=model, speaker_features=features, parts=model.frozen_parts() if features is not None else None)
 
     @tf.__internal__.tracking.no_automatic_dependency_tracking
     def _hold(self, **keras_objects):
@@ -328,49 +325,3 @@ def preset_metadata(card: dict) -> dict:
         "face_pipeline": card["face_pipeline"],
         "fps": FPS,
     }
-
-
-def main(argv=None) -> int:
-    """emorec-export PRESET: the preset as a SavedModel for TF Serving and, with --tflite, as TFLite."""
-    import argparse
-    import sys
-
-    from emorec import folders, models, presets
-
-    parser = argparse.ArgumentParser(prog="emorec-export", description=main.__doc__.split(":")[0])
-    parser.add_argument(
-        "preset", help=f"a preset ({', '.join(presets.names())}), or the folder of one trainers/preset.py wrote"
-    )
-    parser.add_argument("--export_dir", default="saved_models", help="SavedModels go to EXPORT_DIR/PRESET/VERSION")
-    parser.add_argument("--version", type=int, help="default: one past the newest there; from 1")
-    parser.add_argument("--overwrite", action="store_true", help="replace --version if it exists (refused otherwise)")
-    parser.add_argument("--tflite", action="store_true", help="also EXPORT_DIR/PRESET.tflite (float32)")
-    parser.add_argument("--int8", action="store_true", help="also EXPORT_DIR/PRESET.int8.tflite (int8 weights)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    card = presets.card(args.preset)  # each refusal said before the model loads
-    version_path(args.export_dir, card["name"], args.version, args.overwrite)
-    if args.int8 and not card.get("tflite_int8", {}).get("holds"):
-        raise UserError(
-            f"{args.preset} is not offered with int8 weights: "
-            f"{card.get('tflite_int8', {}).get('measured', 'not measured')}; export float32 (--tflite)"
-        )
-    folders.refuse_unwritable(f"--export_dir {args.export_dir}", args.export_dir)  # made here: the last check
-    model = models.from_preset(args.preset)
-    metadata = preset_metadata(card)
-    # Named by its card: a preset given as a folder's path exports under its name, not the path.
-    written = [export(model, args.export_dir, card["name"], card["classes"], args.version, metadata, args.overwrite)]
-    for wanted, int8, suffix in ((args.tflite, False, ".tflite"), (args.int8, True, ".int8.tflite")):
-        if wanted:
-            written.append(
-                export_tflite(
-                    model, os.path.join(args.export_dir, card["name"] + suffix), card["classes"], metadata, int8=int8
-                )
-            )
-    print("wrote " + ", ".join(written))
-    return 0
-
-
-if __name__ == "__main__":
-    from emorec.errors import guarded
-
-    raise SystemExit(guarded("emorec-export", main))

@@ -43,7 +43,7 @@ LAYERS = (
         ),
     ),
     ("export and serving", ("emorec.export", "emorec.serving", "emorec.tflite", "emorec.preset_tflite")),
-    ("inference and commands", ("emorec.inference", "emorec.commands", "emorec.demo")),
+    ("inference and commands", ("emorec.inference", "emorec.commands", "emorec.export_command", "emorec.demo")),
 )
 
 

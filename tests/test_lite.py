@@ -24,26 +24,21 @@ def tiny(tmp_path_factory):
     """A small preset of faces and voice in a folder (as trainers/preset.py writes one), its weights
     in its own file, and a cache folder holding its TFLite: (the preset's folder, the cache)."""
     folder, cache = tmp_path_factory.mktemp("tiny_preset"), tmp_path_factory.mktemp("cache")
-    spec = {"name": "r3d+wave_cnn1d", "frames": 4, "image_size": 32, "options": {}}
-    model = models.build(spec["name"], num_classes=8, frames=4, image_size=32)
-    digest = presets.write_arrays(str(folder / "weights.npz"), {v.path: np.asarray(v) for v in model.trainable_weights})
+    model = models.build("r3d+wave_cnn1d", num_classes=8, frames=4, image_size=32)
     card = {
-        "format": presets.FORMAT,
         "name": "tiny",
         "version": 1,
         "title": "a small untrained preset for tests",
         "modalities": ["faces", "voice"],
         "classes": list(ravdess.EMOTIONS),
-        "model": spec,
         "inputs": {"faces": "uint8 [batch, 4, 32, 32, 3]", "waveform": "float32 [batch, 2136]"},
         # Crops made at the model's side, as the shipped presets' are: none is resized (in TensorFlow).
         "face_pipeline": faces.FacePipeline(size=32).to_dict(),
         "trained_on": {"data": None},
         "accuracy": {"headline": "none", "protocol": "none"},
         "licence": "none",
-        "files": {"weights.npz": digest},
     }
-    (folder / presets.CARD).write_text(json.dumps(card))
+    models.save_to_preset(model, str(folder), card)
     patch = pytest.MonkeyPatch()
     patch.setenv(preset_tflite.CACHE_ENV, str(cache))
     preset_tflite.model(str(folder))
@@ -115,11 +110,13 @@ def test_a_damaged_cache_is_said_in_one_line_and_remade(cached, capsys, damage):
 
 def test_what_the_cache_is_made_from_covers_the_card_its_files_and_the_graph_code(tiny):
     folder, _ = tiny
-    assert preset_tflite._preset_files(str(folder)) == [str(folder / "preset.json"), str(folder / "weights.npz")]
+    assert preset_tflite._preset_files(str(folder)) == [
+        str(folder / name) for name in ("preset.json", "config.json", "trained.npz")
+    ]
     code = {os.path.relpath(p, ROOT) for p in preset_tflite._code_files()}
     assert {"emorec/export.py", "emorec/media/features.py", "emorec/models/whisper.py"} <= code
     voice = presets.folder(presets.card(presets.DEFAULT)["members"][1])
-    assert os.path.join(voice, "head.npz") in preset_tflite._preset_files(presets.DEFAULT)  # a member's files count
+    assert os.path.join(voice, "trained.npz") in preset_tflite._preset_files(presets.DEFAULT)  # a member's files count
 
 
 def _run(argv, env=None, **kwargs):

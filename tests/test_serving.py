@@ -265,7 +265,7 @@ def test_the_raw_signature_refuses_nan_and_unscaled_audio(seven_class):
 
 
 def _faces_then_voice_average():
-    """A tiny `models.average` shaped like the default preset's: first a faces member whose first
+    """A tiny `models.Average` shaped like the default preset's: first a faces member whose first
     layer is a Resizing (fer2013_faces: its `training` default is True), then a voice member with
     dropout (ravdess_speech_whisper's head)."""
     import keras
@@ -276,7 +276,7 @@ def _faces_then_voice_average():
     waveform = keras.Input((64,), name="waveform")
     x = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(waveform))
     voice_member = keras.Model(waveform, keras.layers.Dense(8, activation="softmax")(x), name="voice_member")
-    return models.average([face_member, voice_member])
+    return models.Average([face_member, voice_member])
 
 
 def test_an_average_of_faces_and_a_voice_with_dropout_exports_and_serves_alike(tmp_path):

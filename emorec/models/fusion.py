@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from keras import layers
 
 from emorec.errors import UserValueError
@@ -44,3 +46,7 @@ def merge(
         x = layers.Concatenate(axis=1)([layers.Add()([v, v2a]), layers.Add()([a, a2v])])
         return layers.GlobalAveragePooling1D(name="merge_pool")(x)
     raise UserValueError(f"unknown merge {mode!r}; choose one of {MERGES}")
+
+
+# {option: default} of the merge layers, which the registry takes as `merge_*`.
+MERGE_OPTIONS = {p.name: p.default for p in list(inspect.signature(merge).parameters.values())[3:]}

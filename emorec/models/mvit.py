@@ -19,6 +19,7 @@ from keras import layers, ops
 
 from emorec.models import inputs, torchvision_weights
 from emorec.models.layers import ClassToken, DropPath, FacePreprocess, FrameConv3D, register, temporal_taps, valid_sizes
+from emorec.models.network import Encoder
 
 
 def _rel_index(q: int, k: int) -> np.ndarray:
@@ -223,18 +224,8 @@ def block_settings(depths, dim, heads, kv_stride):
     return settings
 
 
-def mvit_encoder(
-    frames=16,
-    image_size=224,
-    depths=(1, 2, 11, 2),
-    dim=96,
-    heads=1,
-    kv_stride=None,
-    drop_path=0.2,
-    name="mvitv2",
-    weights=None,
-) -> keras.Model:
-    """faces uint8 [batch, frames, S, S, 3] -> class-token embedding [batch, 8 * dim]."""
+def mvit_graph(frames, image_size, depths, dim, heads, kv_stride, drop_path):
+    """faces uint8 [batch, frames, S, S, 3] -> class-token embedding [batch, 8 * dim]: (input, output)."""
     faces = inputs.faces(frames, image_size)
     x = FacePreprocess("kinetics_mvit")(faces)
     x = layers.ZeroPadding3D((1, 3, 3))(x)
@@ -259,16 +250,29 @@ def mvit_encoder(
         x = block(x)
         thw = block.q_thw
     x = layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
-    return torchvision_weights.encoder_weights(keras.Model(faces, x[:, 0], name=f"{name}_encoder"), "mvitv2", weights)
+    return faces, x[:, 0]
 
 
-def mvitv2_encoder(frames=16, image_size=224, drop_path=0.2, weights=None) -> keras.Model:
-    """MViTv2-S: 16 blocks in stages of 1, 2, 11, 2; widths 96 to 768; heads 1 to 8."""
-    return mvit_encoder(frames, image_size, (1, 2, 11, 2), 96, 1, drop_path=drop_path, name="mvitv2", weights=weights)
+@register
+class MViTv2(Encoder):
+    """MViTv2-S: 16 blocks in stages of 1, 2, 11, 2; widths 96 to 768; heads 1 to 8. `weights`:
+    None, 'kinetics400' (torchvision's MViT_V2_S), a .pth file or a Keras weights file."""
+
+    modality = "faces"
+    DEPTHS, DIM = (1, 2, 11, 2), 96
+
+    def __init__(self, frames=16, image_size=224, drop_path=0.2, weights=None, name="mvitv2_encoder", **kwargs):
+        faces, x = mvit_graph(frames, image_size, self.DEPTHS, self.DIM, 1, None, drop_path)
+        options = dict(frames=frames, image_size=image_size, drop_path=drop_path, weights=weights)
+        super().__init__(faces, x, options, name=name, **kwargs)
+        torchvision_weights.encoder_weights(self, "mvitv2", weights)
 
 
-def mvitv2_tiny_encoder(frames=16, image_size=112, drop_path=0.1, weights=None) -> keras.Model:
+@register
+class MViTv2Tiny(MViTv2):
     """A 5-block MViTv2 (widths 48 to 384) that trains on a CPU at 16x112x112."""
-    return mvit_encoder(
-        frames, image_size, (1, 1, 2, 1), 48, 1, drop_path=drop_path, name="mvitv2_tiny", weights=weights
-    )
+
+    DEPTHS, DIM = (1, 1, 2, 1), 48
+
+    def __init__(self, frames=16, image_size=112, drop_path=0.1, weights=None, name="mvitv2_tiny_encoder", **kwargs):
+        super().__init__(frames, image_size, drop_path, weights, name=name, **kwargs)

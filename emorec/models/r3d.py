@@ -7,11 +7,11 @@ time and space by 2. 33.4 M parameters with 400 classes, as the reference model.
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 from emorec.models import inputs, torchvision_weights
-from emorec.models.layers import FacePreprocess, FrameConv3D, batch_norm
+from emorec.models.layers import FacePreprocess, FrameConv3D, batch_norm, register
+from emorec.models.network import Encoder
 
 
 def _conv_bn(x, filters, kernel, stride, name, relu=True):
@@ -32,16 +32,25 @@ def _basic_block(x, filters, stride, name):
     return layers.ReLU()(layers.Add()([y, shortcut]))
 
 
-def r3d_encoder(frames: int = 16, image_size: int = 112, widths=(64, 128, 256, 512), weights=None) -> keras.Model:
+@register
+class R3D(Encoder):
     """faces uint8 [batch, frames, S, S, 3] -> [batch, widths[-1]]. `weights`: None (random),
     'kinetics400' (torchvision's r3d_18 Kinetics-400 checkpoint), a torchvision .pth file, or a
     Keras weights file saved from this encoder."""
-    faces = inputs.faces(frames, image_size)
-    x = FacePreprocess("kinetics")(faces)
-    x = _conv_bn(x, widths[0], (3, 7, 7), (1, 2, 2), "stem")
-    for stage, width in enumerate(widths):
-        for block in range(2):
-            stride = 2 if stage > 0 and block == 0 else 1
-            x = _basic_block(x, width, stride, f"stage{stage + 1}_block{block + 1}")
-    x = layers.GlobalAveragePooling3D()(x)
-    return torchvision_weights.encoder_weights(keras.Model(faces, x, name="r3d_encoder"), "r3d", weights)
+
+    modality = "faces"
+
+    def __init__(
+        self, frames=16, image_size=112, widths=(64, 128, 256, 512), weights=None, name="r3d_encoder", **kwargs
+    ):
+        faces = inputs.faces(frames, image_size)
+        x = FacePreprocess("kinetics")(faces)
+        x = _conv_bn(x, widths[0], (3, 7, 7), (1, 2, 2), "stem")
+        for stage, width in enumerate(widths):
+            for block in range(2):
+                stride = 2 if stage > 0 and block == 0 else 1
+                x = _basic_block(x, width, stride, f"stage{stage + 1}_block{block + 1}")
+        x = layers.GlobalAveragePooling3D()(x)
+        options = dict(frames=frames, image_size=image_size, widths=tuple(widths), weights=weights)
+        super().__init__(faces, x, options, name=name, **kwargs)
+        torchvision_weights.encoder_weights(self, "r3d", weights)

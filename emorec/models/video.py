@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 from emorec.models import inputs
 from emorec.models.backbones import frame_encoder
-from emorec.models.layers import EveryFrame, PositionEmbedding, every_layer, transformer_block
+from emorec.models.layers import EveryFrame, PositionEmbedding, every_layer, register, transformer_block
+from emorec.models.network import Encoder
 
 
 # EveryFrame runs a window's frames through the image encoder as one batch, so its batch norms
@@ -27,26 +27,72 @@ def frame_embeddings(faces, backbone: str, image_size: int, weights):
     return EveryFrame(encoder, name="frame_encoder")(faces)
 
 
-def resnet_lstm_encoder(
-    frames=16, image_size=112, backbone="resnet50", weights=None, lstm_units=256, dropout=0.3
-) -> keras.Model:
+@register
+class ResNetLSTM(Encoder):
     """faces uint8 [batch, frames, S, S, 3] -> [batch, 2 * lstm_units]: a bidirectional
     LSTM over the per-frame embeddings."""
-    faces = inputs.faces(frames, image_size)
-    x = layers.Dropout(dropout)(frame_embeddings(faces, backbone, image_size, weights))
-    x = layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm")(x)
-    return keras.Model(faces, x, name="resnet_lstm_encoder")
+
+    modality = "faces"
+
+    def __init__(
+        self,
+        frames=16,
+        image_size=112,
+        backbone="resnet50",
+        weights=None,
+        lstm_units=256,
+        dropout=0.3,
+        name="resnet_lstm_encoder",
+        **kwargs,
+    ):
+        faces = inputs.faces(frames, image_size)
+        x = layers.Dropout(dropout)(frame_embeddings(faces, backbone, image_size, weights))
+        x = layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm")(x)
+        options = dict(
+            frames=frames,
+            image_size=image_size,
+            backbone=backbone,
+            weights=weights,
+            lstm_units=lstm_units,
+            dropout=dropout,
+        )
+        super().__init__(faces, x, options, name=name, **kwargs)
 
 
-def resnet_transformer_encoder(
-    frames=16, image_size=112, backbone="resnet50", weights=None, dim=256, num_layers=2, num_heads=4, dropout=0.1
-) -> keras.Model:
+@register
+class ResNetTransformer(Encoder):
     """faces uint8 [batch, frames, S, S, 3] -> [batch, dim]: a transformer encoder with
     learned positions over the per-frame embeddings, mean-pooled."""
-    faces = inputs.faces(frames, image_size)
-    x = layers.Dense(dim, name="frame_projection")(frame_embeddings(faces, backbone, image_size, weights))
-    x = PositionEmbedding(name="positions")(x)
-    for i in range(num_layers):
-        x = transformer_block(x, num_heads, 4 * dim, dropout, name=f"temporal{i}")
-    x = layers.LayerNormalization(epsilon=1e-6)(x)
-    return keras.Model(faces, layers.GlobalAveragePooling1D()(x), name="resnet_transformer_encoder")
+
+    modality = "faces"
+
+    def __init__(
+        self,
+        frames=16,
+        image_size=112,
+        backbone="resnet50",
+        weights=None,
+        dim=256,
+        num_layers=2,
+        num_heads=4,
+        dropout=0.1,
+        name="resnet_transformer_encoder",
+        **kwargs,
+    ):
+        faces = inputs.faces(frames, image_size)
+        x = layers.Dense(dim, name="frame_projection")(frame_embeddings(faces, backbone, image_size, weights))
+        x = PositionEmbedding(name="positions")(x)
+        for i in range(num_layers):
+            x = transformer_block(x, num_heads, 4 * dim, dropout, name=f"temporal{i}")
+        x = layers.LayerNormalization(epsilon=1e-6)(x)
+        options = dict(
+            frames=frames,
+            image_size=image_size,
+            backbone=backbone,
+            weights=weights,
+            dim=dim,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            dropout=dropout,
+        )
+        super().__init__(faces, layers.GlobalAveragePooling1D()(x), options, name=name, **kwargs)

@@ -28,6 +28,7 @@ from emorec.errors import UserValueError
 from emorec.media.features import FPS, SAMPLE_RATE
 from emorec.models import inputs, whisper_checkpoints
 from emorec.models.layers import SpeakerNorm, SpeedChange, register, transformer_block
+from emorec.models.network import Encoder
 
 N_FFT, HOP, NUM_MELS = 400, 160, 80
 FEATURES = "whisper_features"  # the frozen part: cached in training, the speaker features at serving
@@ -312,24 +313,11 @@ def load_encoder_weights(features: keras.Model, tensors: dict[str, np.ndarray]) 
         )
 
 
-def whisper_encoder(
-    frames: int = 128,
-    fps: float = FPS,
-    preset: str = "whisper_base",
-    whisper_weights: str | None = "pretrained",
-    trainable_layers: int = 0,
-    full_context: bool = False,
-    skip_padding: bool = False,
-    speeds: tuple[float, ...] = (1.0,),
-    also: tuple[str, ...] = (),
-    normalization: str = "speaker",
-    prior_windows: float = 0.0,
-    layer_pooling: str = "weighted",
-    hidden: int = 256,
-    dropout: float = 0.2,
-) -> keras.Model:
-    """waveform [batch, frames * 16000 / fps] (and, with `normalization='speaker'`,
-    speaker_stats [batch, 2, layers + 1, 2 * width]) -> embedding [batch, hidden or 2 * width].
+@register
+class WhisperEncoder(Encoder):
+    """Whisper's encoder (`preset`) under trained layers: waveform [batch, frames * 16000 / fps]
+    (and, with `normalization='speaker'`, speaker_stats [batch, 2, layers + 1, 2 * width])
+    -> embedding [batch, hidden or 2 * width].
 
     `whisper_weights`: 'pretrained' (the preset's offline package), None (random: tests), or a
     path to a CTranslate2 model or an OpenAI checkpoint (named apart from `weights`, which a
@@ -339,82 +327,133 @@ def whisper_encoder(
     each copy standardised with the speaker's statistics at that speed, then averaged).
     `also`: other frozen Whisper encoders (names of `whisper_checkpoints.PRESETS`) run on the
     same window, their layers' statistics side by side with this one's (`side_by_side`; with
-    `layer_pooling='concat'`). `normalization`: 'speaker' or 'none'. `prior_windows`: with
-    'speaker', the model also takes `speaker_windows` and pools the speaker's statistics with
-    this many windows' worth of the training speakers' (`SpeakerNorm`), so that it predicts
-    for a speaker it has heard nothing else of. `layer_pooling`: 'weighted' (a learned
-    softmax-weighted sum, SUPERB's protocol) or 'concat' (every layer's statistics side by side).
+    `layer_pooling='concat'`). `normalization`: 'speaker' or 'utterance' (each window's features
+    layer-normalised on their own). `prior_windows`: with 'speaker', the model also takes
+    `speaker_windows` and pools the speaker's statistics with this many windows' worth of the
+    training speakers' (`SpeakerNorm`), so that it predicts for a speaker it has heard nothing
+    else of. `layer_pooling`: 'weighted' (a learned softmax-weighted sum, SUPERB's protocol) or
+    'concat' (every layer's statistics side by side).
     """
-    for name in (preset, *also):
-        if name not in whisper_checkpoints.PRESETS:
-            raise UserValueError(f"unknown Whisper preset {name!r}; one of {sorted(whisper_checkpoints.PRESETS)}")
-    if normalization not in ("speaker", "none"):
-        raise UserValueError(f"normalization must be 'speaker' or 'none', got {normalization!r}")
-    if layer_pooling not in ("weighted", "concat"):
-        raise UserValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
-    if prior_windows < 0 or (prior_windows and normalization != "speaker"):
-        raise UserValueError(
-            f"prior_windows must be >= 0, and goes with normalization='speaker', got {prior_windows!r}"
-        )
-    if also and (layer_pooling != "concat" or trainable_layers or whisper_weights not in ("pretrained", None)):
-        raise UserValueError(
-            "also= puts frozen encoders with their packaged weights side by side: it needs "
-            "layer_pooling='concat', trainable_layers=0 and whisper_weights 'pretrained' or None"
-        )
-    config = whisper_checkpoints.PRESETS[preset]
-    if not 0 <= trainable_layers <= config.layers:
-        raise UserValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
-    if trainable_layers and normalization == "speaker":
-        raise UserValueError(
-            "fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
-            "normalization='speaker' takes; fine-tune with normalization='none'"
-        )
-    waveform = inputs.waveform(frames, fps)
-    parts = []
-    for name in (preset, *also):
-        config = whisper_checkpoints.PRESETS[name]
-        part = whisper_features(
-            waveform.shape[1],
-            config.width,
-            config.layers,
-            config.heads,
-            full_context,
-            skip_padding,
-            tuple(speeds),
-            name=f"{name}_features" if also else FEATURES,
-        )
-        stack = encoder_stack(part)
-        if whisper_weights is not None:
-            load_encoder_weights(
-                stack, whisper_checkpoints.read(name if whisper_weights == "pretrained" else whisper_weights)
-            )
-        for layer in stack.layers:
-            block = layer.name.split("_")[0]
-            layer.trainable = (
-                block.startswith("block")
-                and int(block[5:]) >= config.layers - trainable_layers
-                or (layer.name == "ln_post" and trainable_layers > 0)
-            )
-        parts.append(part)
-    features = side_by_side(parts) if also else parts[0]
 
-    shape = features.output.shape[1:]
-    pooled = keras.Input(shape, name="pooled")
-    if normalization == "speaker":
-        stats = [inputs.speaker_stats(shape)] + ([inputs.speaker_windows()] if prior_windows else [])
-        head_inputs, x = [pooled, *stats], SpeakerNorm(prior_windows, name="speaker_norm")([pooled, *stats])
-    else:
-        head_inputs, x = pooled, layers.LayerNormalization(name="feature_norm")(pooled)
-    if len(speeds) > 1:
-        x = SpeedAverage(name="speed_average")(x)
-    x = LayerWeightedSum(name="layer_weights")(x) if layer_pooling == "weighted" else layers.Flatten()(x)
-    if hidden:
-        x = layers.Dense(hidden, activation="relu", name="hidden")(layers.Dropout(dropout)(x))
-    pooling = keras.Model(head_inputs, layers.Dropout(dropout)(x), name="whisper_pooling")
+    modality = "voice"
 
-    if normalization == "speaker":
-        outer = [inputs.speaker_stats(shape)] + ([inputs.speaker_windows()] if prior_windows else [])
-        model_inputs, head_args = [waveform, *outer], [features(waveform), *outer]
-    else:
-        model_inputs, head_args = waveform, features(waveform)
-    return keras.Model(model_inputs, pooling(head_args), name=f"{preset}_encoder")
+    def __init__(
+        self,
+        frames: int = 128,
+        fps: float = FPS,
+        preset: str = "whisper_base",
+        whisper_weights: str | None = "pretrained",
+        trainable_layers: int = 0,
+        full_context: bool = False,
+        skip_padding: bool = False,
+        speeds: tuple[float, ...] = (1.0,),
+        also: tuple[str, ...] = (),
+        normalization: str = "speaker",
+        prior_windows: float = 0.0,
+        layer_pooling: str = "weighted",
+        hidden: int = 256,
+        dropout: float = 0.2,
+        name: str | None = None,
+        **kwargs,
+    ):
+        for part_name in (preset, *also):
+            if part_name not in whisper_checkpoints.PRESETS:
+                raise UserValueError(
+                    f"unknown Whisper preset {part_name!r}; one of {sorted(whisper_checkpoints.PRESETS)}"
+                )
+        if normalization not in ("speaker", "utterance"):
+            raise UserValueError(f"normalization must be 'speaker' or 'utterance', got {normalization!r}")
+        if layer_pooling not in ("weighted", "concat"):
+            raise UserValueError(f"layer_pooling must be 'weighted' or 'concat', got {layer_pooling!r}")
+        if prior_windows < 0 or (prior_windows and normalization != "speaker"):
+            raise UserValueError(
+                f"prior_windows must be >= 0, and goes with normalization='speaker', got {prior_windows!r}"
+            )
+        if also and (layer_pooling != "concat" or trainable_layers or whisper_weights not in ("pretrained", None)):
+            raise UserValueError(
+                "also= puts frozen encoders with their packaged weights side by side: it needs "
+                "layer_pooling='concat', trainable_layers=0 and whisper_weights 'pretrained' or None"
+            )
+        config = whisper_checkpoints.PRESETS[preset]
+        if not 0 <= trainable_layers <= config.layers:
+            raise UserValueError(f"trainable_layers must be 0..{config.layers} for {preset}, got {trainable_layers}")
+        if trainable_layers and normalization == "speaker":
+            raise UserValueError(
+                "fine-tuning (trainable_layers > 0) changes the features whose per-speaker statistics "
+                "normalization='speaker' takes; fine-tune with normalization='utterance'"
+            )
+        waveform = inputs.waveform(frames, fps)
+        parts = []
+        for part_name in (preset, *also):
+            config = whisper_checkpoints.PRESETS[part_name]
+            part = whisper_features(
+                waveform.shape[1],
+                config.width,
+                config.layers,
+                config.heads,
+                full_context,
+                skip_padding,
+                tuple(speeds),
+                name=f"{part_name}_features" if also else FEATURES,
+            )
+            stack = encoder_stack(part)
+            if whisper_weights is not None:
+                load_encoder_weights(
+                    stack, whisper_checkpoints.read(part_name if whisper_weights == "pretrained" else whisper_weights)
+                )
+            for layer in stack.layers:
+                block = layer.name.split("_")[0]
+                layer.trainable = (
+                    block.startswith("block")
+                    and int(block[5:]) >= config.layers - trainable_layers
+                    or (layer.name == "ln_post" and trainable_layers > 0)
+                )
+            parts.append(part)
+        features = side_by_side(parts) if also else parts[0]
+
+        shape = features.output.shape[1:]
+        pooled = keras.Input(shape, name="pooled")
+        if normalization == "speaker":
+            stats = [inputs.speaker_stats(shape)] + ([inputs.speaker_windows()] if prior_windows else [])
+            norm = SpeakerNorm(prior_windows, name="speaker_norm")
+            head_inputs, x = [pooled, *stats], norm([pooled, *stats])
+        else:
+            norm, head_inputs, x = None, pooled, layers.LayerNormalization(name="feature_norm")(pooled)
+        if len(speeds) > 1:
+            x = SpeedAverage(name="speed_average")(x)
+        x = LayerWeightedSum(name="layer_weights")(x) if layer_pooling == "weighted" else layers.Flatten()(x)
+        if hidden:
+            x = layers.Dense(hidden, activation="relu", name="hidden")(layers.Dropout(dropout)(x))
+        pooling = keras.Model(head_inputs, layers.Dropout(dropout)(x), name="whisper_pooling")
+
+        if normalization == "speaker":
+            outer = [inputs.speaker_stats(shape)] + ([inputs.speaker_windows()] if prior_windows else [])
+            model_inputs, head_args = [waveform, *outer], [features(waveform), *outer]
+        else:
+            model_inputs, head_args = waveform, features(waveform)
+        options = dict(
+            frames=frames,
+            fps=fps,
+            preset=preset,
+            whisper_weights=whisper_weights,
+            trainable_layers=trainable_layers,
+            full_context=full_context,
+            skip_padding=skip_padding,
+            speeds=tuple(speeds),
+            also=tuple(also),
+            normalization=normalization,
+            prior_windows=prior_windows,
+            layer_pooling=layer_pooling,
+            hidden=hidden,
+            dropout=dropout,
+        )
+        super().__init__(model_inputs, pooling(head_args), options, name=name or f"{preset}_encoder", **kwargs)
+        self.features, self.pooling = features, pooling
+        self.speaker_norm = norm
+
+    def speaker_features(self) -> keras.Model | None:
+        """The encoder's pooled layers of a window (what `speaker_stats` are the statistics of)."""
+        return self.features if self.speaker_norm is not None else None
+
+    def frozen_split(self) -> tuple[keras.Model, keras.Model] | None:
+        return None if self.features.trainable_weights else (self.features, self.pooling)

@@ -2,10 +2,12 @@
 
 Each folder here is one preset: its card, `preset.json` (what it predicts and from what, the
 data it was trained on and the command that trained it, how well it does and under which
-protocol, its licence), and the small trained parts the card names with their sha256. What is
-too large to ship comes from PyPI packages as for any model (the Whisper encoders, FER2013's
-network), checked by their own sha256. `emorec.models.from_preset(name)` builds one;
-`emorec-predict --list-presets` lists them.
+protocol, its licence), the model's config (`config.json`) and its small trained parts
+(`trained.npz`), both named on the card with their sha256. What is too large to ship comes from
+PyPI packages as for any model (the Whisper encoders, FER2013's network), checked by their own
+sha256. `emorec.models.save_to_preset` writes a folder, `emorec.models.from_preset(name)` builds
+one; `emorec-predict --list-presets` lists them. This module reads and writes the files; the
+models are `emorec.models`' business.
 """
 
 from __future__ import annotations
@@ -62,27 +64,28 @@ def folder(name: str) -> str:
     )
 
 
-# What every card holds (a preset of members holds `members` in place of `model` and `files`),
-# and the card format this emorec reads.
-FORMAT = 1
-REQUIRED = (
-    "format",
-    "name",
-    "version",
-    "title",
-    "modalities",
-    "classes",
-    "inputs",
-    "face_pipeline",
-    "trained_on",
-    "accuracy",
-    "licence",
-)
+# What every card holds and of which type (a preset of `members` holds them in place of `files`),
+# and the card format this emorec reads: 2 since presets hold their model's config (`config.json`).
+FORMAT = 2
+SCHEMA = {
+    "format": int,
+    "name": str,
+    "version": int,
+    "title": str,
+    "modalities": list,
+    "classes": list,
+    "inputs": dict,
+    "face_pipeline": (dict, type(None)),
+    "trained_on": dict,
+    "accuracy": dict,
+    "licence": str,
+}
 
 
 def card(name: str) -> dict:
-    """The preset's card (preset.json), checked: PresetError, in one line naming the file, for one
-    that cannot be read, lacks a field, or is of a format this emorec does not read."""
+    """The preset's card (preset.json), checked against `SCHEMA`: PresetError, in one line naming
+    the file, for one that cannot be read, lacks a field or holds one of another type, or is of a
+    format this emorec does not read."""
     path = os.path.join(folder(name), CARD)
     try:
         with open(path) as f:
@@ -91,7 +94,8 @@ def card(name: str) -> dict:
         raise PresetError(
             f"preset {name}: {path} cannot be read ({e}): write it again with its card's command"
         ) from None
-    missing = [k for k in REQUIRED + (("members",) if "members" in loaded else ("model", "files")) if k not in loaded]
+    schema = {**SCHEMA, **({"members": list} if "members" in loaded else {"files": dict})}
+    missing = [k for k in schema if k not in loaded]
     missing += [f"accuracy.{k}" for k in ("headline", "protocol") if k not in loaded.get("accuracy", {})]
     if missing:
         raise PresetError(f"preset {name}: {path} lacks {', '.join(missing)}: write it again with its card's command")
@@ -100,6 +104,9 @@ def card(name: str) -> dict:
             f"preset {name}: {path} is of card format {loaded['format']}, this emorec reads format "
             f"{FORMAT}: install the emorec that wrote it, or write it again with its card's command"
         )
+    wrong = [f"{k} ({type(loaded[k]).__name__})" for k, kind in schema.items() if not isinstance(loaded[k], kind)]
+    if wrong:
+        raise PresetError(f"preset {name}: {path} holds {', '.join(wrong)} of another type than a card's")
     return loaded
 
 
@@ -111,23 +118,41 @@ def sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def trained_arrays(name: str) -> dict[str, np.ndarray]:
-    """The preset's trained parts, {variable path: array}, each file's sha256 checked against the card."""
+def checked_file(name: str, file: str) -> str:
+    """The path of one of the preset's files, its sha256 checked against the card's."""
+    files = card(name).get("files", {})
+    path = os.path.join(folder(name), file)
+    if file not in files:
+        raise PresetError(f"preset {name}: its card names no {file}: write it again with its card's command")
+    if not os.path.isfile(path):
+        raise PresetError(f"preset {name}: {path} is missing: reinstall emorec, or run the command on its card")
+    if sha256(path) != files[file]:
+        raise PresetError(
+            f"preset {name}: {path} has sha256 {sha256(path)}, its card says {files[file]}: the file "
+            "is damaged or was changed; reinstall emorec, or retrain it with the card's command"
+        )
+    return path
+
+
+def arrays(name: str, file: str) -> dict[str, np.ndarray]:
+    """The arrays of the preset's .npz `file`, its sha256 checked against the card."""
     import numpy as np  # here: `emorec-predict --list-presets` reads the cards alone, in a tenth of a second
 
-    arrays = {}
-    for file, digest in card(name).get("files", {}).items():
-        path = os.path.join(folder(name), file)
-        if not os.path.isfile(path):
-            raise PresetError(f"preset {name}: {path} is missing: reinstall emorec, or run the command on its card")
-        if sha256(path) != digest:
-            raise PresetError(
-                f"preset {name}: {path} has sha256 {sha256(path)}, its card says {digest}: the file "
-                "is damaged or was changed; reinstall emorec, or retrain it with the card's command"
-            )
-        with np.load(path) as f:
-            arrays.update({key: f[key] for key in f.files})
-    return arrays
+    with np.load(checked_file(name, file)) as f:
+        return {key: f[key] for key in f.files}
+
+
+def _write(path: str, data: bytes) -> str:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.replace(path + ".tmp", path)
+    return sha256(path)
+
+
+def write_text(path: str, text: str) -> str:
+    """Writes `text` (and a final newline); returns its sha256."""
+    return _write(path, (text + "\n").encode())
 
 
 def write_arrays(path: str, arrays: dict[str, np.ndarray]) -> str:
@@ -145,28 +170,18 @@ def write_arrays(path: str, arrays: dict[str, np.ndarray]) -> str:
                 member.getvalue(),
                 compress_type=zipfile.ZIP_DEFLATED,
             )
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path + ".tmp", "wb") as f:
-        f.write(buffer.getvalue())
-    os.replace(path + ".tmp", path)
-    return sha256(path)
+    return _write(path, buffer.getvalue())
 
 
-def save_voice(voice, card: dict, path: str) -> str:
-    """Writes a voice preset's folder: its trained parts (`voice.trained()`, `head.npz`) and its
-    card naming them with their sha256; what benchmarks measured of an earlier version's exports
-    stays on the card. Returns the folder."""
-    digest = write_arrays(os.path.join(path, "head.npz"), voice.trained())
-    card = {"format": FORMAT, **card, "files": {"head.npz": digest}}
+def write_card(path: str, card: dict) -> None:
+    """Writes the card of the preset folder `path` (in this emorec's format); what benchmarks
+    measured of an earlier version's exports stays on it."""
+    card = {"format": FORMAT, **card}
     previous = os.path.join(path, CARD)
     if os.path.exists(previous):
         with open(previous) as f:
             card.update({k: v for k, v in json.load(f).items() if k == "tflite_int8"})
-    with open(previous + ".tmp", "w") as f:
-        json.dump(card, f, indent=1)
-        f.write("\n")
-    os.replace(previous + ".tmp", previous)
-    return path
+    write_text(previous, json.dumps(card, indent=1))
 
 
 def headline(name: str) -> str:
