@@ -46,7 +46,16 @@ class BuildError(errors.UserError):
 
 
 class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
-    """A corpus as a TFDS dataset, one split per speaker (`actor_<speaker>`)."""
+    """A corpus as a TFDS dataset, one split per speaker (`actor_<speaker>`).
+
+    TFDS's builder methods make it (`_info`, `_split_generators`, `_generate_examples`), and
+    TFDS's own loop builds it, locally or on Beam. Two of TFDS's entry points are wrapped, each
+    calling TFDS's: `download_and_prepare`, for what must be refused or said before TFDS starts
+    (a data_dir built from other files, an interrupted build's leftovers, a data_dir that cannot
+    be written, a full disk) and `_download_and_prepare`, for the build's summary of clips used
+    and passed over, after TFDS has written the splits or failed. TFDS has no hook before a build
+    or after its last split; a corpus's subclass implements only `_scan`, `_source_files`,
+    `_clip_features` and `_clip_fields`."""
 
     TITLE = "corpus"  # the summary's first word
     HOMEPAGE = CITATION = LICENSE = ""

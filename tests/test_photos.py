@@ -172,8 +172,7 @@ def test_a_folder_predicts_its_photos_as_photos_and_its_clips_as_clips(tmp_path,
         "a_face.faces.csv",
         "a_face.faces.json",
         "b_clip.timeline.csv",
-        "b_clip.timeline.json",
-        "b_clip.timeline.png",
+        "b_clip.timeline.json",  # and no plot: the clip is one prediction
     ]
     assert "a_face.png: 1 face" in run.out and "b_clip.mp4: 1 prediction" in run.out
     assert "c_wall.webp: no face found" in run.out

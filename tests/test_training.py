@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from absl import flags
 
 from datasets.ravdess import ravdess_dataset_builder
 from emorec import metrics, models, serving, synthetic
@@ -344,23 +345,22 @@ def test_every_experiment_config_parses_and_says_how_it_runs(config):
     trainer = command.split("python -m trainers.", 1)[1].split()[0]
     if trainer != "train":  # another trainer's flags: parsed by it, in a process of its own
         check = (
-            f"from trainers import {trainer} as t; from emorec import models; "
-            f"t.FLAGS(['t', '--flagfile={config}']); "
-            "'model' not in t.FLAGS or models.check_options(t.FLAGS.model, "
-            "models.parse_options(t.FLAGS.options))"
+            f"from absl import flags; from trainers import {trainer} as t; from emorec import models; "
+            f"flags.FLAGS(['t', '--flagfile={config}']); s = t.Settings.from_flags(); "
+            "not hasattr(s, 'model') or models.check_options(s.model, models.parse_options(s.options))"
         )  # a trainer of one fixed model has no --model
         run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=ENV, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr[-2000:]
         return
     try:
-        train.FLAGS(["train", f"--flagfile={config}"])
-        model = train.FLAGS.model
-        video, _, audio = model.partition("+")
+        flags.FLAGS(["train", f"--flagfile={config}"])
+        settings = train.Settings.from_flags()
+        video, _, audio = settings.model.partition("+")
         known = set(models.VIDEO_ENCODERS) | set(models.AUDIO_ENCODERS) | set(models.MODELS)
-        assert video in known and (not audio or audio in models.AUDIO_ENCODERS), model
-        assert train.FLAGS.config in ("av", "audio", "video")
+        assert video in known and (not audio or audio in models.AUDIO_ENCODERS), settings.model
+        assert settings.config in ("av", "audio", "video")
     finally:
-        train.FLAGS.unparse_flags()
+        flags.FLAGS.unparse_flags()
 
 
 def test_the_cosine_schedule_ends_at_zero_after_the_epochs_it_is_given():

@@ -14,7 +14,15 @@ from emorec.errors import UserError
 from emorec.inference import outputs, photos
 from emorec.inference.options import parse
 from emorec.inference.predictor import Predictor, run_stream
-from emorec.inference.sources import MEDIA_EXTENSIONS, check_file, file_problem, is_photo, open_input, open_photo
+from emorec.inference.sources import (
+    MEDIA_EXTENSIONS,
+    AudioAhead,
+    check_file,
+    file_problem,
+    is_photo,
+    open_input,
+    open_photo,
+)
 from emorec.media import audio, clip_features, faces
 from emorec.media.features import FPS
 from emorec.media.video import MediaError
@@ -209,20 +217,26 @@ def run(args):
             check_file(path)  # said before the model loads, not after
     recordings = speaker_recordings(args.speaker_audio) if args.speaker_audio else None
     loaded, speaker = {}, None  # models by preset (a folder may hold video and audio); one speaker's state
-    for path in paths:
-        try:
-            result = (
-                predict_photo(args, path, loaded, speaker)
-                if is_photo(path)
-                else predict_input(args, path, loaded, speaker, recordings)
-            )
-        except MediaError as e:
-            if len(paths) == 1:
-                raise
-            yield {"error": str(e), "input": path}
-            continue
-        speaker = result.pop("speaker")
-        yield result
+    audio_ahead = AudioAhead()
+    try:
+        for i, path in enumerate(paths):
+            if i + 1 < len(paths):
+                audio_ahead.start(paths[i + 1])
+            try:
+                result = (
+                    predict_photo(args, path, loaded, speaker)
+                    if is_photo(path)
+                    else predict_input(args, path, loaded, speaker, recordings, audio_ahead.load)
+                )
+            except MediaError as e:
+                if len(paths) == 1:
+                    raise
+                yield {"error": str(e), "input": path}
+                continue
+            speaker = result.pop("speaker")
+            yield result
+    finally:
+        audio_ahead.close()
 
 
 def output_stem(out: str, path: str, kind: str = "timeline") -> tuple[str, str]:
@@ -285,13 +299,17 @@ def predict_photo(args, path: str, loaded: dict, speaker) -> dict:
     return result
 
 
-def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.ndarray] | None = None) -> dict:
-    """`recordings`: --speaker_audio's (`speaker_recordings`), None without it."""
+def predict_input(
+    args, path: str, loaded: dict, speaker, recordings: list[np.ndarray] | None = None, load_audio=None
+) -> dict:
+    """`recordings`: --speaker_audio's (`speaker_recordings`), None without it; `load_audio`: the
+    input's audio (`AudioAhead.load`), decoded here without it."""
+    load_audio = load_audio or audio.load_audio
     source, key, ahead, voice_alone = None, None, None, None
     if args.preset:  # the input decides which of a preset's members runs
         card = presets.card(args.preset)
         pipeline = faces.FacePipeline.from_dict(card["face_pipeline"])
-        source = open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
+        source = open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode, load_audio)
         if "faces" in card["modalities"] and source.has_video and source.rewind:  # a file: its faces found first
             ahead = (card["face_pipeline"], track_ahead(source, pipeline))
         # No face found where there is sound: the voice answers alone (a silent one keeps the faces,
@@ -312,7 +330,7 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
     if recordings is not None and "speaker_stats" not in model.signature and not args.preset:
         raise UserError(f"--speaker_audio: {described} takes no speaker statistics: leave --speaker_audio out")
     class_names, pipeline = info["class_names"], faces.FacePipeline.from_dict(info["face_pipeline"])
-    source = source or open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode)
+    source = source or open_input(path, args.max_width or pipeline.decode_width, pipeline.fast_decode, load_audio)
     if "faces" in model.signature and not source.has_video:
         raise UserError(f"{path} has no picture, and this model takes faces: use an audio-only model")
     prior = "speaker_windows" in model.signature
@@ -402,8 +420,10 @@ def predict_input(args, path: str, loaded: dict, speaker, recordings: list[np.nd
         "time_split": {"decode": round(result["decode"], 3), **{k: round(v, 3) for k, v in predictor.seconds.items()}},
     }
     paths = timeline.close(meta)
-    if rows:
-        from emorec import plots  # matplotlib: a second to import, not needed before the first row
+    # A plot of one prediction is one point per class, which the printed line and the CSV say
+    # better; a folder of short clips spent more time drawing those than predicting (issue 42).
+    if len(rows) > 1:
+        from emorec import plots  # matplotlib: a second to import, not needed before the second row
 
         paths["plot"] = plots.timeline(
             rows,

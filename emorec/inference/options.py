@@ -15,7 +15,8 @@ speaker from each clip for the next (--speaker=cold: every clip, every window, a
 
 Writes INPUT.timeline.csv as predictions come (a stopped run keeps its rows; Ctrl-C ends a
 camera run), then INPUT.timeline.json (time, frame, per-class probabilities, top label,
-whether a face was found), INPUT.timeline.png and, with --annotate, INPUT.annotated.mp4 to
+whether a face was found), INPUT.timeline.png (for two predictions or more: a clip shorter
+than two windows has one) and, with --annotate, INPUT.annotated.mp4 to
 --out, and prints a short summary. The class names are the model's own.
 
 A photo (.jpg, .jpeg, .png, .bmp, .webp) needs a model of faces alone: every face the detector

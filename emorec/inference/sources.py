@@ -4,6 +4,8 @@ audio-only models); and a still photo, as the one frame of a video."""
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import contextlib
 import os
 import queue
@@ -128,14 +130,15 @@ def check_file(path: str) -> None:
         raise UserError(f"{path}: {problem}")
 
 
-def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
+def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False, load_audio=audio.load_audio) -> Source:
+    """`load_audio`: path -> its 16 kHz waveform (`AudioAhead.load`: one decoded ahead)."""
     check_file(path)
     with video.input_alias(path) as alias:
         capture = cv2.VideoCapture(alias)
     if not capture.isOpened() or not capture.get(cv2.CAP_PROP_FRAME_WIDTH):
         capture.release()
         try:  # no picture: an audio file, or nothing usable
-            return open_audio(path, audio.load_audio(path))
+            return open_audio(path, load_audio(path))
         except video.MediaError as e:
             raise video.MediaError(
                 "undecodable", f"{path} could not be opened as a video or as audio ({e.reason})"
@@ -144,7 +147,7 @@ def open_file(path: str, max_width: int = 640, skip_deblocking: bool = False) ->
     fps, count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     capture.release()
     try:
-        waveform = audio.load_audio(path)
+        waveform = load_audio(path)
     except video.MediaError as e:
         if e.reason != "no audio stream":
             raise
@@ -220,6 +223,29 @@ def open_camera(index: int, max_width: int = 640) -> Source:
     return Source(frames(), fps, None, None, f"camera {index}")
 
 
-def open_input(spec: str, max_width: int = 640, skip_deblocking: bool = False) -> Source:
+def open_input(spec: str, max_width: int = 640, skip_deblocking: bool = False, load_audio=audio.load_audio) -> Source:
     """A camera index ('0'), or a video or audio file's path."""
-    return open_camera(int(spec), max_width) if spec.isdigit() else open_file(spec, max_width, skip_deblocking)
+    if spec.isdigit():
+        return open_camera(int(spec), max_width)
+    return open_file(spec, max_width, skip_deblocking, load_audio)
+
+
+class AudioAhead:
+    """A folder's next file's audio decoded (by ffmpeg, in a process of its own) while the model
+    reads this one's: in a folder of short clips the decoding took about as long as the model."""
+
+    def __init__(self):
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audio-ahead")
+        self._ahead: dict[str, concurrent.futures.Future] = {}
+
+    def start(self, path: str) -> None:
+        if not path.isdigit() and not is_photo(path):
+            self._ahead[path] = self._pool.submit(audio.load_audio, path)
+
+    def load(self, path: str) -> np.ndarray:
+        """The path's waveform, decoded ahead where it was (its MediaError raised here alike)."""
+        future = self._ahead.pop(path, None)
+        return future.result() if future else audio.load_audio(path)
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
