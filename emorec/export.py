@@ -279,6 +279,7 @@ def export_tflite(model, path: str, class_names, metadata: dict | None = None, i
     checked by the client (`tflite.TFLiteModel` runs `check_inputs`), not in the graph."""
     from tensorflow.lite.tools import flatbuffer_utils
     from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.python.convert_phase import ConverterError
 
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -293,7 +294,13 @@ def export_tflite(model, path: str, class_names, metadata: dict | None = None, i
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=list(signatures))
         if int8:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        flat = flatbuffer_utils.convert_bytearray_to_object(converter.convert())
+        try:
+            flat = flatbuffer_utils.convert_bytearray_to_object(converter.convert())
+        except ConverterError as error:
+            raise UserError(
+                f"{model.name} cannot be written as TFLite with TFLite's own ops ({_converter_reason(error)}): "
+                "serve its SavedModel (TF Serving, or emorec-predict --model on the export)"
+            ) from None
     for signature in flat.signatureDefs:  # freezing named the outputs output_0, ...: in nest's (sorted) order
         names = sorted(signatures[signature.signatureKey.decode()].structured_outputs)
         for output in signature.outputs:
@@ -316,6 +323,14 @@ def export_tflite(model, path: str, class_names, metadata: dict | None = None, i
         f.write(flatbuffer_utils.convert_object_to_bytearray(flat))
     os.replace(path + ".tmp", path)
     return path
+
+
+def _converter_reason(error: Exception) -> str:
+    """The converter's first complaint, without its MLIR locations: LSTMs' tensor lists and
+    MViTv2's 3D pooling are what this emorec's models hit (tests/test_models.py)."""
+    said = [line.split(": error: ", 1)[1] for line in str(error).splitlines() if ": error: " in line]
+    reason = (said[0] if said else str(error).splitlines()[0]).rsplit(")): ", 1)[-1]  # after its loc(...)
+    return reason.split(". ")[0][:200]
 
 
 def preset_metadata(card: dict) -> dict:
