@@ -48,8 +48,7 @@ class WaveCNN1D(Encoder):
             x = layers.Conv1D(width, kernel, strides=stride, padding="same", use_bias=False, name=f"conv{i}")(x)
             x = layers.ReLU()(batch_norm(f"bn{i}")(x))
             x = layers.MaxPooling1D(4, padding="same")(x)
-        options = dict(frames=frames, fps=fps, widths=tuple(widths), dropout=dropout)
-        super().__init__(waveform, layers.Dropout(dropout)(_pooled(x)), options, name=name, **kwargs)
+        super().__init__(waveform, layers.Dropout(dropout)(_pooled(x)), name=name, **kwargs)
 
 
 @register
@@ -106,24 +105,12 @@ class MelCNN2D(Encoder):
                 x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
                 x = layers.ReLU()(batch_norm(f"bn{i}_{j}")(x))
             x = layers.MaxPooling2D(2, padding="same")(x)
-        options = dict(
-            frames=frames,
-            fps=fps,
-            num_mels=num_mels,
-            widths=tuple(widths),
-            convs_per_stage=convs_per_stage,
-            normalization=normalization,
-            freq_warp=freq_warp,
-            time_warp=time_warp,
-            spec_augment=spec_augment,
-            dropout=dropout,
-        )
-        super().__init__(model_inputs, layers.Dropout(dropout)(_pooled(x)), options, name=name, **kwargs)
+        super().__init__(model_inputs, layers.Dropout(dropout)(_pooled(x)), name=name, **kwargs)
         self.log_mel = log_mel
 
     def speaker_features(self) -> keras.Model | None:
         """The log-mel frames of a recording of any length: the builder's statistics are over whole clips."""
-        if self._options["normalization"] != "speaker":
+        if self.get_config()["normalization"] != "speaker":
             return None
         waveform = inputs.waveform_samples(None)
         return keras.Model(waveform, self.log_mel(waveform), name="log_mel_features")

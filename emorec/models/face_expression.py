@@ -99,14 +99,4 @@ class FaceExpressionWindow(Network):
         faces = inputs.faces(frames, image_size)
         x = EveryFrame(per_frame, name="every_frame")(faces)
         outputs = backbones.as_ravdess(layers.GlobalAveragePooling1D()(x), FER2013_OF_RAVDESS, num_classes)
-        options = dict(
-            num_classes=num_classes,
-            frames=frames,
-            image_size=image_size,
-            working_size=working_size,
-            grey=grey,
-            backbone=backbone,
-            weights=weights,
-            classifier=classifier,
-        )
-        super().__init__({"faces": faces}, outputs, options, name=name, **kwargs)
+        super().__init__({"faces": faces}, outputs, name=name, **kwargs)

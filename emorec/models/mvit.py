@@ -263,8 +263,7 @@ class MViTv2(Encoder):
 
     def __init__(self, frames=16, image_size=224, drop_path=0.2, weights=None, name="mvitv2_encoder", **kwargs):
         faces, x = mvit_graph(frames, image_size, self.DEPTHS, self.DIM, 1, None, drop_path)
-        options = dict(frames=frames, image_size=image_size, drop_path=drop_path, weights=weights)
-        super().__init__(faces, x, options, name=name, **kwargs)
+        super().__init__(faces, x, name=name, **kwargs)
         torchvision_weights.encoder_weights(self, "mvitv2", weights)
 
 

@@ -26,24 +26,35 @@ from emorec.models.layers import register
 
 # What the registry itself gives a model: the window and the classes, not options.
 GIVEN = ("num_classes", "frames", "image_size", "fps")
+_KERAS = ("self", "name", "kwargs")  # the constructor's arguments that are Keras', not options
 
 
 class Network(keras.Model):
-    """A functional model made by its constructor; `options` are the constructor's arguments
-    (what `get_config` returns, and `from_config` passes back)."""
+    """A functional model made by its constructor. The constructor's arguments, with their
+    defaults, are recorded as the model is made: they are what `get_config` returns and
+    `from_config` passes back, so that a config (a preset's `config.json`) holds every option,
+    defaults included."""
 
-    def __init__(self, inputs, outputs, options: dict, **kwargs):
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls, *args, **kwargs)
+        # Partial: Keras also makes each class of the hierarchy once with no arguments, and drops it.
+        bound = inspect.signature(cls.__init__).bind_partial(instance, *args, **kwargs)
+        bound.apply_defaults()
+        # Set plainly: Keras tracks attributes only once the model is made.
+        object.__setattr__(instance, "_network_options", {k: v for k, v in bound.arguments.items() if k not in _KERAS})
+        return instance
+
+    def __init__(self, inputs, outputs, **kwargs):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self._options = dict(options)
 
     @classmethod
     def defaults(cls) -> dict:
         """{option: its default} of the constructor, the window's and the Keras ones left out."""
-        skip = {"self", "name", "kwargs", *GIVEN}
+        skip = {*_KERAS, *GIVEN}
         return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values() if p.name not in skip}
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable, **self._options}
+        return {"name": self.name, "trainable": self.trainable, **self.__dict__["_network_options"]}
 
     @classmethod
     def from_config(cls, config: dict):

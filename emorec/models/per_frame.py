@@ -49,17 +49,4 @@ class PerFrame(Network):
         x = layers.Bidirectional(lstm, name="bilstm")(x) if bidirectional else lstm(x)
         x = layers.Dropout(dropout)(x)
         outputs = layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
-        options = dict(
-            num_classes=num_classes,
-            frames=frames,
-            image_size=image_size,
-            backbone=backbone,
-            weights=weights,
-            fps=fps,
-            num_mels=num_mels,
-            audio_dim=audio_dim,
-            lstm_units=lstm_units,
-            bidirectional=bidirectional,
-            dropout=dropout,
-        )
-        super().__init__({"faces": faces, "waveform": waveform}, outputs, options, name=name, **kwargs)
+        super().__init__({"faces": faces, "waveform": waveform}, outputs, name=name, **kwargs)

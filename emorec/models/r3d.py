@@ -51,6 +51,5 @@ class R3D(Encoder):
                 stride = 2 if stage > 0 and block == 0 else 1
                 x = _basic_block(x, width, stride, f"stage{stage + 1}_block{block + 1}")
         x = layers.GlobalAveragePooling3D()(x)
-        options = dict(frames=frames, image_size=image_size, widths=tuple(widths), weights=weights)
-        super().__init__(faces, x, options, name=name, **kwargs)
+        super().__init__(faces, x, name=name, **kwargs)
         torchvision_weights.encoder_weights(self, "r3d", weights)

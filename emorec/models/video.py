@@ -48,15 +48,7 @@ class ResNetLSTM(Encoder):
         faces = inputs.faces(frames, image_size)
         x = layers.Dropout(dropout)(frame_embeddings(faces, backbone, image_size, weights))
         x = layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm")(x)
-        options = dict(
-            frames=frames,
-            image_size=image_size,
-            backbone=backbone,
-            weights=weights,
-            lstm_units=lstm_units,
-            dropout=dropout,
-        )
-        super().__init__(faces, x, options, name=name, **kwargs)
+        super().__init__(faces, x, name=name, **kwargs)
 
 
 @register
@@ -85,14 +77,4 @@ class ResNetTransformer(Encoder):
         for i in range(num_layers):
             x = transformer_block(x, num_heads, 4 * dim, dropout, name=f"temporal{i}")
         x = layers.LayerNormalization(epsilon=1e-6)(x)
-        options = dict(
-            frames=frames,
-            image_size=image_size,
-            backbone=backbone,
-            weights=weights,
-            dim=dim,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            dropout=dropout,
-        )
-        super().__init__(faces, layers.GlobalAveragePooling1D()(x), options, name=name, **kwargs)
+        super().__init__(faces, layers.GlobalAveragePooling1D()(x), name=name, **kwargs)

@@ -431,23 +431,7 @@ class WhisperEncoder(Encoder):
             model_inputs, head_args = [waveform, *outer], [features(waveform), *outer]
         else:
             model_inputs, head_args = waveform, features(waveform)
-        options = dict(
-            frames=frames,
-            fps=fps,
-            preset=preset,
-            whisper_weights=whisper_weights,
-            trainable_layers=trainable_layers,
-            full_context=full_context,
-            skip_padding=skip_padding,
-            speeds=tuple(speeds),
-            also=tuple(also),
-            normalization=normalization,
-            prior_windows=prior_windows,
-            layer_pooling=layer_pooling,
-            hidden=hidden,
-            dropout=dropout,
-        )
-        super().__init__(model_inputs, pooling(head_args), options, name=name or f"{preset}_encoder", **kwargs)
+        super().__init__(model_inputs, pooling(head_args), name=name or f"{preset}_encoder", **kwargs)
         self.features, self.pooling = features, pooling
         self.speaker_norm = norm
 
