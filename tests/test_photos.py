@@ -94,6 +94,13 @@ def test_a_photo_without_a_face_is_one_line_and_exit_status_0(tmp_path, capsys):
     assert not list((tmp_path / "out").iterdir())
 
 
+def test_speaker_audio_given_for_photos_alone_is_said_to_be_unused(tmp_path, capsys, sample_dir):
+    blank = _write(tmp_path / "wall.jpg", np.full((240, 320, 3), 128, np.uint8))
+    speech = next(sample_dir.rglob("03-*.wav"))
+    assert predict([blank, "--speaker_audio", str(speech), "--out", str(tmp_path / "out")]) == 0
+    assert "note: --speaker_audio is not used: a photo has no voice to adapt to" in capsys.readouterr().err
+
+
 def test_a_corrupt_photo_is_one_line_naming_it_and_a_folder_goes_on(tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -215,6 +215,8 @@ def run(args):
     for path in paths:
         if not path.isdigit():
             check_file(path)  # said before the model loads, not after
+    if args.speaker_audio and all(is_photo(path) for path in paths):
+        print("note: --speaker_audio is not used: a photo has no voice to adapt to", file=sys.stderr)
     recordings = speaker_recordings(args.speaker_audio) if args.speaker_audio else None
     loaded, speaker = {}, None  # models by preset (a folder may hold video and audio); one speaker's state
     audio_ahead = AudioAhead()
