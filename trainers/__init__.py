@@ -33,7 +33,8 @@ def run(main, prog: str) -> None:
     """absl's `app.run(main)` through emorec's command runner (`emorec.errors.guarded`), with
     each usage refusal in one line, `PROG: reason`: a flag value that fails its validator (absl
     adds a second line, a pointer to --helpshort) and a UsageError that `main` raises (absl
-    prints the module's doc and its flags, about 100 lines, first)."""
+    prints the module's doc and its flags, about 100 lines, first), exit status 2 as every
+    refusal of what a user can fix (`emorec.errors`)."""
     from absl import app, flags
 
     from emorec.errors import guarded
@@ -43,13 +44,13 @@ def run(main, prog: str) -> None:
         try:
             return flags.FLAGS(argv)
         except flags.Error as error:
-            _refuse(one_line(prog, error), 1)
+            _refuse(one_line(prog, error), 2)
 
     def checked_main(argv):
         try:
             return main(argv)
         except app.UsageError as error:
-            _refuse(one_line(prog, error), error.exitcode)
+            _refuse(one_line(prog, error), 2)
 
     sys.exit(guarded(prog, app.run, checked_main, flags_parser=parse))
 
