@@ -36,7 +36,7 @@ import tensorflow as tf
 import keras
 
 from benchmarks.common import flops_per_clip, print_table, random_inputs, read_config
-from emorec import models
+from emorec import models, tflite
 
 DEFAULT_MODELS = [
     "resnet_lstm",
@@ -148,8 +148,8 @@ def preset_rows(name: str, workdir: pathlib.Path, steps: int) -> list:
             f"{model.count_params() * 4 / 1e6:.1f} (float32 weights)",
         ),
         "SavedModel (TF Serving)": (serving.LocalModel(saved), f"{_size(pathlib.Path(saved)) / 1e6:.1f}"),
-        "TFLite, float32": (serving.TFLiteModel(lite), f"{_size(pathlib.Path(lite)) / 1e6:.1f}"),
-        "TFLite, int8 weights": (serving.TFLiteModel(lite8), f"{_size(pathlib.Path(lite8)) / 1e6:.1f}"),
+        "TFLite, float32": (tflite.TFLiteModel(lite), f"{_size(pathlib.Path(lite)) / 1e6:.1f}"),
+        "TFLite, int8 weights": (tflite.TFLiteModel(lite8), f"{_size(pathlib.Path(lite8)) / 1e6:.1f}"),
     }
     clips = real_clips(ways["Keras, in process"][0].signature)
     labels = np.array([label for _, label in clips])

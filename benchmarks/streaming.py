@@ -24,7 +24,7 @@ from absl import app, flags
 import numpy as np
 
 from benchmarks.common import ROOT, hd_clip, print_table, read_config
-from emorec import export, models, ravdess, serving
+from emorec import checks, export, models, ravdess, serving
 from emorec.inference import Predictor, open_file, run_stream
 from emorec.media.faces import FacePipeline
 
@@ -48,7 +48,7 @@ _WORKDIR = flags.DEFINE_string("workdir", str(ROOT / "benchmarks" / "out" / "str
 def measure(model_path: str, clip: str, mode: str) -> list:
     model = serving.LocalModel(model_path)
     source = open_file(clip)
-    info = serving.read_export_info(model)
+    info = checks.read_export_info(model)
     predictor = Predictor(
         model,
         info["class_names"],

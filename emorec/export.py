@@ -92,7 +92,7 @@ def signature_specs(model) -> dict:
 
 
 def checked(inputs: dict, specs: dict) -> dict:
-    """`inputs` once the graph has checked what `serving.check_inputs` checks in a client, for
+    """`inputs` once the graph has checked what `checks.check_inputs` checks in a client, for
     the requests that reach TF Serving without it (its loader feeds any shape to a signature):
     the declared shapes, one batch size of at most `MAX_BATCH`, finite values in each input's
     range. A request that fails is refused with the first of these messages, as TF Serving's
@@ -130,7 +130,7 @@ def checked(inputs: dict, specs: dict) -> dict:
 
 
 def _checked_deviations(stats, windows):
-    """`stats` once the graph has checked its standard deviations as `serving.check_inputs` does:
+    """`stats` once the graph has checked its standard deviations as `checks.check_inputs` does:
     none negative, none zero for a speaker heard (`windows` > 0, or any without `windows`). Read
     after the other checks (`windows` too has passed them: one batch size)."""
     lowest = tf.reduce_min(tf.reshape(stats[:, 1], [tf.shape(stats)[0], -1]), axis=1)

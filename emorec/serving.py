@@ -20,13 +20,10 @@ import urllib.request
 import numpy as np
 import tensorflow as tf
 
-# The request checks, what an export says of itself and the TFLite client live where importing
-# them imports no TensorFlow; they are served from here too, as before.
-from emorec.checks import check_inputs, first_line, read_export_info  # noqa: F401
+from emorec.checks import first_line
 from emorec.clients import Client
 from emorec.errors import UserError
 from emorec.signatures import SIGNATURE, SPEAKER_FEATURES, InputSpec
-from emorec.tflite import TFLITE_IDENTIFIER, TFLiteModel  # noqa: F401
 
 
 def input_specs(specs: dict) -> dict[str, InputSpec]:

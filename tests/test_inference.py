@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, default_sigint, real_ravdess
 
-from emorec import errors, export, models, ravdess, synthetic
+from emorec import checks, errors, export, models, ravdess, synthetic
 from emorec.errors import UserError
 from emorec.inference import cli
 from emorec.media import video
@@ -469,7 +469,7 @@ def test_the_predictor_sees_the_windows_training_sees(tmp_path):
             seen.append(inputs)
             return local.predict(inputs)
 
-    pipeline = faces.FacePipeline.from_dict(serving.read_export_info(local)["face_pipeline"])
+    pipeline = faces.FacePipeline.from_dict(checks.read_export_info(local)["face_pipeline"])
     source = open_input(
         str(tmp_path / "sample" / "Actor_01" / clip.name(".mp4")), pipeline.decode_width, pipeline.fast_decode
     )

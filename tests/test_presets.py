@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from emorec import enrolment, errors, models, presets, serving
+from emorec import checks, enrolment, errors, models, presets, serving, tflite
 from emorec.media.features import speaker_statistics
 from emorec.models.layers import SpeakerNorm
 
@@ -187,7 +187,7 @@ def test_a_prior_model_serves_alike_in_process_as_a_savedmodel_and_as_tflite(tmp
     names = [f"c{i}" for i in range(8)]
     in_process = serving.KerasModel(keras_model, names)
     saved = serving.LocalModel(export.export(keras_model, str(tmp_path), "prior", names, version=1))
-    lite = serving.TFLiteModel(export.export_tflite(keras_model, str(tmp_path / "prior.tflite"), names))
+    lite = tflite.TFLiteModel(export.export_tflite(keras_model, str(tmp_path / "prior.tflite"), names))
     assert saved.signature == in_process.signature == lite.signature
     assert "speaker_windows" in saved.signature and lite.info["class_names"] == names
     rng = np.random.default_rng(3)
@@ -293,12 +293,12 @@ def test_emorec_export_writes_a_preset_for_tf_serving_and_tflite_and_refuses_int
 
     assert export_command.main(["fer2013_faces", f"--export_dir={tmp_path}", "--tflite", "--int8"]) == 0
     saved = serving.LocalModel(str(tmp_path / "fer2013_faces" / "1"))
-    info = serving.read_export_info(saved)
+    info = checks.read_export_info(saved)
     assert info["class_names"] == presets.card("fer2013_faces")["classes"]
     assert info["face_pipeline"] == presets.card("fer2013_faces")["face_pipeline"]
     for name in ("fer2013_faces.tflite", "fer2013_faces.int8.tflite"):
-        lite = serving.TFLiteModel(str(tmp_path / name))
-        assert lite.signature == saved.signature and serving.read_export_info(lite) == info
+        lite = tflite.TFLiteModel(str(tmp_path / name))
+        assert lite.signature == saved.signature and checks.read_export_info(lite) == info
     assert (tmp_path / "fer2013_faces.int8.tflite").stat().st_size < (tmp_path / "fer2013_faces.tflite").stat().st_size
     capsys.readouterr()
     assert (
@@ -326,9 +326,9 @@ def test_every_preset_exports_as_a_savedmodel_and_tflite_that_serve_alike(name, 
         pytest.skip("the Whisper weight packages are not installed")
     assert export_command.main([name, f"--export_dir={tmp_path}", "--tflite"]) == 0, capsys.readouterr().err
     saved = serving.LocalModel(str(tmp_path / name / "1"))
-    lite = serving.TFLiteModel(str(tmp_path / f"{name}.tflite"))
+    lite = tflite.TFLiteModel(str(tmp_path / f"{name}.tflite"))
     assert lite.signature == saved.signature
-    assert serving.read_export_info(saved) == serving.read_export_info(lite)
+    assert checks.read_export_info(saved) == checks.read_export_info(lite)
     rng = np.random.default_rng(4)
     batch = {}
     if "faces" in saved.signature:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from emorec import errors, export, models, serving, synthetic
+from emorec import checks, errors, export, models, serving, synthetic, tflite
 from emorec.errors import UserError
 
 import serving_standin
@@ -54,7 +54,7 @@ def test_the_face_pipeline_comes_from_the_export_on_every_path(av):
     training crops were made."""
     with _clients(av, "av") as clients:
         for kind, model in clients.items():
-            assert serving.read_export_info(model)["face_pipeline"] == PIPELINE, kind
+            assert checks.read_export_info(model)["face_pipeline"] == PIPELINE, kind
 
 
 @contextlib.contextmanager
@@ -75,7 +75,7 @@ def test_class_names_come_from_the_export_on_every_path(seven_class):
     waveform = np.random.default_rng(0).normal(0, 0.1, (3, 16000)).astype("float32")
     with _clients(seven_class, "audio") as clients:
         for kind, model in clients.items():
-            assert serving.read_export_info(model) == {"class_names": list(SEVEN), "face_pipeline": None}, kind
+            assert checks.read_export_info(model) == {"class_names": list(SEVEN), "face_pipeline": None}, kind
             out = model.predict({"waveform": waveform[:, : model.signature["waveform"][0][1]]})
             labels = [x.decode() if isinstance(x, bytes) else x for x in np.asarray(out["labels"])]
             assert labels == [SEVEN[i] for i in np.argmax(out["probabilities"], -1)], kind
@@ -96,7 +96,7 @@ def test_class_names_that_do_not_match_the_output_width_are_an_error(tmp_path):
             return "stale"
 
     with pytest.raises(UserError, match="stale "):
-        serving.read_export_info(Stale())
+        checks.read_export_info(Stale())
 
 
 BAD_REQUESTS = [
@@ -294,7 +294,7 @@ def test_an_average_of_faces_and_a_voice_with_dropout_exports_and_serves_alike(t
     for outputs in (
         serving.LocalModel(path).predict(batch),
         serving_standin._run(path, "serving_default", batch),
-        serving.TFLiteModel(export.export_tflite(model, str(tmp_path / "average.tflite"), names)).predict(batch),
+        tflite.TFLiteModel(export.export_tflite(model, str(tmp_path / "average.tflite"), names)).predict(batch),
     ):
         np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)  # no dropout anywhere
 
@@ -307,7 +307,7 @@ def test_an_existing_version_is_replaced_only_when_asked_and_then_whole(tmp_path
         export.export(model, str(tmp_path), "audio", names, version=1)
     assert export.export(model, str(tmp_path), "audio", names, version=1, overwrite=True) == path
     assert not (tmp_path / "audio" / "1" / "left_over.txt").exists()
-    assert serving.read_export_info(serving.LocalModel(path))["class_names"] == names
+    assert checks.read_export_info(serving.LocalModel(path))["class_names"] == names
     assert export.export(model, str(tmp_path), "audio", names) == str(tmp_path / "audio" / "2")  # the next, unasked
 
 
@@ -334,11 +334,11 @@ def test_speaker_stats_with_a_deviation_under_zero_or_zero_for_a_speaker_heard_a
     # A model with a prior: zeros are a speaker not heard yet (speaker_windows 0), and only then.
     signature = {"speaker_stats": ((None, 2, 3), np.float32), "speaker_windows": ((None,), np.float32)}
     cold = {"speaker_stats": np.zeros((2, 2, 3), np.float32), "speaker_windows": np.zeros(2, np.float32)}
-    serving.check_inputs(cold, signature)
+    checks.check_inputs(cold, signature)
     with pytest.raises(ValueError, match=r"got 0: .*\(a speaker not heard yet: zeros, with speaker_windows 0\)"):
-        serving.check_inputs({**cold, "speaker_windows": np.array([0, 3], np.float32)}, signature)
+        checks.check_inputs({**cold, "speaker_windows": np.array([0, 3], np.float32)}, signature)
     with pytest.raises(ValueError, match="got -1"):
-        serving.check_inputs({**cold, "speaker_stats": -np.ones((2, 2, 3), np.float32)}, signature)
+        checks.check_inputs({**cold, "speaker_stats": -np.ones((2, 2, 3), np.float32)}, signature)
 
 
 def test_an_empty_or_truncated_tflite_is_refused_in_one_line_naming_it(tmp_path, capsys):

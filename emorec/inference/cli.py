@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from emorec import enrolment, folders, presets
+from emorec import checks, enrolment, folders, presets, tflite
 from emorec.errors import UserError
 from emorec.inference import outputs, photos
 from emorec.inference.options import parse
@@ -47,7 +47,7 @@ def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | 
 
 
 def load_model(args, preset: str | None = None):
-    """(the model, what it says of itself: `serving.read_export_info`, what it is in a line). TensorFlow
+    """(the model, what it says of itself: `checks.read_export_info`, what it is in a line). TensorFlow
     is imported only where the model needs it: not for a preset run by LiteRT (`--runtime lite`)."""
     if preset and args.runtime == "lite":
         from emorec import preset_tflite
@@ -63,14 +63,14 @@ def load_model(args, preset: str | None = None):
         model = serving.KerasModel(
             models.from_preset(preset), card["classes"], face_pipeline=card["face_pipeline"], name=f"preset {preset}"
         )
-        return model, serving.read_export_info(model), f"preset {presets.headline(preset)}"
+        return model, checks.read_export_info(model), f"preset {presets.headline(preset)}"
     if args.model:
-        model = serving.TFLiteModel(args.model) if args.model.endswith(".tflite") else serving.LocalModel(args.model)
+        model = tflite.TFLiteModel(args.model) if args.model.endswith(".tflite") else serving.LocalModel(args.model)
     else:
         model = serving.ServingClient.from_server(
             args.serving_model, args.serving, args.rest_port, grpc_port=args.grpc_port, protocol=args.protocol
         )
-    return model, serving.read_export_info(model), f"model {model.describe()}"
+    return model, checks.read_export_info(model), f"model {model.describe()}"
 
 
 def inputs_of(spec: str) -> list[str]:

@@ -64,7 +64,7 @@ class Predictor:
         self.stride = stride or (max(self.window // 2, 1) if mode == "queue" else 1)
         self.smoothing, self.waveform, self.batch = smoothing, waveform, batch
         # The crops the model trained on: the export's face pipeline (crop side, margin,
-        # detector: `serving.read_export_info`); online, the detector runs more often than
+        # detector: `checks.read_export_info`); online, the detector runs more often than
         # the builder's, as there is no future frame to interpolate from.
         self.pipeline = pipeline or faces.FacePipeline()
         # A speaker-normalised model's speaker: `speaker` (an enrolment, or what earlier inputs of
