@@ -129,7 +129,7 @@ class CorpusCache:
 
     def load(self, clips, classes) -> dict:
         stored = self._stored()
-        todo = [c for c in clips if clip_name(c) not in stored and clip_name(c) not in self.problems]
+        todo = [c for c in clips if c.key not in stored and c.key not in self.problems]
         if todo:
             os.makedirs(self.folder, exist_ok=True)
             with tqdm(
@@ -138,11 +138,11 @@ class CorpusCache:
                 for start in range(0, len(todo), self.part_clips):
                     part = todo[start : start + self.part_clips]
                     stored.update(self._write_part(part, len(self._parts()), bar))
-        kept = [c for c in clips if clip_name(c) in stored]
-        counts = [len(stored[clip_name(c)]) for c in kept]
+        kept = [c for c in clips if c.key in stored]
+        counts = [len(stored[c.key]) for c in kept]
         return {
-            "features": np.concatenate([stored[clip_name(c)] for c in kept]),
-            "names": np.repeat(np.array([clip_name(c) for c in kept]), counts),
+            "features": np.concatenate([stored[c.key] for c in kept]),
+            "names": np.repeat(np.array([c.key for c in kept]), counts),
             "speakers": np.repeat(np.array([c.speaker_key for c in kept]), counts),
             "labels": np.repeat(np.array([classes.index(c.emotion) for c in kept], np.int64), counts),
         }
@@ -152,13 +152,13 @@ class CorpusCache:
         for clip, result in clip_features.map_in_threads(lambda c: (c, _waveform(c)), clips):
             if isinstance(result, str):
                 bar.update(1)
-                problems[clip_name(clip)] = result
+                problems[clip.key] = result
             else:
                 decoded.append((clip, result))
         rows, names = [], []
         if decoded:
             examples = tf.data.Dataset.from_generator(
-                lambda: ({"waveform": w, "label": 0, "name": clip_name(c)} for c, w in decoded),
+                lambda: ({"waveform": w, "label": 0, "name": c.key} for c, w in decoded),
                 output_signature={
                     "waveform": tf.TensorSpec([None], tf.float32),
                     "label": tf.TensorSpec([], tf.int32),
@@ -187,10 +187,6 @@ class CorpusCache:
 def _by_clip(features: np.ndarray, names: np.ndarray) -> dict[str, np.ndarray]:
     """{clip name: the features of its windows}."""
     return {str(name): features[names == name] for name in np.unique(names)}
-
-
-def clip_name(clip) -> str:
-    return f"{clip.corpus}/{clip.id}"
 
 
 def _waveform(clip) -> np.ndarray | str:

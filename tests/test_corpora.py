@@ -390,7 +390,7 @@ def test_a_balanced_prior_weighs_each_corpus_alike_whatever_its_speakers():
             for take in range(2):  # two windows a clip, spread by 1 around the corpus's value
                 clips.append(corpora.Clip(corpus, f"{s}_{take}", str(s), "sad", "x.wav"))
                 features += [[value - 1.0], [value + 1.0]]
-    names = [feature_cache.clip_name(c) for c in clips for _ in range(2)]
+    names = [c.key for c in clips for _ in range(2)]
     evidence = preset.Evidence(
         {"names": np.array(names), "features": np.array(features, np.float32), "labels": np.zeros(len(names), int)},
         feature_dims=1,

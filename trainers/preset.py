@@ -155,7 +155,7 @@ class Evidence:
         self.cache, self.feature_dims = cache, feature_dims
         names, order = np.unique(cache["names"], return_inverse=True)
         self.rows = {name: np.flatnonzero(order == i) for i, name in enumerate(names)}
-        self.clip = {feature_cache.clip_name(c): c for c in clips if feature_cache.clip_name(c) in self.rows}
+        self.clip = {c.key: c for c in clips if c.key in self.rows}
         self.clips = {}  # speaker key -> clip names
         for name, clip in sorted(self.clip.items()):
             self.clips.setdefault(clip.speaker_key, []).append(name)

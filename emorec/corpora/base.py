@@ -48,6 +48,11 @@ class Clip:
         return f"{self.corpus}/{self.speaker}"
 
     @property
+    def key(self) -> str:
+        """The clip, unique across corpora: what a feature cache and a study key it by."""
+        return f"{self.corpus}/{self.id}"
+
+    @property
     def source(self) -> ravdess.Source:
         """Where its bytes are: a file, or a zip member read in place."""
         return ravdess.Source(self.path, self.member, None)
