@@ -116,7 +116,7 @@ def _batch_norm(state: dict, prefix: str) -> tuple[list[np.ndarray], list[str]]:
 
 
 def r3d_18_places(state: dict) -> dict[str, tuple[list[np.ndarray], list[str]]]:
-    """{Keras layer of `r3d.r3d_encoder`: (its weights from `state`, the keys they use)}."""
+    """{Keras layer of `r3d.R3D`: (its weights from `state`, the keys they use)}."""
     places = {
         "stem_conv": (_conv3d(state["stem.0.weight"]), ["stem.0.weight"]),
         "stem_bn": _batch_norm(state, "stem.1"),
@@ -145,7 +145,7 @@ def _layer_norm(state: dict, prefix: str) -> tuple[list[np.ndarray], list[str]]:
 
 
 def mvit_v2_s_places(state: dict) -> dict[str, tuple[list[np.ndarray], list[str]]]:
-    """{Keras layer of `mvit.mvitv2_encoder`: (its weights from `state` in the layer's order,
+    """{Keras layer of `mvit.MViTv2`: (its weights from `state` in the layer's order,
     the keys they use)}: each block's weights in `MultiscaleBlock`'s order."""
     places = {
         "patch_embed": (
