@@ -404,61 +404,129 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     assert min(energies) < 1 and max(energies) > 7000  # some masks cover 1 kHz, others leave it
 
 
-# One of each kind of check, each a process of its own (the options' own checks, unknown names
-# and tuples cut at commas among them, are tested in test_models.py).
-@pytest.mark.parametrize(
-    "flag, says",
-    [
-        ("--batch_size=0", "flag --batch_size=0: must be at least 1"),
-        ("--export_dir=/dev/null/exports", "--export_dir=/dev/null/exports cannot be written to (Not a directory)"),
-        ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
-        ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
-        ("--model=nonsense", "--model=nonsense is not a model"),
-        ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float"),
-        ("--freeze=stage1", "--freeze ['stage1']: no layer of wave_cnn1d is so named"),
-    ],
-)
-def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):
+# What `python -m trainers.train` runs (its last line), once for each refusal in one process: a
+# process each cost the suite 10 to 14 s on 2 cores (10 of them), nearly all of it TensorFlow's
+# import. Each case gets the flags' defaults back and a stderr of its own (the descriptor, so
+# that what TensorFlow's C++ prints counts too). `test_a_refusal_in_a_process_of_its_own` runs
+# one as the command itself, for what a process prints as it starts.
+REFUSALS = """
+import json, os, sys
+
+import trainers
+from absl import flags
+from trainers import train
+
+statuses = []
+for argv, stderr in json.loads(sys.argv[1]):
+    sys.argv = [train.__file__, *argv]
+    sys.stderr.flush()
+    kept = os.dup(2)
+    with open(stderr, "w") as f:
+        os.dup2(f.fileno(), 2)
+    try:
+        trainers.run(train.main, "trainers.train")
+        statuses.append("returned")
+    except SystemExit as end:
+        statuses.append(end.code)
+    finally:
+        sys.stderr.flush()
+        os.dup2(kept, 2)
+        os.close(kept)
+        flags.FLAGS.unparse_flags()
+print(json.dumps(statuses))
+"""
+
+# One of each kind of check (the options' own checks, unknown names and tuples cut at commas
+# among them, are tested in test_models.py).
+BAD_FLAGS = [
+    ("--batch_size=0", "flag --batch_size=0: must be at least 1"),
+    ("--export_dir=/dev/null/exports", "--export_dir=/dev/null/exports cannot be written to (Not a directory)"),
+    ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
+    ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
+    ("--model=nonsense", "--model=nonsense is not a model"),
+    ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float"),
+    ("--freeze=stage1", "--freeze ['stage1']: no layer of wave_cnn1d is so named"),
+]
+UNBUILDABLE = ["--options=lstm_units=-5", "--weights=cut.weights.h5"]
+
+
+@pytest.fixture(scope="module")
+def refused(built, tmp_path_factory):
+    """Every refusal case below, run by `REFUSALS` in one process: {case: (exit status, stderr,
+    its --model_dir, its folder)}."""
+    from emorec.models import backbones
+    from trainers import run_lock
+
+    root = tmp_path_factory.mktemp("refused")
+    backbones.small_cnn(32).save_weights(root / "whole.weights.h5")
+    (root / "cut.weights.h5").write_bytes((root / "whole.weights.h5").read_bytes()[:5000])
+    flags = {f"bad {flag}": ["--model=wave_cnn1d", flag] for flag, _ in BAD_FLAGS}
+    for flag in UNBUILDABLE:
+        built_flags = ["--model=resnet_lstm", "--backbone=small_cnn", "--fold=1", "--epochs=1"]
+        flags[f"unbuildable {flag}"] = [*built_flags, flag.replace("cut.weights.h5", str(root / "cut.weights.h5"))]
+    flags["in use"] = ["--model=wave_cnn1d", "--fold=1", "--epochs=1"]
+    cases = [(case, root / str(number)) for number, case in enumerate(flags)]
+    for _, folder in cases:
+        folder.mkdir()
+    (cases[-1][1] / "run").mkdir()
+    run_lock.hold(str(cases[-1][1] / "run"))  # this test process holds it, as a running trainer would
+    argvs = [(train_command(built, folder / "run", *flags[case])[3:], str(folder / "stderr")) for case, folder in cases]
+    run = subprocess.run(
+        [sys.executable, "-c", REFUSALS, json.dumps(argvs, default=str)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    statuses = json.loads(run.stdout.splitlines()[-1])
+    return {
+        case: (status, (folder / "stderr").read_text(), folder / "run", folder)
+        for (case, folder), status in zip(cases, statuses)
+    }
+
+
+def _one_line(stderr: str) -> str:
+    """The refusal's line, where it is the only one: absl printed its flag help first (about 100
+    lines), or a pointer to it after."""
+    [line] = [line for line in stderr.splitlines() if line.strip()]
+    return line
+
+
+@pytest.mark.parametrize("flag, says", BAD_FLAGS)
+def test_bad_flags_are_one_line_before_any_work(refused, flag, says):
+    status, stderr, run_dir, _ = refused[f"bad {flag}"]
+    assert status not in (0, None, "returned") and says in stderr
+    assert "Traceback" not in stderr and not (run_dir / "fold_1").exists()
+    line = _one_line(stderr)
+    assert line.startswith("trainers.train: ") and says in line, stderr[-2000:]
+
+
+def test_a_refusal_in_a_process_of_its_own_is_one_line(built, tmp_path):
+    """`python -m trainers.train` itself: nothing it prints as it starts TensorFlow and builds the
+    model comes before or after the refusal."""
+    flag, says = BAD_FLAGS[-1]
     run = train(built, tmp_path / "run", "--model=wave_cnn1d", flag, check=False)
-    assert run.returncode != 0 and says in run.stderr
-    assert "Traceback" not in run.stderr and not (tmp_path / "run" / "fold_1").exists()
-    # The line alone: absl printed its flag help first (about 100 lines), or a pointer to it after.
-    [line] = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode != 0 and not (tmp_path / "run" / "fold_1").exists()
+    line = _one_line(run.stderr)
     assert line.startswith("trainers.train: ") and says in line, run.stderr[-2000:]
 
 
-@pytest.mark.parametrize("flag", ["--options=lstm_units=-5", "--weights=cut.weights.h5"])
-def test_a_model_that_cannot_be_built_is_refused_before_its_run_folder_is_made(built, tmp_path, flag):
+@pytest.mark.parametrize("flag", UNBUILDABLE)
+def test_a_model_that_cannot_be_built_is_refused_before_its_run_folder_is_made(refused, flag):
     """An option value Keras refuses, or a weights file cut short, ended in a traceback from the
     first fold, leaving the run folder and its .lock behind."""
-    from emorec.models import backbones
-
-    backbones.small_cnn(32).save_weights(tmp_path / "whole.weights.h5")
-    (tmp_path / "cut.weights.h5").write_bytes((tmp_path / "whole.weights.h5").read_bytes()[:5000])
-    run = train(
-        built,
-        tmp_path / "run",
-        "--model=resnet_lstm",
-        "--backbone=small_cnn",
-        "--fold=1",
-        "--epochs=1",
-        flag.replace("cut.weights.h5", str(tmp_path / "cut.weights.h5")),
-        check=False,
-    )
-    [line] = [line for line in run.stderr.splitlines() if line.strip()]
-    assert run.returncode == 2 and line.startswith("trainers.train: "), run.stderr[-2000:]
-    assert (str(tmp_path / "cut.weights.h5") if "weights" in flag else "--model=resnet_lstm") in line
-    assert not (tmp_path / "run").exists()
+    status, stderr, run_dir, folder = refused[f"unbuildable {flag}"]
+    line = _one_line(stderr)
+    assert status == 2 and line.startswith("trainers.train: "), stderr[-2000:]
+    assert (str(folder.parent / "cut.weights.h5") if "weights" in flag else "--model=resnet_lstm") in line
+    assert not run_dir.exists()
 
 
-def test_a_model_dir_in_use_is_refused_naming_its_process(built, tmp_path):
-    from trainers import run_lock
-
-    (tmp_path / "run").mkdir()
-    run_lock.hold(str(tmp_path / "run"))  # this test process holds it, as a running trainer would
-    run = train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=1", check=False)
-    assert run.returncode != 0 and f"is in use by process {os.getpid()}" in run.stderr
-    assert not (tmp_path / "run" / "fold_1").exists()
+def test_a_model_dir_in_use_is_refused_naming_its_process(refused):
+    status, stderr, run_dir, _ = refused["in use"]
+    assert status not in (0, None, "returned") and f"is in use by process {os.getpid()}" in stderr
+    assert not (run_dir / "fold_1").exists()
 
 
 @pytest.mark.slow
