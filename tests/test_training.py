@@ -68,16 +68,21 @@ def train(data_dir, model_dir, *flags, env=None, check=True, **kwargs):
     return run
 
 
-def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
-    run = train(
-        built,
-        tmp_path / "run",
-        "--model=wave_cnn1d",
-        "--fold=1",
-        "--epochs=2",
-        f"--export_dir={tmp_path / 'exports'}",
-        "--export_name=audio",
-    )
+UNINTERRUPTED = ["--model=wave_cnn1d", "--fold=1", "--epochs=8"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(built, tmp_path_factory):
+    """A run of UNINTERRUPTED, exported: (its folder, the trainer's process). The train-writes
+    test checks what it wrote, and the resumed-run test compares a killed run with it (the export
+    comes after the training and leaves it as it is): one trainer process for the two, where a
+    process took 12 s here before its first epoch."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    return root, train(built, root / "run", *UNINTERRUPTED, f"--export_dir={root / 'exports'}", "--export_name=audio")
+
+
+def test_train_writes_metrics_plots_and_an_export_that_serves(uninterrupted):
+    tmp_path, run = uninterrupted
     assert "clip-level test accuracy" in run.stdout
     fold = tmp_path / "run" / "fold_1"
     result = json.loads((fold / "metrics.json").read_text())
@@ -162,13 +167,12 @@ def _history_epochs(path):
         return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
-def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, tmp_path):
+def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, uninterrupted, tmp_path):
     """A run killed (SIGKILL) resumes where it stopped, not from the start; and as data order,
     windows, augmentation and dropout are seeded per epoch, it trains every epoch as the
     uninterrupted run did: the same losses to 1e-6 for all 8 epochs. (With tf.data's default
     reshuffling, the runs parted at epoch 7.)"""
-    flags = ["--model=wave_cnn1d", "--fold=1", "--epochs=8"]
-    train(built, tmp_path / "whole", *flags)
+    flags = UNINTERRUPTED
     history = tmp_path / "killed" / "fold_1" / "history.csv"
     process = subprocess.Popen(
         train_command(built, tmp_path / "killed", *flags),
@@ -190,11 +194,11 @@ def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, tmp_path):
     # Both processes' training time, not the last one's alone.
     assert json.loads((tmp_path / "killed" / "fold_1" / "metrics.json").read_text())["train_seconds"] > first
 
-    def losses(run):
-        with open(tmp_path / run / "fold_1" / "history.csv") as f:
+    def losses(run_dir):
+        with open(run_dir / "fold_1" / "history.csv") as f:
             return {int(r["epoch"]): (float(r["loss"]), float(r["val_loss"])) for r in csv.DictReader(f)}
 
-    whole, killed = losses("whole"), losses("killed")
+    whole, killed = losses(uninterrupted[0] / "run"), losses(tmp_path / "killed")
     assert sorted(killed) == list(range(8))
     for epoch in range(8):
         assert killed[epoch] == pytest.approx(whole[epoch], rel=1e-6, abs=1e-9), epoch
