@@ -223,7 +223,9 @@ def audio_sample(tmp_path_factory):
     return root
 
 
-def test_baselines_score_held_out_actors_and_fuse(audio_sample):
+@pytest.fixture(scope="module")
+def baselines(audio_sample):
+    """trainers.baseline on the sample's folders, every feature set: (its runs folder, its stdout)."""
     runs = audio_sample / "runs"
     out = subprocess.run(
         [
@@ -240,6 +242,11 @@ def test_baselines_score_held_out_actors_and_fuse(audio_sample):
         text=True,
         check=True,
     )
+    return runs, out
+
+
+def test_baselines_score_held_out_actors_and_fuse(baselines):
+    runs, out = baselines
     variants = ["egemaps_svm", "egemaps_svm_speaker_norm", "compare_svm", "compare_svm_speaker_norm"]
     assert all(f"{v}: test accuracy" in out.stdout for v in variants)
     summary = json.loads((runs / "compare_svm_speaker_norm" / "summary.json").read_text())
@@ -276,33 +283,81 @@ def test_baselines_score_held_out_actors_and_fuse(audio_sample):
     assert fused["folds"] == 3 and all(abs(sum(r["weights"].values()) - 1) < 1e-9 for r in fused["per_fold"])
 
 
-def test_baseline_reads_zenodo_zips_in_place_and_names_clips_by_ravdess_name(audio_sample, tmp_path):
+def test_baseline_reads_zenodo_zips_in_place_and_names_clips_by_ravdess_name(audio_sample, baselines, tmp_path):
     zips = tmp_path / "zips"
     synthetic.zip_like_zenodo(str(audio_sample / "sample"), str(zips))
     assert [p.name for p in zips.iterdir()] == ["Audio_Speech_Actors_01-24.zip"]
-    kept = {}
-    for name, source in (("zips", zips), ("folders", audio_sample / "sample")):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "trainers.baseline",
-                f"--ravdess_dir={source}",
-                f"--model_dir={tmp_path / name}",
-                "--num_folds=3",
-                "--features=egemaps",
-            ],
-            cwd=ROOT,
-            env=ENV,
-            capture_output=True,
-            text=True,
-        )
-        assert out.returncode == 0, out.stderr[-2000:]
-        kept[name] = predictions.load(str(tmp_path / name / "egemaps_svm_speaker_norm" / "fold_1"))["test"]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainers.baseline",
+            f"--ravdess_dir={zips}",
+            f"--model_dir={tmp_path / 'zips'}",
+            "--num_folds=3",
+            "--features=egemaps",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    # Against the folders' run of every feature set (the fixture's, a process fewer than running
+    # eGeMAPS on them again): each set's features and SVMs are its own, fitted with a fixed seed.
+    kept = {
+        name: predictions.load(str(runs / "egemaps_svm_speaker_norm" / "fold_1"))["test"]
+        for name, runs in (("zips", tmp_path / "zips"), ("folders", baselines[0]))
+    }
     names = kept["zips"][2]
     assert len(set(names)) == 16 and all(ravdess.parse(n).actor in (1, 2) for n in names)
     np.testing.assert_array_equal(names, kept["folders"][2])
     np.testing.assert_allclose(kept["zips"][0], kept["folders"][0], atol=1e-6)
+
+
+# `python -m emorec.evaluation` (its last line: guarded("emorec-evaluate", run)) once for each
+# command given, in one process: a process each was 3 to 4 s of the suite, nearly all of it
+# scikit-learn's import. Each command gets the flags' defaults back and a stderr descriptor of
+# its own; the first one's holds what importing the command printed, as its own process's would.
+# (Not in the test process: a test that imported trainers.preset there, which defines --out_dir
+# too, leaves emorec.evaluation's flags undefinable.)
+EVALUATE = """
+import json, os, sys
+
+statuses = []
+for argv, stderr in json.loads(sys.argv[1]):
+    sys.stderr.flush()
+    kept = os.dup(2)
+    with open(stderr, "w") as f:
+        os.dup2(f.fileno(), 2)
+    try:
+        from absl import flags
+
+        import emorec.evaluation.__main__ as evaluation
+        from emorec.errors import guarded
+
+        sys.argv = ["emorec-evaluate", *argv]
+        statuses.append(guarded("emorec-evaluate", evaluation.run))
+    except SystemExit as end:
+        statuses.append(end.code or 0)
+    finally:
+        sys.stderr.flush()
+        os.dup2(kept, 2)
+        os.close(kept)
+        flags.FLAGS.unparse_flags()
+print(json.dumps(statuses))
+"""
+
+
+def _evaluate(folder, *commands):
+    """[(exit status, stderr)] of `python -m emorec.evaluation COMMAND` for each command, in order."""
+    stderrs = [folder / f"stderr_{i}" for i in range(len(commands))]
+    argvs = [([str(a) for a in command], str(stderr)) for command, stderr in zip(commands, stderrs)]
+    out = subprocess.run(
+        [sys.executable, "-c", EVALUATE, json.dumps(argvs)], cwd=ROOT, env=ENV, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [(status, stderr.read_text()) for status, stderr in zip(json.loads(out.stdout.splitlines()[-1]), stderrs)]
 
 
 def test_fuse_and_centre_refuse_an_out_dir_holding_an_input_or_another_run(tmp_path):
@@ -310,32 +365,28 @@ def test_fuse_and_centre_refuse_an_out_dir_holding_an_input_or_another_run(tmp_p
     rerun of the same command still replaces its own."""
     labels = np.arange(8)
     parts = {"validation": (_confident(labels), labels), "test": (_confident(labels), labels)}
+    runs = tmp_path / "runs"
     for name in ("a", "b"):
-        _fake_run(tmp_path / name, {1: parts, 2: parts, 3: parts})
-    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        _fake_run(runs / name, {1: parts, 2: parts, 3: parts})
+    before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
 
-    def evaluate(*argv):
-        return subprocess.run(
-            [sys.executable, "-m", "emorec.evaluation", *map(str, argv)],
-            cwd=ROOT,
-            env=ENV,
-            capture_output=True,
-            text=True,
-        )
-
-    a, b, fused = tmp_path / "a", tmp_path / "b", tmp_path / "fused"
-    for command, named in (
+    a, b, fused = runs / "a", runs / "b", runs / "fused"
+    cases = (
         (["fuse", a, b, f"--out_dir={a}"], f"--out_dir {a} "),
         (["centre", b, f"--out_dir={b}"], f"--out_dir {b} "),
         (["centre", a, f"--out_dir={b}"], f"--out_dir {b} "),
-    ):
-        out = evaluate(*command)
-        [line] = out.stderr.strip().splitlines()
-        assert out.returncode == 2 and line.startswith(f"emorec-evaluate: {named}"), out.stderr
-    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
-    assert evaluate("fuse", a, b, f"--out_dir={fused}").returncode == 0
-    assert evaluate("fuse", a, b, f"--out_dir={fused}").returncode == 0  # the same command again: its own run
-    out = evaluate("fuse", b, a, f"--out_dir={fused}")  # another fusion
-    assert out.returncode == 2 and f"--out_dir {fused} " in out.stderr
-    out = evaluate("centre", a, f"--out_dir={fused}")
-    assert out.returncode == 2 and f"--out_dir {fused} " in out.stderr
+    )
+    for (command, named), (status, stderr) in zip(cases, _evaluate(tmp_path, *(c for c, _ in cases))):
+        [line] = stderr.strip().splitlines()
+        assert status == 2 and line.startswith(f"emorec-evaluate: {named}"), stderr
+    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
+    again, same, other, centred = _evaluate(
+        tmp_path,
+        ["fuse", a, b, f"--out_dir={fused}"],
+        ["fuse", a, b, f"--out_dir={fused}"],  # the same command again: its own run
+        ["fuse", b, a, f"--out_dir={fused}"],  # another fusion
+        ["centre", a, f"--out_dir={fused}"],
+    )
+    assert again[0] == 0 and same[0] == 0, again[1] + same[1]
+    assert other[0] == 2 and f"--out_dir {fused} " in other[1]
+    assert centred[0] == 2 and f"--out_dir {fused} " in centred[1]

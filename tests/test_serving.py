@@ -36,9 +36,15 @@ PIPELINE = {
 }
 
 
+# r3d at widths of 8 and 16, not its 64 to 512: what is served and refused is the same, and the
+# full width's 34M weights made each test that loads the export (a SavedModel per client, each
+# bad request) a second or more slower.
+NARROW_R3D = {"widths": (8, 8, 16, 16)}
+
+
 @pytest.fixture(scope="module")
 def av(tmp_path_factory):
-    model = models.build("r3d+wave_cnn1d", frames=4, image_size=32)
+    model = models.build("r3d+wave_cnn1d", frames=4, image_size=32, **NARROW_R3D)
     return export.export(
         model,
         str(tmp_path_factory.mktemp("exports")),
@@ -49,12 +55,20 @@ def av(tmp_path_factory):
     )
 
 
-def test_the_face_pipeline_comes_from_the_export_on_every_path(av):
+@pytest.fixture(scope="module")
+def av_clients(av):
+    """The av export's clients, for the module: each test that made its own (stand-ins started,
+    the SavedModel loaded for each) spent a second or two on them. Refused requests leave
+    nothing behind in a client or a stand-in."""
+    with _clients(av, "av") as clients:
+        yield clients
+
+
+def test_the_face_pipeline_comes_from_the_export_on_every_path(av_clients):
     """A client of TF Serving cannot read emorec.json: the served graph says how its
     training crops were made."""
-    with _clients(av, "av") as clients:
-        for kind, model in clients.items():
-            assert checks.read_export_info(model)["face_pipeline"] == PIPELINE, kind
+    for kind, model in av_clients.items():
+        assert checks.read_export_info(model)["face_pipeline"] == PIPELINE, kind
 
 
 @contextlib.contextmanager
@@ -115,17 +129,16 @@ BAD_REQUESTS = [
 @pytest.mark.parametrize(
     "name, spoil, message", BAD_REQUESTS, ids=[m.split(":")[0] + str(i) for i, (_, _, m) in enumerate(BAD_REQUESTS)]
 )
-def test_every_bad_request_is_refused_in_one_line_on_every_path(av, name, spoil, message):
+def test_every_bad_request_is_refused_in_one_line_on_every_path(av_clients, name, spoil, message):
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8)
-    with _clients(av, "av") as clients:
-        for kind, model in clients.items():
-            waveform = rng.normal(0, 0.1, (2, model.signature["waveform"][0][1])).astype(np.float32)
-            bad_faces, bad_waveform = spoil(faces, waveform)
-            with pytest.raises(ValueError, match=message) as refused:
-                model.predict({"faces": bad_faces, "waveform": bad_waveform})
-            assert "\n" not in str(refused.value), kind
-            model.predict({"faces": faces, "waveform": waveform})  # the good request goes through
+    for kind, model in av_clients.items():
+        waveform = rng.normal(0, 0.1, (2, model.signature["waveform"][0][1])).astype(np.float32)
+        bad_faces, bad_waveform = spoil(faces, waveform)
+        with pytest.raises(ValueError, match=message) as refused:
+            model.predict({"faces": bad_faces, "waveform": bad_waveform})
+        assert "\n" not in str(refused.value), kind
+        model.predict({"faces": faces, "waveform": waveform})  # the good request goes through
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +148,12 @@ def speaker_av(tmp_path_factory):
     return export.export(
         model, str(tmp_path_factory.mktemp("exports")), "av", [f"class {i}" for i in range(8)], version=1
     )
+
+
+@pytest.fixture(scope="module")
+def speaker_av_local(speaker_av):
+    """speaker_av loaded once for the module (a load each was most of each test's time)."""
+    return serving.LocalModel(speaker_av)
 
 
 RAW_REQUESTS = [  # what a client that skips emorec's checks can send TF Serving
@@ -162,10 +181,10 @@ RAW_REQUESTS = [  # what a client that skips emorec's checks can send TF Serving
 
 
 @pytest.mark.parametrize("spoil, message", [r[1:] for r in RAW_REQUESTS], ids=[r[0] for r in RAW_REQUESTS])
-def test_the_served_graph_refuses_what_the_client_would(speaker_av, spoil, message):
+def test_the_served_graph_refuses_what_the_client_would(speaker_av, speaker_av_local, spoil, message):
     """Requests fed to the SavedModel as TF Serving's loader feeds them (no check on the way):
     the graph refuses each with the client's words, and answers the good request."""
-    signature = serving.LocalModel(speaker_av).signature
+    signature = speaker_av_local.signature
     rng = np.random.default_rng(0)
     good = {
         "faces": rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8),
@@ -176,7 +195,7 @@ def test_the_served_graph_refuses_what_the_client_would(speaker_av, spoil, messa
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         serving_standin._run(speaker_av, "serving_default", spoil(good))
     with pytest.raises(ValueError, match=message.split(":")[0]):  # and the client says it first
-        serving.LocalModel(speaker_av).predict(spoil(good))
+        speaker_av_local.predict(spoil(good))
 
 
 def test_a_server_that_is_down_is_one_line(seven_class):
@@ -386,25 +405,24 @@ def test_an_export_that_fails_part_way_leaves_no_version_and_says_so(tmp_path, m
     assert sorted(p.name for p in (tmp_path / "audio").iterdir()) == ["1"]
 
 
-def test_every_client_is_the_one_interface_with_one_check(av):
+def test_every_client_is_the_one_interface_with_one_check(av_clients):
     """The SavedModel, TF Serving's two protocols and the Keras model in process are
     `clients.Client`s: a speaker's audio given to a model without speaker features is the same
     one line on each, naming what it runs, and a waveform out of range the same refusal."""
     from emorec import clients
 
     keras_model = serving.KerasModel(
-        models.build("r3d+wave_cnn1d", frames=4, image_size=32), [f"class {i}" for i in range(8)]
+        models.build("r3d+wave_cnn1d", frames=4, image_size=32, **NARROW_R3D), [f"class {i}" for i in range(8)]
     )
-    with _clients(av, "av") as served:
-        for kind, client in {**served, "keras": keras_model}.items():
-            assert isinstance(client, clients.Client), kind
-            with pytest.raises(UserError, match=f"{re.escape(client.describe())} takes no speaker statistics"):
-                client.speaker_features(np.zeros((1, 16000), np.float32))
-            loud = {
-                "faces": np.zeros((1, *client.signature["faces"].shape[1:]), np.uint8),
-                "waveform": np.full((1, client.signature["waveform"].shape[1]), 2.0, np.float32),
-            }
-            with pytest.raises(ValueError, match="waveform: expected float32 16 kHz samples in \\[-1, 1\\]"):
-                client.predict(loud)
+    for kind, client in {**av_clients, "keras": keras_model}.items():
+        assert isinstance(client, clients.Client), kind
+        with pytest.raises(UserError, match=f"{re.escape(client.describe())} takes no speaker statistics"):
+            client.speaker_features(np.zeros((1, 16000), np.float32))
+        loud = {
+            "faces": np.zeros((1, *client.signature["faces"].shape[1:]), np.uint8),
+            "waveform": np.full((1, client.signature["waveform"].shape[1]), 2.0, np.float32),
+        }
+        with pytest.raises(ValueError, match="waveform: expected float32 16 kHz samples in \\[-1, 1\\]"):
+            client.predict(loud)
     with pytest.raises(TypeError):  # an implementation that does not predict is not a client
         type("Half", (clients.Client,), {"describe": lambda self: "half"})()

@@ -3,6 +3,7 @@ resuming after a kill, and MultiWorkerMirroredStrategy with two real worker proc
 
 import concurrent.futures
 import csv
+import functools
 import json
 import os
 import shutil
@@ -69,16 +70,21 @@ def train(data_dir, model_dir, *flags, env=None, check=True, **kwargs):
     return run
 
 
-def test_train_writes_metrics_plots_and_an_export_that_serves(built, tmp_path):
-    run = train(
-        built,
-        tmp_path / "run",
-        "--model=wave_cnn1d",
-        "--fold=1",
-        "--epochs=2",
-        f"--export_dir={tmp_path / 'exports'}",
-        "--export_name=audio",
-    )
+UNINTERRUPTED = ["--model=wave_cnn1d", "--fold=1", "--epochs=8"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(built, tmp_path_factory):
+    """A run of UNINTERRUPTED, exported: (its folder, the trainer's process). The train-writes
+    test checks what it wrote, and the resumed-run test compares a killed run with it (the export
+    comes after the training and leaves it as it is): one trainer process for the two, where a
+    process took 12 s here before its first epoch."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    return root, train(built, root / "run", *UNINTERRUPTED, f"--export_dir={root / 'exports'}", "--export_name=audio")
+
+
+def test_train_writes_metrics_plots_and_an_export_that_serves(uninterrupted):
+    tmp_path, run = uninterrupted
     assert "clip-level test accuracy" in run.stdout
     fold = tmp_path / "run" / "fold_1"
     result = json.loads((fold / "metrics.json").read_text())
@@ -163,13 +169,12 @@ def _history_epochs(path):
         return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
-def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, tmp_path):
+def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, uninterrupted, tmp_path):
     """A run killed (SIGKILL) resumes where it stopped, not from the start; and as data order,
     windows, augmentation and dropout are seeded per epoch, it trains every epoch as the
     uninterrupted run did: the same losses to 1e-6 for all 8 epochs. (With tf.data's default
     reshuffling, the runs parted at epoch 7.)"""
-    flags = ["--model=wave_cnn1d", "--fold=1", "--epochs=8"]
-    train(built, tmp_path / "whole", *flags)
+    flags = UNINTERRUPTED
     history = tmp_path / "killed" / "fold_1" / "history.csv"
     process = subprocess.Popen(
         train_command(built, tmp_path / "killed", *flags),
@@ -191,11 +196,11 @@ def test_a_resumed_run_draws_what_the_uninterrupted_one_draws(built, tmp_path):
     # Both processes' training time, not the last one's alone.
     assert json.loads((tmp_path / "killed" / "fold_1" / "metrics.json").read_text())["train_seconds"] > first
 
-    def losses(run):
-        with open(tmp_path / run / "fold_1" / "history.csv") as f:
+    def losses(run_dir):
+        with open(run_dir / "fold_1" / "history.csv") as f:
             return {int(r["epoch"]): (float(r["loss"]), float(r["val_loss"])) for r in csv.DictReader(f)}
 
-    whole, killed = losses("whole"), losses("killed")
+    whole, killed = losses(uninterrupted[0] / "run"), losses(tmp_path / "killed")
     assert sorted(killed) == list(range(8))
     for epoch in range(8):
         assert killed[epoch] == pytest.approx(whole[epoch], rel=1e-6, abs=1e-9), epoch
@@ -333,24 +338,73 @@ def test_fold_splits_and_windows(built):
         datasets.load_builder(str(built), "audio")
 
 
-@pytest.mark.parametrize("config", sorted((ROOT / "trainers" / "configs").glob("*.cfg")), ids=lambda p: p.stem)
+CONFIGS = sorted((ROOT / "trainers" / "configs").glob("*.cfg"))
+
+
+def _header(config):
+    return [line for line in config.read_text().splitlines() if line.startswith("#")]
+
+
+def _trainer_of(config) -> str:
+    """The trainer its header's command runs (`python -m trainers.TRAINER`); None: no such command."""
+    command = next((line for line in _header(config) if f"--flagfile=trainers/configs/{config.name}" in line), "")
+    return command.split("python -m trainers.", 1)[1].split()[0] if "python -m trainers." in command else None
+
+
+# Another trainer's flags clash with train's: its configs are parsed by it in a process of its
+# own, one for all of them (the two preset configs shared none, 7 to 17 s each here). A trainer
+# of one fixed model has no --model.
+PARSE = """
+import json, sys, traceback
+
+from absl import flags
+
+from emorec import models
+from trainers import {trainer} as t
+
+failed = {{}}
+for config in sys.argv[1:]:
+    try:
+        flags.FLAGS(["t", f"--flagfile={{config}}"])
+        s = t.Settings.from_flags()  # a trainer of one fixed model has no --model
+        not hasattr(s, "model") or models.check_options(s.model, models.parse_options(s.options))
+    except Exception:
+        failed[config] = traceback.format_exc()
+    finally:
+        flags.FLAGS.unparse_flags()
+print(json.dumps(failed))
+"""
+
+
+@functools.cache
+def _refused_by(trainer: str) -> dict:
+    """{config: the traceback of its refusal} for every config of `trainer` refused."""
+    configs = [str(c) for c in CONFIGS if _trainer_of(c) == trainer]
+    run = subprocess.run(
+        [sys.executable, "-c", PARSE.format(trainer=trainer), *configs],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_every_experiment_config_parses_and_says_how_it_runs(config):
     """Its header holds what it is, the command, the result and the time; nothing else."""
     from trainers import train
 
-    header = [line for line in config.read_text().splitlines() if line.startswith("#")]
-    command = next(line for line in header if f"--flagfile=trainers/configs/{config.name}" in line)
+    header = _header(config)
+    assert any(f"--flagfile=trainers/configs/{config.name}" in line for line in header)
     assert any(line.startswith("# Result:") for line in header) and header[-1].startswith("# Time:")
     assert len(header) <= 7
-    trainer = command.split("python -m trainers.", 1)[1].split()[0]
-    if trainer != "train":  # another trainer's flags: parsed by it, in a process of its own
-        check = (
-            f"from absl import flags; from trainers import {trainer} as t; from emorec import models; "
-            f"flags.FLAGS(['t', '--flagfile={config}']); s = t.Settings.from_flags(); "
-            "not hasattr(s, 'model') or models.check_options(s.model, models.parse_options(s.options))"
-        )  # a trainer of one fixed model has no --model
-        run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=ENV, capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr[-2000:]
+    trainer = _trainer_of(config)
+    assert trainer, f"{config}: its command runs no trainer"
+    if trainer != "train":
+        refused = _refused_by(trainer)
+        assert str(config) not in refused, refused.get(str(config), "")[-2000:]
         return
     try:
         flags.FLAGS(["train", f"--flagfile={config}"])
@@ -404,61 +458,129 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     assert min(energies) < 1 and max(energies) > 7000  # some masks cover 1 kHz, others leave it
 
 
-# One of each kind of check, each a process of its own (the options' own checks, unknown names
-# and tuples cut at commas among them, are tested in test_models.py).
-@pytest.mark.parametrize(
-    "flag, says",
-    [
-        ("--batch_size=0", "flag --batch_size=0: must be at least 1"),
-        ("--export_dir=/dev/null/exports", "--export_dir=/dev/null/exports cannot be written to (Not a directory)"),
-        ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
-        ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
-        ("--model=nonsense", "--model=nonsense is not a model"),
-        ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float"),
-        ("--freeze=stage1", "--freeze ['stage1']: no layer of wave_cnn1d is so named"),
-    ],
-)
-def test_bad_flags_are_one_line_before_any_work(built, tmp_path, flag, says):
+# What `python -m trainers.train` runs (its last line), once for each refusal in one process: a
+# process each cost the suite 10 to 14 s on 2 cores (10 of them), nearly all of it TensorFlow's
+# import. Each case gets the flags' defaults back and a stderr of its own (the descriptor, so
+# that what TensorFlow's C++ prints counts too). `test_a_refusal_in_a_process_of_its_own` runs
+# one as the command itself, for what a process prints as it starts.
+REFUSALS = """
+import json, os, sys
+
+import trainers
+from absl import flags
+from trainers import train
+
+statuses = []
+for argv, stderr in json.loads(sys.argv[1]):
+    sys.argv = [train.__file__, *argv]
+    sys.stderr.flush()
+    kept = os.dup(2)
+    with open(stderr, "w") as f:
+        os.dup2(f.fileno(), 2)
+    try:
+        trainers.run(train.main, "trainers.train")
+        statuses.append("returned")
+    except SystemExit as end:
+        statuses.append(end.code)
+    finally:
+        sys.stderr.flush()
+        os.dup2(kept, 2)
+        os.close(kept)
+        flags.FLAGS.unparse_flags()
+print(json.dumps(statuses))
+"""
+
+# One of each kind of check (the options' own checks, unknown names and tuples cut at commas
+# among them, are tested in test_models.py).
+BAD_FLAGS = [
+    ("--batch_size=0", "flag --batch_size=0: must be at least 1"),
+    ("--export_dir=/dev/null/exports", "--export_dir=/dev/null/exports cannot be written to (Not a directory)"),
+    ("--fold=9", "--fold=9: ravdess/av here has 3 folds (3 actors): give 1..3"),
+    ("--data_dir=/nowhere", "no built ravdess/av in /nowhere: build it with"),
+    ("--model=nonsense", "--model=nonsense is not a model"),
+    ("--options=dropout='0.1'", "option dropout='0.1' for wave_cnn1d: expected a float"),
+    ("--freeze=stage1", "--freeze ['stage1']: no layer of wave_cnn1d is so named"),
+]
+UNBUILDABLE = ["--options=lstm_units=-5", "--weights=cut.weights.h5"]
+
+
+@pytest.fixture(scope="module")
+def refused(built, tmp_path_factory):
+    """Every refusal case below, run by `REFUSALS` in one process: {case: (exit status, stderr,
+    its --model_dir, its folder)}."""
+    from emorec.models import backbones
+    from trainers import run_lock
+
+    root = tmp_path_factory.mktemp("refused")
+    backbones.small_cnn(32).save_weights(root / "whole.weights.h5")
+    (root / "cut.weights.h5").write_bytes((root / "whole.weights.h5").read_bytes()[:5000])
+    flags = {f"bad {flag}": ["--model=wave_cnn1d", flag] for flag, _ in BAD_FLAGS}
+    for flag in UNBUILDABLE:
+        built_flags = ["--model=resnet_lstm", "--backbone=small_cnn", "--fold=1", "--epochs=1"]
+        flags[f"unbuildable {flag}"] = [*built_flags, flag.replace("cut.weights.h5", str(root / "cut.weights.h5"))]
+    flags["in use"] = ["--model=wave_cnn1d", "--fold=1", "--epochs=1"]
+    cases = [(case, root / str(number)) for number, case in enumerate(flags)]
+    for _, folder in cases:
+        folder.mkdir()
+    (cases[-1][1] / "run").mkdir()
+    run_lock.hold(str(cases[-1][1] / "run"))  # this test process holds it, as a running trainer would
+    argvs = [(train_command(built, folder / "run", *flags[case])[3:], str(folder / "stderr")) for case, folder in cases]
+    run = subprocess.run(
+        [sys.executable, "-c", REFUSALS, json.dumps(argvs, default=str)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    statuses = json.loads(run.stdout.splitlines()[-1])
+    return {
+        case: (status, (folder / "stderr").read_text(), folder / "run", folder)
+        for (case, folder), status in zip(cases, statuses)
+    }
+
+
+def _one_line(stderr: str) -> str:
+    """The refusal's line, where it is the only one: absl printed its flag help first (about 100
+    lines), or a pointer to it after."""
+    [line] = [line for line in stderr.splitlines() if line.strip()]
+    return line
+
+
+@pytest.mark.parametrize("flag, says", BAD_FLAGS)
+def test_bad_flags_are_one_line_before_any_work(refused, flag, says):
+    status, stderr, run_dir, _ = refused[f"bad {flag}"]
+    assert status not in (0, None, "returned") and says in stderr
+    assert "Traceback" not in stderr and not (run_dir / "fold_1").exists()
+    line = _one_line(stderr)
+    assert line.startswith("trainers.train: ") and says in line, stderr[-2000:]
+
+
+def test_a_refusal_in_a_process_of_its_own_is_one_line(built, tmp_path):
+    """`python -m trainers.train` itself: nothing it prints as it starts TensorFlow and builds the
+    model comes before or after the refusal."""
+    flag, says = BAD_FLAGS[-1]
     run = train(built, tmp_path / "run", "--model=wave_cnn1d", flag, check=False)
-    assert run.returncode == 2 and says in run.stderr
-    assert "Traceback" not in run.stderr and not (tmp_path / "run" / "fold_1").exists()
-    # The line alone: absl printed its flag help first (about 100 lines), or a pointer to it after.
-    [line] = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode == 2 and not (tmp_path / "run" / "fold_1").exists()
+    line = _one_line(run.stderr)
     assert line.startswith("trainers.train: ") and says in line, run.stderr[-2000:]
 
 
-@pytest.mark.parametrize("flag", ["--options=lstm_units=-5", "--weights=cut.weights.h5"])
-def test_a_model_that_cannot_be_built_is_refused_before_its_run_folder_is_made(built, tmp_path, flag):
+@pytest.mark.parametrize("flag", UNBUILDABLE)
+def test_a_model_that_cannot_be_built_is_refused_before_its_run_folder_is_made(refused, flag):
     """An option value Keras refuses, or a weights file cut short, ended in a traceback from the
     first fold, leaving the run folder and its .lock behind."""
-    from emorec.models import backbones
-
-    backbones.small_cnn(32).save_weights(tmp_path / "whole.weights.h5")
-    (tmp_path / "cut.weights.h5").write_bytes((tmp_path / "whole.weights.h5").read_bytes()[:5000])
-    run = train(
-        built,
-        tmp_path / "run",
-        "--model=resnet_lstm",
-        "--backbone=small_cnn",
-        "--fold=1",
-        "--epochs=1",
-        flag.replace("cut.weights.h5", str(tmp_path / "cut.weights.h5")),
-        check=False,
-    )
-    [line] = [line for line in run.stderr.splitlines() if line.strip()]
-    assert run.returncode == 2 and line.startswith("trainers.train: "), run.stderr[-2000:]
-    assert (str(tmp_path / "cut.weights.h5") if "weights" in flag else "--model=resnet_lstm") in line
-    assert not (tmp_path / "run").exists()
+    status, stderr, run_dir, folder = refused[f"unbuildable {flag}"]
+    line = _one_line(stderr)
+    assert status == 2 and line.startswith("trainers.train: "), stderr[-2000:]
+    assert (str(folder.parent / "cut.weights.h5") if "weights" in flag else "--model=resnet_lstm") in line
+    assert not run_dir.exists()
 
 
-def test_a_model_dir_in_use_is_refused_naming_its_process(built, tmp_path):
-    from trainers import run_lock
-
-    (tmp_path / "run").mkdir()
-    run_lock.hold(str(tmp_path / "run"))  # this test process holds it, as a running trainer would
-    run = train(built, tmp_path / "run", "--model=wave_cnn1d", "--fold=1", "--epochs=1", check=False)
-    assert run.returncode != 0 and f"is in use by process {os.getpid()}" in run.stderr
-    assert not (tmp_path / "run" / "fold_1").exists()
+def test_a_model_dir_in_use_is_refused_naming_its_process(refused):
+    status, stderr, run_dir, _ = refused["in use"]
+    assert status not in (0, None, "returned") and f"is in use by process {os.getpid()}" in stderr
+    assert not (run_dir / "fold_1").exists()
 
 
 @pytest.mark.slow
