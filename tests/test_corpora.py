@@ -381,23 +381,36 @@ def test_the_study_trains_on_cremad_as_on_ravdess(tmp_path):
     assert corpora.actor_of("1002_IEO_ANG_HI") == 1002 and corpora.actor_of("03-01-05-01-01-01-12.wav") == 12
 
 
-def test_a_balanced_prior_weighs_each_corpus_alike_whatever_its_speakers():
-    from trainers import preset
+PRIOR = """
+import json
+import numpy as np
+from emorec import corpora
+from trainers import preset
 
-    clips, features = [], []
-    for corpus, speakers, value in (("big", 3, 0.0), ("small", 1, 4.0)):
-        for s in range(speakers):
-            for take in range(2):  # two windows a clip, spread by 1 around the corpus's value
-                clips.append(corpora.Clip(corpus, f"{s}_{take}", str(s), "sad", "x.wav"))
-                features += [[value - 1.0], [value + 1.0]]
-    names = [c.key for c in clips for _ in range(2)]
-    evidence = preset.Evidence(
-        {"names": np.array(names), "features": np.array(features, np.float32), "labels": np.zeros(len(names), int)},
-        feature_dims=1,
-        clips=clips,
-    )
-    speakers = sorted(evidence.clips)
-    by_speaker, balanced = preset.prior(evidence, speakers), preset.prior(evidence, speakers, balance_corpora=True)
+clips, features = [], []
+for corpus, speakers, value in (("big", 3, 0.0), ("small", 1, 4.0)):
+    for s in range(speakers):
+        for take in range(2):  # two windows a clip, spread by 1 around the corpus's value
+            clips.append(corpora.Clip(corpus, f"{s}_{take}", str(s), "sad", "x.wav"))
+            features += [[value - 1.0], [value + 1.0]]
+names = [c.key for c in clips for _ in range(2)]
+evidence = preset.Evidence(
+    {"names": np.array(names), "features": np.array(features, np.float32), "labels": np.zeros(len(names), int)},
+    feature_dims=1,
+    clips=clips,
+)
+speakers = sorted(evidence.clips)
+by_speaker, balanced = preset.prior(evidence, speakers), preset.prior(evidence, speakers, balance_corpora=True)
+print(json.dumps({"by_speaker": by_speaker[:, 0].tolist(), "balanced": balanced[:, 0].tolist()}))
+"""
+
+
+def test_a_balanced_prior_weighs_each_corpus_alike_whatever_its_speakers():
+    # In a process of its own: trainers.preset defines --out_dir, which the evaluation command
+    # (tests/test_paired.py) defines too, and absl refuses a second definition in one process.
+    run = subprocess.run([sys.executable, "-c", PRIOR], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    prior = json.loads(run.stdout.splitlines()[-1])
     # Three speakers at 0, one at 4, each spread by 1 (the statistics' own floor adds 1e-3).
-    np.testing.assert_allclose(by_speaker[:, 0], [1.0, 1.0], atol=2e-3)
-    np.testing.assert_allclose(balanced[:, 0], [2.0, 1.0], atol=2e-3)
+    np.testing.assert_allclose(prior["by_speaker"], [1.0, 1.0], atol=2e-3)
+    np.testing.assert_allclose(prior["balanced"], [2.0, 1.0], atol=2e-3)
