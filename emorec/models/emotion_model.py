@@ -55,9 +55,8 @@ class EmotionModel(Network):
         return _first(e.speaker_features() for e in self.encoders)
 
     def _frozen_encoder(self) -> tuple[Encoder, keras.Model, keras.Model] | None:
-        if len(self.encoders) != 1 or self.encoders[0].frozen_split() is None:
-            return None  # a fusion's encoders train together
-        return (self.encoders[0], *self.encoders[0].frozen_split())
+        split = self.encoders[0].frozen_split() if len(self.encoders) == 1 else None  # a fusion trains whole
+        return None if split is None else (self.encoders[0], *split)
 
     def frozen_parts(self) -> tuple[keras.Model, keras.Model] | None:
         frozen = self._frozen_encoder()
