@@ -7,7 +7,8 @@ Making it needs TensorFlow once (the preset built from its weight files, then
 from: a sha256 over the preset's cards and trained files, the code that builds and exports its
 graph and the Keras version (`made_from`). A record that names other files is stale and the file
 is made again; a file that is not the one recorded (truncated, changed) or does not load is said
-in one line and made again.
+in one line and made again. A file whose size and modification time are the recorded ones is not
+hashed again: hashing a Whisper preset's 115 MB took 0.2 s of every start.
 """
 
 from __future__ import annotations
@@ -81,9 +82,12 @@ def problem(name: str, key: str) -> str | None:
         return f"damaged: {record_path}, its record, cannot be read"
     if record.get("made_from") != key:
         return "stale: made from other files (another version of the preset, of emorec or of Keras)"
-    if os.path.getsize(path) != record.get("bytes") or presets.sha256(path) != record.get("sha256"):
+    stat = os.stat(path)
+    if stat.st_size != record.get("bytes") or (
+        stat.st_mtime_ns != record.get("mtime_ns") and presets.sha256(path) != record.get("sha256")
+    ):
         return (
-            f"damaged: {os.path.getsize(path)} bytes, not the {record.get('bytes')} bytes of sha256 "
+            f"damaged: {stat.st_size} bytes, not the {record.get('bytes')} bytes of sha256 "
             f"{str(record.get('sha256'))[:12]}... it was written as"
         )
     return None
@@ -112,7 +116,14 @@ def model(name: str) -> TFLiteModel:
     print(f"note: preset {name} as TFLite ({path}): {what} (TensorFlow, a minute or two)", file=sys.stderr)
     os.makedirs(folder(), exist_ok=True)
     make(name, path)
-    record = {"preset": name, "made_from": key, "bytes": os.path.getsize(path), "sha256": presets.sha256(path)}
+    stat = os.stat(path)
+    record = {
+        "preset": name,
+        "made_from": key,
+        "bytes": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": presets.sha256(path),
+    }
     with open(record_path + ".tmp", "w") as f:
         json.dump(record, f, indent=1)
     os.replace(record_path + ".tmp", record_path)

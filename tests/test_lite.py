@@ -92,13 +92,19 @@ def test_a_stale_cache_is_remade_in_one_line(cached, capsys, monkeypatch):
     assert json.load(open(path[: -len(".tflite")] + ".json"))["made_from"] == "other files"
 
 
-@pytest.mark.parametrize("damage", ["truncated", "record lost", "does not load"])
+@pytest.mark.parametrize("damage", ["truncated", "changed in place", "record lost", "does not load"])
 def test_a_damaged_cache_is_said_in_one_line_and_remade(cached, capsys, damage):
     folder, path, made = cached
     record = path[: -len(".tflite")] + ".json"
     if damage == "truncated":
         content = open(path, "rb").read()
         open(path, "wb").write(content[: len(content) // 2])
+    elif damage == "changed in place":  # the size recorded, not the bytes: only the sha256 tells
+        with open(path, "r+b") as f:
+            f.seek(os.path.getsize(path) // 2)
+            byte = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([byte[0] ^ 0xFF]))
     elif damage == "record lost":
         os.remove(record)
     else:  # the file its record names, but no TFLite model: it fails to load
