@@ -260,7 +260,7 @@ def test_multi_worker_training_with_two_processes(built, tmp_path):
         results = list(pool.map(worker, (0, 1)))
     for index, result in enumerate(results):
         assert result.returncode == 0, f"worker {index} failed:\n{result.stderr[-3000:]}"
-    assert "2 replica(s)" in results[0].stderr
+    assert "MultiWorkerMirroredStrategy with 2 replica(s)" in results[0].stdout
     chief = models.build("wave_cnn1d", frames=8)
     chief.load_weights(tmp_path / "run" / "fold_1" / "best.weights.h5")
     other = models.build("wave_cnn1d", frames=8)

@@ -538,9 +538,11 @@ def run(settings: Settings) -> dict:
         raise UserError(f"--model={settings.model} is not a model ({error})") from None
     models.check_options(settings.model, model_options(settings))
     num_classes = int(settings.classes)
+    # Before anything runs on TensorFlow: a multi-worker strategy configures collective ops,
+    # which TensorFlow allows only at program startup, before its context is made.
+    strategy = distribute.strategy(settings.strategy, settings.tpu)
     check_buildable(settings, num_classes)
     keras.utils.set_random_seed(settings.seed)
-    strategy = distribute.strategy(settings.strategy, settings.tpu)
     if settings.mixed_precision:
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
@@ -561,14 +563,11 @@ def run(settings: Settings) -> dict:
             folders.refuse_unwritable(f"--{flag}={folder}", folder)
     if distribute.is_chief():
         run_lock.hold(run_dir)
-    logging.info(
-        "%s on %s/%s (%d actors), %d replica(s), folds %s",
-        settings.model,
-        settings.dataset,
-        settings.config,
-        len(actors),
-        strategy.num_replicas_in_sync,
-        [f.number for f in chosen],
+    print(  # the replicas, where a user sees them: absl's INFO log is off by default
+        f"{settings.model} on {settings.dataset}/{settings.config} ({len(actors)} actors), "
+        f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s), "
+        f"folds {[f.number for f in chosen]}",
+        flush=True,
     )
 
     try:
