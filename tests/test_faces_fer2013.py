@@ -130,7 +130,7 @@ def test_the_window_model_averages_the_frames_and_reads_calm_as_neutral(tmp_path
     )
     faces = np.random.default_rng(4).integers(0, 256, (2, 3, 32, 32, 3), np.uint8)
     p = model.predict({"faces": faces}, verbose=0)
-    per_frame = model.get_layer("every_frame").layer.predict(faces.reshape(6, 32, 32, 3), verbose=0)
+    per_frame = model.per_frame().predict(faces.reshape(6, 32, 32, 3), verbose=0)
     np.testing.assert_allclose(per_frame, trained.predict(faces.reshape(6, 32, 32, 3), verbose=0), rtol=1e-5)
     per_frame = per_frame.reshape(2, 3, 7).mean(1)
     happy, neutral = fer2013.CLASSES.index("happy"), fer2013.CLASSES.index("neutral")
@@ -170,8 +170,31 @@ def test_the_trainer_trains_chooses_on_public_scores_private_and_resumes(tmp_pat
     assert metrics["public_test"]["faces"] == metrics["private_test"]["faces"] == 7
     assert np.sum(metrics["private_test"]["confusion"]) == 7 and len(metrics["private_test"]["recall"]) == 7
     assert "PrivateTest" in run.stdout
-    resumed = _train(folder, tmp_path / "run", "--epochs=2")
+    resumed = _train(folder, tmp_path / "run", "--epochs=2", "--preset=fer_test", f"--preset_dir={tmp_path}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming after epoch 1 of 2" in resumed.stdout
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["0", "1"]
+    _the_preset_reads_faces_with_the_chosen_network(tmp_path / "fer_test", tmp_path / "run")
+
+
+def _the_preset_reads_faces_with_the_chosen_network(folder, run_dir):
+    from emorec import models, presets
+    from emorec.models.face_expression import face_expression
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    card = presets.card(str(folder))
+    assert card["accuracy"]["headline"].startswith(
+        f"{metrics['private_test']['accuracy']:.3f} on FER2013's PrivateTest"
+    )
+    assert (
+        card["trained_on"]["command"].startswith("python -m trainers.faces --data=")
+        and "--epochs=2" in (card["trained_on"]["command"])
+    )
+    assert card["face_pipeline"]["size"] == 48 and card["inputs"]["faces"].startswith("uint8 [batch, 128, 48, 48, 3]")
+    chosen = face_expression(image_size=48, working_size=32, backbone="small_cnn", weights=None, dropout=0.0)
+    chosen.load_weights(str(run_dir / "best.weights.h5"))
+    faces = np.random.default_rng(5).integers(0, 256, (1, 128, 48, 48, 3), np.uint8)
+    preset = models.from_preset(str(folder))
+    np.testing.assert_array_equal(preset.per_frame().predict(faces[0], verbose=0), chosen.predict(faces[0], verbose=0))
+    assert preset.predict({"faces": faces}, verbose=0).shape == (1, len(card["classes"]))

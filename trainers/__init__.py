@@ -28,6 +28,18 @@ class FlagSettings:
 
         return cls(**{**{f.name: flags.FLAGS[f.name].default for f in dataclasses.fields(cls)}, **given})
 
+    def command_line(self, module: str) -> str:
+        """The command that gives these settings: `python -m MODULE` and each flag whose value is
+        not its default (what a card states as the command that made it)."""
+        from absl import flags
+
+        given = [
+            f"--{f.name}={value}" if not isinstance(value, bool) else f"--{'' if value else 'no'}{f.name}"
+            for f in dataclasses.fields(self)
+            if (value := getattr(self, f.name)) != flags.FLAGS[f.name].default
+        ]
+        return " ".join([f"python -m {module}", *given])
+
 
 def run(main, prog: str) -> None:
     """absl's `app.run(main)` through emorec's command runner (`emorec.errors.guarded`), with

@@ -100,3 +100,11 @@ class FaceExpressionWindow(Network):
         x = EveryFrame(per_frame, name="every_frame")(faces)
         outputs = backbones.as_ravdess(layers.GlobalAveragePooling1D()(x), FER2013_OF_RAVDESS, num_classes)
         super().__init__({"faces": faces}, outputs, name=name, **kwargs)
+
+    def per_frame(self) -> keras.Model:
+        """The per-frame network (`face_expression`), as trainers/faces.py trains it."""
+        return next(layer.layer for layer in self.layers if isinstance(layer, EveryFrame))
+
+    def backbone(self) -> keras.Model:
+        """The per-frame network's backbone (`backbones.frame_encoder`): a start for video models."""
+        return next(layer for layer in self.per_frame().layers if isinstance(layer, keras.Model))
