@@ -198,3 +198,18 @@ def _the_preset_reads_faces_with_the_chosen_network(folder, run_dir):
     preset = models.from_preset(str(folder))
     np.testing.assert_array_equal(preset.per_frame().predict(faces[0], verbose=0), chosen.predict(faces[0], verbose=0))
     assert preset.predict({"faces": faces}, verbose=0).shape == (1, len(card["classes"]))
+    _the_preset_is_a_start_for_video_models(folder, preset)
+
+
+def _the_preset_is_a_start_for_video_models(folder, preset):
+    from emorec import models
+    from emorec.errors import UserValueError
+    from emorec.models import backbones
+
+    start = backbones.frame_encoder("small_cnn", 64, f"preset:{folder}")  # another crop side: convolutions carry
+    for ours, theirs in zip(start.get_weights(), preset.backbone().get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    video = models.build("resnet_lstm", frames=2, image_size=64, backbone="small_cnn", weights=f"preset:{folder}")
+    assert video.count_params() > start.count_params()
+    with pytest.raises(UserValueError, match="that preset's backbone is small_cnn, not mobilenet_v2"):
+        backbones.frame_encoder("mobilenet_v2", 64, f"preset:{folder}")

