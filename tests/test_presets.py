@@ -270,7 +270,7 @@ def test_emorec_predict_runs_the_default_preset_on_what_each_input_has(sample_di
     faces, voice = presets.card(presets.DEFAULT)["members"]
     assert headers == [f"preset {presets.headline(n)}" for n in (presets.DEFAULT, faces, voice)]
     assert f"b_silent.mp4 has no sound: preset {faces}" in run.err
-    assert f"c_voice.wav has no picture: preset {voice}" in run.err
+    assert "c_voice.wav has no picture" not in run.err  # an audio file has none by its kind
     timelines = {p.stem.split(".")[0]: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*.timeline.json")}
     assert timelines["a_both"]["speaker"] == {"adapted": True, "windows_heard": 1}
     assert timelines["b_silent"]["speaker"] is None

@@ -23,7 +23,7 @@ from emorec.inference.sources import (
     open_input,
     open_photo,
 )
-from emorec.media import audio, clip_features, faces
+from emorec.media import audio, clip_features, faces, video
 from emorec.media.features import FPS
 from emorec.media.video import MediaError
 
@@ -37,9 +37,11 @@ def preset_for(name: str, source, faces_found: bool = True) -> tuple[str, str | 
     if all(has[m] for m in card["modalities"]) or "members" not in card:
         return name, None
     lacks = "no sound" if not has["voice"] else "no picture" if not source.has_video else "no face the detector finds"
+    # An audio file has no picture by its kind: the preset's header line names the member that answers.
+    audio_file = os.path.splitext(source.name)[1].lower() in video.AUDIO_EXTENSIONS
     for member in card["members"]:
         if all(has[m] for m in presets.card(member)["modalities"]):
-            return member, (
+            return member, None if audio_file else (
                 f"{source.name} has {lacks}: preset {member}, the "
                 f"{' + '.join(presets.card(member)['modalities'])} of {name}, answers alone"
             )
