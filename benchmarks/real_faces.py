@@ -7,7 +7,10 @@ implementation's face crops, 30 clips, every emotion) and tested on the other, b
 60 test clips, every one scored by a model that never saw that recording (but saw the same
 actor say the same sentence with the same emotion: speaker-dependent). Each model from its
 pretrained start where one can be had here and from random weights, against FER2013's
-classifier zero-shot (nothing trained). The same models also read the 14 original clips
+classifier zero-shot (nothing trained). With --face_preset=NAME (a faces preset that
+trainers/faces.py wrote with --preset), the per-frame models also train from that preset's
+FER2013-trained backbone (`weights='preset:NAME'`), and the preset reads the windows zero-shot
+(clip = its mean over the 16 frames). The same models also read the 14 original clips
 through the builder (`tfds build`, its own crops), each by the model that did not train on
 that clip's repetition.
 
@@ -51,6 +54,9 @@ _EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs over the 30 clips 
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 112, "Face side the models take.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 3e-4, "Adam's learning rate, for both starts.")
 _BATCH = flags.DEFINE_integer("batch_size", 6, "Windows per step.")
+_FACE_PRESET = flags.DEFINE_string(
+    "face_preset", None, "A faces preset of trainers/faces.py: a third start for the per-frame models, and zero-shot."
+)
 
 
 def window(frames: np.ndarray, size: int) -> np.ndarray:
@@ -108,8 +114,10 @@ def train(name: str, weights, windows: np.ndarray, labels: np.ndarray, seed: int
     return model
 
 
-def accuracy_row(label: str, predict, reference: dict, originals: dict, seconds: float) -> list[str]:
-    """Right of the 60 crops (each repetition by `predict(test_repetition)`) and of the 14 originals."""
+def accuracy_row(label: str, predict, reference: dict, originals: dict, trained_seconds: float = 0.0) -> list[str]:
+    """Right of the 60 crops (each repetition by `predict(test_repetition)`) and of the 14 originals;
+    the seconds: `trained_seconds` and the reading's own."""
+    start = time.perf_counter()
     right, total, right_built, total_built = 0, 0, 0, 0
     for repetition in (1, 2):
         scorer = predict(repetition)
@@ -120,7 +128,22 @@ def accuracy_row(label: str, predict, reference: dict, originals: dict, seconds:
             windows, labels, _ = originals[repetition]
             right_built += int((scorer(windows) == labels).sum())
             total_built += len(labels)
+    seconds = trained_seconds + time.perf_counter() - start
     return [label, f"{right} of {total}", f"{right / total:.3f}", f"{right_built} of {total_built}", f"{seconds:.0f}"]
+
+
+def preset_zero_shot(preset: str, reference: dict, originals: dict) -> list[str]:
+    """The faces preset's per-frame network on every frame of the windows, nothing trained."""
+    from emorec.corpora import fer2013
+
+    network = models.from_preset(preset).per_frame()
+    as_ravdess = np.array([ravdess.EMOTIONS.index(e) for e in fer2013.CLASSES])  # FER2013's neutral: neutral
+
+    def scorer(windows):
+        frames = network.predict(windows.reshape(-1, *windows.shape[2:]), verbose=0)
+        return as_ravdess[frames.reshape(len(windows), FRAMES, -1).mean(1).argmax(1)]
+
+    return accuracy_row(f"faces preset {preset} zero-shot (nothing trained)", lambda r: scorer, reference, originals)
 
 
 def main(argv):
@@ -129,17 +152,18 @@ def main(argv):
     reference, originals = load(size)
     rows = []
     zero_shot = models.build("fer_zero_shot", num_classes=8, frames=FRAMES, image_size=size)
-    start = time.perf_counter()
     rows.append(
         accuracy_row(
             "FER2013 zero-shot (nothing trained)",
             lambda r: lambda x: zero_shot.predict({"faces": x}, verbose=0).argmax(1),
             reference,
             originals,
-            time.perf_counter() - start,
         )
     )
     print(rows[-1], flush=True)
+    if _FACE_PRESET.value:
+        rows.append(preset_zero_shot(_FACE_PRESET.value, reference, originals))
+        print(rows[-1], flush=True)
     for name in _MODELS.value:
         options, pretrained = MODELS[name]
         starts = {"random": None} if "random" in _STARTS.value else {}
@@ -149,6 +173,8 @@ def main(argv):
                 starts[pretrained] = pretrained
             except torchvision_weights.CheckpointError as e:
                 rows.append([f"{name} from {pretrained}: not run ({e})", "", "", "", ""])
+        if _FACE_PRESET.value and "backbone" in options:
+            starts[f"FER2013 ({_FACE_PRESET.value})"] = f"preset:{_FACE_PRESET.value}"
         for start_name, weights in starts.items():
             start = time.perf_counter()
             trained = {test: train(name, weights, *reference[3 - test][:2], seed=test) for test in (1, 2)}
@@ -164,7 +190,8 @@ def main(argv):
             print(rows[-1], flush=True)
     print_table(
         f"`python -m benchmarks.real_faces --epochs={_EPOCHS.value} --image_size={size} "
-        f"--learning_rate={_LEARNING_RATE.value} --batch_size={_BATCH.value}`: ONE actor (05), "
+        f"--learning_rate={_LEARNING_RATE.value} --batch_size={_BATCH.value}"
+        f"{' --face_preset=' + _FACE_PRESET.value if _FACE_PRESET.value else ''}`: ONE actor (05), "
         "speaker-dependent; trained on one repetition's 30 clips, tested on the other's, both ways; "
         "8 classes (chance 0.125)",
         [
