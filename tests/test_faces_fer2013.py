@@ -98,6 +98,8 @@ def test_a_resumed_run_sees_the_epochs_the_whole_run_sees():
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(whole[0], whole[2])  # another order and perturbation each epoch
     assert whole[0].shape == (5, 56, 56, 3) and whole[0].dtype == np.uint8
+    wider = next(iter(fer_data.training(faces, labels, 56, 5, seed=4, first_epoch=0, epochs=1, max_scale=0.4)))[0]
+    assert not np.array_equal(wider, whole[0])  # the same faces, order and seeds, zoomed further
 
 
 def test_the_network_reads_a_colour_crop_as_its_grey():

@@ -39,6 +39,9 @@ flags.DEFINE_integer("image_size", 112, "The face crop the network takes (the fa
 flags.DEFINE_integer("working_size", 64, "The side the network resizes the crop to before the backbone.")
 flags.DEFINE_bool("grey", True, "Read every crop as grey (FER2013 is grey).")
 flags.DEFINE_bool("augment", True, "Perturb the training faces.")
+flags.DEFINE_float(
+    "max_scale", 0.1, "A perturbed face is zoomed by 1 +- up to this: crops of video frame a face more or less tightly."
+)
 flags.DEFINE_integer("epochs", 10, "Passes over the Training part.")
 flags.DEFINE_integer("batch_size", 64, "Faces per step.")
 flags.DEFINE_float("learning_rate", 1e-3, "AdamW's peak rate, decayed to 0 over the run by a cosine.")
@@ -51,6 +54,7 @@ flags.DEFINE_integer("limit", 0, "Use only the first N faces of each part, for a
 flags.DEFINE_string("preset", None, "Also write the chosen network as a faces preset of this name in --preset_dir.")
 flags.DEFINE_string("preset_dir", presets.ROOT, "Where --preset's folder is written.")
 flags.register_validator("epochs", lambda value: value >= 1, message="must be at least 1")
+flags.register_validator("max_scale", lambda value: 0 <= value < 1, message="must be in [0, 1)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +70,7 @@ class Settings(trainers.FlagSettings):
     working_size: int
     grey: bool
     augment: bool
+    max_scale: float
     epochs: int
     batch_size: int
     learning_rate: float
@@ -167,6 +172,7 @@ def run(settings: Settings) -> dict:
         first,
         settings.epochs,
         settings.augment,
+        settings.max_scale,
     )
     if first < settings.epochs:
         model.fit(

@@ -56,8 +56,10 @@ def training(
     first_epoch: int,
     epochs: int,
     augment: bool = True,
+    max_scale: float = 0.1,
 ) -> tf.data.Dataset:
-    """Epochs first_epoch..epochs-1 of shuffled, perturbed (face, label) batches, end to end."""
+    """Epochs first_epoch..epochs-1 of shuffled, perturbed (face, label) batches, end to end;
+    `max_scale`: each face zoomed by a factor in [1 - max_scale, 1 + max_scale]."""
     faces = tf.constant(faces[..., None])
     labels = tf.constant(labels)
     n = len(labels)
@@ -69,7 +71,7 @@ def training(
     def example(e, i):
         face = tf.cast(tf.gather(faces, i), tf.float32)
         if augment:
-            face = perturb(face, tf.stack([e * 1_000_003 + seed, tf.cast(i, tf.int64)]))
+            face = perturb(face, tf.stack([e * 1_000_003 + seed, tf.cast(i, tf.int64)]), max_scale=max_scale)
         return _to_crop(face, size), tf.gather(labels, i)
 
     ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
