@@ -10,6 +10,7 @@ import pytest
 from emorec import metrics, ravdess, synthetic
 from emorec.evaluation import predictions
 
+import one_process
 from conftest import ROOT
 from test_training import ENV
 
@@ -315,49 +316,25 @@ def test_baseline_reads_zenodo_zips_in_place_and_names_clips_by_ravdess_name(aud
     np.testing.assert_allclose(kept["zips"][0], kept["folders"][0], atol=1e-6)
 
 
-# `python -m emorec.evaluation` (its last line: guarded("emorec-evaluate", run)) once for each
-# command given, in one process: a process each was 3 to 4 s of the suite, nearly all of it
-# scikit-learn's import. Each command gets the flags' defaults back and a stderr descriptor of
-# its own; the first one's holds what importing the command printed, as its own process's would.
-# (Not in the test process: a test that imported trainers.preset there, which defines --out_dir
-# too, leaves emorec.evaluation's flags undefinable.)
+# `python -m emorec.evaluation` (its last line: guarded("emorec-evaluate", run)), each command
+# given in one process (`one_process`): a process each was 3 to 4 s of the suite, nearly all of
+# it scikit-learn's import. (Not in the test process: a test that imported trainers.preset
+# there, which defines --out_dir too, leaves emorec.evaluation's flags undefinable.)
 EVALUATE = """
-import json, os, sys
+def command(argv):
+    import emorec.evaluation.__main__ as evaluation
+    from emorec.errors import guarded
 
-statuses = []
-for argv, stderr in json.loads(sys.argv[1]):
-    sys.stderr.flush()
-    kept = os.dup(2)
-    with open(stderr, "w") as f:
-        os.dup2(f.fileno(), 2)
-    try:
-        from absl import flags
-
-        import emorec.evaluation.__main__ as evaluation
-        from emorec.errors import guarded
-
-        sys.argv = ["emorec-evaluate", *argv]
-        statuses.append(guarded("emorec-evaluate", evaluation.run))
-    except SystemExit as end:
-        statuses.append(end.code or 0)
-    finally:
-        sys.stderr.flush()
-        os.dup2(kept, 2)
-        os.close(kept)
-        flags.FLAGS.unparse_flags()
-print(json.dumps(statuses))
+    sys.argv = ["emorec-evaluate", *argv]
+    return guarded("emorec-evaluate", evaluation.run)
 """
 
 
 def _evaluate(folder, *commands):
     """[(exit status, stderr)] of `python -m emorec.evaluation COMMAND` for each command, in order."""
     stderrs = [folder / f"stderr_{i}" for i in range(len(commands))]
-    argvs = [([str(a) for a in command], str(stderr)) for command, stderr in zip(commands, stderrs)]
-    out = subprocess.run(
-        [sys.executable, "-c", EVALUATE, json.dumps(argvs)], cwd=ROOT, env=ENV, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return [(status, stderr.read_text()) for status, stderr in zip(json.loads(out.stdout.splitlines()[-1]), stderrs)]
+    cases = [([str(a) for a in command], str(stderr)) for command, stderr in zip(commands, stderrs)]
+    return [(status, stderr.read_text()) for status, stderr in zip(one_process.statuses(EVALUATE, cases, ENV), stderrs)]
 
 
 def test_fuse_and_centre_refuse_an_out_dir_holding_an_input_or_another_run(tmp_path):

@@ -24,6 +24,7 @@ from emorec.errors import UserError
 from emorec.data import augmentation, datasets, windows
 from emorec.evaluation import predictions
 
+import one_process
 from conftest import ROOT
 from trainers import checkpoints
 
@@ -458,36 +459,19 @@ def test_augmentation_keeps_shapes_is_seeded_and_masks_a_band():
     assert min(energies) < 1 and max(energies) > 7000  # some masks cover 1 kHz, others leave it
 
 
-# What `python -m trainers.train` runs (its last line), once for each refusal in one process: a
-# process each cost the suite 10 to 14 s on 2 cores (10 of them), nearly all of it TensorFlow's
-# import. Each case gets the flags' defaults back and a stderr of its own (the descriptor, so
-# that what TensorFlow's C++ prints counts too). `test_a_refusal_in_a_process_of_its_own` runs
-# one as the command itself, for what a process prints as it starts.
+# What `python -m trainers.train` runs (its last line), each refusal in one process
+# (`one_process`): a process each cost the suite 10 to 14 s on 2 cores (10 of them), nearly all
+# of it TensorFlow's import. `test_a_refusal_in_a_process_of_its_own` runs one as the command
+# itself, for what a process prints as it starts.
 REFUSALS = """
-import json, os, sys
-
 import trainers
-from absl import flags
 from trainers import train
 
-statuses = []
-for argv, stderr in json.loads(sys.argv[1]):
+
+def command(argv):
     sys.argv = [train.__file__, *argv]
-    sys.stderr.flush()
-    kept = os.dup(2)
-    with open(stderr, "w") as f:
-        os.dup2(f.fileno(), 2)
-    try:
-        trainers.run(train.main, "trainers.train")
-        statuses.append("returned")
-    except SystemExit as end:
-        statuses.append(end.code)
-    finally:
-        sys.stderr.flush()
-        os.dup2(kept, 2)
-        os.close(kept)
-        flags.FLAGS.unparse_flags()
-print(json.dumps(statuses))
+    trainers.run(train.main, "trainers.train")
+    return "returned"
 """
 
 # One of each kind of check (the options' own checks, unknown names and tuples cut at commas
@@ -525,15 +509,7 @@ def refused(built, tmp_path_factory):
     (cases[-1][1] / "run").mkdir()
     run_lock.hold(str(cases[-1][1] / "run"))  # this test process holds it, as a running trainer would
     argvs = [(train_command(built, folder / "run", *flags[case])[3:], str(folder / "stderr")) for case, folder in cases]
-    run = subprocess.run(
-        [sys.executable, "-c", REFUSALS, json.dumps(argvs, default=str)],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    statuses = json.loads(run.stdout.splitlines()[-1])
+    statuses = one_process.statuses(REFUSALS, argvs, ENV)
     return {
         case: (status, (folder / "stderr").read_text(), folder / "run", folder)
         for (case, folder), status in zip(cases, statuses)
