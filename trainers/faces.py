@@ -83,6 +83,11 @@ class Settings(trainers.FlagSettings):
     preset: str | None
     preset_dir: str
 
+    @property
+    def start(self):
+        """The backbone's `weights` argument: the flag's 'none' is None (random)."""
+        return None if self.weights == "none" else self.weights
+
 
 def _loss(num_classes: int, smoothing: float):
     import keras
@@ -146,7 +151,7 @@ def run(settings: Settings) -> dict:
         settings.working_size,
         settings.grey,
         settings.backbone,
-        None if settings.weights == "none" else settings.weights,
+        settings.start,
         settings.dropout,
     )
     steps = -(-len(train_y) // settings.batch_size)
@@ -225,7 +230,7 @@ def write_preset(settings: Settings, results: dict, weights_file: str) -> str:
         working_size=settings.working_size,
         grey=settings.grey,
         backbone=settings.backbone,
-        weights=None if settings.weights == "none" else settings.weights,
+        weights=settings.start,
     )
     window.per_frame().load_weights(weights_file)
     private, public = results["private_test"], results["public_test"]
