@@ -1,6 +1,31 @@
 """emorec: emotion recognition from faces and voice on video (Keras 3 / TensorFlow)."""
 
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+from setuptools.command.editable_wheel import editable_wheel
+
+# Installed beside the package (site-packages), where Python runs it at every start: in `tfds`
+# only, it imports emorec.tfds_command so that a Ctrl-C in TFDS's first seconds, before it loads
+# a builder, is one line, as later ones are. Every other program reads one line and goes on.
+PTH = "emorec-tfds.pth"
+
+
+class BuildWithPth(build_py):
+    def run(self):
+        super().run()
+        self.copy_file(PTH, self.build_lib)
+
+
+class EditableWithPth(editable_wheel):
+    """`pip install -e`: the editable wheel is built from its own folder, not build_lib."""
+
+    def _run_build_commands(self, dist_name, unpacked_wheel, build_lib, tmp_dir):
+        built = super()._run_build_commands(dist_name, unpacked_wheel, build_lib, tmp_dir)
+        shutil.copy(PTH, unpacked_wheel)
+        return built
+
 
 # Pinned to versions that install together on Python 3.11 / Debian 12 (checked with
 # `make install` on a fresh machine). constraints.txt pins the transitive set.
@@ -73,6 +98,7 @@ setup(
     # trainers/, which live in the source checkout, not in the package.
     # The presets' cards, model configs and trained parts ship in the package.
     package_data={"emorec.presets": ["*/*.json", "*/*.npz"]},
+    cmdclass={"build_py": BuildWithPth, "editable_wheel": EditableWithPth},
     entry_points={
         "console_scripts": [
             "emorec-predict=emorec.commands:predict",

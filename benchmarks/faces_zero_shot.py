@@ -41,6 +41,9 @@ _RUN_DIR = flags.DEFINE_string(
     str(ROOT / "runs" / "faces_fer2013"),
     "trainers/faces.py's run folder: its metrics.json (the network's settings) and best.weights.h5.",
 )
+_MARGIN = flags.DEFINE_float(
+    "margin", FacePipeline.margin, "The face pipeline's crop margin the 14 originals are built with."
+)
 
 
 def networks(run_dir: pathlib.Path) -> dict[str, dict]:
@@ -104,7 +107,7 @@ def right(probabilities: dict[str, np.ndarray], truth: dict[str, str]) -> tuple[
 def main(argv):
     del argv
     reference = {p.stem: reference_crops(p) for p in sorted((REAL / "face_crops_actor_05").glob("*.avi"))}
-    builder = build_originals(FacePipeline().margin, pathlib.Path(face_crops._WORKDIR.value))
+    builder = build_originals(_MARGIN.value, pathlib.Path(face_crops._WORKDIR.value))
     cremad = cremad_crops()
     truth = {
         **{n: ravdess.EMOTIONS[ravdess.label(ravdess.parse(n).emotion)] for n in reference},
@@ -125,14 +128,14 @@ def main(argv):
         rows.append(row[:-2] + [row[-1]])  # CREMA-D has no calm: one column
         print(" | ".join(rows[-1]), flush=True)
     print_table(
-        f"`python -m benchmarks.faces_zero_shot --run_dir={_RUN_DIR.value}`: zero-shot on faces not from "
-        "FER2013 (nothing trained or chosen on them); RAVDESS actor 05 and CREMA-D actor 1001 only: one "
-        "actor each, a check, not a benchmark",
+        f"`python -m benchmarks.faces_zero_shot --run_dir={_RUN_DIR.value} --margin={_MARGIN.value}`: "
+        "zero-shot on faces not from FER2013 (nothing trained or chosen on them); RAVDESS actor 05 and "
+        "CREMA-D actor 1001 only: one actor each, a check, not a benchmark",
         [
             "network",
             "RAVDESS 60 reference crops, 8 classes",
             "7 (calm = neutral)",
-            "RAVDESS 14 originals, windows, 8 classes",
+            f"RAVDESS 14 originals (margin {_MARGIN.value}), windows, 8 classes",
             "7 (calm = neutral)",
             "CREMA-D 6 clips (6 classes)",
         ],

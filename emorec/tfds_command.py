@@ -1,7 +1,9 @@
 """What `tfds build` says of a corpus builder's errors. Installed by the builders' packages
 (`datasets/<corpus>/__init__.py`), which `tfds build` imports before the builder and its
-libraries (OpenCV, the media code: seconds), so that a Ctrl-C while they load is one line too.
-Importing this module loads nothing heavy."""
+libraries (OpenCV, the media code: seconds), so that a Ctrl-C while they load is one line too;
+and, for Ctrl-C alone, by the `emorec-tfds.pth` that setup.py installs beside the package, since
+TFDS takes its first seconds (TensorFlow's import) before it imports any builder. Importing this
+module loads nothing heavy."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def hook(previous):
             else:
                 previous(kind, error, trace)
 
+    said.emorec = True
     return said
 
 
@@ -36,4 +39,10 @@ def install() -> None:
     line, and emorec's process settings; imported anywhere else, the builder changes nothing."""
     if os.path.basename(sys.argv[0]) == "tfds":
         configure_process()
+        at_start()
+
+
+def at_start() -> None:
+    """`tfds build`'s exception hook from the interpreter's start (`emorec-tfds.pth`), once."""
+    if not getattr(sys.excepthook, "emorec", False):
         sys.excepthook = hook(sys.excepthook)

@@ -390,6 +390,32 @@ def test_tfds_build_says_ctrl_c_in_one_line(sample_dir, tmp_path):
     assert "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again" in err.splitlines()
 
 
+def test_tfds_build_says_ctrl_c_in_its_first_second_in_one_line(tmp_path):
+    """Before TFDS imports a builder (its first seconds: TensorFlow's import), only the
+    `emorec-tfds.pth` that setup.py installs can say it: without it, Python's KeyboardInterrupt
+    trace from TFDS's imports."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    build = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "tfds"), "build", str(ROOT / "datasets" / "ravdess")]
+        + ["--config=audio", f"--manual_dir={tmp_path / 'clips'}", f"--data_dir={tmp_path / 'data'}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        preexec_fn=default_sigint,
+    )
+    time.sleep(0.5)
+    build.send_signal(signal.SIGINT)
+    out, err = build.communicate(timeout=60)
+    assert build.returncode == -signal.SIGINT and "Traceback" not in err and not out
+    assert err.splitlines()[-1] == "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again"
+    assert not (tmp_path / "data").exists()
+
+
 def test_a_build_stopped_by_a_wrapped_ctrl_c_prints_no_summary(sample_dir, tmp_path, monkeypatch, capsys):
     """A failed build says what it found; a stopped one wrote nothing and says nothing more, also
     where the KeyboardInterrupt comes wrapped (in a lock's release, as seen in a stopped build)."""

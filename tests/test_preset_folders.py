@@ -90,3 +90,14 @@ def test_a_card_holding_a_field_of_another_type_is_refused_in_a_line_naming_it(t
     (tmp_path / "p" / "preset.json").write_text(json.dumps(card))
     with pytest.raises(presets.PresetError, match=r"preset\.json holds classes \(str\)"):
         presets.card(str(tmp_path / "p"))
+
+
+def test_a_preset_written_again_over_its_folder_is_its_next_version(tmp_path):
+    model = models.build("whisper_tiny_en", num_classes=3, frames=4, whisper_weights=None, hidden=0, prior_windows=2.0)
+    card = {k: v for k, v in presets.card("ravdess_speech_whisper").items() if k not in ("files", "format", "version")}
+    card = {**card, "name": "mine", "classes": ["a", "b", "c"]}
+    versions = []
+    for name in ("mine", "mine", "theirs"):
+        folder = models.save_to_preset(model, str(tmp_path / "p"), {**card, "name": name})
+        versions.append(presets.card(folder)["version"])
+    assert versions == [1, 2, 1]  # another preset's folder written over does not carry its versions

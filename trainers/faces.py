@@ -237,7 +237,6 @@ def write_preset(settings: Settings, results: dict, weights_file: str) -> str:
     size, command = settings.image_size, settings.command_line("trainers.faces")
     card = {
         "name": settings.preset,
-        "version": 1,
         "title": f"Emotion in faces: {settings.backbone} from its '{settings.weights}' start, trained on FER2013 "
         "by trainers.faces, on every frame",
         "modalities": ["faces"],

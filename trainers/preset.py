@@ -527,7 +527,6 @@ def write_card(
     )
     return {
         "name": settings.preset,
-        "version": 1,
         "title": settings.title
         or (
             f"Emotion in speech, learnt from {' and '.join(study.learnt)}: Whisper encoders, "

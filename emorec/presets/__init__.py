@@ -174,13 +174,17 @@ def write_arrays(path: str, arrays: dict[str, np.ndarray]) -> str:
 
 
 def write_card(path: str, card: dict) -> None:
-    """Writes the card of the preset folder `path` (in this emorec's format); what benchmarks
-    measured of an earlier version's exports stays on it."""
-    card = {"format": FORMAT, **card}
+    """Writes the card of the preset folder `path` (in this emorec's format), as version 1, or
+    as the next version of the preset of that name the folder held; what benchmarks measured of
+    an earlier version's exports stays on it."""
+    card = {"format": FORMAT, "version": 1, **card}
     previous = os.path.join(path, CARD)
     if os.path.exists(previous):
         with open(previous) as f:
-            card.update({k: v for k, v in json.load(f).items() if k == "tflite_int8"})
+            before = json.load(f)
+        card.update({k: v for k, v in before.items() if k == "tflite_int8"})
+        if before.get("name") == card["name"] and isinstance(before.get("version"), int):
+            card["version"] = before["version"] + 1
     write_text(previous, json.dumps(card, indent=1))
 
 
