@@ -27,7 +27,7 @@ from benchmarks.face_crops import REAL, reference_crops
 from emorec.media.faces import BlazeFaceDetector, FacePipeline, largest, square
 
 _FER2013 = flags.DEFINE_string("fer2013", "/data/faces/fer2013", "FER2013 laid out as ../shared/data/README.md says.")
-_FACES = flags.DEFINE_integer("faces", 1500, "FER2013 training faces measured (a seeded sample).")
+_FACES = flags.DEFINE_integer("faces", 1500, "FER2013 training faces measured (a seeded sample).", lower_bound=1)
 
 
 def framing(images, detector) -> tuple[np.ndarray, np.ndarray, int]:

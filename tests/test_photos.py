@@ -116,6 +116,21 @@ def test_a_corrupt_photo_is_one_line_naming_it_and_a_folder_goes_on(tmp_path, ca
     assert "b_face.png: 1 face" in run.out and (tmp_path / "out" / "b_face.faces.json").exists()
 
 
+def test_a_jpeg_cut_short_is_refused_not_read_grey_below_the_cut(tmp_path, capsys):
+    """ffmpeg decodes a JPEG cut short and exits 0, filling the missing rows grey: it was read as a
+    face of another emotion, without a word. PNG, WebP and BMP cut short fail to decode anyway."""
+    whole = tmp_path / "whole.jpg"
+    _write(whole, _face())
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    assert predict([str(whole), "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert predict([str(cut), "--out", str(tmp_path / "out")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"emorec-predict: damaged: {cut}: not an image that can be read (") and " @ 0x" not in line
+    assert not (tmp_path / "out" / "cut.faces.json").exists()
+
+
 def test_annotate_writes_the_photo_with_each_box_drawn(tmp_path):
     for name in ("portrait.png", "portrait.jpeg"):  # the copy keeps the photo's format
         photo = _write(tmp_path / name, _face())

@@ -40,6 +40,11 @@ VIDEO_EXTENSIONS = (
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma", ".aif", ".aiff")
 # Still photos, which emorec-predict reads as well (a corpus folder does not: a photo has no clip's label).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# What ffmpeg says of a damaged file it decodes anyway (exit status 0).
+DAMAGE = r"partial file|Invalid NAL unit|[Pp]acket corrupt|corrupt input packet|error while decoding|Invalid data found"
+# A JPEG cut short decodes grey below the cut, said only as these; cameras' MJPEG videos say them
+# of frames that still look whole, so only a photo is refused for them.
+PHOTO_DAMAGE = r"overread \d+|EOI missing"
 
 
 class MediaError(UserError):
@@ -174,14 +179,11 @@ def decode(
             said = lines[-1].replace(alias, path) if lines else f"ffmpeg exit {returncode}"
             raise MediaError("undecodable", said if path in said else f"{path}: {said}")
         # ffmpeg decodes past damage and still exits 0: its own words say the file is broken.
-        damage = re.search(
-            r"^.*(partial file|Invalid NAL unit|[Pp]acket corrupt|corrupt input packet|"
-            r"error while decoding|Invalid data found).*$",
-            log,
-            re.M,
-        )
+        said = DAMAGE + (f"|{PHOTO_DAMAGE}" if path.lower().endswith(IMAGE_EXTENSIONS) else "")
+        damage = re.search(rf"^.*({said}).*$", log, re.M)
         if damage:
-            raise MediaError("damaged", f"{path}: {damage.group(0).strip().replace(alias, path)}")
+            words = re.sub(r" @ 0x[0-9a-f]+", "", damage.group(0).strip())  # "[mjpeg @ 0x55...]": an address
+            raise MediaError("damaged", f"{path}: {words.replace(alias, path)}")
         out = {}
         if with_audio:
             # A lossy decoder overshoots full scale a little; models take [-1, 1].
