@@ -82,6 +82,7 @@ def test_a_labelled_csv(tmp_path):
     touch(str(tmp_path / "clips" / "b.wav"))
     (tmp_path / "labels.csv").write_text(
         "path,speaker,emotion\nclips/a.wav,s1,ANG\nclips/b.wav,s2,Fear\nclips/missing.wav,s2,sad\nclips/a.wav,s1,\n"
+        "clips/./b.wav,s2,happy\n"  # the same file again, labelled otherwise: not a second clip
     )
     scan = corpora.open_corpus(f"folder:{tmp_path / 'labels.csv'}").scan()
     assert [(c.id, c.speaker, c.emotion) for c in scan.clips] == [
@@ -91,7 +92,11 @@ def test_a_labelled_csv(tmp_path):
     assert [(where.rsplit(":", 1)[1], reason.split(":")[0]) for where, reason in scan.skipped] == [
         ("4", "no such file"),
         ("5", "empty path or emotion"),
+        ("6", f"{tmp_path}/clips/./b.wav is listed before, at line 3 (as Fear)"),
     ]
+    (tmp_path / "latin1.csv").write_bytes("path,speaker,emotion\nclips/a.wav,Zoé,sad\n".encode("latin-1"))
+    with pytest.raises(corpora.CorpusError, match=r"latin1.csv:2: not UTF-8 text \(byte 0xe9\): save the CSV as UTF-8"):
+        corpora.open_corpus(str(tmp_path / "latin1.csv")).scan()
     (tmp_path / "bad.csv").write_text("file,label\nx.wav,sad\n")
     with pytest.raises(corpora.CorpusError, match="bad.csv: expected a header with path, emotion"):
         corpora.open_corpus(str(tmp_path / "bad.csv")).scan()

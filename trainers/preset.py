@@ -600,11 +600,29 @@ def run(settings: Settings) -> str:
     spec = windows.WindowSpec(frames=settings.frames, faces=False, audio=True)
     study = load_study(learnt, scored, voice.features, spec, os.path.expanduser(settings.cache_dir))
     results = measure(voice, study, recipe, work_dir)
+    with open(os.path.join(work_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    text, plot = report(settings, study, results, recipe, work_dir)
+    everyone = [s for name in study.learnt for s in study.evidence.speakers(name)]
+    _, seconds = train_head(voice, study, everyone, recipe, np.random.default_rng(recipe.seed))
+    card = write_card(settings, voice, study, results, recipe, time.perf_counter() - begin)
+    folder = models.save_to_preset(voice.model, os.path.join(settings.out_dir, settings.preset), card)
+    print(
+        text
+        + (f"plot: {plot}\n" if plot else "")
+        + f"preset: {folder} (the head on all {len(everyone)} speakers, {seconds:.0f} s)"
+    )
+    return folder
+
+
+def report(settings: Settings, study: Study, results: dict, recipe: Recipe, work_dir: str) -> tuple[str, str | None]:
+    """The table (also written to WORK_DIR/corpora.md) and the plot of what `measure` found:
+    ('', None) where it measured nothing (too few speakers, said by `measure`)."""
+    if not results["cross"] and not any(parts[p] for parts in results["folds"].values() for p in parts):
+        return "", None
     text = table(results, recipe)
     with open(os.path.join(work_dir, "corpora.md"), "w") as f:
         f.write(text)
-    with open(os.path.join(work_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=1)
     curves = {
         f"{name}, test speakers": list(mean(parts["test"], recipe).values())
         for name, parts in results["folds"].items()
@@ -618,12 +636,7 @@ def run(settings: Settings) -> str:
         f"{settings.preset}: speech it never learnt from, by clips of the speaker heard before",
         references={f"EmoBox, {k}": v for k, v in EMOBOX.items() if k in study.learnt},
     )
-    everyone = [s for name in study.learnt for s in study.evidence.speakers(name)]
-    _, seconds = train_head(voice, study, everyone, recipe, np.random.default_rng(recipe.seed))
-    card = write_card(settings, voice, study, results, recipe, time.perf_counter() - begin)
-    folder = models.save_to_preset(voice.model, os.path.join(settings.out_dir, settings.preset), card)
-    print(text + f"plot: {plot}\npreset: {folder} (the head on all {len(everyone)} speakers, {seconds:.0f} s)")
-    return folder
+    return text, plot
 
 
 if __name__ == "__main__":

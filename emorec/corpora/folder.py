@@ -84,9 +84,15 @@ class LabelledFolder(base.Corpus):
         return base.Scan(clips, skipped)
 
     def _from_csv(self) -> base.Scan:
-        clips, skipped = [], []
-        with open(self.root, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+        clips, skipped, listed = [], [], {}
+        try:
+            with open(self.root, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.DictReader(f))
+        except UnicodeDecodeError as e:
+            line = e.object[: e.start].count(b"\n") + 1
+            raise base.CorpusError(
+                f"{self.root}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}): save the CSV as UTF-8"
+            ) from None
         if not rows or not {"path", "emotion"} <= set(rows[0]):
             raise base.CorpusError(
                 f"{self.root}: expected a header with path, emotion (and speaker) columns, found "
@@ -101,6 +107,10 @@ class LabelledFolder(base.Corpus):
                 skipped.append((where, f"no such file: {path}"))
             elif os.path.splitext(path)[1].lower() not in MEDIA_EXTENSIONS:
                 skipped.append((where, f"not audio or video: {path}"))
+            elif os.path.realpath(path) in listed:
+                first, emotion = listed[os.path.realpath(path)]
+                skipped.append((where, f"{path} is listed before, at line {first} (as {emotion}): each clip once"))
             else:
+                listed[os.path.realpath(path)] = number, row["emotion"].strip()
                 clips.append(self._clip(path, (row.get("speaker") or UNKNOWN_SPEAKER).strip(), row["emotion"]))
         return base.Scan(clips, skipped)
