@@ -55,9 +55,10 @@ def _code_files() -> list[str]:
 
 
 def _preset_files(name: str) -> list[str]:
-    """The preset's card and trained files, and its members'."""
+    """The preset's card and trained files, and its members': PresetError, in one line, for one
+    missing or not the file its card names."""
     card, where = presets.card(name), presets.folder(name)
-    own = [os.path.join(where, presets.CARD)] + [os.path.join(where, f) for f in sorted(card.get("files", {}))]
+    own = [os.path.join(where, presets.CARD)] + [presets.checked_file(name, f) for f in sorted(card.get("files", {}))]
     return own + [path for member in card.get("members", []) for path in _preset_files(member)]
 
 
