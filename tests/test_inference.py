@@ -557,7 +557,11 @@ def test_a_missing_or_corrupt_speaker_audio_is_said_once_naming_the_option(expor
         _clip(folder / f"01-01-05-01-01-01-0{i}.mp4")
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(np.random.default_rng(0).bytes(3000))
-    for given, says in ((tmp_path / "nowhere.wav", "no such file"), (corrupt, "could not be read as audio (")):
+    for given, says in (
+        (tmp_path / "nowhere.wav", "no such file"),
+        (corrupt, "could not be read as audio ("),
+        (folder, f"a folder, not a file: give the files in it (e.g. {folder / '*.wav'})"),  # was "a FIFO, socket"
+    ):
         assert (
             predict(
                 [str(folder), "--model", exports["av"], "--speaker_audio", str(given), "--out", str(tmp_path / "out")]

@@ -115,6 +115,8 @@ def file_problem(path: str) -> str | None:
         return None
     if os.path.islink(path) and not os.path.exists(path):
         return f"a link to {os.readlink(path)}, which does not exist"
+    if os.path.isdir(path):
+        return f"a folder, not a file: give the files in it (e.g. {os.path.join(path, '*.wav')})"
     if os.path.exists(path):
         return (
             "not a regular file (a FIFO, socket or device): save the stream to a file first, or give a "
