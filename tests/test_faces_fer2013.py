@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+import one_process
+
 from conftest import ROOT
 from emorec.corpora import fer2013
 from emorec.data import fer2013 as fer_data
@@ -215,3 +217,50 @@ def _the_preset_is_a_start_for_video_models(folder, preset):
     assert video.count_params() > start.count_params()
     with pytest.raises(UserValueError, match="that preset's backbone is small_cnn, not mobilenet_v2"):
         backbones.frame_encoder("mobilenet_v2", 64, f"preset:{folder}")
+
+
+# `python -m trainers.faces`, each case in one process (`one_process`).
+FACES = """
+def command(argv):
+    import trainers
+    from trainers import faces
+
+    sys.argv = ["trainers.faces", *argv]
+    trainers.run(faces.main, "trainers.faces")
+"""
+
+
+def test_the_trainer_refuses_what_would_fail_later_in_one_line_before_any_work(tmp_path):
+    """A folder without labels.csv and a JPEG that is not FER2013's were tracebacks; an unwritable
+    --preset_dir was found after the whole training; a working side under MobileNetV2's smallest,
+    a traceback from inside Keras."""
+    folder = fake_fer(tmp_path / "fer")
+    os.remove(folder / "train/neutral/Training_0.jpg")
+    (tmp_path / "a_file").write_text("")
+    given = [f"--cache_dir={tmp_path / 'cache'}"]
+    cases = {
+        f"{tmp_path / 'labels.csv'} is not there: FER2013 is read as FOLDER/labels.csv": [f"--data={tmp_path}"],
+        f"{folder / 'train/neutral/Training_0.jpg'}: not a 48 x 48 image (unreadable)": [f"--data={folder}"],
+        f"--preset_dir={tmp_path / 'a_file'} cannot be written to (": [
+            f"--data={folder}",
+            "--preset=p",
+            f"--preset_dir={tmp_path / 'a_file'}",
+        ],
+        "flag --working_size=16: 16 is not": [f"--data={folder}", "--working_size=16"],
+        "is in use by process": [f"--data={folder}"],  # its run folder held below, as a running trainer would
+    }
+    stderrs = [tmp_path / f"stderr_{i}" for i in range(len(cases))]
+    runs = [f"--run_dir={tmp_path / f'run_{i}'}" for i in range(len(cases))]  # a lock each: one process holds them
+    from trainers import run_lock
+
+    os.makedirs(tmp_path / f"run_{len(cases) - 1}")
+    run_lock.hold(str(tmp_path / f"run_{len(cases) - 1}"), "run_dir")
+    ran = one_process.statuses(
+        FACES, [(given + [run] + argv, str(err)) for run, argv, err in zip(runs, cases.values(), stderrs)], ENV
+    )
+    for status, says, err in zip(ran, cases, stderrs):
+        lines = [line for line in err.read_text().splitlines() if line.startswith("trainers.faces")]
+        assert status == 2 and len(lines) == 1 and says in lines[0], (says, err.read_text()[-2000:])
+        assert "Traceback" not in err.read_text()
+    assert err.read_text().rstrip().endswith("give another --run_dir")  # not --model_dir, train.py's
+    assert not list(tmp_path.glob("run_*/history.csv"))  # no epoch was trained

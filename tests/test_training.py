@@ -507,7 +507,7 @@ def refused(built, tmp_path_factory):
     for _, folder in cases:
         folder.mkdir()
     (cases[-1][1] / "run").mkdir()
-    run_lock.hold(str(cases[-1][1] / "run"))  # this test process holds it, as a running trainer would
+    run_lock.hold(str(cases[-1][1] / "run"), "model_dir")  # this test process holds it, as a running trainer would
     argvs = [(train_command(built, folder / "run", *flags[case])[3:], str(folder / "stderr")) for case, folder in cases]
     statuses = one_process.statuses(REFUSALS, argvs, ENV)
     return {
@@ -555,7 +555,11 @@ def test_a_model_that_cannot_be_built_is_refused_before_its_run_folder_is_made(r
 
 def test_a_model_dir_in_use_is_refused_naming_its_process(refused):
     status, stderr, run_dir, _ = refused["in use"]
-    assert status not in (0, None, "returned") and f"is in use by process {os.getpid()}" in stderr
+    assert (
+        status not in (0, None, "returned")
+        and f"is in use by process {os.getpid()}" in stderr
+        and "give another --model_dir" in stderr
+    )
     assert not (run_dir / "fold_1").exists()
 
 

@@ -28,7 +28,7 @@ from absl import flags
 import numpy as np
 
 import trainers
-from emorec import presets
+from emorec import folders, presets
 
 flags.DEFINE_string("data", "/data/faces/fer2013", "FER2013's folder: labels.csv and the JPEGs it names.")
 flags.DEFINE_string("run_dir", os.path.join("runs", "faces_fer2013"), "Backups, history, weights and metrics.")
@@ -36,7 +36,9 @@ flags.DEFINE_string("cache_dir", os.path.join("runs", "fer2013_cache"), "The dec
 flags.DEFINE_string("backbone", "mobilenet_v2", "The per-frame backbone (emorec.models.backbones).")
 flags.DEFINE_string("weights", "torchvision_imagenet", "The backbone's start ('none': random).")
 flags.DEFINE_integer("image_size", 112, "The face crop the network takes (the face pipeline's).")
-flags.DEFINE_integer("working_size", 64, "The side the network resizes the crop to before the backbone.")
+flags.DEFINE_integer(
+    "working_size", 64, "The side the network resizes the crop to before the backbone.", lower_bound=32
+)
 flags.DEFINE_bool("grey", True, "Read every crop as grey (FER2013 is grey).")
 flags.DEFINE_bool("augment", True, "Perturb the training faces.")
 flags.DEFINE_float(
@@ -139,8 +141,11 @@ def run(settings: Settings) -> dict:
     from emorec.models.face_expression import face_expression
     from trainers import checkpoints, run_lock
 
-    os.makedirs(settings.run_dir, exist_ok=True)
-    run_lock.hold(settings.run_dir)
+    # Before any work: the run's folder, and the preset's, which is written at the run's end.
+    folders.refuse_unwritable(f"--run_dir={settings.run_dir}", settings.run_dir)
+    if settings.preset:
+        folders.refuse_unwritable(f"--preset_dir={settings.preset_dir}", settings.preset_dir)
+    run_lock.hold(settings.run_dir, "run_dir")
     parts = _parts(settings)
     (train_x, train_y), (public_x, public_y) = parts["Training"], parts["PublicTest"]
     num_classes = len(fer2013.CLASSES)

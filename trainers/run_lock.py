@@ -1,7 +1,7 @@
-"""One run per --model_dir: two trainers writing one folder interleave their epochs and
+"""One run per run folder (--model_dir, --run_dir): two trainers writing one folder interleave their epochs and
 overwrite each other's best weights, so the second is refused with the first one's process.
 
-The lock is an advisory `flock` on MODEL_DIR/.lock: the system releases it when its process
+The lock is an advisory `flock` on RUN_DIR/.lock: the system releases it when its process
 ends, however it ends, so a killed run never leaves a stale lock behind.
 """
 
@@ -15,8 +15,9 @@ from absl import app
 _HELD: list = []  # open lock files, kept for the life of the process
 
 
-def hold(run_dir: str) -> None:
-    """Takes run_dir's lock for this process, or raises UsageError naming its holder."""
+def hold(run_dir: str, flag: str) -> None:
+    """Takes run_dir's lock for this process, or raises UsageError naming its holder and the
+    trainer's `flag` that gives another folder."""
     path = os.path.join(run_dir, ".lock")
     handle = open(path, "a+")
     try:
@@ -26,7 +27,7 @@ def hold(run_dir: str) -> None:
         holder = handle.read().strip() or "another process"
         handle.close()
         raise app.UsageError(
-            f"{run_dir} is in use by {holder}: wait for it to finish, stop it, or give another --model_dir"
+            f"{run_dir} is in use by {holder}: wait for it to finish, stop it, or give another --{flag}"
         ) from None
     handle.truncate(0)
     handle.write(f"process {os.getpid()} on {os.uname().nodename}\n")

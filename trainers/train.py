@@ -562,7 +562,7 @@ def run(settings: Settings) -> dict:
         if folder:  # said now, not after the training
             folders.refuse_unwritable(f"--{flag}={folder}", folder)
     if distribute.is_chief():
-        run_lock.hold(run_dir)
+        run_lock.hold(run_dir, "model_dir")
     print(  # the replicas, where a user sees them: absl's INFO log is off by default
         f"{settings.model} on {settings.dataset}/{settings.config} ({len(actors)} actors), "
         f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s), "
