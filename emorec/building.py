@@ -187,7 +187,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         def report(folder: str):
             epath.Path(folder).mkdir(parents=True, exist_ok=True)
             summary = write_summary(
-                folder, self._problems_dir, self._found, self.source_record(str(dl_manager.manual_dir))
+                folder, self._problems_dir, self._found, self.source_record(self._manual_dir(dl_manager))
             )
             print(format_summary(summary, self.TITLE))
             return summary
@@ -217,10 +217,29 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
             record_problem(self._problems_dir, location, kind, detail, stage="scan")
         if not scan.clips:
             raise BuildError(
-                f"no {self.TITLE} clips for config {self.builder_config.name!r} in {root}.\n"
-                f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}"
+                f"no {self.TITLE} clips for config {self.builder_config.name!r} in {root}"
+                + (
+                    f" ({len(scan.skipped)} files passed over, each listed above with its reason)"
+                    if scan.skipped
+                    else ""
+                )
+                + f": {self._instructions()}"
             )
         return scan.clips
+
+    def _instructions(self) -> str:
+        return " ".join(self.MANUAL_DOWNLOAD_INSTRUCTIONS.split())
+
+    def _manual_dir(self, dl_manager) -> str:
+        """--manual_dir; BuildError, in one line, for one that is a file, missing or empty (TFDS
+        asserts, or lists a file as a folder: tracebacks)."""
+        try:
+            return str(dl_manager.manual_dir)
+        except NotADirectoryError as e:
+            raise BuildError(f"--manual_dir {e.filename} is a file, not a folder: {self._instructions()}") from None
+        except AssertionError as e:  # "Manual directory X does not exist or is empty. Create it ..."
+            said = str(e).split(". ")[0].replace("Manual directory ", "--manual_dir ", 1)
+            raise BuildError(f"{said}: {self._instructions()}") from None
 
     def source_record(self, manual_dir: str) -> dict:
         """What a build read: the folder and a fingerprint of every file of the corpus in it (where,
@@ -238,7 +257,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         }
 
     def _split_generators(self, dl_manager):
-        clips = self._clips(str(dl_manager.manual_dir))
+        clips = self._clips(self._manual_dir(dl_manager))
         self._found = len(clips)
         config = self.builder_config
         process = functools.partial(
@@ -274,7 +293,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
                 )
         if not kept:
             raise BuildError(
-                f"none of the {len(clips)} clips in {dl_manager.manual_dir} could be used: each one's "
+                f"none of the {len(clips)} clips in {self._manual_dir(dl_manager)} could be used: each one's "
                 f"reason is listed above and in {self._failed_summary_dir}/{SUMMARY_FILE}"
             )
         # Locally, one pool runs over every speaker's clips in the order TFDS writes the splits:

@@ -311,6 +311,21 @@ def test_short_silent_and_mismatched_clips_follow_the_readme_rules(sample_dir, t
     assert not any(p["clip"].endswith(one_frame.name(".mp4")) for p in summary["kept_with_notes"])
 
 
+def test_a_manual_dir_missing_empty_or_a_file_is_one_line_with_what_to_give(tmp_path):
+    """TFDS asserted (missing, empty) or listed a file as a folder: tracebacks."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "labels.csv").write_text("path,speaker,emotion\n")
+    for given, says in (
+        (tmp_path / "nowhere", f"--manual_dir {tmp_path / 'nowhere'} does not exist or is empty: "),
+        (tmp_path / "empty", f"--manual_dir {tmp_path / 'empty'} does not exist or is empty: "),
+        (tmp_path / "labels.csv", f"--manual_dir {tmp_path / 'labels.csv'} is a file, not a folder: "),
+    ):
+        with pytest.raises(building.BuildError) as refused:
+            _build(given, tmp_path / "data", config="audio")
+        [line] = str(refused.value).splitlines()
+        assert line.startswith(says) and line.endswith("Only the files of the configs you build are needed."), line
+
+
 def test_a_corpus_of_unusable_clips_ends_in_one_line_naming_the_summary(tmp_path, capsys):
     """Every clip corrupt: a RuntimeError traceback from inside TFDS, and the summary went with
     the unfinished build's folder."""

@@ -1,14 +1,15 @@
 r"""A user's own labelled clips as a TFDS dataset, in RAVDESS's example format: 16 kHz audio and
 log-mel (and face crops for `av`) per clip, one split per speaker.
 
-    tfds build datasets/labelled_folder --manual_dir=/data/my_clips --data_dir=DIR   # RAVDESS's 8 names
+    tfds build datasets/labelled_folder --config=audio --manual_dir=/data/my_clips --data_dir=DIR  # RAVDESS's 8
     tfds build datasets/labelled_folder --manual_dir=/data/my_clips --data_dir=DIR \
         --config='{"name": "my_clips", "labels": ["neutral", "happy", "sad", "angry", "bored"], "with_faces": false}'
 
 The folder is `EMOTION/FILE` or `EMOTION/SPEAKER/FILE`, or holds a `labels.csv` of
 `path,speaker,emotion` (`emorec.corpora.LabelledFolder`). Labels that name one of RAVDESS's
 emotions (`anger`, `ANG`, ...) are stored in its names. The configs `audio` and `av` label with
-RAVDESS's eight; any other label set is a config given as JSON, as above (TFDS makes it), whose
+RAVDESS's eight (without --config, `tfds build` builds both, and `av` reads video files only);
+any other label set is a config given as JSON, as above (TFDS makes it), whose
 `labels` fix the classes' order. A folder with a label the config lacks is refused in one line
 that gives the config to pass.
 
