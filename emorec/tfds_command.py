@@ -8,6 +8,7 @@ module loads nothing heavy."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from emorec import configure_process, errors, interrupted, visible_stderr
@@ -27,11 +28,30 @@ def hook(previous):
                     "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again",
                     file=sys.stderr,
                 )
+            elif unknown_config(error, trace):
+                print(f"tfds build: {unknown_config(error, trace)}", file=sys.stderr)
             else:
                 previous(kind, error, trace)
 
     said.emorec = True
     return said
+
+
+def unknown_config(error: BaseException, trace) -> str | None:
+    """What to say of TFDS's refusal of a --config its builder lacks (a ValueError that lists
+    no configs), with the builder's configs, found in the traceback's frames; None for any
+    other error."""
+    found = re.match(r"BuilderConfig (.+) not found", str(error)) if isinstance(error, ValueError) else None
+    if not found:
+        return None
+    configs = []
+    while trace is not None and not configs:
+        owner = trace.tb_frame.f_locals.get("self") or trace.tb_frame.f_locals.get("cls")
+        configs = [config.name for config in getattr(owner, "BUILDER_CONFIGS", [])]
+        trace = trace.tb_next
+    return f"--config={found.group(1)} is none of this dataset's configs" + (
+        f" ({', '.join(configs)})" if configs else ""
+    )
 
 
 def install() -> None:

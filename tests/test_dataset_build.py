@@ -326,6 +326,17 @@ def test_a_manual_dir_missing_empty_or_a_file_is_one_line_with_what_to_give(tmp_
         assert line.startswith(says) and line.endswith("Only the files of the configs you build are needed."), line
 
 
+def test_a_config_the_builder_lacks_is_one_line_naming_its_configs(tmp_path, capsys):
+    """TFDS's ValueError listed none of them ("Here are 10 BuilderConfigs ...:" and nothing)."""
+    with pytest.raises(ValueError) as refused:
+        ravdess_dataset_builder.Builder(data_dir=str(tmp_path), config="nonsense")
+    others = []
+    tfds_command.hook(lambda *e: others.append(e))(refused.type, refused.value, refused.tb)
+    names = ", ".join(c.name for c in ravdess_dataset_builder.Builder.BUILDER_CONFIGS)
+    assert capsys.readouterr().err == f"tfds build: --config=nonsense is none of this dataset's configs ({names})\n"
+    assert not others
+
+
 def test_a_corpus_of_unusable_clips_ends_in_one_line_naming_the_summary(tmp_path, capsys):
     """Every clip corrupt: a RuntimeError traceback from inside TFDS, and the summary went with
     the unfinished build's folder."""
