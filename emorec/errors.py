@@ -67,3 +67,30 @@ def guarded(prog: str, main, *args, **kwargs) -> int:
         return 1
     except KeyboardInterrupt:
         stopped(prog)
+
+
+def absl_command(main, prog: str) -> int:
+    """absl's `app.run(main)` through `guarded`, each usage refusal in one line, `PROG: reason`:
+    a flag value that fails its validator (absl adds a second line, a pointer to --helpshort)
+    and a UsageError that `main` raises (absl prints the module's doc and its flags, about 100
+    lines, first), exit status 2 as every refusal of what a user can fix. The exit status."""
+    from absl import app, flags
+
+    def refuse(error):
+        with visible_stderr():
+            print(one_line(prog, error), file=sys.stderr)
+        sys.exit(2)
+
+    def parse(argv):
+        try:
+            return flags.FLAGS(argv)
+        except flags.Error as error:
+            refuse(error)
+
+    def checked_main(argv):
+        try:
+            return main(argv)
+        except app.UsageError as error:
+            refuse(error)
+
+    return guarded(prog, app.run, checked_main, flags_parser=parse)

@@ -1,6 +1,7 @@
 """trainers.baseline (openSMILE functionals + SVM) and late fusion (emorec.evaluation) on the same folds."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -335,6 +336,20 @@ def _evaluate(folder, *commands):
     stderrs = [folder / f"stderr_{i}" for i in range(len(commands))]
     cases = [([str(a) for a in command], str(stderr)) for command, stderr in zip(commands, stderrs)]
     return [(status, stderr.read_text()) for status, stderr in zip(one_process.statuses(EVALUATE, cases, ENV), stderrs)]
+
+
+def test_emorec_evaluate_says_its_commands_in_help_and_refuses_in_one_line(tmp_path):
+    """--help showed only "USAGE: emorec-evaluate [flags]" (the installed script has no doc);
+    a missing command and a bad flag value were three lines."""
+    script = os.path.join(os.path.dirname(sys.executable), "emorec-evaluate")
+    helped = subprocess.run([script, "--help"], capture_output=True, text=True, env=ENV)
+    assert "python -m emorec.evaluation paired RUN_A RUN_B" in helped.stdout  # (absl ends --help with 1)
+    for (status, stderr), says in zip(
+        _evaluate(tmp_path, [], ["compare", "--metric=nope"]),
+        ("emorec-evaluate: give a command and run folders: centre RUN", "emorec-evaluate: flag --metric=nope: "),
+    ):
+        [line] = stderr.strip().splitlines()
+        assert status == 2 and line.startswith(says), stderr
 
 
 def test_fuse_and_centre_refuse_an_out_dir_holding_an_input_or_another_run(tmp_path):

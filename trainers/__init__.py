@@ -42,31 +42,7 @@ class FlagSettings:
 
 
 def run(main, prog: str) -> None:
-    """absl's `app.run(main)` through emorec's command runner (`emorec.errors.guarded`), with
-    each usage refusal in one line, `PROG: reason`: a flag value that fails its validator (absl
-    adds a second line, a pointer to --helpshort) and a UsageError that `main` raises (absl
-    prints the module's doc and its flags, about 100 lines, first), exit status 2 as every
-    refusal of what a user can fix (`emorec.errors`)."""
-    from absl import app, flags
+    """A trainer's `main` as its command (`emorec.errors.absl_command`: refusals in one line)."""
+    from emorec.errors import absl_command
 
-    from emorec.errors import guarded
-    from emorec.errors import one_line
-
-    def parse(argv):
-        try:
-            return flags.FLAGS(argv)
-        except flags.Error as error:
-            _refuse(one_line(prog, error), 2)
-
-    def checked_main(argv):
-        try:
-            return main(argv)
-        except app.UsageError as error:
-            _refuse(one_line(prog, error), 2)
-
-    sys.exit(guarded(prog, app.run, checked_main, flags_parser=parse))
-
-
-def _refuse(line: str, status: int):
-    print(line, file=sys.stderr)
-    sys.exit(status)
+    sys.exit(absl_command(main, prog))

@@ -143,11 +143,15 @@ def main(argv):
     COMMANDS[argv[1]]([os.path.normpath(r) for r in argv[2:]])
 
 
-def run():
-    app.run(main)
+def run() -> int:
+    """The command, refusals in one line; `--help` shows this module's doc also where the process's
+    `__main__` is the installed `emorec-evaluate` script, which has none."""
+    from emorec.errors import absl_command
+
+    script = sys.modules["__main__"]
+    script.__doc__ = script.__doc__ or __doc__
+    return absl_command(main, "emorec-evaluate")
 
 
 if __name__ == "__main__":
-    from emorec.errors import guarded
-
-    sys.exit(guarded("emorec-evaluate", run))
+    sys.exit(run())
