@@ -57,7 +57,18 @@ flags.DEFINE_multi_string(
 )
 flags.DEFINE_multi_string("score_corpus", [], "A corpus only measured on, never learnt from (as --corpus).")
 flags.DEFINE_string("model", "whisper_base", "A registry name (emorec.models.names()).")
-flags.DEFINE_list("options", [], "Model options as key=value (Python literals).")
+# The shipped voice presets' recipe (docs/presets.md, docs/corpora.md): what a user's own preset gets unasked.
+RECIPE_OPTIONS = [
+    "layer_pooling='concat'",
+    "hidden=0",
+    "dropout=0.0",
+    "speeds=(0.9,1.0,1.1)",
+    "also=('whisper_tiny_en',)",
+    "prior_windows=2.0",
+]
+flags.DEFINE_list(
+    "options", RECIPE_OPTIONS, "Model options as key=value (Python literals); default: the presets' recipe."
+)
 flags.DEFINE_integer("frames", 128, "Window length in video frames (audio: W / 29.97 s).")
 flags.DEFINE_float("C", 0.03, "Inverse L2 strength of the logistic regression.")
 flags.DEFINE_list(
@@ -369,7 +380,7 @@ def score(voice: models.VoiceHead, study: Study, speakers, recipe: Recipe, rng, 
                 clip_p[in_four][:, four], [four.index(label) for label in labels[in_four]], [classes[i] for i in four]
             )["accuracy"]
             if len(four) == 4 and in_four.any()
-            else float("nan")
+            else None  # a corpus without EmoBox's four classes: not applicable (JSON null, "-" in the table)
         )
         out[seen] = {
             "accuracy": scores["accuracy"],
@@ -440,7 +451,19 @@ def measure(voice: models.VoiceHead, study: Study, recipe: Recipe, work_dir: str
 
 
 def mean(results: list[dict], recipe: Recipe, key: str = "accuracy") -> dict:
-    return {s: round(float(np.mean([r[s][key] for r in results])), 3) for s in recipe.seen}
+    """{seen: the folds' mean of `key`, to 3 places}; None where a fold has none (`score`'s emobox4)."""
+    return {
+        s: rounded(np.mean(values) if None not in (values := [r[s][key] for r in results]) else None)
+        for s in recipe.seen
+    }
+
+
+def rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def table(results: dict, recipe: Recipe) -> str:
@@ -456,14 +479,14 @@ def table(results: dict, recipe: Recipe) -> str:
                 anchor = f"EmoBox {EMOBOX[name]:.3f}" if part == "test" and name in EMOBOX else ""
                 lines.append(
                     f"| {name}, {part} speakers ({len(parts[part])} folds) | "
-                    + " | ".join(f"{m[s]:.3f}" for s in recipe.seen)
-                    + f" | {four.get('0', float('nan')):.3f} | {anchor} |"
+                    + " | ".join(cell(m[s]) for s in recipe.seen)
+                    + f" | {cell(four.get('0'))} | {anchor} |"
                 )
     for pair, result in results["cross"].items():
         lines.append(
             f"| {pair} (learnt from the first alone) | "
-            + " | ".join(f"{result[s]['accuracy']:.3f}" for s in recipe.seen)
-            + f" | {result.get('0', {}).get('emobox4', float('nan')):.3f} | |"
+            + " | ".join(cell(result[s]["accuracy"]) for s in recipe.seen)
+            + f" | {cell(result.get('0', {}).get('emobox4'))} | |"
         )
     return "\n".join(lines) + "\n"
 
@@ -502,7 +525,7 @@ def card_accuracy(results: dict, study: Study, recipe: Recipe) -> dict:
         },
         "cross_corpus": {pair: {s: round(r[s]["accuracy"], 3) for s in r} for pair, r in results["cross"].items()},
         "cross_corpus_emobox4": {
-            pair: {s: round(r[s]["emobox4"], 3) for s in r} for pair, r in results["cross"].items()
+            pair: {s: rounded(r[s]["emobox4"]) for s in r} for pair, r in results["cross"].items()
         },
     }
 
