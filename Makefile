@@ -124,7 +124,7 @@ ravdess-whisper: $(VENV)/.extras-build+train+baselines+whisper
 # ../shared/data/README.md says (CREMAD_DIR) is scored by the RAVDESS preset and learnt from by
 # ravdess_cremad_speech_whisper.
 CREMAD_DIR ?= /data/corpora/cremad
-preset_train = TF_ENABLE_ONEDNN_OPTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m trainers.preset --flagfile=trainers/configs/$(1).cfg
+preset_train = TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m trainers.preset --flagfile=trainers/configs/$(1).cfg
 preset-speech: $(VENV)/.extras-train+whisper
 	$(call preset_train,preset_ravdess_speech) --corpus=ravdess:$(RAVDESS_DIR) \
 	  $(if $(wildcard $(CREMAD_DIR)),--score_corpus=cremad:$(CREMAD_DIR)) --command="make preset-speech"

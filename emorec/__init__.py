@@ -33,14 +33,15 @@ class _OwnLinesOnly(logging.Filter):
         return record.levelno >= logging.ERROR or record.pathname.startswith(_OWN)
 
 
-def configure_process() -> None:
+def configure_process(onednn: bool = False) -> None:
     """What the commands set in their own process, before TensorFlow loads (importing emorec sets
-    nothing): library log lines out of sight unless EMOREC_LIBRARY_LOGS=1, and oneDNN off.
+    nothing): library log lines out of sight unless EMOREC_LIBRARY_LOGS=1, and oneDNN off unless
+    `onednn` (a command that runs forward passes only) or TF_ENABLE_ONEDNN_OPTS says otherwise.
 
     TF 2.21's oneDNN CPU kernels segfault in the backward pass of 1x1 stride-2 convolutions
     (ResNet-style shortcuts; reproduced here with the FER mini-Xception backbone); export
     TF_ENABLE_ONEDNN_OPTS=1 to take the risk (the voice presets' commands do: no such convolution)."""
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1" if onednn else "0")
     if LIBRARY_LOGS:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
