@@ -117,8 +117,9 @@ def test_variable_frame_rate_rows_carry_stream_times(exports, tmp_path):
 
 
 def test_a_camera_that_cannot_be_opened_is_said(exports, tmp_path, capsys):
-    assert predict(["7", "--model", exports["av"], "--out", str(tmp_path)]) == 2
-    assert "camera 7 could not be opened" in capsys.readouterr().err
+    for index in ("7", "9" * 20):  # the second past what OpenCV's C int holds: a traceback
+        assert predict([index, "--model", exports["av"], "--out", str(tmp_path)]) == 2
+        assert f"camera {index} could not be opened" in capsys.readouterr().err
 
 
 def test_both_real_clips(exports, tmp_path, capsys):

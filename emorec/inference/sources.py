@@ -200,8 +200,11 @@ def open_photo(path: str, max_width: int = 640) -> Photo:
 
 
 def open_camera(index: int, max_width: int = 640) -> Source:
-    capture = cv2.VideoCapture(index)
-    if not capture.isOpened():
+    try:
+        capture = cv2.VideoCapture(index)
+    except (cv2.error, OverflowError):  # an index past a C int: no such camera either
+        capture = None
+    if capture is None or not capture.isOpened():
         raise UserError(
             f"camera {index} could not be opened: is it connected, and free (not used by "
             f"another program)? On Linux, check that /dev/video{index} exists and is readable"
