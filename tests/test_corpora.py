@@ -433,3 +433,35 @@ def test_onednn_is_on_for_the_preset_trainer_alone():
             text=True,
         )
         assert ("oneDNN custom operations are on" in run.stderr) is on, (module, run.stderr[-1000:])
+
+
+CARD = """
+import json, types
+from trainers import preset
+
+recipe = preset.Recipe(seen=("0", "all"), orders=1)
+one = {s: {"accuracy": a, "uar": a, "macro_f1": a, "emobox4": None} for s, a in (("0", 0.7), ("all", 0.8))}
+carried = {s: {"accuracy": 0.4, "uar": 0.4, "macro_f1": 0.4, "emobox4": None} for s in ("0", "all")}
+results = {
+    "folds": {name: {"validation": [one], "test": [one]} for name in ("a", "b")},
+    "cross": {"a -> b": carried, "b -> a": carried, "a -> c": carried},
+}
+study = types.SimpleNamespace(learnt={"a": None, "b": None})
+card = preset.card_accuracy(results, study, recipe)
+print(json.dumps(card))
+print(preset.table(results, recipe))
+"""
+
+
+def test_a_preset_of_several_corpora_heads_its_card_with_how_each_carries_to_the_other():
+    """Issue 39's point 4: the headline gave the within-corpus figures alone."""
+    run = subprocess.run([sys.executable, "-c", CARD], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    card = json.loads(run.stdout.splitlines()[0])
+    assert card["headline"] == (
+        "speakers it never heard: a 0.700 on a speaker's first clip, 0.800 enrolled; b 0.700 on a speaker's "
+        "first clip, 0.800 enrolled; c (never learnt from) 0.400 cold; a head learnt from one corpus alone, "
+        "on the other, cold: a -> b 0.400, b -> a 0.400"
+    )
+    assert card["test_emobox4"] == {"a": {"0": None, "all": None}, "b": {"0": None, "all": None}}
+    assert "| a, test speakers (1 folds) | 0.700 | 0.800 | - |  |" in run.stdout

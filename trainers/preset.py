@@ -506,8 +506,17 @@ def card_accuracy(results: dict, study: Study, recipe: Recipe) -> dict:
         for pair, r in results["cross"].items()
         if "0" in r and pair.split(" -> ")[1] not in study.learnt
     )
+    # Learnt from several: how far one corpus carries to another it never heard (the nearest this
+    # preset's measures come to speech from elsewhere).
+    across = ", ".join(
+        f"{pair} {r['0']['accuracy']:.3f}"
+        for pair, r in results["cross"].items()
+        if "0" in r and pair.split(" -> ")[1] in study.learnt
+    )
     return {
-        "headline": f"speakers it never heard: {within}" + (f"; {cross}" if cross else ""),
+        "headline": f"speakers it never heard: {within}"
+        + (f"; {cross}" if cross else "")
+        + (f"; a head learnt from one corpus alone, on the other, cold: {across}" if across else ""),
         "protocol": (
             f"clip level, each clip's prediction over the classes its corpus has; {folds} speaker-independent "
             f"folds of each corpus learnt from ({', '.join(study.learnt)}), fold k of every corpus at once: "
