@@ -405,16 +405,38 @@ evidence = preset.Evidence(
 )
 speakers = sorted(evidence.clips)
 by_speaker, balanced = preset.prior(evidence, speakers), preset.prior(evidence, speakers, balance_corpora=True)
-print(json.dumps({"by_speaker": by_speaker[:, 0].tolist(), "balanced": balanced[:, 0].tolist()}))
+print(json.dumps({"prior": {"by_speaker": by_speaker[:, 0].tolist(), "balanced": balanced[:, 0].tolist()}}))
 """
 
 
-def test_a_balanced_prior_weighs_each_corpus_alike_whatever_its_speakers():
-    # In a process of its own: trainers.preset defines --out_dir, which the evaluation command
-    # (tests/test_paired.py) defines too, and absl refuses a second definition in one process.
-    run = subprocess.run([sys.executable, "-c", PRIOR], cwd=ROOT, capture_output=True, text=True)
+CARD = """
+import json, types
+from trainers import preset
+
+recipe = preset.Recipe(seen=("0", "all"), orders=1)
+one = {s: {"accuracy": a, "uar": a, "macro_f1": a, "emobox4": None} for s, a in (("0", 0.7), ("all", 0.8))}
+carried = {s: {"accuracy": 0.4, "uar": 0.4, "macro_f1": 0.4, "emobox4": None} for s in ("0", "all")}
+results = {
+    "folds": {name: {"validation": [one], "test": [one]} for name in ("a", "b")},
+    "cross": {"a -> b": carried, "b -> a": carried, "a -> c": carried},
+}
+study = types.SimpleNamespace(learnt={"a": None, "b": None})
+print(json.dumps({"card": preset.card_accuracy(results, study, recipe), "table": preset.table(results, recipe)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def in_the_preset_trainer():
+    """{name: what it printed} of PRIOR and CARD, run in one process of their own: trainers.preset
+    defines --out_dir, which the evaluation command (tests/test_paired.py) defines too, and absl
+    refuses a second definition in one process; one process, since its import takes seconds."""
+    run = subprocess.run([sys.executable, "-c", PRIOR + CARD], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    prior = json.loads(run.stdout.splitlines()[-1])
+    return {k: v for line in run.stdout.splitlines() if line.startswith("{") for k, v in json.loads(line).items()}
+
+
+def test_a_balanced_prior_weighs_each_corpus_alike_whatever_its_speakers(in_the_preset_trainer):
+    prior = in_the_preset_trainer["prior"]
     # Three speakers at 0, one at 4, each spread by 1 (the statistics' own floor adds 1e-3).
     np.testing.assert_allclose(prior["by_speaker"], [1.0, 1.0], atol=2e-3)
     np.testing.assert_allclose(prior["balanced"], [2.0, 1.0], atol=2e-3)
@@ -444,33 +466,13 @@ def test_onednn_is_on_for_the_preset_trainer_alone():
         assert run.stdout.split() == [expected], (module, given, run.stderr[-1000:])
 
 
-CARD = """
-import json, types
-from trainers import preset
-
-recipe = preset.Recipe(seen=("0", "all"), orders=1)
-one = {s: {"accuracy": a, "uar": a, "macro_f1": a, "emobox4": None} for s, a in (("0", 0.7), ("all", 0.8))}
-carried = {s: {"accuracy": 0.4, "uar": 0.4, "macro_f1": 0.4, "emobox4": None} for s in ("0", "all")}
-results = {
-    "folds": {name: {"validation": [one], "test": [one]} for name in ("a", "b")},
-    "cross": {"a -> b": carried, "b -> a": carried, "a -> c": carried},
-}
-study = types.SimpleNamespace(learnt={"a": None, "b": None})
-card = preset.card_accuracy(results, study, recipe)
-print(json.dumps(card))
-print(preset.table(results, recipe))
-"""
-
-
-def test_a_preset_of_several_corpora_heads_its_card_with_how_each_carries_to_the_other():
+def test_a_preset_of_several_corpora_heads_its_card_with_how_each_carries_to_the_other(in_the_preset_trainer):
     """Issue 39's point 4: the headline gave the within-corpus figures alone."""
-    run = subprocess.run([sys.executable, "-c", CARD], cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-2000:]
-    card = json.loads(run.stdout.splitlines()[0])
+    card = in_the_preset_trainer["card"]
     assert card["headline"] == (
         "speakers it never heard: a 0.700 on a speaker's first clip, 0.800 enrolled; b 0.700 on a speaker's "
         "first clip, 0.800 enrolled; c (never learnt from) 0.400 cold; a head learnt from one corpus alone, "
         "on the other, cold: a -> b 0.400, b -> a 0.400"
     )
     assert card["test_emobox4"] == {"a": {"0": None, "all": None}, "b": {"0": None, "all": None}}
-    assert "| a, test speakers (1 folds) | 0.700 | 0.800 | - |  |" in run.stdout
+    assert "| a, test speakers (1 folds) | 0.700 | 0.800 | - |  |" in in_the_preset_trainer["table"]
