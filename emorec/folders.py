@@ -30,6 +30,8 @@ def check_writable_file(path: str) -> None:
 def refuse_unwritable(named: str, path: str, file: bool = False) -> None:
     """`check_writable(path)` (`check_writable_file` for a `file`), a UserError if it fails:
     `named` is the path as the user gave it (`--out X`, `--export_dir=X`), said with the reason."""
+    if not path.strip():
+        raise UserError(f"{named.strip()}: an empty path: give a folder{' and file name' if file else ''}")
     try:
         (check_writable_file if file else check_writable)(path)
     except OSError as e:

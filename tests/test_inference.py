@@ -341,6 +341,10 @@ def test_refusals_come_before_any_work_in_one_line(seven_class_audio, tmp_path, 
     assert predict([clip, "--model", seven_class_audio, "--out", str(blocker / "out")]) == 2
     assert capsys.readouterr().err.strip().startswith(f"emorec-predict: --out {blocker / 'out'} cannot be written to")
     assert (
+        predict([clip, "--model", seven_class_audio, "--out", ""]) == 2
+    )  # "--out  cannot be written to (No such ...)"
+    assert capsys.readouterr().err.strip() == "emorec-predict: --out: an empty path: give a folder"
+    assert (
         predict(
             [
                 clip,
