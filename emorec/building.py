@@ -257,7 +257,8 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
         }
 
     def _split_generators(self, dl_manager):
-        clips = self._clips(self._manual_dir(dl_manager))
+        root = self._manual_dir(dl_manager)
+        clips = self._clips(root)
         self._found = len(clips)
         config = self.builder_config
         process = functools.partial(
@@ -293,7 +294,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder):
                 )
         if not kept:
             raise BuildError(
-                f"none of the {len(clips)} clips in {self._manual_dir(dl_manager)} could be used: each one's "
+                f"none of the {len(clips)} clips in {root} could be used: each one's "
                 f"reason is listed above and in {self._failed_summary_dir}/{SUMMARY_FILE}"
             )
         # Locally, one pool runs over every speaker's clips in the order TFDS writes the splits:

@@ -54,20 +54,26 @@ def _code_files() -> list[str]:
     return sorted(found)
 
 
-def _preset_files(name: str) -> list[str]:
-    """The preset's card and trained files, and its members': PresetError, in one line, for one
-    missing or not the file its card names."""
+def _preset_files(name: str) -> dict[str, str]:
+    """{path: sha256} of the preset's card and trained files, and its members'. A trained file's is
+    the one its card names, once `presets.checked_file` has found it so (PresetError, in one line,
+    for one missing or changed): each file is hashed once."""
     card, where = presets.card(name), presets.folder(name)
-    own = [os.path.join(where, presets.CARD)] + [presets.checked_file(name, f) for f in sorted(card.get("files", {}))]
-    return own + [path for member in card.get("members", []) for path in _preset_files(member)]
+    path = os.path.join(where, presets.CARD)
+    files = {path: presets.sha256(path)}
+    files.update({presets.checked_file(name, f): digest for f, digest in sorted(card.get("files", {}).items())})
+    for member in card.get("members", []):
+        files.update(_preset_files(member))
+    return files
 
 
 def made_from(name: str) -> str:
     """The sha256 of what the preset's TFLite is made from. The pretrained weights (Whisper's,
     FER2013's) count through the code: it names their sha256 and refuses any other."""
     digest = hashlib.sha256(f"keras {importlib.metadata.version('keras')}\n".encode())
-    for path in _preset_files(name) + _code_files():
-        digest.update(os.path.relpath(path, PACKAGE).encode() + b"\n" + presets.sha256(path).encode() + b"\n")
+    files = {**_preset_files(name), **{path: presets.sha256(path) for path in _code_files()}}
+    for path, sha256 in files.items():
+        digest.update(os.path.relpath(path, PACKAGE).encode() + b"\n" + sha256.encode() + b"\n")
     return digest.hexdigest()
 
 

@@ -28,8 +28,8 @@ def hook(previous):
                     "tfds build: stopped (Ctrl-C); nothing was written: the same command builds it again",
                     file=sys.stderr,
                 )
-            elif unknown_config(error, trace):
-                print(f"tfds build: {unknown_config(error, trace)}", file=sys.stderr)
+            elif config := unknown_config(error, trace):
+                print(f"tfds build: {config}", file=sys.stderr)
             else:
                 previous(kind, error, trace)
 

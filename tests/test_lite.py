@@ -119,9 +119,9 @@ def test_a_damaged_cache_is_said_in_one_line_and_remade(cached, capsys, damage):
 
 def test_what_the_cache_is_made_from_covers_the_card_its_files_and_the_graph_code(tiny):
     folder, _ = tiny
-    assert preset_tflite._preset_files(str(folder)) == [
-        str(folder / name) for name in ("preset.json", "config.json", "trained.npz")
-    ]
+    files = preset_tflite._preset_files(str(folder))
+    assert list(files) == [str(folder / name) for name in ("preset.json", "config.json", "trained.npz")]
+    assert all(digest == presets.sha256(path) for path, digest in files.items())
     code = {os.path.relpath(p, ROOT) for p in preset_tflite._code_files()}
     assert {"emorec/export.py", "emorec/media/features.py", "emorec/models/whisper.py"} <= code
     voice = presets.folder(presets.card(presets.DEFAULT)["members"][1])

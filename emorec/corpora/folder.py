@@ -107,10 +107,10 @@ class LabelledFolder(base.Corpus):
                 skipped.append((where, f"no such file: {path}"))
             elif os.path.splitext(path)[1].lower() not in MEDIA_EXTENSIONS:
                 skipped.append((where, f"not audio or video: {path}"))
-            elif os.path.realpath(path) in listed:
-                first, emotion = listed[os.path.realpath(path)]
+            elif (real := os.path.realpath(path)) in listed:
+                first, emotion = listed[real]
                 skipped.append((where, f"{path} is listed before, at line {first} (as {emotion}): each clip once"))
             else:
-                listed[os.path.realpath(path)] = number, row["emotion"].strip()
+                listed[real] = number, row["emotion"].strip()
                 clips.append(self._clip(path, (row.get("speaker") or UNKNOWN_SPEAKER).strip(), row["emotion"]))
         return base.Scan(clips, skipped)
