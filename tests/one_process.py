@@ -5,7 +5,9 @@ too).
 
 `definitions` is Python that defines `command(argv)`: it runs the command and returns (or exits
 with) its status. What `command` imports prints into the first case's stderr, as the command's
-own process would; what `definitions` imports, into none."""
+own process would; what `definitions` imports, into none.
+
+`last_json` runs a script in a child of its own and reads back what it printed as JSON."""
 
 from __future__ import annotations
 
@@ -44,12 +46,12 @@ def statuses(definitions: str, cases: list[tuple[list, str]], env: dict) -> list
     """The status of each (argv, stderr path) in `cases`, run by `definitions`' command in one child."""
     script = f"import sys\n{definitions}\nimport one_process\none_process.each(command, sys.argv[1])\n"
     env = {**env, "PYTHONPATH": os.pathsep.join([HERE, ROOT])}
-    run = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(cases, default=str)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    return last_json(script, [json.dumps(cases, default=str)], env)
+
+
+def last_json(script: str, args: list[str], env: dict | None = None):
+    """What `python -c SCRIPT ARGS` (in the checkout) printed as JSON on its last line; its
+    stderr's tail where it fails."""
+    run = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.splitlines()[-1])

@@ -22,6 +22,8 @@ from emorec.data import datasets, windows
 from emorec.media.features import SAMPLE_RATE
 from trainers import masked_softmax
 
+import one_process
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
 needs_whisper = pytest.mark.skipif(
@@ -386,7 +388,6 @@ def test_the_study_trains_on_cremad_as_on_ravdess(tmp_path):
 
 
 PRIOR = """
-import json
 import numpy as np
 from emorec import corpora
 from trainers import preset
@@ -405,12 +406,12 @@ evidence = preset.Evidence(
 )
 speakers = sorted(evidence.clips)
 by_speaker, balanced = preset.prior(evidence, speakers), preset.prior(evidence, speakers, balance_corpora=True)
-print(json.dumps({"prior": {"by_speaker": by_speaker[:, 0].tolist(), "balanced": balanced[:, 0].tolist()}}))
+found["prior"] = {"by_speaker": by_speaker[:, 0].tolist(), "balanced": balanced[:, 0].tolist()}
 """
 
 
 CARD = """
-import json, types
+import types
 from trainers import preset
 
 recipe = preset.Recipe(seen=("0", "all"), orders=1)
@@ -421,18 +422,16 @@ results = {
     "cross": {"a -> b": carried, "b -> a": carried, "a -> c": carried},
 }
 study = types.SimpleNamespace(learnt={"a": None, "b": None})
-print(json.dumps({"card": preset.card_accuracy(results, study, recipe), "table": preset.table(results, recipe)}))
+found.update(card=preset.card_accuracy(results, study, recipe), table=preset.table(results, recipe))
 """
 
 
 @pytest.fixture(scope="module")
 def in_the_preset_trainer():
-    """{name: what it printed} of PRIOR and CARD, run in one process of their own: trainers.preset
-    defines --out_dir, which the evaluation command (tests/test_paired.py) defines too, and absl
-    refuses a second definition in one process; one process, since its import takes seconds."""
-    run = subprocess.run([sys.executable, "-c", PRIOR + CARD], cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return {k: v for line in run.stdout.splitlines() if line.startswith("{") for k, v in json.loads(line).items()}
+    """What PRIOR and CARD found, run in one process of their own: trainers.preset defines
+    --out_dir, which the evaluation command (tests/test_paired.py) defines too, and absl refuses a
+    second definition in one process; one process, since its import takes seconds."""
+    return one_process.last_json(f"import json\nfound = {{}}\n{PRIOR}{CARD}print(json.dumps(found))\n", [])
 
 
 def test_a_balanced_prior_weighs_each_corpus_alike_whatever_its_speakers(in_the_preset_trainer):

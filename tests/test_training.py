@@ -381,15 +381,7 @@ print(json.dumps(failed))
 def _refused_by(trainer: str) -> dict:
     """{config: the traceback of its refusal} for every config of `trainer` refused."""
     configs = [str(c) for c in CONFIGS if _trainer_of(c) == trainer]
-    run = subprocess.run(
-        [sys.executable, "-c", PARSE.format(trainer=trainer), *configs],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads(run.stdout.splitlines()[-1])
+    return one_process.last_json(PARSE.format(trainer=trainer), configs, ENV)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
